@@ -1,0 +1,47 @@
+import { createApp, VERSION } from "./app.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { systemClock } from "./core/clock.ts";
+import { createLogger } from "./core/logger.ts";
+import { openDatabase } from "./db/client.ts";
+
+/** Composition root: config → database → app → listen → drain on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  if (!config.apiToken) {
+    log.warn("SWITCHYARD_API_TOKEN is not set: the server is OPEN, every RPC and route answers without authentication");
+  }
+  const database = openDatabase(config.databasePath);
+  const app = await createApp({ config, database, clock: systemClock, log });
+  const listener = await app.listen();
+  log.info("switchyard listening", {
+    version: VERSION,
+    address: listener.address,
+    port: listener.port,
+    protocols: ["grpc", "grpc-web", "connect", "rest", "legacy"],
+    data_dir: config.dataDir,
+    bus: config.natsUrl ? "nats" : "in-process",
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal, grace_ms: config.shutdownGraceMs });
+    await app.close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+await main();

@@ -1,0 +1,184 @@
+import { create, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { ConnectError, type ContextValues } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { AppError } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import { callRecordKey } from "../call-record.ts";
+import { codeName, errorInfo, toConnectError } from "../errors.ts";
+import { readBody, send, type NodeRequest, type NodeResponse } from "../http-io.ts";
+import { invokeUnary } from "../invoke.ts";
+import { preParseErrorKey } from "../json-gate.ts";
+import { restStatus } from "../rest/rest-errors.ts";
+
+/** What a legacy request adapter sees. */
+export interface LegacyRequest {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Parsed JSON body (undefined when empty). */
+  body: unknown;
+  header: Headers;
+}
+
+/** A legacy answer: status, body (JSON unless `contentType` says otherwise), headers. */
+export interface LegacyReply {
+  status?: number;
+  body: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/** Calls further RPCs from a response adapter, with the caller's credentials. */
+export type LegacyCall = <I extends DescMessage, O extends DescMessage>(
+  method: DescMethodUnary<I, O>,
+  input: MessageInitShape<I>,
+) => Promise<MessageShape<O>>;
+
+/** One documented route of a seed, mapped to the RPC that serves it. */
+export interface LegacyRoute<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Express-style path as the seed documents it: `/api/tasks/:id/claim`. */
+  path: string;
+  rpc: DescMethodUnary<I, O>;
+  /** Request adapter: seed shape → RPC request. Throw AppError for bad input. */
+  request?: (req: LegacyRequest) => MessageInitShape<I>;
+  /** Response adapter: RPC answer → seed shape. */
+  response: (out: MessageShape<O>, req: LegacyRequest, call: LegacyCall) => LegacyReply | Promise<LegacyReply>;
+}
+
+/** The routes of one seed family, with that family's error body. */
+export interface LegacyFamily {
+  /** e.g. "seed-004-operations": shows in logs and metrics as the protocol detail. */
+  name: string;
+  routes: LegacyRoute[];
+  /** The family's error body and status for an error. */
+  error(error: ConnectError, status: number): LegacyReply;
+}
+
+/** Declares a route with its types checked against its RPC. */
+export function route<I extends DescMessage, O extends DescMessage>(r: LegacyRoute<I, O>): LegacyRoute {
+  return r as unknown as LegacyRoute;
+}
+
+interface CompiledRoute {
+  family: LegacyFamily;
+  route: LegacyRoute;
+  regex: RegExp;
+  names: string[];
+}
+
+export interface LegacyMatch {
+  family: LegacyFamily;
+  route: LegacyRoute;
+  params: Record<string, string>;
+}
+
+/** Route table over every family; first declared wins. */
+export interface LegacyRouter {
+  match(method: string, path: string): LegacyMatch | { methodNotAllowed: string[]; family: LegacyFamily } | undefined;
+}
+
+export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
+  const compiled: CompiledRoute[] = [];
+  for (const family of families) {
+    for (const r of family.routes) {
+      const names: string[] = [];
+      const pattern = r.path
+        .split("/")
+        .map((seg) => {
+          if (seg.startsWith(":")) {
+            names.push(seg.slice(1));
+            return "([^/]+)";
+          }
+          return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        })
+        .join("/");
+      compiled.push({ family, route: r, regex: new RegExp(`^${pattern}/?$`), names });
+    }
+  }
+  return {
+    match(method, path) {
+      const allowed: string[] = [];
+      let family: LegacyFamily | undefined;
+      for (const c of compiled) {
+        const m = c.regex.exec(path);
+        if (!m) continue;
+        if (c.route.method === method || (method === "HEAD" && c.route.method === "GET")) {
+          const params: Record<string, string> = {};
+          c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
+          return { family: c.family, route: c.route, params };
+        }
+        allowed.push(c.route.method);
+        family ??= c.family;
+      }
+      return family ? { methodNotAllowed: allowed, family } : undefined;
+    },
+  };
+}
+
+export interface LegacyExchange {
+  req: NodeRequest;
+  res: NodeResponse;
+  url: URL;
+  header: Headers;
+  contextValues: ContextValues;
+  signal: AbortSignal;
+}
+
+export interface LegacyDeps {
+  handlers: Map<string, UniversalHandler>;
+  log: Logger;
+  maxMessageBytes: number;
+  maxBodyBytes: number;
+}
+
+function reply(res: NodeResponse, r: LegacyReply): void {
+  const status = r.status ?? 200;
+  if (r.contentType && typeof r.body === "string") {
+    send(res, status, r.body, { "content-type": r.contentType, ...r.headers });
+  } else {
+    send(res, status, JSON.stringify(r.body), { "content-type": "application/json; charset=utf-8", ...r.headers });
+  }
+}
+
+/** Answers an error in the family's shape, and notes it for the request log. */
+export function sendLegacyError(family: LegacyFamily, ex: Pick<LegacyExchange, "res" | "contextValues">, error: ConnectError): void {
+  const record = ex.contextValues.get(callRecordKey);
+  if (record && record.code === "ok") {
+    record.code = codeName(error.code);
+    record.reason = errorInfo(error)?.reason;
+  }
+  reply(ex.res, family.error(error, restStatus(error)));
+}
+
+/** Serves one legacy route: adapt the request, call the RPC in-process, adapt the answer. */
+export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: LegacyDeps): Promise<void> {
+  const { family, route: r } = match;
+  const options = { header: ex.header, contextValues: ex.contextValues, signal: ex.signal, maxMessageBytes: deps.maxMessageBytes };
+  const call: LegacyCall = (method, input) => invokeUnary(deps.handlers, method, create(method.input, input), options);
+  let request: LegacyRequest = { params: match.params, query: ex.url.searchParams, body: undefined, header: ex.header };
+  let input;
+  try {
+    if (r.method !== "GET" && r.method !== "DELETE") {
+      const raw = await readBody(ex.req, deps.maxBodyBytes);
+      if (raw.byteLength > 0) {
+        try {
+          request = { ...request, body: JSON.parse(new TextDecoder().decode(raw)) };
+        } catch (e) {
+          throw new AppError("invalid_argument", "INVALID_ARGUMENT", `request body is not JSON: ${(e as Error).message}`);
+        }
+      }
+    }
+    input = create(r.rpc.input, r.request ? r.request(request) : {});
+  } catch (error) {
+    if (error instanceof AppError && error.reason === "BODY_TOO_LARGE") return sendLegacyError(family, ex, toConnectError(error, deps.log));
+    // As on REST: auth runs first, then the adapter's complaint is thrown by the interceptors.
+    ex.contextValues.set(preParseErrorKey, error instanceof AppError ? error : new AppError("invalid_argument", "INVALID_ARGUMENT", String(error)));
+    input = create(r.rpc.input);
+  }
+  try {
+    const output = await invokeUnary(deps.handlers, r.rpc, input, options);
+    reply(ex.res, await r.response(output, request, call));
+  } catch (error) {
+    sendLegacyError(family, ex, toConnectError(error, deps.log));
+  }
+}

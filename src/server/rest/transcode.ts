@@ -1,0 +1,168 @@
+import { create, fromJson, toJson, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { ConnectError, type ContextValues } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { AppError, invalidArgument } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import { callRecordKey } from "../call-record.ts";
+import { fieldOfDecodeError, toConnectError } from "../errors.ts";
+import { readBody, sendJson, type NodeRequest, type NodeResponse } from "../http-io.ts";
+import { invokeServerStream, invokeUnary, type InvokeOptions } from "../invoke.ts";
+import { preParseErrorKey } from "../json-gate.ts";
+import { restErrorBody, restStatus } from "./rest-errors.ts";
+import { findField, setPathParam, setQueryParams } from "./request-json.ts";
+import type { RestMatch } from "./routes.ts";
+
+export interface TranscodeDeps {
+  handlers: Map<string, UniversalHandler>;
+  log: Logger;
+  maxMessageBytes: number;
+  maxBodyBytes: number;
+}
+
+export interface RestExchange {
+  req: NodeRequest;
+  res: NodeResponse;
+  url: URL;
+  header: Headers;
+  contextValues: ContextValues;
+  signal: AbortSignal;
+}
+
+const HTTP_BODY = "google.api.HttpBody";
+/** REST output: proto field names (seed 002's snake_case), zero values included. */
+const OUTPUT = { useProtoFieldName: true, alwaysEmitImplicit: true } as const;
+/** Seconds between SSE comments that keep idle proxies from closing a quiet stream. */
+const SSE_KEEPALIVE_MS = 15_000;
+
+/** Builds the request message JSON from body, path and query, per the route's http rule. */
+async function requestJson(match: RestMatch, ex: RestExchange, deps: TranscodeDeps): Promise<JsonObject> {
+  const { route, params } = match;
+  const input = route.method.input;
+  const raw = route.body === "" ? new Uint8Array() : await readBody(ex.req, deps.maxBodyBytes);
+  let json: JsonObject = {};
+  const bodyTarget: DescMessage | undefined =
+    route.body === "*" ? input : route.body === "" ? undefined : findField(input, route.body)?.message;
+  if (bodyTarget?.typeName === HTTP_BODY) {
+    const body = { content_type: ex.header.get("content-type") ?? "", data: Buffer.from(raw).toString("base64") };
+    json = route.body === "*" ? body : { [route.body]: body };
+  } else if (raw.byteLength > 0) {
+    let parsed: JsonValue;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(raw)) as JsonValue;
+    } catch (e) {
+      throw new AppError("invalid_argument", "INVALID_ARGUMENT", `request body is not JSON: ${(e as Error).message}`);
+    }
+    if (route.body === "*") {
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new AppError("invalid_argument", "INVALID_ARGUMENT", "request body must be a JSON object");
+      }
+      json = parsed as JsonObject;
+    } else json = { [route.body]: parsed };
+  }
+  const bound = new Set<string>(route.body !== "" && route.body !== "*" ? [route.body] : []);
+  for (const [path, value] of Object.entries(params)) {
+    setPathParam(input, json, path, value);
+    bound.add(path);
+  }
+  if (route.body !== "*") setQueryParams(input, json, ex.url.searchParams, bound);
+  else if ([...ex.url.searchParams.keys()].length > 0) {
+    throw invalidArgument([...ex.url.searchParams.keys()][0]!, "query parameters are not allowed when the body carries the whole request");
+  }
+  return json;
+}
+
+function parseRequest(desc: DescMessage, json: JsonObject): Message {
+  try {
+    return fromJson(desc, json, { ignoreUnknownFields: false });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const field = fieldOfDecodeError(message);
+    throw field ? invalidArgument(field, message) : new AppError("invalid_argument", "INVALID_ARGUMENT", message);
+  }
+}
+
+function outputJson(desc: DescMessage, message: Message, responseBody: string): JsonValue {
+  const json = toJson(desc, message, OUTPUT) as JsonObject;
+  if (responseBody === "") return json;
+  const field = findField(desc, responseBody);
+  return field ? (json[field.name] ?? null) : null;
+}
+
+/**
+ * Serves one REST request by transcoding it to its RPC and calling the Connect handler
+ * in-process: auth, validation, errors and logging are those of every other protocol.
+ */
+export async function transcode(match: RestMatch, ex: RestExchange, deps: TranscodeDeps): Promise<void> {
+  const { route } = match;
+  const method = route.method;
+  let input: Message;
+  try {
+    input = parseRequest(method.input, await requestJson(match, ex, deps));
+  } catch (error) {
+    if (error instanceof AppError && error.reason === "BODY_TOO_LARGE") return sendRestError(ex, toConnectError(error, deps.log));
+    // Hand the mistake to the RPC's interceptors: auth is checked first, then it is thrown
+    // there, so the answer is the one a gRPC or Connect client would get.
+    ex.contextValues.set(preParseErrorKey, error instanceof AppError ? error : new AppError("invalid_argument", "INVALID_ARGUMENT", String(error)));
+    input = create(method.input);
+  }
+  const options: InvokeOptions = { header: ex.header, contextValues: ex.contextValues, signal: ex.signal, maxMessageBytes: deps.maxMessageBytes };
+  if (method.methodKind === "unary") {
+    let output: Message;
+    try {
+      output = await invokeUnary(deps.handlers, method, input as never, options);
+    } catch (error) {
+      return sendRestError(ex, toConnectError(error, deps.log));
+    }
+    if (method.output.typeName === HTTP_BODY) {
+      const body = output as unknown as { contentType: string; data: Uint8Array };
+      ex.res.writeHead(200, { "content-type": body.contentType || "application/octet-stream", "content-length": String(body.data.byteLength) });
+      ex.res.end(body.data);
+      return;
+    }
+    return sendJson(ex.res, 200, outputJson(method.output, output, route.responseBody));
+  }
+  if (method.methodKind === "server_streaming") return streamSse(ex, deps, method.output, invokeServerStream(deps.handlers, method, input as never, options), route.responseBody);
+  sendRestError(ex, toConnectError(new AppError("unimplemented", "STREAMING_NOT_SUPPORTED", "client and bidi streams are not served over REST"), deps.log));
+}
+
+/** Sends a server stream as Server-Sent Events: one `message` event per message, `error` at a failure. */
+async function streamSse(ex: RestExchange, deps: TranscodeDeps, desc: DescMessage, stream: AsyncGenerator<Message>, responseBody: string): Promise<void> {
+  const { res } = ex;
+  let first: IteratorResult<Message>;
+  try {
+    // Wait for the first message (or an immediate error) so an error can still be a plain HTTP error.
+    first = await stream.next();
+  } catch (error) {
+    return sendRestError(ex, toConnectError(error, deps.log));
+  }
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" });
+  (res as { flushHeaders?: () => void }).flushHeaders?.();
+  const keepalive = setInterval(() => res.write(": keepalive\n\n"), SSE_KEEPALIVE_MS);
+  let id = 0;
+  try {
+    for (let next = first; !next.done; next = await stream.next()) {
+      res.write(`id: ${++id}\nevent: message\ndata: ${JSON.stringify(outputJson(desc, next.value, responseBody))}\n\n`);
+    }
+    res.write("event: end\ndata: {}\n\n");
+  } catch (error) {
+    if (!ex.signal.aborted) {
+      const connectError = error instanceof ConnectError ? error : toConnectError(error, deps.log);
+      res.write(`event: error\ndata: ${JSON.stringify(restErrorBody(connectError))}\n\n`);
+    }
+  } finally {
+    clearInterval(keepalive);
+    await stream.return(undefined);
+    res.end();
+  }
+}
+
+/** Answers a REST error: the HTTP status of its code, the canonical error body. */
+export function sendRestError(ex: Pick<RestExchange, "res" | "contextValues">, error: ConnectError): void {
+  const record = ex.contextValues.get(callRecordKey);
+  const body = restErrorBody(error);
+  if (record && record.code === "ok") {
+    record.code = body.error.code;
+    record.reason = body.error.reason;
+  }
+  sendJson(ex.res, restStatus(error), body);
+}

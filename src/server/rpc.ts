@@ -1,0 +1,100 @@
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import {
+  createConnectRouter,
+  type ConnectRouter,
+  type HandlerContext,
+  type Interceptor,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { AppError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import { callRecordKey } from "./call-record.ts";
+import { codeName, errorInfo, toConnectError } from "./errors.ts";
+import { errorInterceptor } from "./interceptors/errors.ts";
+import { preParseInterceptor } from "./json-gate.ts";
+import { validationInterceptor } from "./interceptors/validation.ts";
+
+/** A service implementation to serve; methods left out answer `unimplemented`. */
+export interface ServiceRegistration {
+  service: DescService;
+  impl: Partial<ServiceImpl<DescService>>;
+}
+
+export interface RpcOptions {
+  services: DescService[];
+  implementations: ServiceRegistration[];
+  log: Logger;
+  maxMessageBytes: number;
+  maxDeadlineMs: number;
+  /** Runs before a request body is read (authentication). */
+  requestGate?: (ctx: HandlerContext) => void | Promise<void>;
+  shutdownSignal: AbortSignal;
+}
+
+/** The RPC core every protocol goes through: Connect handlers, by path, and an in-process client. */
+export interface Rpc {
+  /** Universal handlers by request path (`/switchyard.tasks.v1.TaskService/GetTask`). */
+  handlers: Map<string, UniversalHandler>;
+  /** Every method served, by fully-qualified name (`switchyard.tasks.v1.TaskService.GetTask`). */
+  methods: Map<string, DescMethod>;
+}
+
+/** Builds the Connect router for every service, filling unbuilt methods with `unimplemented`. */
+export function createRpc(options: RpcOptions): Rpc {
+  const { log } = options;
+  const interceptors: Interceptor[] = [errorInterceptor(log), preParseInterceptor(), validationInterceptor()];
+  const gate = options.requestGate;
+  const router: ConnectRouter = createConnectRouter({
+    interceptors,
+    readMaxBytes: options.maxMessageBytes,
+    writeMaxBytes: options.maxMessageBytes,
+    maxTimeoutMs: options.maxDeadlineMs,
+    shutdownSignal: options.shutdownSignal,
+    jsonOptions: { ignoreUnknownFields: false },
+    requestGate: gate
+      ? async (ctx) => {
+          try {
+            await gate(ctx);
+          } catch (error) {
+            const connectError = toConnectError(error, log);
+            const record = ctx.values.get(callRecordKey);
+            if (record) {
+              record.rpc = `${ctx.service.typeName}/${ctx.method.name}`;
+              record.code = codeName(connectError.code);
+              record.reason = errorInfo(connectError)?.reason;
+            }
+            throw connectError;
+          }
+        }
+      : undefined,
+  });
+  const impls = new Map(options.implementations.map((r) => [r.service.typeName, r.impl]));
+  const methods = new Map<string, DescMethod>();
+  for (const service of options.services) {
+    const impl: Record<string, unknown> = { ...(impls.get(service.typeName) ?? {}) };
+    for (const method of service.methods) {
+      methods.set(`${service.typeName}.${method.name}`, method);
+      if (impl[method.localName] === undefined) impl[method.localName] = unimplemented(method);
+    }
+    router.service(service, impl as ServiceImpl<DescService>);
+  }
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  return { handlers, methods };
+}
+
+function unimplemented(method: DescMethod): unknown {
+  const error = () =>
+    new AppError("unimplemented", "NOT_IMPLEMENTED", `${method.parent.typeName}.${method.name} is not implemented yet`, {
+      rpc: `${method.parent.typeName}.${method.name}`,
+    });
+  if (method.methodKind === "unary") {
+    return () => {
+      throw error();
+    };
+  }
+  // eslint-disable-next-line require-yield
+  return async function* () {
+    throw error();
+  };
+}
