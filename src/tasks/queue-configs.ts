@@ -1,0 +1,216 @@
+import type { Database as Sqlite } from "bun:sqlite";
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import type { Clock } from "../core/clock.ts";
+import { AppError, invalidArgument, notFound } from "../core/errors.ts";
+import { checkInt, checkName, checkRequestId, decodePageToken, encodePageToken, parentQueueName } from "./rules.ts";
+import { modeCode, rowToConfig, type ConfigRow } from "./store.ts";
+import type { JsonObject, Page, QueueConfig, QueueMode } from "./types.ts";
+
+/** A config as read from YAML or a request, before it is stored. */
+export type QueueConfigInput = Partial<Omit<QueueConfig, "source" | "createdAt" | "updatedAt">> & { name: string };
+
+const MODES: QueueMode[] = ["unspecified", "long_running", "one_shot"];
+
+/** Checks a config input; `field` prefixes the names of bad fields. */
+export function checkQueueConfig(c: QueueConfigInput, field = "config"): QueueConfigInput {
+  if (typeof c !== "object" || c === null) throw invalidArgument(field, "is required");
+  checkName(`${field}.name`, c.name);
+  if (c.priority !== undefined) checkInt(`${field}.priority`, c.priority, -1_000_000, 1_000_000);
+  if (c.mode !== undefined && !MODES.includes(c.mode)) throw invalidArgument(`${field}.mode`, "must be long_running or one_shot");
+  if (c.defaultTimeoutMs !== undefined) checkInt(`${field}.default_timeout`, c.defaultTimeoutMs, 0, 31 * 86_400_000);
+  if (c.defaultMaxAttempts !== undefined) checkInt(`${field}.default_max_attempts`, c.defaultMaxAttempts, 0, 1000);
+  if (c.concurrencyLimit !== undefined) checkInt(`${field}.concurrency_limit`, c.concurrencyLimit, 0, 1_000_000);
+  if (c.deployment !== undefined && (typeof c.deployment !== "object" || c.deployment === null || Array.isArray(c.deployment))) {
+    throw invalidArgument(`${field}.deployment`, "must be a JSON object");
+  }
+  return c;
+}
+
+/**
+ * Reads the runqy-style YAML: a top-level `queues:` map from queue name to settings —
+ * `priority`, `mode` (`long_running` | `one_shot`), `deployment` (kept as is), and Switchyard's
+ * additions `default_timeout_secs` (or `timeout`), `max_attempts` (or runqy/asynq's
+ * `max_retry`, meaning attempts − 1) and `concurrency` (or `concurrency_limit`).
+ */
+export function parseQueueConfigYaml(text: string): QueueConfigInput[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw fileInvalid("", `not valid YAML: ${(e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return [];
+  if (typeof doc !== "object" || Array.isArray(doc)) throw fileInvalid("", "the document must be a map with a `queues` key");
+  const queues = (doc as Record<string, unknown>).queues;
+  if (queues === undefined || queues === null) return [];
+  if (typeof queues !== "object" || Array.isArray(queues)) throw fileInvalid("queues", "must be a map from queue name to settings");
+  const out: QueueConfigInput[] = [];
+  for (const [name, raw] of Object.entries(queues as Record<string, unknown>)) {
+    const key = `queues.${name}`;
+    const v = (raw ?? {}) as Record<string, unknown>;
+    if (typeof v !== "object" || Array.isArray(v)) throw fileInvalid(key, "must be a map of settings");
+    const num = (k: string): number | undefined => {
+      const x = v[k];
+      if (x === undefined || x === null) return undefined;
+      if (typeof x !== "number" || !Number.isFinite(x)) throw fileInvalid(`${key}.${k}`, "must be a number");
+      return x;
+    };
+    const timeout = num("default_timeout_secs") ?? num("timeout");
+    const maxRetry = num("max_retry");
+    const c: QueueConfigInput = {
+      name,
+      priority: num("priority") ?? 0,
+      mode: v.mode === undefined ? "unspecified" : (v.mode as QueueMode),
+      defaultTimeoutMs: timeout === undefined ? undefined : Math.round(timeout * 1000),
+      defaultMaxAttempts: num("max_attempts") ?? (maxRetry === undefined ? 0 : maxRetry + 1),
+      concurrencyLimit: num("concurrency") ?? num("concurrency_limit") ?? 0,
+      deployment: v.deployment as JsonObject | undefined,
+    };
+    try {
+      checkQueueConfig(c, key);
+    } catch (e) {
+      if (e instanceof AppError) throw fileInvalid(e.metadata.field ?? key, e.message);
+      throw e;
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+function fileInvalid(key: string, message: string): AppError {
+  return new AppError("failed_precondition", "QUEUE_CONFIG_FILE_INVALID", `queue config file: ${key ? key + ": " : ""}${message}`, { key });
+}
+
+/** Queue configs: stored rows plus an in-memory copy the claim path reads. */
+export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: string | undefined }) {
+  const { sqlite, clock } = deps;
+  const cache = new Map<string, QueueConfig>();
+  let limits = false;
+
+  function load(): void {
+    cache.clear();
+    for (const r of sqlite.prepare(`SELECT * FROM task_queue_configs`).all() as ConfigRow[]) cache.set(r.name, rowToConfig(r));
+    limits = [...cache.values()].some((c) => c.concurrencyLimit > 0);
+  }
+  load();
+
+  const upsert = sqlite.prepare(`INSERT INTO task_queue_configs (name, priority, mode, default_timeout_ms, default_max_attempts, concurrency_limit, deployment, source, request_id, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(name) DO UPDATE SET priority = excluded.priority, mode = excluded.mode, default_timeout_ms = excluded.default_timeout_ms,
+      default_max_attempts = excluded.default_max_attempts, concurrency_limit = excluded.concurrency_limit, deployment = excluded.deployment,
+      source = excluded.source, request_id = excluded.request_id, updated_at = excluded.updated_at`);
+
+  function put(c: QueueConfigInput, source: "api" | "yaml", requestId: string | null, now: number): void {
+    const createdAt = cache.get(c.name)?.createdAt ?? now;
+    upsert.run(
+      c.name,
+      c.priority ?? 0,
+      modeCode(c.mode ?? "unspecified"),
+      c.defaultTimeoutMs || null,
+      c.defaultMaxAttempts ?? 0,
+      c.concurrencyLimit ?? 0,
+      c.deployment === undefined ? null : JSON.stringify(c.deployment),
+      source,
+      requestId,
+      createdAt,
+      now,
+    );
+  }
+
+  const same = (a: QueueConfig, b: QueueConfigInput): boolean =>
+    a.priority === (b.priority ?? 0) &&
+    a.mode === (b.mode ?? "unspecified") &&
+    (a.defaultTimeoutMs ?? 0) === (b.defaultTimeoutMs ?? 0) &&
+    a.defaultMaxAttempts === (b.defaultMaxAttempts ?? 0) &&
+    a.concurrencyLimit === (b.concurrencyLimit ?? 0) &&
+    JSON.stringify(a.deployment ?? null) === JSON.stringify(b.deployment ?? null) &&
+    a.source === "yaml";
+
+  return {
+    /** The config of a queue: its own, else its runqy parent's (`inference_high` → `inference`). */
+    resolve(name: string): QueueConfig | undefined {
+      if (cache.size === 0) return undefined;
+      const own = cache.get(name);
+      if (own) return own;
+      const parent = parentQueueName(name);
+      return parent ? cache.get(parent) : undefined;
+    },
+    hasLimits: () => limits,
+    reload: load,
+
+    list(size: number, token: string | undefined): Page<QueueConfig> {
+      const after = decodePageToken(token, "configs") as string | undefined;
+      const names = [...cache.keys()].sort().filter((n) => after === undefined || n > after);
+      const chosen = names.slice(0, size);
+      return { items: chosen.map((n) => cache.get(n)!), nextPageToken: names.length > size ? encodePageToken(chosen[chosen.length - 1]!, "configs") : "" };
+    },
+
+    get(name: string): QueueConfig {
+      checkName("name", name);
+      const c = cache.get(name);
+      if (!c) throw notFound("QUEUE_CONFIG_NOT_FOUND", `queue config not found: ${name}`, { name });
+      return c;
+    },
+
+    /** Runs inside a transaction. */
+    create(input: QueueConfigInput, requestId?: string): QueueConfig {
+      checkQueueConfig(input);
+      const rid = checkRequestId("request_id", requestId);
+      const existing = sqlite.prepare(`SELECT * FROM task_queue_configs WHERE name = ?`).get(input.name) as ConfigRow | null;
+      if (existing) {
+        if (rid && existing.request_id === rid) return rowToConfig(existing);
+        throw new AppError("already_exists", "QUEUE_CONFIG_EXISTS", `queue config ${input.name} already exists`, { name: input.name });
+      }
+      put(input, "api", rid ?? null, clock.now());
+      load();
+      return cache.get(input.name)!;
+    },
+
+    /** Runs inside a transaction. */
+    remove(name: string): QueueConfig {
+      checkName("name", name);
+      const c = cache.get(name);
+      if (!c) throw notFound("QUEUE_CONFIG_NOT_FOUND", `queue config not found: ${name}`, { name });
+      sqlite.prepare(`DELETE FROM task_queue_configs WHERE name = ?`).run(name);
+      load();
+      return c;
+    },
+
+    /** Reads and checks the YAML file (outside any transaction). */
+    async readFile(): Promise<QueueConfigInput[]> {
+      if (!deps.path) throw new AppError("failed_precondition", "QUEUE_CONFIG_FILE_MISSING", "no queue config file is configured");
+      let text: string;
+      try {
+        text = await readFile(deps.path, "utf8");
+      } catch (e) {
+        throw new AppError("failed_precondition", "QUEUE_CONFIG_FILE_MISSING", `cannot read the queue config file: ${(e as Error).message}`, { path: deps.path });
+      }
+      return parseQueueConfigYaml(text);
+    },
+
+    /** Makes the stored `yaml` configs equal to the file's; `api` configs stay. In a transaction. */
+    apply(parsed: QueueConfigInput[]): { configs: QueueConfig[]; added: string[]; updated: string[]; removed: string[] } {
+      const now = clock.now();
+      const added: string[] = [];
+      const updated: string[] = [];
+      const removed: string[] = [];
+      const names = new Set(parsed.map((c) => c.name));
+      for (const c of parsed) {
+        const old = cache.get(c.name);
+        if (!old) added.push(c.name);
+        else if (!same(old, c)) updated.push(c.name);
+        else continue;
+        put(c, "yaml", null, now);
+      }
+      for (const c of cache.values()) {
+        if (c.source === "yaml" && !names.has(c.name)) {
+          sqlite.prepare(`DELETE FROM task_queue_configs WHERE name = ?`).run(c.name);
+          removed.push(c.name);
+        }
+      }
+      load();
+      return { configs: [...cache.keys()].sort().map((n) => cache.get(n)!), added, updated, removed };
+    },
+  };
+}
