@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createManualClock } from "../core/clock.ts";
+import { openDatabase, type Database } from "../db/client.ts";
+import type { Bus } from "../bus/bus.ts";
+import { createInProcessBus } from "../bus/in-process.ts";
+import { createSqliteBusLog } from "../bus/sqlite-log.ts";
+import { createMail, type Mail, type MailDeps } from "./mail.ts";
+
+/** A mail domain over a real SQLite file in a temp dir, for tests. */
+export interface MailFixture {
+  mail: Mail;
+  bus: Bus;
+  database: Database;
+  clock: ReturnType<typeof createManualClock>;
+  close(): Promise<void>;
+}
+
+/** Opens a temp database and a bus (in-process over SQLite unless one is given), then createMail. */
+export async function createMailFixture(options: { bus?: (clock: MailFixture["clock"], database: Database) => Promise<Bus>; clock?: MailFixture["clock"] } & Partial<Omit<MailDeps, "bus" | "database" | "clock">> = {}): Promise<MailFixture> {
+  const dir = mkdtempSync(join(tmpdir(), "switchyard-mail-"));
+  const database = openDatabase(join(dir, "switchyard.db"));
+  const clock = options.clock ?? createManualClock(Date.now());
+  const bus = options.bus ? await options.bus(clock, database) : createInProcessBus({ clock, log: createSqliteBusLog(database) });
+  const mail = await createMail({ leaseSweepMs: 0, ...options, database, bus, clock });
+  return {
+    mail,
+    bus,
+    database,
+    clock,
+    async close() {
+      await mail.close();
+      await bus.close();
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Reads `n` items from an async iterable's shared iterator, failing after `timeoutMs`. */
+export async function takeN<T>(iterable: AsyncIterable<T>, n: number, timeoutMs = 5000): Promise<T[]> {
+  const iterator = iterable[Symbol.asyncIterator]();
+  const out: T[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < n) {
+    const next = await Promise.race([iterator.next(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const)]);
+    if (next === "timeout") throw new Error(`timed out after ${out.length} of ${n}`);
+    if (next.done) break;
+    out.push(next.value);
+  }
+  return out;
+}
