@@ -61,3 +61,15 @@ describe("group commit", () => {
     await expect(committer.run(() => 1)).rejects.toThrow("closing");
   });
 });
+
+describe("two processes on one database file", () => {
+  it("interleave their writes without losing or corrupting any", async () => {
+    const { path, sqlite } = open();
+    const writers = ["a", "b", "c"].map((tag) =>
+      Bun.spawn(["bun", join(import.meta.dir, "writer-process.ts"), path, tag, "2000"], { stderr: "inherit" }),
+    );
+    expect(await Promise.all(writers.map((w) => w.exited))).toEqual([0, 0, 0]);
+    expect(sqlite.query("SELECT count(*) AS n FROM t").get()).toEqual({ n: 6000 });
+    expect(sqlite.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+  }, 30_000);
+});

@@ -43,7 +43,10 @@ export interface Rpc {
 /** Builds the Connect router for every service, filling unbuilt methods with `unimplemented`. */
 export function createRpc(options: RpcOptions): Rpc {
   const { log } = options;
-  const interceptors: Interceptor[] = [errorInterceptor(log), preParseInterceptor(), validationInterceptor()];
+  const unbuilt = new Set<DescMethod>();
+  // Order matters: errors wrap everything; an unbuilt RPC answers unimplemented before its
+  // request is judged; a body the JSON gate refused is thrown before validation runs.
+  const interceptors: Interceptor[] = [errorInterceptor(log), unbuiltInterceptor(unbuilt), preParseInterceptor(), validationInterceptor()];
   const gate = options.requestGate;
   const router: ConnectRouter = createConnectRouter({
     interceptors,
@@ -75,7 +78,10 @@ export function createRpc(options: RpcOptions): Rpc {
     const impl: Record<string, unknown> = { ...(impls.get(service.typeName) ?? {}) };
     for (const method of service.methods) {
       methods.set(`${service.typeName}.${method.name}`, method);
-      if (impl[method.localName] === undefined) impl[method.localName] = unimplemented(method);
+      if (impl[method.localName] === undefined) {
+        unbuilt.add(method);
+        impl[method.localName] = unimplemented(method);
+      }
     }
     router.service(service, impl as ServiceImpl<DescService>);
   }
@@ -83,11 +89,22 @@ export function createRpc(options: RpcOptions): Rpc {
   return { handlers, methods };
 }
 
-function unimplemented(method: DescMethod): unknown {
-  const error = () =>
-    new AppError("unimplemented", "NOT_IMPLEMENTED", `${method.parent.typeName}.${method.name} is not implemented yet`, {
+function unimplementedError(method: DescMethod): AppError {
+  return new AppError("unimplemented", "NOT_IMPLEMENTED", `${method.parent.typeName}.${method.name} is not implemented yet`, {
       rpc: `${method.parent.typeName}.${method.name}`,
     });
+}
+
+/** Answers `unimplemented` for RPCs whose domain is not built yet, whatever the request holds. */
+function unbuiltInterceptor(unbuilt: Set<DescMethod>): Interceptor {
+  return (next) => async (req) => {
+    if (unbuilt.has(req.method)) throw unimplementedError(req.method);
+    return next(req);
+  };
+}
+
+function unimplemented(method: DescMethod): unknown {
+  const error = () => unimplementedError(method);
   if (method.methodKind === "unary") {
     return () => {
       throw error();

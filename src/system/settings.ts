@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, like } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import type { Database } from "../db/client.ts";
@@ -56,7 +56,7 @@ export function createSettings(database: Database, clock: Clock): Settings {
       }
       const conditions = [gt(settings.name, after)];
       if (names.length > 0) conditions.push(inArray(settings.name, names));
-      if (prefix !== "") conditions.push(like(settings.name, `${prefix.replace(/[%_\\]/g, "\\$&")}%`));
+      if (prefix !== "") conditions.push(sql`${settings.name} LIKE ${`${prefix.replace(/[%_\\]/g, "\\$&")}%`} ESCAPE '\\'`);
       const rows = db.select().from(settings).where(and(...conditions)).orderBy(asc(settings.name)).limit(size + 1).all();
       const page = rows.slice(0, size).map(toSetting);
       const next = rows.length > size ? Buffer.from(`s:${page[page.length - 1]!.name}`).toString("base64url") : "";
