@@ -1,0 +1,35 @@
+import { describe, expect, it } from "bun:test";
+import { join } from "node:path";
+import { openTestEngine } from "./testing.ts";
+
+describe("claim race", () => {
+  it(
+    "hands each of 10,000 tasks to exactly one of 16 claimers in 2 processes, and loses none",
+    async () => {
+      const t = openTestEngine();
+      try {
+        const TASKS = 10_000;
+        for (let i = 0; i < TASKS; i += 1000) await t.engine.batchCreateTasks(Array.from({ length: 1000 }, (_, j) => ({ queue: "race", payload: i + j })));
+        const procs = [0, 1].map(() =>
+          Bun.spawn(["bun", join(import.meta.dir, "claim-race-worker.ts"), t.path, "8", "16"], { stdout: "pipe", stderr: "pipe" }),
+        );
+        const outputs = await Promise.all(procs.map((p) => new Response(p.stdout).text()));
+        const codes = await Promise.all(procs.map((p) => p.exited));
+        expect(codes).toEqual([0, 0]);
+        const claims = outputs.flatMap((o) => JSON.parse(o) as string[]);
+        expect(outputs.every((o) => (JSON.parse(o) as string[]).length > 0)).toBe(true);
+        expect(claims).toHaveLength(TASKS);
+        expect(new Set(claims).size).toBe(TASKS);
+        const row = t.database.sqlite
+          .prepare(`SELECT count(*) AS n, sum(state = 4) AS done, max(fencing_token) AS maxToken, min(fencing_token) AS minToken, max(attempt) AS maxAttempt,
+            count(DISTINCT worker_id) AS workers FROM tasks WHERE queue = 'race'`)
+          .get() as Record<string, number>;
+        expect(row).toEqual({ n: TASKS, done: TASKS, maxToken: 1, minToken: 1, maxAttempt: 1, workers: 16 });
+        expect((t.database.sqlite.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check).toBe("ok");
+      } finally {
+        await t.close();
+      }
+    },
+    30_000,
+  );
+});
