@@ -43,3 +43,11 @@ describe("loadConfig", () => {
     expect(c).toMatchObject({ port: 9000, databasePath: "/tmp/sy/switchyard.db", apiToken: "a-token-of-twenty-chars", natsUrl: "nats://127.0.0.1:4222", maxConcurrentStreams: 64 });
   });
 });
+
+describe("the README", () => {
+  it("documents every configuration variable", async () => {
+    const { VARIABLES } = await import("./config.ts");
+    const readme = await Bun.file(new URL("../README.md", import.meta.url)).text();
+    for (const name of Object.keys(VARIABLES)) expect(readme).toContain(`| \`${name}\` |`);
+  });
+});

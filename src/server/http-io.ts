@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { AppError } from "../core/errors.ts";
 
-export type NodeRequest = IncomingMessage | Http2ServerRequest;
-export type NodeResponse = ServerResponse | Http2ServerResponse;
+/**
+ * Requests and responses of both servers. HTTP/2 compatibility objects (Http2ServerRequest,
+ * Http2ServerResponse) offer the same API for everything used here, so one type serves both.
+ */
+export type NodeRequest = IncomingMessage;
+export type NodeResponse = ServerResponse;
 
 /** The request headers as Web Headers (HTTP/2 pseudo-headers left out). */
 export function headersOf(req: NodeRequest): Headers {
@@ -43,8 +46,8 @@ export function send(res: NodeResponse, status: number, body: string | Uint8Arra
     return;
   }
   const bytes = typeof body === "string" ? Buffer.from(body) : body;
-  (res as ServerResponse).writeHead(status, { "content-length": String(bytes.byteLength), ...headers });
-  (res as ServerResponse).end(bytes);
+  res.writeHead(status, { "content-length": String(bytes.byteLength), ...headers });
+  res.end(bytes);
 }
 
 /** Sends a JSON response. */

@@ -61,7 +61,7 @@ export async function listen(handler: RequestHandler, options: ListenerOptions):
     socket.setNoDelay(true);
     // Until the first request arrives, an idle connection is closed after idleTimeoutMs.
     socket.setTimeout(idleTimeoutMs, () => socket.destroy());
-    let seen = Buffer.alloc(0);
+    let seen: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);

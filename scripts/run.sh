@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Entry point of the README's two commands (`npm start`, `npm test`) on a fresh machine:
+# installs Bun when missing (from the npm registry), installs dependencies from the lockfile,
+# and for tests the Python venv and nats-server; then runs the server or the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUN_VERSION=1.4.5
+
+if ! command -v bun >/dev/null 2>&1; then
+  if [ ! -x .tools/bin/bun ]; then
+    echo "installing bun ${BUN_VERSION} into .tools/ (npm registry)" >&2
+    npm install --silent --no-audit --no-fund --global --prefix .tools "bun@${BUN_VERSION}" >&2
+  fi
+  export PATH="$PWD/.tools/bin:$PATH"
+fi
+
+if [ ! -d node_modules ] || [ bun.lock -nt node_modules/.bun-installed ]; then
+  bun install --frozen-lockfile >&2
+  touch node_modules/.bun-installed
+fi
+
+what="${1:-start}"
+shift || true
+case "$what" in
+  setup)
+    bash scripts/setup-python.sh >&2
+    bash scripts/ensure-nats-server.sh >&2
+    ;;
+  start)
+    exec bun src/main.ts "$@"
+    ;;
+  test)
+    bash scripts/setup-python.sh >&2
+    bash scripts/ensure-nats-server.sh >&2 || echo "warning: nats-server could not be installed; NATS tests will fail" >&2
+    exec bun test "$@"
+    ;;
+  *)
+    echo "usage: scripts/run.sh setup|start|test [args]" >&2
+    exit 64
+    ;;
+esac
