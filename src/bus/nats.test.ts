@@ -54,8 +54,10 @@ describe("NATS bus across processes", () => {
   });
 
   it("resumes subscribers after a nats-server restart mid-stream; replay fills the gap with no duplicate", async () => {
-    const bus = await createNatsBus({ servers: server.url, name: "restart-sub" });
-    const publisher = await createNatsBus({ servers: server.url, name: "restart-pub" });
+    // The subscriber comes back well after the publisher, so messages are published while it
+    // is away: only the replay after its reconnect can deliver them.
+    const bus = await createNatsBus({ servers: server.url, name: "restart-sub", reconnectTimeWaitMs: 2_000 });
+    const publisher = await createNatsBus({ servers: server.url, name: "restart-pub", reconnectTimeWaitMs: 50 });
     const stream = { name: "RESTART", subjects: "restart.>" };
     await bus.ensureStream(stream);
     await publisher.ensureStream(stream);

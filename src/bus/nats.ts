@@ -20,6 +20,8 @@ export interface NatsBusOptions {
   /** Connection name shown by the server (monitoring). */
   name?: string;
   clock?: Clock;
+  /** Wait between reconnect attempts (ms, default 250). */
+  reconnectTimeWaitMs?: number;
 }
 
 /** Live copies of stream messages are republished by the server under this prefix, with their sequence. */
@@ -44,7 +46,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     servers: options.servers.split(",").map((s) => s.trim()),
     name: options.name ?? "switchyard",
     maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
+    reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
     pingInterval: 5_000,
   });
   const jsm: JetStreamManager = await jetstreamManager(nc);
@@ -147,7 +149,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       const ms = (n: number) => n * 1_000_000;
       let window = config.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
       if (config.maxAgeMs) window = Math.min(window, config.maxAgeMs);
-      const cfg: Partial<NatsStreamConfig> = {
+      const cfg: Partial<NatsStreamConfig> & { name: string } = {
         name: config.name,
         subjects: [config.subjects],
         storage: StorageType.File,

@@ -38,7 +38,7 @@ async function expectAppError(p: Promise<unknown> | (() => unknown), code: strin
   }
   expect(error).toBeInstanceOf(AppError);
   const e = error as AppError;
-  expect({ code: e.code, reason: e.reason }).toEqual({ code, reason });
+  expect({ code: e.code as string, reason: e.reason }).toEqual({ code, reason });
   if (field) expect(e.metadata.field).toBe(field);
   return e;
 }
