@@ -19,6 +19,12 @@ import { createHealthMonitor, type HealthMonitor } from "./system/health.ts";
 import { createRequestMetrics, type RequestMetrics } from "./system/metrics.ts";
 import { grpcHealthService, systemService } from "./system/service.ts";
 import { createSettings } from "./system/settings.ts";
+import type { Bus } from "./bus/bus.ts";
+import { createInProcessBus } from "./bus/in-process.ts";
+import { createNatsBus } from "./bus/nats.ts";
+import { createSqliteBusLog } from "./bus/sqlite-log.ts";
+import type { DomainModule, ModuleContext } from "./server/module.ts";
+import { createTasksModule } from "./tasks/module.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -35,6 +41,9 @@ export interface App {
   readonly handler: RequestHandler;
   readonly health: HealthMonitor;
   readonly metrics: RequestMetrics;
+  readonly bus: Bus;
+  /** The domains served, by name. */
+  readonly modules: Record<string, DomainModule>;
   /** Starts the one-port listener. */
   listen(): Promise<Listener>;
   /** Graceful stop: NOT_SERVING, stop accepting, drain, end streams, close the database. */
@@ -57,7 +66,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
           return { status: "operational", message: `sqlite ${database.path}` };
         },
       },
-      { name: "bus", required: true, check: () => ({ status: "operational", message: config.natsUrl ? "nats" : "in-process" }) },
       {
         name: "auth",
         required: false,
@@ -69,6 +77,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
     ],
   });
+  // The bus: NATS when configured (JetStream for durable streams), else in-process over SQLite.
+  const bus: Bus = config.natsUrl
+    ? await createNatsBus({ servers: config.natsUrl })
+    : createInProcessBus({ log: createSqliteBusLog(database), clock });
+  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics };
+  const modules: DomainModule[] = [createTasksModule(ctx)];
+
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
     {
@@ -86,6 +101,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }),
     } as ServiceRegistration,
     { service: GrpcHealth, impl: grpcHealthService({ health, serviceNames: () => services.map((s) => s.typeName) }) } as ServiceRegistration,
+    ...modules.flatMap((m) => m.services),
   ];
   const rpc = createRpc({
     services,
@@ -96,8 +112,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     requestGate: createAuthGate(config.apiToken),
     shutdownSignal: shutdown.signal,
   });
-  const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment })];
+  const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
+    upgrades: modules.flatMap((m) => m.upgrades ?? []),
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),
     legacy: createLegacyRouter(families),
@@ -116,8 +133,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     handler,
     health,
     metrics,
+    bus,
+    modules: Object.fromEntries(modules.map((m) => [m.name, m])),
     async listen() {
       listener = await listen(handler, { host: config.host, port: config.port, maxConcurrentStreams: config.maxConcurrentStreams });
+      for (const m of modules) m.start?.();
       return listener;
     },
     close() {
@@ -129,6 +149,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await Promise.race([handler.idle(), new Promise((r) => setTimeout(r, Math.min(grace, 2000)))]);
         shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
         await stopping;
+        for (const m of modules) await m.close?.();
+        await bus.close();
         await database.close();
       })();
       return closing;

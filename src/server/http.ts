@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { createContextValues, cors as connectCors } from "@connectrpc/connect";
 import { createAsyncIterable, type UniversalHandler } from "@connectrpc/connect/protocol";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
@@ -15,7 +16,15 @@ import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
 import type { ErrorCode } from "../core/errors.ts";
 
+/** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
+export interface UpgradeRoute {
+  path: string;
+  handle(req: NodeRequest, socket: Socket, head: Buffer): void;
+}
+
 export interface HttpDeps {
+  /** WebSocket routes by exact path. */
+  upgrades: UpgradeRoute[];
   handlers: Map<string, UniversalHandler>;
   rest: RestRouter;
   legacy: LegacyRouter;
@@ -31,6 +40,8 @@ export interface HttpDeps {
 export interface RequestHandler {
   (req: NodeRequest, res: NodeResponse): void;
   readonly inFlight: number;
+  /** Serves an HTTP/1.1 Upgrade request (WebSocket) from the upgrade table, or refuses it. */
+  upgrade(req: NodeRequest, socket: Socket, head: Buffer): void;
   /** Resolves when no request is in flight. */
   idle(): Promise<void>;
 }
@@ -202,6 +213,16 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
     });
   }) as RequestHandler;
   Object.defineProperty(handle, "inFlight", { get: () => inFlight });
+  handle.upgrade = (req, socket, head) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const route = deps.upgrades.find((u) => u.path === path);
+    if (!route) {
+      socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
+    log.info("upgrade", { route: path, request_id: req.headers["x-request-id"] });
+    route.handle(req, socket, head);
+  };
   handle.idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)));
   return handle;
 }

@@ -49,6 +49,8 @@ export async function listen(handler: RequestHandler, options: ListenerOptions):
     session.on("error", () => {});
   });
   http2.on("sessionError", () => {});
+  // WebSocket upgrades (legacy routes that documented a WebSocket) go to the handler's table.
+  http1.on("upgrade", (req, socket, head) => handler.upgrade(req, socket as Socket, head));
   http1.on("clientError", (_error, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     else socket.destroy();

@@ -1,0 +1,36 @@
+import type { Config } from "../config.ts";
+import type { Bus } from "../bus/bus.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Database } from "../db/client.ts";
+import type { HealthMonitor } from "../system/health.ts";
+import type { RequestMetrics } from "../system/metrics.ts";
+import type { UpgradeRoute } from "./http.ts";
+import type { LegacyFamily } from "./legacy/table.ts";
+import type { ServiceRegistration } from "./rpc.ts";
+
+/** What a domain module is given to build itself. */
+export interface ModuleContext {
+  config: Config;
+  database: Database;
+  clock: Clock;
+  log: Logger;
+  bus: Bus;
+  health: HealthMonitor;
+  metrics: RequestMetrics;
+}
+
+/**
+ * A domain as the server sees it: the services it implements, its legacy route families and
+ * WebSocket routes, and its lifecycle. `src/app.ts` lists the modules; nothing else is shared.
+ */
+export interface DomainModule {
+  name: string;
+  services: ServiceRegistration[];
+  legacy?: LegacyFamily[];
+  upgrades?: UpgradeRoute[];
+  /** Starts timers (reapers, sweepers) once the server listens. */
+  start?(): void;
+  /** Stops timers and ends streams; the database is closed after every module closed. */
+  close?(): Promise<void>;
+}

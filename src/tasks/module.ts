@@ -1,0 +1,35 @@
+import { QueueService } from "../../gen/switchyard/tasks/v1/queues_service_pb.js";
+import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import type { DomainModule, ModuleContext } from "../server/module.ts";
+import type { ServiceRegistration } from "../server/rpc.ts";
+import { createTaskEngine, type TaskEngine } from "./engine.ts";
+import { queueService, taskService } from "./service.ts";
+import { createTaskEventHub, type TaskEventHub } from "./watch.ts";
+
+export interface TasksModule extends DomainModule {
+  engine: TaskEngine;
+  hub: TaskEventHub;
+}
+
+/** The tasks and queues domain as served: engine, event hub, TaskService and QueueService. */
+export function createTasksModule(ctx: ModuleContext): TasksModule {
+  const hub = createTaskEventHub();
+  const engine = createTaskEngine({
+    database: ctx.database,
+    clock: ctx.clock,
+    config: { queueConfigPath: ctx.config.queueConfigPath },
+    events: (event) => hub.publish(event),
+  });
+  return {
+    name: "tasks",
+    engine,
+    hub,
+    services: [
+      { service: TaskService, impl: taskService(engine, hub) } as ServiceRegistration,
+      { service: QueueService, impl: queueService(engine) } as ServiceRegistration,
+    ],
+    legacy: [],
+    start: () => engine.start(),
+    close: async () => engine.stop(),
+  };
+}
