@@ -166,3 +166,17 @@ describe("CORS", () => {
     expect(res.headers.get("access-control-allow-headers")).toContain("Authorization");
   });
 });
+
+describe("CORS with configured origins", () => {
+  it("allows only the listed origins", async () => {
+    const strict = await startTestServer({ SWITCHYARD_CORS_ORIGINS: "https://app.example" });
+    try {
+      const ok = await fetch(`${strict.url}/v1/system/info`, { headers: { origin: "https://app.example" } });
+      expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example");
+      const other = await fetch(`${strict.url}/v1/system/info`, { headers: { origin: "https://evil.example" } });
+      expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    } finally {
+      await strict.close();
+    }
+  });
+});
