@@ -7,6 +7,7 @@ import type { Config } from "./config.ts";
 import type { Clock } from "./core/clock.ts";
 import type { Logger } from "./core/logger.ts";
 import type { Database } from "./db/client.ts";
+import { loadApiDocs } from "./server/docs.ts";
 import { createRequestHandler, type RequestHandler } from "./server/http.ts";
 import { createAuthGate } from "./server/interceptors/auth.ts";
 import { operationsFamily } from "./server/legacy/operations.ts";
@@ -115,6 +116,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
     upgrades: modules.flatMap((m) => m.upgrades ?? []),
+    docs: loadApiDocs(),
+    apiToken: config.apiToken,
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),
     legacy: createLegacyRouter(families),

@@ -8,7 +8,9 @@ import type { HealthMonitor } from "../system/health.ts";
 import type { RequestMetrics } from "../system/metrics.ts";
 import { callRecordKey, type CallRecord } from "./call-record.ts";
 import { HTTP_STATUS, toConnectError } from "./errors.ts";
-import { clientGone, headersOf, readBody, sendJson, type NodeRequest, type NodeResponse } from "./http-io.ts";
+import { clientGone, headersOf, readBody, send, sendJson, type NodeRequest, type NodeResponse } from "./http-io.ts";
+import type { ApiDocs } from "./docs.ts";
+import { bearerMatches } from "./interceptors/auth.ts";
 import { gateJsonBody, jsonFraming, preParseErrorKey } from "./json-gate.ts";
 import { AppError } from "../core/errors.ts";
 import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.ts";
@@ -23,6 +25,10 @@ export interface UpgradeRoute {
 }
 
 export interface HttpDeps {
+  /** The OpenAPI document and its HTML index, served at /openapi.json and /docs. */
+  docs: ApiDocs | undefined;
+  /** Bearer token guarding every route but health (undefined: open). */
+  apiToken: string | undefined;
   /** WebSocket routes by exact path. */
   upgrades: UpgradeRoute[];
   handlers: Map<string, UniversalHandler>;
@@ -103,6 +109,16 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       record.protocol = "health";
       const report = deps.health.report();
       return sendJson(res, report.status === "unhealthy" ? 503 : 200, { status: report.status, draining: report.draining });
+    }
+    if ((url.pathname === "/openapi.json" || url.pathname === "/docs") && deps.docs) {
+      record.protocol = "docs";
+      if (deps.apiToken && !bearerMatches(header.get("authorization"), deps.apiToken)) {
+        record.code = "unauthenticated";
+        return sendJson(res, 401, { error: { code: "unauthenticated", status: 401, message: "missing or invalid bearer token", reason: "UNAUTHENTICATED", metadata: {} } });
+      }
+      return url.pathname === "/docs"
+        ? send(res, 200, deps.docs.html, { "content-type": "text/html; charset=utf-8" })
+        : send(res, 200, deps.docs.json, { "content-type": "application/json; charset=utf-8" });
     }
     const signal = clientGone(req, res);
     const legacy = deps.legacy.match(method, url.pathname);

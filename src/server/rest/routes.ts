@@ -26,7 +26,8 @@ export interface RestRouter {
   match(httpMethod: string, path: string): RestMatch | { methodNotAllowed: string[] } | undefined;
 }
 
-function bindings(rule: HttpRule): { httpMethod: string; path: string; body: string; responseBody: string }[] {
+/** The bindings of a rule: the primary one, then its additional bindings. */
+export function bindings(rule: HttpRule): { httpMethod: string; path: string; body: string; responseBody: string }[] {
   const out: { httpMethod: string; path: string; body: string; responseBody: string }[] = [];
   const p = rule.pattern;
   if (p.case === "custom") out.push({ httpMethod: p.value.kind.toUpperCase(), path: p.value.path, body: rule.body, responseBody: rule.responseBody });

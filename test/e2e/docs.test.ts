@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { startTestServer, type TestServer } from "../../src/testing/server.ts";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+describe("API documents", () => {
+  it("serves /openapi.json listing every REST route the transcoder serves", async () => {
+    const res = await fetch(`${server.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.openapi).toBe("3.1.0");
+    const { createRestRouter } = await import("../../src/server/rest/routes.ts");
+    const routes = createRestRouter(server.app.rpc.methods.values()).routes;
+    expect(routes.length).toBeGreaterThan(50);
+    for (const r of routes) {
+      const path = r.template.source.replace(/\{([\w.]+)=[^}]*\}/g, "{$1}");
+      expect(doc.paths[path]?.[r.httpMethod.toLowerCase()]).toBeDefined();
+    }
+    const getSetting = doc.paths["/v1/system/settings/{name}"].get;
+    expect(getSetting.summary).toBe("One runtime setting. Errors: SETTING_NOT_FOUND.");
+    expect(doc.components.schemas["switchyard.system.v1.Setting"].properties.update_time).toMatchObject({ type: "string", format: "date-time" });
+  });
+
+  it("serves /docs as an HTML index of the operations", async () => {
+    const res = await fetch(`${server.url}/docs`);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const html = await res.text();
+    expect(html).toContain("<code>/v1/system/settings/{name}</code>");
+    expect(html).toContain("SystemService");
+  });
+
+  it("guards the documents with the token when one is set", async () => {
+    const locked = await startTestServer({ SWITCHYARD_API_TOKEN: "docs-token-0123456789" });
+    try {
+      expect((await fetch(`${locked.url}/openapi.json`)).status).toBe(401);
+      expect((await fetch(`${locked.url}/openapi.json`, { headers: { authorization: "Bearer docs-token-0123456789" } })).status).toBe(200);
+    } finally {
+      await locked.close();
+    }
+  });
+});
