@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ContextValues } from "@connectrpc/connect";
 import { AppError } from "../core/errors.ts";
 
 /**
@@ -64,4 +65,16 @@ export function clientGone(req: NodeRequest, res: NodeResponse): AbortSignal {
   res.once("close", onClose);
   req.once("aborted", onClose);
   return controller.signal;
+}
+
+/** One HTTP request being served by a REST or legacy route. */
+export interface Exchange {
+  req: NodeRequest;
+  res: NodeResponse;
+  url: URL;
+  header: Headers;
+  /** Carries the CallRecord (and a pre-parse error) into the in-process RPC call. */
+  contextValues: ContextValues;
+  /** Aborts when the client goes away. */
+  signal: AbortSignal;
 }

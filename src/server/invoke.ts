@@ -23,20 +23,7 @@ export async function invokeUnary<I extends DescMessage, O extends DescMessage>(
   input: MessageShape<I>,
   options: InvokeOptions,
 ): Promise<MessageShape<O>> {
-  const handler = handlerFor(handlers, method);
-  const header = new Headers(options.header);
-  header.set("content-type", "application/proto");
-  header.set("connect-protocol-version", "1");
-  header.delete("content-length");
-  const res = await handler({
-    httpVersion: "2.0",
-    method: "POST",
-    url: `http://in-process/${method.parent.typeName}/${method.name}`,
-    header,
-    body: createAsyncIterable([toBinary(method.input, input)]),
-    signal: options.signal,
-    contextValues: options.contextValues,
-  });
+  const res = await callHandler(handlers, method, "application/proto", toBinary(method.input, input), options);
   const bytes = await readAllBytes(res.body ?? createAsyncIterable([]), options.maxMessageBytes);
   if (res.status !== 200) throw errorFromJsonBytes(bytes, undefined, new ConnectError(`HTTP ${res.status}`, Code.Unknown));
   return fromBinary(method.output, bytes);
@@ -49,20 +36,7 @@ export async function* invokeServerStream<I extends DescMessage, O extends DescM
   input: MessageShape<I>,
   options: InvokeOptions,
 ): AsyncGenerator<MessageShape<O>> {
-  const handler = handlerFor(handlers, method);
-  const header = new Headers(options.header);
-  header.set("content-type", "application/connect+proto");
-  header.set("connect-protocol-version", "1");
-  header.delete("content-length");
-  const res = await handler({
-    httpVersion: "2.0",
-    method: "POST",
-    url: `http://in-process/${method.parent.typeName}/${method.name}`,
-    header,
-    body: createAsyncIterable([encodeEnvelope(0, toBinary(method.input, input))]),
-    signal: options.signal,
-    contextValues: options.contextValues,
-  });
+  const res = await callHandler(handlers, method, "application/connect+proto", encodeEnvelope(0, toBinary(method.input, input)), options);
   if (res.status !== 200) {
     const bytes = await readAllBytes(res.body ?? createAsyncIterable([]), options.maxMessageBytes);
     throw errorFromJsonBytes(bytes, undefined, new ConnectError(`HTTP ${res.status}`, Code.Unknown));
@@ -77,8 +51,21 @@ export async function* invokeServerStream<I extends DescMessage, O extends DescM
   }
 }
 
-function handlerFor(handlers: Map<string, UniversalHandler>, method: DescMethod): UniversalHandler {
+/** Sends one Connect-protocol request, in binary, to the method's handler. */
+function callHandler(handlers: Map<string, UniversalHandler>, method: DescMethod, contentType: string, body: Uint8Array, options: InvokeOptions) {
   const handler = handlers.get(`/${method.parent.typeName}/${method.name}`);
   if (!handler) throw new ConnectError(`${method.parent.typeName}.${method.name} is not served`, Code.Unimplemented);
-  return handler;
+  const header = new Headers(options.header);
+  header.set("content-type", contentType);
+  header.set("connect-protocol-version", "1");
+  header.delete("content-length");
+  return handler({
+    httpVersion: "2.0",
+    method: "POST",
+    url: `http://in-process/${method.parent.typeName}/${method.name}`,
+    header,
+    body: createAsyncIterable([body]),
+    signal: options.signal,
+    contextValues: options.contextValues,
+  });
 }

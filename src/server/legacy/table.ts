@@ -5,7 +5,7 @@ import { AppError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { callRecordKey } from "../call-record.ts";
 import { codeName, errorInfo, toConnectError } from "../errors.ts";
-import { readBody, send, type NodeRequest, type NodeResponse } from "../http-io.ts";
+import { readBody, send, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
 import { invokeUnary } from "../invoke.ts";
 import { preParseErrorKey } from "../json-gate.ts";
 import { restStatus } from "../rest/rest-errors.ts";
@@ -115,14 +115,7 @@ export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
   };
 }
 
-export interface LegacyExchange {
-  req: NodeRequest;
-  res: NodeResponse;
-  url: URL;
-  header: Headers;
-  contextValues: ContextValues;
-  signal: AbortSignal;
-}
+export type LegacyExchange = Exchange;
 
 export interface LegacyDeps {
   handlers: Map<string, UniversalHandler>;

@@ -5,7 +5,7 @@ import { AppError, invalidArgument } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { callRecordKey } from "../call-record.ts";
 import { fieldOfDecodeError, toConnectError } from "../errors.ts";
-import { readBody, sendJson, type NodeRequest, type NodeResponse } from "../http-io.ts";
+import { readBody, sendJson, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
 import { invokeServerStream, invokeUnary, type InvokeOptions } from "../invoke.ts";
 import { preParseErrorKey } from "../json-gate.ts";
 import { restErrorBody, restStatus } from "./rest-errors.ts";
@@ -19,14 +19,7 @@ export interface TranscodeDeps {
   maxBodyBytes: number;
 }
 
-export interface RestExchange {
-  req: NodeRequest;
-  res: NodeResponse;
-  url: URL;
-  header: Headers;
-  contextValues: ContextValues;
-  signal: AbortSignal;
-}
+export type RestExchange = Exchange;
 
 const HTTP_BODY = "google.api.HttpBody";
 /** REST output: proto field names (seed 002's snake_case), zero values included. */
