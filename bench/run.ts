@@ -26,3 +26,33 @@ if (which === "all" || which === "transport") {
   ].join("\n");
   await write("transport", `32 concurrent callers for 4 s per row, one server process, load from a second process.\n\n${table}`);
 }
+
+if (which === "all" || which === "tasks") {
+  const { tasksBench } = await import("./tasks.ts");
+  const r = await tasksBench();
+  const domainOf = (w: number) => r.e2e.find((x) => x.level === "domain" && x.workers === w);
+  const e2e = [
+    "| level | W workers | tasks | s | tasks/s | gRPC ÷ domain |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...r.e2e.map((x) => {
+      const d = domainOf(x.workers);
+      const ratio = x.level === "grpc" && d ? (x.tasksPerSecond / d.tasksPerSecond).toFixed(2) : "";
+      return `| ${x.level} | ${x.workers} | ${x.tasks} | ${x.seconds.toFixed(2)} | ${x.tasksPerSecond} | ${ratio} |`;
+    }),
+  ].join("\n");
+  const latency = [
+    "| level | samples | p50 ms | p99 ms |",
+    "|---|---:|---:|---:|",
+    ...r.latency.map((x) => `| ${x.level} | ${x.samples} | ${x.p50Ms.toFixed(3)} | ${x.p99Ms.toFixed(3)} |`),
+  ].join("\n");
+  const claims = [
+    "| level | claimers | tasks | attempts | claimed | claims/s | attempts/s |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...r.claims.map((x) => `| ${x.level} | ${x.claimers} | ${x.tasks} | ${x.attempts} | ${x.claimed} | ${x.claimsPerSecond} | ${x.attemptsPerSecond} |`),
+  ].join("\n");
+  await write(
+    "tasks",
+    `${r.settings}\n\nDomain level: the engine over a real SQLite file in this process, no transport. gRPC level: a real server process (\`src/main.ts\`), clients in this process over h2c. Every acknowledgement follows an fsync'd commit (WAL, synchronous=FULL).\n\n` +
+      `## Durable end-to-end throughput\n\n${e2e}\n\n## Dispatch latency (enqueue → idle waiting worker)\n\n${latency}\n\n## Claims by id under contention\n\n${claims}`,
+  );
+}
