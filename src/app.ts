@@ -26,6 +26,7 @@ import { createNatsBus } from "./bus/nats.ts";
 import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
+import { createMailModule } from "./mail/module.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -83,7 +84,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ? await createNatsBus({ servers: config.natsUrl })
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics };
-  const modules: DomainModule[] = [createTasksModule(ctx)];
+  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [

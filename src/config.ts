@@ -32,6 +32,12 @@ export interface Config {
   qdrantUrl: string | undefined;
   /** YAML file of queue configurations (seed 003). */
   queueConfigPath: string | undefined;
+  /** Most mail messages kept (all topics together); 0 = unlimited. */
+  mailMaxMessages: number;
+  /** Age after which mail messages are removed, in milliseconds; 0 = forever. */
+  mailMaxAgeMs: number;
+  /** Live messages held for one slow mail subscriber before its stream ends. */
+  mailSubscriberBuffer: number;
   /** Log level: debug, info, warn, error. */
   logLevel: "debug" | "info" | "warn" | "error";
 }
@@ -51,6 +57,9 @@ export const VARIABLES = {
   SWITCHYARD_SHUTDOWN_GRACE_MS: "time given to streams to drain on SIGTERM (default 10000)",
   SWITCHYARD_QUEUE_CONFIG: "YAML file of queue configurations (default: unset)",
   SWITCHYARD_LOG_LEVEL: "debug, info, warn or error (default info)",
+  SWITCHYARD_MAIL_MAX_MESSAGES: "mail messages kept, all topics together; 0 = unlimited (default 1000000)",
+  SWITCHYARD_MAIL_MAX_AGE_MS: "age after which mail messages are removed; 0 = forever (default 604800000, 7 days)",
+  SWITCHYARD_MAIL_SUBSCRIBER_BUFFER: "live messages held for a slow mail subscriber before its stream ends with resource_exhausted (default 1000)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
   QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
 } as const;
@@ -141,6 +150,9 @@ export function loadConfig(env: Env = process.env): Config {
     natsUrl: url("NATS_URL", ["nats", "tls", "ws", "wss"]),
     qdrantUrl: url("QDRANT_URL", ["http", "https"]),
     queueConfigPath: text("SWITCHYARD_QUEUE_CONFIG"),
+    mailMaxMessages: int("SWITCHYARD_MAIL_MAX_MESSAGES", 1_000_000, 0, 1_000_000_000),
+    mailMaxAgeMs: int("SWITCHYARD_MAIL_MAX_AGE_MS", 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
+    mailSubscriberBuffer: int("SWITCHYARD_MAIL_SUBSCRIBER_BUFFER", 1000, 1, 1_000_000),
     logLevel: logLevel as Config["logLevel"],
   };
   if (problems.length > 0) throw new ConfigError(problems);

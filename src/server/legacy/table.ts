@@ -151,7 +151,7 @@ export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: 
   let request: LegacyRequest = { params: match.params, query: ex.url.searchParams, body: undefined, header: ex.header };
   let input;
   try {
-    if (r.method !== "GET" && r.method !== "DELETE") {
+    if (r.method !== "GET") {
       const raw = await readBody(ex.req, deps.maxBodyBytes);
       if (raw.byteLength > 0) {
         try {
