@@ -2,6 +2,10 @@ import { QueueService } from "../../gen/switchyard/tasks/v1/queues_service_pb.js
 import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import type { DomainModule, ModuleContext } from "../server/module.ts";
 import type { ServiceRegistration } from "../server/rpc.ts";
+import { jetpackTaskFamilies } from "../server/legacy/jetpack-tasks.ts";
+import { runqyFamily } from "../server/legacy/runqy.ts";
+import { taskEventsSocket, taskProcessingFamily } from "../server/legacy/task-processing.ts";
+import { eventMessage, taskMessage } from "./convert.ts";
 import { createTaskEngine, type TaskEngine } from "./engine.ts";
 import { queueService, taskService } from "./service.ts";
 import { createTaskEventHub, type TaskEventHub } from "./watch.ts";
@@ -20,6 +24,16 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
     config: { queueConfigPath: ctx.config.queueConfigPath },
     events: (event) => hub.publish(event),
   });
+  const socket = taskEventsSocket({
+    apiToken: ctx.config.apiToken,
+    log: ctx.log,
+    source: {
+      getTask: (id) => taskMessage(engine.getTask(id)),
+      async *watch(taskIds, signal) {
+        for await (const event of hub.watch({ taskIds, queues: [], kinds: [] }, signal)) yield eventMessage(event);
+      },
+    },
+  });
   return {
     name: "tasks",
     engine,
@@ -28,8 +42,12 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
       { service: TaskService, impl: taskService(engine, hub) } as ServiceRegistration,
       { service: QueueService, impl: queueService(engine) } as ServiceRegistration,
     ],
-    legacy: [],
+    legacy: [...jetpackTaskFamilies(), taskProcessingFamily(), runqyFamily()],
+    upgrades: [socket],
     start: () => engine.start(),
-    close: async () => engine.stop(),
+    close: async () => {
+      socket.close();
+      await engine.stop();
+    },
   };
 }
