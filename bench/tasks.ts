@@ -302,22 +302,23 @@ export async function tasksBench(): Promise<TasksBench> {
   const latency: LatencyRow[] = [];
   const claims: ClaimRow[] = [];
   const only = process.env.BENCH_LEVEL; // "domain" or "grpc" to run one level
+  const parts = (process.env.BENCH_PARTS ?? "e2e,latency,claims").split(","); // for profiling one part
   if (only !== "grpc") {
     await withDomainEngine(async (engine) => {
       const port = domainPort(engine);
       await endToEnd(port, "domain", 4, 5_000); // warm up
-      for (const w of WORKER_COUNTS) e2e.push(await endToEnd(port, "domain", w, N));
-      latency.push(await dispatchLatency(port, "domain", LATENCY_SAMPLES));
-      claims.push(await claimRace(port, "domain", CLAIM_TASKS, CLAIMERS));
+      if (parts.includes("e2e")) for (const w of WORKER_COUNTS) e2e.push(await endToEnd(port, "domain", w, N));
+      if (parts.includes("latency")) latency.push(await dispatchLatency(port, "domain", LATENCY_SAMPLES));
+      if (parts.includes("claims")) claims.push(await claimRace(port, "domain", CLAIM_TASKS, CLAIMERS));
     });
   }
   if (only !== "domain") {
     await withServer(async (url) => {
       const port = grpcPort(url);
       await endToEnd(port, "grpc", 4, 5_000); // warm up
-      for (const w of WORKER_COUNTS) e2e.push(await endToEnd(port, "grpc", w, N));
-      latency.push(await dispatchLatency(port, "grpc", LATENCY_SAMPLES));
-      claims.push(await claimRace(port, "grpc", CLAIM_TASKS, CLAIMERS));
+      if (parts.includes("e2e")) for (const w of WORKER_COUNTS) e2e.push(await endToEnd(port, "grpc", w, N));
+      if (parts.includes("latency")) latency.push(await dispatchLatency(port, "grpc", LATENCY_SAMPLES));
+      if (parts.includes("claims")) claims.push(await claimRace(port, "grpc", CLAIM_TASKS, CLAIMERS));
     });
   }
   const settings =
