@@ -34,8 +34,16 @@ export function validateMessage(desc: DescMessage, message: Message): void {
   check(reflect(desc, message), "");
 }
 
+/** Decoding a field's options is costly (it parses them each time): answered once per field. */
+const required = new WeakMap<DescField, boolean>();
+
 function isRequired(field: DescField): boolean {
-  return hasOption(field, field_behavior) && getOption(field, field_behavior).includes(FieldBehavior.REQUIRED);
+  let r = required.get(field);
+  if (r === undefined) {
+    r = hasOption(field, field_behavior) && getOption(field, field_behavior).includes(FieldBehavior.REQUIRED);
+    required.set(field, r);
+  }
+  return r;
 }
 
 function check(msg: ReflectMessage, prefix: string): void {
