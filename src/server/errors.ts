@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, fromJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema, type ErrorInfo } from "../../gen/google/rpc/error_details_pb.js";
 import { AppError, type ErrorCode } from "../core/errors.ts";
@@ -89,5 +89,26 @@ export function fieldOfDecodeError(message: string): string | undefined {
   if (unknownKey) return unknownKey[1];
   const field = /cannot decode field ([\w.]+) from JSON/.exec(message);
   if (field) return field[1]!.split(".").pop();
+  return undefined;
+}
+
+/**
+ * The dotted path of the field that fails to decode when the decoder's message names none
+ * (bad enum names, timestamps, durations, structs): each top-level key is decoded alone.
+ */
+export function locateDecodeError(desc: DescMessage, json: unknown, prefix = ""): string | undefined {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return undefined;
+  for (const [key, value] of Object.entries(json)) {
+    const field = desc.fields.find((f) => f.name === key || f.jsonName === key);
+    if (!field) continue;
+    try {
+      fromJson(desc, { [key]: value } as JsonValue, { ignoreUnknownFields: false });
+      continue;
+    } catch {
+      const path = prefix ? `${prefix}.${field.name}` : field.name;
+      const nested = field.fieldKind === "message" && !field.message.typeName.startsWith("google.protobuf.");
+      return (nested ? locateDecodeError(field.message, value, path) : undefined) ?? path;
+    }
+  }
   return undefined;
 }

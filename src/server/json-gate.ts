@@ -2,7 +2,7 @@ import { fromJsonString, type DescMethod } from "@bufbuild/protobuf";
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { AppError, invalidArgument } from "../core/errors.ts";
-import { fieldOfDecodeError } from "./errors.ts";
+import { fieldOfDecodeError, locateDecodeError } from "./errors.ts";
 
 /**
  * Connect parses JSON request bodies before any interceptor runs, so a bad JSON body would
@@ -53,7 +53,13 @@ export function gateJsonBody(
     return { body };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    const field = fieldOfDecodeError(message);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const field = fieldOfDecodeError(message) ?? locateDecodeError(method.input, parsed);
     const error = field
       ? invalidArgument(field, message)
       : new AppError("invalid_argument", "INVALID_ARGUMENT", `request body is not valid JSON for ${method.input.typeName}: ${message}`);

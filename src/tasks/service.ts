@@ -20,6 +20,7 @@ import {
   workerStatMessage,
 } from "./convert.ts";
 import type { TaskEngine } from "./engine.ts";
+import { checkName, checkStrings } from "./rules.ts";
 import type { NewTask, TaskState, WorkerMessage } from "./types.ts";
 import type { TaskEventHub } from "./watch.ts";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
@@ -185,6 +186,11 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
     },
     retryTask: async (req) => ({ task: taskMessage(await engine.retryTask({ id: req.id, runAt: at(req.runAt) })) }),
     async *watchTaskEvents(req, ctx) {
+      // A stream answers nothing until its first event: a bad filter must fail here, at once.
+      checkStrings("task_ids", req.taskIds, 1000);
+      checkStrings("queues", req.queues, 100);
+      for (const [i, id] of req.taskIds.entries()) checkName(`task_ids[${i}]`, id);
+      for (const [i, q] of req.queues.entries()) checkName(`queues[${i}]`, q);
       const filter = { taskIds: req.taskIds, queues: req.queues, kinds: req.kinds.filter((k) => k !== 0).map(eventKindOf) };
       for await (const event of hub.watch(filter, ctx.signal)) yield { event: eventMessage(event) };
     },

@@ -4,7 +4,7 @@ import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { AppError, invalidArgument } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { callRecordKey } from "../call-record.ts";
-import { fieldOfDecodeError, toConnectError } from "../errors.ts";
+import { fieldOfDecodeError, locateDecodeError, toConnectError } from "../errors.ts";
 import { readBody, sendJson, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
 import { invokeServerStream, invokeUnary, type InvokeOptions } from "../invoke.ts";
 import { preParseErrorKey } from "../json-gate.ts";
@@ -69,7 +69,7 @@ function parseRequest(desc: DescMessage, json: JsonObject): Message {
     return fromJson(desc, json, { ignoreUnknownFields: false });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    const field = fieldOfDecodeError(message);
+    const field = fieldOfDecodeError(message) ?? locateDecodeError(desc, json);
     throw field ? invalidArgument(field, message) : new AppError("invalid_argument", "INVALID_ARGUMENT", message);
   }
 }
