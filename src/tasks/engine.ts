@@ -108,7 +108,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     if (!sink) return;
     const time = clock.now();
     for (const e of buffer) {
-      sink({ sequence: ++sequence, time, kind: e.kind, task: rowToTask(e.row), previousState: e.prev === undefined ? undefined : STATE_NAMES[e.prev] });
+      sink(withLazyTask({ sequence: ++sequence, time, kind: e.kind, previousState: e.prev === undefined ? undefined : STATE_NAMES[e.prev] }, e.row));
     }
   }
 
@@ -705,7 +705,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       });
       for (const it of items) freed(it.id, it.fencingToken);
       return rows.map((r, i) =>
-        r instanceof AppError ? { id: items[i]!.id, ok: false, reason: r.reason, message: r.message } : { id: r.id, ok: true, task: rowToTask(r) },
+        r instanceof AppError ? { id: items[i]!.id, ok: false, reason: r.reason, message: r.message } : withLazyTask({ id: r.id, ok: true as const }, r),
       );
     },
 
@@ -927,6 +927,24 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       state: STATE_NAMES[row.state]!,
     });
   }
+}
+
+/**
+ * Gives `obj` an enumerable `task` property that maps `row` on first read. Events are mostly
+ * published to nobody (no watcher) and batch-completion results are mostly read for `ok`
+ * alone; mapping (JSON parsing payload, result, error…) only when asked keeps that work off
+ * the hot path. The row is the committed snapshot, so a later read sees the same task.
+ */
+function withLazyTask<T extends object>(obj: T, row: TaskRow): T & { task: Task } {
+  return Object.defineProperty(obj, "task", {
+    enumerable: true,
+    configurable: true,
+    get(this: T) {
+      const task = rowToTask(row);
+      Object.defineProperty(this, "task", { value: task, enumerable: true, writable: true, configurable: true });
+      return task;
+    },
+  }) as T & { task: Task };
 }
 
 export type TaskEngine = ReturnType<typeof createTaskEngine>;
