@@ -44,7 +44,16 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
     ],
     legacy: [...jetpackTaskFamilies(), taskProcessingFamily(), runqyFamily()],
     upgrades: [socket],
-    start: () => engine.start(),
+    start() {
+      engine.start();
+      // Queue configurations from the YAML file apply from startup, not only after a reload.
+      if (ctx.config.queueConfigPath) {
+        engine.reloadQueueConfigs().then(
+          (r) => ctx.log.info("queue configs loaded", { path: ctx.config.queueConfigPath, added: r.added, updated: r.updated, removed: r.removed }),
+          (error) => ctx.log.error("queue configs could not be loaded", { path: ctx.config.queueConfigPath, error }),
+        );
+      }
+    },
     close: async () => {
       socket.close();
       await engine.stop();

@@ -269,3 +269,23 @@ describe("seed 003 with SWITCHYARD_API_TOKEN", () => {
     }
   });
 });
+
+describe("queue configs from SWITCHYARD_QUEUE_CONFIG", () => {
+  it("apply from startup, without a reload", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchyard-qc-"));
+    const path = join(dir, "queues.yaml");
+    writeFileSync(path, "queues:\n  startup_queue:\n    priority: 7\n    mode: long_running\n");
+    const s = await startTestServer({ SWITCHYARD_QUEUE_CONFIG: path });
+    try {
+      let names: string[] = [];
+      for (let i = 0; i < 100 && !names.includes("startup_queue"); i++) {
+        const body = await (await fetch(`${s.url}/v1/queueConfigs`)).json();
+        names = body.configs.map((c: { name: string }) => c.name);
+        if (!names.includes("startup_queue")) await Bun.sleep(20);
+      }
+      expect(names).toContain("startup_queue");
+    } finally {
+      await s.close();
+    }
+  });
+});
