@@ -33,8 +33,8 @@ export type PublishRequest = Message<"switchyard.mail.v1.PublishRequest"> & {
    */
   destination: {
     /**
-     * A topic: 1–16 dot-separated tokens of letters, digits, `_` and `-`, at most 256
-     * characters; no wildcards.
+     * A topic: 1–16 dot-separated tokens of letters, digits, `_`, `-`, `:` and `@`, at most
+     * 256 characters; no wildcards. Topics under `leases.` are reserved for the server.
      *
      * @generated from field: string topic = 1;
      */
