@@ -4,7 +4,7 @@ import { systemClock } from "../core/clock.ts";
 import { openDatabase } from "../db/client.ts";
 import { createTaskEngine } from "./engine.ts";
 
-const [path, claimersArg, batchArg] = process.argv.slice(2);
+const [path, claimersArg, batchArg, name] = process.argv.slice(2);
 const database = openDatabase(path!, { migrate: false });
 const engine = createTaskEngine({ database, clock: systemClock });
 const claimed: string[] = [];
@@ -24,6 +24,11 @@ async function claimer(n: number): Promise<void> {
     if (results.some((r) => !r.ok)) throw new Error("a completion of a fresh claim was refused");
   }
 }
+
+// A start barrier: announce readiness, then wait for the test's go, so both processes race
+// from the same moment instead of the first one to boot taking every task.
+await Bun.write(`${path}.ready.${name}`, "");
+while (!(await Bun.file(`${path}.go`).exists())) await Bun.sleep(2);
 
 await Promise.all(Array.from({ length: Number(claimersArg) }, (_, i) => claimer(i)));
 await database.close();

@@ -10,9 +10,15 @@ describe("claim race", () => {
       try {
         const TASKS = 10_000;
         for (let i = 0; i < TASKS; i += 1000) await t.engine.batchCreateTasks(Array.from({ length: 1000 }, (_, j) => ({ queue: "race", payload: i + j })));
-        const procs = [0, 1].map(() =>
-          Bun.spawn(["bun", join(import.meta.dir, "claim-race-worker.ts"), t.path, "8", "16"], { stdout: "pipe", stderr: "pipe" }),
+        const procs = [0, 1].map((i) =>
+          Bun.spawn(["bun", join(import.meta.dir, "claim-race-worker.ts"), t.path, "8", "16", String(i)], { stdout: "pipe", stderr: "pipe" }),
         );
+        const deadline = Date.now() + 20_000;
+        while (!(await Bun.file(`${t.path}.ready.0`).exists() && (await Bun.file(`${t.path}.ready.1`).exists()))) {
+          if (Date.now() > deadline) throw new Error("the claimer processes did not start");
+          await Bun.sleep(5);
+        }
+        await Bun.write(`${t.path}.go`, "");
         const outputs = await Promise.all(procs.map((p) => new Response(p.stdout).text()));
         const codes = await Promise.all(procs.map((p) => p.exited));
         expect(codes).toEqual([0, 0]);
