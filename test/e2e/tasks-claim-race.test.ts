@@ -3,6 +3,7 @@
 // lost, checked with SQL on the database file afterwards.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { failsFirst } from "./helpers/claim-race-client.ts";
@@ -26,9 +27,16 @@ describe("the claim race through the server", () => {
       for (let i = 0; i < TASKS; i += 1000) {
         await api.tasks("batchCreateTasks", { requests: Array.from({ length: 1000 }, (_, j) => ({ task: { queue: "race", payload: i + j, max_attempts: 3 } })) });
       }
+      const barrier = join(server.dataDir, "race");
       const procs = Array.from({ length: PROCESSES }, () =>
-        Bun.spawn(["bun", join(import.meta.dir, "helpers/claim-race-client.ts"), server.url, String(CLAIMERS), "16", "race"], { stdout: "pipe", stderr: "pipe" }),
+        Bun.spawn(["bun", join(import.meta.dir, "helpers/claim-race-client.ts"), server.url, String(CLAIMERS), "16", "race", barrier], { stdout: "pipe", stderr: "pipe" }),
       );
+      const deadline = Date.now() + 20_000;
+      while (!procs.every((p) => existsSync(`${barrier}.ready.${p.pid}`))) {
+        if (Date.now() > deadline) throw new Error("the claimer processes did not start");
+        await Bun.sleep(5);
+      }
+      await Bun.write(`${barrier}.go`, "");
       const outputs = await Promise.all(procs.map((p) => new Response(p.stdout).text()));
       const errors = await Promise.all(procs.map((p) => new Response(p.stderr).text()));
       const codes = await Promise.all(procs.map((p) => p.exited));

@@ -5,7 +5,7 @@
 import { TaskService } from "../../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { clientFor } from "../../../src/testing/clients.ts";
 
-const [url, claimersArg, batchArg, queue] = process.argv.slice(2) as [string, string, string, string];
+const [url, claimersArg, batchArg, queue, barrier] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 export const failsFirst = (id: string) => Number(Bun.hash(id) % 7n) === 0;
 const claimed: string[] = [];
 
@@ -35,6 +35,11 @@ async function claimer(n: number): Promise<void> {
 }
 
 if (import.meta.main) {
+  // Start barrier: say ready, wait for the test's go, so the processes race from one moment.
+  if (barrier) {
+    await Bun.write(`${barrier}.ready.${process.pid}`, "");
+    while (!(await Bun.file(`${barrier}.go`).exists())) await Bun.sleep(2);
+  }
   await Promise.all(Array.from({ length: Number(claimersArg) }, (_, i) => claimer(i)));
   process.stdout.write(JSON.stringify(claimed));
 }
