@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { MailService } from "../../gen/switchyard/mail/v1/mail_service_pb.js";
 import { clientFor } from "../../src/testing/clients.ts";
 import { startNatsServer, type NatsServer } from "../../src/testing/nats-server.ts";
-import { startTestServer, type TestServer } from "../../src/testing/server.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, repoRoot, startTestServer, waitForHttp, type TestServer } from "../../src/testing/server.ts";
 
 let nats: NatsServer;
 let a: TestServer;
@@ -106,4 +109,38 @@ describe("a nats-server restart in the middle of a stream", () => {
     expect(new Set(seqs).size).toBe(15);
     expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
   }, 60_000);
+});
+
+describe("a second Switchyard process on the same nats-server", () => {
+  it("delivers publishes between two OS processes, both ways", async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), "switchyard-proc-"));
+    const child = Bun.spawn(["bun", join(repoRoot, "src/main.ts")], {
+      env: { ...process.env, SWITCHYARD_PORT: String(port), SWITCHYARD_HOST: "127.0.0.1", SWITCHYARD_DATA_DIR: dataDir, NATS_URL: nats.url, SWITCHYARD_LOG_LEVEL: "warn" },
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitForHttp(`${url}/healthz`);
+      const remote = { url } as TestServer;
+      const first = await publish(a, "procs.x", 0);
+      const abortLocal = new AbortController();
+      const abortRemote = new AbortController();
+      const onLocal = clientFor(MailService, a.url, "grpc").subscribe({ topic: "procs.x", start: { case: "startSequence", value: BigInt(first) } }, { signal: abortLocal.signal })[Symbol.asyncIterator]();
+      const onRemote = clientFor(MailService, url, "grpc").subscribe({ topic: "procs.x", start: { case: "startSequence", value: BigInt(first) } }, { signal: abortRemote.signal })[Symbol.asyncIterator]();
+      const gotLocal = take(onLocal, 4);
+      const gotRemote = take(onRemote, 4);
+      for (let i = 1; i < 4; i++) await publish(i % 2 ? remote : a, "procs.x", i);
+      const [local, fromRemote] = await Promise.all([gotLocal, gotRemote]);
+      abortLocal.abort();
+      abortRemote.abort();
+      expect(numbers(local)).toEqual([0, 1, 2, 3]);
+      expect(numbers(fromRemote)).toEqual([0, 1, 2, 3]);
+    } finally {
+      child.kill("SIGTERM");
+      await child.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
