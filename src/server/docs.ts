@@ -7,7 +7,7 @@ interface Operation {
   tags: string[];
 }
 
-/** The REST API document (`gen/openapi.json`, made by `bun run generate`) and an HTML index of it. */
+/** The REST API document (`gen/openapi.json`, written by `buf generate` through scripts/protoc-gen-openapi) and an HTML index of it. */
 export interface ApiDocs {
   json: string;
   html: string;
