@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createManualClock } from "../core/clock.ts";
+import { take } from "../testing/async.ts";
 import { openDatabase, type Database } from "../db/client.ts";
 import type { Bus } from "../bus/bus.ts";
 import { createInProcessBus } from "../bus/in-process.ts";
@@ -39,15 +40,6 @@ export async function createMailFixture(options: { bus?: (clock: MailFixture["cl
 }
 
 /** Reads `n` items from an async iterable's shared iterator, failing after `timeoutMs`. */
-export async function takeN<T>(iterable: AsyncIterable<T>, n: number, timeoutMs = 5000): Promise<T[]> {
-  const iterator = iterable[Symbol.asyncIterator]();
-  const out: T[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < n) {
-    const next = await Promise.race([iterator.next(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const)]);
-    if (next === "timeout") throw new Error(`timed out after ${out.length} of ${n}`);
-    if (next.done) break;
-    out.push(next.value);
-  }
-  return out;
+export function takeN<T>(iterable: AsyncIterable<T>, n: number, timeoutMs = 5000): Promise<T[]> {
+  return take(iterable[Symbol.asyncIterator](), n, timeoutMs);
 }

@@ -1,4 +1,4 @@
-import { fromJsonString, type DescMethod } from "@bufbuild/protobuf";
+import { fromJson, type DescMessage, type DescMethod, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { AppError, invalidArgument } from "../core/errors.ts";
@@ -48,22 +48,35 @@ export function gateJsonBody(
     json = body.subarray(5);
   }
   const text = new TextDecoder().decode(json);
+  let parsed: unknown;
   try {
-    fromJsonString(method.input, text.trim() === "" ? "{}" : text, { ignoreUnknownFields: false });
-    return { body };
+    parsed = text.trim() === "" ? {} : JSON.parse(text);
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    const field = fieldOfDecodeError(message) ?? locateDecodeError(method.input, parsed);
-    const error = field
-      ? invalidArgument(field, message)
-      : new AppError("invalid_argument", "INVALID_ARGUMENT", `request body is not valid JSON for ${method.input.typeName}: ${message}`);
+    return refuse(new AppError("invalid_argument", "INVALID_ARGUMENT", `request body is not JSON: ${(e as Error).message}`));
+  }
+  try {
+    decodeStrict(method.input, parsed);
+    return { body };
+  } catch (error) {
+    return refuse(error as AppError);
+  }
+
+  function refuse(error: AppError) {
     const empty = new TextEncoder().encode("{}");
     return { body: framing === "enveloped" ? encodeEnvelope(0, empty) : empty, error };
+  }
+}
+
+/**
+ * Decodes request JSON with the strict options every protocol shares (unknown fields refused);
+ * a failure is `invalid_argument` naming the field at fault when it can be found.
+ */
+export function decodeStrict<D extends DescMessage>(desc: D, json: unknown): MessageShape<D> {
+  try {
+    return fromJson(desc, json as JsonValue, { ignoreUnknownFields: false });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const field = fieldOfDecodeError(message) ?? locateDecodeError(desc, json);
+    throw field ? invalidArgument(field, message) : new AppError("invalid_argument", "INVALID_ARGUMENT", message);
   }
 }

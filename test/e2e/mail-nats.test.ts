@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, repoRoot, startTestServer, waitForHttp, type TestServer } from "../../src/testing/server.ts";
+import { take } from "../../src/testing/async.ts";
 
 let nats: NatsServer;
 let a: TestServer;
@@ -23,17 +24,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function take<T>(iterator: AsyncIterator<T>, n: number, ms = 15_000): Promise<T[]> {
-  const out: T[] = [];
-  const deadline = Date.now() + ms;
-  while (out.length < n) {
-    const next = await Promise.race([iterator.next(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const)]);
-    if (next === "timeout") throw new Error(`timed out after ${out.length} of ${n}`);
-    if (next.done) break;
-    out.push(next.value);
-  }
-  return out;
-}
 
 /** Publishes through `server`, retrying (same request_id, so stored once) while NATS is unreachable. */
 async function publish(server: TestServer, topic: string, n: number, ms = 20_000): Promise<number> {

@@ -7,6 +7,7 @@ import { LeaseService } from "../../gen/switchyard/mail/v1/lease_service_pb.js";
 import { MailService } from "../../gen/switchyard/mail/v1/mail_service_pb.js";
 import { clientFor, type Protocol } from "../../src/testing/clients.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
+import { rejection, take } from "../../src/testing/async.ts";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -16,27 +17,7 @@ afterAll(() => server.close());
 
 const json = (v: unknown) => ({ kind: { case: "structValue" as const, value: { fields: { n: { kind: { case: "numberValue" as const, value: v as number } } } } } });
 
-async function rejection(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
 
-/** Reads `n` items from an async iterable (its shared iterator), failing after the deadline. */
-async function take<T>(iterator: AsyncIterator<T>, n: number, ms = 10_000): Promise<T[]> {
-  const out: T[] = [];
-  const deadline = Date.now() + ms;
-  while (out.length < n) {
-    const next = await Promise.race([iterator.next(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const)]);
-    if (next === "timeout") throw new Error(`timed out after ${out.length} of ${n}`);
-    if (next.done) break;
-    out.push(next.value);
-  }
-  return out;
-}
 
 async function publish(topic: string, n: number, protocol: Protocol = "grpc"): Promise<number> {
   const out = await clientFor(MailService, server.url, protocol).publish({ destination: { case: "topic", value: topic }, sender: "tester", payload: json(n) });

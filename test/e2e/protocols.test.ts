@@ -5,6 +5,7 @@ import { HealthStatus, SystemService } from "../../gen/switchyard/system/v1/syst
 import { MemoryService } from "../../gen/switchyard/memory/v1/memory_service_pb.js";
 import { clientFor, type Protocol } from "../../src/testing/clients.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
+import { rejection } from "../../src/testing/async.ts";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -12,14 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function rejection(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
 
 for (const protocol of ["grpc", "grpc-web", "connect"] as Protocol[]) {
   describe(`${protocol} client`, () => {

@@ -1,13 +1,13 @@
-import { create, fromJson, toJson, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { create, toJson, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { ConnectError, type ContextValues } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { AppError, invalidArgument } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { callRecordKey } from "../call-record.ts";
-import { fieldOfDecodeError, locateDecodeError, toConnectError } from "../errors.ts";
+import { toConnectError } from "../errors.ts";
 import { readBody, sendJson, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
 import { invokeServerStream, invokeUnary, type InvokeOptions } from "../invoke.ts";
-import { preParseErrorKey } from "../json-gate.ts";
+import { decodeStrict, preParseErrorKey } from "../json-gate.ts";
 import { restErrorBody, restStatus } from "./rest-errors.ts";
 import { findField, setPathParam, setQueryParams } from "./request-json.ts";
 import type { RestMatch } from "./routes.ts";
@@ -64,16 +64,6 @@ async function requestJson(match: RestMatch, ex: RestExchange, deps: TranscodeDe
   return json;
 }
 
-function parseRequest(desc: DescMessage, json: JsonObject): Message {
-  try {
-    return fromJson(desc, json, { ignoreUnknownFields: false });
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    const field = fieldOfDecodeError(message) ?? locateDecodeError(desc, json);
-    throw field ? invalidArgument(field, message) : new AppError("invalid_argument", "INVALID_ARGUMENT", message);
-  }
-}
-
 function outputJson(desc: DescMessage, message: Message, responseBody: string): JsonValue {
   const json = toJson(desc, message, OUTPUT) as JsonObject;
   if (responseBody === "") return json;
@@ -90,7 +80,7 @@ export async function transcode(match: RestMatch, ex: RestExchange, deps: Transc
   const method = route.method;
   let input: Message;
   try {
-    input = parseRequest(method.input, await requestJson(match, ex, deps));
+    input = decodeStrict(method.input, await requestJson(match, ex, deps));
   } catch (error) {
     if (error instanceof AppError && error.reason === "BODY_TOO_LARGE") return sendRestError(ex, toConnectError(error, deps.log));
     // Hand the mistake to the RPC's interceptors: auth is checked first, then it is thrown
