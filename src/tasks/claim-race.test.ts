@@ -23,14 +23,17 @@ describe("claim race", () => {
         const codes = await Promise.all(procs.map((p) => p.exited));
         expect(codes).toEqual([0, 0]);
         const claims = outputs.flatMap((o) => JSON.parse(o) as string[]);
-        expect(outputs.every((o) => (JSON.parse(o) as string[]).length > 0)).toBe(true);
+        // Which process wins how many is up to SQLite's busy handler, which is not fair: under
+        // load one process can hold the write lock for the whole run. What must hold whatever the
+        // interleaving: every task claimed once, none lost, the file intact.
         expect(claims).toHaveLength(TASKS);
         expect(new Set(claims).size).toBe(TASKS);
         const row = t.database.sqlite
           .prepare(`SELECT count(*) AS n, sum(state = 4) AS done, max(fencing_token) AS maxToken, min(fencing_token) AS minToken, max(attempt) AS maxAttempt,
             count(DISTINCT worker_id) AS workers FROM tasks WHERE queue = 'race'`)
           .get() as Record<string, number>;
-        expect(row).toEqual({ n: TASKS, done: TASKS, maxToken: 1, minToken: 1, maxAttempt: 1, workers: 16 });
+        expect({ ...row, workers: undefined }).toEqual({ n: TASKS, done: TASKS, maxToken: 1, minToken: 1, maxAttempt: 1, workers: undefined });
+        expect(row.workers).toBeGreaterThanOrEqual(8);
         expect((t.database.sqlite.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check).toBe("ok");
       } finally {
         await t.close();
