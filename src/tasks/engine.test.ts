@@ -120,6 +120,16 @@ describe("claiming", () => {
     expect(err.metadata.state).toBe("running");
   });
 
+  it("keeps the reaping of an expired, exhausted lease when it refuses the claim by id", async () => {
+    const { task } = await t.engine.createTask({ queue: "q", maxAttempts: 1 });
+    await t.engine.claimTask({ id: task.id, workerId: "w1", leaseMs: 10_000 });
+    t.clock.advance(10_000);
+    const err = await refusal(t.engine.claimTask({ id: task.id, workerId: "w2" }));
+    expect(err.reason).toBe("TASK_NOT_CLAIMABLE");
+    expect(err.metadata.state).toBe("failed");
+    expect(t.engine.getTask(task.id)).toMatchObject({ state: "failed", attempt: 1 });
+  });
+
   it("does not hand out a delayed task before its run_at", async () => {
     const { task } = await t.engine.createTask({ queue: "q", delayMs: 5000 });
     expect(await t.engine.claimTasks({ workerId: "w", queues: ["q"] })).toEqual([]);

@@ -614,29 +614,33 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       const leaseMs = checkLease("lease_duration", input.leaseMs, config);
       const caps = input.capabilities === undefined ? undefined : checkStrings("capabilities", input.capabilities, 64);
       const notices: [string, number, "lease_expired"][] = [];
-      const row = await write((ev) => {
+      // Refusals are returned, not thrown, so that an expired lease reaped on the way (a
+      // change of its own) is committed even when the claim itself is refused.
+      const outcome = await write((ev): TaskRow | AppError => {
         const now = clock.now();
         let row = store.byId(input.id);
         if (!row) throw taskNotFound(input.id);
         if (row.state === S.running && row.lease_expires_at !== null && row.lease_expires_at <= now) row = reapExpired(row, now, ev, notices);
         if (row.state !== S.pending || row.run_at > now) {
           const why = row.state === S.pending ? "delayed until its run_at" : STATE_NAMES[row.state]!;
-          throw new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} is ${why}`, { id: row.id, state: STATE_NAMES[row.state]! });
+          return new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} is ${why}`, { id: row.id, state: STATE_NAMES[row.state]! });
         }
-        if (pausedSet().has(row.queue)) throw new AppError("failed_precondition", "QUEUE_PAUSED", `queue ${row.queue} is paused`, { queue: row.queue });
+        if (pausedSet().has(row.queue)) return new AppError("failed_precondition", "QUEUE_PAUSED", `queue ${row.queue} is paused`, { queue: row.queue });
         if (caps) {
           const need: string[] = row.capabilities ? JSON.parse(row.capabilities) : [];
           const missing = need.filter((c) => !caps.includes(c));
-          if (missing.length) throw new AppError("failed_precondition", "CAPABILITY_MISMATCH", `worker lacks ${missing.join(", ")}`, { missing: missing.join(",") });
+          if (missing.length) return new AppError("failed_precondition", "CAPABILITY_MISMATCH", `worker lacks ${missing.join(", ")}`, { missing: missing.join(",") });
         }
         const room = concurrencyRoom([row.queue]).get(row.queue);
-        if (room !== undefined && room <= 0) throw new AppError("failed_precondition", "QUEUE_CONCURRENCY_LIMIT", `queue ${row.queue} is at its concurrency limit`, { queue: row.queue });
+        if (room !== undefined && room <= 0) return new AppError("failed_precondition", "QUEUE_CONCURRENCY_LIMIT", `queue ${row.queue} is at its concurrency limit`, { queue: row.queue });
         const claimed = store.claimBySeq(row.seq, input.workerId, now, leaseMs);
-        if (!claimed) throw new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} was claimed by someone else`, { id: row.id });
+        if (!claimed) return new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} was claimed by someone else`, { id: row.id });
         ev.push({ kind: "claimed", row: claimed, prev: S.pending });
         return claimed;
       });
       for (const [id, token, reason] of notices) dispatcher.cancelNotice(id, token, reason);
+      if (outcome instanceof AppError) throw outcome;
+      const row = outcome;
       return { task: rowToTask(row), lease: leaseOf(row) };
     },
 

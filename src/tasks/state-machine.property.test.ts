@@ -149,6 +149,8 @@ describe("task state machine", () => {
         examples: [
           [[{ k: "claim", i: 0 }, { k: "advance", ms: 10_001 }, { k: "tick" }, { k: "claim", i: 0 }, { k: "advance", ms: 10_001 }, { k: "tick" }, { k: "claim", i: 0 }, { k: "retry", i: 0 }]],
           [[{ k: "claim", i: 1 }, { k: "fail", i: 1, retryable: true }, { k: "claim", i: 1 }, { k: "advance", ms: 900 }, { k: "claim", i: 1 }, { k: "fail", i: 1, retryable: true }]],
+          // Found by CI (seed 34390269): a claim by id that reaps an exhausted lease and is refused must keep the reaping.
+          [[{ k: "claim", i: 1 }, { k: "advance", ms: 10_000 }, { k: "claim", i: 1 }, { k: "advance", ms: 10_000 }, { k: "claim", i: 1 }]],
         ],
       },
     );
