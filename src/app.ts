@@ -6,6 +6,7 @@ import pkg from "../package.json" with { type: "json" };
 import type { Config } from "./config.ts";
 import type { Clock } from "./core/clock.ts";
 import type { Logger } from "./core/logger.ts";
+import { loadSecretBox } from "./core/secret-box.ts";
 import type { Database } from "./db/client.ts";
 import { loadApiDocs } from "./server/docs.ts";
 import { createRequestHandler, type RequestHandler } from "./server/http.ts";
@@ -83,7 +84,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const bus: Bus = config.natsUrl
     ? await createNatsBus({ servers: config.natsUrl })
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
-  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics };
+  const secrets = await loadSecretBox(config);
+  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
   const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
 
   const services: DescService[] = await loadServiceDescriptors();

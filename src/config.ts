@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import { decodeSecretKey } from "./core/secret-box.ts";
 
 /** Everything Switchyard reads from its environment, validated. The only reader of `process.env`. */
 export interface Config {
@@ -40,6 +41,10 @@ export interface Config {
   mailSubscriberBuffer: number;
   /** Log level: debug, info, warn, error. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** AES-256-GCM key for secrets at rest (32 bytes); undefined uses a key file in the data dir. */
+  secretKey: Uint8Array<ArrayBuffer> | undefined;
+  /** Keys that sealed older values, still accepted for opening (rotation). */
+  previousSecretKeys: Uint8Array<ArrayBuffer>[];
 }
 
 /** The variables Switchyard reads, with their meaning and default: the README's table is this. */
@@ -60,6 +65,8 @@ export const VARIABLES = {
   SWITCHYARD_MAIL_MAX_MESSAGES: "mail messages kept, all topics together; 0 = unlimited (default 1000000)",
   SWITCHYARD_MAIL_MAX_AGE_MS: "age after which mail messages are removed; 0 = forever (default 604800000, 7 days)",
   SWITCHYARD_MAIL_SUBSCRIBER_BUFFER: "live messages held for a slow mail subscriber before its stream ends with resource_exhausted (default 1000)",
+  SWITCHYARD_SECRET_KEY: "32-byte key (64 hex or base64) sealing secrets at rest with AES-256-GCM (default: a key generated once in the data dir, secret.key)",
+  SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
   QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
 } as const;
@@ -134,6 +141,21 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`SWITCHYARD_CORS_ORIGINS: "${origin}" is not an origin`);
     }
   }
+  const key = (raw: string | undefined, name: string): Uint8Array<ArrayBuffer> | undefined => {
+    if (raw === undefined || raw.trim() === "") return undefined;
+    try {
+      return decodeSecretKey(raw);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+  const secretKey = key(env.SWITCHYARD_SECRET_KEY, "SWITCHYARD_SECRET_KEY");
+  const previousSecretKeys = (text("SWITCHYARD_SECRET_KEY_PREVIOUS") ?? "")
+    .split(",")
+    .filter((k) => k.trim() !== "")
+    .map((k) => key(k, "SWITCHYARD_SECRET_KEY_PREVIOUS"))
+    .filter((k): k is Uint8Array<ArrayBuffer> => k !== undefined);
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -154,6 +176,8 @@ export function loadConfig(env: Env = process.env): Config {
     mailMaxAgeMs: int("SWITCHYARD_MAIL_MAX_AGE_MS", 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
     mailSubscriberBuffer: int("SWITCHYARD_MAIL_SUBSCRIBER_BUFFER", 1000, 1, 1_000_000),
     logLevel: logLevel as Config["logLevel"],
+    secretKey,
+    previousSecretKeys,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -2,6 +2,7 @@ import type { Config } from "../config.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import type { SecretBox } from "../core/secret-box.ts";
 import type { Database } from "../db/client.ts";
 import type { HealthMonitor } from "../system/health.ts";
 import type { RequestMetrics } from "../system/metrics.ts";
@@ -18,6 +19,8 @@ export interface ModuleContext {
   bus: Bus;
   health: HealthMonitor;
   metrics: RequestMetrics;
+  /** Seals secrets at rest (API keys, env-var secrets, provider credentials). */
+  secrets: SecretBox;
 }
 
 /**
