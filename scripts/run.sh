@@ -25,13 +25,18 @@ case "$what" in
   setup)
     bash scripts/setup-python.sh >&2
     bash scripts/ensure-nats-server.sh >&2
+    bash scripts/ensure-chromium.sh >&2
+    bash scripts/build-web.sh
     ;;
   start)
+    bash scripts/build-web.sh || echo "warning: the dashboard could not be built; /ui will say so" >&2
     exec bun src/main.ts "$@"
     ;;
   test)
     bash scripts/setup-python.sh >&2
     bash scripts/ensure-nats-server.sh >&2 || echo "warning: nats-server could not be installed; NATS tests will fail" >&2
+    bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; dashboard tests will fail" >&2
+    bash scripts/build-web.sh
     exec bun test "$@"
     ;;
   *)

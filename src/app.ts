@@ -14,6 +14,7 @@ import { createAuthGate } from "./server/interceptors/auth.ts";
 import { operationsFamily } from "./server/legacy/operations.ts";
 import { createLegacyRouter, type LegacyFamily } from "./server/legacy/table.ts";
 import { listen, type Listener } from "./server/listener.ts";
+import { createStaticSite } from "./server/static-site.ts";
 import { createRestRouter } from "./server/rest/routes.ts";
 import { createRpc, type Rpc, type ServiceRegistration } from "./server/rpc.ts";
 import { loadServiceDescriptors } from "./server/services.ts";
@@ -130,6 +131,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     corsOrigins: config.corsOrigins,
     maxMessageBytes: config.maxMessageBytes,
     maxBodyBytes: config.maxBodyBytes,
+    site: createStaticSite({ root: config.uiDir, prefix: "/ui" }),
   });
 
   let listener: Listener | undefined;

@@ -41,6 +41,8 @@ export interface Config {
   mailSubscriberBuffer: number;
   /** Log level: debug, info, warn, error. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Folder of the built dashboard, served at /ui. */
+  uiDir: string;
   /** AES-256-GCM key for secrets at rest (32 bytes); undefined uses a key file in the data dir. */
   secretKey: Uint8Array<ArrayBuffer> | undefined;
   /** Keys that sealed older values, still accepted for opening (rotation). */
@@ -65,6 +67,7 @@ export const VARIABLES = {
   SWITCHYARD_MAIL_MAX_MESSAGES: "mail messages kept, all topics together; 0 = unlimited (default 1000000)",
   SWITCHYARD_MAIL_MAX_AGE_MS: "age after which mail messages are removed; 0 = forever (default 604800000, 7 days)",
   SWITCHYARD_MAIL_SUBSCRIBER_BUFFER: "live messages held for a slow mail subscriber before its stream ends with resource_exhausted (default 1000)",
+  SWITCHYARD_UI_DIR: "folder of the built dashboard served at /ui (default web/dist of the repository)",
   SWITCHYARD_SECRET_KEY: "32-byte key (64 hex or base64) sealing secrets at rest with AES-256-GCM (default: a key generated once in the data dir, secret.key)",
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
@@ -178,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config["logLevel"],
     secretKey,
     previousSecretKeys,
+    uiDir: resolve(text("SWITCHYARD_UI_DIR") ?? join(import.meta.dir, "..", "web", "dist")),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

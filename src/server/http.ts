@@ -16,6 +16,7 @@ import { AppError } from "../core/errors.ts";
 import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.ts";
 import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
+import type { StaticSite } from "./static-site.ts";
 import type { ErrorCode } from "../core/errors.ts";
 
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
@@ -40,6 +41,8 @@ export interface HttpDeps {
   corsOrigins: string[];
   maxMessageBytes: number;
   maxBodyBytes: number;
+  /** The dashboard, served under its prefix (/ui). */
+  site?: StaticSite;
 }
 
 /** The HTTP request handler shared by the HTTP/1.1 and HTTP/2 servers; counts requests in flight. */
@@ -119,6 +122,10 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       return url.pathname === "/docs"
         ? send(res, 200, deps.docs.html, { "content-type": "text/html; charset=utf-8" })
         : send(res, 200, deps.docs.json, { "content-type": "application/json; charset=utf-8" });
+    }
+    if (deps.site?.serve(req, res, url)) {
+      record.protocol = "ui";
+      return;
     }
     const signal = clientGone(req, res);
     const legacy = deps.legacy.match(method, url.pathname);

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { QueueService } from "../../gen/switchyard/tasks/v1/queues_service_pb.js";
+import { TaskState } from "../../gen/switchyard/tasks/v1/tasks_pb.js";
+import { clientFor } from "../../src/testing/clients.ts";
+import { preparePython } from "../../src/testing/python.ts";
+import { repoRoot, startTestServer, type TestServer } from "../../src/testing/server.ts";
+
+// The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a real
+// server on a free port; data created and changed over gRPC and by a Python worker.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const TOKEN = "dashboard-test-token-0123456789";
+
+let server: TestServer;
+let guarded: TestServer;
+let browser: Browser;
+
+async function open(url: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(15_000);
+  await page.goto(url);
+  return page;
+}
+
+async function screenshotOk(page: Page, name: string): Promise<void> {
+  const png = await page.screenshot({ fullPage: true, path: process.env.SCREENSHOT_DIR ? join(process.env.SCREENSHOT_DIR, `${name}.png`) : undefined });
+  expect(png.byteLength).toBeGreaterThan(8_000);
+  // Not a blank page: the main region holds rendered text.
+  expect((await page.locator("main").innerText()).trim().length).toBeGreaterThan(10);
+}
+
+beforeAll(async () => {
+  // Builds only when web/dist is missing or older than its sources (npm test has done it already).
+  const build = Bun.spawnSync(["bash", join(repoRoot, "scripts/build-web.sh")], { stderr: "inherit", env: { ...process.env, PATH: `${join(repoRoot, ".tools/bin")}:${process.env.PATH}` } });
+  if (build.exitCode !== 0 || !existsSync(join(repoRoot, "web/dist/index.html"))) throw new Error("dashboard build failed");
+  server = await startTestServer();
+  guarded = await startTestServer({ SWITCHYARD_API_TOKEN: TOKEN });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await guarded?.close();
+});
+
+describe("dashboard", () => {
+  it("is served at /ui with an immutable cache for hashed assets and a revalidated index", async () => {
+    const index = await fetch(`${server.url}/ui/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get("cache-control")).toBe("no-cache");
+    expect(index.headers.get("content-type")).toContain("text/html");
+    const html = await index.text();
+    const asset = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(asset).toBeDefined();
+    const js = await fetch(`${server.url}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(js.headers.get("content-type")).toContain("javascript");
+    const again = await fetch(`${server.url}${asset}`, { headers: { "if-none-match": js.headers.get("etag")! } });
+    expect(again.status).toBe(304);
+    expect((await fetch(`${server.url}/ui`, { redirect: "manual" })).status).toBe(308);
+    expect((await fetch(`${server.url}/ui/assets/nope.js`)).status).toBe(404);
+  });
+
+  it("shows tasks created over gRPC, and a Python worker's completion without a reload", async () => {
+    const tasks = clientFor(TaskService, server.url, "grpc");
+    const created = await tasks.batchCreateTasks({ requests: Array.from({ length: 3 }, (_, i) => ({ task: { queue: "ui-live", type: "demo", payload: { kind: { case: "numberValue", value: i } } } })) });
+    const page = await open(`${server.url}/ui/#/tasks`);
+    for (const t of created.tasks) await page.locator(`tr[data-task="${t.id}"]`).waitFor();
+    expect(await page.locator(`tr[data-task="${created.tasks[0]!.id}"]`).getAttribute("data-state")).toBe("pending");
+    await page.locator(".live.live").first().waitFor();
+
+    const { python, stubs } = await preparePython();
+    const worker = Bun.spawn([python, join(repoRoot, "test/python/task_worker.py"), `127.0.0.1:${server.port}`, stubs, "py-ui", "ui-live", "3", "0", "4"], { stdout: "pipe", stderr: "pipe" });
+    expect(await worker.exited).toBe(0);
+    for (const t of created.tasks) await page.locator(`tr[data-task="${t.id}"][data-state="succeeded"]`).waitFor();
+    // A task created after the page loaded appears too.
+    const late = await tasks.createTask({ task: { queue: "ui-live", type: "late" } });
+    await page.locator(`tr[data-task="${late.task!.id}"]`).waitFor();
+    await screenshotOk(page, "tasks");
+
+    await page.locator(`a[href="#/tasks/${late.task!.id}"]`).click();
+    await page.getByRole("heading", { name: `Task ${late.task!.id}` }).waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.locator(".badge.s-cancelled").first().waitFor();
+    expect((await tasks.getTask({ id: late.task!.id })).task!.state).toBe(TaskState.CANCELLED);
+    await page.locator('li[data-kind="cancelled"]').waitFor();
+    await screenshotOk(page, "task");
+    await page.close();
+  }, 60_000);
+
+  it("pauses a queue on the server from the page", async () => {
+    const tasks = clientFor(TaskService, server.url, "grpc");
+    await tasks.createTask({ task: { queue: "ui-pause" } });
+    const page = await open(`${server.url}/ui/#/queues`);
+    await page.getByRole("button", { name: "pause ui-pause" }).click();
+    await page.getByRole("button", { name: "resume ui-pause" }).waitFor();
+    const queues = clientFor(QueueService, server.url, "grpc");
+    expect((await queues.getQueue({ name: "ui-pause" })).queue!.paused).toBe(true);
+    await screenshotOk(page, "queues");
+    await page.getByRole("button", { name: "resume ui-pause" }).click();
+    await page.getByRole("button", { name: "pause ui-pause" }).waitFor();
+    expect((await queues.getQueue({ name: "ui-pause" })).queue!.paused).toBe(false);
+    await page.close();
+  }, 30_000);
+
+  it("renders every page, and says plainly which domains are not served yet", async () => {
+    const page = await open(`${server.url}/ui/`);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await page.locator(".components li").first().waitFor();
+    await page.locator("canvas").first().waitFor();
+    // The live chart counts what happens while the page is open; the hourly one shows today.
+    const live = page.locator('.chart[aria-label^="tasks per 5 s"]');
+    const before = Number((await live.getAttribute("data-totals"))!.split(",")[0]);
+    await clientFor(TaskService, server.url, "grpc").batchCreateTasks({ requests: Array.from({ length: 5 }, () => ({ task: { queue: "ui-chart" } })) });
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('.chart[aria-label^="tasks per 5 s"]')?.getAttribute("data-totals")?.split(",")[0]) >= n,
+      before + 5,
+    );
+    expect(Number((await page.locator('.chart[aria-label^="tasks per hour"]').getAttribute("data-totals"))!.split(",")[0])).toBeGreaterThan(0);
+    await screenshotOk(page, "overview");
+    for (const [path, heading] of [
+      ["workers", "Workers and servers"],
+      ["mail", "Mail and leases"],
+      ["memory", "Memory"],
+      ["workspaces", "Workspaces"],
+      ["agents", "Agent sessions"],
+    ] as const) {
+      await page.goto(`${server.url}/ui/#/${path}`);
+      await page.getByRole("heading", { name: heading, exact: true }).waitFor();
+      await page.locator(".card").first().waitFor();
+      await Bun.sleep(300);
+      // Either data or a clear notice/empty state: never an unexplained blank or a raw 5xx.
+      expect(await page.locator(".error").count()).toBe(0);
+      await screenshotOk(page, path);
+    }
+    await page.close();
+  }, 60_000);
+
+  it("tails a topic live and publishes from the page", async () => {
+    const page = await open(`${server.url}/ui/#/mail`);
+    await page.getByLabel("Topic (or pattern)").fill("ui.demo");
+    await page.getByRole("button", { name: "Tail" }).click();
+    await page.locator(".live.live").first().waitFor();
+    await page.getByLabel("Topic", { exact: true }).fill("ui.demo");
+    await page.getByLabel("Payload (JSON)").fill('{"n": 42}');
+    await page.getByRole("button", { name: "Publish" }).click();
+    await page.locator(".messages li", { hasText: '"n":42' }).waitFor();
+    await page.getByLabel("Payload (JSON)").fill("{not json");
+    await page.getByRole("button", { name: "Publish" }).click();
+    await page.getByRole("alert").filter({ hasText: "payload is not JSON" }).waitFor();
+    await page.close();
+  }, 30_000);
+
+  it("shows a clear error for a wrong token and works with the right one, never putting it in a URL", async () => {
+    const page = await open(`${guarded.url}/ui/#/tasks`);
+    await page.getByRole("alert").filter({ hasText: "UNAUTHENTICATED" }).first().waitFor();
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByPlaceholder("API token").fill("wrong-token-wrong-token");
+    await page.getByRole("button", { name: "Use token" }).click();
+    await page.getByRole("alert").filter({ hasText: "UNAUTHENTICATED" }).first().waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByPlaceholder("API token").fill(TOKEN);
+    await page.getByRole("button", { name: "Use token" }).click();
+    await page.locator("table[aria-label=tasks], .empty").first().waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+    expect(page.url()).not.toContain(TOKEN);
+    const logged = JSON.stringify(guarded.logs);
+    expect(logged).not.toContain(TOKEN);
+    await page.close();
+  }, 30_000);
+});
