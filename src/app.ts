@@ -23,6 +23,7 @@ import { createRequestMetrics, type RequestMetrics } from "./system/metrics.ts";
 import { grpcHealthService, systemService } from "./system/service.ts";
 import { createSettings } from "./system/settings.ts";
 import type { Bus } from "./bus/bus.ts";
+import { Counter } from "prom-client";
 import { createInProcessBus } from "./bus/in-process.ts";
 import { createNatsBus } from "./bus/nats.ts";
 import { createSqliteBusLog } from "./bus/sqlite-log.ts";
@@ -71,6 +72,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
         },
       },
       {
+        name: "storage",
+        required: true,
+        check() {
+          database.storage.check();
+          const fault = database.storage.fault;
+          if (!fault) return { status: "operational", message: `writes committing (${database.storage.pending} waiting)` };
+          // A full or read-only disk still serves reads (degraded); a vanished file serves nothing durable.
+          return { status: fault.permanent ? "down" : "degraded", message: `${fault.reason}: ${fault.message} (since ${new Date(fault.since).toISOString()})` };
+        },
+      },
+      {
         name: "auth",
         required: false,
         check: () => ({
@@ -85,6 +97,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const bus: Bus = config.natsUrl
     ? await createNatsBus({ servers: config.natsUrl })
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
+  health.add({ name: "bus", required: false, check: () => bus.health() });
+  new Counter({
+    name: "switchyard_storage_writes_refused_total",
+    help: "Writes refused because of the storage (full, read-only, vanished, backlogged), by reason",
+    labelNames: ["reason"] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(database.storage.refused)) this.inc({ reason }, n);
+    },
+  });
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
   const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];

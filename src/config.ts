@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { decodeSecretKey } from "./core/secret-box.ts";
+import { parseFailpoints } from "./core/failpoints.ts";
 
 /** Everything Switchyard reads from its environment, validated. The only reader of `process.env`. */
 export interface Config {
@@ -41,6 +42,10 @@ export interface Config {
   mailSubscriberBuffer: number;
   /** Log level: debug, info, warn, error. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Most write operations waiting for their commit before new writes are refused. */
+  maxPendingWrites: number;
+  /** Failpoints armed for fault tests (never in production). */
+  failpoints: string | undefined;
   /** Folder of the built dashboard, served at /ui. */
   uiDir: string;
   /** AES-256-GCM key for secrets at rest (32 bytes); undefined uses a key file in the data dir. */
@@ -67,6 +72,8 @@ export const VARIABLES = {
   SWITCHYARD_MAIL_MAX_MESSAGES: "mail messages kept, all topics together; 0 = unlimited (default 1000000)",
   SWITCHYARD_MAIL_MAX_AGE_MS: "age after which mail messages are removed; 0 = forever (default 604800000, 7 days)",
   SWITCHYARD_MAIL_SUBSCRIBER_BUFFER: "live messages held for a slow mail subscriber before its stream ends with resource_exhausted (default 1000)",
+  SWITCHYARD_MAX_PENDING_WRITES: "write operations waiting for the disk before new writes are refused with resource_exhausted (default 100000)",
+  SWITCHYARD_FAILPOINTS: "fault-test failpoints, name=action;… (see src/core/failpoints.ts); refused when SWITCHYARD_ENV=production (default: none)",
   SWITCHYARD_UI_DIR: "folder of the built dashboard served at /ui (default web/dist of the repository)",
   SWITCHYARD_SECRET_KEY: "32-byte key (64 hex or base64) sealing secrets at rest with AES-256-GCM (default: a key generated once in the data dir, secret.key)",
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
@@ -159,6 +166,15 @@ export function loadConfig(env: Env = process.env): Config {
     .filter((k) => k.trim() !== "")
     .map((k) => key(k, "SWITCHYARD_SECRET_KEY_PREVIOUS"))
     .filter((k): k is Uint8Array<ArrayBuffer> => k !== undefined);
+  const failpoints = text("SWITCHYARD_FAILPOINTS");
+  if (failpoints !== undefined) {
+    if ((text("SWITCHYARD_ENV") ?? "development") === "production") problems.push("SWITCHYARD_FAILPOINTS: failpoints are refused when SWITCHYARD_ENV=production");
+    try {
+      parseFailpoints(failpoints);
+    } catch (error) {
+      problems.push(`SWITCHYARD_FAILPOINTS: ${(error as Error).message}`);
+    }
+  }
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -181,6 +197,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config["logLevel"],
     secretKey,
     previousSecretKeys,
+    maxPendingWrites: int("SWITCHYARD_MAX_PENDING_WRITES", 100_000, 1, 10_000_000),
+    failpoints,
     uiDir: resolve(text("SWITCHYARD_UI_DIR") ?? join(import.meta.dir, "..", "web", "dist")),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { systemClock } from "./core/clock.ts";
 import { createLogger } from "./core/logger.ts";
 import { openDatabase } from "./db/client.ts";
+import { configureFailpoints } from "./core/failpoints.ts";
 
 /** Composition root: config → database → app → listen → drain on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -20,7 +21,9 @@ async function main(): Promise<void> {
   if (!config.apiToken) {
     log.warn("SWITCHYARD_API_TOKEN is not set: the server is OPEN, every RPC and route answers without authentication");
   }
-  const database = openDatabase(config.databasePath);
+  configureFailpoints(config.failpoints);
+  if (config.failpoints) log.warn("failpoints armed (fault testing only)", { failpoints: config.failpoints });
+  const database = openDatabase(config.databasePath, { maxPendingWrites: config.maxPendingWrites });
   const app = await createApp({ config, database, clock: systemClock, log });
   const listener = await app.listen();
   log.info("switchyard listening", {

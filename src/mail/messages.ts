@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from "../core/clock.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
-import { BusOverflowError, type Bus, type BusMessage, type StartPosition } from "../bus/bus.ts";
+import { BusOverflowError, BusUnavailableError, type Bus, type BusMessage, type StartPosition } from "../bus/bus.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./pages.ts";
 import {
   assertPublishable,
@@ -148,7 +148,12 @@ export function createMessages(deps: MessagesDeps): Messages {
     const envelope: Envelope = { id: newId("msg", clock.now()), sender, headers, payload };
     const data = encoder.encode(JSON.stringify(envelope));
     if (data.length > MAX_PAYLOAD_BYTES) throw invalidArgument("payload", `must be at most ${MAX_PAYLOAD_BYTES} bytes encoded`);
-    const ack = await bus.publish(topicToSubject(topic), data, { msgId: requestId === undefined ? undefined : `${sender}/${requestId}` });
+    const ack = await bus
+      .publish(topicToSubject(topic), data, { msgId: requestId === undefined ? undefined : `${sender}/${requestId}` })
+      .catch((error: unknown) => {
+        if (error instanceof BusUnavailableError) throw new AppError("unavailable", "BUS_UNAVAILABLE", error.message, { engine: error.engine });
+        throw error;
+      });
     if (ack.duplicate) {
       const original = await bus.getMessage(MAIL_STREAM, ack.seq);
       if (original) return { message: decode(original), duplicate: true };
@@ -192,6 +197,14 @@ export function createMessages(deps: MessagesDeps): Messages {
         try {
           for await (const m of sub) yield decode(m);
         } catch (error) {
+          if (error instanceof BusUnavailableError) {
+            const last = error.lastSeq ?? sub.lastSeq;
+            throw new AppError("unavailable", "BUS_UNAVAILABLE", `${error.message}; resume from sequence ${last + 1}`, {
+              engine: error.engine,
+              last_sequence: String(last),
+              resume_sequence: String(last + 1),
+            });
+          }
           if (error instanceof BusOverflowError) {
             throw new AppError(
               "resource_exhausted",

@@ -35,7 +35,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     logs.push(JSON.parse(line));
     if (process.env.TEST_LOG_LEVEL) process.stderr.write(line + "\n");
   });
-  const database = openDatabase(config.databasePath);
+  const database = openDatabase(config.databasePath, { maxPendingWrites: config.maxPendingWrites });
   const app = await createApp({ config, database, clock: systemClock, log });
   const listener = await app.listen();
   return {
