@@ -24,6 +24,7 @@ import { grpcHealthService, systemService } from "./system/service.ts";
 import { createSettings } from "./system/settings.ts";
 import type { Bus } from "./bus/bus.ts";
 import { Counter } from "prom-client";
+import { watchEventLoop } from "./system/event-loop.ts";
 import { createInProcessBus } from "./bus/in-process.ts";
 import { createNatsBus } from "./bus/nats.ts";
 import { createSqliteBusLog } from "./bus/sqlite-log.ts";
@@ -108,6 +109,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       for (const [reason, n] of Object.entries(database.storage.refused)) this.inc({ reason }, n);
     },
   });
+  const loop = watchEventLoop(metrics.registry);
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
   const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
@@ -182,6 +184,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await stopping;
         for (const m of modules) await m.close?.();
         await bus.close();
+        loop.stop();
         await database.close();
       })();
       return closing;

@@ -11,7 +11,7 @@ export interface ChildServer {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startChildServer(dataDir: string, env: Record<string, string> = {}, port?: number): Promise<ChildServer> {
+export async function startChildServer(dataDir: string, env: Record<string, string> = {}, port?: number, stdoutFile?: string): Promise<ChildServer> {
   const p = port ?? (await freePort());
   const proc = Bun.spawn(["bun", join(repoRoot, "src/main.ts")], {
     env: {
@@ -23,7 +23,7 @@ export async function startChildServer(dataDir: string, env: Record<string, stri
       SWITCHYARD_LOG_LEVEL: "warn",
       ...env,
     },
-    stdout: "ignore",
+    stdout: stdoutFile ? Bun.file(stdoutFile) : "ignore",
     stderr: "pipe",
   });
   let err = "";

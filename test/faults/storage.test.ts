@@ -26,8 +26,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function server(dir: string, env: Record<string, string> = {}): Promise<ChildServer> {
-  const s = await startChildServer(dir, env);
+async function server(dir: string, env: Record<string, string> = {}, stdoutFile?: string): Promise<ChildServer> {
+  const s = await startChildServer(dir, env, undefined, stdoutFile);
   cleanup.push(() => s.kill("SIGKILL"));
   return s;
 }
@@ -79,7 +79,8 @@ describe("a disk that fills up", () => {
     async () => {
       const mount: TestMount = mountTmpfs(12);
       cleanup.push(() => mount.unmount());
-      const s = await server(mount.dir);
+      // Its request log goes to a file on the same full disk: the log may lose lines, the server must not fall.
+      const s = await server(mount.dir, { SWITCHYARD_LOG_LEVEL: "info" }, join(mount.dir, "server.log"));
       const acked: string[] = [];
       let batch = 0;
       const next = () => Array.from({ length: 40 }, (_, i) => `full-${batch}-${i}`);
@@ -122,6 +123,7 @@ describe("a disk that fills up", () => {
       expect(await grpcComponent(s.url, "storage")).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
       const prom = await (await fetch(`${s.url}/metrics/prometheus`)).text();
       expect(Number(/switchyard_storage_writes_refused_total\{reason="STORAGE_FULL"\} (\d+)/.exec(prom)?.[1])).toBeGreaterThan(0);
+      expect(s.proc.exitCode).toBeNull();
 
       // Space returns: writes resume on their own, health clears.
       unlinkSync(join(mount.dir, "filler"));
