@@ -13,6 +13,8 @@ import type { PortTask, QueueSettings, TaskPort } from "./task-port.ts";
 
 export interface ServersModule extends DomainModule {
   domain: ServersDomain;
+  /** Group-commit figures (tests and benchmarks check that heartbeats share commits). */
+  committerStats(): { groups: number; operations: number };
 }
 
 const READY_KINDS = new Set(["created", "unblocked", "released", "lease_expired", "retried", "retry_scheduled"]);
@@ -132,6 +134,7 @@ export function createServersModule(ctx: ModuleContext, tasksModule: TasksModule
   return {
     name: "servers",
     domain,
+    committerStats: () => ({ ...ctx.database.committer.stats }),
     services: [
       { service: ServerService, impl: serverService(domain) } as ServiceRegistration,
       { service: LoadBalancerService, impl: loadBalancerService(domain) } as ServiceRegistration,
