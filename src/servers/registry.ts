@@ -159,7 +159,7 @@ export function createRegistry(deps: RegistryDeps) {
       }
       if (byName(tenant, s.name)) throw nameTaken(s.name);
       for (const [role, url] of Object.entries(s.endpoints)) {
-        const why = await guard.refusal(url);
+        const why = await guard.refusal(url, { unresolvable: "allow" });
         if (why) throw new AppError("invalid_argument", "ENDPOINT_NOT_ALLOWED", `server.endpoints.${role}: ${why}; allow it with SWITCHYARD_BACKEND_ALLOW`, { field: `server.endpoints.${role}` });
       }
       const now = clock.now();

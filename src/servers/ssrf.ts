@@ -12,8 +12,12 @@ import { AppError } from "../core/errors.ts";
 export interface UrlGuard {
   /** Checks syntax and a literal address at once (registration): throws invalid_argument. */
   checkSyntax(field: string, url: string): URL;
-  /** Full check, resolving the host: answers why it is refused, or undefined when allowed. */
-  refusal(url: string): Promise<string | undefined>;
+  /**
+   * Full check, resolving the host: answers why it is refused, or undefined when allowed. A
+   * host that does not resolve is refused, unless `unresolvable` is "allow" (registration:
+   * DNS may not be there yet; every call checks again).
+   */
+  refusal(url: string, options?: { unresolvable?: "refuse" | "allow" }): Promise<string | undefined>;
 }
 
 /** Host names that reach cloud metadata services whatever they resolve to. */
@@ -109,7 +113,7 @@ export function createUrlGuard(allow: string[], resolve: (host: string) => Promi
       if (why) throw new AppError("invalid_argument", "ENDPOINT_NOT_ALLOWED", `${field}: ${why}; allow it with SWITCHYARD_BACKEND_ALLOW`, { field });
       return u;
     },
-    async refusal(raw) {
+    async refusal(raw, options) {
       let u: URL;
       try {
         u = parse("url", raw);
@@ -124,9 +128,9 @@ export function createUrlGuard(allow: string[], resolve: (host: string) => Promi
       try {
         addresses = await resolve(host);
       } catch (e) {
-        return `host ${host} does not resolve: ${(e as Error).message}`;
+        return options?.unresolvable === "allow" ? undefined : `host ${host} does not resolve: ${(e as Error).message}`;
       }
-      if (addresses.length === 0) return `host ${host} does not resolve`;
+      if (addresses.length === 0) return options?.unresolvable === "allow" ? undefined : `host ${host} does not resolve`;
       for (const a of addresses) {
         const why = addressRefusal(ipaddr.parse(a));
         if (why) return `host ${host} resolves to ${why.replace(/^address /, "")}`;
