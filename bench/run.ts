@@ -79,3 +79,8 @@ if (which === "all" || which === "mail") {
       table,
   );
 }
+
+if (which === "all" || which === "servers") {
+  const { serversBench, serversReport } = await import("./servers.ts");
+  await write("servers", serversReport(await serversBench()));
+}

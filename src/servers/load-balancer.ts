@@ -22,6 +22,7 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
   const { registry, store, clock } = deps;
   const random = deps.random ?? Math.random;
   const states = new Map<string, BalancerState>();
+  const candidateOf = new WeakMap<ServerEntry, Candidate>();
   const algorithms = new Map<string, { algorithm: Algorithm; updatedAt: number | undefined }>();
 
   function algorithmOf(tenant: string): { algorithm: Algorithm; updatedAt: number | undefined } {
@@ -79,7 +80,12 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
         up++;
         const active = registry.activeTasks(e);
         if (active >= e.maxConcurrent) continue;
-        const c: Candidate = { id: e.id, activeTasks: active, maxConcurrent: e.maxConcurrent, weight: weightOf(e) };
+        // Candidates are reused from pick to pick (a pick over 1,000 servers should not allocate 1,000 objects).
+        let c = candidateOf.get(e);
+        if (!c) candidateOf.set(e, (c = { id: e.id, activeTasks: 0, maxConcurrent: 1, weight: 1 }));
+        c.activeTasks = active;
+        c.maxConcurrent = e.maxConcurrent;
+        c.weight = weightOf(e);
         if (status === "online") (online.push(c), entries.push(e));
         else (degraded.push(c), degradedEntries.push(e));
       }

@@ -5,7 +5,7 @@ import type { SecretBox } from "../core/secret-box.ts";
 import type { Committer } from "../db/group-commit.ts";
 import { checkIntRange, checkNewServer, checkServerName, checkStrings, nameTaken, serverNotFound } from "./register-rules.ts";
 import type { UrlGuard } from "./ssrf.ts";
-import { deriveStatus } from "./status.ts";
+import { statusAt } from "./status.ts";
 import { freshHealth, type ServerStore } from "./store.ts";
 import type { TaskPort } from "./task-port.ts";
 import type { LoadReport, NewServer, ReportedHealth, ServerEntry, ServerFilter, ServerStatus, ServerView } from "./types.ts";
@@ -80,8 +80,7 @@ export function createRegistry(deps: RegistryDeps) {
   /** Picks not yet claimed (the claim is committing): counted so a burst cannot overfill a backend. */
   const reserved = new Map<string, number>();
   const activeTasks = (e: ServerEntry) => (held.get(holderName(e))?.size ?? 0) + (reserved.get(e.id) ?? 0);
-  const statusOf = (e: ServerEntry, now: number): ServerStatus =>
-    deriveStatus(e, { now, heartbeatTimeoutMs: deps.heartbeatTimeoutMs, streaming: e.kind === "worker" && streaming.has(e.name) });
+  const statusOf = (e: ServerEntry, now: number): ServerStatus => statusAt(e, now, deps.heartbeatTimeoutMs, e.kind === "worker" && streaming.has(e.name));
 
   function view(e: ServerEntry, now = clock.now()): ServerView {
     const active = activeTasks(e);

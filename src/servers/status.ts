@@ -23,10 +23,15 @@ export function lastSeen(e: ServerEntry, streaming: boolean, now: number): numbe
  * when it reported trouble or its last probe failed; ONLINE otherwise.
  */
 export function deriveStatus(e: ServerEntry, x: StatusInputs): ServerStatus {
+  return statusAt(e, x.now, x.heartbeatTimeoutMs, x.streaming);
+}
+
+/** deriveStatus without an inputs object (the load balancer calls it for every server on every pick). */
+export function statusAt(e: ServerEntry, now: number, heartbeatTimeoutMs: number, streaming: boolean): ServerStatus {
   if (e.maintenance) return "maintenance";
   if (e.health.ejected) return "offline";
-  const seen = lastSeen(e, x.streaming, x.now);
-  if (seen === undefined || x.now - seen > x.heartbeatTimeoutMs) return "offline";
+  const seen = lastSeen(e, streaming, now);
+  if (seen === undefined || now - seen > heartbeatTimeoutMs) return "offline";
   if (e.reportedHealth === "degraded" || e.reportedHealth === "unhealthy" || e.health.lastResult === "failing") return "degraded";
   return "online";
 }
