@@ -126,6 +126,28 @@ describe("seed 001 server routes, with the document's examples", () => {
   });
 });
 
+describe("canonical REST of the servers API", () => {
+  it("registers, picks and switches the algorithm over /v1 routes", async () => {
+    const reg = await send("POST", "/v1/servers", { server: { name: "rest-1", kind: "SERVER_KIND_BACKEND", endpoints: { predict: "https://rest.example.com/p" }, capabilities: ["x"] }, apiKey: "k-rest-secret" });
+    expect(reg.status).toBe(200);
+    expect(reg.body.server).toMatchObject({ name: "rest-1", kind: "SERVER_KIND_BACKEND", status: "SERVER_STATUS_OFFLINE", has_api_key: true });
+    expect(JSON.stringify(reg.body)).not.toContain("k-rest-secret");
+    const id = reg.body.server.id as string;
+    const none = await send("POST", "/v1/loadBalancer:pickServer", { capabilities: ["x"] });
+    expect(none.body).toMatchObject({ no_server_reason: "NO_SERVER_REASON_NONE_AVAILABLE" });
+    expect((await send("POST", `/v1/servers/${id}:heartbeat`, { health: "REPORTED_HEALTH_HEALTHY" })).status).toBe(200);
+    const picked = await send("POST", "/v1/loadBalancer:pickServer", { capabilities: ["x"] });
+    expect(picked.body.server.id).toBe(id);
+    expect((await send("POST", "/v1/loadBalancer:pickServer", { capabilities: ["y"] })).body.no_server_reason).toBe("NO_SERVER_REASON_NO_MATCH");
+    const set = await send("POST", "/v1/loadBalancer:setAlgorithm", { algorithm: "LOAD_BALANCER_ALGORITHM_POWER_OF_TWO_CHOICES" });
+    expect(set.body.algorithm).toBe("LOAD_BALANCER_ALGORITHM_POWER_OF_TWO_CHOICES");
+    expect((await send("GET", "/api/stats/load-balancer")).body.algorithm).toBe("power-of-two-choices");
+    expect((await send("POST", "/v1/loadBalancer:setAlgorithm", {})).status).toBe(400);
+    expect((await send("DELETE", `/v1/servers/${id}`)).status).toBe(200);
+    expect((await send("GET", `/v1/servers/${id}`)).status).toBe(404);
+  });
+});
+
 describe("seed 003 worker routes", () => {
   it("answers /worker/register with the queue, its deployment block and an empty redis block, and lists the worker", async () => {
     const r = await send("POST", "/worker/register", { worker_id: "worker-abc123", queue: "inference" });
