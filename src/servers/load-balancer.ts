@@ -99,6 +99,28 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
       return { server: registry.view(list[i]!, now), reason: undefined, algorithm, candidateCount: candidates.length };
     },
 
+    /**
+     * Chooses among worker streams that could take work (the pull model), with the same
+     * algorithm and notion of load as backends: active tasks over max_concurrent of the worker's
+     * registry entry (credits left plus active when it never registered). Workers in maintenance
+     * are drained by the task engine and skipped here.
+     */
+    pickStream(streams: { workerId: string; credits: number }[], tenant = "default"): number | undefined {
+      const now = clock.now();
+      const candidates: Candidate[] = [];
+      const index: number[] = [];
+      for (let i = 0; i < streams.length; i++) {
+        const s = streams[i]!;
+        const e = registry.worker(s.workerId);
+        if (e && registry.statusOf(e, now) === "maintenance") continue;
+        const active = registry.heldCount(s.workerId);
+        candidates.push({ id: s.workerId, activeTasks: active, maxConcurrent: e?.maxConcurrent ?? active + s.credits, weight: e ? weightOf(e) : 1 });
+        index.push(i);
+      }
+      if (candidates.length === 0) return undefined;
+      return index[pickWith(algorithmOf(tenant).algorithm, candidates, stateOf(tenant, "\u0000streams"), random)];
+    },
+
     /** The algorithm and every backend's load (of a group, if given), with totals. */
     status(tenant: string, group = ""): LoadBalancerStatus {
       const now = clock.now();

@@ -95,6 +95,7 @@ export function taskPortOf(engine: TaskEngine): TaskPort {
         if (c.kind === "claimed" && c.holder) listener({ taskId: c.taskId, claimedBy: c.holder, leftRunning: false });
         else if (c.previousState === "running" && c.state !== "running") listener({ taskId: c.taskId, claimedBy: undefined, leftRunning: true });
       }),
+    chooseStreams: (choose) => engine.setSessionChooser(choose),
     onReady: (listener) => engine.onChange((c) => READY_KINDS.has(c.kind) && c.state === "pending" && listener(c.queue)),
     queueConfig(_tenant, queue) {
       const all: QueueConfig[] = [];

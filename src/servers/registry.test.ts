@@ -172,6 +172,35 @@ describe("maintenance and unregistering with tasks in flight", () => {
   });
 });
 
+describe("pull workers and the balancer", () => {
+  it("serves the least busy worker stream first under least-connections", async () => {
+    await tasks.engine.createQueueConfig({ name: "pull-q", priority: 1 });
+    await servers.domain.registerWorker("default", { workerId: "pull-a", queue: "pull-q", maxConcurrent: 10 });
+    await servers.domain.registerWorker("default", { workerId: "pull-b", queue: "pull-q", maxConcurrent: 10 });
+    await servers.domain.balancer.setAlgorithm("default", "least-connections");
+    // pull-a already runs two tasks (claimed by a unary call, not finished).
+    for (let n = 0; n < 2; n++) await tasks.engine.createTask({ queue: "pull-q", type: "t", payload: n });
+    expect(await tasks.engine.claimTasks({ workerId: "pull-a", queues: ["pull-q"], maxTasks: 2 })).toHaveLength(2);
+    const got: string[] = [];
+    const sa = tasks.engine.connectWorker({ workerId: "pull-a", queues: ["pull-q"], credits: 10 }, (m) => m.kind === "assigned" && got.push("pull-a"));
+    const sb = tasks.engine.connectWorker({ workerId: "pull-b", queues: ["pull-q"], credits: 10 }, (m) => m.kind === "assigned" && got.push("pull-b"));
+    try {
+      for (let n = 0; n < 6; n++) {
+        await tasks.engine.createTask({ queue: "pull-q", type: "t", payload: 10 + n });
+        await waitFor(`task ${n} pushed`, () => got.length === n + 1);
+      }
+      // b catches up first (0→2), then they alternate from a tie; a is never served while busier.
+      expect(got.slice(0, 2)).toEqual(["pull-b", "pull-b"]);
+      expect(got.filter((w) => w === "pull-a")).toHaveLength(2);
+      expect(got.filter((w) => w === "pull-b")).toHaveLength(4);
+    } finally {
+      sa.close();
+      sb.close();
+      await servers.domain.balancer.setAlgorithm("default", "weighted-round-robin");
+    }
+  });
+});
+
 describe("tenancy", () => {
   it("keeps each tenant's servers, picks and algorithm apart", async () => {
     const d = servers.domain;

@@ -35,6 +35,8 @@ export function createRegistry(deps: RegistryDeps) {
   const byId = new Map<string, ServerEntry>();
   /** Backends by tenant, in name order: the load balancer's pools. */
   const backends = new Map<string, ServerEntry[]>();
+  /** Workers by name (their worker_id), for the choice among worker streams. */
+  const workers = new Map<string, ServerEntry>();
   /** Running task ids by holder (a backend's id, a worker's name). */
   const held = new Map<string, Set<string>>();
   const holderOf = new Map<string, string>();
@@ -67,6 +69,8 @@ export function createRegistry(deps: RegistryDeps) {
 
   function rebuildPools(): void {
     backends.clear();
+    workers.clear();
+    for (const e of byId.values()) if (e.kind === "worker") workers.set(e.name, e);
     for (const e of byId.values()) {
       if (e.kind !== "backend") continue;
       let pool = backends.get(e.tenant);
@@ -328,6 +332,7 @@ export function createRegistry(deps: RegistryDeps) {
         store.save(updated);
         byId.set(updated.id, updated);
       });
+      rebuildPools();
       return view(updated);
     },
 
@@ -351,6 +356,10 @@ export function createRegistry(deps: RegistryDeps) {
       if (n > 0) reserved.set(e.id, n);
       else reserved.delete(e.id);
     },
+    /** The worker entry of a worker id (any tenant: worker streams carry no tenant yet). */
+    worker: (name: string): ServerEntry | undefined => workers.get(name),
+    /** Running tasks of a holder id. */
+    heldCount: (holder: string): number => held.get(holder)?.size ?? 0,
     /** Tenants that have backends. */
     tenants: (): string[] => [...backends.keys()],
   };

@@ -54,6 +54,8 @@ export function createServersDomain(deps: ServersDomainDeps) {
   });
   dispatcherKick = dispatcher.kick;
   const stats = createServerStats({ registry, store, tasks, clock });
+  // Pull workers are chosen by the same balancer as backends.
+  tasks.chooseStreams((streams) => balancer.pickStream(streams));
   const unsubscribe = [
     tasks.onReady((queue) => dispatcher.pushes(queue) && dispatcher.kick()),
     tasks.onHolderChange((c) => c.leftRunning && dispatcher.kick()),

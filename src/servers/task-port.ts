@@ -60,6 +60,8 @@ export interface TaskPort {
   onHolderChange(listener: (change: HolderChange) => void): () => void;
   /** Called when ready work may have appeared in a queue (created, released, retried…). */
   onReady(listener: (queue: string) => void): () => void;
+  /** Installs the chooser of the worker stream a dispatch round serves first (index into `streams`). */
+  chooseStreams(choose: (streams: { workerId: string; credits: number }[]) => number | undefined): void;
   /** Queue settings for a registering worker; undefined when the queue has no config. */
   queueConfig(tenant: string, queue: string): QueueSettings | undefined;
 }

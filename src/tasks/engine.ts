@@ -313,7 +313,13 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   // ---------------------------------------------------------------- dispatcher
 
+  let sessionChooser: ((sessions: { workerId: string; credits: number }[]) => number | undefined) | undefined;
   const dispatcher = createDispatcher({
+    chooseFirst: (list) => {
+      if (!sessionChooser || list.length < 2) return undefined;
+      const i = sessionChooser(list);
+      return i === undefined ? undefined : list[i];
+    },
     clock,
     committer: database.committer,
     pingIntervalMs: config.pingIntervalMs,
@@ -954,6 +960,11 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     onChange(listener: (change: TaskChange) => void): () => void {
       changeListeners.add(listener);
       return () => changeListeners.delete(listener);
+    },
+
+    /** Lets another domain (the servers' load balancer) choose which worker stream is served first. */
+    setSessionChooser(choose: ((sessions: { workerId: string; credits: number }[]) => number | undefined) | undefined): void {
+      sessionChooser = choose;
     },
 
     /** Stops (or resumes) new claims and stream pushes for a holder; its running tasks finish. */
