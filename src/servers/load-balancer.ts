@@ -7,6 +7,12 @@ import type { Registry } from "./registry.ts";
 import type { ServerStore } from "./store.ts";
 import { ALGORITHMS, DEFAULT_ALGORITHM, type Algorithm, type LoadBalancerStatus, type PickResult, type ServerEntry } from "./types.ts";
 
+/** Every wanted capability is held (a plain loop: this runs for every server on every pick). */
+function hasAll(held: readonly string[], wanted: readonly string[]): boolean {
+  for (let i = 0; i < wanted.length; i++) if (!held.includes(wanted[i]!)) return false;
+  return true;
+}
+
 export interface PickRequest {
   capabilities?: string[];
   group?: string;
@@ -22,7 +28,6 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
   const { registry, store, clock } = deps;
   const random = deps.random ?? Math.random;
   const states = new Map<string, BalancerState>();
-  const candidateOf = new WeakMap<ServerEntry, Candidate>();
   const algorithms = new Map<string, { algorithm: Algorithm; updatedAt: number | undefined }>();
 
   function algorithmOf(tenant: string): { algorithm: Algorithm; updatedAt: number | undefined } {
@@ -73,7 +78,7 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
       for (const e of registry.pool(tenant)) {
         if (exclude?.has(e.id)) continue;
         if (group && !e.groups.includes(group)) continue;
-        if (caps.length && !caps.every((c) => e.capabilities.includes(c))) continue;
+        if (caps.length && !hasAll(e.capabilities, caps)) continue;
         matched++;
         const status = registry.statusOf(e, now);
         if (status !== "online" && status !== "degraded") continue;
@@ -81,8 +86,7 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
         const active = registry.activeTasks(e);
         if (active >= e.maxConcurrent) continue;
         // Candidates are reused from pick to pick (a pick over 1,000 servers should not allocate 1,000 objects).
-        let c = candidateOf.get(e);
-        if (!c) candidateOf.set(e, (c = { id: e.id, activeTasks: 0, maxConcurrent: 1, weight: 1 }));
+        const c = (e.candidate ??= { id: e.id, activeTasks: 0, maxConcurrent: 1, weight: 1 });
         c.activeTasks = active;
         c.maxConcurrent = e.maxConcurrent;
         c.weight = weightOf(e);

@@ -150,6 +150,8 @@ export function createPushDispatcher(deps: PushDispatcherDeps) {
       if (!answer.ok) {
         health.dispatchFailed(server, answer.error);
         let set = failedOn.get(task.id);
+        // Bounded: tasks that ended elsewhere (cancelled, taken by a worker) leave entries behind.
+        if (!set && failedOn.size >= 100_000) failedOn.delete(failedOn.keys().next().value!);
         if (!set) failedOn.set(task.id, (set = new Set()));
         set.add(server.id);
         await tasks.fail(

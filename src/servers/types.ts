@@ -62,6 +62,8 @@ export interface ServerEntry {
   lastLoad: LoadReport | undefined;
   maintenance: Maintenance | undefined;
   health: HealthCheckState;
+  /** The load balancer's reusable candidate for this entry (memory only). */
+  candidate?: { id: string; activeTasks: number; maxConcurrent: number; weight: number };
 }
 
 /** An entry with what is derived at read time. */

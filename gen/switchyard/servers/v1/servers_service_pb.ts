@@ -893,8 +893,9 @@ export const ServerService: GenService<{
   },
   /**
    * Records that a server is alive, with its health and load (seed 001
-   * `POST /api/servers/:id/heartbeat`). Brings an OFFLINE server back; a server in
-   * maintenance stays in maintenance. The answer says when to send the next one.
+   * `POST /api/servers/:id/heartbeat`). Brings a silent (OFFLINE) server back, but not one
+   * that outlier detection ejected (passing health probes do); a server in maintenance stays in
+   * maintenance. The answer says when to send the next one.
    * Errors: SERVER_NOT_FOUND (not_found: unknown or unregistered; the caller registers again).
    *
    * @generated from rpc switchyard.servers.v1.ServerService.Heartbeat
