@@ -134,7 +134,7 @@ describe("canonical REST of the servers API", () => {
     expect(JSON.stringify(reg.body)).not.toContain("k-rest-secret");
     const id = reg.body.server.id as string;
     const none = await send("POST", "/v1/loadBalancer:pickServer", { capabilities: ["x"] });
-    expect(none.body).toMatchObject({ no_server_reason: "NO_SERVER_REASON_NONE_AVAILABLE" });
+    expect(none.body).toMatchObject({ no_server_reason: "NO_SERVER_REASON_NONE_AVAILABLE", candidate_count: 1 });
     expect((await send("POST", `/v1/servers/${id}:heartbeat`, { health: "REPORTED_HEALTH_HEALTHY" })).status).toBe(200);
     const picked = await send("POST", "/v1/loadBalancer:pickServer", { capabilities: ["x"] });
     expect(picked.body.server.id).toBe(id);

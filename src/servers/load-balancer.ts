@@ -97,7 +97,7 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
       const [candidates, list] = online.length ? [online, entries] : [degraded, degradedEntries];
       if (candidates.length === 0) {
         const reason = matched === 0 ? "no_match" : up === 0 ? "none_available" : "all_at_capacity";
-        return { server: undefined, reason, algorithm, candidateCount: 0 };
+        return { server: undefined, reason, algorithm, candidateCount: matched };
       }
       const i = pickWith(algorithm, candidates, stateOf(tenant, group), random);
       return { server: registry.view(list[i]!, now), reason: undefined, algorithm, candidateCount: candidates.length };

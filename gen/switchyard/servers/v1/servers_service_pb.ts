@@ -816,7 +816,8 @@ export type PickServerResponse = Message<"switchyard.servers.v1.PickServerRespon
   algorithm: LoadBalancerAlgorithm;
 
   /**
-   * Servers that could have been picked.
+   * Servers that could have been picked; when none fits, the servers considered (backends
+   * matching the capabilities and group, not excluded), so the reason can be read against it.
    *
    * @generated from field: int32 candidate_count = 4;
    */
