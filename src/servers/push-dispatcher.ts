@@ -46,7 +46,8 @@ export const dispatchBackoff = (attempt: number) => Math.min(30_000, 500 * 2 ** 
 export function createPushDispatcher(deps: PushDispatcherDeps) {
   const { registry, balancer, health, tasks, guard, log } = deps;
   const asyncLeaseMs = deps.asyncLeaseMs ?? 3_600_000;
-  const syncLeaseMs = deps.dispatchTimeoutMs + 10_000;
+  // The claim outlives the POST a little; the task engine allows leases of at most an hour.
+  const syncLeaseMs = Math.min(3_600_000, deps.dispatchTimeoutMs + 10_000);
   const queues = new Set(deps.queues);
   /** Backends a task failed on, so the retry goes elsewhere. */
   const failedOn = new Map<string, Set<string>>();
