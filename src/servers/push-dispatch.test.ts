@@ -31,12 +31,12 @@ beforeAll(async () => {
   });
   failing = startBackend(() => new Response("boom", { status: 500 }));
   slow = startBackend(async (body) => {
-    await Bun.sleep(1500);
+    await Bun.sleep(2500);
     return Response.json({ status: "success", result: { via: "slow", n: body.payload?.n ?? null } });
   });
   sy = await startTestServer({
     SWITCHYARD_BACKEND_ALLOW: "127.0.0.1",
-    SWITCHYARD_DISPATCH_TIMEOUT_MS: "400",
+    SWITCHYARD_DISPATCH_TIMEOUT_MS: "1000",
     SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "60000",
     SWITCHYARD_HEARTBEAT_TIMEOUT_MS: "60000",
   });

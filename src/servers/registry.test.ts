@@ -104,6 +104,20 @@ describe("registry: registration, heartbeats and status by the server clock", ()
     await servers.domain.unregister("default", server.id);
   });
 
+  it("serves the registry over gRPC and gRPC-Web too", async () => {
+    for (const protocol of ["grpc", "grpc-web"] as const) {
+      const client = clientFor(ServerService, sy.url, protocol);
+      const r = await client.registerServer({ server: { name: `proto-${protocol}`, kind: ServerKind.BACKEND, endpoints: { predict: `${gate.url}/predict` }, weight: 3 } });
+      expect(r.server!.weight).toBe(3);
+      expect(Number(r.heartbeatInterval!.seconds)).toBe(10);
+      const listed = await client.listServers({ name: `proto-${protocol}` });
+      expect(listed.servers.map((s) => s.id)).toEqual([r.server!.id]);
+      const e = await rejection(client.heartbeat({ id: "srv_missing" }));
+      expect(e.code).toBe(5); // not_found
+      await client.unregisterServer({ id: r.server!.id });
+    }
+  });
+
   it("answers SERVER_NOT_FOUND for unknown servers and SERVER_NAME_TAKEN for a second registration of a name", async () => {
     const client = clientFor(ServerService, sy.url, "connect");
     const e = await rejection(client.getServer({ id: "srv_nope" }));
