@@ -125,6 +125,17 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
       return index[pickWith(algorithmOf(tenant).algorithm, candidates, stateOf(tenant, "\u0000streams"), random)];
     },
 
+    /** Free slots over the tenant's available backends (ONLINE or DEGRADED): how many tasks a round could place. */
+    room(tenant: string): number {
+      const now = clock.now();
+      let free = 0;
+      for (const e of registry.pool(tenant)) {
+        const status = registry.statusOf(e, now);
+        if (status === "online" || status === "degraded") free += Math.max(0, e.maxConcurrent - registry.activeTasks(e));
+      }
+      return free;
+    },
+
     /** The algorithm and every backend's load (of a group, if given), with totals. */
     status(tenant: string, group = ""): LoadBalancerStatus {
       const now = clock.now();

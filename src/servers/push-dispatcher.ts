@@ -77,8 +77,11 @@ export function createPushDispatcher(deps: PushDispatcherDeps) {
     running = true;
     try {
       for (const tenant of registry.tenants()) {
+        // Read no more of the ready set than the backends have room for (often none).
+        let room = balancer.room(tenant);
         for (const queue of queues) {
-          const ready = tasks.readyTasks(tenant, queue, ROUND);
+          if (room <= 0) break;
+          const ready = tasks.readyTasks(tenant, queue, Math.min(ROUND, room));
           const claims: Promise<void>[] = [];
           for (const task of ready) {
             const group = typeof task.metadata?.group === "string" ? task.metadata.group : "";
@@ -89,6 +92,7 @@ export function createPushDispatcher(deps: PushDispatcherDeps) {
             }
             const server = registry.entry(tenant, pick.server.id);
             registry.reserve(server, +1);
+            room--;
             claims.push(
               tasks.claimFor(tenant, task.id, server.id, syncLeaseMs).then(
                 (claim) => {
