@@ -186,6 +186,71 @@ describe("maintenance and unregistering with tasks in flight", () => {
   });
 });
 
+describe("lists, probes and daily statistics", () => {
+  it("pages through servers by name with filters", async () => {
+    const client = clientFor(ServerService, sy.url, "connect");
+    const ids: string[] = [];
+    for (const n of ["pg-c", "pg-a", "pg-e", "pg-b", "pg-d"]) {
+      ids.push((await client.registerServer({ server: { name: n, kind: ServerKind.BACKEND, endpoints: { predict: `${gate.url}/predict` }, groups: ["paged"], capabilities: n === "pg-d" ? ["rare"] : [] } })).server!.id);
+    }
+    const names: string[] = [];
+    let token = "";
+    let pages = 0;
+    do {
+      const page = await client.listServers({ group: "paged", pageSize: 2, pageToken: token });
+      names.push(...page.servers.map((s) => s.name));
+      token = page.nextPageToken;
+      pages++;
+    } while (token);
+    expect(names).toEqual(["pg-a", "pg-b", "pg-c", "pg-d", "pg-e"]);
+    expect(pages).toBe(3);
+    expect((await client.listServers({ capability: "rare" })).servers.map((s) => s.name)).toEqual(["pg-d"]);
+    expect((await client.listServers({ kind: ServerKind.WORKER, group: "paged" })).servers).toHaveLength(0);
+    expect((await rejection(client.listServers({ pageToken: "garbage" }))).rawMessage).toContain("page_token");
+    expect((await rejection(client.listServers({ pageSize: 1001 }))).rawMessage).toContain("page_size");
+    for (const id of ids) await client.unregisterServer({ id });
+  });
+
+  it("probes on demand, and refuses a probe without a health endpoint", async () => {
+    const client = clientFor(ServerService, sy.url, "connect");
+    const id = (await client.registerServer({ server: { name: "probe-me", kind: ServerKind.BACKEND, endpoints: { predict: `${gate.url}/predict`, health: `${gate.url}/health` } } })).server!.id;
+    const r = await client.checkServerHealth({ id });
+    expect(r.server!.healthCheck!.lastResult).toBe(1); // PASSING
+    expect(r.server!.healthCheck!.lastHttpStatus).toBe(200);
+    expect(r.server!.status).toBe(ServerStatus.ONLINE);
+    const none = (await client.registerServer({ server: { name: "no-probe", kind: ServerKind.BACKEND, endpoints: { predict: `${gate.url}/predict` } } })).server!.id;
+    const e = await rejection(client.checkServerHealth({ id: none }));
+    expect(e.code).toBe(9); // failed_precondition
+    await client.unregisterServer({ id });
+    await client.unregisterServer({ id: none });
+  });
+
+  it("counts the share of the day a server was up, leaving maintenance out", async () => {
+    const d = servers.domain;
+    clock.set(Date.UTC(2026, 11, 3, 0, 0, 0));
+    const v = await d.register("default", { name: "uptime-1", kind: "backend", endpoints: { predict: `${gate.url}/predict` } });
+    await d.registry.sweep(); // offline from midnight: no heartbeat yet
+    clock.advance(3_600_000);
+    await d.registry.heartbeat("default", v.id, "healthy", undefined);
+    await d.registry.sweep(); // online from 01:00
+    clock.advance(3_600_000);
+    await d.registry.setMaintenance("default", v.id, true, "patching", "");
+    await d.registry.sweep(); // maintenance 02:00–03:00
+    clock.advance(3_600_000);
+    await d.registry.setMaintenance("default", v.id, false, "", "");
+    await d.registry.heartbeat("default", v.id, "healthy", undefined);
+    await d.registry.sweep(); // online from 03:00
+    clock.advance(3_600_000); // 04:00 now; silent since 03:00, offline since 03:00:30
+    await d.registry.sweep();
+    const day = d.stats.day("default", v.id, "2026-12-03");
+    // Observed 00:00–04:00 minus one hour of maintenance = 3 h; up 01:00–02:00 and 03:00–04:00 (the
+    // sweep saw it offline only at 04:00) = 2 h.
+    expect(day.uptimeRatio).toBeCloseTo(2 / 3, 5);
+    expect(() => d.stats.day("default", v.id, "2026-12-04")).toThrow("future");
+    await d.unregister("default", v.id);
+  });
+});
+
 describe("pull workers and the balancer", () => {
   it("serves the least busy worker stream first under least-connections", async () => {
     await tasks.engine.createQueueConfig({ name: "pull-q", priority: 1 });
