@@ -217,6 +217,11 @@ if (import.meta.main) {
   const date = new Date().toISOString().slice(0, 10);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}`;
   const r = await serversBench();
+  // A partial run (BENCH_ONLY) prints only: it must not overwrite the full results.
+  if (process.env.BENCH_ONLY) {
+    console.log(serversReport(r));
+    process.exit(0);
+  }
   const text = `# servers benchmark, ${date}\n\nCommand: \`bun bench/servers.ts\`\nMachine: ${machine}\n\n${serversReport(r)}`;
   await Bun.write(join(import.meta.dir, "results", `${date}-servers.md`), text);
   console.log(text);
