@@ -45,6 +45,8 @@ export function createRegistry(deps: RegistryDeps) {
 
   for (const e of store.loadAll()) byId.set(e.id, e);
   rebuildPools();
+  // Maintenance outlives a restart: drain again what was drained.
+  for (const e of byId.values()) if (e.maintenance) tasks.setDrained(e.tenant, e.kind === "backend" ? e.id : e.name, true);
   for (const { taskId, holder } of tasks.runningByHolder(undefined)) hold(taskId, holder);
   tasks.onHolderChange((c) => {
     if (c.claimedBy !== undefined) hold(c.taskId, c.claimedBy);
