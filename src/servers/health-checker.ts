@@ -7,6 +7,8 @@ import type { ServerEntry } from "./types.ts";
 
 /** Failed probes or dispatches in a row that eject a backend (outlier detection). */
 export const EJECT_AFTER_FAILURES = 3;
+/** Probes running at once in a health round. */
+const PROBE_CONCURRENCY = 64;
 /** Passing probes in a row that bring an ejected backend back. */
 export const RESTORE_AFTER_SUCCESSES = 2;
 
@@ -72,7 +74,7 @@ export function createHealthChecker(deps: { registry: Registry; guard: UrlGuard;
 
   async function round(): Promise<void> {
     const now = clock.now();
-    const work: Promise<void>[] = [];
+    const due: ServerEntry[] = [];
     for (const e of registry.allBackends()) {
       if (!e.endpoints.health) {
         // Half-open: an ejected backend without a health endpoint gets another chance.
@@ -86,10 +88,18 @@ export function createHealthChecker(deps: { registry: Registry; guard: UrlGuard;
         continue;
       }
       if (probing.has(e.id)) continue;
-      probing.add(e.id);
-      work.push(probe(e).finally(() => probing.delete(e.id)));
+      due.push(e);
     }
-    await Promise.all(work);
+    // At most PROBE_CONCURRENCY probes at once, so a large fleet is not probed in one burst.
+    let next = 0;
+    const lane = async () => {
+      while (next < due.length) {
+        const e = due[next++]!;
+        probing.add(e.id);
+        await probe(e).finally(() => probing.delete(e.id));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, due.length) }, lane));
   }
 
   return {
