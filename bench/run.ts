@@ -108,3 +108,8 @@ if (which === "soak") {
       `Trend over the second half: RSS ${r.rssSlopeMbPerMin.toFixed(2)} MB/min, open fds ${r.fdSlopePerMin.toFixed(2)}/min.\n\n${table}`,
   );
 }
+
+if (which === "all" || which === "servers") {
+  const { serversBench, serversReport } = await import("./servers.ts");
+  await write("servers", serversReport(await serversBench()));
+}

@@ -31,6 +31,7 @@ import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
 import { createMailModule } from "./mail/module.ts";
+import { createServersModule } from "./servers/module.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -112,7 +113,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const loop = watchEventLoop(metrics.registry);
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
-  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
+  const tasksModule = createTasksModule(ctx);
+  const modules: DomainModule[] = [tasksModule, await createMailModule(ctx), createServersModule(ctx, tasksModule)];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
@@ -170,7 +172,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     modules: Object.fromEntries(modules.map((m) => [m.name, m])),
     async listen() {
       listener = await listen(handler, { host: config.host, port: config.port, maxConcurrentStreams: config.maxConcurrentStreams });
-      for (const m of modules) m.start?.();
+      for (const m of modules) m.start?.({ port: listener.port });
       return listener;
     },
     close() {

@@ -52,6 +52,24 @@ export interface Config {
   secretKey: Uint8Array<ArrayBuffer> | undefined;
   /** Keys that sealed older values, still accepted for opening (rotation). */
   previousSecretKeys: Uint8Array<ArrayBuffer>[];
+  /** The servers domain: heartbeats, health checks, push dispatch, SSRF allow-list. */
+  servers: ServersConfig;
+}
+
+/** Settings of the servers domain (registry, health checker, push dispatcher). */
+export interface ServersConfig {
+  /** Hosts and CIDRs backend endpoints may point into although private, loopback or link-local. */
+  backendAllow: string[];
+  /** Silence after which a server is OFFLINE; servers are told to heartbeat at a third of it. */
+  heartbeatTimeoutMs: number;
+  /** Interval of the active health checks of backends with a `health` endpoint. */
+  healthCheckIntervalMs: number;
+  /** How long a pushed task's POST to a backend may take before it counts as failed. */
+  dispatchTimeoutMs: number;
+  /** Queues whose ready tasks are pushed to HTTP backends. */
+  pushQueues: string[];
+  /** Base URL backends call back on (`PUT /api/task/:id`); undefined: the listener's address. */
+  publicUrl: string | undefined;
 }
 
 /** The variables Switchyard reads, with their meaning and default: the README's table is this. */
@@ -79,6 +97,12 @@ export const VARIABLES = {
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
   QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
+  SWITCHYARD_BACKEND_ALLOW: "comma-separated hosts and CIDRs backend endpoints may use although private, loopback or link-local (default: none)",
+  SWITCHYARD_HEARTBEAT_TIMEOUT_MS: "silence after which a server is offline; heartbeats are asked every third of it (default 30000)",
+  SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "interval of backend health probes (default 10000)",
+  SWITCHYARD_DISPATCH_TIMEOUT_MS: "time a backend has to answer a pushed task (default 30000)",
+  SWITCHYARD_PUSH_QUEUES: "comma-separated queues pushed to HTTP backends (default: default)",
+  SWITCHYARD_PUBLIC_URL: "base URL backends call back on, PUT /api/task/:id (default: the listener's address)",
 } as const;
 
 export class ConfigError extends Error {
@@ -200,7 +224,28 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingWrites: int("SWITCHYARD_MAX_PENDING_WRITES", 100_000, 1, 10_000_000),
     failpoints,
     uiDir: resolve(text("SWITCHYARD_UI_DIR") ?? join(import.meta.dir, "..", "web", "dist")),
+    servers: {
+      backendAllow: backendAllow(text("SWITCHYARD_BACKEND_ALLOW"), problems),
+      heartbeatTimeoutMs: int("SWITCHYARD_HEARTBEAT_TIMEOUT_MS", 30_000, 100, 24 * 3600 * 1000),
+      healthCheckIntervalMs: int("SWITCHYARD_HEALTH_CHECK_INTERVAL_MS", 10_000, 50, 3600 * 1000),
+      dispatchTimeoutMs: int("SWITCHYARD_DISPATCH_TIMEOUT_MS", 30_000, 50, 3600 * 1000),
+      pushQueues: (env.SWITCHYARD_PUSH_QUEUES ?? "default").split(",").map((q) => q.trim()).filter(Boolean),
+      publicUrl: url("SWITCHYARD_PUBLIC_URL", ["http", "https"]),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** SWITCHYARD_BACKEND_ALLOW: host names, IP addresses or CIDRs, comma-separated. */
+function backendAllow(raw: string | undefined, problems: string[]): string[] {
+  const out: string[] = [];
+  for (const part of (raw ?? "").split(",").map((p) => p.trim().toLowerCase()).filter(Boolean)) {
+    const cidr = /^([0-9a-f:.]+)\/(\d{1,3})$/.exec(part);
+    const host = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(part);
+    const ip = /^[0-9a-f:.]+$/.test(part) && (part.includes(":") || /^\d+\.\d+\.\d+\.\d+$/.test(part));
+    if (cidr || host || ip) out.push(part);
+    else problems.push(`SWITCHYARD_BACKEND_ALLOW: "${part}" is not a host, an IP address or a CIDR`);
+  }
+  return out;
 }

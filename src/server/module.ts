@@ -32,8 +32,8 @@ export interface DomainModule {
   services: ServiceRegistration[];
   legacy?: LegacyFamily[];
   upgrades?: UpgradeRoute[];
-  /** Starts timers (reapers, sweepers) once the server listens. */
-  start?(): void;
+  /** Starts timers (reapers, sweepers) once the server listens (on `listening.port`). */
+  start?(listening?: { port: number }): void;
   /** Stops timers and ends streams; the database is closed after every module closed. */
   close?(): Promise<void>;
 }

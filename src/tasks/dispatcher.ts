@@ -30,6 +30,8 @@ export interface DispatcherDeps {
   release: (rows: TaskRow[]) => void;
   emit: (ev: EventBuffer) => void;
   toAssignment: (row: TaskRow) => Assignment;
+  /** Picks the session a dispatch round serves first, among those with credits (undefined: in turn). */
+  chooseFirst?: (sessions: WorkerSession[]) => WorkerSession | undefined;
 }
 
 /** Most tasks claimed for one session in one dispatch round (more rounds follow if needed). */
@@ -85,7 +87,10 @@ export function createDispatcher(deps: DispatcherDeps) {
         rounds++;
         const now = deps.clock.now();
         const list = [...sessions.values()];
-        const start = list.length ? rotation++ % list.length : 0;
+        // Which session is served first: the chooser's pick (the servers domain's load
+        // balancer), else in turn.
+        const chosen = list.length > 1 && deps.chooseFirst ? deps.chooseFirst(list.filter((x) => !x.closed && x.credits > 0)) : undefined;
+        const start = list.length ? (chosen ? Math.max(0, list.indexOf(chosen)) : rotation++ % list.length) : 0;
         for (let i = 0; i < list.length; i++) {
           const s = list[(start + i) % list.length]!;
           if (s.closed || s.credits <= 0) continue;

@@ -52,6 +52,17 @@ export interface TaskEngineDeps {
   random?: () => number;
 }
 
+/** A committed change of one task in raw form (no payload mapping), for cheap listeners. */
+export interface TaskChange {
+  kind: TaskEventKind;
+  taskId: string;
+  queue: string;
+  /** worker_id of the row: the holder while running, the last holder after. */
+  holder: string | undefined;
+  state: TaskState;
+  previousState: TaskState | undefined;
+}
+
 /** Events of one write, emitted only after the commit that holds them. */
 type EventBuffer = { kind: TaskEventKind; row: TaskRow; prev: number | undefined }[];
 
@@ -104,7 +115,18 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   const configs = createQueueConfigs({ sqlite, clock, path: config.queueConfigPath });
 
+  /** Listeners of raw committed changes (no task mapping), e.g. the servers domain's holder counts. */
+  const changeListeners = new Set<(change: TaskChange) => void>();
+  /** Holders (worker or server ids) that get no new tasks: maintenance drain. */
+  const drained = new Set<string>();
+
   function emit(buffer: EventBuffer): void {
+    if (changeListeners.size) {
+      for (const e of buffer) {
+        const change: TaskChange = { kind: e.kind, taskId: e.row.id, queue: e.row.queue, holder: e.row.worker_id ?? undefined, state: STATE_NAMES[e.row.state]!, previousState: e.prev === undefined ? undefined : STATE_NAMES[e.prev] };
+        for (const l of changeListeners) l(change);
+      }
+    }
     if (!sink) return;
     const time = clock.now();
     for (const e of buffer) {
@@ -233,6 +255,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   /** Claims up to n ready tasks for a worker; runs inside a transaction. */
   function claimReady(workerId: string, queues: string[], capsJson: string, n: number, leaseMs: number, now: number, ev: EventBuffer): TaskRow[] {
+    if (drained.size && drained.has(workerId)) return [];
     const paused = pausedSet();
     const open = paused.size ? queues.filter((q) => !paused.has(q)) : queues;
     if (open.length === 0 || n <= 0) return [];
@@ -290,7 +313,13 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   // ---------------------------------------------------------------- dispatcher
 
+  let sessionChooser: ((sessions: { workerId: string; credits: number }[]) => number | undefined) | undefined;
   const dispatcher = createDispatcher({
+    chooseFirst: (list) => {
+      if (!sessionChooser || list.length < 2) return undefined;
+      const i = sessionChooser(list);
+      return i === undefined ? undefined : list[i];
+    },
     clock,
     committer: database.committer,
     pingIntervalMs: config.pingIntervalMs,
@@ -626,6 +655,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
           return new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} is ${why}`, { id: row.id, state: STATE_NAMES[row.state]! });
         }
         if (pausedSet().has(row.queue)) return new AppError("failed_precondition", "QUEUE_PAUSED", `queue ${row.queue} is paused`, { queue: row.queue });
+        if (drained.has(input.workerId)) return new AppError("failed_precondition", "HOLDER_DRAINED", `${input.workerId} is in maintenance`, { worker_id: input.workerId });
         if (caps) {
           const need: string[] = row.capabilities ? JSON.parse(row.capabilities) : [];
           const missing = need.filter((c) => !caps.includes(c));
@@ -923,6 +953,64 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
     /** Figures for tests and benchmarks. */
     dispatcherState: () => dispatcher.state(),
+
+    // ------------------------------------------------------------ holders (servers domain)
+
+    /** Listens to every committed change without mapping tasks; answers an unsubscribe. */
+    onChange(listener: (change: TaskChange) => void): () => void {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
+    },
+
+    /** Lets another domain (the servers' load balancer) choose which worker stream is served first. */
+    setSessionChooser(choose: ((sessions: { workerId: string; credits: number }[]) => number | undefined) | undefined): void {
+      sessionChooser = choose;
+    },
+
+    /** Stops (or resumes) new claims and stream pushes for a holder; its running tasks finish. */
+    setHolderDrained(holder: string, on: boolean): void {
+      if (on) drained.add(holder);
+      else if (drained.delete(holder)) dispatcher.kick();
+    },
+
+    /** Puts every task a holder runs back in its queue, the attempt refunded (the holder left). */
+    async releaseHeldBy(holder: string): Promise<Task[]> {
+      const notices: [string, number][] = [];
+      const rows = await write((ev) => {
+        const now = clock.now();
+        const out = store
+          .q(`UPDATE tasks SET state = ${S.pending}, attempt = max(0, attempt - 1), run_at = ?, lease_expires_at = NULL, deadline_at = NULL, updated_at = ?
+            WHERE state = ${S.running} AND worker_id = ? RETURNING *`)
+          .all(now, now, holder) as TaskRow[];
+        for (const row of out) {
+          ev.push({ kind: "released", row, prev: S.running });
+          notices.push([row.id, row.fencing_token]);
+        }
+        if (out.length) dispatcher.kick();
+        return out;
+      });
+      for (const [id, token] of notices) dispatcher.cancelNotice(id, token, "cancelled");
+      return rows.map(rowToTask);
+    },
+
+    /** Running tasks with their holder (worker or server id). */
+    runningHolders: (): { taskId: string; holder: string }[] =>
+      (sqlite.prepare(`SELECT id, worker_id FROM tasks WHERE state = ${S.running} AND worker_id IS NOT NULL`).all() as { id: string; worker_id: string }[]).map((r) => ({
+        taskId: r.id,
+        holder: r.worker_id,
+      })),
+
+    /** Finished attempts of one holder (as server_id or worker_id), by finish time, all time without a range. */
+    holderCounts(holder: string, range?: { start: number; end: number }) {
+      const where = range ? ` AND finished_at >= ? AND finished_at < ?` : "";
+      const args = range ? [holder, holder, range.start, range.end] : [holder, holder];
+      const r = sqlite
+        .prepare(`SELECT count(*) AS done, sum(CASE WHEN state = ${S.succeeded} THEN 1 ELSE 0 END) AS ok,
+          avg(CASE WHEN started_at IS NOT NULL THEN finished_at - started_at END) AS avg
+          FROM tasks WHERE coalesce(server_id, worker_id) IN (?, ?) AND state IN (${S.succeeded}, ${S.failed}, ${S.timed_out}) AND finished_at IS NOT NULL${where}`)
+        .get(...args) as { done: number; ok: number | null; avg: number | null };
+      return { tasksProcessed: r.done, successCount: r.ok ?? 0, failureCount: r.done - (r.ok ?? 0), averageProcessingTimeMs: Math.round(r.avg ?? 0) };
+    },
   };
 
   function invalidTransition(row: TaskRow, to: TaskState): AppError {

@@ -24,7 +24,26 @@ export function checkQueueConfig(c: QueueConfigInput, field = "config"): QueueCo
   if (c.deployment !== undefined && (typeof c.deployment !== "object" || c.deployment === null || Array.isArray(c.deployment))) {
     throw invalidArgument(`${field}.deployment`, "must be a JSON object");
   }
+  if (c.deployment !== undefined) checkDeployment(c.deployment, `${field}.deployment`);
   return c;
+}
+
+/** Text settings of a `deployment` block (runqy): where and how a worker gets and starts its code. */
+const DEPLOYMENT_TEXT = ["git_url", "branch", "startup_cmd", "requirements_file", "code_path", "mode", "git_token"];
+
+/**
+ * The `deployment` block a registering worker receives (seed 003): `git_url`, `branch`,
+ * `startup_cmd`, `startup_timeout_secs`, `requirements_file` (and runqy's `code_path`, `mode`,
+ * `redis_storage`, `vaults`); other keys are kept as given.
+ */
+export function checkDeployment(d: JsonObject, field: string): void {
+  for (const k of DEPLOYMENT_TEXT) {
+    if (d[k] !== undefined && (typeof d[k] !== "string" || (d[k] as string).length > 2048)) throw invalidArgument(`${field}.${k}`, "must be a string of at most 2048 characters");
+  }
+  const t = d.startup_timeout_secs;
+  if (t !== undefined && (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t > 86_400)) throw invalidArgument(`${field}.startup_timeout_secs`, "must be a whole number of seconds from 0 to 86400");
+  if (d.redis_storage !== undefined && typeof d.redis_storage !== "boolean") throw invalidArgument(`${field}.redis_storage`, "must be a boolean");
+  if (d.vaults !== undefined && (!Array.isArray(d.vaults) || d.vaults.some((v) => typeof v !== "string"))) throw invalidArgument(`${field}.vaults`, "must be a list of strings");
 }
 
 /**

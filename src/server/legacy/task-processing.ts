@@ -152,6 +152,8 @@ export function taskProcessingFamily(): LegacyFamily {
               priority,
               payload: b.payload === undefined ? undefined : fromJson(ValueSchema, b.payload as JsonValue),
               requiredCapabilities: optStrings(b, "capabilities") ?? [],
+              // Seed 001's `async` flag: the push dispatcher waits for the backend's callback.
+              metadata: b.async === true ? { async: true } : undefined,
             },
             requestId: optString(b, "requestId") ?? "",
           };
