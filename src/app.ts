@@ -10,7 +10,7 @@ import { loadSecretBox } from "./core/secret-box.ts";
 import type { Database } from "./db/client.ts";
 import { loadApiDocs } from "./server/docs.ts";
 import { createRequestHandler, type RequestHandler } from "./server/http.ts";
-import { createAuthGate } from "./server/interceptors/auth.ts";
+import { createAuthGate, createPrincipalResolver } from "./server/interceptors/auth.ts";
 import { operationsFamily } from "./server/legacy/operations.ts";
 import { createLegacyRouter, type LegacyFamily } from "./server/legacy/table.ts";
 import { listen, type Listener } from "./server/listener.ts";
@@ -85,7 +85,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ? await createNatsBus({ servers: config.natsUrl })
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   const secrets = await loadSecretBox(config);
-  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
+  const auth = createPrincipalResolver({ apiToken: config.apiToken, auth: config.auth });
+  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
   const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
 
   const services: DescService[] = await loadServiceDescriptors();
@@ -113,14 +114,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     log,
     maxMessageBytes: config.maxMessageBytes,
     maxDeadlineMs: config.maxDeadlineMs,
-    requestGate: createAuthGate(config.apiToken),
+    requestGate: createAuthGate(auth),
     shutdownSignal: shutdown.signal,
   });
   const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
     upgrades: modules.flatMap((m) => m.upgrades ?? []),
     docs: loadApiDocs(),
-    apiToken: config.apiToken,
+    auth,
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),
     legacy: createLegacyRouter(families),
