@@ -28,6 +28,7 @@ import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
 import { createMailModule } from "./mail/module.ts";
+import { createAuthModule } from "./auth/module.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -87,7 +88,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const secrets = await loadSecretBox(config);
   const auth = createPrincipalResolver({ apiToken: config.apiToken, auth: config.auth });
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
-  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
+  const modules: DomainModule[] = [createAuthModule(ctx), createTasksModule(ctx), await createMailModule(ctx)];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
@@ -97,7 +98,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         clock,
         version: VERSION,
         environment: config.environment,
-        authRequired: config.apiToken !== undefined,
+        authRequired: !auth.open,
         engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process", vectors: config.qdrantUrl ? "qdrant" : "sqlite-vec" },
         health,
         metrics,
