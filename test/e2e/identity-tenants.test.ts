@@ -8,8 +8,10 @@ import { LeaseService } from "../../gen/switchyard/mail/v1/lease_service_pb.js";
 import { MailService } from "../../gen/switchyard/mail/v1/mail_service_pb.js";
 import { QueueService } from "../../gen/switchyard/tasks/v1/queues_service_pb.js";
 import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { join } from "node:path";
 import { signHs256 } from "../../src/testing/jwt.ts";
-import { startTestServer, type TestServer } from "../../src/testing/server.ts";
+import { preparePython, runPython } from "../../src/testing/python.ts";
+import { repoRoot, startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { ALL_PROTOCOLS, caller, outcome, type Caller } from "./helpers/identity-api.ts";
 
 const SECRET = "tenant-matrix-secret-0123456789";
@@ -271,4 +273,19 @@ describe("tenant isolation of streams, service tokens, legacy routes and WebSock
     const status = await new Promise<number>((resolve) => refused.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)));
     expect(status).toBe(401);
   });
+});
+
+describe("tenant isolation for a Python grpcio client", () => {
+  it("answers NOT_FOUND to tenant B's Python worker for A's task, message and lease, and lists none of them", async () => {
+    const a = caller(server.url, "grpc", tokenA);
+    const id = (await a(TaskService, "createTask", { task: { queue: "py-q", type: "a-type", payload: A_PAYLOAD } })).task.id;
+    const seq = (await a(MailService, "publish", { topic: "py.topic", payload: A_PAYLOAD, sender: "alice" })).message.sequence;
+    await a(LeaseService, "acquireLease", { path: "py/a.ts", holder: "alice" });
+    const py = await preparePython();
+    const out = await runPython(py.python, [join(repoRoot, "test/python/tenant_probe.py"), `127.0.0.1:${server.port}`, py.stubs, tokenB, id, String(seq), "py/a.ts", A_PAYLOAD]);
+    expect(out).toEqual({ get_task: "NOT_FOUND", cancel_task: "NOT_FOUND", claim_task: "NOT_FOUND", get_message: "NOT_FOUND", get_lease: "NOT_FOUND", leaked: false, no_token: "UNAUTHENTICATED" });
+    // The same probe with A's own token finds them: the probe can see a leak when there is one.
+    const own = await runPython(py.python, [join(repoRoot, "test/python/tenant_probe.py"), `127.0.0.1:${server.port}`, py.stubs, tokenA, id, String(seq), "py/a.ts", A_PAYLOAD]);
+    expect(own).toMatchObject({ get_task: "OK", get_message: "OK", get_lease: "OK", leaked: true });
+  }, 180_000);
 });
