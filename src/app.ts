@@ -59,6 +59,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, database, clock, log } = deps;
   const shutdown = new AbortController();
   const metrics = createRequestMetrics({ clock, version: VERSION });
+  const auth = createPrincipalResolver({ apiToken: config.apiToken, auth: config.auth });
   const health = createHealthMonitor({
     clock,
     checks: [
@@ -74,9 +75,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
         name: "auth",
         required: false,
         check: () => ({
-          status: config.apiToken ? "configured" : "not configured",
-          configured: config.apiToken !== undefined,
-          message: config.apiToken ? "bearer token required" : "open: no token set",
+          status: auth.open ? "not configured" : "configured",
+          configured: !auth.open,
+          message: auth.open ? "open: no token or JWT key set" : "bearer token required",
         }),
       },
     ],
@@ -86,7 +87,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ? await createNatsBus({ servers: config.natsUrl })
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   const secrets = await loadSecretBox(config);
-  const auth = createPrincipalResolver({ apiToken: config.apiToken, auth: config.auth });
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
   const modules: DomainModule[] = [createAuthModule(ctx), createTasksModule(ctx), await createMailModule(ctx)];
 

@@ -4,6 +4,7 @@ import { createContextKey, type ContextValues, type HandlerContext } from "@conn
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  decodeJwt,
   decodeProtectedHeader,
   errors as joseErrors,
   jwtVerify,
@@ -96,6 +97,10 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
         : undefined);
   let sessions: SessionLookup | undefined;
   const open = statics.length === 0 && !hsKey && !jwks;
+  // Workers send the same JWT on every call: a verified token is remembered until its `exp`
+  // (at most a minute), so the signature is not checked again on the hot path.
+  const verified = new Map<string, { principal: Principal; until: number }>();
+  const MAX_CACHED = 10_000;
 
   function claimsToPrincipal(claims: JWTPayload): Principal {
     const rawRoles = claims.roles ?? (claims.role === undefined ? [] : [claims.role]);
@@ -131,7 +136,16 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
 
   async function resolveToken(token: string): Promise<Principal> {
     for (const s of statics) if (sameSecret(token, s.token)) return s.principal;
-    if (JWT_SHAPE.test(token)) return verifyJwt(token);
+    if (JWT_SHAPE.test(token)) {
+      const now = Date.now();
+      const hit = verified.get(token);
+      if (hit && hit.until > now) return hit.principal;
+      const principal = await verifyJwt(token);
+      const exp = decodeJwt(token).exp;
+      if (verified.size >= MAX_CACHED) verified.clear();
+      verified.set(token, { principal, until: Math.min(now + 60_000, typeof exp === "number" ? exp * 1000 : now + 60_000) });
+      return principal;
+    }
     const session = sessions ? await sessions(token) : undefined;
     if (session) return session;
     throw unauthenticated("TOKEN_INVALID");
