@@ -177,6 +177,8 @@ describe("tenant isolation of streams, service tokens, legacy routes and WebSock
       pump(tasks.watchTaskEvents({}, { signal: abort.signal })),
       pump(mail.subscribe({ topic: ">" }, { signal: abort.signal })),
       pump(leases.watchLeaseEvents({}, { signal: abort.signal })),
+      // B's worker stream on the queue name A uses: it is pushed B's task only.
+      pump(tasks.connectWorker({ workerId: "b-stream-worker", queues: ["stream-q"], credits: 10 }, { signal: abort.signal })),
     ];
     await Bun.sleep(200);
     await a(TaskService, "createTask", { task: { queue: "stream-q", type: "a-type", payload: A_PAYLOAD } });
@@ -186,7 +188,7 @@ describe("tenant isolation of streams, service tokens, legacy routes and WebSock
     await b(TaskService, "createTask", { task: { queue: "stream-q", type: "b-type" } });
     await b(MailService, "publish", { topic: "stream.topic", payload: "b-mark", sender: "bob" });
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !(JSON.stringify(seen, (_, v) => (typeof v === "bigint" ? String(v) : v)).includes("b-mark") && seen.length >= 2)) await Bun.sleep(20);
+    while (Date.now() < deadline && !(JSON.stringify(seen, (_, v) => (typeof v === "bigint" ? String(v) : v)).includes("b-mark") && seen.some((m: any) => m?.message?.case === "assigned"))) await Bun.sleep(20);
     abort.abort();
     await Promise.all(streams);
     const text = JSON.stringify(seen, (_, v) => (typeof v === "bigint" ? String(v) : v));
@@ -195,6 +197,8 @@ describe("tenant isolation of streams, service tokens, legacy routes and WebSock
     expect(text).not.toContain(A_PAYLOAD);
     expect(text).not.toContain("a-type");
     expect(text).not.toContain("stream/a.ts");
+    const pushed = seen.filter((m: any) => m?.message?.case === "assigned").map((m: any) => m.message.value.task.type);
+    expect(pushed).toEqual(["b-type"]);
   });
 
   it("maps a named service token to its tenant", async () => {

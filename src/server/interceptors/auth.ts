@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { createContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import {
   createLocalJWKSet,
@@ -214,12 +215,12 @@ export async function principalFor(resolver: PrincipalResolver, values: ContextV
  * `(switchyard.api.v1.policy)` before the request body is read, on every protocol.
  */
 export function createAuthGate(resolver: PrincipalResolver): (ctx: HandlerContext) => Promise<void> {
-  const policies = new Map<string, AccessPolicy>();
+  const policies = new WeakMap<DescMethod, AccessPolicy>();
   return async (ctx) => {
-    let policy = policies.get(ctx.method.name + "@" + ctx.service.typeName);
+    let policy = policies.get(ctx.method);
     if (policy === undefined) {
       policy = methodPolicy(ctx.method);
-      policies.set(ctx.method.name + "@" + ctx.service.typeName, policy);
+      policies.set(ctx.method, policy);
     }
     const principal = await principalFor(resolver, ctx.values, ctx.requestHeader.get("authorization"), policy);
     if (!ctx.values.get(policyCheckedKey)) authorize(principal, policy, resolver.open);
