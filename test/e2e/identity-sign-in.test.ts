@@ -154,6 +154,14 @@ describe("the device flow from a CLI-like client", () => {
   it("refuses a wrong grant type and an unknown code in RFC 8628's shape", async () => {
     expect(await json("POST", "/v1/oauth/token", { grant_type: "password", device_code: "x" })).toMatchObject({ status: 400, body: { error: "unsupported_grant_type" } });
     expect(await cli.poll("nope")).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+    // Standard OAuth clients post a form.
+    const form = await fetch(`${server.url}/v1/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=nope",
+    });
+    expect(form.status).toBe(400);
+    expect(await form.json()).toMatchObject({ error: "invalid_grant" });
     const unknown = await json("POST", "/v1/oauth/device/authorize", { user_code: "BCDF-GHJK", credential: await idToken() });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.reason).toBe("USER_CODE_NOT_FOUND");

@@ -6,7 +6,8 @@ import { ConfigError, loadConfig } from "../../config.ts";
 import { AppError } from "../../core/errors.ts";
 import { ANONYMOUS } from "../../core/principal.ts";
 import { makeKey, nowS, signHs256, signWith } from "../../testing/jwt.ts";
-import { authorize, createPrincipalResolver } from "./auth.ts";
+import { createContextValues } from "@connectrpc/connect";
+import { authorize, createPrincipalResolver, principalFor } from "./auth.ts";
 
 const SECRET = "unit-test-secret-0123456789abcdef";
 const config = (env: Record<string, string>) => loadConfig({ SWITCHYARD_DATA_DIR: "/tmp/unused", ...env });
@@ -117,5 +118,21 @@ describe("identity configuration", () => {
   it("defaults to Google's JWKS and issuers, tenant default, 30 s skew", () => {
     const a = config({}).auth;
     expect(a).toMatchObject({ apiTokenTenant: "default", jwtClockSkewS: 30, jwtTenantClaim: "tenant", googleJwksUrl: "https://www.googleapis.com/oauth2/v3/certs", googleIssuers: ["https://accounts.google.com", "accounts.google.com"] });
+  });
+});
+
+describe("principalFor", () => {
+  it("ignores a bad credential on public calls and on an open server, refuses it elsewhere", async () => {
+    const closed = createPrincipalResolver({ apiToken: undefined, auth: config({ SWITCHYARD_JWT_SECRET: SECRET }).auth });
+    const open = createPrincipalResolver({ apiToken: undefined, auth: config({}).auth });
+    expect(open.open).toBe(true);
+    expect(await principalFor(closed, createContextValues(), "Bearer stale", "public")).toBe(ANONYMOUS);
+    expect(await principalFor(open, createContextValues(), "Bearer stale", "admin")).toBe(ANONYMOUS);
+    expect(await refusal(principalFor(closed, createContextValues(), "Bearer stale", "authenticated"))).toBe("unauthenticated:TOKEN_INVALID");
+    // Resolved once per request: a second call with the same values reuses the principal.
+    const values = createContextValues();
+    const token = await signHs256(SECRET, { sub: "u", exp: nowS() + 60 });
+    const first = await principalFor(closed, values, `Bearer ${token}`, "authenticated");
+    expect(await principalFor(closed, values, "Bearer something-else", "authenticated")).toBe(first);
   });
 });

@@ -168,7 +168,10 @@ export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: 
   try {
     if (r.method !== "GET") {
       const raw = await readBody(ex.req, deps.maxBodyBytes);
-      if (raw.byteLength > 0) {
+      if (raw.byteLength > 0 && /^application\/x-www-form-urlencoded/i.test(ex.header.get("content-type") ?? "")) {
+        // OAuth clients (RFC 6749 §4.1.3, RFC 8628 §3.4) post forms; adapters see an object.
+        request = { ...request, body: Object.fromEntries(new URLSearchParams(new TextDecoder().decode(raw))) };
+      } else if (raw.byteLength > 0) {
         try {
           request = { ...request, body: JSON.parse(new TextDecoder().decode(raw)) };
         } catch (e) {
