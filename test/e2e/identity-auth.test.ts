@@ -90,6 +90,19 @@ describe("the auth corpus", () => {
     });
   }
 
+  it("answers public RPCs with no token, and with a bad one, on every protocol", async () => {
+    for (const protocol of ALL_PROTOCOLS) {
+      for (const token of [undefined, "stale-token-0123456789"]) {
+        const call = caller(server.url, protocol, token);
+        expect({ protocol, token, r: await outcome(call(SystemService, "getHealth")) }).toEqual({ protocol, token, r: "ok" });
+        const d = await call(AuthService, "startDeviceAuthorization");
+        expect(d.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+        const poll = await outcome(call(AuthService, "exchangeDeviceCode", { grant_type: "urn:ietf:params:oauth:grant-type:device_code", device_code: d.device_code }));
+        expect({ protocol, reason: poll === "ok" ? "ok" : poll.reason }).toEqual({ protocol, reason: "AUTHORIZATION_PENDING" });
+      }
+    }
+  });
+
   it("says why in metadata.cause (missing, invalid, expired)", async () => {
     const body = async (h?: string) => ((await (await fetch(`${server.url}/v1/system/info`, { headers: h ? { authorization: h } : {} })).json()) as any).error.metadata.cause;
     expect(await body()).toBe("TOKEN_MISSING");

@@ -109,7 +109,7 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
     const tenantClaim = claims[auth.jwtTenantClaim];
     const tenant = tenantClaim === undefined ? DEFAULT_TENANT : tenantClaim;
     if (typeof tenant !== "string" || !TENANT.test(tenant)) throw unauthenticated("TOKEN_INVALID", `${auth.jwtTenantClaim} is not a tenant name`);
-    const user = claims.sub ?? claims.userId ?? claims.user_id ?? "";
+    const user = claims.sub ?? claims.userId ?? claims.user_id ?? claims.id ?? "";
     return { kind: "jwt", tenant, user: String(user), roles: rawRoles as string[] };
   }
 

@@ -27,6 +27,8 @@ export function caller(url: string, protocol: ApiProtocol, token?: string): Call
       const res = await fetch(url + r.path, { method: r.verb, body: r.body, headers });
       const json = (await res.json()) as AnyJson;
       if (!res.ok) {
+        // A legacy route in front of the canonical one (OAuth's `{ error: "slow_down" }`).
+        if (typeof json.error === "string") throw new ApiError("", json.error.toUpperCase(), undefined, res.status, json.error_description ?? "");
         const e = json.error ?? {};
         throw new ApiError(e.code, e.reason, e.metadata?.field, res.status, e.message);
       }
