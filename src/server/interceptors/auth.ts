@@ -186,7 +186,7 @@ export function authorize(principal: Principal, policy: AccessPolicy, open: bool
   }
 }
 
-/** Set by a legacy route that declared its own policy: the RPC it calls does not check again. */
+/** Set by a legacy route declared public while it calls its own RPC: that RPC does not check its policy. */
 export const policyCheckedKey = createContextKey<boolean>(false, { description: "policy already enforced by a legacy route" });
 /** Set once the principal of a request is resolved, so in-process calls do not resolve again. */
 const resolvedKey = createContextKey<boolean>(false, { description: "principal resolved" });

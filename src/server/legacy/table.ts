@@ -188,6 +188,8 @@ export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: 
   }
   try {
     const output = await invokeUnary(deps.handlers, r.rpc, input, options);
+    // The waiver of a public route covers its own RPC only; further calls are checked as usual.
+    ex.contextValues.set(policyCheckedKey, false);
     reply(ex.res, await r.response(output, request, call));
   } catch (error) {
     sendLegacyError(family, ex, toConnectError(error, deps.log));
