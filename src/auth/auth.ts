@@ -21,6 +21,8 @@ export interface Auth {
   signIn(credential: string): Promise<IssuedSession & { user: User }>;
   /** Finds or creates the user of a verified identity (committed). */
   upsertUser(identity: VerifiedIdentity): Promise<User>;
+  /** Deletes sessions and device codes that ended more than a day ago; returns how many. */
+  purge(): Promise<number>;
 }
 
 export interface AuthDeps {
@@ -50,6 +52,11 @@ export function createAuth(deps: AuthDeps): Auth {
     idTokens,
     deviceFlow: createDeviceFlow({ database, store, sessions, clock }),
     apiKeys: createApiKeys({ database, store, clock, secrets: deps.secrets }),
+    purge: () =>
+      database.committer.run(() => {
+        const before = clock.now() - 86_400_000;
+        return store.purgeSessions(before) + store.purgeDevices(before);
+      }),
     upsertUser: (identity) => database.committer.run(() => users.upsert(identity)),
     async signIn(credential) {
       const identity = await idTokens.verify(credential);

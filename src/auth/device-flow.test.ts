@@ -109,3 +109,19 @@ describe("the device flow (RFC 8628) by the server clock", () => {
     expect(normalizeUserCode("AEIO-UWDJ")).toBeUndefined();
   });
 });
+
+describe("upkeep", () => {
+  it("purges sessions and device codes a day after they ended, and keeps live ones", async () => {
+    const d = await auth.deviceFlow.start();
+    await auth.deviceFlow.authorize(d.userCode, "test", owner);
+    const issued = await auth.deviceFlow.poll(DEVICE_GRANT_TYPE, d.deviceCode);
+    const revoked = await database.committer.run(() => auth.sessions.issue(owner, "device"));
+    await auth.sessions.revoke("acme", "user_1", revoked.session.id);
+    expect(await auth.purge()).toBe(0);
+    clock.advance(86_400_000 + 1);
+    expect(await auth.purge()).toBe(1); // the revoked session
+    clock.advance(DEVICE_CODE_TTL_MS);
+    expect(await auth.purge()).toBe(1); // the used device code, a day after it expired
+    expect(auth.sessions.lookup(issued.token)?.user).toBe("user_1");
+  });
+});

@@ -18,10 +18,19 @@ export interface AuthModule extends DomainModule {
 export function createAuthModule(ctx: ModuleContext, options: { idTokenKeys?: JWTVerifyGetKey } = {}): AuthModule {
   const auth = createAuth({ database: ctx.database, clock: ctx.clock, secrets: ctx.secrets, config: ctx.config.auth, idTokenKeys: options.idTokenKeys });
   ctx.auth.useSessions((token) => auth.sessions.lookup(token));
+  let timer: ReturnType<typeof setInterval> | undefined;
   return {
     name: "auth",
     auth,
     services: [{ service: AuthService, impl: authService(auth, { publicUrl: ctx.config.auth.publicUrl }) } as ServiceRegistration],
     legacy: fastestAuthFamilies(),
+    start() {
+      // Ended sessions and device codes are kept a day (for support), then removed hourly.
+      timer = setInterval(() => void auth.purge().catch((error) => ctx.log.error("auth: purge failed", { error: String(error) })), 3_600_000);
+      timer.unref?.();
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+    },
   };
 }

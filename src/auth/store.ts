@@ -78,6 +78,7 @@ export function createAuthStore(sqlite: Sqlite) {
   const answerDevice = sqlite.prepare(`UPDATE auth_device_codes SET status = ?, tenant = ?, user_id = ?, roles = ? WHERE device_code_hash = ? AND status = 'pending' RETURNING *`);
   const exchangeDevice = sqlite.prepare(`UPDATE auth_device_codes SET status = 'exchanged' WHERE device_code_hash = ? AND status = 'authorized' RETURNING *`);
   const purgeDevices = sqlite.prepare(`DELETE FROM auth_device_codes WHERE expires_at <= ?`);
+  const purgeSessions = sqlite.prepare(`DELETE FROM auth_sessions WHERE expires_at <= ?1 OR revoked_at <= ?1`);
 
   const upsertKey = sqlite.prepare(`INSERT INTO auth_api_keys (id, tenant, user_id, provider, key_name, sealed, masked, created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -110,6 +111,8 @@ export function createAuthStore(sqlite: Sqlite) {
     exchangeDevice: (hash: string) => exchangeDevice.get(hash) as DeviceRow | null,
     /** Removes device codes that expired before `before`. */
     purgeDevices: (before: number) => purgeDevices.run(before).changes,
+    /** Removes sessions that expired or were revoked before `before`. */
+    purgeSessions: (before: number) => purgeSessions.run(before).changes,
 
     upsertKey: (k: { id: string; tenant: string; userId: string; provider: string; keyName: string; sealed: string; masked: string }, now: number) =>
       upsertKey.get(k.id, k.tenant, k.userId, k.provider, k.keyName, k.sealed, k.masked, now, now) as ApiKeyRow,
