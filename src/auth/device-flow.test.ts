@@ -125,3 +125,24 @@ describe("upkeep", () => {
     expect(auth.sessions.lookup(issued.token)?.user).toBe("user_1");
   });
 });
+
+describe("sessions", () => {
+  it("lists a user's live sessions newest first, page by page, and never another user's", async () => {
+    for (let i = 0; i < 3; i++) {
+      await database.committer.run(() => auth.sessions.issue(owner, "google"));
+      clock.advance(1000);
+    }
+    await database.committer.run(() => auth.sessions.issue({ ...owner, userId: "user_2" }, "google"));
+    const first = auth.sessions.list("acme", "user_1", 2, "");
+    expect(first.sessions.length).toBe(2);
+    const second = auth.sessions.list("acme", "user_1", 2, first.nextPageToken);
+    expect(second.sessions.length).toBe(1);
+    expect(second.nextPageToken).toBe("");
+    const all = [...first.sessions, ...second.sessions];
+    expect(all.map((s) => s.createdAt)).toEqual([...all.map((s) => s.createdAt)].sort((a, b) => b - a));
+    expect(all.every((s) => s.userId === "user_1")).toBe(true);
+    expect(auth.sessions.list("globex", "user_1", 0, "").sessions).toEqual([]);
+    expect(() => auth.sessions.list("acme", "user_1", 0, "garbage")).toThrow("page_token");
+    await expect(auth.sessions.revoke("acme", "user_2", all[0]!.id)).rejects.toMatchObject({ reason: "SESSION_NOT_FOUND" });
+  });
+});

@@ -1,5 +1,5 @@
 import type { Clock } from "../core/clock.ts";
-import { notFound } from "../core/errors.ts";
+import { invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Principal } from "../core/principal.ts";
 import type { Database } from "../db/client.ts";
@@ -55,12 +55,15 @@ export function createSessions(deps: { database: Database; store: AuthStore; clo
       return { kind: "session", tenant: row.tenant, user: row.user_id, roles: JSON.parse(row.roles) as string[] };
     },
 
-    /** A user's live sessions, newest first. */
-    list(tenant: string, userId: string, size: number, after: [number, string] | undefined): { sessions: Session[]; next: [number, string] | undefined } {
+    /** A page of a user's live sessions, newest first (page size 0 → 50, at most 1000). */
+    list(tenant: string, userId: string, pageSize: number, pageToken: string): { sessions: Session[]; nextPageToken: string } {
+      const size = pageSize === 0 ? 50 : pageSize;
+      if (!Number.isInteger(size) || size < 0 || size > 1000) throw invalidArgument("page_size", "must be 0..1000");
+      const after = pageToken ? decodeCursor(pageToken) : undefined;
       const rows = store.sessionsOfUser(tenant, userId, clock.now(), after, size + 1);
       const page = rows.slice(0, size).map(toSession);
       const last = page[page.length - 1];
-      return { sessions: page, next: rows.length > size && last ? [last.createdAt, last.id] : undefined };
+      return { sessions: page, nextPageToken: rows.length > size && last ? Buffer.from(JSON.stringify([last.createdAt, last.id])).toString("base64url") : "" };
     },
 
     /** Revokes one of the user's sessions; another user's (or tenant's) is SESSION_NOT_FOUND. */
@@ -73,3 +76,13 @@ export function createSessions(deps: { database: Database; store: AuthStore; clo
 }
 
 export type Sessions = ReturnType<typeof createSessions>;
+
+function decodeCursor(token: string): [number, string] {
+  try {
+    const c = JSON.parse(Buffer.from(token, "base64url").toString()) as unknown;
+    if (Array.isArray(c) && typeof c[0] === "number" && typeof c[1] === "string") return [c[0], c[1]];
+  } catch {
+    // fall through
+  }
+  throw invalidArgument("page_token", "is not a token this list gave");
+}
