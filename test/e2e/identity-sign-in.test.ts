@@ -4,6 +4,7 @@
 // API keys sealed at rest.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createManualClock } from "../../src/core/clock.ts";
+import { deviceLogin } from "../../src/testing/device-login.ts";
 import { makeKey, nowS, signHs256, signWith, startJwksServer, type TestKey } from "../../src/testing/jwt.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 
@@ -127,6 +128,31 @@ describe("the device flow from a CLI-like client", () => {
 
     clock.advance(10_000);
     expect(await cli.poll(d.device_code)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+  });
+
+  it("logs a CLI in (src/testing/device-login.ts): pending, slow_down after an early poll, the person authorizes, the token", async () => {
+    const polls: string[] = [];
+    let userCode = "";
+    const waits: number[] = [];
+    const result = await deviceLogin(server.url, {
+      onCode: (c) => {
+        userCode = c.userCode;
+      },
+      onPoll: (a) => polls.push(a),
+      async sleep(ms) {
+        waits.push(ms);
+        // The second wait is cut short, as a CLI polling too fast would; the others keep the interval.
+        clock.advance(waits.length === 2 ? 1000 : ms);
+        if (polls.length === 2) {
+          const ok = await json("POST", "/v1/oauth/device/authorize", { user_code: userCode, credential: await idToken() });
+          expect(ok.status).toBe(200);
+        }
+      },
+    });
+    expect(result).toMatchObject({ ok: true, user: { email: "dana@example.com" } });
+    expect(polls).toEqual(["authorization_pending", "slow_down", "token"]);
+    // After slow_down the client keeps the wider interval (5 s + 5 s).
+    expect(waits).toEqual([5000, 5000, 10_000]);
   });
 
   it("authorizes with an existing bearer token, and refuses an anonymous authorize", async () => {
