@@ -46,6 +46,9 @@ export function createIdTokenVerifier(options: IdTokenOptions) {
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw invalid("expired");
         if (error instanceof joseErrors.JWTClaimValidationFailed) throw invalid(`claim ${error.claim}: ${error.reason}`);
+        if (error instanceof joseErrors.JWKSTimeout || !(error instanceof joseErrors.JOSEError)) {
+          throw new AppError("unavailable", "IDENTITY_PROVIDER_UNAVAILABLE", "the identity provider's keys could not be fetched; retry");
+        }
         throw invalid("bad signature, unknown key or malformed token");
       }
       if (payload.email_verified === false) throw invalid("the email address is not verified");

@@ -56,6 +56,13 @@ describe("the principal resolver", () => {
     expect(await refusal(r.resolveToken(await signWith(rs, { aud: "sy", exp: nowS() - 3600 })))).toBe("unauthenticated:TOKEN_EXPIRED");
   });
 
+  it("answers unavailable, not unauthenticated, when the JWKS cannot be fetched", async () => {
+    const k = await makeKey("RS256", "k");
+    const c = config({ SWITCHYARD_JWKS_URL: "http://127.0.0.1:9/jwks.json" });
+    const r = createPrincipalResolver({ apiToken: undefined, auth: c.auth });
+    expect(await refusal(r.resolveToken(await signWith(k, { exp: nowS() + 60 })))).toBe("unavailable:JWKS_UNAVAILABLE");
+  });
+
   it("resolves sessions through the registered lookup only", async () => {
     const c = config({ SWITCHYARD_JWT_SECRET: SECRET });
     const r = createPrincipalResolver({ apiToken: undefined, auth: c.auth });

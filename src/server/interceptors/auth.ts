@@ -130,6 +130,10 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
       if (error instanceof AppError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated("TOKEN_EXPIRED");
       if (error instanceof joseErrors.JWTClaimValidationFailed) throw unauthenticated("TOKEN_INVALID", `claim ${error.claim} is not valid (${error.reason})`);
+      if (error instanceof joseErrors.JWKSTimeout || !(error instanceof joseErrors.JOSEError)) {
+        // The key set could not be fetched: our dependency failed, not the caller's token.
+        throw new AppError("unavailable", "JWKS_UNAVAILABLE", "the JWT key set could not be fetched; retry");
+      }
       throw unauthenticated("TOKEN_INVALID", "signature or key not accepted");
     }
     throw unauthenticated("TOKEN_INVALID", `algorithm ${String(alg)} is not accepted`);
