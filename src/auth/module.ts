@@ -23,7 +23,7 @@ export function createAuthModule(ctx: ModuleContext, options: { idTokenKeys?: JW
     name: "auth",
     auth,
     services: [{ service: AuthService, impl: authService(auth, { publicUrl: ctx.config.auth.publicUrl }) } as ServiceRegistration],
-    legacy: fastestAuthFamilies(),
+    legacy: fastestAuthFamilies({ googleClientId: ctx.config.auth.googleClientId }),
     start() {
       // Ended sessions and device codes are kept a day (for support), then removed hourly.
       timer = setInterval(() => void auth.purge().catch((error) => ctx.log.error("auth: purge failed", { error: String(error) })), 3_600_000);

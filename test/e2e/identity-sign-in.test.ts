@@ -115,6 +115,7 @@ describe("the device flow from a CLI-like client", () => {
     const html = await page.text();
     expect(html).toContain(d.user_code);
     expect(html).toContain("waiting for you to authorize it");
+    expect(html).toContain(`data-client_id="${CLIENT_ID}"`);
 
     const ok = await json("POST", "/v1/oauth/device/authorize", { user_code: d.user_code.toLowerCase(), credential: await idToken() });
     expect(ok).toMatchObject({ status: 200, body: { success: true } });

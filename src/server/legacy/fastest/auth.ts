@@ -38,7 +38,15 @@ const STATE_TEXT: Record<number, string> = {
 };
 
 /** The verification page (RFC 8628 §3.3): enter the code, authorize with a bearer token or deny. */
-function page(code: string, status: string): string {
+function page(code: string, status: string, googleClientId: string | undefined): string {
+  // With Google sign-in configured, the person can authorize with the Google button (Google
+  // Identity Services hands the page an ID token, sent as `credential`).
+  const google = googleClientId
+    ? `<script src="https://accounts.google.com/gsi/client" async></script>
+<div id="g_id_onload" data-client_id="${escape(googleClientId)}" data-callback="onGoogle" data-auto_prompt="false"></div>
+<div class="g_id_signin" data-type="standard" data-text="continue_with"></div>
+<script>function onGoogle(r){document.querySelector("[name=token]").value=r.credential;document.querySelector("[value=authorize]").click();}</script>`
+    : "";
   return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Authorize a device</title>
 <style>body{font-family:system-ui,sans-serif;margin:3rem auto;max-width:28rem}input{font-size:1.2rem;padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0}button{font-size:1rem;padding:.5rem 1rem;margin:.5rem .5rem 0 0}</style>
 </head><body><h1>Authorize a device</h1>
@@ -46,6 +54,7 @@ function page(code: string, status: string): string {
 <form id="f"><label>Code <input name="user_code" value="${escape(code)}" autocomplete="off" autocapitalize="characters" placeholder="WDJB-MJHT" required></label>
 <label>Your access token (or Google ID token) <input name="token" type="password" autocomplete="off"></label>
 <button name="do" value="authorize">Authorize</button><button name="do" value="deny">Deny</button></form>
+${google}
 <p id="status" role="status">${escape(status)}</p>
 <script>
 document.getElementById("f").addEventListener("submit", async (e) => {
@@ -65,7 +74,7 @@ document.getElementById("f").addEventListener("submit", async (e) => {
  * Seed 002's identity routes that need more than the REST transcoder: the device-flow
  * verification page at `/device` and the RFC 8628 token endpoint's error bodies.
  */
-export function fastestAuthFamilies(): LegacyFamily[] {
+export function fastestAuthFamilies(options: { googleClientId?: string } = {}): LegacyFamily[] {
   const pageFamily: LegacyFamily = {
     name: "seed-002-auth",
     error: fastestError,
@@ -87,7 +96,7 @@ export function fastestAuthFamilies(): LegacyFamily[] {
               status = (error as Error).message.replace(/^\[\w+\] /, "");
             }
           }
-          return { body: page(code, status), contentType: "text/html; charset=utf-8", headers: { "cache-control": "no-store" } };
+          return { body: page(code, status, options.googleClientId), contentType: "text/html; charset=utf-8", headers: { "cache-control": "no-store" } };
         },
       }),
     ],
