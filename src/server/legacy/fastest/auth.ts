@@ -45,24 +45,25 @@ function page(code: string, status: string, googleClientId: string | undefined):
     ? `<script src="https://accounts.google.com/gsi/client" async></script>
 <div id="g_id_onload" data-client_id="${escape(googleClientId)}" data-callback="onGoogle" data-auto_prompt="false"></div>
 <div class="g_id_signin" data-type="standard" data-text="continue_with"></div>
-<script>function onGoogle(r){document.querySelector("[name=token]").value=r.credential;document.querySelector("[value=authorize]").click();}</script>`
+<script>function onGoogle(r){document.querySelector("[name=credential]").value=r.credential;document.querySelector("[value=authorize]").click();}</script>`
     : "";
   return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Authorize a device</title>
 <style>body{font-family:system-ui,sans-serif;margin:3rem auto;max-width:28rem}input{font-size:1.2rem;padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0}button{font-size:1rem;padding:.5rem 1rem;margin:.5rem .5rem 0 0}</style>
 </head><body><h1>Authorize a device</h1>
 <p>Enter the code your terminal shows.</p>
 <form id="f"><label>Code <input name="user_code" value="${escape(code)}" autocomplete="off" autocapitalize="characters" placeholder="WDJB-MJHT" required></label>
-<label>Your access token (or Google ID token) <input name="token" type="password" autocomplete="off"></label>
+<label>Your access token <input name="token" type="password" autocomplete="off"></label><input name="credential" type="hidden">
 <button name="do" value="authorize">Authorize</button><button name="do" value="deny">Deny</button></form>
 ${google}
 <p id="status" role="status">${escape(status)}</p>
 <script>
 document.getElementById("f").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const form = new FormData(e.target), action = e.submitter.value, token = String(form.get("token") || "");
+  const form = new FormData(e.target), action = e.submitter.value, token = String(form.get("token") || ""), credential = String(form.get("credential") || "");
   const body = { user_code: String(form.get("user_code")) };
   const headers = { "content-type": "application/json" };
-  if (action === "authorize" && token.split(".").length === 3) body.credential = token; else if (token) headers.authorization = "Bearer " + token;
+  if (action === "authorize" && credential) body.credential = credential;
+  if (token) headers.authorization = "Bearer " + token;
   const res = await fetch("/v1/oauth/device/" + action, { method: "POST", headers, body: JSON.stringify(body) });
   const out = await res.json().catch(() => ({}));
   document.getElementById("status").textContent = res.ok ? (action === "authorize" ? "Device authorized. You can return to your terminal." : "Denied.") : (out.error && out.error.message) || "Refused (" + res.status + ")";

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs Chromium (Debian's package) when none is present, for the browser test of the device
+# flow's verification page (driven by playwright-core). Idempotent; that test skips, saying so,
+# when no Chromium can be found.
+set -eu
+for c in chromium chromium-browser google-chrome; do
+  if command -v "$c" >/dev/null 2>&1; then
+    echo "chromium present: $(command -v "$c")"
+    exit 0
+  fi
+done
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium
+echo "chromium installed"
