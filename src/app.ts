@@ -10,7 +10,7 @@ import { loadSecretBox } from "./core/secret-box.ts";
 import type { Database } from "./db/client.ts";
 import { loadApiDocs } from "./server/docs.ts";
 import { createRequestHandler, type RequestHandler } from "./server/http.ts";
-import { createAuthGate } from "./server/interceptors/auth.ts";
+import { createAuthGate, createPrincipalResolver } from "./server/interceptors/auth.ts";
 import { operationsFamily } from "./server/legacy/operations.ts";
 import { createLegacyRouter, type LegacyFamily } from "./server/legacy/table.ts";
 import { listen, type Listener } from "./server/listener.ts";
@@ -32,6 +32,7 @@ import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
 import { createMailModule } from "./mail/module.ts";
 import { createServersModule } from "./servers/module.ts";
+import { createAuthModule } from "./auth/module.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -62,6 +63,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, database, clock, log } = deps;
   const shutdown = new AbortController();
   const metrics = createRequestMetrics({ clock, version: VERSION });
+  const auth = createPrincipalResolver({ apiToken: config.apiToken, auth: config.auth });
   const health = createHealthMonitor({
     clock,
     checks: [
@@ -88,9 +90,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
         name: "auth",
         required: false,
         check: () => ({
-          status: config.apiToken ? "configured" : "not configured",
-          configured: config.apiToken !== undefined,
-          message: config.apiToken ? "bearer token required" : "open: no token set",
+          status: auth.open ? "not configured" : "configured",
+          configured: !auth.open,
+          message: auth.open ? "open: no token or JWT key set" : "bearer token required",
         }),
       },
     ],
@@ -112,9 +114,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const loop = watchEventLoop(metrics.registry);
   const secrets = await loadSecretBox(config);
-  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
+  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
   const tasksModule = createTasksModule(ctx);
-  const modules: DomainModule[] = [tasksModule, await createMailModule(ctx), createServersModule(ctx, tasksModule)];
+  const modules: DomainModule[] = [createAuthModule(ctx), tasksModule, await createMailModule(ctx), createServersModule(ctx, tasksModule)];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
@@ -124,7 +126,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         clock,
         version: VERSION,
         environment: config.environment,
-        authRequired: config.apiToken !== undefined,
+        authRequired: !auth.open,
         engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process", vectors: config.qdrantUrl ? "qdrant" : "sqlite-vec" },
         health,
         metrics,
@@ -141,14 +143,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     log,
     maxMessageBytes: config.maxMessageBytes,
     maxDeadlineMs: config.maxDeadlineMs,
-    requestGate: createAuthGate(config.apiToken),
+    requestGate: createAuthGate(auth),
     shutdownSignal: shutdown.signal,
   });
   const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
     upgrades: modules.flatMap((m) => m.upgrades ?? []),
     docs: loadApiDocs(),
-    apiToken: config.apiToken,
+    auth,
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),
     legacy: createLegacyRouter(families),

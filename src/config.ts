@@ -54,6 +54,8 @@ export interface Config {
   previousSecretKeys: Uint8Array<ArrayBuffer>[];
   /** The servers domain: heartbeats, health checks, push dispatch, SSRF allow-list. */
   servers: ServersConfig;
+  /** Identity: tokens, JWT verification, Google/OIDC sign-in (see src/auth/README.md). */
+  auth: AuthConfig;
 }
 
 /** Settings of the servers domain (registry, health checker, push dispatcher). */
@@ -69,6 +71,38 @@ export interface ServersConfig {
   /** Queues whose ready tasks are pushed to HTTP backends. */
   pushQueues: string[];
   /** Base URL backends call back on (`PUT /api/task/:id`); undefined: the listener's address. */
+  publicUrl: string | undefined;
+}
+
+/** A named static token for another service, mapped to a tenant and roles. */
+export interface ServiceToken {
+  name: string;
+  tenant: string;
+  roles: string[];
+  token: string;
+}
+
+export interface AuthConfig {
+  /** Tenant of SWITCHYARD_API_TOKEN (default `default`). */
+  apiTokenTenant: string;
+  serviceTokens: ServiceToken[];
+  /** HS256 secret (seed 001's JWT_SECRET). */
+  jwtSecret: string | undefined;
+  /** JWKS for RS256/ES256/EdDSA tokens: a URL or a file. */
+  jwksUrl: string | undefined;
+  jwksFile: string | undefined;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+  jwtClockSkewS: number;
+  /** Claim naming the tenant of a JWT (default `tenant`; absent claim: `default`). */
+  jwtTenantClaim: string;
+  /** Google (or any OIDC issuer) sign-in: client id (audience), JWKS URL, accepted issuers. */
+  googleClientId: string | undefined;
+  googleJwksUrl: string;
+  googleIssuers: string[];
+  /** Tenant new Google/OIDC users join (default `default`). */
+  googleTenant: string;
+  /** Public base URL for the device flow's verification_uri (default: from the Host header). */
   publicUrl: string | undefined;
 }
 
@@ -95,6 +129,20 @@ export const VARIABLES = {
   SWITCHYARD_UI_DIR: "folder of the built dashboard served at /ui (default web/dist of the repository)",
   SWITCHYARD_SECRET_KEY: "32-byte key (64 hex or base64) sealing secrets at rest with AES-256-GCM (default: a key generated once in the data dir, secret.key)",
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
+  SWITCHYARD_API_TOKEN_TENANT: "tenant of SWITCHYARD_API_TOKEN (default default)",
+  SWITCHYARD_SERVICE_TOKENS: "named service tokens, comma-separated name:tenant:roles:token (roles joined by +, may be empty; token ≥ 16 characters)",
+  SWITCHYARD_JWT_SECRET: "HS256 secret of JWTs signed as seed 001 does (roles claim); ≥ 16 characters (default: unset, no HS256)",
+  SWITCHYARD_JWKS_URL: "JWKS URL for RS256/ES256/EdDSA JWTs (default: unset)",
+  SWITCHYARD_JWKS_FILE: "JWKS file for RS256/ES256/EdDSA JWTs (default: unset)",
+  SWITCHYARD_JWT_ISSUER: "required iss of JWTs (default: not checked)",
+  SWITCHYARD_JWT_AUDIENCE: "required aud of JWTs (default: not checked)",
+  SWITCHYARD_JWT_CLOCK_SKEW_S: "clock skew allowed on exp/nbf, seconds (default 30)",
+  SWITCHYARD_JWT_TENANT_CLAIM: "JWT claim naming the tenant (default tenant; absent: default)",
+  SWITCHYARD_GOOGLE_CLIENT_ID: "OAuth client id Google ID tokens must be issued for; unset turns Google sign-in off",
+  SWITCHYARD_GOOGLE_JWKS_URL: "JWKS of the ID-token issuer (default https://www.googleapis.com/oauth2/v3/certs)",
+  SWITCHYARD_GOOGLE_ISSUERS: "accepted ID-token issuers, comma-separated (default https://accounts.google.com,accounts.google.com)",
+  SWITCHYARD_GOOGLE_TENANT: "tenant that users signing in with Google join (default default)",
+  SWITCHYARD_PUBLIC_URL: "public base URL of this server: the device flow's verification_uri and the callback HTTP backends call, PUT /api/task/:id (default: the Host header, the listener's address)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
   QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
   SWITCHYARD_BACKEND_ALLOW: "comma-separated hosts and CIDRs backend endpoints may use although private, loopback or link-local (default: none)",
@@ -102,7 +150,6 @@ export const VARIABLES = {
   SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "interval of backend health probes (default 10000)",
   SWITCHYARD_DISPATCH_TIMEOUT_MS: "time a backend has to answer a pushed task (default 30000)",
   SWITCHYARD_PUSH_QUEUES: "comma-separated queues pushed to HTTP backends (default: default)",
-  SWITCHYARD_PUBLIC_URL: "base URL backends call back on, PUT /api/task/:id (default: the listener's address)",
 } as const;
 
 export class ConfigError extends Error {
@@ -199,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`SWITCHYARD_FAILPOINTS: ${(error as Error).message}`);
     }
   }
+  const auth = loadAuthConfig(env, text, url, int, problems, apiToken);
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -232,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
       pushQueues: (env.SWITCHYARD_PUSH_QUEUES ?? "default").split(",").map((q) => q.trim()).filter(Boolean),
       publicUrl: url("SWITCHYARD_PUBLIC_URL", ["http", "https"]),
     },
+    auth,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -248,4 +297,57 @@ function backendAllow(raw: string | undefined, problems: string[]): string[] {
     else problems.push(`SWITCHYARD_BACKEND_ALLOW: "${part}" is not a host, an IP address or a CIDR`);
   }
   return out;
+}
+
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]{16,512}$/;
+
+function loadAuthConfig(
+  env: Env,
+  text: (name: keyof typeof VARIABLES) => string | undefined,
+  url: (name: keyof typeof VARIABLES, schemes: string[]) => string | undefined,
+  int: (name: keyof typeof VARIABLES, fallback: number, min: number, max: number) => number,
+  problems: string[],
+  apiToken: string | undefined,
+): AuthConfig {
+  const tenant = (name: keyof typeof VARIABLES): string => {
+    const t = text(name) ?? "default";
+    if (!TENANT.test(t)) problems.push(`${name}: "${t}" must be 1–63 letters, digits, '_' or '-'`);
+    return t;
+  };
+  const serviceTokens: ServiceToken[] = [];
+  for (const entry of (text("SWITCHYARD_SERVICE_TOKENS") ?? "").split(",").map((e) => e.trim()).filter(Boolean)) {
+    const parts = entry.split(":");
+    const [name, t, roles, token] = parts;
+    if (parts.length !== 4 || !name || !t || !token) {
+      problems.push(`SWITCHYARD_SERVICE_TOKENS: an entry must be name:tenant:roles:token (got ${parts.length} parts)`);
+      continue;
+    }
+    if (!TENANT.test(t)) problems.push(`SWITCHYARD_SERVICE_TOKENS: tenant "${t}" of ${name} must be 1–63 letters, digits, '_' or '-'`);
+    if (!TOKEN_CHARS.test(token)) problems.push(`SWITCHYARD_SERVICE_TOKENS: the token of ${name} must be 16–512 URL-safe characters`);
+    if (token === apiToken || serviceTokens.some((s) => s.token === token)) problems.push(`SWITCHYARD_SERVICE_TOKENS: the token of ${name} is used twice`);
+    serviceTokens.push({ name, tenant: t, roles: (roles ?? "").split("+").filter(Boolean), token });
+  }
+  const jwtSecret = env.SWITCHYARD_JWT_SECRET === undefined || env.SWITCHYARD_JWT_SECRET === "" ? undefined : env.SWITCHYARD_JWT_SECRET;
+  if (jwtSecret !== undefined && jwtSecret.length < 16) problems.push("SWITCHYARD_JWT_SECRET: must be at least 16 characters");
+  const jwksUrl = url("SWITCHYARD_JWKS_URL", ["http", "https"]);
+  const jwksFile = text("SWITCHYARD_JWKS_FILE");
+  if (jwksUrl && jwksFile) problems.push("SWITCHYARD_JWKS_URL and SWITCHYARD_JWKS_FILE: set one, not both");
+  const claim = text("SWITCHYARD_JWT_TENANT_CLAIM") ?? "tenant";
+  return {
+    apiTokenTenant: tenant("SWITCHYARD_API_TOKEN_TENANT"),
+    serviceTokens,
+    jwtSecret,
+    jwksUrl,
+    jwksFile,
+    jwtIssuer: text("SWITCHYARD_JWT_ISSUER"),
+    jwtAudience: text("SWITCHYARD_JWT_AUDIENCE"),
+    jwtClockSkewS: int("SWITCHYARD_JWT_CLOCK_SKEW_S", 30, 0, 3600),
+    jwtTenantClaim: claim,
+    googleClientId: text("SWITCHYARD_GOOGLE_CLIENT_ID"),
+    googleJwksUrl: url("SWITCHYARD_GOOGLE_JWKS_URL", ["http", "https"]) ?? "https://www.googleapis.com/oauth2/v3/certs",
+    googleIssuers: (text("SWITCHYARD_GOOGLE_ISSUERS") ?? "https://accounts.google.com,accounts.google.com").split(",").map((i) => i.trim()).filter(Boolean),
+    googleTenant: tenant("SWITCHYARD_GOOGLE_TENANT"),
+    publicUrl: url("SWITCHYARD_PUBLIC_URL", ["http", "https"]),
+  };
 }

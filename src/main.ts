@@ -18,8 +18,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config.logLevel);
-  if (!config.apiToken) {
-    log.warn("SWITCHYARD_API_TOKEN is not set: the server is OPEN, every RPC and route answers without authentication");
+  if (!config.apiToken && config.auth.serviceTokens.length === 0 && !config.auth.jwtSecret && !config.auth.jwksUrl && !config.auth.jwksFile) {
+    log.warn("no SWITCHYARD_API_TOKEN, service token or JWT key is set: the server is OPEN, every RPC and route answers without authentication");
   }
   configureFailpoints(config.failpoints);
   if (config.failpoints) log.warn("failpoints armed (fault testing only)", { failpoints: config.failpoints });

@@ -10,7 +10,7 @@ import { callRecordKey, type CallRecord } from "./call-record.ts";
 import { HTTP_STATUS, toConnectError } from "./errors.ts";
 import { clientGone, headersOf, readBody, send, sendJson, type NodeRequest, type NodeResponse } from "./http-io.ts";
 import type { ApiDocs } from "./docs.ts";
-import { bearerMatches } from "./interceptors/auth.ts";
+import { authorize, principalFor, type PrincipalResolver } from "./interceptors/auth.ts";
 import { gateJsonBody, jsonFraming, preParseErrorKey } from "./json-gate.ts";
 import { AppError } from "../core/errors.ts";
 import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.ts";
@@ -28,8 +28,8 @@ export interface UpgradeRoute {
 export interface HttpDeps {
   /** The OpenAPI document and its HTML index, served at /openapi.json and /docs. */
   docs: ApiDocs | undefined;
-  /** Bearer token guarding every route but health (undefined: open). */
-  apiToken: string | undefined;
+  /** Resolves credentials; the docs and legacy routes enforce their policies with it. */
+  auth: PrincipalResolver;
   /** WebSocket routes by exact path. */
   upgrades: UpgradeRoute[];
   handlers: Map<string, UniversalHandler>;
@@ -115,9 +115,10 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
     }
     if ((url.pathname === "/openapi.json" || url.pathname === "/docs") && deps.docs) {
       record.protocol = "docs";
-      if (deps.apiToken && !bearerMatches(header.get("authorization"), deps.apiToken)) {
-        record.code = "unauthenticated";
-        return sendJson(res, 401, { error: { code: "unauthenticated", status: 401, message: "missing or invalid bearer token", reason: "UNAUTHENTICATED", metadata: {} } });
+      try {
+        authorize(await principalFor(deps.auth, contextValues, header.get("authorization"), "authenticated"), "authenticated", deps.auth.open);
+      } catch (error) {
+        return sendRestError({ res, contextValues }, toConnectError(error, log));
       }
       return url.pathname === "/docs"
         ? send(res, 200, deps.docs.html, { "content-type": "text/html; charset=utf-8" })

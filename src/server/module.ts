@@ -7,6 +7,7 @@ import type { Database } from "../db/client.ts";
 import type { HealthMonitor } from "../system/health.ts";
 import type { RequestMetrics } from "../system/metrics.ts";
 import type { UpgradeRoute } from "./http.ts";
+import type { PrincipalResolver } from "./interceptors/auth.ts";
 import type { LegacyFamily } from "./legacy/table.ts";
 import type { ServiceRegistration } from "./rpc.ts";
 
@@ -21,6 +22,8 @@ export interface ModuleContext {
   metrics: RequestMetrics;
   /** Seals secrets at rest (API keys, env-var secrets, provider credentials). */
   secrets: SecretBox;
+  /** Maps credentials to principals (WebSocket handshakes use it; RPCs get `tenantOf(ctx)`). */
+  auth: PrincipalResolver;
 }
 
 /**

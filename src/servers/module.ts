@@ -48,47 +48,47 @@ export function taskPortOf(engine: TaskEngine): TaskPort {
     deployment: c.deployment,
   });
   return {
-    readyTasks: (_tenant, queue, limit) => engine.listReadyTasks({ queues: [queue], pageSize: limit }).items.map(portTask),
-    async claimFor(_tenant, taskId, serverId, leaseMs) {
+    readyTasks: (tenant, queue, limit) => engine.scoped(tenant).listReadyTasks({ queues: [queue], pageSize: limit }).items.map(portTask),
+    async claimFor(tenant, taskId, serverId, leaseMs) {
       try {
-        const a = await engine.claimTask({ id: taskId, workerId: serverId, leaseMs });
+        const a = await engine.scoped(tenant).claimTask({ id: taskId, workerId: serverId, leaseMs });
         return { task: portTask(a.task), fencingToken: a.lease.fencingToken, leaseExpiresAt: a.lease.expiresAt };
       } catch (e) {
         if (refused(e)) return undefined;
         throw e;
       }
     },
-    async complete(_tenant, taskId, fencingToken, result) {
+    async complete(tenant, taskId, fencingToken, result) {
       try {
-        await engine.completeTask({ id: taskId, fencingToken, result: result as never });
+        await engine.scoped(tenant).completeTask({ id: taskId, fencingToken, result: result as never });
         return true;
       } catch (e) {
         if (refused(e)) return false;
         throw e;
       }
     },
-    async fail(_tenant, taskId, fencingToken, error, retryDelayMs) {
+    async fail(tenant, taskId, fencingToken, error, retryDelayMs) {
       try {
-        await engine.failTask({ id: taskId, fencingToken, error: { ...error, details: error.details as never }, retryDelayMs });
+        await engine.scoped(tenant).failTask({ id: taskId, fencingToken, error: { ...error, details: error.details as never }, retryDelayMs });
         return true;
       } catch (e) {
         if (refused(e)) return false;
         throw e;
       }
     },
-    async extendLease(_tenant, taskId, fencingToken, leaseMs) {
+    async extendLease(tenant, taskId, fencingToken, leaseMs) {
       try {
-        const r = await engine.heartbeat({ id: taskId, fencingToken, leaseMs: Math.min(leaseMs, engine.config.maxLeaseMs) });
+        const r = await engine.scoped(tenant).heartbeat({ id: taskId, fencingToken, leaseMs: Math.min(leaseMs, engine.config.maxLeaseMs) });
         return r.lease !== undefined;
       } catch (e) {
         if (refused(e)) return false;
         throw e;
       }
     },
-    releaseHeldBy: async (_tenant, holder) => (await engine.releaseHeldBy(holder)).map((t) => t.id),
-    setDrained: (_tenant, holder, drained) => engine.setHolderDrained(holder, drained),
-    runningByHolder: () => engine.runningHolders(),
-    countsFor: (_tenant, holder, range) => engine.holderCounts(holder, range),
+    releaseHeldBy: async (tenant, holder) => (await engine.scoped(tenant).releaseHeldBy(holder)).map((t) => t.id),
+    setDrained: (tenant, holder, drained) => engine.scoped(tenant).setHolderDrained(holder, drained),
+    runningByHolder: (tenant) => (tenant === undefined ? engine.runningHolders(true) : engine.scoped(tenant).runningHolders()),
+    countsFor: (tenant, holder, range) => engine.scoped(tenant).holderCounts(holder, range),
     streamingWorkers: () => new Set(engine.dispatcherState().sessions.map((s) => s.workerId)),
     onHolderChange: (listener) =>
       engine.onChange((c) => {
@@ -97,11 +97,11 @@ export function taskPortOf(engine: TaskEngine): TaskPort {
       }),
     chooseStreams: (choose) => engine.setSessionChooser(choose),
     onReady: (listener) => engine.onChange((c) => READY_KINDS.has(c.kind) && c.state === "pending" && listener(c.queue)),
-    queueConfig(_tenant, queue) {
+    queueConfig(tenant, queue) {
       const all: QueueConfig[] = [];
       let token = "";
       do {
-        const page = engine.listQueueConfigs({ pageSize: 1000, pageToken: token });
+        const page = engine.scoped(tenant).listQueueConfigs({ pageSize: 1000, pageToken: token });
         all.push(...page.items);
         token = page.nextPageToken;
       } while (token && all.length < 10_000);

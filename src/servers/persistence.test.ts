@@ -39,10 +39,10 @@ describe("the registry across a restart", () => {
       await a.domain.registry.heartbeat("t1", v.id, "degraded", { activeTasks: 2, cpuPercent: 10, custom: { q: 3 } });
       await a.domain.registry.setMaintenance("t1", v.id, true, "disk swap", "ops");
       await a.domain.balancer.setAlgorithm("t1", "power-of-two-choices");
-      await a.engine.createQueueConfig({ name: "q-keep", priority: 1 });
+      await a.engine.scoped("t1").createQueueConfig({ name: "q-keep", priority: 1 });
       const w = await a.domain.registerWorker("t1", { workerId: "resting-worker", queue: "q-keep" });
       await a.domain.registry.setMaintenance("t1", w.server.id, true, "resting", "");
-      await a.engine.createTask({ queue: "q-keep", type: "t" });
+      await a.engine.scoped("t1").createTask({ queue: "q-keep", type: "t" });
       await a.domain.stop();
       await a.database.close();
 
@@ -56,8 +56,8 @@ describe("the registry across a restart", () => {
       expect(b.domain.balancer.algorithmOf("t1")).toBe("power-of-two-choices");
       expect(b.domain.balancer.algorithmOf("t2")).toBe("weighted-round-robin");
       // The worker in maintenance is still drained: its claims get nothing; another worker's do.
-      expect(await b.engine.claimTasks({ workerId: "resting-worker", queues: ["q-keep"] })).toHaveLength(0);
-      expect(await b.engine.claimTasks({ workerId: "other-worker", queues: ["q-keep"] })).toHaveLength(1);
+      expect(await b.engine.scoped("t1").claimTasks({ workerId: "resting-worker", queues: ["q-keep"] })).toHaveLength(0);
+      expect(await b.engine.scoped("t1").claimTasks({ workerId: "other-worker", queues: ["q-keep"] })).toHaveLength(1);
       expect(() => b.domain.registry.get("t2", v.id)).toThrow("server not found");
       await b.domain.stop();
       await b.database.close();

@@ -9,6 +9,8 @@ type EventBuffer = { kind: TaskEventKind; row: TaskRow; prev: number | undefined
 /** A connected worker stream. */
 export interface WorkerSession {
   id: string;
+  /** Sessions claim only their tenant's tasks. */
+  tenant: string;
   workerId: string;
   queues: string[];
   /** JSON array of the worker's capabilities, as the claim query wants it. */
@@ -134,7 +136,7 @@ export function createDispatcher(deps: DispatcherDeps) {
 
     /** Registers a session and sends its info first. */
     connect(
-      opts: { workerId: string; queues: string[]; capsJson: string; credits: number; leaseMs: number },
+      opts: { tenant: string; workerId: string; queues: string[]; capsJson: string; credits: number; leaseMs: number },
       sendFn: (m: WorkerMessage) => void,
     ): { sessionId: string; close(): void } {
       const s: WorkerSession = { id: newId("wses"), ...opts, send: sendFn, closed: false };
@@ -145,9 +147,9 @@ export function createDispatcher(deps: DispatcherDeps) {
     },
 
     /** Adds credits; answers the session's credits, or throws SESSION_NOT_FOUND. */
-    grant(sessionId: string, credits: number): number {
+    grant(tenant: string, sessionId: string, credits: number): number {
       const s = sessions.get(sessionId);
-      if (!s) throw sessionNotFound(sessionId);
+      if (!s || s.tenant !== tenant) throw sessionNotFound(sessionId);
       s.credits += credits;
       kick();
       return s.credits;

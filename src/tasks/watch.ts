@@ -3,6 +3,8 @@ import type { TaskEvent, TaskEventKind } from "./types.ts";
 
 /** Which events a watcher wants: empty lists mean all. */
 export interface TaskEventFilter {
+  /** Only this tenant's events (every watcher names its tenant). */
+  tenant: string;
   taskIds: string[];
   queues: string[];
   kinds: TaskEventKind[];
@@ -35,6 +37,7 @@ export function createTaskEventHub(bufferSize = 10_000): TaskEventHub {
       let wake: (() => void) | undefined;
       const watcher = {
         accepts: (e: TaskEvent) =>
+          e.task.tenant === filter.tenant &&
           (ids.size === 0 || ids.has(e.task.id)) && (queues.size === 0 || queues.has(e.task.queue)) && (kinds.size === 0 || kinds.has(e.kind)),
         push(e: TaskEvent) {
           if (buffer.length >= bufferSize) overflow = true;

@@ -40,6 +40,7 @@ export function operationsFamily(deps: { metrics: RequestMetrics; environment: s
       route({
         method: "GET",
         path: "/health",
+        policy: "public",
         rpc: SystemService.method.getHealth,
         async response(out) {
           const health = out.health!;

@@ -9,6 +9,8 @@ import { readBody, send, type Exchange, type NodeRequest, type NodeResponse } fr
 import { invokeUnary } from "../invoke.ts";
 import { preParseErrorKey } from "../json-gate.ts";
 import { restStatus } from "../rest/rest-errors.ts";
+import { authorize, policyCheckedKey, principalFor, type PrincipalResolver } from "../interceptors/auth.ts";
+import type { AccessPolicy } from "../policy.ts";
 
 /** What a legacy request adapter sees. */
 export interface LegacyRequest {
@@ -39,6 +41,11 @@ export interface LegacyRoute<I extends DescMessage = DescMessage, O extends Desc
   /** Express-style path as the seed documents it: `/api/tasks/:id/claim`. */
   path: string;
   rpc: DescMethodUnary<I, O>;
+  /**
+   * Who may call the route (default `authenticated`), checked before the body is read; the RPC's
+   * own policy applies as well, except on a route declared `public` (a seed leaves it open).
+   */
+  policy?: AccessPolicy;
   /** Request adapter: seed shape → RPC request. Throw AppError for bad input. */
   request?: (req: LegacyRequest) => MessageInitShape<I>;
   /** Response adapter: RPC answer → seed shape. */
@@ -118,6 +125,7 @@ export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
 export type LegacyExchange = Exchange;
 
 export interface LegacyDeps {
+  auth: PrincipalResolver;
   handlers: Map<string, UniversalHandler>;
   log: Logger;
   maxMessageBytes: number;
@@ -149,11 +157,21 @@ export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: 
   const options = { header: ex.header, contextValues: ex.contextValues, signal: ex.signal, maxMessageBytes: deps.maxMessageBytes };
   const call: LegacyCall = (method, input) => invokeUnary(deps.handlers, method, create(method.input, input), options);
   let request: LegacyRequest = { params: match.params, query: ex.url.searchParams, body: undefined, header: ex.header };
+  const policy = r.policy ?? "authenticated";
+  try {
+    authorize(await principalFor(deps.auth, ex.contextValues, ex.header.get("authorization"), policy), policy, deps.auth.open);
+  } catch (error) {
+    return sendLegacyError(family, ex, toConnectError(error, deps.log));
+  }
+  if (r.policy === "public") ex.contextValues.set(policyCheckedKey, true);
   let input;
   try {
     if (r.method !== "GET") {
       const raw = await readBody(ex.req, deps.maxBodyBytes);
-      if (raw.byteLength > 0) {
+      if (raw.byteLength > 0 && /^application\/x-www-form-urlencoded/i.test(ex.header.get("content-type") ?? "")) {
+        // OAuth clients (RFC 6749 §4.1.3, RFC 8628 §3.4) post forms; adapters see an object.
+        request = { ...request, body: Object.fromEntries(new URLSearchParams(new TextDecoder().decode(raw))) };
+      } else if (raw.byteLength > 0) {
         try {
           request = { ...request, body: JSON.parse(new TextDecoder().decode(raw)) };
         } catch (e) {
@@ -170,6 +188,8 @@ export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: 
   }
   try {
     const output = await invokeUnary(deps.handlers, r.rpc, input, options);
+    // The waiver of a public route covers its own RPC only; further calls are checked as usual.
+    ex.contextValues.set(policyCheckedKey, false);
     reply(ex.res, await r.response(output, request, call));
   } catch (error) {
     sendLegacyError(family, ex, toConnectError(error, deps.log));

@@ -2,6 +2,7 @@ import { getOption, hasOption, ScalarType, type DescEnum, type DescField, type D
 import { getComments } from "@bufbuild/protoplugin";
 import { http } from "../../../gen/google/api/annotations_pb.js";
 import { bindings } from "./routes.ts";
+import { methodPolicy, openApiSecurity } from "../policy.ts";
 
 type Schema = Record<string, unknown>;
 
@@ -106,6 +107,9 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
           summary: comments.split("\n")[0] ?? "",
           description: comments,
           parameters,
+          // From the same (switchyard.api.v1.policy) option the auth interceptor enforces.
+          security: openApiSecurity(methodPolicy(method)),
+          "x-switchyard-policy": methodPolicy(method),
           responses: {
             "200":
               method.methodKind === "server_streaming"
