@@ -224,19 +224,38 @@ describe("seed 001: HS256 tokens with roles, admin policy", () => {
     }
   });
 
-  it("lets an admin token through the policy (the RPC itself is not built yet)", async () => {
+  it("lets an admin token through the policy", async () => {
     const res = await post(admin);
-    expect(res.status).toBe(501);
+    expect([401, 403]).not.toContain(res.status);
+  });
+
+  it("applies the same rule on the real seed 001 server routes", async () => {
+    const body = JSON.stringify({ name: "gpu-real", endpoints: { predict: "https://gpu.example.com/predict" }, maxConcurrent: 2 });
+    const as = (token: string | undefined) =>
+      fetch(`${s.url}/api/servers`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+    const byUser = await as(user);
+    expect(byUser.status).toBe(403);
+    expect(await byUser.json()).toEqual({ error: "Forbidden", details: "Admin role required" });
+    const unsigned = await as(undefined);
+    expect(unsigned.status).toBe(401);
+    expect(await unsigned.json()).toEqual({ error: "Unauthorized", details: "Invalid or expired token" });
+    const byAdmin = await as(admin);
+    expect([401, 403]).not.toContain(byAdmin.status);
+    expect(byAdmin.status).toBeLessThan(500);
+    const list = await fetch(`${s.url}/api/servers`, { headers: { authorization: `Bearer ${user}` } });
+    expect(list.status).toBe(200);
   });
 
   it("enforces ServerService's admin mutations on every protocol, reads for any user", async () => {
     for (const protocol of ALL_PROTOCOLS) {
       const asUser = await outcome(caller(s.url, protocol, user)(ServerService, "registerServer", { server: { name: "gpu-1" } }));
       expect({ protocol, r: asUser === "ok" ? "ok" : [asUser.code, asUser.reason] }).toEqual({ protocol, r: ["permission_denied", "ADMIN_ROLE_REQUIRED"] });
+      // Past the policy, the RPC judges the request itself (here: a server with no kind).
       const asAdmin = await outcome(caller(s.url, protocol, admin)(ServerService, "registerServer", { server: { name: "gpu-1" } }));
-      expect({ protocol, r: asAdmin === "ok" ? "ok" : asAdmin.code }).toEqual({ protocol, r: "unimplemented" });
+      expect({ protocol, r: asAdmin === "ok" ? "ok" : asAdmin.code }).not.toEqual({ protocol, r: "permission_denied" });
+      expect({ protocol, r: asAdmin === "ok" ? "ok" : asAdmin.code }).not.toEqual({ protocol, r: "unauthenticated" });
       const read = await outcome(caller(s.url, protocol, user)(ServerService, "listServers"));
-      expect({ protocol, r: read === "ok" ? "ok" : read.code }).toEqual({ protocol, r: "unimplemented" });
+      expect({ protocol, r: read === "ok" ? "ok" : read.code }).toEqual({ protocol, r: "ok" });
       const expiredCall = await outcome(caller(s.url, protocol, expired)(SystemService, "getInfo"));
       expect({ protocol, r: expiredCall === "ok" ? "ok" : expiredCall.code }).toEqual({ protocol, r: "unauthenticated" });
     }
