@@ -28,6 +28,8 @@ import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
 import { createMailModule } from "./mail/module.ts";
+import { createAgentsModule } from "./agents/module.ts";
+import { createEdge } from "./edge/edge.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -86,7 +88,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
-  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
+  const edge = createEdge({ config, clock, log });
+  const tasksModule = createTasksModule(ctx);
+  const modules: DomainModule[] = [tasksModule, await createMailModule(ctx), createAgentsModule(ctx, { tasks: tasksModule, limiter: edge.limiter })];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
@@ -115,8 +119,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxDeadlineMs: config.maxDeadlineMs,
     requestGate: createAuthGate(config.apiToken),
     shutdownSignal: shutdown.signal,
+    edgeInterceptors: edge.interceptors,
   });
-  const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment }), ...modules.flatMap((m) => m.legacy ?? [])];
+  const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment, rateLimited: edge.enabled, agentsExpected: config.githubWebhookSecret !== undefined }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
     upgrades: modules.flatMap((m) => m.upgrades ?? []),
     docs: loadApiDocs(),

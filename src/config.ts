@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { decodeSecretKey } from "./core/secret-box.ts";
+import { parseRateLimits, type RateLimitPolicy } from "./edge/rate-limit-spec.ts";
 
 /** Everything Switchyard reads from its environment, validated. The only reader of `process.env`. */
 export interface Config {
@@ -45,6 +46,19 @@ export interface Config {
   secretKey: Uint8Array<ArrayBuffer> | undefined;
   /** Keys that sealed older values, still accepted for opening (rotation). */
   previousSecretKeys: Uint8Array<ArrayBuffer>[];
+  /** Rate-limit windows by route class (seed defaults merged with `SWITCHYARD_RATE_LIMITS`). */
+  rateLimits: RateLimitPolicy;
+  /** Secret GitHub signs webhook deliveries with; undefined refuses every delivery. */
+  githubWebhookSecret: string | undefined;
+  /** The GitHub App's id and URL slug (for the installation link of `/gh-setup`). */
+  githubAppId: string | undefined;
+  githubAppSlug: string | undefined;
+  /** Longest wait for an agent worker to take a session before it fails with an error event. */
+  agentWaitMs: number;
+  /** Agents' daily quota (0 = unlimited). */
+  agentMaxDailyTokens: number;
+  agentMaxDailyCost: number;
+  agentMaxConcurrentSessions: number;
 }
 
 /** The variables Switchyard reads, with their meaning and default: the README's table is this. */
@@ -67,6 +81,14 @@ export const VARIABLES = {
   SWITCHYARD_MAIL_SUBSCRIBER_BUFFER: "live messages held for a slow mail subscriber before its stream ends with resource_exhausted (default 1000)",
   SWITCHYARD_SECRET_KEY: "32-byte key (64 hex or base64) sealing secrets at rest with AES-256-GCM (default: a key generated once in the data dir, secret.key)",
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
+  SWITCHYARD_RATE_LIMITS: "rate limits by route class, `class=60/m,1000/h;class=off` over the seed defaults (seed-001=100/m, seed-001-task-create=50/m, seed-001-server-register=10/m, seed-004=60/m,1000/h,5000/d; classes api, seed-000, seed-003 unlimited), or off",
+  SWITCHYARD_GITHUB_WEBHOOK_SECRET: "secret of the GitHub App's webhook (X-Hub-Signature-256); unset refuses every delivery (default: unset)",
+  SWITCHYARD_GITHUB_APP_ID: "the GitHub App's id, shown by /gh-status and /health (default: unset)",
+  SWITCHYARD_GITHUB_APP_SLUG: "the GitHub App's URL name, for the installation link of /gh-setup (default: unset: the app-creation page)",
+  SWITCHYARD_AGENT_WAIT_MS: "longest wait for an agent worker to take a session before it ends with an error event (default 30000)",
+  SWITCHYARD_AGENT_MAX_DAILY_TOKENS: "tokens all agent sessions may use per UTC day; 0 = unlimited (default 1000000)",
+  SWITCHYARD_AGENT_MAX_DAILY_COST: "US dollars all agent sessions may cost per UTC day; 0 = unlimited (default 50)",
+  SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "agent sessions queued or running at once; 0 = unlimited (default 5)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
   QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
 } as const;
@@ -156,6 +178,17 @@ export function loadConfig(env: Env = process.env): Config {
     .filter((k) => k.trim() !== "")
     .map((k) => key(k, "SWITCHYARD_SECRET_KEY_PREVIOUS"))
     .filter((k): k is Uint8Array<ArrayBuffer> => k !== undefined);
+  let rateLimits: RateLimitPolicy = {};
+  try {
+    rateLimits = parseRateLimits(text("SWITCHYARD_RATE_LIMITS"));
+  } catch (error) {
+    problems.push(`SWITCHYARD_RATE_LIMITS: ${(error as Error).message}`);
+  }
+  const rawCost = text("SWITCHYARD_AGENT_MAX_DAILY_COST");
+  const agentMaxDailyCost = rawCost === undefined ? 50 : Number(rawCost);
+  if (!Number.isFinite(agentMaxDailyCost) || agentMaxDailyCost < 0 || !/^\d+(\.\d+)?$/.test(rawCost ?? "0")) {
+    problems.push(`SWITCHYARD_AGENT_MAX_DAILY_COST: "${rawCost}" is not a non-negative number`);
+  }
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -178,6 +211,14 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config["logLevel"],
     secretKey,
     previousSecretKeys,
+    rateLimits,
+    githubWebhookSecret: text("SWITCHYARD_GITHUB_WEBHOOK_SECRET"),
+    githubAppId: text("SWITCHYARD_GITHUB_APP_ID"),
+    githubAppSlug: text("SWITCHYARD_GITHUB_APP_SLUG"),
+    agentWaitMs: int("SWITCHYARD_AGENT_WAIT_MS", 30_000, 100, 300_000),
+    agentMaxDailyTokens: int("SWITCHYARD_AGENT_MAX_DAILY_TOKENS", 1_000_000, 0, 1_000_000_000_000),
+    agentMaxDailyCost: Number.isFinite(agentMaxDailyCost) && agentMaxDailyCost >= 0 ? agentMaxDailyCost : 50,
+    agentMaxConcurrentSessions: int("SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS", 5, 0, 100_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

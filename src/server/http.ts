@@ -17,6 +17,8 @@ import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.
 import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
 import type { ErrorCode } from "../core/errors.ts";
+import { edgeRequestKey, type EdgeRequest } from "../edge/context.ts";
+import { legacyRouteClasses } from "../edge/rate-limit-spec.ts";
 
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 export interface UpgradeRoute {
@@ -94,6 +96,8 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
     const contextValues = createContextValues();
     contextValues.set(callRecordKey, record);
     const method = req.method ?? "GET";
+    const edge: EdgeRequest = { clientAddress: req.socket?.remoteAddress ?? "unknown", counted: false };
+    contextValues.set(edgeRequestKey, edge);
 
     const handler = deps.handlers.get(url.pathname);
     if (handler) {
@@ -129,6 +133,9 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
         return sendLegacyError(legacy.family, { res, contextValues }, toConnectError(new AppError("invalid_argument", "METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}`), log));
       }
       record.route = `${legacy.route.method} ${legacy.route.path}`;
+      edge.classes = legacyRouteClasses(legacy.family.name, legacy.route.method, legacy.route.path);
+      edge.setHeader = (k, v) => !res.headersSent && res.setHeader(k, v);
+      legacy.family.prepare?.(res);
       return serveLegacy(legacy, { req, res, url, header, contextValues, signal }, deps);
     }
     record.protocol = "rest";
@@ -148,6 +155,8 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       });
     }
     record.route = `${rest.route.httpMethod} ${rest.route.template.source}`;
+    edge.classes = ["api"];
+    edge.setHeader = (k, v) => !res.headersSent && res.setHeader(k, v);
     return transcode(rest, { req, res, url, header, contextValues, signal }, deps);
   }
 

@@ -165,7 +165,7 @@ export const GetRateLimitStatusRequestSchema: GenMessage<GetRateLimitStatusReque
  */
 export type GetRateLimitStatusResponse = Message<"switchyard.agents.v1.GetRateLimitStatusResponse"> & {
   /**
-   * The key the caller is limited by (`token:<hash prefix>` or `ip:<address>`).
+   * The key the caller is limited by (`principal:<tenant>/<user or kind>` or `ip:<address>`).
    *
    * @generated from field: string key = 1;
    */
