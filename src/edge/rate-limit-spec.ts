@@ -30,14 +30,16 @@ const UNITS: Record<string, { ms: number; name: string }> = {
 export const DEFAULT_RATE_LIMITS = "seed-001=100/m;seed-001-task-create=50/m;seed-001-server-register=10/m;seed-004=60/m,1000/h,5000/d";
 
 /**
- * Parses `class=60/m,1000/h;other=off` over the defaults. `off` alone disables every class;
- * `class=off` one class. Windows are `<limit>/<unit>` with unit s, m, h or d (or `<n><unit>`,
+ * Parses `class=60/m,1000/h;other=off` over the defaults. `off` alone disables every class
+ * (`off;api=5/m`: only those given); `class=off` one class. Windows are `<limit>/<unit>` with unit s, m, h or d (or `<n><unit>`,
  * e.g. `10/30s`). Throws an Error naming what is wrong.
  */
 export function parseRateLimits(raw: string | undefined): RateLimitPolicy {
   const policy: RateLimitPolicy = {};
-  if (raw !== undefined && raw.trim().toLowerCase() === "off") return policy;
-  const entries = [DEFAULT_RATE_LIMITS, raw ?? ""].flatMap((s) => s.split(";")).map((e) => e.trim()).filter(Boolean);
+  const given = (raw ?? "").split(";").map((e) => e.trim()).filter(Boolean);
+  // `off` first drops the defaults: `off` alone limits nothing, `off;api=5/m` only the API.
+  const noDefaults = given[0]?.toLowerCase() === "off";
+  const entries = [...(noDefaults ? [] : DEFAULT_RATE_LIMITS.split(";")), ...(noDefaults ? given.slice(1) : given)];
   for (const entry of entries) {
     const eq = entry.indexOf("=");
     if (eq <= 0) throw new Error(`"${entry}" is not class=windows`);
