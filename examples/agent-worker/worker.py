@@ -76,9 +76,14 @@ def run_session(channel, task, lease):
     tokens = directive(prompt, "tokens", 100)
     cost = directive(prompt, "cost", 0.01)
 
+    last_beat = [time.monotonic()]
+
     def send(events, usage=None):
         if cancelled.get(task.id) or stopping.is_set():
             raise InterruptedError("cancelled")
+        if time.monotonic() - last_beat[0] > 20:  # the lease is 60 s: keep it while the agent works
+            tasks.HeartbeatTask(tspb.HeartbeatTaskRequest(id=task.id, fencing_token=token), timeout=10)
+            last_beat[0] = time.monotonic()
         answer = sessions.AppendSessionEvents(
             spb.AppendSessionEventsRequest(session_id=session_id, fencing_token=token, events=events, usage=usage), timeout=10
         )

@@ -55,7 +55,7 @@ export interface RequestHandler {
 }
 
 const ALLOW_HEADERS = [...connectCors.allowedHeaders, "Authorization", "X-Request-Id", "X-Requested-With"].join(", ");
-const EXPOSE_HEADERS = [...connectCors.exposedHeaders, "X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"].join(", ");
+const EXPOSE_HEADERS = [...connectCors.exposedHeaders, "X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "X-Response-Time", "X-Request-Count"].join(", ");
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 function protocolOf(contentType: string | null): string {
