@@ -8,6 +8,8 @@ import { toConnectError } from "../server/errors.ts";
 import { edgeRequestKey, rateLimitKey } from "./context.ts";
 import type { RateDecision, RateLimiter } from "./limiter.ts";
 
+const API = ["api"];
+
 /** `X-RateLimit-*` (and `Retry-After` when refused) for a decision; Reset in Unix seconds. */
 export function rateLimitHeaders(decision: RateDecision): Record<string, string> {
   const headers: Record<string, string> = {
@@ -31,8 +33,10 @@ export function rateLimitInterceptor(limiter: RateLimiter, options: { exempt: Se
     const edge = req.contextValues.get(edgeRequestKey);
     if (edge?.counted || options.exempt.has(`${req.service.typeName}.${req.method.name}`)) return next(req);
     if (edge) edge.counted = true;
+    const classes = edge?.classes ?? API;
+    if (!limiter.limits(classes)) return next(req);
     const key = rateLimitKey(principalOf({ values: req.contextValues }), edge?.clientAddress ?? "unknown");
-    const decision = await limiter.consume(edge?.classes ?? ["api"], key);
+    const decision = await limiter.consume(classes, key);
     if (!decision) return next(req);
     const headers = rateLimitHeaders(decision);
     const apply = (set: (k: string, v: string) => void) => {

@@ -39,6 +39,8 @@ export interface RateLimiter {
   consume(classes: string[], key: string): Promise<RateDecision | undefined>;
   /** The counters without counting. */
   status(classes: string[], key: string): Promise<WindowStatus[]>;
+  /** Whether any of `classes` has a window (cheap: checked before anything else per call). */
+  limits(classes: string[]): boolean;
   readonly policy: RateLimitPolicy;
 }
 
@@ -64,6 +66,7 @@ export function createRateLimiter(options: { policy: RateLimitPolicy; clock: Clo
 
   return {
     policy,
+    limits: (classes) => classes.some((c) => (limiters.get(c)?.length ?? 0) > 0),
     async consume(classes, key) {
       const all = windowsOf(classes);
       if (all.length === 0) return undefined;
