@@ -224,7 +224,11 @@ export function createSessions(deps: SessionsDeps) {
       const q = quota.get(tenant);
       if (!q.allowed) throw new AppError("resource_exhausted", "QUOTA_EXCEEDED", `Daily quota exceeded: ${q.reason}`, { reason: q.reason });
       store.insertSession({ tenant, ...s, taskId, activeIssueKey, now, sealedApiKey, sealedGithubToken });
-      const waiting = noWorker ? `no agent worker is connected; waiting up to ${Math.round(deps.waitMs / 1000)} s` : "waiting for an agent worker";
+      const waiting = noWorker
+        ? s.kind === "interactive"
+          ? `no agent worker is connected; waiting up to ${Math.round(deps.waitMs / 1000)} s`
+          : "no agent worker is connected; waiting for one"
+        : "waiting for an agent worker";
       appendInTx(store.getSession(tenant, s.id)!, [{ name: "status", data: { message: `Session queued: ${waiting}` } }], now);
     });
     const created = get(tenant, s.id);
@@ -247,7 +251,8 @@ export function createSessions(deps: SessionsDeps) {
       await finish(created, "failed", { name: "error", data: { message: "the session's task could not be created", reason: "AGENT_FAILED" } }, String(error));
       throw error;
     }
-    armWait(tenant, s.id, deps.waitMs);
+    // Nobody streams an issue session: it waits in the queue for a worker however long it takes.
+    if (s.kind === "interactive") armWait(tenant, s.id, deps.waitMs);
     return get(tenant, s.id);
   }
 
@@ -296,7 +301,7 @@ export function createSessions(deps: SessionsDeps) {
     resume(): void {
       for (const { tenant, id } of store.activeSessions()) {
         const s = store.getSession(tenant, id);
-        if (s?.state === "queued") armWait(tenant, id, deps.waitMs);
+        if (s?.state === "queued" && s.kind === "interactive") armWait(tenant, id, deps.waitMs);
       }
     },
 
@@ -471,6 +476,8 @@ export function createSessions(deps: SessionsDeps) {
           if (final) break;
         }
         patch.current_turn = turn;
+        // The worker may report before the claim's task event reached this domain.
+        if (cur.state === "queued") Object.assign(patch, { state: STATE_CODES.processing, worker_id: task.workerId ?? "" });
         if (final) Object.assign(patch, { state: STATE_CODES[final], completed_at: now, error_message: errorMessage, active_issue_key: null, sealed_api_key: null, sealed_github_token: null });
         store.updateSession(tenant, id, patch);
         if (usage && (usage.inputTokens || usage.outputTokens || usage.costUsd)) {
@@ -479,7 +486,7 @@ export function createSessions(deps: SessionsDeps) {
         }
         return { lastSeq, final };
       });
-      if (result.final) clearTimer(tenant, id);
+      clearTimer(tenant, id);
       notify(tenant, id);
       return { lastSeq: result.lastSeq, stop: !result.final && quota.spent(tenant) };
     },

@@ -164,6 +164,26 @@ describe("POST /webhooks/github", () => {
   });
 });
 
+describe("with SWITCHYARD_API_TOKEN set", () => {
+  it("still takes GitHub's signed deliveries (HMAC is their authentication) and refuses unsigned ones", async () => {
+    const guarded = await startTestServer({ SWITCHYARD_API_TOKEN: "a-token-of-16-chars-or-more", SWITCHYARD_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET });
+    try {
+      const payload = JSON.stringify({ action: "created", installation: { id: 1, account: { login: "me" } } });
+      const post = async (signature?: string) =>
+        (await fetch(`${guarded.url}/webhooks/github`, {
+          method: "POST",
+          headers: { "x-github-event": "installation", "x-github-delivery": `g-${Math.random()}`, ...(signature ? { "x-hub-signature-256": signature } : {}) },
+          body: payload,
+        })).json();
+      expect(await post(await sign(GITHUB_SECRET, payload))).toMatchObject({ received: true, outcome: "installation_updated" });
+      expect(await post()).toMatchObject({ received: false, error: "UNAUTHORIZED", message: "X-Hub-Signature-256 is missing" });
+      expect((await fetch(`${guarded.url}/gh-status`)).status).toBe(401);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
 describe("GitHub setup pages", () => {
   it("GET /gh-setup answers an HTML page with the installation link and a one-time state; the callback verifies it", async () => {
     const res = await fetch(`${server.url}/gh-setup?redirect_url=${encodeURIComponent("https://example.com/done")}`);

@@ -5,6 +5,9 @@ import { IntegrationService } from "../../gen/switchyard/agents/v1/integration_s
 import { QuotaService, RateLimitWindow } from "../../gen/switchyard/agents/v1/quota_service_pb.js";
 import { createManualClock } from "../../src/core/clock.ts";
 import { clientFor, type Protocol } from "../../src/testing/clients.ts";
+import { preparePython, runPython } from "../../src/testing/python.ts";
+import { join } from "node:path";
+import { repoRoot } from "../../src/testing/server.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 
 const clock = createManualClock(Date.UTC(2026, 5, 1, 12, 0, 30));
@@ -97,6 +100,14 @@ describe("rate limits", () => {
       await client.getIntegrationStatus({});
     });
   }
+
+  it("sends the counters as gRPC response metadata to a grpcio client, and RetryInfo in the status details over the limit", async () => {
+    const { python, stubs } = await preparePython();
+    const reset = nextMinute();
+    const out = (await runPython(python, [join(repoRoot, "test/python/rate_limit_client.py"), `127.0.0.1:${server.port}`, stubs, "4"])) as unknown as Record<string, unknown>[];
+    expect(out.slice(0, 3)).toEqual(["2", "1", "0"].map((remaining) => ({ code: "OK", remaining, limit: "3", reset: String(reset) })));
+    expect(out[3]).toEqual({ code: "RESOURCE_EXHAUSTED", retry_after: "30", remaining: "0", retry_info_seconds: 30 });
+  }, 60_000);
 
   it("limits canonical REST with the same headers, 429 and Retry-After", async () => {
     nextMinute();

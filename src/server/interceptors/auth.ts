@@ -8,6 +8,9 @@ export const OPEN_PROCEDURES = new Set([
   "grpc.health.v1.Health/Watch",
   "switchyard.system.v1.SystemService/GetHealth",
   "switchyard.system.v1.SystemService/WatchHealth",
+  // Authenticated by their own proof: the delivery's HMAC signature, the one-time setup state.
+  "switchyard.agents.v1.IntegrationService/ReceiveGitHubWebhook",
+  "switchyard.agents.v1.IntegrationService/CompleteGitHubSetup",
 ]);
 
 const digest = (s: string) => createHash("sha256").update(s).digest();

@@ -77,6 +77,8 @@ export function operationsFamily(deps: OperationsDeps): LegacyFamily {
             containers: { status: "operational", message: `${containers.active} active agent workers` },
             githubApp: cfg(githubConfigured),
             claudeConfig: cfg(claudeConfigured),
+            // The name the worker's own source uses for the same component.
+            claudeApiKey: cfg(claudeConfigured),
             rateLimit: cfg(deps.rateLimited ?? false),
           });
           let status = STATUS_WORD[health.status] ?? "unhealthy";
