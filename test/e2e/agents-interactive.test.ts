@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { AgentSessionService } from "../../gen/switchyard/agents/v1/agent_session_service_pb.js";
+import type { AgentsModule } from "../../src/agents/module.ts";
 import { preparePython } from "../../src/testing/python.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { clientFor } from "../../src/testing/clients.ts";
@@ -106,7 +107,8 @@ describe("seed 004 interactive sessions through the reference Python agent worke
     const tail = await collect(events);
     expect(tail.at(-1)).toMatchObject({ event: "error", data: { reason: "SESSION_ENDED" } });
     const status = await (await fetch(`${server.url}/interactive/status?sessionId=${sessionId}`)).json();
-    const task = await (await fetch(`${server.url}/v1/tasks/${(await server.app.modules.agents as unknown as { sessions: { get(t: string, id: string): { taskId: string } } }).sessions.get("default", sessionId).taskId}`)).json();
+    const agents = server.app.modules.agents as AgentsModule;
+    const task = await (await fetch(`${server.url}/v1/tasks/${agents.sessions.get("default", sessionId).taskId}`)).json();
     expect(task.task.state).toBe("TASK_STATE_CANCELLED");
     expect(status.state).toBe("ended");
     const done = await worker!.waitFor((l) => (l.session_done as { session?: string } | undefined)?.session === sessionId);
