@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { AgentSessionService } from "../../gen/switchyard/agents/v1/agent_session_service_pb.js";
 import type { AgentsModule } from "../../src/agents/module.ts";
-import { preparePython } from "../../src/testing/python.ts";
-import { startTestServer, type TestServer } from "../../src/testing/server.ts";
+import { join } from "node:path";
+import { preparePython, runPython } from "../../src/testing/python.ts";
+import { repoRoot, startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { clientFor } from "../../src/testing/clients.ts";
 import { rejection } from "../../src/testing/async.ts";
 import { startAgentWorker, type AgentWorker } from "./helpers/agent-worker.ts";
@@ -127,6 +128,17 @@ describe("seed 004 interactive sessions through the reference Python agent worke
       expect(names).toContain("claudeDelta");
     }
   });
+
+  it("serves the same stream to a grpcio client, and WatchSession resumes after a sequence", async () => {
+    const out = await runPython(python.python, [join(repoRoot, "test/python/agent_session_client.py"), `127.0.0.1:${server.port}`, python.stubs, "From Python [turns=1]"]);
+    const started = out.started as [number, string][];
+    expect(started[0]).toEqual([0, "connected"]);
+    expect(started.at(-1)![1]).toBe("complete");
+    expect(started.slice(1).map(([seq]) => seq)).toEqual(started.slice(1).map((_, i) => i + 1));
+    const watched = out.watched as [number, string][];
+    expect(watched[0]![1]).toBe("connected");
+    expect(watched.slice(1)).toEqual(started.filter(([seq]) => seq > 3));
+  }, 60_000);
 
   it("answers bad input in the seed's error body before any stream", async () => {
     for (const [body, field] of [
