@@ -153,6 +153,9 @@ describe("seed 004 interactive sessions through the reference Python agent worke
       expect(err.error).toBe("VALIDATION_ERROR");
       expect(err.message).toContain(field);
     }
+    const taken = await start({ sessionId: (await (await fetch(`${server.url}/v1/agents/sessions?page_size=1`)).json()).sessions[0].id, prompt: "x", repository: { name: "o/r" } });
+    expect(taken.status).toBe(409);
+    expect(await taken.json()).toMatchObject({ error: "VALIDATION_ERROR" });
     const missing = await fetch(`${server.url}/interactive/status?sessionId=nope`);
     expect(missing.status).toBe(404);
     expect((await missing.json()).error).toBe("NOT_FOUND");

@@ -6,6 +6,7 @@ const SEED_004_CODES: Record<string, string> = {
   invalid_argument: "VALIDATION_ERROR",
   out_of_range: "VALIDATION_ERROR",
   failed_precondition: "VALIDATION_ERROR",
+  already_exists: "VALIDATION_ERROR",
   unauthenticated: "UNAUTHORIZED",
   permission_denied: "UNAUTHORIZED",
   not_found: "NOT_FOUND",
