@@ -44,14 +44,14 @@ export type GetAgentPoolResponse = Message<"switchyard.agents.v1.GetAgentPoolRes
   active: number;
 
   /**
-   * Agent workers ever registered and not unregistered (seed 004 `containers.total`).
+   * Distinct agent workers seen since the server started (seed 004 `containers.total`).
    *
    * @generated from field: int32 total = 2;
    */
   total: number;
 
   /**
-   * Agent tasks that failed since the server started (seed 004 `containers.errors`).
+   * Agent tasks that failed or timed out since the server started (seed 004 `containers.errors`).
    *
    * @generated from field: int64 errors = 3;
    */

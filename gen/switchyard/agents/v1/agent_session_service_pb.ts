@@ -632,8 +632,9 @@ export const AgentSessionService: GenService<{
    * repository and issue number while a session for that issue is queued or processing (the
    * running session is answered).
    * Errors: `invalid_argument` naming `repository.name` or `issue_number` (not positive);
-   * `CLAUDE_NOT_CONFIGURED`, `GITHUB_NOT_CONFIGURED` (failed_precondition);
-   * `QUOTA_EXCEEDED` (resource_exhausted).
+   * `CLAUDE_NOT_CONFIGURED` (failed_precondition) when no Claude key is stored;
+   * `QUOTA_EXCEEDED` (resource_exhausted). An issue session waits in the queue until an agent
+   * worker takes it (no wait limit: nobody streams it).
    *
    * @generated from rpc switchyard.agents.v1.AgentSessionService.ProcessIssue
    */

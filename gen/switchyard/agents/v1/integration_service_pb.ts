@@ -69,7 +69,8 @@ export const GetIntegrationStatusResponseSchema: GenMessage<GetIntegrationStatus
  */
 export type GitHubStatus = Message<"switchyard.agents.v1.GitHubStatus"> & {
   /**
-   * Whether app credentials and a webhook secret are stored.
+   * Whether a webhook secret is configured and the app is known (its id configured, or an
+   * installation recorded).
    *
    * @generated from field: bool configured = 1;
    */
@@ -519,7 +520,9 @@ export const IntegrationService: GenService<{
    * the first result.
    * Errors: `SETUP_STATE_INVALID` (permission_denied) when `state` is unknown or expired;
    * `invalid_argument` naming `code` when neither `code` nor `installation_id` is given;
-   * `GITHUB_EXCHANGE_FAILED` (unavailable) when GitHub refused or could not be reached;
+   * `GITHUB_EXCHANGE_FAILED` (unavailable) when GitHub refused or could not be reached (today
+   * for every `code` without `installation_id`: the exchange needs an integration worker, which
+   * is not built yet);
    * `WORKER_UNAVAILABLE` (unavailable) when no integration worker took the task in time.
    *
    * @generated from rpc switchyard.agents.v1.IntegrationService.CompleteGitHubSetup
