@@ -33,6 +33,7 @@ describe("rate-limit configuration", () => {
     expect(legacyRouteClasses("seed-001-servers", "POST", "/api/servers")).toEqual(["seed-001", "seed-001-server-register"]);
     expect(legacyRouteClasses("seed-004-claude-worker", "GET", "/gh-status")).toEqual(["seed-004"]);
     expect(legacyRouteClasses("seed-004-claude-worker", "POST", "/webhooks/github")).toEqual([]);
+    expect(legacyRouteClasses("seed-004", "GET", "/health")).toEqual([]);
   });
 });
 

@@ -68,12 +68,15 @@ function parseWindow(w: string, cls: string): RateWindow {
   return { limit, windowMs: unit.ms * count, name: count === 1 ? unit.name : `${(unit.ms * count) / 1000}s` };
 }
 
+const UNLIMITED_004 = new Set(["/webhooks/github", "/health", "/metrics", "/metrics/prometheus"]);
+
 /** The classes a legacy route counts in: its family's, plus seed 001's narrower ones. */
 export function legacyRouteClasses(familyName: string, method: string, path: string): string[] {
   const family = /^seed-\d{3}/.exec(familyName)?.[0];
   // GitHub's deliveries are authenticated by their signature and deduplicated; limiting them
   // per address would drop a busy installation's events (GitHub answers 200 and never retries).
-  if (!family || (family === "seed-004" && path === "/webhooks/github")) return [];
+  // Monitoring (health checks, scrapers polling from one address) is not what the limits guard.
+  if (!family || (family === "seed-004" && UNLIMITED_004.has(path))) return [];
   const classes = [family];
   if (family === "seed-001" && method === "POST" && path === "/api/task") classes.push("seed-001-task-create");
   if (family === "seed-001" && method === "POST" && path === "/api/servers") classes.push("seed-001-server-register");
