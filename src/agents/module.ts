@@ -93,6 +93,61 @@ export function engineTaskPort(tasks: TasksModule): AgentTaskPort {
 }
 
 /**
+ * Follows the agents queue's task events only while agent sessions are active: a watcher on the
+ * task hub makes every task event of the server be mapped (the engine maps them lazily, for
+ * watchers only), a cost the hot path of other queues must not pay when no agent works. Each
+ * (re)start catches up with `reconcile` after subscribing, so no change is missed in between.
+ */
+function followAgentTasks(deps: {
+  tasks: AgentTaskPort;
+  log: ModuleContext["log"];
+  apply(ev: AgentTaskEvent): Promise<void>;
+  stillNeeded(): boolean;
+  onEvent(ev: AgentTaskEvent): unknown;
+}) {
+  let current: AbortController | undefined;
+  let closed = false;
+  const ensure = (reconcile: () => Promise<void>) => {
+    if (current || closed) return;
+    const ac = new AbortController();
+    current = ac;
+    const events = deps.tasks.watch(ac.signal)[Symbol.asyncIterator]();
+    // The first next() subscribes (synchronously, before its first await); then catch up.
+    const first = events.next();
+    void reconcile().catch((error) => deps.log.error("agents: sessions not reconciled", { error: String(error) }));
+    void (async () => {
+      try {
+        for (let next = await first; !next.done; next = await events.next()) {
+          deps.onEvent(next.value);
+          await deps.apply(next.value).catch((error) => deps.log.error("agents: task event not applied", { task_id: next.value.task.id, error: String(error) }));
+          if (!deps.stillNeeded()) {
+            // Checked and cleared in one synchronous step: a session started after this sees no follower and starts one.
+            current = undefined;
+            ac.abort();
+            return;
+          }
+        }
+      } catch (error) {
+        if (ac.signal.aborted) return;
+        deps.log.warn("agents: task watch restarted", { error: String(error) });
+        if (current === ac) current = undefined;
+        ensure(reconcile);
+      } finally {
+        await events.return?.();
+      }
+    })();
+  };
+  return {
+    ensure,
+    stop() {
+      closed = true;
+      current?.abort();
+      current = undefined;
+    },
+  };
+}
+
+/**
  * The agents domain as served: sessions (AgentSessionService), the pool (AgentPoolService),
  * quotas (QuotaService), GitHub and Claude (IntegrationService), and seed 004's legacy family.
  */
@@ -116,6 +171,8 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     appSlug: ctx.config.githubAppSlug,
     sessions: () => sessions,
   });
+  const pool = createPool({ tasks, store, clock: ctx.clock });
+  const follower = followAgentTasks({ tasks, log: ctx.log, apply: (ev) => sessions.onTaskEvent(ev), stillNeeded: () => store.activeSessions().length > 0, onEvent: (ev) => ev.task.workerId && pool.noteWorker(ev.task.workerId) });
   sessions = createSessions({
     database: ctx.database,
     store,
@@ -127,24 +184,8 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     storedClaudeKey: (tenant) => integrations.claudeKey(tenant),
     hasStoredClaudeKey: (tenant) => integrations.hasClaudeKey(tenant),
     waitMs: ctx.config.agentWaitMs,
+    onActive: () => follower.ensure(() => sessions.reconcile()),
   });
-  const pool = createPool({ tasks, store, clock: ctx.clock });
-  const stop = new AbortController();
-  // Follow the agents queue from creation, so no task change between creation and start is missed.
-  void (async () => {
-    for (;;) {
-      try {
-        for await (const ev of tasks.watch(stop.signal)) {
-          if (ev.task.workerId) pool.noteWorker(ev.task.workerId);
-          await sessions.onTaskEvent(ev).catch((error) => ctx.log.error("agents: task event not applied", { task_id: ev.task.id, error: String(error) }));
-        }
-        return;
-      } catch (error) {
-        if (stop.signal.aborted) return;
-        ctx.log.warn("agents: task watch restarted", { error: String(error) });
-      }
-    }
-  })();
   return {
     name: "agents",
     sessions,
@@ -160,9 +201,11 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     legacy: [claudeWorkerFamily({ environment: ctx.config.environment, metrics: ctx.metrics })],
     start() {
       sessions.resume();
+      // Sessions left running by a previous process: follow their tasks and catch up.
+      if (store.activeSessions().length > 0) follower.ensure(() => sessions.reconcile());
     },
     async close() {
-      stop.abort();
+      follower.stop();
       sessions.close();
     },
   };

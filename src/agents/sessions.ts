@@ -57,6 +57,8 @@ export interface SessionsDeps {
   hasStoredClaudeKey(tenant: string): boolean;
   /** Longest wait for a worker to take a session. */
   waitMs: number;
+  /** Called once a session's task exists: its changes must be followed from then on. */
+  onActive(): void;
 }
 
 const SESSION_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -251,6 +253,8 @@ export function createSessions(deps: SessionsDeps) {
       await finish(created, "failed", { name: "error", data: { message: "the session's task could not be created", reason: "AGENT_FAILED" } }, String(error));
       throw error;
     }
+    // Follow the task from now on; a change made before the follower subscribed is caught up by its reconcile.
+    deps.onActive();
     // Nobody streams an issue session: it waits in the queue for a worker however long it takes.
     if (s.kind === "interactive") armWait(tenant, s.id, deps.waitMs);
     return get(tenant, s.id);
@@ -296,6 +300,21 @@ export function createSessions(deps: SessionsDeps) {
 
   return {
     onTaskEvent,
+
+    /** Applies the current state of every active session's task (what events may have been missed). */
+    async reconcile(): Promise<void> {
+      for (const { tenant, id } of store.activeSessions()) {
+        const s = store.getSession(tenant, id);
+        if (!s) continue;
+        const task = tasks.getTask(tenant, s.taskId);
+        if (!task) {
+          await onTaskEvent({ kind: "deleted", task: { id: s.taskId, state: "cancelled", fencingToken: undefined, workerId: undefined, result: undefined, errorMessage: undefined, errorReason: undefined } });
+          continue;
+        }
+        const kind = ({ running: s.state === "queued" ? "claimed" : undefined, succeeded: "succeeded", failed: "failed", timed_out: "timed_out", cancelled: "cancelled" } as const)[task.state as "running"];
+        if (kind) await onTaskEvent({ kind, task });
+      }
+    },
 
     /** Re-arms the no-worker wait of sessions still queued (after a restart). */
     resume(): void {
