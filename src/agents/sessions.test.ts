@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import { AppError } from "../core/errors.ts";
+import { createAgentsModule } from "./module.ts";
 import { openAgentsFixture } from "./testing.ts";
 
 const KEY = "sk-ant-session-key-0001";
@@ -104,6 +105,28 @@ describe("agent sessions", () => {
     const events = [];
     for await (const e of f.agents.sessions.watch("t", s.id, 0, new AbortController().signal)) events.push(e);
     expect(events.at(-1)).toMatchObject({ name: "error", data: { reason: "WORKER_LOST" } });
+  });
+
+  it("follows the task hub only while a session is active, so other queues' events cost nothing", async () => {
+    expect(f.hub.watchers).toBe(0);
+    const s = await start("t");
+    expect(f.hub.watchers).toBe(1);
+    const token = await claim("t", s.id);
+    await f.agents.sessions.appendEvents("t", s.id, token, [{ name: "complete", data: { sessionId: s.id, turns: 0 } }], undefined);
+    await f.engine.completeTask({ id: s.taskId, fencingToken: token });
+    await until(() => f.hub.watchers === 0);
+  });
+
+  it("catches up at start with task changes made while nothing followed them (a restart)", async () => {
+    const s = await start("t");
+    const token = await claim("t", s.id);
+    await f.agents.close!();
+    await f.engine.failTask({ id: s.taskId, fencingToken: token, error: { message: "worker crashed", retryable: false } });
+    const again = createAgentsModule(f.ctx, { tasks: f.tasks });
+    again.start!();
+    await until(() => again.sessions.get("t", s.id).state === "failed");
+    expect(again.sessions.get("t", s.id).errorMessage).toBe("worker crashed");
+    await again.close!();
   });
 
   it("answers the first session for a retried request id and one running session per issue", async () => {

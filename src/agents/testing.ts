@@ -40,6 +40,9 @@ export async function openAgentsFixture(env: Record<string, string> = {}) {
   const agents = createAgentsModule(ctx, { tasks });
   return {
     agents,
+    ctx,
+    tasks,
+    hub,
     engine,
     clock,
     database,
