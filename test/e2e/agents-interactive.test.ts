@@ -56,6 +56,7 @@ describe("seed 004 interactive sessions through the reference Python agent worke
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(res.headers.get("x-response-time")).toMatch(/^\d+ms$/);
     const events = await collect(readSse(res));
+    expect(res.headers.get("x-session-id")).toBe(events[0]!.data.sessionId as string);
     const names = events.map((e) => e.event);
     expect(names[0]).toBe("connected");
     expect(names.at(-1)).toBe("complete");

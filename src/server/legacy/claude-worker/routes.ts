@@ -86,7 +86,9 @@ async function relay(ex: LegacyExchange, ctx: RawRouteContext, stream: AsyncGene
   } catch (error) {
     return sendLegacyError(ctx.family, ex, toConnectError(error, ctx.deps.log));
   }
-  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+  const sessionId = first.done ? "" : (first.value.event?.sessionId ?? "");
+  // As the seed's worker does, the session id also travels in a header (a client can DELETE or poll it without parsing the stream).
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no", "x-session-id": sessionId });
   (res as { flushHeaders?: () => void }).flushHeaders?.();
   const keepalive = setInterval(() => res.write(": keepalive\n\n"), SSE_KEEPALIVE_MS);
   try {
