@@ -111,6 +111,14 @@ def run_session(channel, task, lease):
             outcome["result"] = "completed"
     except InterruptedError as why:
         outcome["result"] = str(why)
+        if str(why) == "stop":
+            # Over the tenant's daily budget: say so, then give the task up for good.
+            try:
+                sessions.AppendSessionEvents(spb.AppendSessionEventsRequest(session_id=session_id, fencing_token=token, events=[
+                    apb.SessionEvent(timestamp=now(), error=apb.SessionError(message="Daily quota exceeded", reason="QUOTA_EXCEEDED"))]), timeout=10)
+                tasks.FailTask(tspb.FailTaskRequest(id=task.id, fencing_token=token, error=tpb.TaskError(message="daily quota exceeded", reason="QUOTA_EXCEEDED")), timeout=10)
+            except grpc.RpcError as error:
+                outcome["result"] = f"stop, then refused: {error.code().name}"
     except grpc.RpcError as error:
         outcome["result"] = f"refused: {error.code().name}"
     with lock:

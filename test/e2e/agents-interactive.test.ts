@@ -193,3 +193,30 @@ describe("agent quotas", () => {
     abort.abort();
   });
 });
+
+describe("agent token budget", () => {
+  let budget: TestServer;
+  let budgetWorker: AgentWorker | undefined;
+  beforeAll(async () => {
+    budget = await startTestServer({ SWITCHYARD_AGENT_MAX_DAILY_TOKENS: "150", SWITCHYARD_RATE_LIMITS: "off" });
+    await fetch(`${budget.url}/claude-setup`, { method: "POST", body: JSON.stringify({ anthropicApiKey: KEY }) });
+    budgetWorker = await startAgentWorker(python.python, python.stubs, budget.port, "py-budget");
+  }, 60_000);
+  afterAll(async () => {
+    await budgetWorker?.stop();
+    await budget.close();
+  });
+
+  it("stops a running session once the day's tokens are spent (error QUOTA_EXCEEDED) and refuses the next with 429", async () => {
+    const res = await fetch(`${budget.url}/interactive/start`, { method: "POST", body: JSON.stringify({ prompt: "Big job [turns=4] [tokens=100]", repository: { name: "o/r" } }) });
+    const events = await collect(readSse(res));
+    expect(events.at(-1)).toMatchObject({ event: "error", data: { reason: "QUOTA_EXCEEDED" } });
+    expect(events.filter((e) => e.event === "claude_end").length).toBeLessThan(4);
+    const quota = (await (await fetch(`${budget.url}/v1/agents/quota`)).json()).quota;
+    expect(quota).toMatchObject({ allowed: false, reason: "daily token limit reached", max_daily_tokens: "150" });
+    expect(Number(quota.daily_tokens)).toBeGreaterThanOrEqual(150);
+    const next = await fetch(`${budget.url}/interactive/start`, { method: "POST", body: JSON.stringify({ prompt: "more", repository: { name: "o/r" } }) });
+    expect(next.status).toBe(429);
+    expect(await next.json()).toMatchObject({ error: "QUOTA_EXCEEDED" });
+  });
+});
