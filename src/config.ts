@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { decodeSecretKey } from "./core/secret-box.ts";
 import { parseRateLimits, type RateLimitPolicy } from "./edge/rate-limit-spec.ts";
@@ -48,6 +49,8 @@ export interface Config {
   previousSecretKeys: Uint8Array<ArrayBuffer>[];
   /** Rate-limit windows by route class (seed defaults merged with `SWITCHYARD_RATE_LIMITS`). */
   rateLimits: RateLimitPolicy;
+  /** Proxy addresses whose `X-Forwarded-For` names the client (rate-limit keys of anonymous callers). */
+  trustedProxies: string[];
   /** Secret GitHub signs webhook deliveries with; undefined refuses every delivery. */
   githubWebhookSecret: string | undefined;
   /** The GitHub App's id and URL slug (for the installation link of `/gh-setup`). */
@@ -82,6 +85,7 @@ export const VARIABLES = {
   SWITCHYARD_SECRET_KEY: "32-byte key (64 hex or base64) sealing secrets at rest with AES-256-GCM (default: a key generated once in the data dir, secret.key)",
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
   SWITCHYARD_RATE_LIMITS: "rate limits by route class, `class=60/m,1000/h;class=off` over the seed defaults (seed-001=100/m, seed-001-task-create=50/m, seed-001-server-register=10/m, seed-004=60/m,1000/h,5000/d; classes api, seed-000, seed-003 unlimited), or off",
+  SWITCHYARD_TRUSTED_PROXIES: "comma-separated proxy IP addresses whose X-Forwarded-For names the client, for rate limits (default: none, the socket's address counts)",
   SWITCHYARD_GITHUB_WEBHOOK_SECRET: "secret of the GitHub App's webhook (X-Hub-Signature-256); unset refuses every delivery (default: unset)",
   SWITCHYARD_GITHUB_APP_ID: "the GitHub App's id, shown by /gh-status and /health (default: unset)",
   SWITCHYARD_GITHUB_APP_SLUG: "the GitHub App's URL name, for the installation link of /gh-setup (default: unset: the app-creation page)",
@@ -184,6 +188,8 @@ export function loadConfig(env: Env = process.env): Config {
   } catch (error) {
     problems.push(`SWITCHYARD_RATE_LIMITS: ${(error as Error).message}`);
   }
+  const trustedProxies = (text("SWITCHYARD_TRUSTED_PROXIES") ?? "").split(",").map((a) => a.trim()).filter(Boolean);
+  for (const a of trustedProxies) if (isIP(a) === 0) problems.push(`SWITCHYARD_TRUSTED_PROXIES: "${a}" is not an IP address`);
   const rawCost = text("SWITCHYARD_AGENT_MAX_DAILY_COST");
   const agentMaxDailyCost = rawCost === undefined ? 50 : Number(rawCost);
   if (!Number.isFinite(agentMaxDailyCost) || agentMaxDailyCost < 0 || !/^\d+(\.\d+)?$/.test(rawCost ?? "0")) {
@@ -212,6 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey,
     previousSecretKeys,
     rateLimits,
+    trustedProxies,
     githubWebhookSecret: text("SWITCHYARD_GITHUB_WEBHOOK_SECRET"),
     githubAppId: text("SWITCHYARD_GITHUB_APP_ID"),
     githubAppSlug: text("SWITCHYARD_GITHUB_APP_SLUG"),

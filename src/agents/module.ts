@@ -195,7 +195,7 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     services: [
       { service: AgentSessionService, impl: agentSessionService(sessions) } as ServiceRegistration,
       { service: AgentPoolService, impl: agentPoolService(pool) } as ServiceRegistration,
-      { service: QuotaService, impl: quotaService(quota, deps.limiter) } as ServiceRegistration,
+      { service: QuotaService, impl: quotaService(quota, deps.limiter, new Set(ctx.config.trustedProxies)) } as ServiceRegistration,
       { service: IntegrationService, impl: integrationService(integrations) } as ServiceRegistration,
     ],
     legacy: [claudeWorkerFamily({ environment: ctx.config.environment, metrics: ctx.metrics })],

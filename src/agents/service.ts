@@ -24,6 +24,7 @@ import { GitHubStatusSchema, IntegrationService, WebhookOutcome } from "../../ge
 import { AgentQuotaSchema, QuotaService, RateLimitWindow, RateLimitWindowStatusSchema } from "../../gen/switchyard/agents/v1/quota_service_pb.js";
 import { invalidArgument } from "../core/errors.ts";
 import { principalOf, tenantOf } from "../core/principal.ts";
+import { clientAddress } from "../edge/client-address.ts";
 import { edgeRequestKey, rateLimitKey } from "../edge/context.ts";
 import type { RateLimiter } from "../edge/limiter.ts";
 import type { GitHubStatus, Integrations } from "./integrations.ts";
@@ -198,12 +199,12 @@ export function agentPoolService(pool: Pool): Partial<ServiceImpl<typeof AgentPo
 
 const WINDOWS: Record<string, RateLimitWindow> = { minute: RateLimitWindow.MINUTE, hour: RateLimitWindow.HOUR, day: RateLimitWindow.DAY };
 
-export function quotaService(quota: Quota, limiter: RateLimiter | undefined): Partial<ServiceImpl<typeof QuotaService>> {
+export function quotaService(quota: Quota, limiter: RateLimiter | undefined, trustedProxies: ReadonlySet<string> = new Set()): Partial<ServiceImpl<typeof QuotaService>> {
   return {
     getAgentQuota: (_req, ctx) => ({ quota: quotaMessage(quota.get(tenantOf(ctx))) }),
     async getRateLimitStatus(_req, ctx) {
       const edge = ctx.values.get(edgeRequestKey);
-      const key = rateLimitKey(principalOf(ctx), edge?.clientAddress ?? "unknown");
+      const key = rateLimitKey(principalOf(ctx), clientAddress(edge?.clientAddress ?? "unknown", ctx.requestHeader.get("x-forwarded-for"), trustedProxies));
       const windows = limiter ? await limiter.status(edge?.classes ?? ["api"], key) : [];
       return {
         key,

@@ -5,6 +5,7 @@ import { AppError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { principalOf } from "../core/principal.ts";
 import { toConnectError } from "../server/errors.ts";
+import { clientAddress } from "./client-address.ts";
 import { edgeRequestKey, rateLimitKey } from "./context.ts";
 import type { RateDecision, RateLimiter } from "./limiter.ts";
 
@@ -28,14 +29,15 @@ export function rateLimitHeaders(decision: RateDecision): Record<string, string>
  * REST route, onto that route's HTTP answer. Over a limit: `resource_exhausted`,
  * `RATE_LIMIT_EXCEEDED`, with `google.rpc.RetryInfo` and `Retry-After`.
  */
-export function rateLimitInterceptor(limiter: RateLimiter, options: { exempt: Set<string>; log: Logger }): Interceptor {
+export function rateLimitInterceptor(limiter: RateLimiter, options: { exempt: Set<string>; log: Logger; trustedProxies: ReadonlySet<string> }): Interceptor {
   return (next) => async (req) => {
     const edge = req.contextValues.get(edgeRequestKey);
     if (edge?.counted || options.exempt.has(`${req.service.typeName}.${req.method.name}`)) return next(req);
     if (edge) edge.counted = true;
     const classes = edge?.classes ?? API;
     if (!limiter.limits(classes)) return next(req);
-    const key = rateLimitKey(principalOf({ values: req.contextValues }), edge?.clientAddress ?? "unknown");
+    const address = clientAddress(edge?.clientAddress ?? "unknown", req.header.get("x-forwarded-for"), options.trustedProxies);
+    const key = rateLimitKey(principalOf({ values: req.contextValues }), address);
     const decision = await limiter.consume(classes, key);
     if (!decision) return next(req);
     const headers = rateLimitHeaders(decision);

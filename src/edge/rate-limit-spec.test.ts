@@ -51,3 +51,15 @@ describe("limiter", () => {
     expect(await limiter.consume(["seed-003"], "a")).toBeUndefined();
   });
 });
+
+describe("client address", () => {
+  it("takes the socket's address unless it is a trusted proxy, then the nearest untrusted X-Forwarded-For hop", async () => {
+    const { clientAddress } = await import("./client-address.ts");
+    const trusted = new Set(["10.0.0.1", "10.0.0.2"]);
+    expect(clientAddress("::ffff:192.0.2.7", "198.51.100.1", trusted)).toBe("192.0.2.7");
+    expect(clientAddress("::ffff:10.0.0.1", "6.6.6.6, 198.51.100.1, 10.0.0.2", trusted)).toBe("198.51.100.1");
+    expect(clientAddress("10.0.0.1", "10.0.0.2", trusted)).toBe("10.0.0.2");
+    expect(clientAddress("10.0.0.1", "not-an-ip", trusted)).toBe("10.0.0.1");
+    expect(clientAddress("10.0.0.1", "198.51.100.1", new Set())).toBe("10.0.0.1");
+  });
+});

@@ -118,6 +118,27 @@ describe("rate limits", () => {
     expect((await over.json()).error).toMatchObject({ code: "resource_exhausted", reason: "RATE_LIMIT_EXCEEDED" });
   });
 
+  it("keys anonymous callers by X-Forwarded-For only behind a trusted proxy", async () => {
+    nextMinute();
+    const statusKey = async (url: string, forwarded: string) =>
+      (await (await fetch(`${url}/v1/rateLimits`, { headers: { "x-forwarded-for": forwarded } })).json()).key;
+    // Not trusted: a client cannot pick its own key.
+    expect(await statusKey(server.url, "203.0.113.9")).toBe("ip:127.0.0.1");
+    const proxied = await startTestServer({ SWITCHYARD_RATE_LIMITS: "off;api=2/m", SWITCHYARD_TRUSTED_PROXIES: "127.0.0.1" }, { clock });
+    try {
+      expect(await statusKey(proxied.url, "198.51.100.1, 203.0.113.9")).toBe("ip:203.0.113.9");
+      const call = (forwarded: string) => fetch(`${proxied.url}/v1/agents/integrations`, { headers: { "x-forwarded-for": forwarded } });
+      expect((await call("203.0.113.1")).status).toBe(200);
+      expect((await call("203.0.113.1")).status).toBe(200);
+      expect((await call("203.0.113.1")).status).toBe(429);
+      const other = await call("203.0.113.2");
+      expect(other.status).toBe(200);
+      expect(other.headers.get("x-ratelimit-remaining")).toBe("1");
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it("does not limit health probes nor GitHub's signed deliveries", async () => {
     nextMinute();
     for (let i = 0; i < 5; i++) expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
