@@ -33,6 +33,8 @@ import { createTasksModule } from "./tasks/module.ts";
 import { createMailModule } from "./mail/module.ts";
 import { createServersModule } from "./servers/module.ts";
 import { createAuthModule } from "./auth/module.ts";
+import { createAgentsModule } from "./agents/module.ts";
+import { createEdge } from "./edge/edge.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -115,8 +117,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const loop = watchEventLoop(metrics.registry);
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
+  const edge = createEdge({ config, clock, log });
   const tasksModule = createTasksModule(ctx);
-  const modules: DomainModule[] = [createAuthModule(ctx), tasksModule, await createMailModule(ctx), createServersModule(ctx, tasksModule)];
+  const modules: DomainModule[] = [
+    createAuthModule(ctx),
+    tasksModule,
+    await createMailModule(ctx),
+    createServersModule(ctx, tasksModule),
+    createAgentsModule(ctx, { tasks: tasksModule, limiter: edge.limiter }),
+  ];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
@@ -145,8 +154,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxDeadlineMs: config.maxDeadlineMs,
     requestGate: createAuthGate(auth),
     shutdownSignal: shutdown.signal,
+    edgeInterceptors: edge.interceptors,
   });
-  const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment }), ...modules.flatMap((m) => m.legacy ?? [])];
+  const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment, rateLimited: edge.enabled, agentsExpected: config.githubWebhookSecret !== undefined }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
     upgrades: modules.flatMap((m) => m.upgrades ?? []),
     docs: loadApiDocs(),

@@ -1,6 +1,8 @@
+import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { decodeSecretKey } from "./core/secret-box.ts";
 import { parseFailpoints } from "./core/failpoints.ts";
+import { parseRateLimits, type RateLimitPolicy } from "./edge/rate-limit-spec.ts";
 
 /** Everything Switchyard reads from its environment, validated. The only reader of `process.env`. */
 export interface Config {
@@ -56,6 +58,21 @@ export interface Config {
   servers: ServersConfig;
   /** Identity: tokens, JWT verification, Google/OIDC sign-in (see src/auth/README.md). */
   auth: AuthConfig;
+  /** Rate-limit windows by route class (seed defaults merged with `SWITCHYARD_RATE_LIMITS`). */
+  rateLimits: RateLimitPolicy;
+  /** Proxy addresses whose `X-Forwarded-For` names the client (rate-limit keys of anonymous callers). */
+  trustedProxies: string[];
+  /** Secret GitHub signs webhook deliveries with; undefined refuses every delivery. */
+  githubWebhookSecret: string | undefined;
+  /** The GitHub App's id and URL slug (for the installation link of `/gh-setup`). */
+  githubAppId: string | undefined;
+  githubAppSlug: string | undefined;
+  /** Longest wait for an agent worker to take a session before it fails with an error event. */
+  agentWaitMs: number;
+  /** Agents' daily quota (0 = unlimited). */
+  agentMaxDailyTokens: number;
+  agentMaxDailyCost: number;
+  agentMaxConcurrentSessions: number;
 }
 
 /** Settings of the servers domain (registry, health checker, push dispatcher). */
@@ -143,6 +160,15 @@ export const VARIABLES = {
   SWITCHYARD_GOOGLE_ISSUERS: "accepted ID-token issuers, comma-separated (default https://accounts.google.com,accounts.google.com)",
   SWITCHYARD_GOOGLE_TENANT: "tenant that users signing in with Google join (default default)",
   SWITCHYARD_PUBLIC_URL: "public base URL of this server: the device flow's verification_uri and the callback HTTP backends call, PUT /api/task/:id (default: the Host header, the listener's address)",
+  SWITCHYARD_RATE_LIMITS: "rate limits by route class, `class=60/m,1000/h;class=off` over the seed defaults (seed-001=100/m, seed-001-task-create=50/m, seed-001-server-register=10/m, seed-004=60/m,1000/h,5000/d; classes api, seed-000, seed-003 unlimited), or off",
+  SWITCHYARD_TRUSTED_PROXIES: "comma-separated proxy IP addresses whose X-Forwarded-For names the client, for rate limits (default: none, the socket's address counts)",
+  SWITCHYARD_GITHUB_WEBHOOK_SECRET: "secret of the GitHub App's webhook (X-Hub-Signature-256); unset refuses every delivery (default: unset)",
+  SWITCHYARD_GITHUB_APP_ID: "the GitHub App's id, shown by /gh-status and /health (default: unset)",
+  SWITCHYARD_GITHUB_APP_SLUG: "the GitHub App's URL name, for the installation link of /gh-setup (default: unset: the app-creation page)",
+  SWITCHYARD_AGENT_WAIT_MS: "longest wait for an agent worker to take a session before it ends with an error event (default 30000)",
+  SWITCHYARD_AGENT_MAX_DAILY_TOKENS: "tokens all agent sessions may use per UTC day; 0 = unlimited (default 1000000)",
+  SWITCHYARD_AGENT_MAX_DAILY_COST: "US dollars all agent sessions may cost per UTC day; 0 = unlimited (default 50)",
+  SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "agent sessions queued or running at once; 0 = unlimited (default 5)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
   QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
   SWITCHYARD_BACKEND_ALLOW: "comma-separated hosts and CIDRs backend endpoints may use although private, loopback or link-local (default: none)",
@@ -247,6 +273,19 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   const auth = loadAuthConfig(env, text, url, int, problems, apiToken);
+  let rateLimits: RateLimitPolicy = {};
+  try {
+    rateLimits = parseRateLimits(text("SWITCHYARD_RATE_LIMITS"));
+  } catch (error) {
+    problems.push(`SWITCHYARD_RATE_LIMITS: ${(error as Error).message}`);
+  }
+  const trustedProxies = (text("SWITCHYARD_TRUSTED_PROXIES") ?? "").split(",").map((a) => a.trim()).filter(Boolean);
+  for (const a of trustedProxies) if (isIP(a) === 0) problems.push(`SWITCHYARD_TRUSTED_PROXIES: "${a}" is not an IP address`);
+  const rawCost = text("SWITCHYARD_AGENT_MAX_DAILY_COST");
+  const agentMaxDailyCost = rawCost === undefined ? 50 : Number(rawCost);
+  if (!Number.isFinite(agentMaxDailyCost) || agentMaxDailyCost < 0 || !/^\d+(\.\d+)?$/.test(rawCost ?? "0")) {
+    problems.push(`SWITCHYARD_AGENT_MAX_DAILY_COST: "${rawCost}" is not a non-negative number`);
+  }
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -281,6 +320,15 @@ export function loadConfig(env: Env = process.env): Config {
       publicUrl: url("SWITCHYARD_PUBLIC_URL", ["http", "https"]),
     },
     auth,
+    rateLimits,
+    trustedProxies,
+    githubWebhookSecret: text("SWITCHYARD_GITHUB_WEBHOOK_SECRET"),
+    githubAppId: text("SWITCHYARD_GITHUB_APP_ID"),
+    githubAppSlug: text("SWITCHYARD_GITHUB_APP_SLUG"),
+    agentWaitMs: int("SWITCHYARD_AGENT_WAIT_MS", 30_000, 100, 300_000),
+    agentMaxDailyTokens: int("SWITCHYARD_AGENT_MAX_DAILY_TOKENS", 1_000_000, 0, 1_000_000_000_000),
+    agentMaxDailyCost: Number.isFinite(agentMaxDailyCost) && agentMaxDailyCost >= 0 ? agentMaxDailyCost : 50,
+    agentMaxConcurrentSessions: int("SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS", 5, 0, 100_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -18,6 +18,8 @@ import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
 import type { StaticSite } from "./static-site.ts";
 import type { ErrorCode } from "../core/errors.ts";
+import { edgeRequestKey, type EdgeRequest } from "../edge/context.ts";
+import { legacyRouteClasses } from "../edge/rate-limit-spec.ts";
 
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 export interface UpgradeRoute {
@@ -56,7 +58,7 @@ export interface RequestHandler {
 }
 
 const ALLOW_HEADERS = [...connectCors.allowedHeaders, "Authorization", "X-Request-Id", "X-Requested-With"].join(", ");
-const EXPOSE_HEADERS = [...connectCors.exposedHeaders, "X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"].join(", ");
+const EXPOSE_HEADERS = [...connectCors.exposedHeaders, "X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "X-Response-Time", "X-Request-Count"].join(", ");
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 function protocolOf(contentType: string | null): string {
@@ -97,6 +99,8 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
     const contextValues = createContextValues();
     contextValues.set(callRecordKey, record);
     const method = req.method ?? "GET";
+    const edge: EdgeRequest = { clientAddress: req.socket?.remoteAddress ?? "unknown", counted: false };
+    contextValues.set(edgeRequestKey, edge);
 
     const handler = deps.handlers.get(url.pathname);
     if (handler) {
@@ -137,6 +141,9 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
         return sendLegacyError(legacy.family, { res, contextValues }, toConnectError(new AppError("invalid_argument", "METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}`), log));
       }
       record.route = `${legacy.route.method} ${legacy.route.path}`;
+      edge.classes = legacyRouteClasses(legacy.family.name, legacy.route.method, legacy.route.path);
+      edge.setHeader = (k, v) => !res.headersSent && res.setHeader(k, v);
+      legacy.family.prepare?.(res);
       return serveLegacy(legacy, { req, res, url, header, contextValues, signal }, deps);
     }
     record.protocol = "rest";
@@ -156,6 +163,8 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       });
     }
     record.route = `${rest.route.httpMethod} ${rest.route.template.source}`;
+    edge.classes = ["api"];
+    edge.setHeader = (k, v) => !res.headersSent && res.setHeader(k, v);
     return transcode(rest, { req, res, url, header, contextValues, signal }, deps);
   }
 

@@ -187,7 +187,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     },
 
     state: () => ({
-      sessions: [...sessions.values()].map((s) => ({ id: s.id, workerId: s.workerId, credits: s.credits })),
+      sessions: [...sessions.values()].map((s) => ({ id: s.id, tenant: s.tenant, workerId: s.workerId, credits: s.credits, queues: s.queues })),
       inflight: inflight.size,
       rounds,
     }),

@@ -20,7 +20,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server in this process; `env` adds or overrides configuration variables. */
+/** Starts a server in this process; `env` adds or overrides configuration variables; `clock` replaces the system clock. */
 export async function startTestServer(env: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "switchyard-test-"));
   const config = loadConfig({

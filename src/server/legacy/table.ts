@@ -52,13 +52,29 @@ export interface LegacyRoute<I extends DescMessage = DescMessage, O extends Desc
   response: (out: MessageShape<O>, req: LegacyRequest, call: LegacyCall) => LegacyReply | Promise<LegacyReply>;
 }
 
+/** What a raw route is given besides the exchange. */
+export interface RawRouteContext {
+  params: Record<string, string>;
+  deps: LegacyDeps;
+  family: LegacyFamily;
+}
+
+/** A route whose answer is not one JSON reply (a stream of events, an exact signed body): it serves the exchange itself, calling RPCs in-process. */
+export interface RawLegacyRoute {
+  method: LegacyRoute["method"];
+  path: string;
+  raw(ex: LegacyExchange, ctx: RawRouteContext): Promise<void>;
+}
+
 /** The routes of one seed family, with that family's error body. */
 export interface LegacyFamily {
   /** e.g. "seed-004-operations": shows in logs and metrics as the protocol detail. */
   name: string;
-  routes: LegacyRoute[];
+  routes: (LegacyRoute | RawLegacyRoute)[];
   /** The family's error body and status for an error. */
   error(error: ConnectError, status: number): LegacyReply;
+  /** Called before a route of the family is served (headers every answer of the family carries). */
+  prepare?(res: NodeResponse): void;
 }
 
 /** Declares a route with its types checked against its RPC. */
@@ -68,14 +84,14 @@ export function route<I extends DescMessage, O extends DescMessage>(r: LegacyRou
 
 interface CompiledRoute {
   family: LegacyFamily;
-  route: LegacyRoute;
+  route: LegacyRoute | RawLegacyRoute;
   regex: RegExp;
   names: string[];
 }
 
 export interface LegacyMatch {
   family: LegacyFamily;
-  route: LegacyRoute;
+  route: LegacyRoute | RawLegacyRoute;
   params: Record<string, string>;
 }
 
@@ -154,6 +170,7 @@ export function sendLegacyError(family: LegacyFamily, ex: Pick<LegacyExchange, "
 /** Serves one legacy route: adapt the request, call the RPC in-process, adapt the answer. */
 export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: LegacyDeps): Promise<void> {
   const { family, route: r } = match;
+  if ("raw" in r) return r.raw(ex, { params: match.params, deps, family });
   const options = { header: ex.header, contextValues: ex.contextValues, signal: ex.signal, maxMessageBytes: deps.maxMessageBytes };
   const call: LegacyCall = (method, input) => invokeUnary(deps.handlers, method, create(method.input, input), options);
   let request: LegacyRequest = { params: match.params, query: ex.url.searchParams, body: undefined, header: ex.header };

@@ -165,7 +165,7 @@ export const GetRateLimitStatusRequestSchema: GenMessage<GetRateLimitStatusReque
  */
 export type GetRateLimitStatusResponse = Message<"switchyard.agents.v1.GetRateLimitStatusResponse"> & {
   /**
-   * The key the caller is limited by (`token:<hash prefix>` or `ip:<address>`).
+   * The key the caller is limited by (`principal:<tenant>/<user or kind>` or `ip:<address>`).
    *
    * @generated from field: string key = 1;
    */
@@ -274,8 +274,9 @@ export const RateLimitWindowSchema: GenEnum<RateLimitWindow> = /*@__PURE__*/
  * The agents' daily quota (tokens, cost, concurrent sessions) is checked when a session starts;
  * the rate limits are applied to every call by the server's rate-limit interceptor (which also
  * sets `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` on HTTP answers) and
- * are reported here. Limits are runtime settings (`SystemService`, names `agents.quota.*` and
- * `rate_limit.*`).
+ * are reported here. Limits come from the server's configuration (`SWITCHYARD_RATE_LIMITS`,
+ * `SWITCHYARD_AGENT_MAX_DAILY_TOKENS`, `SWITCHYARD_AGENT_MAX_DAILY_COST`,
+ * `SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS`).
  *
  * When the server requires authentication, every RPC needs a bearer token (`unauthenticated`,
  * reasons `TOKEN_MISSING`, `TOKEN_INVALID`).
