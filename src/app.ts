@@ -28,6 +28,9 @@ import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
 import { createMailModule } from "./mail/module.ts";
+import { createWorkspacesModule } from "./workspaces/module.ts";
+import { createRawRouter } from "./server/raw-route.ts";
+import { combineShapes } from "./server/rest/shapes.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -86,7 +89,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
-  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
+  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx), createWorkspacesModule(ctx)];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
@@ -124,6 +127,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),
     legacy: createLegacyRouter(families),
+    raw: createRawRouter(modules.flatMap((m) => m.rawRoutes ?? [])),
+    shapes: combineShapes(modules.map((m) => m.restShapes)),
     log,
     metrics,
     health,

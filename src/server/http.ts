@@ -17,6 +17,8 @@ import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.
 import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
 import type { ErrorCode } from "../core/errors.ts";
+import type { RawRouter } from "./raw-route.ts";
+import type { RestShapes } from "./rest/shapes.ts";
 
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 export interface UpgradeRoute {
@@ -34,6 +36,10 @@ export interface HttpDeps {
   handlers: Map<string, UniversalHandler>;
   rest: RestRouter;
   legacy: LegacyRouter;
+  /** Routes that stream their own bodies (blob upload/download); matched before legacy and REST. */
+  raw?: RawRouter;
+  /** Per-family REST departures (seed 002 wire rules). */
+  shapes?: RestShapes;
   log: Logger;
   metrics: RequestMetrics;
   health: HealthMonitor;
@@ -121,6 +127,12 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
         : send(res, 200, deps.docs.json, { "content-type": "application/json; charset=utf-8" });
     }
     const signal = clientGone(req, res);
+    const raw = deps.raw?.match(method, url.pathname);
+    if (raw) {
+      record.protocol = "rest";
+      record.route = `${raw.route.method} ${raw.route.path}`;
+      return raw.route.handle({ req, res, url, header, contextValues, signal }, raw.params, deps);
+    }
     const legacy = deps.legacy.match(method, url.pathname);
     if (legacy) {
       record.protocol = "legacy";

@@ -1,0 +1,95 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { BlobPutError, HASH, type BlobStore, type ByteRange, type PutOptions, type PutResult } from "./blob-store.ts";
+
+/**
+ * The BlobStore on a local filesystem: `<root>/<namespace>/<aa>/<hash>`. Bytes are written to
+ * `<root>/tmp/` while hashed, fsync'd, renamed into place and the directory fsync'd, so a crash
+ * never leaves a partial object under its hash; leftovers in `tmp/` are removed at startup.
+ */
+export function createFsBlobStore(root: string): BlobStore {
+  const tmp = join(root, "tmp");
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const made = new Set<string>();
+  const pathOf = (namespace: string, hash: string) => {
+    if (!HASH.test(hash)) throw new Error(`not a SHA-256 hex digest: ${hash}`);
+    if (!/^[\w.-]+(\/[\w.-]+)*$/.test(namespace)) throw new Error(`bad namespace: ${namespace}`);
+    return join(root, namespace, hash.slice(0, 2), hash);
+  };
+  const ensureDir = (dir: string) => {
+    if (made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
+  };
+  async function fsyncDir(dir: string): Promise<void> {
+    const fd = await open(dir, "r");
+    try {
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+  }
+
+  return {
+    async put(namespace: string, source: AsyncIterable<Uint8Array>, options: PutOptions): Promise<PutResult> {
+      const final = pathOf(namespace, options.expectedHash);
+      const temp = join(tmp, `${randomBytes(12).toString("hex")}.part`);
+      const hasher = createHash("sha256");
+      const fd = await open(temp, "wx");
+      let size = 0;
+      let ok = false;
+      try {
+        for await (const chunk of source) {
+          size += chunk.byteLength;
+          if (size > options.maxBytes) throw new BlobPutError("too_large", `blob is larger than ${options.maxBytes} bytes`);
+          hasher.update(chunk);
+          let written = 0;
+          while (written < chunk.byteLength) written += (await fd.write(chunk, written)).bytesWritten;
+        }
+        const actual = hasher.digest("hex");
+        if (actual !== options.expectedHash) {
+          throw new BlobPutError("hash_mismatch", `content hash ${actual.slice(0, 16)}... does not match requested hash ${options.expectedHash.slice(0, 16)}...`, actual);
+        }
+        const existing = await stat(final).catch(() => undefined);
+        if (existing) return { size: existing.size, created: false };
+        await fd.sync();
+        ok = true;
+      } finally {
+        await fd.close();
+        if (!ok) await unlink(temp).catch(() => {});
+      }
+      const dir = join(final, "..");
+      ensureDir(dir);
+      await rename(temp, final);
+      await fsyncDir(dir);
+      return { size, created: true };
+    },
+    async stat(namespace, hash) {
+      const s = await stat(pathOf(namespace, hash)).catch(() => undefined);
+      return s ? { size: s.size } : undefined;
+    },
+    read(namespace: string, hash: string, range?: ByteRange) {
+      return createReadStream(pathOf(namespace, hash), range ? { start: range.start, end: range.end } : {});
+    },
+    async readAll(namespace, hash) {
+      return new Uint8Array(await readFile(pathOf(namespace, hash)));
+    },
+    async delete(namespace, hash) {
+      await unlink(pathOf(namespace, hash)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== "ENOENT") throw e;
+      });
+    },
+  };
+}
+
+/** Names of leftover temporary files (for tests: none after a restart). */
+export function tempFilesOf(root: string): string[] {
+  try {
+    return readdirSync(join(root, "tmp"));
+  } catch {
+    return [];
+  }
+}
