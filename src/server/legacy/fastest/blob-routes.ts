@@ -15,8 +15,10 @@ import { seed002Error, seed002Shape } from "./wire.ts";
 /** Blobs and manifests are immutable: cacheable for a year by anyone (seed 002). */
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
-async function call<I extends DescMessage, O extends DescMessage>(ex: Exchange, deps: RawDeps, method: DescMethodUnary<I, O>, hash: string) {
-  return invokeUnary(deps.handlers, method, create(method.input, { hash } as never), {
+async function call<I extends DescMessage, O extends DescMessage>(ex: Exchange, deps: RawDeps, method: DescMethodUnary<I, O>, hash: string, upload = false) {
+  // An upload's bytes travel as a stream beside the message; its (required) body is present but empty.
+  const input = upload ? { hash, body: { contentType: ex.header.get("content-type") ?? "" } } : { hash };
+  return invokeUnary(deps.handlers, method, create(method.input, input as never), {
     header: ex.header,
     contextValues: ex.contextValues,
     signal: ex.signal,
@@ -46,7 +48,7 @@ function uploadRoute(path: string, method: typeof BlobService.method.uploadBlob 
     async handle(ex, params, deps) {
       ex.contextValues.set(uploadSourceKey, ex.req as AsyncIterable<Uint8Array>);
       try {
-        const out = await call(ex, deps, method as DescMethodUnary<DescMessage, DescMessage>, params.hash!);
+        const out = await call(ex, deps, method as DescMethodUnary<DescMessage, DescMessage>, params.hash!, true);
         const shape = seed002Shape(method);
         sendJson(ex.res, shape.status!(out), shape.json!(toJson(method.output as DescMessage, out, { useProtoFieldName: true, alwaysEmitImplicit: true }), method.output, out));
       } catch (error) {
