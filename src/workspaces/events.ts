@@ -15,23 +15,27 @@ export function createEventHub(): EventHub {
     publish(event) {
       for (const w of watchers) if (w.tenant === event.tenant && w.projectId === event.projectId) w.push(event);
     },
-    async *watch(tenant, projectId, signal) {
+    watch(tenant, projectId, signal) {
+      // Registered now, not at the first `next()`: events committed before the caller starts
+      // iterating (while it replays history) are queued, not lost.
       const queue: ProjectEvent[] = [];
       let wake: (() => void) | undefined;
       const w = { tenant, projectId, push: (e: ProjectEvent) => (queue.push(e), wake?.()) };
       watchers.add(w);
       const onAbort = () => wake?.();
       signal.addEventListener("abort", onAbort);
-      try {
-        while (!signal.aborted) {
-          if (queue.length === 0) await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-          while (queue.length > 0 && !signal.aborted) yield queue.shift()!;
+      return (async function* () {
+        try {
+          while (!signal.aborted) {
+            if (queue.length === 0) await new Promise<void>((r) => (wake = r));
+            wake = undefined;
+            while (queue.length > 0 && !signal.aborted) yield queue.shift()!;
+          }
+        } finally {
+          watchers.delete(w);
+          signal.removeEventListener("abort", onAbort);
         }
-      } finally {
-        watchers.delete(w);
-        signal.removeEventListener("abort", onAbort);
-      }
+      })();
     },
   };
 }
