@@ -9,6 +9,8 @@ import { BlobPutError, HASH, type BlobStore, type ByteRange, type PutOptions, ty
  * `<root>/tmp/` while hashed, fsync'd, renamed into place and the directory fsync'd, so a crash
  * never leaves a partial object under its hash; leftovers in `tmp/` are removed at startup.
  */
+const WRITE_BATCH = 1024 * 1024;
+
 export function createFsBlobStore(root: string): BlobStore {
   const tmp = join(root, "tmp");
   rmSync(tmp, { recursive: true, force: true });
@@ -42,13 +44,25 @@ export function createFsBlobStore(root: string): BlobStore {
       let size = 0;
       let ok = false;
       try {
+        // Chunks are hashed as they come and written in batches of about 1 MiB (fewer syscalls).
+        let pending: Uint8Array[] = [];
+        let pendingBytes = 0;
+        const flush = async () => {
+          const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+          pending = [];
+          pendingBytes = 0;
+          let written = 0;
+          while (written < buf.byteLength) written += (await fd.write(buf, written)).bytesWritten;
+        };
         for await (const chunk of source) {
           size += chunk.byteLength;
           if (size > options.maxBytes) throw new BlobPutError("too_large", `blob is larger than ${options.maxBytes} bytes`);
           hasher.update(chunk);
-          let written = 0;
-          while (written < chunk.byteLength) written += (await fd.write(chunk, written)).bytesWritten;
+          pending.push(chunk);
+          pendingBytes += chunk.byteLength;
+          if (pendingBytes >= WRITE_BATCH) await flush();
         }
+        if (pendingBytes > 0) await flush();
         const actual = hasher.digest("hex");
         if (actual !== options.expectedHash) {
           throw new BlobPutError("hash_mismatch", `content hash ${actual.slice(0, 16)}... does not match requested hash ${options.expectedHash.slice(0, 16)}...`, actual);

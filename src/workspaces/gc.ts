@@ -13,6 +13,8 @@ export interface GcResult {
 /** Default and most blobs one GC call scans. */
 export const GC_DEFAULT_BLOBS = 10_000;
 export const GC_MAX_BLOBS = 100_000;
+/** Orphans deleted per transaction. */
+const GC_BATCH = 1000;
 
 /**
  * Collects the tenant's orphaned blobs: referenced by no manifest of a snapshot or workspace,
@@ -67,20 +69,22 @@ export async function collectGarbage(d: WorkspaceDomain, tenant: string, options
     count = orphans.length;
   } else {
     const ns = namespaceOf(tenant, "blob");
-    for (const b of orphans) {
-      const key = objectKey(tenant, "blob", b.hash);
-      if (d.inflight.has(key) || d.deleting.has(key)) continue;
+    // In batches: one transaction deletes a batch's rows, then its files go (a few at a time).
+    for (let i = 0; i < orphans.length; i += GC_BATCH) {
+      const batch = orphans.slice(i, i + GC_BATCH).filter((b) => {
+        const key = objectKey(tenant, "blob", b.hash);
+        return !d.inflight.has(key) && !d.deleting.has(key);
+      });
       let done!: () => void;
-      d.deleting.set(key, new Promise<void>((r) => (done = r)));
+      const deletion = new Promise<void>((r) => (done = r));
+      for (const b of batch) d.deleting.set(objectKey(tenant, "blob", b.hash), deletion);
       try {
-        const deleted = await d.database.committer.run(() => d.store.deleteObject(tenant, "blob", b.hash, scanStart));
-        if (deleted) {
-          await d.blobs.delete(ns, b.hash);
-          freed += b.size;
-          count++;
-        }
+        const deleted = await d.database.committer.run(() => batch.filter((b) => d.store.deleteObject(tenant, "blob", b.hash, scanStart)));
+        for (let j = 0; j < deleted.length; j += 32) await Promise.all(deleted.slice(j, j + 32).map((b) => d.blobs.delete(ns, b.hash)));
+        for (const b of deleted) freed += b.size;
+        count += deleted.length;
       } finally {
-        d.deleting.delete(key);
+        for (const b of batch) d.deleting.delete(objectKey(tenant, "blob", b.hash));
         done();
       }
     }
