@@ -49,6 +49,14 @@ async function push(tree: Tree): Promise<{ hash: string; uploaded: number }> {
 
 describe("seed 002 CLI flow", () => {
   it("pushes a tree, forks it, edits both sides, reports and compares drift, syncs and undoes", async () => {
+    // Without the token: 401 in the seed's error body, on JSON and byte routes alike, nothing stored.
+    const intruder = fastestCli(server.url, "wrong-token-wrong-token");
+    await expect(intruder.createProject("nope")).rejects.toThrow(/not authenticated/);
+    const denied = await fetch(`${server.url}/v1/blobs/upload/${sha256("x")}`, { method: "PUT", body: "x" });
+    expect(denied.status).toBe(401);
+    expect((await denied.json()).error.code).toBe("UNAUTHORIZED");
+    expect(await cli.blobExists([sha256("x")])).toEqual([sha256("x")]);
+
     const project = await cli.createProject("cli-flow");
     expect(project.name).toBe("cli-flow");
     expect((await cli.listProjects()).map((p) => p.id)).toContain(project.id);

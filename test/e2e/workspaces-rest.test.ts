@@ -261,6 +261,17 @@ describe("the same domain over Connect and gRPC", () => {
       const events = await projects.listProjectEvents({ projectId: project!.id });
       expect(events.events.map((e) => e.type)).toEqual(["snapshot.created", "workspace.created", "project.created"]);
       await expect(blobs.uploadBlob({ hash: sha256("other"), body: { data } })).rejects.toThrow(/does not match/);
+      // The event stream: replay after the first event, then a live one.
+      const abort = new AbortController();
+      const stream = projects.watchProjectEvents({ projectId: project!.id, afterEventId: events.events.at(-1)!.id }, { signal: abort.signal });
+      const seen: string[] = [];
+      for await (const m of stream) {
+        seen.push(m.event!.type);
+        if (seen.length === 2) await workspaces.setMainWorkspace({ workspaceId: workspace!.id });
+        if (seen.length === 3) break;
+      }
+      abort.abort();
+      expect(seen).toEqual(["workspace.created", "snapshot.created", "workspace.set_main"]);
     });
   }
 });
