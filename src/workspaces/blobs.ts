@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import { BlobPutError, HASH, type ByteRange } from "./blob-store.ts";
 import { namespaceOf, objectKey, type WorkspaceDomain } from "./context.ts";
-import { parseManifest, type Manifest } from "./manifests.ts";
+import { parseManifest, sha256Hex, type Manifest } from "./manifests.ts";
 import type { ObjectKind } from "./types.ts";
 
 /** Most hashes one exists/presign call takes (seed 002). */
@@ -52,38 +52,48 @@ export async function putObject(
   const maxBytes = kind === "blob" ? d.limits.blobMaxBytes : d.limits.manifestMaxBytes;
   const unpin = await pin(d, objectKey(tenant, kind, hash));
   try {
+    let body = source;
+    if (kind === "manifest") {
+      // Manifests are small (≤ 32 MiB) and must be checked whole before anything is stored:
+      // hash first (a mismatch is reported as such), then the format.
+      const bytes = await readLimited(source, maxBytes, kind);
+      const actual = sha256Hex(bytes);
+      if (actual !== hash) throw new AppError("invalid_argument", "HASH_MISMATCH", "Manifest hash does not match", { field: "hash", actual_hash: actual });
+      d.manifestCache.set(`${tenant}/${hash}`, parseManifest(bytes));
+      body = (async function* () {
+        yield bytes;
+      })();
+    }
     let stored;
-    let body: Uint8Array[] | undefined = kind === "manifest" ? [] : undefined;
-    const tee = body
-      ? (async function* () {
-          for await (const chunk of source) {
-            body!.push(chunk);
-            yield chunk;
-          }
-        })()
-      : source;
     try {
-      stored = await d.blobs.put(namespaceOf(tenant, kind), tee, { expectedHash: hash, maxBytes });
+      stored = await d.blobs.put(namespaceOf(tenant, kind), body, { expectedHash: hash, maxBytes });
     } catch (error) {
       if (error instanceof BlobPutError) {
-        if (error.kind === "too_large") {
-          throw new AppError("resource_exhausted", kind === "blob" ? "BLOB_TOO_LARGE" : "MANIFEST_TOO_LARGE", `${kind} is larger than ${maxBytes} bytes`, { limit: String(maxBytes) });
-        }
-        throw new AppError("invalid_argument", "HASH_MISMATCH", kind === "blob" ? error.message : "Manifest hash does not match", { field: "hash", actual_hash: error.actualHash });
+        if (error.kind === "too_large") throw tooLarge(kind, maxBytes);
+        throw new AppError("invalid_argument", "HASH_MISMATCH", error.message, { field: "hash", actual_hash: error.actualHash });
       }
       throw error;
     }
-    if (body) {
-      // A manifest must be a manifest; checked after the hash so a mismatch is reported as such.
-      const manifest = parseManifest(Buffer.concat(body));
-      d.manifestCache.set(`${tenant}/${hash}`, manifest);
-      body = undefined;
-    }
     const created = await d.database.committer.run(() => d.store.insertObject(tenant, kind, hash, stored.size, d.clock.now()));
-    return { hash, size: stored.size, created: created && stored.created ? true : created };
+    return { hash, size: stored.size, created };
   } finally {
     unpin();
   }
+}
+
+function tooLarge(kind: ObjectKind, maxBytes: number): AppError {
+  return new AppError("resource_exhausted", kind === "blob" ? "BLOB_TOO_LARGE" : "MANIFEST_TOO_LARGE", `${kind} is larger than ${maxBytes} bytes`, { limit: String(maxBytes) });
+}
+
+async function readLimited(source: AsyncIterable<Uint8Array>, maxBytes: number, kind: ObjectKind): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw tooLarge(kind, maxBytes);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** A stored object ready to be streamed: size, and a reader for the whole or a range. */

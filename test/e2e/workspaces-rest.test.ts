@@ -111,6 +111,8 @@ describe("blobs over REST", () => {
     expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(m.bytes))).toBe(true);
     const notJson = enc("not json");
     expect((await api("PUT", `/v1/blobs/manifests/${sha256(notJson)}`, notJson)).json.error.code).toBe("MANIFEST_INVALID");
+    expect((await api("GET", `/v1/blobs/manifests/${sha256(notJson)}`)).status).toBe(404);
+    expect((await api("PUT", `/v1/blobs/manifests/${sha256("other")}`, m.bytes)).json.error.code).toBe("HASH_MISMATCH");
   });
 
   it("collects orphans: dry run by default, then deletes only blobs no snapshot's manifest refers to", async () => {
