@@ -39,5 +39,11 @@ export async function docContent(d: WorkspaceDomain, tenant: string, projectId: 
   if (!file || !isDoc(path)) throw notFound("DOC_NOT_FOUND", `No documentation file ${path} in this workspace`, { path });
   if (file.size > MAX_DOC_BYTES) throw new AppError("failed_precondition", "DOC_TOO_LARGE", `${path} is larger than ${MAX_DOC_BYTES} bytes`);
   const bytes = await readObject(d, tenant, "blob", file.hash);
-  return { content: new TextDecoder().decode(bytes), path, workspaceId: w.id, workspaceName: w.name, size: bytes.byteLength };
+  let content: string;
+  try {
+    content = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new AppError("failed_precondition", "DOC_NOT_TEXT", `${path} is not UTF-8 text`, { path });
+  }
+  return { content, path, workspaceId: w.id, workspaceName: w.name, size: bytes.byteLength };
 }

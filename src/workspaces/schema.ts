@@ -149,6 +149,8 @@ export const syncPreviews = sqliteTable(
     plan: text("plan").notNull(),
     expiresAt: integer("expires_at").notNull(),
     executedAt: integer("executed_at"),
+    /** JSON: the execute result, answered again to a retry of the same preview. */
+    result: text("result"),
   },
   (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ws_sync_previews_by_expiry").on(t.expiresAt)],
 );
@@ -164,6 +166,8 @@ export const syncs = sqliteTable(
     preSnapshotId: text("pre_snapshot_id"),
     preManifestHash: text("pre_manifest_hash"),
     postSnapshotId: text("post_snapshot_id").notNull(),
+    /** The workspace version the sync left; undo refuses once the workspace moved on. */
+    postVersion: integer("post_version").notNull(),
     createdAt: integer("created_at").notNull(),
     undoneAt: integer("undone_at"),
   },

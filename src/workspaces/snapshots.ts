@@ -55,7 +55,7 @@ export async function createSnapshot(d: WorkspaceDomain, tenant: string, input: 
     const prior = d.store.getSnapshot(tenant, id);
     if (prior) {
       if (prior.projectId !== project.id || prior.manifestHash !== input.manifestHash || (parents.length > 0 && prior.parents.join() !== parents.join())) {
-        throw new AppError("already_exists", "SNAPSHOT_EXISTS", `snapshot ${id} exists with another manifest or parents`, { snapshot_id: id });
+        throw new AppError("already_exists", "SNAPSHOT_ID_CONFLICT", `snapshot ${id} exists with another manifest or parents`, { snapshot_id: id });
       }
       return { snapshot: prior, created: false };
     }
@@ -63,7 +63,7 @@ export async function createSnapshot(d: WorkspaceDomain, tenant: string, input: 
       if (p === id) throw new AppError("invalid_argument", "SNAPSHOT_CYCLE", `snapshot ${id} cannot be its own parent`, { field: `parent_snapshot_ids[${i}]` });
       const parent = d.store.getSnapshot(tenant, p);
       if (!parent || parent.projectId !== project.id) {
-        throw new AppError("invalid_argument", "UNKNOWN_PARENT", `parent snapshot ${p} is not a snapshot of this project`, { field: `parent_snapshot_ids[${i}]` });
+        throw new AppError("failed_precondition", "PARENT_SNAPSHOT_NOT_FOUND", `parent snapshot ${p} is not a snapshot of this project`, { field: `parent_snapshot_ids[${i}]` });
       }
     }
     const now = d.clock.now();

@@ -52,12 +52,13 @@ export interface WorkspaceStore {
   deleteObject(tenant: string, kind: ObjectKind, hash: string, createdBefore: number): boolean;
 
   insertPreview(tenant: string, p: { id: string; workspaceId: string; workspaceVersion: number; plan: string; expiresAt: number }): void;
-  getPreview(tenant: string, id: string): { id: string; workspaceId: string; workspaceVersion: number; plan: string; expiresAt: number; executedAt: number | null } | undefined;
-  markPreviewExecuted(tenant: string, id: string, now: number): boolean;
+  getPreview(tenant: string, id: string): { id: string; workspaceId: string; workspaceVersion: number; plan: string; expiresAt: number; executedAt: number | null; result: string | null } | undefined;
+  /** Records the execution and its result (JSON), once. */
+  markPreviewExecuted(tenant: string, id: string, now: number, result: string): boolean;
   deleteExpiredPreviews(now: number): number;
 
-  insertSync(tenant: string, s: { id: string; workspaceId: string; previewId: string; preSnapshotId: string | null; preManifestHash: string | null; postSnapshotId: string; createdAt: number }): void;
-  lastSync(tenant: string, workspaceId: string): { id: string; preSnapshotId: string | null; preManifestHash: string | null; postSnapshotId: string } | undefined;
+  insertSync(tenant: string, s: { id: string; workspaceId: string; previewId: string; preSnapshotId: string | null; preManifestHash: string | null; postSnapshotId: string; postVersion: number; createdAt: number }): void;
+  lastSync(tenant: string, workspaceId: string): { id: string; preSnapshotId: string | null; preManifestHash: string | null; postSnapshotId: string; postVersion: number } | undefined;
   markSyncUndone(tenant: string, id: string, now: number): void;
 }
 
@@ -336,10 +337,10 @@ export function createWorkspaceStore(sqlite: Sqlite): WorkspaceStore {
     },
     getPreview(tenant, id) {
       const r = one(`SELECT * FROM ws_sync_previews WHERE tenant = ? AND id = ?`, tenant, id);
-      return r && { id: r.id as string, workspaceId: r.workspace_id as string, workspaceVersion: r.workspace_version as number, plan: r.plan as string, expiresAt: r.expires_at as number, executedAt: r.executed_at as number | null };
+      return r && { id: r.id as string, workspaceId: r.workspace_id as string, workspaceVersion: r.workspace_version as number, plan: r.plan as string, expiresAt: r.expires_at as number, executedAt: r.executed_at as number | null, result: r.result as string | null };
     },
-    markPreviewExecuted(tenant, id, now) {
-      return run(`UPDATE ws_sync_previews SET executed_at = ? WHERE tenant = ? AND id = ? AND executed_at IS NULL`, now, tenant, id).changes > 0;
+    markPreviewExecuted(tenant, id, now, result) {
+      return run(`UPDATE ws_sync_previews SET executed_at = ?, result = ? WHERE tenant = ? AND id = ? AND executed_at IS NULL`, now, result, tenant, id).changes > 0;
     },
     deleteExpiredPreviews(now) {
       return run(`DELETE FROM ws_sync_previews WHERE expires_at < ?`, now - 24 * 3600 * 1000).changes;
@@ -347,13 +348,13 @@ export function createWorkspaceStore(sqlite: Sqlite): WorkspaceStore {
 
     insertSync(tenant, s) {
       run(
-        `INSERT INTO ws_syncs (tenant, id, workspace_id, preview_id, pre_snapshot_id, pre_manifest_hash, post_snapshot_id, created_at) VALUES (?,?,?,?,?,?,?,?)`,
-        tenant, s.id, s.workspaceId, s.previewId, s.preSnapshotId, s.preManifestHash, s.postSnapshotId, s.createdAt,
+        `INSERT INTO ws_syncs (tenant, id, workspace_id, preview_id, pre_snapshot_id, pre_manifest_hash, post_snapshot_id, post_version, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+        tenant, s.id, s.workspaceId, s.previewId, s.preSnapshotId, s.preManifestHash, s.postSnapshotId, s.postVersion, s.createdAt,
       );
     },
     lastSync(tenant, workspaceId) {
       const r = one(`SELECT * FROM ws_syncs WHERE tenant = ? AND workspace_id = ? AND undone_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`, tenant, workspaceId);
-      return r && { id: r.id as string, preSnapshotId: r.pre_snapshot_id as string | null, preManifestHash: r.pre_manifest_hash as string | null, postSnapshotId: r.post_snapshot_id as string };
+      return r && { id: r.id as string, preSnapshotId: r.pre_snapshot_id as string | null, preManifestHash: r.pre_manifest_hash as string | null, postSnapshotId: r.post_snapshot_id as string, postVersion: r.post_version as number };
     },
     markSyncUndone(tenant, id, now) {
       run(`UPDATE ws_syncs SET undone_at = ? WHERE tenant = ? AND id = ?`, now, tenant, id);

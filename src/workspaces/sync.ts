@@ -45,9 +45,9 @@ export async function prepareSync(d: WorkspaceDomain, tenant: string, workspaceI
   const w = getWorkspace(d, tenant, workspaceId);
   const project = getProject(d, tenant, w.projectId);
   if (!project.mainWorkspaceId) throw new AppError("failed_precondition", "NO_MAIN_WORKSPACE", "No main workspace configured for this project");
-  if (project.mainWorkspaceId === w.id) throw new AppError("failed_precondition", "IS_MAIN_WORKSPACE", "This is the main workspace; sync another workspace from it");
+  if (project.mainWorkspaceId === w.id) throw new AppError("failed_precondition", "WORKSPACE_IS_MAIN", "This is the main workspace; sync another workspace from it");
   const source = getWorkspace(d, tenant, project.mainWorkspaceId);
-  if (!source.lastSnapshotId) throw new AppError("failed_precondition", "SOURCE_HAS_NO_SNAPSHOT", `the main workspace ${source.name} has no snapshot yet`);
+  if (!source.lastSnapshotId) throw new AppError("failed_precondition", "NO_MANIFEST", `the main workspace ${source.name} has no snapshot yet`);
   const theirsSnap = d.store.getSnapshot(tenant, source.lastSnapshotId)!;
   const oursHash = manifestOf(d, w, includeDirty);
   const dag = d.store.projectDag(tenant, project.id);
@@ -113,19 +113,24 @@ export async function executeSync(
 ): Promise<ExecuteResult> {
   const w = getWorkspace(d, tenant, workspaceId);
   const stored = input.previewId ? d.store.getPreview(tenant, input.previewId) : undefined;
-  if (!stored || stored.workspaceId !== w.id) throw notFound("PREVIEW_NOT_FOUND", "Sync preview not found", { preview_id: input.previewId });
-  if (stored.executedAt !== null) throw new AppError("failed_precondition", "PREVIEW_USED", "this preview was already executed; prepare a new one");
-  if (stored.expiresAt <= d.clock.now()) throw new AppError("failed_precondition", "PREVIEW_EXPIRED", "this preview expired; prepare a new one");
+  if (!stored || stored.workspaceId !== w.id) throw notFound("SYNC_PREVIEW_NOT_FOUND", "Sync preview not found", { preview_id: input.previewId });
+  // Idempotent by preview: executing it again answers the first result.
+  if (stored.result !== null) return JSON.parse(stored.result) as ExecuteResult;
+  if (stored.expiresAt <= d.clock.now()) throw notFound("SYNC_PREVIEW_NOT_FOUND", "Sync preview expired (30 minutes); prepare a new one", { preview_id: stored.id, expired: "true" });
   if (stored.workspaceVersion !== w.version) throw stale();
   const preview = JSON.parse(stored.plan) as SyncPreview;
   const decisionPaths = new Set(preview.decisions.map((x) => x.path));
   for (const [path, option] of Object.entries(input.decisions)) {
     const decision = preview.decisions.find((x) => x.path === path);
-    if (!decision) throw invalidArgument(`decisions[${path}]`, "is not a decision of this preview");
-    if (!decision.options.some((o) => o.id === option)) throw invalidArgument(`decisions[${path}]`, `must be one of ${decision.options.map((o) => o.id).join(", ")}`);
+    if (!decision) throw new AppError("invalid_argument", "UNKNOWN_SYNC_OPTION", `decisions: ${path} is not a decision of this preview`, { field: "decisions", path });
+    if (!decision.options.some((o) => o.id === option)) {
+      throw new AppError("invalid_argument", "UNKNOWN_SYNC_OPTION", `decisions: ${path} must be one of ${decision.options.map((o) => o.id).join(", ")}`, { field: "decisions", path });
+    }
   }
   const missing = [...decisionPaths].filter((p) => !(p in input.decisions));
-  if (missing.length > 0) throw invalidArgument("decisions", `choose an option for ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`);
+  if (missing.length > 0) {
+    throw new AppError("invalid_argument", "DECISION_MISSING", `decisions: choose an option for ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`, { field: "decisions" });
+  }
 
   const ours = preview.oursManifestHash ? fileMap(await loadManifest(d, tenant, preview.oursManifestHash)) : emptyMap;
   const result = applyPlan(ours, preview, input.decisions);
@@ -143,7 +148,6 @@ export async function executeSync(
     const now = d.clock.now();
     const current = d.store.getWorkspace(tenant, w.id)!;
     if (current.version !== stored.workspaceVersion) throw stale();
-    if (!d.store.markPreviewExecuted(tenant, stored.id, now)) throw new AppError("failed_precondition", "PREVIEW_USED", "this preview was already executed; prepare a new one");
     const lastManifest = current.lastSnapshotId ? d.store.getSnapshot(tenant, current.lastSnapshotId)?.manifestHash : undefined;
     let pre = current.lastSnapshotId;
     const snap = (parents: string[], manifestHash: string, source: string, summary: string): Snapshot => {
@@ -160,17 +164,19 @@ export async function executeSync(
     if (post) d.store.updateProject(tenant, w.projectId, { lastSnapshotId: post.id }, now);
     d.store.insertSync(tenant, {
       id: newId("syncx", now), workspaceId: w.id, previewId: stored.id, preSnapshotId: pre ?? null, preManifestHash: current.currentManifestHash,
-      postSnapshotId: post?.id ?? "", createdAt: now,
+      postSnapshotId: post?.id ?? "", postVersion: current.version + 1, createdAt: now,
     });
     emit(w.projectId, w.id, "sync.executed", `Synced ${w.name} from main: ${updated} updated, ${added} added, ${deleted} deleted`, {
       preview_id: stored.id, snapshot_id: post?.id ?? "", manifest_hash: hash,
     });
-    return { snapshotId: post?.id ?? "", manifestHash: hash, filesUpdated: updated, filesAdded: added, filesDeleted: deleted, preSyncSnapshotId: pre ?? "", workspaceVersion: current.version + 1 };
+    const result: ExecuteResult = { snapshotId: post?.id ?? "", manifestHash: hash, filesUpdated: updated, filesAdded: added, filesDeleted: deleted, preSyncSnapshotId: pre ?? "", workspaceVersion: current.version + 1 };
+    if (!d.store.markPreviewExecuted(tenant, stored.id, now, JSON.stringify(result))) throw stale();
+    return result;
   });
 }
 
 function stale(): AppError {
-  return new AppError("aborted", "PREVIEW_STALE", "the workspace changed since this preview was prepared; prepare a new one");
+  return new AppError("aborted", "WORKSPACE_VERSION_CONFLICT", "the workspace changed since this preview was prepared; prepare a new one");
 }
 
 /** Reverts the last sync not yet undone: the workspace returns to its pre-sync snapshot and manifest. */
@@ -178,8 +184,11 @@ export async function undoSync(d: WorkspaceDomain, tenant: string, workspaceId: 
   const w = getWorkspace(d, tenant, workspaceId);
   return write(d, tenant, (emit) => {
     const last = d.store.lastSync(tenant, w.id);
-    if (!last) throw new AppError("failed_precondition", "NOTHING_TO_UNDO", "this workspace has no sync to undo");
+    if (!last) throw new AppError("failed_precondition", "NO_SYNC_TO_UNDO", "this workspace has no sync to undo");
     const current = d.store.getWorkspace(tenant, w.id)!;
+    if (current.version !== last.postVersion) {
+      throw new AppError("aborted", "WORKSPACE_VERSION_CONFLICT", "the workspace changed after its last sync; undo would lose that change");
+    }
     const now = d.clock.now();
     d.store.setWorkspaceState(tenant, w.id, current.version, { lastSnapshotId: last.preSnapshotId, currentManifestHash: last.preManifestHash }, now);
     d.store.markSyncUndone(tenant, last.id, now);

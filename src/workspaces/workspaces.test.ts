@@ -104,9 +104,9 @@ describe("snapshots", () => {
     const h = getSnapshot(d, "t", "base").manifestHash;
     expect((await createSnapshot(d, "t", { projectId: p.id, manifestHash: h, snapshotId: "base", parents: [] })).created).toBe(false);
     const h2 = await storeTree(d, "t", { "b.txt": "b\n" });
-    expect(await reason(createSnapshot(d, "t", { projectId: p.id, manifestHash: h2, snapshotId: "base", parents: [] }))).toBe("already_exists:SNAPSHOT_EXISTS");
+    expect(await reason(createSnapshot(d, "t", { projectId: p.id, manifestHash: h2, snapshotId: "base", parents: [] }))).toBe("already_exists:SNAPSHOT_ID_CONFLICT");
     const q = await createProject(d, "t", "u1", { name: "q", requestId: "" });
-    expect(await reason(createSnapshot(d, "t", { projectId: q.id, manifestHash: h2, parents: ["base"] }))).toBe("invalid_argument:UNKNOWN_PARENT");
+    expect(await reason(createSnapshot(d, "t", { projectId: q.id, manifestHash: h2, parents: ["base"] }))).toBe("failed_precondition:PARENT_SNAPSHOT_NOT_FOUND");
   });
 
   it("takes the nearest common ancestor as merge base, and the latest candidate in a criss-cross", () => {
@@ -137,12 +137,12 @@ describe("sync previews", () => {
     await createSnapshot(d, "t", { projectId: p.id, manifestHash: h2, snapshotId: "m2", parents: ["base"], workspaceId: main.id });
     const old = await prepareSync(d, "t", feature.id);
     clock.advance(30 * 60 * 1000 + 1);
-    expect(await reason(executeSync(d, "t", feature.id, { previewId: old.id, decisions: {} }))).toBe("failed_precondition:PREVIEW_EXPIRED");
+    expect(await reason(executeSync(d, "t", feature.id, { previewId: old.id, decisions: {} }))).toBe("not_found:SYNC_PREVIEW_NOT_FOUND");
     const fresh = await prepareSync(d, "t", feature.id);
     const dirty = await storeTree(d, "t", { "a.txt": "a\n", "new.txt": "n\n" });
     await updateCurrentManifest(d, "t", feature.id, dirty, undefined);
-    expect(await reason(executeSync(d, "t", feature.id, { previewId: fresh.id, decisions: {} }))).toBe("aborted:PREVIEW_STALE");
-    expect(await reason(executeSync(d, "t", feature.id, { previewId: "sync_nope", decisions: {} }))).toBe("not_found:PREVIEW_NOT_FOUND");
+    expect(await reason(executeSync(d, "t", feature.id, { previewId: fresh.id, decisions: {} }))).toBe("aborted:WORKSPACE_VERSION_CONFLICT");
+    expect(await reason(executeSync(d, "t", feature.id, { previewId: "sync_nope", decisions: {} }))).toBe("not_found:SYNC_PREVIEW_NOT_FOUND");
     const third = await prepareSync(d, "t", feature.id);
     const r = await executeSync(d, "t", feature.id, { previewId: third.id, decisions: {} });
     expect([r.filesUpdated, r.filesAdded]).toEqual([1, 0]);
@@ -150,7 +150,7 @@ describe("sync previews", () => {
     expect(getSnapshot(d, "t", r.preSyncSnapshotId).manifestHash).toBe(dirty);
     expect(await undoSync(d, "t", feature.id)).toBe(r.preSyncSnapshotId);
     expect(getWorkspace(d, "t", feature.id).currentManifestHash).toBe(dirty);
-    expect(await reason(undoSync(d, "t", feature.id))).toBe("failed_precondition:NOTHING_TO_UNDO");
+    expect(await reason(undoSync(d, "t", feature.id))).toBe("failed_precondition:NO_SYNC_TO_UNDO");
   });
 
   it("asks for every decision, and only options the decision offers", async () => {
@@ -161,9 +161,14 @@ describe("sync previews", () => {
     await createSnapshot(d, "t", { projectId: p.id, manifestHash: await storeTree(d, "t", { "a.txt": "uno\ntwo\n" }), parents: ["base"], workspaceId: feature.id });
     const pv = await prepareSync(d, "t", feature.id);
     expect(pv.decisions.map((x) => [x.path, x.options.map((o) => o.id)])).toEqual([["a.txt", ["ours", "theirs", "merged"]]]);
-    expect(await reason(executeSync(d, "t", feature.id, { previewId: pv.id, decisions: {} }))).toBe("invalid_argument:INVALID_ARGUMENT");
-    expect(await reason(executeSync(d, "t", feature.id, { previewId: pv.id, decisions: { "a.txt": "both" } }))).toBe("invalid_argument:INVALID_ARGUMENT");
+    expect(await reason(executeSync(d, "t", feature.id, { previewId: pv.id, decisions: {} }))).toBe("invalid_argument:DECISION_MISSING");
+    expect(await reason(executeSync(d, "t", feature.id, { previewId: pv.id, decisions: { "a.txt": "both" } }))).toBe("invalid_argument:UNKNOWN_SYNC_OPTION");
+    expect(await reason(executeSync(d, "t", feature.id, { previewId: pv.id, decisions: { "a.txt": "ours", "b.txt": "ours" } }))).toBe("invalid_argument:UNKNOWN_SYNC_OPTION");
     const r = await executeSync(d, "t", feature.id, { previewId: pv.id, decisions: { "a.txt": "merged" } });
+    // A retry of the same preview answers the first result; undo refuses once the workspace moved on.
+    expect(await executeSync(d, "t", feature.id, { previewId: pv.id, decisions: { "a.txt": "ours" } })).toEqual(r);
+    await updateCurrentManifest(d, "t", feature.id, await storeTree(d, "t", { "a.txt": "later\n" }), r.manifestHash);
+    expect(await reason(undoSync(d, "t", feature.id))).toBe("aborted:WORKSPACE_VERSION_CONFLICT");
     const merged = (await loadManifest(d, "t", r.manifestHash)).files[0]!;
     const text = new TextDecoder().decode(await readObject(d, "t", "blob", merged.hash));
     expect(text).toContain("<<<<<<< workspace\nuno\n");

@@ -6,6 +6,9 @@ import { write } from "./events.ts";
 import { checkName, checkRequestId, getProject, page } from "./projects.ts";
 import type { Workspace } from "./types.ts";
 
+/** Most workspaces one project holds. */
+export const MAX_WORKSPACES = 100;
+
 /** A workspace of the tenant, or WORKSPACE_NOT_FOUND. */
 export function getWorkspace(d: WorkspaceDomain, tenant: string, id: string): Workspace {
   const w = id ? d.store.getWorkspace(tenant, id) : undefined;
@@ -38,6 +41,9 @@ export async function createWorkspace(
     if (requestId) {
       const prior = d.store.workspaceByRequest(tenant, requestId);
       if (prior) return prior;
+    }
+    if (d.store.listWorkspaces(tenant, project.id, MAX_WORKSPACES + 1, 0).length >= MAX_WORKSPACES) {
+      throw new AppError("resource_exhausted", "WORKSPACE_LIMIT_EXCEEDED", `a project holds at most ${MAX_WORKSPACES} workspaces`, { limit: String(MAX_WORKSPACES) });
     }
     const now = d.clock.now();
     const w: Workspace = {

@@ -176,13 +176,13 @@ describe("seed 002 CLI flow", () => {
     const snap = await cli.getSnapshot(done.snapshot_id);
     expect(snap.parent_snapshot_id).toBe("snap-feat-2");
 
-    // Executing the same preview twice is refused; undo goes back to the pre-sync state.
+    // Executing the same preview again answers the first result; undo goes back to the pre-sync state.
     const twice = await fetch(`${server.url}/v1/workspaces/${feature.id}/sync/execute`, {
       method: "POST", headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
       body: JSON.stringify({ preview_id: preview.id, decisions: { "src/dir0/file20.txt": "theirs" } }),
     });
-    expect(twice.status).toBe(400);
-    expect((await twice.json()).error.reason).toBe("PREVIEW_USED");
+    expect(twice.status).toBe(200);
+    expect(await twice.json()).toEqual(done);
     const undo = await (await fetch(`${server.url}/v1/workspaces/${feature.id}/sync/undo`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } })).json();
     expect(undo).toEqual({ success: true, reverted_to_snapshot_id: "snap-feat-2" });
     const reverted = await cli.getWorkspace(feature.id as string);

@@ -143,7 +143,7 @@ describe("projects, workspaces, snapshots over REST", () => {
     expect(s1.status).toBe(201);
     expect(s1.json.snapshot).toMatchObject({ id: "s1", parent_snapshot_ids: [], manifest_hash: manifest.hash });
     const unknown = await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: manifest.hash, parent_snapshot_ids: ["ghost"] });
-    expect([unknown.status, unknown.json.error.reason]).toEqual([400, "UNKNOWN_PARENT"]);
+    expect([unknown.status, unknown.json.error.code, unknown.json.error.reason]).toEqual([400, "PRECONDITION_FAILED", "PARENT_SNAPSHOT_NOT_FOUND"]);
     const cycle = await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: manifest.hash, snapshot_id: "s2", parent_snapshot_ids: ["s1", "s2"] });
     expect(cycle.json.error.reason).toBe("SNAPSHOT_CYCLE");
     const noManifest = await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: sha256("missing") });

@@ -89,6 +89,7 @@ CREATE TABLE `ws_sync_previews` (
 	`plan` text NOT NULL,
 	`expires_at` integer NOT NULL,
 	`executed_at` integer,
+	`result` text,
 	PRIMARY KEY(`tenant`, `id`)
 );
 --> statement-breakpoint
@@ -101,6 +102,7 @@ CREATE TABLE `ws_syncs` (
 	`pre_snapshot_id` text,
 	`pre_manifest_hash` text,
 	`post_snapshot_id` text NOT NULL,
+	`post_version` integer NOT NULL,
 	`created_at` integer NOT NULL,
 	`undone_at` integer,
 	PRIMARY KEY(`tenant`, `id`)

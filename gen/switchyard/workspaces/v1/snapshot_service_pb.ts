@@ -303,8 +303,10 @@ export const SnapshotService: GenService<{
    * `manifest_hash` (not 64 lowercase hex digits) or `snapshot_id` (bad characters, over 128);
    * `MANIFEST_NOT_FOUND` (failed_precondition) when the manifest was not uploaded with
    * `BlobService.PutManifest`; `PARENT_SNAPSHOT_NOT_FOUND` (failed_precondition) when a parent
-   * is not a snapshot of the project; `SNAPSHOT_ID_CONFLICT` (already_exists) when
-   * `snapshot_id` exists with another manifest, parents or project.
+   * is not a snapshot of the project; `SNAPSHOT_CYCLE` (invalid_argument) when a snapshot names
+   * itself as parent (the only cycle possible: parents exist before their children and never
+   * change); `SNAPSHOT_ID_CONFLICT` (already_exists) when `snapshot_id` exists with another
+   * manifest, parents or project.
    *
    * @generated from rpc switchyard.workspaces.v1.SnapshotService.CreateSnapshot
    */

@@ -1020,9 +1020,10 @@ export const WorkspaceService: GenService<{
   },
   /**
    * Plans a three-way merge of the main workspace into this one, using the merge base found in
-   * the snapshot DAG. Conflicting files are offered to a code-merging worker for automatic
-   * combination; those it cannot combine become `decisions_needed`. The preview is kept 30
-   * minutes.
+   * the snapshot DAG (nearest common ancestor; in a criss-cross, the most recent candidate).
+   * Text files changed on both sides are merged line-wise (diff3); clean merges are
+   * `auto_actions`, true conflicts, binaries and edit/delete conflicts `decisions_needed` (a
+   * code-merging worker is not consulted yet). The preview is kept 30 minutes.
    * Errors: `WORKSPACE_NOT_FOUND` (not_found); `NO_MAIN_WORKSPACE` (failed_precondition);
    * `WORKSPACE_IS_MAIN` (failed_precondition) when called on the main workspace; `NO_MANIFEST`,
    * `MANIFEST_NOT_FOUND` (failed_precondition).
@@ -1040,7 +1041,7 @@ export const WorkspaceService: GenService<{
    * workspace is left as it was. Idempotent by `preview_id`: executing an already executed
    * preview answers its first result.
    * Errors: `WORKSPACE_NOT_FOUND` (not_found); `SYNC_PREVIEW_NOT_FOUND` (not_found) when the
-   * preview is unknown, expired or of another workspace; `DECISION_MISSING` (invalid_argument,
+   * preview is unknown, of another workspace, or expired (metadata `expired: "true"`); `DECISION_MISSING` (invalid_argument,
    * field `decisions`) when a needed decision has no option; `UNKNOWN_SYNC_OPTION`
    * (invalid_argument, field `decisions`) for an option id the decision does not offer;
    * `WORKSPACE_VERSION_CONFLICT` (aborted) when the workspace changed since the preview;

@@ -60,8 +60,6 @@ const REASONS: Record<string, number> = {
   BLOB_TOO_LARGE: 413,
   MANIFEST_TOO_LARGE: 413,
   BODY_TOO_LARGE: 413,
-  PREVIEW_STALE: 409,
-  PREVIEW_EXPIRED: 410,
 };
 
 /** Seed 002 error body and status. */
