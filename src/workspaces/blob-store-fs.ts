@@ -43,16 +43,22 @@ export function createFsBlobStore(root: string): BlobStore {
       const fd = await open(temp, "wx");
       let size = 0;
       let ok = false;
+      let writing: Promise<void> = Promise.resolve();
       try {
-        // Chunks are hashed as they come and written in batches of about 1 MiB (fewer syscalls).
+        // Chunks are hashed as they come and written in batches of about 1 MiB (fewer syscalls),
+        // one batch being written while the next arrives.
         let pending: Uint8Array[] = [];
         let pendingBytes = 0;
+        const writeAll = async (buf: Uint8Array) => {
+          let written = 0;
+          while (written < buf.byteLength) written += (await fd.write(buf, written)).bytesWritten;
+        };
         const flush = async () => {
           const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
           pending = [];
           pendingBytes = 0;
-          let written = 0;
-          while (written < buf.byteLength) written += (await fd.write(buf, written)).bytesWritten;
+          await writing;
+          writing = writeAll(buf);
         };
         for await (const chunk of source) {
           size += chunk.byteLength;
@@ -63,6 +69,7 @@ export function createFsBlobStore(root: string): BlobStore {
           if (pendingBytes >= WRITE_BATCH) await flush();
         }
         if (pendingBytes > 0) await flush();
+        await writing;
         const actual = hasher.digest("hex");
         if (actual !== options.expectedHash) {
           throw new BlobPutError("hash_mismatch", `content hash ${actual.slice(0, 16)}... does not match requested hash ${options.expectedHash.slice(0, 16)}...`, actual);
@@ -72,7 +79,8 @@ export function createFsBlobStore(root: string): BlobStore {
         await fd.sync();
         ok = true;
       } finally {
-        await fd.close();
+        await writing.catch(() => {});
+        await fd.close().catch(() => {});
         if (!ok) await unlink(temp).catch(() => {});
       }
       const dir = join(final, "..");
