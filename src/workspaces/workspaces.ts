@@ -89,8 +89,12 @@ export async function setMain(d: WorkspaceDomain, tenant: string, id: string): P
 export async function updateCurrentManifest(d: WorkspaceDomain, tenant: string, id: string, hash: string, previous: string | undefined) {
   checkHash(hash, "manifest_hash");
   if (previous) checkHash(previous, "previous_manifest_hash");
-  getWorkspace(d, tenant, id);
-  const updated = await d.database.committer.run(() => d.store.casCurrentManifest(tenant, id, hash, previous ?? null, d.clock.now()));
+  const w = getWorkspace(d, tenant, id);
+  const updated = await write(d, tenant, (emit) => {
+    const ok = d.store.casCurrentManifest(tenant, id, hash, previous ?? null, d.clock.now());
+    if (ok) emit(w.projectId, id, "workspace.manifest_updated", `Workspace ${w.name} has a new current manifest`, { manifest_hash: hash });
+    return ok;
+  });
   return { updated, currentManifestHash: getWorkspace(d, tenant, id).currentManifestHash ?? "" };
 }
 
