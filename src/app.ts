@@ -89,7 +89,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
-  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx), createWorkspacesModule(ctx)];
+  const tasks = createTasksModule(ctx);
+  const modules: DomainModule[] = [tasks, await createMailModule(ctx), createWorkspacesModule(ctx, { tasks })];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [

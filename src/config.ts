@@ -49,12 +49,15 @@ export interface Config {
   blobMaxBytes: number;
   /** Blobs younger than this are never collected by blob GC, in milliseconds. */
   blobGcGraceMs: number;
+  /** How long a sync preview waits for an agent worker to combine conflicts; 0 = not asked. */
+  syncAgentDeadlineMs: number;
 }
 
 /** The variables Switchyard reads, with their meaning and default: the README's table is this. */
 export const VARIABLES = {
   SWITCHYARD_BLOB_MAX_BYTES: "largest workspace blob accepted, in bytes (default 104857600 = 100 MiB; 413 above)",
   SWITCHYARD_BLOB_GC_GRACE_MS: "blobs younger than this are never collected by blob GC (default 3600000 = 1 h)",
+  SWITCHYARD_SYNC_AGENT_DEADLINE_MS: "how long sync prepare waits for an agent worker to combine conflicting files (default 0: no agent is asked)",
   SWITCHYARD_PORT: "port of the one listener (default 8080; 0 picks a free port)",
   SWITCHYARD_HOST: "address to bind (default 0.0.0.0)",
   SWITCHYARD_DATA_DIR: "folder for the SQLite file and blobs (default ./data)",
@@ -186,6 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
     previousSecretKeys,
     blobMaxBytes: int("SWITCHYARD_BLOB_MAX_BYTES", 100 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
     blobGcGraceMs: int("SWITCHYARD_BLOB_GC_GRACE_MS", 3600 * 1000, 0, 30 * 24 * 3600 * 1000),
+    syncAgentDeadlineMs: int("SWITCHYARD_SYNC_AGENT_DEADLINE_MS", 0, 0, 10 * 60 * 1000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -3,6 +3,7 @@ import type { Clock } from "../core/clock.ts";
 import type { SecretBox } from "../core/secret-box.ts";
 import type { Database } from "../db/client.ts";
 import type { BlobStore } from "./blob-store.ts";
+import type { ConflictAdvisor } from "./conflict-advisor.ts";
 import type { EventHub } from "./events.ts";
 import type { Manifest } from "./manifests.ts";
 import type { WorkspaceStore } from "./store.ts";
@@ -25,6 +26,8 @@ export interface WorkspaceDomain {
   secrets: SecretBox;
   events: EventHub;
   limits: WorkspaceLimits;
+  /** Asked to combine text conflicts while a sync is prepared; none: conflicts stay decisions. */
+  advisor?: ConflictAdvisor;
   /** Uploads in flight and deletions in progress, by `tenant/kind/hash` (see gc.ts). */
   inflight: Map<string, number>;
   deleting: Map<string, Promise<void>>;

@@ -14,7 +14,8 @@ export interface AutoAction {
 
 /** One way to settle a conflict. */
 export interface DecisionOption {
-  id: "ours" | "theirs" | "merged";
+  /** `combined`: a version an agent worker wrote (see conflict-advisor.ts). */
+  id: "ours" | "theirs" | "merged" | "combined";
   label: string;
   description: string;
   /** The resulting file; undefined when this option deletes the path. */

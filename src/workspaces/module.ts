@@ -7,7 +7,10 @@ import { fastestBlobRoutes } from "../server/legacy/fastest/blob-routes.ts";
 import { seed002Shapes } from "../server/legacy/fastest/wire.ts";
 import type { DomainModule, ModuleContext } from "../server/module.ts";
 import type { ServiceRegistration } from "../server/rpc.ts";
+import type { TaskEngine } from "../tasks/engine.ts";
+import type { TaskEventHub } from "../tasks/watch.ts";
 import { createFsBlobStore } from "./blob-store-fs.ts";
+import { taskConflictAdvisor } from "./conflict-advisor.ts";
 import type { WorkspaceDomain } from "./context.ts";
 import { createEventHub } from "./events.ts";
 import { blobService, projectService, snapshotService, workspaceService } from "./service.ts";
@@ -34,9 +37,25 @@ export function createWorkspaceDomain(ctx: Pick<ModuleContext, "config" | "datab
   };
 }
 
-/** Projects, workspaces, snapshots, blobs: seed 002's API as the canonical REST of these services. */
-export function createWorkspacesModule(ctx: ModuleContext): WorkspacesModule {
+/**
+ * Projects, workspaces, snapshots, blobs: seed 002's API as the canonical REST of these services.
+ * With `tasks` and `SWITCHYARD_SYNC_AGENT_DEADLINE_MS` > 0, text conflicts of a sync preview are
+ * offered to an agent worker as a task (see conflict-advisor.ts).
+ */
+export function createWorkspacesModule(ctx: ModuleContext, deps: { tasks?: { engine: TaskEngine; hub: TaskEventHub } } = {}): WorkspacesModule {
   const domain = createWorkspaceDomain(ctx);
+  const tasks = deps.tasks;
+  if (tasks && ctx.config.syncAgentDeadlineMs > 0) {
+    domain.advisor = taskConflictAdvisor(
+      {
+        createTask: (t) => tasks.engine.createTask(t),
+        getTask: (id) => tasks.engine.getTask(id),
+        cancelTask: (input) => tasks.engine.cancelTask(input),
+        watch: (filter, signal) => tasks.hub.watch(filter, signal),
+      },
+      ctx.config.syncAgentDeadlineMs,
+    );
+  }
   let sweeper: ReturnType<typeof setInterval> | undefined;
   return {
     name: "workspaces",

@@ -3,8 +3,8 @@ import { newId } from "../core/ids.ts";
 import { loadManifest, readObject, storeBytes } from "./blobs.ts";
 import type { WorkspaceDomain } from "./context.ts";
 import { write } from "./events.ts";
-import { canonicalManifest, fileMap, type FileEntry, type FileMap } from "./manifests.ts";
-import { applyPlan, asText, planMerge, type AutoAction, type Decision } from "./merge.ts";
+import { canonicalManifest, fileMap, sha256Hex, type FileEntry, type FileMap } from "./manifests.ts";
+import { applyPlan, asText, planMerge, type AutoAction, type Decision, type MergePlan } from "./merge.ts";
 import { getProject } from "./projects.ts";
 import { mergeBase } from "./snapshots.ts";
 import type { Snapshot } from "./types.ts";
@@ -62,6 +62,7 @@ export async function prepareSync(d: WorkspaceDomain, tenant: string, workspaceI
       return undefined;
     }
   });
+  await adviseConflicts(d, tenant, w.id, plan, baseFiles);
   for (const [hash, bytes] of plan.newBlobs) await storeBytes(d, tenant, "blob", hash, bytes);
   const now = d.clock.now();
   const preview: SyncPreview = {
@@ -86,6 +87,35 @@ export async function prepareSync(d: WorkspaceDomain, tenant: string, workspaceI
     d.store.insertPreview(tenant, { id: preview.id, workspaceId: w.id, workspaceVersion: w.version, plan: JSON.stringify(preview), expiresAt: preview.expiresAt }),
   );
   return preview;
+}
+
+/**
+ * Offers the text conflicts to the advisor (an agent worker), if any; a version it writes becomes
+ * the recommended option `combined` of its decision. Without an answer within the advisor's
+ * deadline the decisions stay as they are.
+ */
+async function adviseConflicts(d: WorkspaceDomain, tenant: string, workspaceId: string, plan: MergePlan, base: FileMap): Promise<void> {
+  const text = (d.advisor && plan.decisions.filter((x) => x.options.some((o) => o.id === "merged"))) || [];
+  if (text.length === 0) return;
+  const read = async (f: FileEntry | undefined) => (f ? new TextDecoder().decode(await readObject(d, tenant, "blob", f.hash)) : "");
+  const conflicts = await Promise.all(
+    text.map(async (x) => ({
+      path: x.path,
+      base: await read(base.get(x.path)),
+      ours: await read(x.options.find((o) => o.id === "ours")!.result),
+      theirs: await read(x.options.find((o) => o.id === "theirs")!.result),
+    })),
+  );
+  const combined = await d.advisor!.advise({ tenant, workspaceId, conflicts });
+  for (const x of text) {
+    const content = combined.get(x.path);
+    if (content === undefined) continue;
+    const bytes = new TextEncoder().encode(content);
+    const file: FileEntry = { path: x.path, hash: sha256Hex(bytes), size: bytes.byteLength, mode: x.options[0]!.result?.mode ?? 0o644 };
+    plan.newBlobs.set(file.hash, bytes);
+    x.options.push({ id: "combined", label: "Combined by an agent", description: "both changes combined by an agent worker; review before executing", result: file });
+    x.recommended = "combined";
+  }
 }
 
 export interface ExecuteResult {

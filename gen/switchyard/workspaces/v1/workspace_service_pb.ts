@@ -1022,8 +1022,10 @@ export const WorkspaceService: GenService<{
    * Plans a three-way merge of the main workspace into this one, using the merge base found in
    * the snapshot DAG (nearest common ancestor; in a criss-cross, the most recent candidate).
    * Text files changed on both sides are merged line-wise (diff3); clean merges are
-   * `auto_actions`, true conflicts, binaries and edit/delete conflicts `decisions_needed` (a
-   * code-merging worker is not consulted yet). The preview is kept 30 minutes.
+   * `auto_actions`, true conflicts, binaries and edit/delete conflicts `decisions_needed`. When
+   * configured, text conflicts are offered to an agent worker (task
+   * `workspace.sync.resolve_conflicts`, queue `agents`) until a deadline; its version is the
+   * recommended option `combined`. The preview is kept 30 minutes.
    * Errors: `WORKSPACE_NOT_FOUND` (not_found); `NO_MAIN_WORKSPACE` (failed_precondition);
    * `WORKSPACE_IS_MAIN` (failed_precondition) when called on the main workspace; `NO_MANIFEST`,
    * `MANIFEST_NOT_FOUND` (failed_precondition).
