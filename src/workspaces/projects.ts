@@ -1,4 +1,4 @@
-import { AppError, invalidArgument, notFound } from "../core/errors.ts";
+import { invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { WorkspaceDomain } from "./context.ts";
 import { write } from "./events.ts";
@@ -119,5 +119,3 @@ export async function updateBrief(d: WorkspaceDomain, tenant: string, projectId:
     emit(projectId, "", "project.brief_updated", "Project brief updated");
   });
 }
-
-export { AppError };

@@ -149,11 +149,9 @@ type Row = Record<string, unknown>;
 
 /** The SQLite implementation. */
 export function createWorkspaceStore(sqlite: Sqlite): WorkspaceStore {
-  const q = (sql: string) => sqlite.query<Row, never[]>(sql);
   const all = (sql: string, ...args: unknown[]) => sqlite.query(sql).all(...(args as never[])) as Row[];
   const one = (sql: string, ...args: unknown[]) => (sqlite.query(sql).get(...(args as never[])) as Row | null) ?? undefined;
   const run = (sql: string, ...args: unknown[]) => sqlite.query(sql).run(...(args as never[]));
-  void q;
 
   return {
     insertProject(p, requestId) {

@@ -1,4 +1,4 @@
-import { AppError, invalidArgument, notFound } from "../core/errors.ts";
+import { AppError, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { loadManifest, readObject, storeBytes } from "./blobs.ts";
 import type { WorkspaceDomain } from "./context.ts";

@@ -104,5 +104,3 @@ export function manifestOf(d: WorkspaceDomain, w: Workspace, includeDirty: boole
   if (w.lastSnapshotId) return d.store.getSnapshot(w.tenant, w.lastSnapshotId)?.manifestHash;
   return w.currentManifestHash ?? undefined;
 }
-
-export { AppError };
