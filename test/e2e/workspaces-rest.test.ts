@@ -165,6 +165,7 @@ describe("projects, workspaces, snapshots over REST", () => {
     expect((await api("POST", "/v1/projects", { name: "" })).json.error).toMatchObject({ code: "VALIDATION_ERROR", metadata: { field: "name" } });
     expect((await api("POST", "/v1/projects", { name: "x", bogus: 1 })).status).toBe(400);
 
+    expect((await api("GET", `/v1/workspaces/${ws.id}`)).json.drift).toBeNull();
     const drift = await api("POST", `/v1/workspaces/${ws.id}/drift`, { files_added: 2, files_modified: 30, files_deleted: 1, bytes_changed: 10 });
     expect(drift.status).toBe(201);
     const wsGet = await api("GET", `/v1/workspaces/${ws.id}`);

@@ -9,7 +9,8 @@ import type { RestShape, RestShapes } from "../../rest/shapes.ts";
  * blobs, and the later conversations, atlas, action items…), so these apply package-wide:
  *
  * - 64-bit integers are JSON numbers (proto JSON would send strings); field names are the proto
- *   (snake_case) names, except fields with an explicit `json_name` (seed camelCase: `dryRun`…).
+ *   (snake_case) names, except fields with an explicit `json_name` (seed camelCase: `dryRun`…);
+ *   an absent message field is `null`.
  * - Errors are `{ error: { code, message } }` with seed codes (`NOT_FOUND`, `UNAUTHORIZED`,
  *   `VALIDATION_ERROR`, or the reason for seed-specific ones such as `HASH_MISMATCH`), plus
  *   `reason` and `metadata` (e.g. the offending `field`).
@@ -75,6 +76,7 @@ export function seed002Error(error: ConnectError, status: number): { status: num
 
 const INT64 = new Set([ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
 const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const jsonKey = (field: DescField) => (field.jsonName !== camel(field.name) ? field.jsonName : field.name);
 
 /** Canonical REST JSON (proto names, int64 strings) → seed 002 JSON (numbers, explicit json_names). */
 export function seed002Json(desc: DescMessage, json: JsonValue): JsonValue {
@@ -87,9 +89,10 @@ export function seed002Json(desc: DescMessage, json: JsonValue): JsonValue {
       out[key] = value;
       continue;
     }
-    const name = field.jsonName !== camel(field.name) ? field.jsonName : field.name;
-    out[name] = fieldValue(field, value);
+    out[jsonKey(field)] = fieldValue(field, value);
   }
+  // An absent message (a workspace's `drift`, a `last_seen_at` never set) is `null`, as seed 002 answers.
+  for (const field of desc.fields) if (field.fieldKind === "message" && !(field.name in json)) out[jsonKey(field)] = null;
   return out;
 }
 
