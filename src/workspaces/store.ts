@@ -220,7 +220,8 @@ export function createWorkspaceStore(sqlite: Sqlite): WorkspaceStore {
       return r.changes > 0;
     },
     setLastSnapshot(tenant, id, snapshotId, now) {
-      run(`UPDATE ws_workspaces SET last_snapshot_id = ?, updated_at = ? WHERE tenant = ? AND id = ?`, snapshotId, now, tenant, id);
+      // A new snapshot moves the workspace's content: previews made before are stale.
+      run(`UPDATE ws_workspaces SET last_snapshot_id = ?, updated_at = ?, version = version + 1 WHERE tenant = ? AND id = ?`, snapshotId, now, tenant, id);
     },
 
     insertSnapshot(s) {

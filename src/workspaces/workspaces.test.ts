@@ -143,6 +143,9 @@ describe("sync previews", () => {
     await updateCurrentManifest(d, "t", feature.id, dirty, undefined);
     expect(await reason(executeSync(d, "t", feature.id, { previewId: fresh.id, decisions: {} }))).toBe("aborted:WORKSPACE_VERSION_CONFLICT");
     expect(await reason(executeSync(d, "t", feature.id, { previewId: "sync_nope", decisions: {} }))).toBe("not_found:SYNC_PREVIEW_NOT_FOUND");
+    const beforeSnapshot = await prepareSync(d, "t", feature.id);
+    await createSnapshot(d, "t", { projectId: p.id, manifestHash: dirty, parents: ["base"], workspaceId: feature.id });
+    expect(await reason(executeSync(d, "t", feature.id, { previewId: beforeSnapshot.id, decisions: {} }))).toBe("aborted:WORKSPACE_VERSION_CONFLICT");
     const third = await prepareSync(d, "t", feature.id);
     const r = await executeSync(d, "t", feature.id, { previewId: third.id, decisions: {} });
     expect([r.filesUpdated, r.filesAdded]).toEqual([1, 0]);
