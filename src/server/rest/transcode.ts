@@ -74,6 +74,13 @@ function outputJson(desc: DescMessage, message: Message, responseBody: string): 
   return field ? (json[field.name] ?? null) : null;
 }
 
+/** The family's rewrite of an answer's JSON (of the `response_body` field's message when one is named). */
+function shaped(shape: RestShape | undefined, json: JsonValue, desc: DescMessage, output: Message, responseBody: string): JsonValue {
+  if (!shape?.json) return json;
+  const target = responseBody === "" ? desc : findField(desc, responseBody)?.message;
+  return target ? shape.json(json, target, output) : json;
+}
+
 /**
  * Serves one REST request by transcoding it to its RPC and calling the Connect handler
  * in-process: auth, validation, errors and logging are those of every other protocol.
@@ -107,7 +114,7 @@ export async function transcode(match: RestMatch, ex: RestExchange, deps: Transc
       return;
     }
     const json = outputJson(method.output, output, route.responseBody);
-    return sendJson(ex.res, shape?.status?.(output) ?? 200, shape?.json ? shape.json(json, method.output, output) : json, shape?.headers);
+    return sendJson(ex.res, shape?.status?.(output) ?? 200, shaped(shape, json, method.output, output, route.responseBody), shape?.headers);
   }
   if (method.methodKind === "server_streaming") return streamSse(ex, deps, method.output, invokeServerStream(deps.handlers, method, input as never, options), route.responseBody, shape);
   sendRestError(ex, toConnectError(new AppError("unimplemented", "STREAMING_NOT_SUPPORTED", "client and bidi streams are not served over REST"), deps.log));
@@ -130,7 +137,7 @@ async function streamSse(ex: RestExchange, deps: TranscodeDeps, desc: DescMessag
   try {
     for (let next = first; !next.done; next = await stream.next()) {
       const json = outputJson(desc, next.value, responseBody);
-      res.write(`id: ${++id}\nevent: message\ndata: ${JSON.stringify(shape?.json ? shape.json(json, desc, next.value) : json)}\n\n`);
+      res.write(`id: ${++id}\nevent: message\ndata: ${JSON.stringify(shaped(shape, json, desc, next.value, responseBody))}\n\n`);
     }
     res.write("event: end\ndata: {}\n\n");
   } catch (error) {
