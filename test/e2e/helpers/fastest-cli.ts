@@ -170,7 +170,8 @@ export function fastestCli(baseURL: string, token: string) {
       return body;
     },
     async reportDrift(id: string, added: number, modified: number, deleted: number, bytes: number, summary: string) {
-      const body: Record<string, unknown> = { files_added: added, files_modified: modified, files_deleted: deleted, bytes_changed: bytes };
+      // A Go map: json.Marshal writes its keys sorted.
+      const body: Record<string, unknown> = { bytes_changed: bytes, files_added: added, files_deleted: deleted, files_modified: modified };
       if (summary) body.summary = summary;
       const res = await req("POST", `/v1/workspaces/${id}/drift`, JSON.stringify(body), json);
       if (res.status !== 200 && res.status !== 201) throw new CliError(`failed to report drift: ${await res.text()}`);
