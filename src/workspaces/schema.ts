@@ -32,6 +32,8 @@ export const workspaces = sqliteTable(
     tenant: text("tenant").notNull(),
     id: text("id").notNull(),
     projectId: text("project_id").notNull(),
+    /** The user who created it ("" when the caller is not a user). */
+    createdBy: text("created_by").notNull().default(""),
     name: text("name").notNull(),
     machineId: text("machine_id").notNull().default(""),
     localPath: text("local_path").notNull().default(""),
@@ -61,6 +63,8 @@ export const snapshots = sqliteTable(
     id: text("id").notNull(),
     projectId: text("project_id").notNull(),
     workspaceId: text("workspace_id"),
+    /** The user who created it ("" for the server's own, e.g. sync snapshots). */
+    createdBy: text("created_by").notNull().default(""),
     manifestHash: text("manifest_hash").notNull(),
     /** JSON array of parent snapshot ids (first parent first). */
     parents: text("parents").notNull(),

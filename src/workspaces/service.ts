@@ -152,7 +152,7 @@ export function workspaceService(d: WorkspaceDomain): Partial<ServiceImpl<typeof
     async createWorkspace(req, ctx) {
       const tenant = tenantOf(ctx);
       const w = await workspaces.createWorkspace(d, tenant, {
-        projectId: req.projectId, name: req.name, machineId: req.machineId, baseSnapshotId: req.baseSnapshotId || req.forkSnapshotId, localPath: req.localPath, requestId: req.requestId,
+        projectId: req.projectId, name: req.name, machineId: req.machineId, baseSnapshotId: req.baseSnapshotId || req.forkSnapshotId, localPath: req.localPath, requestId: req.requestId, user: principalOf(ctx).user,
       });
       return { workspace: view(tenant, w) };
     },
@@ -221,7 +221,7 @@ export function snapshotService(d: WorkspaceDomain): Partial<ServiceImpl<typeof 
     async createSnapshot(req, ctx) {
       const r = await snapshots.createSnapshot(d, tenantOf(ctx), {
         projectId: req.projectId, manifestHash: req.manifestHash, snapshotId: req.snapshotId,
-        parents: [...(req.parentSnapshotId ? [req.parentSnapshotId] : []), ...req.parentSnapshotIds], workspaceId: req.workspaceId, source: req.source, summary: req.summary,
+        parents: [...(req.parentSnapshotId ? [req.parentSnapshotId] : []), ...req.parentSnapshotIds], workspaceId: req.workspaceId, source: req.source, summary: req.summary, user: principalOf(ctx).user,
       });
       return { snapshot: cv.snapshotMessage(r.snapshot), created: r.created };
     },

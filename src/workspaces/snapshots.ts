@@ -24,6 +24,8 @@ export interface NewSnapshot {
   workspaceId?: string;
   source?: string;
   summary?: string;
+  /** The creating user, recorded. */
+  user?: string;
 }
 
 /**
@@ -68,7 +70,7 @@ export async function createSnapshot(d: WorkspaceDomain, tenant: string, input: 
     }
     const now = d.clock.now();
     const s: Snapshot = {
-      tenant, id, projectId: project.id, workspaceId: workspace?.id ?? null, manifestHash: input.manifestHash, parents,
+      tenant, id, projectId: project.id, workspaceId: workspace?.id ?? null, createdBy: input.user ?? "", manifestHash: input.manifestHash, parents,
       source: input.source ?? "", summary: input.summary ?? "", createdAt: now,
     };
     d.store.insertSnapshot(s);

@@ -84,6 +84,7 @@ function workspaceOf(r: Record<string, unknown>): Workspace {
     tenant: r.tenant as string,
     id: r.id as string,
     projectId: r.project_id as string,
+    createdBy: r.created_by as string,
     name: r.name as string,
     machineId: r.machine_id as string,
     localPath: r.local_path as string,
@@ -104,6 +105,7 @@ function snapshotOf(r: Record<string, unknown>): Snapshot {
     id: r.id as string,
     projectId: r.project_id as string,
     workspaceId: r.workspace_id as string | null,
+    createdBy: r.created_by as string,
     manifestHash: r.manifest_hash as string,
     parents: json(r.parents as string, []),
     source: r.source as string,
@@ -185,8 +187,8 @@ export function createWorkspaceStore(sqlite: Sqlite): WorkspaceStore {
 
     insertWorkspace(w, requestId) {
       run(
-        `INSERT INTO ws_workspaces (tenant, id, project_id, name, machine_id, local_path, base_snapshot_id, last_snapshot_id, current_manifest_hash, version, merge_history, last_seen_at, request_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-        w.tenant, w.id, w.projectId, w.name, w.machineId, w.localPath, w.baseSnapshotId, w.lastSnapshotId, w.currentManifestHash, w.version, JSON.stringify(w.mergeHistory), w.lastSeenAt, requestId, w.createdAt, w.updatedAt,
+        `INSERT INTO ws_workspaces (tenant, id, project_id, created_by, name, machine_id, local_path, base_snapshot_id, last_snapshot_id, current_manifest_hash, version, merge_history, last_seen_at, request_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        w.tenant, w.id, w.projectId, w.createdBy, w.name, w.machineId, w.localPath, w.baseSnapshotId, w.lastSnapshotId, w.currentManifestHash, w.version, JSON.stringify(w.mergeHistory), w.lastSeenAt, requestId, w.createdAt, w.updatedAt,
       );
     },
     workspaceByRequest(tenant, requestId) {
@@ -226,8 +228,8 @@ export function createWorkspaceStore(sqlite: Sqlite): WorkspaceStore {
 
     insertSnapshot(s) {
       run(
-        `INSERT INTO ws_snapshots (tenant, id, project_id, workspace_id, manifest_hash, parents, source, summary, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-        s.tenant, s.id, s.projectId, s.workspaceId, s.manifestHash, JSON.stringify(s.parents), s.source, s.summary, s.createdAt,
+        `INSERT INTO ws_snapshots (tenant, id, project_id, workspace_id, created_by, manifest_hash, parents, source, summary, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+        s.tenant, s.id, s.projectId, s.workspaceId, s.createdBy, s.manifestHash, JSON.stringify(s.parents), s.source, s.summary, s.createdAt,
       );
     },
     getSnapshot(tenant, id) {

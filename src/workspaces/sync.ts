@@ -181,7 +181,7 @@ export async function executeSync(
     const lastManifest = current.lastSnapshotId ? d.store.getSnapshot(tenant, current.lastSnapshotId)?.manifestHash : undefined;
     let pre = current.lastSnapshotId;
     const snap = (parents: string[], manifestHash: string, source: string, summary: string): Snapshot => {
-      const s: Snapshot = { tenant, id: newId("snap", now), projectId: w.projectId, workspaceId: w.id, manifestHash, parents, source, summary, createdAt: now };
+      const s: Snapshot = { tenant, id: newId("snap", now), projectId: w.projectId, workspaceId: w.id, createdBy: "", manifestHash, parents, source, summary, createdAt: now };
       d.store.insertSnapshot(s);
       return s;
     };

@@ -22,6 +22,7 @@ export interface Workspace {
   tenant: string;
   id: string;
   projectId: string;
+  createdBy: string;
   name: string;
   machineId: string;
   localPath: string;
@@ -40,6 +41,7 @@ export interface Snapshot {
   id: string;
   projectId: string;
   workspaceId: string | null;
+  createdBy: string;
   manifestHash: string;
   parents: string[];
   source: string;

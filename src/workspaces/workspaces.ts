@@ -25,7 +25,7 @@ function optional(value: string | undefined, field: string, max: number): string
 export async function createWorkspace(
   d: WorkspaceDomain,
   tenant: string,
-  input: { projectId: string; name: string; machineId?: string; baseSnapshotId?: string; localPath?: string; requestId: string },
+  input: { projectId: string; name: string; machineId?: string; baseSnapshotId?: string; localPath?: string; requestId: string; user?: string },
 ): Promise<Workspace> {
   const project = getProject(d, tenant, input.projectId);
   const name = checkName(input.name);
@@ -47,7 +47,7 @@ export async function createWorkspace(
     }
     const now = d.clock.now();
     const w: Workspace = {
-      tenant, id: newId("ws", now), projectId: project.id, name, machineId, localPath, baseSnapshotId: base, lastSnapshotId: base,
+      tenant, id: newId("ws", now), projectId: project.id, createdBy: input.user ?? "", name, machineId, localPath, baseSnapshotId: base, lastSnapshotId: base,
       currentManifestHash: null, version: 1, mergeHistory: {}, lastSeenAt: now, createdAt: now, updatedAt: now,
     };
     d.store.insertWorkspace(w, requestId);
