@@ -47,9 +47,12 @@ export async function putObject(
   kind: ObjectKind,
   hash: string,
   source: AsyncIterable<Uint8Array>,
+  declaredSize?: number,
 ): Promise<{ hash: string; size: number; created: boolean }> {
   checkHash(hash, "hash");
   const maxBytes = kind === "blob" ? d.limits.blobMaxBytes : d.limits.manifestMaxBytes;
+  // A declared size above the limit is refused before a byte is read.
+  if (declaredSize !== undefined && declaredSize > maxBytes) throw tooLarge(kind, maxBytes);
   const unpin = await pin(d, objectKey(tenant, kind, hash));
   try {
     let body = source;

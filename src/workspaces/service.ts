@@ -16,7 +16,7 @@ import { collectGarbage } from "./gc.ts";
 import * as projects from "./projects.ts";
 import * as snapshots from "./snapshots.ts";
 import { executeSync, prepareSync, undoSync } from "./sync.ts";
-import { downloadSinkKey, uploadSourceKey } from "./transfer.ts";
+import { downloadSinkKey, uploadLengthKey, uploadSourceKey } from "./transfer.ts";
 import * as workspaces from "./workspaces.ts";
 
 const once = (bytes: Uint8Array) => (async function* () {
@@ -27,7 +27,7 @@ const urls = (hashes: string[], prefix: string) => Object.fromEntries(hashes.map
 /** BlobService: content-addressed blobs and manifests of the caller's tenant. */
 export function blobService(d: WorkspaceDomain): Partial<ServiceImpl<typeof BlobService>> {
   const upload = async (kind: "blob" | "manifest", hash: string, data: Uint8Array | undefined, ctx: HandlerContext) =>
-    putObject(d, tenantOf(ctx), kind, hash, ctx.values.get(uploadSourceKey) ?? once(data ?? new Uint8Array()));
+    putObject(d, tenantOf(ctx), kind, hash, ctx.values.get(uploadSourceKey) ?? once(data ?? new Uint8Array()), ctx.values.get(uploadLengthKey));
   const download = async (kind: "blob" | "manifest", hash: string, ctx: HandlerContext) => {
     const sink = ctx.values.get(downloadSinkKey);
     const contentType = kind === "blob" ? "application/octet-stream" : "application/json";

@@ -9,6 +9,8 @@ import type { ObjectHandle } from "./blobs.ts";
  * handle in it instead of reading the bytes into the answer.
  */
 export const uploadSourceKey = createContextKey<AsyncIterable<Uint8Array> | undefined>(undefined, { description: "blob upload stream" });
+/** The upload's declared length (`Content-Length`), when the client sent one. */
+export const uploadLengthKey = createContextKey<number | undefined>(undefined, { description: "blob upload declared length" });
 
 export interface DownloadSink {
   handle?: ObjectHandle;

@@ -188,6 +188,16 @@ describe("seed 002 CLI flow", () => {
     const reverted = await cli.getWorkspace(feature.id as string);
     expect([reverted.current_snapshot_id, reverted.current_manifest_hash]).toEqual(["snap-feat-2", featPush.hash]);
 
+    // A preview made before the workspace moved is stale: 409 in the seed's error body.
+    const stalePreview = (await (await fetch(`${server.url}/v1/workspaces/${feature.id}/sync/prepare`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } })).json()).preview;
+    await cli.createSnapshot(project.id as string, "snap-feat-3", featPush.hash, "snap-feat-2", feature.id as string);
+    const stale = await fetch(`${server.url}/v1/workspaces/${feature.id}/sync/execute`, {
+      method: "POST", headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ preview_id: stalePreview.id, decisions: { "src/dir0/file20.txt": "ours" } }),
+    });
+    expect(stale.status).toBe(409);
+    expect((await stale.json()).error).toMatchObject({ code: "CONFLICT", reason: "WORKSPACE_VERSION_CONFLICT" });
+
     const got = await cli.getProject(project.id as string);
     expect(got.workspaces.map((w) => w.name).sort()).toEqual(["feature", "main"]);
     expect(got.project.main_workspace_id).toBe(main.id);

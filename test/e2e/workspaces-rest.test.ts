@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
 import { readdirSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { BlobService } from "../../gen/switchyard/workspaces/v1/blob_service_pb.js";
 import { ProjectService } from "../../gen/switchyard/workspaces/v1/project_service_pb.js";
@@ -95,6 +96,18 @@ describe("blobs over REST", () => {
     const tooBig = await api("PUT", `/v1/blobs/upload/${sha256(big)}`, big);
     expect([tooBig.status, tooBig.json.error.code]).toEqual([413, "BLOB_TOO_LARGE"]);
     expect(readdirSync(tmp)).toEqual([]);
+    // A declared length above the limit is refused before the body is read.
+    const early = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${server.url}/v1/blobs/upload/${sha256("never sent")}`, { method: "PUT", headers: { "content-length": String(50 * 1024 * 1024) } }, (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on("error", reject);
+      req.write("just a few bytes");
+    });
+    expect(early.status).toBe(413);
+    expect(JSON.parse(early.body).error.code).toBe("BLOB_TOO_LARGE");
     const many = await api("POST", "/v1/blobs/exists", { hashes: Array.from({ length: 101 }, (_, i) => sha256(String(i))) });
     expect([many.status, many.json.error.metadata.field]).toEqual([400, "hashes"]);
     const missing = await api("GET", `/v1/blobs/download/${sha256("never")}`);

@@ -2,7 +2,7 @@ import { create, toJson, type DescMethodUnary, type DescMessage } from "@bufbuil
 import { pipeline } from "node:stream/promises";
 import { BlobService } from "../../../../gen/switchyard/workspaces/v1/blob_service_pb.js";
 import type { ObjectHandle } from "../../../workspaces/blobs.ts";
-import { downloadSinkKey, uploadSourceKey, type DownloadSink } from "../../../workspaces/transfer.ts";
+import { downloadSinkKey, uploadLengthKey, uploadSourceKey, type DownloadSink } from "../../../workspaces/transfer.ts";
 import { toConnectError } from "../../errors.ts";
 import { send, sendJson, type Exchange } from "../../http-io.ts";
 import { invokeUnary } from "../../invoke.ts";
@@ -47,6 +47,8 @@ function uploadRoute(path: string, method: typeof BlobService.method.uploadBlob 
     path,
     async handle(ex, params, deps) {
       ex.contextValues.set(uploadSourceKey, ex.req as AsyncIterable<Uint8Array>);
+      const declared = Number(ex.header.get("content-length") ?? Number.NaN);
+      if (Number.isSafeInteger(declared) && declared >= 0) ex.contextValues.set(uploadLengthKey, declared);
       try {
         const out = await call(ex, deps, method as DescMethodUnary<DescMessage, DescMessage>, params.hash!, true);
         const shape = seed002Shape(method);
