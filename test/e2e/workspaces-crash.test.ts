@@ -81,37 +81,45 @@ describe("a workspace server killed mid-work", () => {
       await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: await push(tree(" main")), snapshot_id: "main-2", parent_snapshot_ids: ["base"], workspace_id: main.id });
       const featHash = await push([...tree(""), { path: "feature.txt", content: enc("feature\n") }]);
       await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: featHash, snapshot_id: "feat-2", parent_snapshot_ids: ["base"], workspace_id: feature.id });
-      const preview = (await api("POST", `/v1/workspaces/${feature.id}/sync/prepare`, {})).json.preview;
-      expect(preview.auto_actions.length).toBe(300);
+      // Killed soon after the execute request (usually before its commit), then later (usually after).
+      const outcomes: string[] = [];
+      for (const delayMs of [3, 600]) {
+        const before = (await api("GET", `/v1/workspaces/${feature.id}`)).json.workspace;
+        const snapshotsBefore = (await api("GET", `/v1/workspaces/${feature.id}/snapshots`)).json.snapshots.length;
+        const preview = (await api("POST", `/v1/workspaces/${feature.id}/sync/prepare`, {})).json.preview;
+        if (delayMs === 3) expect(preview.auto_actions.length).toBe(300);
+        const executing = fetch(`${url}/v1/workspaces/${feature.id}/sync/execute`, {
+          method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ preview_id: preview.id }),
+        }).then((r) => r.status, () => "killed");
+        await Bun.sleep(delayMs);
+        proc.kill("SIGKILL");
+        const outcome = await executing;
+        await proc.exited;
+        proc = spawnServer(port, dataDir);
+        await waitForHttp(`${url}/healthz`);
 
-      const executing = fetch(`${url}/v1/workspaces/${feature.id}/sync/execute`, {
-        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ preview_id: preview.id }),
-      }).then((r) => r.status, () => "killed");
-      await Bun.sleep(15);
-      proc.kill("SIGKILL");
-      const outcome = await executing;
-      await proc.exited;
-      proc = spawnServer(port, dataDir);
-      await waitForHttp(`${url}/healthz`);
-
-      const ws = (await api("GET", `/v1/workspaces/${feature.id}`)).json.workspace;
-      const snapshotIds = (await api("GET", `/v1/workspaces/${feature.id}/snapshots`)).json.snapshots.map((s: { id: string }) => s.id);
-      if (ws.last_snapshot_id === "feat-2") {
-        // Before: nothing of the sync is visible.
-        expect(ws.current_manifest_hash).toBe("");
-        expect(snapshotIds).toEqual(["feat-2"]);
-      } else {
-        // After: the merge snapshot, its manifest stored and current, the preview used.
-        const snap = (await api("GET", `/v1/snapshots/${ws.last_snapshot_id}`)).json.snapshot;
-        expect(snap.parent_snapshot_ids).toEqual(["feat-2", "main-2"]);
-        expect(ws.current_manifest_hash).toBe(snap.manifest_hash);
-        expect((await fetch(`${url}/v1/blobs/manifests/${snap.manifest_hash}`)).status).toBe(200);
+        const ws = (await api("GET", `/v1/workspaces/${feature.id}`)).json.workspace;
+        const snapshots = (await api("GET", `/v1/workspaces/${feature.id}/snapshots`)).json.snapshots;
+        if (ws.last_snapshot_id === before.last_snapshot_id) {
+          // Before: nothing of the sync is visible.
+          expect(ws.current_manifest_hash).toBe(before.current_manifest_hash);
+          expect(snapshots.length).toBe(snapshotsBefore);
+          expect(outcome).toBe("killed");
+          outcomes.push("before");
+        } else {
+          // After: the merge snapshot, its manifest stored and current.
+          const snap = (await api("GET", `/v1/snapshots/${ws.last_snapshot_id}`)).json.snapshot;
+          expect(snap.parent_snapshot_ids).toEqual([before.last_snapshot_id, "main-2"]);
+          expect(ws.current_manifest_hash).toBe(snap.manifest_hash);
+          expect((await fetch(`${url}/v1/blobs/manifests/${snap.manifest_hash}`)).status).toBe(200);
+          expect(snapshots.length).toBe(snapshotsBefore + 1);
+          outcomes.push("after");
+        }
+        expect(["killed", 200]).toContain(outcome);
       }
-      expect(["killed", 200]).toContain(outcome);
-      console.log(`sync execute killed: request ${outcome}, workspace at ${ws.last_snapshot_id === "feat-2" ? "the pre-sync snapshot" : "the merge snapshot"}`);
+      console.log(`sync execute killed twice: the workspace was found ${outcomes.join(", then ")} the sync`);
       // Either way the workspace can still sync.
-      const again = await api("POST", `/v1/workspaces/${feature.id}/sync/prepare`, {});
-      expect(again.status).toBe(200);
+      expect((await api("POST", `/v1/workspaces/${feature.id}/sync/prepare`, {})).status).toBe(200);
     } finally {
       proc.kill("SIGKILL");
       await proc.exited;
