@@ -113,3 +113,13 @@ if (which === "all" || which === "servers") {
   const { serversBench, serversReport } = await import("./servers.ts");
   await write("servers", serversReport(await serversBench()));
 }
+
+if (which === "all" || which === "workspaces") {
+  const { workspacesBench } = await import("./workspaces.ts");
+  await write(
+    "workspaces",
+    "One server process (`src/main.ts`, SQLite WAL synchronous=FULL, blobs under its data dir); one client in this process over HTTP/1.1 (the seed 002 byte routes). " +
+      "GC runs at domain level over a real SQLite file and real blob files (100,000 indexed blobs; inserting them through uploads would measure fsync, not GC).\n\n" +
+      (await workspacesBench()),
+  );
+}

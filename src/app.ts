@@ -35,6 +35,9 @@ import { createServersModule } from "./servers/module.ts";
 import { createAuthModule } from "./auth/module.ts";
 import { createAgentsModule } from "./agents/module.ts";
 import { createEdge } from "./edge/edge.ts";
+import { createWorkspacesModule } from "./workspaces/module.ts";
+import { createRawRouter } from "./server/raw-route.ts";
+import { combineShapes } from "./server/rest/shapes.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -125,6 +128,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     await createMailModule(ctx),
     createServersModule(ctx, tasksModule),
     createAgentsModule(ctx, { tasks: tasksModule, limiter: edge.limiter }),
+    createWorkspacesModule(ctx, { tasks: tasksModule }),
   ];
 
   const services: DescService[] = await loadServiceDescriptors();
@@ -164,6 +168,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),
     legacy: createLegacyRouter(families),
+    raw: createRawRouter(modules.flatMap((m) => m.rawRoutes ?? [])),
+    shapes: combineShapes(modules.map((m) => m.restShapes)),
     log,
     metrics,
     health,

@@ -73,6 +73,12 @@ export interface Config {
   agentMaxDailyTokens: number;
   agentMaxDailyCost: number;
   agentMaxConcurrentSessions: number;
+  /** Largest blob a workspace upload may store, in bytes (413 above). */
+  blobMaxBytes: number;
+  /** Blobs younger than this are never collected by blob GC, in milliseconds. */
+  blobGcGraceMs: number;
+  /** How long a sync preview waits for an agent worker to combine conflicts; 0 = not asked. */
+  syncAgentDeadlineMs: number;
 }
 
 /** Settings of the servers domain (registry, health checker, push dispatcher). */
@@ -125,6 +131,9 @@ export interface AuthConfig {
 
 /** The variables Switchyard reads, with their meaning and default: the README's table is this. */
 export const VARIABLES = {
+  SWITCHYARD_BLOB_MAX_BYTES: "largest workspace blob accepted, in bytes (default 104857600 = 100 MiB; 413 above)",
+  SWITCHYARD_BLOB_GC_GRACE_MS: "blobs younger than this are never collected by blob GC (default 3600000 = 1 h)",
+  SWITCHYARD_SYNC_AGENT_DEADLINE_MS: "how long sync prepare waits for an agent worker to combine conflicting files (default 0: no agent is asked)",
   SWITCHYARD_PORT: "port of the one listener (default 8080; 0 picks a free port)",
   SWITCHYARD_HOST: "address to bind (default 0.0.0.0)",
   SWITCHYARD_DATA_DIR: "folder for the SQLite file and blobs (default ./data)",
@@ -329,6 +338,9 @@ export function loadConfig(env: Env = process.env): Config {
     agentMaxDailyTokens: int("SWITCHYARD_AGENT_MAX_DAILY_TOKENS", 1_000_000, 0, 1_000_000_000_000),
     agentMaxDailyCost: Number.isFinite(agentMaxDailyCost) && agentMaxDailyCost >= 0 ? agentMaxDailyCost : 50,
     agentMaxConcurrentSessions: int("SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS", 5, 0, 100_000),
+    blobMaxBytes: int("SWITCHYARD_BLOB_MAX_BYTES", 100 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
+    blobGcGraceMs: int("SWITCHYARD_BLOB_GC_GRACE_MS", 3600 * 1000, 0, 30 * 24 * 3600 * 1000),
+    syncAgentDeadlineMs: int("SWITCHYARD_SYNC_AGENT_DEADLINE_MS", 0, 0, 10 * 60 * 1000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

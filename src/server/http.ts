@@ -20,6 +20,8 @@ import type { StaticSite } from "./static-site.ts";
 import type { ErrorCode } from "../core/errors.ts";
 import { edgeRequestKey, type EdgeRequest } from "../edge/context.ts";
 import { legacyRouteClasses } from "../edge/rate-limit-spec.ts";
+import type { RawRouter } from "./raw-route.ts";
+import type { RestShapes } from "./rest/shapes.ts";
 
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 export interface UpgradeRoute {
@@ -37,6 +39,10 @@ export interface HttpDeps {
   handlers: Map<string, UniversalHandler>;
   rest: RestRouter;
   legacy: LegacyRouter;
+  /** Routes that stream their own bodies (blob upload/download); matched before legacy and REST. */
+  raw?: RawRouter;
+  /** Per-family REST departures (seed 002 wire rules). */
+  shapes?: RestShapes;
   log: Logger;
   metrics: RequestMetrics;
   health: HealthMonitor;
@@ -133,6 +139,12 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       return;
     }
     const signal = clientGone(req, res);
+    const raw = deps.raw?.match(method, url.pathname);
+    if (raw) {
+      record.protocol = "rest";
+      record.route = `${raw.route.method} ${raw.route.path}`;
+      return raw.route.handle({ req, res, url, header, contextValues, signal }, raw.params, deps);
+    }
     const legacy = deps.legacy.match(method, url.pathname);
     if (legacy) {
       record.protocol = "legacy";

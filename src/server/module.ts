@@ -10,6 +10,8 @@ import type { UpgradeRoute } from "./http.ts";
 import type { PrincipalResolver } from "./interceptors/auth.ts";
 import type { LegacyFamily } from "./legacy/table.ts";
 import type { ServiceRegistration } from "./rpc.ts";
+import type { RawRoute } from "./raw-route.ts";
+import type { RestShapes } from "./rest/shapes.ts";
 
 /** What a domain module is given to build itself. */
 export interface ModuleContext {
@@ -35,6 +37,10 @@ export interface DomainModule {
   services: ServiceRegistration[];
   legacy?: LegacyFamily[];
   upgrades?: UpgradeRoute[];
+  /** Routes that stream their own HTTP bodies (blob upload/download). */
+  rawRoutes?: RawRoute[];
+  /** REST departures of the module's legacy-shaped canonical routes (seed 002 wire rules). */
+  restShapes?: RestShapes;
   /** Starts timers (reapers, sweepers) once the server listens (on `listening.port`). */
   start?(listening?: { port: number }): void;
   /** Stops timers and ends streams; the database is closed after every module closed. */

@@ -602,10 +602,12 @@ export const BlobService: GenService<{
     output: typeof GetManifestResponseSchema;
   },
   /**
-   * Finds the caller's orphaned blobs — referenced by none of the caller's stored manifests —
-   * and, unless `dry_run`, deletes them. Blobs stored less than one hour ago are never
-   * collected, so an upload whose manifest is not stored yet is safe. Scans at most
-   * `max_blobs` blobs per call; call again to continue.
+   * Finds the caller's orphaned blobs — referenced by no manifest of a snapshot or of a
+   * workspace (current manifest), nor by a manifest stored within the grace period or while the
+   * scan runs — and, unless `dry_run`, deletes them. Blobs stored within the grace period
+   * (`SWITCHYARD_BLOB_GC_GRACE_MS`, default one hour) or being uploaded are never collected, so
+   * an upload whose manifest is not stored yet is safe. Scans at most `max_blobs` blobs per
+   * call; call again to continue.
    * Errors: `invalid_argument` naming `max_blobs` when negative or above 100000.
    *
    * @generated from rpc switchyard.workspaces.v1.BlobService.CollectGarbage
