@@ -104,7 +104,9 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
     },
     deleteTask: async (req) => ({ task: taskMessage(await engine.deleteTask(req.id)) }),
     async claimTask(req) {
-      const a = await engine.claimTask({ id: req.id, workerId: req.workerId, leaseMs: ms(req.leaseDuration), capabilities: req.capabilities });
+      // An empty list is "not given" in proto3: no capability matching the caller did not ask for.
+      const capabilities = req.capabilities.length > 0 ? req.capabilities : undefined;
+      const a = await engine.claimTask({ id: req.id, workerId: req.workerId, leaseMs: ms(req.leaseDuration), capabilities });
       return { task: taskMessage(a.task), lease: leaseMessage(a.lease) };
     },
     async claimTasks(req) {
