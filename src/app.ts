@@ -49,8 +49,12 @@ export interface App {
   readonly modules: Record<string, DomainModule>;
   /** Starts the one-port listener. */
   listen(): Promise<Listener>;
-  /** Graceful stop: NOT_SERVING, stop accepting, drain, end streams, close the database. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: NOT_SERVING and /readyz 503 at once; new connections still accepted for
+   * `keepAcceptingMs` (so a load balancer sees the 503 and moves away); then stop accepting,
+   * finish in-flight work, end streams, close the database.
+   */
+  close(options?: { keepAcceptingMs?: number }): Promise<void>;
 }
 
 /** Builds the application from its dependencies (what tests and main.ts call). */
@@ -97,7 +101,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         version: VERSION,
         environment: config.environment,
         authRequired: config.apiToken !== undefined,
-        engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process", vectors: config.qdrantUrl ? "qdrant" : "sqlite-vec" },
+        // Only engines really in use: no vector engine is wired yet (QDRANT_URL is read by nothing).
+        engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process" },
         health,
         metrics,
         settings: createSettings(database, clock),
@@ -146,10 +151,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
       for (const m of modules) m.start?.();
       return listener;
     },
-    close() {
+    close(options = {}) {
       closing ??= (async () => {
         health.setDraining();
-        const grace = config.shutdownGraceMs;
+        const accepting = Math.min(options.keepAcceptingMs ?? 0, config.shutdownGraceMs);
+        if (listener && accepting > 0) await new Promise((r) => setTimeout(r, accepting));
+        const grace = Math.max(config.shutdownGraceMs - accepting, 0);
         const stopping = listener?.close(grace);
         // Unary calls get a moment to finish; then streams are told to end (unavailable).
         await Promise.race([handler.idle(), new Promise((r) => setTimeout(r, Math.min(grace, 2000)))]);

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { decodeSecretKey } from "./core/secret-box.ts";
+import { parseQueueConfigYaml } from "./tasks/queue-configs.ts";
 
 /** Everything Switchyard reads from its environment, validated. The only reader of `process.env`. */
 export interface Config {
@@ -68,7 +70,7 @@ export const VARIABLES = {
   SWITCHYARD_SECRET_KEY: "32-byte key (64 hex or base64) sealing secrets at rest with AES-256-GCM (default: a key generated once in the data dir, secret.key)",
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
-  QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
+  QDRANT_URL: "Qdrant URL for the memory domain's vectors (read by nothing until that domain lands)",
 } as const;
 
 export class ConfigError extends Error {
@@ -156,6 +158,15 @@ export function loadConfig(env: Env = process.env): Config {
     .filter((k) => k.trim() !== "")
     .map((k) => key(k, "SWITCHYARD_SECRET_KEY_PREVIOUS"))
     .filter((k): k is Uint8Array<ArrayBuffer> => k !== undefined);
+  // A queue config file that is missing or invalid refuses startup like any other bad setting.
+  const queueConfigPath = text("SWITCHYARD_QUEUE_CONFIG");
+  if (queueConfigPath !== undefined) {
+    try {
+      parseQueueConfigYaml(readFileSync(queueConfigPath, "utf8"));
+    } catch (error) {
+      problems.push(`SWITCHYARD_QUEUE_CONFIG: ${queueConfigPath}: ${(error as Error).message}`);
+    }
+  }
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -171,7 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int("SWITCHYARD_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     natsUrl: url("NATS_URL", ["nats", "tls", "ws", "wss"]),
     qdrantUrl: url("QDRANT_URL", ["http", "https"]),
-    queueConfigPath: text("SWITCHYARD_QUEUE_CONFIG"),
+    queueConfigPath,
     mailMaxMessages: int("SWITCHYARD_MAIL_MAX_MESSAGES", 1_000_000, 0, 1_000_000_000),
     mailMaxAgeMs: int("SWITCHYARD_MAIL_MAX_AGE_MS", 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
     mailSubscriberBuffer: int("SWITCHYARD_MAIL_SUBSCRIBER_BUFFER", 1000, 1, 1_000_000),
