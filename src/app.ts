@@ -135,6 +135,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     corsOrigins: config.corsOrigins,
     maxMessageBytes: config.maxMessageBytes,
     maxBodyBytes: config.maxBodyBytes,
+    maxDeadlineMs: config.maxDeadlineMs,
   });
 
   let listener: Listener | undefined;

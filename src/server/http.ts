@@ -13,6 +13,7 @@ import type { ApiDocs } from "./docs.ts";
 import { bearerMatches } from "./interceptors/auth.ts";
 import { gateJsonBody, jsonFraming, preParseErrorKey } from "./json-gate.ts";
 import { AppError } from "../core/errors.ts";
+import { deadlineTooLong, limitBody, messageTooLarge, requestedTimeoutMs } from "./rpc-limits.ts";
 import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.ts";
 import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
@@ -40,6 +41,8 @@ export interface HttpDeps {
   corsOrigins: string[];
   maxMessageBytes: number;
   maxBodyBytes: number;
+  /** Longest deadline a client may ask for (refused with DEADLINE_TOO_LONG). */
+  maxDeadlineMs?: number;
 }
 
 /** The HTTP request handler shared by the HTTP/1.1 and HTTP/2 servers; counts requests in flight. */
@@ -134,6 +137,12 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
     record.protocol = "rest";
     const rest = deps.rest.match(method, url.pathname);
     if (rest && "methodNotAllowed" in rest) {
+      if (method === "OPTIONS") {
+        // Not a CORS preflight (answered above): which methods the resource takes.
+        res.writeHead(204, { allow: [...rest.methodNotAllowed, "OPTIONS"].join(", ") });
+        res.end();
+        return;
+      }
       res.setHeader("allow", rest.methodNotAllowed.join(", "));
       res.statusCode = 405;
       return sendJson(res, 405, {
@@ -161,7 +170,29 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
   ): Promise<void> {
     let uReq = universalRequestFromNodeRequest(req as never, res as never, undefined, contextValues);
     const framing = jsonFraming(req.headers["content-type"] ?? null);
-    if (method === "POST" && framing) {
+    // Deadline and size are refused here, with ErrorInfo, before Connect refuses them without.
+    const refuse = (error: AppError) => {
+      const connectError = toConnectError(error, log);
+      const record = contextValues.get(callRecordKey);
+      if (record) {
+        record.code = error.code;
+        record.reason = error.reason;
+      }
+      return connectError;
+    };
+    const timeoutMs = requestedTimeoutMs(uReq.header);
+    if (deps.maxDeadlineMs !== undefined && timeoutMs !== undefined && timeoutMs > deps.maxDeadlineMs) {
+      const error = refuse(deadlineTooLong(timeoutMs, deps.maxDeadlineMs));
+      uReq.header.delete("grpc-timeout");
+      uReq.header.delete("connect-timeout-ms");
+      uReq.header.delete("content-length");
+      uReq = { ...uReq, body: (async function* (): AsyncGenerator<Uint8Array> { throw error; })() };
+    } else if (method === "POST" && !framing) {
+      const enveloped = !(req.headers["content-type"] ?? "").toLowerCase().startsWith("application/proto");
+      uReq.header.delete("content-length");
+      const body = uReq.body as AsyncIterable<Uint8Array>;
+      uReq = { ...uReq, body: limitBody(body, enveloped, deps.maxMessageBytes, (size) => refuse(messageTooLarge(size, deps.maxMessageBytes))) };
+    } else if (method === "POST" && framing) {
       let body: Uint8Array;
       try {
         body = await readBody(req, deps.maxMessageBytes + 5);

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SystemService } from "../../gen/switchyard/system/v1/system_service_pb.js";
+import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { errorInfo } from "../../src/server/errors.ts";
 import { clientFor } from "../../src/testing/clients.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 
@@ -15,5 +19,84 @@ describe("engines reported", () => {
   it("lists only engines really in use: no vectors engine from QDRANT_URL alone", async () => {
     const info = await clientFor(SystemService, server.url, "connect").getInfo({});
     expect(info.engines).toEqual({ database: "sqlite", bus: "in-process" });
+  });
+});
+
+const transports: Record<string, (baseUrl: string) => Transport> = {
+  "grpc": (baseUrl) => createGrpcTransport({ baseUrl }),
+  "grpc-web": (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
+  "connect binary": (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
+  "connect json": (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+};
+
+async function refusal(call: Promise<unknown>): Promise<{ code: string; reason: string | undefined }> {
+  try {
+    await call;
+  } catch (e) {
+    const error = ConnectError.from(e);
+    return { code: Code[error.code], reason: errorInfo(error)?.reason };
+  }
+  throw new Error("the call was not refused");
+}
+
+describe("every refusal carries its ErrorInfo reason on every protocol", () => {
+  for (const [name, transport] of Object.entries(transports)) {
+    it(`${name}: a deadline over SWITCHYARD_MAX_DEADLINE_MS is invalid_argument DEADLINE_TOO_LONG`, async () => {
+      const system = createClient(SystemService, transport(server.url));
+      const timeoutMs = server.config.maxDeadlineMs * 10;
+      expect(await refusal(system.getInfo({}, { timeoutMs }))).toEqual({ code: "InvalidArgument", reason: "DEADLINE_TOO_LONG" });
+      // A server stream is refused the same way.
+      const stream = (async () => {
+        for await (const _ of system.watchHealth({}, { timeoutMs })) break;
+      })();
+      expect(await refusal(stream)).toEqual({ code: "InvalidArgument", reason: "DEADLINE_TOO_LONG" });
+    });
+
+    it(`${name}: a message over the size limit is resource_exhausted BODY_TOO_LARGE`, async () => {
+      const tasks = createClient(TaskService, transport(server.url));
+      const big = "x".repeat(server.config.maxMessageBytes + 1024);
+      const call = tasks.createTask({ task: { queue: "big", title: "big", description: big } });
+      expect(await refusal(call)).toEqual({ code: "ResourceExhausted", reason: "BODY_TOO_LARGE" });
+      // The server still serves the next call.
+      expect((await createClient(SystemService, transport(server.url)).getInfo({})).version).toBeString();
+    });
+  }
+
+  it("REST and legacy routes answer a body over the limit with 413 and reason BODY_TOO_LARGE", async () => {
+    const big = JSON.stringify({ task: { queue: "big", title: "x".repeat(server.config.maxBodyBytes + 10) } });
+    const rest = await fetch(`${server.url}/v1/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: big });
+    expect(rest.status).toBe(413);
+    expect((await rest.json()).error).toMatchObject({ code: "resource_exhausted", reason: "BODY_TOO_LARGE" });
+    const legacy = await fetch(`${server.url}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: big });
+    expect(legacy.status).toBe(413);
+  });
+});
+
+describe("custom verbs and ids", () => {
+  it("GET /v1/tasks/0:cancel is not GetTask(\"0:cancel\"): 405 with Allow: POST", async () => {
+    const r = await fetch(`${server.url}/v1/tasks/0:cancel`);
+    expect(r.status).toBe(405);
+    expect(r.headers.get("allow")).toBe("POST");
+    expect((await r.json()).error.reason).toBe("METHOD_NOT_ALLOWED");
+  });
+
+  it("OPTIONS on a custom verb answers its methods in Allow", async () => {
+    const r = await fetch(`${server.url}/v1/tasks/abc:claim`, { method: "OPTIONS" });
+    expect(r.status).toBe(204);
+    expect(r.headers.get("allow")).toBe("POST, OPTIONS");
+    const plain = await fetch(`${server.url}/v1/tasks/abc`, { method: "OPTIONS" });
+    expect(plain.headers.get("allow")!.split(", ").sort()).toEqual(["DELETE", "GET", "OPTIONS", "PATCH"]);
+  });
+
+  it("an id holding a colon is still reachable with the colon percent-encoded", async () => {
+    const created = await fetch(`${server.url}/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ task: { id: "job:cancel", queue: "colons", title: "colon id" } }),
+    });
+    expect(created.status).toBe(200);
+    const got = await fetch(`${server.url}/v1/tasks/job%3Acancel`);
+    expect(got.status).toBe(200);
+    expect((await got.json()).task.id).toBe("job:cancel");
   });
 });
