@@ -38,6 +38,11 @@ export interface LegacyRoute<I extends DescMessage = DescMessage, O extends Desc
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Express-style path as the seed documents it: `/api/tasks/:id/claim`. */
   path: string;
+  /**
+   * Other paths (and methods) the same route answers on, when the replaced system's public
+   * server or clients use another spelling than its document (same parameter names).
+   */
+  aliases?: { method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"; path: string }[];
   rpc: DescMethodUnary<I, O>;
   /** Request adapter: seed shape → RPC request. Throw AppError for bad input. */
   request?: (req: LegacyRequest) => MessageInitShape<I>;
@@ -62,6 +67,7 @@ export function route<I extends DescMessage, O extends DescMessage>(r: LegacyRou
 interface CompiledRoute {
   family: LegacyFamily;
   route: LegacyRoute;
+  method: string;
   regex: RegExp;
   names: string[];
 }
@@ -79,10 +85,11 @@ export interface LegacyRouter {
 
 export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
   const compiled: CompiledRoute[] = [];
+  const spellings = (r: LegacyRoute) => [{ method: r.method, path: r.path }, ...(r.aliases ?? []).map((a) => ({ method: a.method ?? r.method, path: a.path }))];
   for (const family of families) {
-    for (const r of family.routes) {
+    for (const r of family.routes) for (const { method, path } of spellings(r)) {
       const names: string[] = [];
-      const pattern = r.path
+      const pattern = path
         .split("/")
         .map((seg) => {
           if (seg.startsWith(":")) {
@@ -92,7 +99,7 @@ export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
           return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
         })
         .join("/");
-      compiled.push({ family, route: r, regex: new RegExp(`^${pattern}/?$`), names });
+      compiled.push({ family, route: r, method, regex: new RegExp(`^${pattern}/?$`), names });
     }
   }
   return {
@@ -102,12 +109,12 @@ export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
       for (const c of compiled) {
         const m = c.regex.exec(path);
         if (!m) continue;
-        if (c.route.method === method || (method === "HEAD" && c.route.method === "GET")) {
+        if (c.method === method || (method === "HEAD" && c.method === "GET")) {
           const params: Record<string, string> = {};
           c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
           return { family: c.family, route: c.route, params };
         }
-        allowed.push(c.route.method);
+        allowed.push(c.method);
         family ??= c.family;
       }
       return family ? { methodNotAllowed: allowed, family } : undefined;
