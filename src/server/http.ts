@@ -9,7 +9,7 @@ import type { RequestMetrics } from "../system/metrics.ts";
 import { callRecordKey, type CallRecord } from "./call-record.ts";
 import { HTTP_STATUS, toConnectError } from "./errors.ts";
 import { clientGone, headersOf, readBody, send, sendJson, type NodeRequest, type NodeResponse } from "./http-io.ts";
-import type { ApiDocs } from "./docs.ts";
+import { DOCS_PAGES, type ApiDocs } from "./docs.ts";
 import { bearerMatches } from "./interceptors/auth.ts";
 import { gateJsonBody, jsonFraming, preParseErrorKey } from "./json-gate.ts";
 import { AppError } from "../core/errors.ts";
@@ -113,13 +113,18 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       const report = deps.health.report();
       return sendJson(res, report.status === "unhealthy" ? 503 : 200, { status: report.status, draining: report.draining });
     }
-    if ((url.pathname === "/openapi.json" || url.pathname === "/docs") && deps.docs) {
+    const asset = deps.docs?.assets.get(url.pathname);
+    if (asset) {
+      record.protocol = "docs";
+      return send(res, 200, asset.body, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
+    }
+    if ((url.pathname === "/openapi.json" || DOCS_PAGES.has(url.pathname)) && deps.docs) {
       record.protocol = "docs";
       if (deps.apiToken && !bearerMatches(header.get("authorization"), deps.apiToken)) {
         record.code = "unauthenticated";
         return sendJson(res, 401, { error: { code: "unauthenticated", status: 401, message: "missing or invalid bearer token", reason: "UNAUTHENTICATED", metadata: {} } });
       }
-      return url.pathname === "/docs"
+      return url.pathname !== "/openapi.json"
         ? send(res, 200, deps.docs.html, { "content-type": "text/html; charset=utf-8" })
         : send(res, 200, deps.docs.json, { "content-type": "application/json; charset=utf-8" });
     }

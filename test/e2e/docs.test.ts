@@ -33,6 +33,22 @@ describe("API documents", () => {
     expect(html).toContain("SystemService");
   });
 
+  it("serves /docs and seed 003's /swagger/index.html as an interactive Swagger UI page over /openapi.json", async () => {
+    for (const path of ["/docs", "/swagger/index.html"]) {
+      const res = await fetch(`${server.url}${path}`);
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain('SwaggerUIBundle({ url: "/openapi.json"');
+      for (const asset of html.matchAll(/(?:href|src)="(\/docs\/assets\/[^"]+)"/g)) {
+        const a = await fetch(`${server.url}${asset[1]}`);
+        expect(a.status).toBe(200);
+        expect((await a.arrayBuffer()).byteLength).toBeGreaterThan(100);
+      }
+    }
+    const js = await fetch(`${server.url}/docs/assets/swagger-ui-bundle.js`);
+    expect(js.headers.get("content-type")).toContain("javascript");
+  });
+
   it("guards the documents with the token when one is set", async () => {
     const locked = await startTestServer({ SWITCHYARD_API_TOKEN: "docs-token-0123456789" });
     try {
