@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { connect as h2connect } from "node:http2";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SystemService } from "../../gen/switchyard/system/v1/system_service_pb.js";
@@ -98,5 +99,37 @@ describe("custom verbs and ids", () => {
     const got = await fetch(`${server.url}/v1/tasks/job%3Acancel`);
     expect(got.status).toBe(200);
     expect((await got.json()).task.id).toBe("job:cancel");
+  });
+});
+
+describe("one token parser for every protocol", () => {
+  it("accepts a bearer token followed by a space on HTTP/1.1 and on HTTP/2 alike (REST and Connect)", async () => {
+    const token = "trailing-space-token-0123";
+    const locked = await startTestServer({ SWITCHYARD_API_TOKEN: token });
+    try {
+      const h1 = await fetch(`${locked.url}/v1/system/info`, { headers: { authorization: `Bearer ${token} ` } });
+      expect(h1.status).toBe(200);
+      const h2 = async (headers: Record<string, string>, body?: string) => {
+        const session = h2connect(locked.url);
+        try {
+          const req = session.request(headers);
+          req.end(body);
+          req.resume();
+          return await new Promise<number>((resolve, reject) => {
+            req.on("response", (h) => resolve(Number(h[":status"])));
+            req.on("error", reject);
+          });
+        } finally {
+          session.close();
+        }
+      };
+      expect(await h2({ ":method": "GET", ":path": "/v1/system/info", authorization: `Bearer ${token} ` })).toBe(200);
+      expect(await h2({ ":method": "POST", ":path": "/switchyard.system.v1.SystemService/GetInfo", "content-type": "application/json", authorization: `Bearer ${token} ` }, "{}")).toBe(200);
+      // A wrong token is still refused on both.
+      expect(await h2({ ":method": "GET", ":path": "/v1/system/info", authorization: `Bearer ${token}x ` })).toBe(401);
+      expect((await fetch(`${locked.url}/v1/system/info`, { headers: { authorization: `Bearer ${token}x ` } })).status).toBe(401);
+    } finally {
+      await locked.close();
+    }
   });
 });
