@@ -14,6 +14,7 @@ import { bearerMatches } from "./interceptors/auth.ts";
 import { gateJsonBody, jsonFraming, preParseErrorKey } from "./json-gate.ts";
 import { AppError } from "../core/errors.ts";
 import { deadlineTooLong, limitBody, messageTooLarge, requestedTimeoutMs } from "./rpc-limits.ts";
+import { createResponseGate, type ResponseGate } from "./response-gate.ts";
 import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.ts";
 import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
@@ -41,6 +42,8 @@ export interface HttpDeps {
   corsOrigins: string[];
   maxMessageBytes: number;
   maxBodyBytes: number;
+  /** Bounds REST and legacy answers in memory (default: 4 at once, 8 × maxMessageBytes in flight). */
+  responses?: ResponseGate;
   /** Longest deadline a client may ask for (refused with DEADLINE_TOO_LONG). */
   maxDeadlineMs?: number;
 }
@@ -67,7 +70,12 @@ function protocolOf(contentType: string | null): string {
 }
 
 /** Creates the handler: CORS, request id, then RPC, health probes, legacy routes, REST, 404. */
-export function createRequestHandler(deps: HttpDeps): RequestHandler {
+export function createRequestHandler(given: HttpDeps): RequestHandler {
+  // REST and legacy answers: at most 4 built at once (building is CPU-bound on one thread, so
+  // more would not go faster), and none started while 8 messages
+  // worth of answers are still being written; a request waiting 3 s for its turn gets 429.
+  const responses = given.responses ?? createResponseGate({ maxBytes: 8 * given.maxMessageBytes, maxConcurrent: 4, maxWaitMs: 3000 });
+  const deps: HttpDeps = { ...given, responses };
   const { log } = deps;
   let inFlight = 0;
   let waiters: (() => void)[] = [];

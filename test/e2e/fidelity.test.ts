@@ -133,3 +133,17 @@ describe("one token parser for every protocol", () => {
     }
   });
 });
+
+describe("the write limit holds for REST and legacy answers", () => {
+  it("refuses a REST or legacy answer over SWITCHYARD_MAX_MESSAGE_BYTES that gRPC can still send", async () => {
+    // 2.5 MB of quotes: 2.5 MB in protobuf, 5 MB once JSON escapes them.
+    const tasks = createClient(TaskService, transports["connect binary"]!(server.url));
+    const { task } = await tasks.createTask({ task: { queue: "quotes", title: "quotes", payload: { kind: { case: "stringValue", value: '"'.repeat(2_500_000) } } } });
+    expect((await tasks.getTask({ id: task!.id })).task!.id).toBe(task!.id);
+    const rest = await fetch(`${server.url}/v1/tasks/${task!.id}`);
+    expect(rest.status).toBe(429);
+    expect((await rest.json()).error).toMatchObject({ code: "resource_exhausted", reason: "RESPONSE_TOO_LARGE" });
+    const legacy = await fetch(`${server.url}/api/task/${task!.id}`);
+    expect(legacy.status).toBe(429);
+  });
+});

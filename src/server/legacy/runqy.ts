@@ -233,6 +233,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "GET",
         path: "/queue/:task_id/:queue_name",
+        waits: true,
         rpc: TaskService.method.getTask,
         request: (req) => ({ id: req.params.task_id }),
         response: (out, req, call) => taskStatus(taskInQueue(out.task!, req.params.queue_name!), req, call),
@@ -241,6 +242,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "GET",
         path: "/queue/:task_id",
+        waits: true,
         rpc: TaskService.method.getTask,
         request: (req) => ({ id: req.params.task_id }),
         response: (out, req, call) => taskStatus(out.task!, req, call),

@@ -9,6 +9,7 @@ import { readBody, send, type Exchange, type NodeRequest, type NodeResponse } fr
 import { invokeUnary } from "../invoke.ts";
 import { preParseErrorKey } from "../json-gate.ts";
 import { restStatus } from "../rest/rest-errors.ts";
+import { responseTooLarge, type ResponseGate, type ResponseTurn } from "../response-gate.ts";
 
 /** What a legacy request adapter sees. */
 export interface LegacyRequest {
@@ -43,6 +44,8 @@ export interface LegacyRoute<I extends DescMessage = DescMessage, O extends Desc
    * server or clients use another spelling than its document (same parameter names).
    */
   aliases?: { method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"; path: string }[];
+  /** The answer may wait (a long poll): it does not hold one of the response gate's turns. */
+  waits?: boolean;
   rpc: DescMethodUnary<I, O>;
   /** Request adapter: seed shape → RPC request. Throw AppError for bad input. */
   request?: (req: LegacyRequest) => MessageInitShape<I>;
@@ -129,15 +132,19 @@ export interface LegacyDeps {
   log: Logger;
   maxMessageBytes: number;
   maxBodyBytes: number;
+  /** Bounds the answers built and in flight (unset: unbounded). */
+  responses?: ResponseGate;
+}
+
+/** A reply's bytes and content type. */
+function encodeReply(r: LegacyReply): { body: Uint8Array; contentType: string } {
+  if (r.contentType && typeof r.body === "string") return { body: Buffer.from(r.body), contentType: r.contentType };
+  return { body: Buffer.from(JSON.stringify(r.body)), contentType: "application/json; charset=utf-8" };
 }
 
 function reply(res: NodeResponse, r: LegacyReply): void {
-  const status = r.status ?? 200;
-  if (r.contentType && typeof r.body === "string") {
-    send(res, status, r.body, { "content-type": r.contentType, ...r.headers });
-  } else {
-    send(res, status, JSON.stringify(r.body), { "content-type": "application/json; charset=utf-8", ...r.headers });
-  }
+  const { body, contentType } = encodeReply(r);
+  send(res, r.status ?? 200, body, { "content-type": contentType, ...r.headers });
 }
 
 /** Answers an error in the family's shape, and notes it for the request log. */
@@ -175,10 +182,18 @@ export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: 
     ex.contextValues.set(preParseErrorKey, error instanceof AppError ? error : new AppError("invalid_argument", "INVALID_ARGUMENT", String(error)));
     input = create(r.rpc.input);
   }
+  let turn: ResponseTurn | undefined;
   try {
+    turn = r.waits ? undefined : await deps.responses?.enter(ex.signal);
     const output = await invokeUnary(deps.handlers, r.rpc, input, options);
-    reply(ex.res, await r.response(output, request, call));
+    const answer = await r.response(output, request, call);
+    const { body, contentType } = encodeReply(answer);
+    // The write limit of every other protocol holds for legacy answers too.
+    if (body.byteLength > deps.maxMessageBytes) throw responseTooLarge(body.byteLength, deps.maxMessageBytes);
+    turn?.sending(ex.res, body.byteLength);
+    send(ex.res, answer.status ?? 200, body, { "content-type": contentType, ...answer.headers });
   } catch (error) {
+    turn?.leave();
     sendLegacyError(family, ex, toConnectError(error, deps.log));
   }
 }
