@@ -147,3 +147,17 @@ describe("the write limit holds for REST and legacy answers", () => {
     expect(legacy.status).toBe(429);
   });
 });
+
+describe("seeds that disagree: GET /health (002 and 004)", () => {
+  it("answers seed 004's body, which carries seed 002's timestamp; /healthz keeps seed 002's word", async () => {
+    const r = await fetch(`${server.url}/health`);
+    expect(r.status).toBe(200);
+    const body = await r.json();
+    expect(["healthy", "degraded"]).toContain(body.status);
+    expect(Date.parse(body.timestamp)).toBeGreaterThan(0);
+    expect(body.components).toBeObject();
+    const z = await (await fetch(`${server.url}/healthz`)).json();
+    expect(z.status).toBe("ok");
+    expect(Date.parse(z.timestamp)).toBeGreaterThan(0);
+  });
+});
