@@ -124,7 +124,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
     upgrades: modules.flatMap((m) => m.upgrades ?? []),
-    docs: loadApiDocs(),
+    docs: loadApiDocs(undefined, families),
     apiToken: config.apiToken,
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { LegacyFamily } from "./legacy/table.ts";
 
 interface Operation {
   operationId: string;
@@ -46,11 +47,39 @@ function loadAssets(): ApiDocs["assets"] {
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
-/** Loads the generated OpenAPI document; undefined when it has not been generated. */
-export function loadApiDocs(path = join(import.meta.dir, "..", "..", "gen", "openapi.json")): ApiDocs | undefined {
+/**
+ * The legacy routes as operations of the document, tagged as their replaced system tagged them
+ * (seed 001: Tasks, Statistics…). Their bodies are the seeds' (docs/legacy-routes.md), not
+ * described by schemas here; `x-legacy` names the family.
+ */
+function legacyOperations(families: LegacyFamily[]): Record<string, Record<string, Operation & Record<string, unknown>>> {
+  const paths: Record<string, Record<string, Operation & Record<string, unknown>>> = {};
+  for (const family of families) {
+    for (const route of family.routes) {
+      for (const { method, path } of [{ method: route.method, path: route.path }, ...(route.aliases ?? []).map((a) => ({ method: a.method ?? route.method, path: a.path }))]) {
+        const openapiPath = path.replace(/:(\w+)/g, "{$1}");
+        const names = [...path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+        (paths[openapiPath] ??= {})[method.toLowerCase()] = {
+          operationId: `${family.name}_${method}_${path}`.replace(/[^\w]+/g, "_"),
+          tags: [family.docTag?.(route) ?? family.name],
+          summary: `${route.rpc.parent.name}.${route.rpc.name}, in the ${family.name} shape`,
+          "x-legacy": family.name,
+          parameters: names.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+          responses: { "200": { description: "The seed's answer (docs/legacy-routes.md)", content: { "application/json": {} } } },
+        };
+      }
+    }
+  }
+  return paths;
+}
+
+/** Loads the generated OpenAPI document, adding the legacy routes; undefined when it has not been generated. */
+export function loadApiDocs(path = join(import.meta.dir, "..", "..", "gen", "openapi.json"), families: LegacyFamily[] = []): ApiDocs | undefined {
   if (!existsSync(path)) return undefined;
-  const json = readFileSync(path, "utf8");
-  const doc = JSON.parse(json) as { info: { title: string; version: string }; paths: Record<string, Record<string, Operation>> };
+  const parsed = JSON.parse(readFileSync(path, "utf8")) as { info: { title: string; version: string }; paths: Record<string, Record<string, Operation>> };
+  for (const [p, ops] of Object.entries(legacyOperations(families))) parsed.paths[p] = { ...ops, ...(parsed.paths[p] ?? {}) };
+  const json = JSON.stringify(parsed);
+  const doc = parsed;
   const byTag = new Map<string, string[]>();
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(methods)) {

@@ -25,6 +25,16 @@ describe("API documents", () => {
     expect(doc.components.schemas["switchyard.system.v1.Setting"].properties.update_time).toMatchObject({ type: "string", format: "date-time" });
   });
 
+  it("lists the legacy routes too, seed 001's under the original's tags (Tasks, Statistics)", async () => {
+    const doc = await (await fetch(`${server.url}/openapi.json`)).json();
+    expect(doc.paths["/api/task"].post.tags).toEqual(["Tasks"]);
+    expect(doc.paths["/api/task/{id}"].put.tags).toEqual(["Tasks"]);
+    expect(doc.paths["/api/stats/hourly"].get.tags).toEqual(["Statistics"]);
+    expect(doc.paths["/api/task/{id}"].get.parameters).toEqual([{ name: "id", in: "path", required: true, schema: { type: "string" } }]);
+    // runqy's public spellings are documented beside the seed's.
+    expect(doc.paths["/api/queues/{queue}/pause"].post["x-legacy"]).toBe("seed-003-runqy");
+  });
+
   it("serves /docs as an HTML index of the operations", async () => {
     const res = await fetch(`${server.url}/docs`);
     expect(res.headers.get("content-type")).toContain("text/html");

@@ -60,6 +60,8 @@ export interface LegacyFamily {
   routes: LegacyRoute[];
   /** The family's error body and status for an error. */
   error(error: ConnectError, status: number): LegacyReply;
+  /** The tag its routes carry in /openapi.json (the replaced system's own tags); default: the name. */
+  docTag?(route: LegacyRoute): string;
 }
 
 /** Declares a route with its types checked against its RPC. */

@@ -132,6 +132,8 @@ export function taskProcessingFamily(): LegacyFamily {
   return {
     name: "seed-001-tasks",
     error: taskProcessingError,
+    // The original's OpenAPI tags (chanfana): Tasks, Servers, Statistics, Load Balancer.
+    docTag: (r) => (r.path.startsWith("/api/stats") ? "Statistics" : "Tasks"),
     routes: [
       route({
         method: "POST",
