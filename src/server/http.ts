@@ -42,7 +42,7 @@ export interface HttpDeps {
   corsOrigins: string[];
   maxMessageBytes: number;
   maxBodyBytes: number;
-  /** Bounds REST and legacy answers in memory (default: 4 at once, 8 × maxMessageBytes in flight). */
+  /** Bounds REST and legacy answers in memory (default: 8 × maxMessageBytes reserved or in flight). */
   responses?: ResponseGate;
   /** Longest deadline a client may ask for (refused with DEADLINE_TOO_LONG). */
   maxDeadlineMs?: number;
@@ -71,10 +71,9 @@ function protocolOf(contentType: string | null): string {
 
 /** Creates the handler: CORS, request id, then RPC, health probes, legacy routes, REST, 404. */
 export function createRequestHandler(given: HttpDeps): RequestHandler {
-  // REST and legacy answers: at most 4 built at once (building is CPU-bound on one thread, so
-  // more would not go faster), and none started while 8 messages
-  // worth of answers are still being written; a request waiting 3 s for its turn gets 429.
-  const responses = given.responses ?? createResponseGate({ maxBytes: 8 * given.maxMessageBytes, maxConcurrent: 4, maxWaitMs: 3000 });
+  // REST and legacy answers: reservations by route weight within 8 messages' worth of bytes
+  // (32 MiB by default), at most 1,024 at once; a request waiting 3 s for room gets 429.
+  const responses = given.responses ?? createResponseGate({ maxBytes: 8 * given.maxMessageBytes, maxConcurrent: 1024, maxWaitMs: 3000 });
   const deps: HttpDeps = { ...given, responses };
   const { log } = deps;
   let inFlight = 0;

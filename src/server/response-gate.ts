@@ -3,24 +3,27 @@ import type { NodeResponse } from "./http-io.ts";
 
 /**
  * Bounds the memory REST and legacy answers take. Building a JSON answer holds several copies
- * of the message (binary, decoded, JSON text, bytes), so at most `maxConcurrent` answers are
- * built at once, and none starts while `maxBytes` of answers already built are still being
- * written to slow clients. A request that waits longer than `maxWaitMs` for its turn is refused
- * with `resource_exhausted` RESPONSES_IN_FLIGHT (HTTP 429 with Retry-After): back-pressure
- * first, then load shedding, never unbounded memory.
+ * of the message (binary, decoded, JSON text, bytes) until it is flushed to the client, so each
+ * request reserves, before its RPC runs, what its route's answers have lately weighed (at least
+ * 16 KiB): requests start while the reservations and the answers still being written stay
+ * within `maxBytes`. Small answers (most routes) run side by side by the thousand — writes keep
+ * sharing group commits — while a route answering 4 MB pages runs a few at a time. A request
+ * that waits longer than `maxWaitMs` for room is refused with `resource_exhausted`
+ * RESPONSES_IN_FLIGHT (HTTP 429 with Retry-After): back-pressure first, then load shedding,
+ * never unbounded memory.
  */
 export interface ResponseGate {
-  /** Waits for a turn to build an answer; throws RESPONSES_IN_FLIGHT after `maxWaitMs`. */
-  enter(signal: AbortSignal): Promise<ResponseTurn>;
-  /** Bytes of answers written but not yet flushed to their clients. */
+  /** Waits for room to build an answer of route `key`; throws RESPONSES_IN_FLIGHT after `maxWaitMs`. */
+  enter(signal: AbortSignal, key: string): Promise<ResponseTurn>;
+  /** Bytes reserved or written but not yet flushed to their clients. */
   readonly bytesInFlight: number;
 }
 
 /** One answer being built: send its bytes (counted until flushed), or leave. */
 export interface ResponseTurn {
-  /** Counts `size` bytes as in flight until `res` finishes or closes, and ends the turn. */
+  /** Counts `size` bytes (instead of the reservation) until `res` finishes or closes. */
   sending(res: NodeResponse, size: number): void;
-  /** Ends the turn without sending (errors, streams). Idempotent. */
+  /** Gives the reservation back without sending (errors). Idempotent. */
   leave(): void;
 }
 
@@ -30,30 +33,48 @@ export interface ResponseGateOptions {
   maxWaitMs: number;
 }
 
+/** Smallest reservation: a route never seen, or answering a few bytes. */
+const MIN_COST = 16 * 1024;
+/** Routes whose answer sizes are remembered (least recently used forgotten first). */
+const MAX_ROUTES = 10_000;
+
 export function createResponseGate(options: ResponseGateOptions): ResponseGate {
   let active = 0;
   let bytes = 0;
-  const waiting: { admit: () => void }[] = [];
+  const waiting: { cost: number; admit: () => void }[] = [];
+  // Per route, the size its answers lately reached: the largest recent one, decaying slowly.
+  const weight = new Map<string, number>();
 
-  const open = () => active < options.maxConcurrent && bytes < options.maxBytes;
+  const costOf = (key: string) => Math.max(MIN_COST, Math.min(weight.get(key) ?? 0, options.maxBytes));
+  const learn = (key: string, size: number) => {
+    const before = weight.get(key) ?? 0;
+    weight.delete(key);
+    weight.set(key, Math.max(size, Math.floor(before * 0.9)));
+    if (weight.size > MAX_ROUTES) weight.delete(weight.keys().next().value!);
+  };
+  // The first request always fits: an answer larger than the budget still gets served alone.
+  const fits = (cost: number) => active < options.maxConcurrent && (bytes === 0 || bytes + cost <= options.maxBytes);
   const pump = () => {
-    while (waiting.length > 0 && open()) {
+    while (waiting.length > 0 && fits(waiting[0]!.cost)) {
+      const next = waiting.shift()!;
       active++;
-      waiting.shift()!.admit();
+      bytes += next.cost;
+      next.admit();
     }
   };
 
-  function turn(): ResponseTurn {
-    let left = false;
-    const leave = () => {
-      if (left) return;
-      left = true;
+  function turn(key: string, cost: number): ResponseTurn {
+    let done = false;
+    const end = () => {
+      done = true;
       active--;
-      pump();
     };
     return {
       sending(res, size) {
-        bytes += size;
+        if (done) return;
+        end();
+        learn(key, size);
+        bytes += size - cost;
         let released = false;
         const release = () => {
           if (released) return;
@@ -63,9 +84,14 @@ export function createResponseGate(options: ResponseGateOptions): ResponseGate {
         };
         res.once("finish", release);
         res.once("close", release);
-        leave();
+        pump();
       },
-      leave,
+      leave() {
+        if (done) return;
+        end();
+        bytes -= cost;
+        pump();
+      },
     };
   }
 
@@ -73,17 +99,20 @@ export function createResponseGate(options: ResponseGateOptions): ResponseGate {
     get bytesInFlight() {
       return bytes;
     },
-    enter(signal) {
-      if (waiting.length === 0 && open()) {
+    enter(signal, key) {
+      const cost = costOf(key);
+      if (waiting.length === 0 && fits(cost)) {
         active++;
-        return Promise.resolve(turn());
+        bytes += cost;
+        return Promise.resolve(turn(key, cost));
       }
       return new Promise<ResponseTurn>((resolve, reject) => {
         const entry = {
+          cost,
           admit: () => {
             clearTimeout(timer);
             signal.removeEventListener("abort", onAbort);
-            resolve(turn());
+            resolve(turn(key, cost));
           },
         };
         const drop = () => {

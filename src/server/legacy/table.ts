@@ -186,7 +186,7 @@ export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: 
   }
   let turn: ResponseTurn | undefined;
   try {
-    turn = r.waits ? undefined : await deps.responses?.enter(ex.signal);
+    turn = r.waits ? undefined : await deps.responses?.enter(ex.signal, `${r.method} ${r.path}`);
     const output = await invokeUnary(deps.handlers, r.rpc, input, options);
     const answer = await r.response(output, request, call);
     const { body, contentType } = encodeReply(answer);

@@ -95,7 +95,7 @@ export async function transcode(match: RestMatch, ex: RestExchange, deps: Transc
   if (method.methodKind === "unary") {
     let turn: ResponseTurn | undefined;
     try {
-      turn = await deps.responses?.enter(ex.signal);
+      turn = await deps.responses?.enter(ex.signal, `${route.httpMethod} ${route.template.source}`);
     } catch (error) {
       return sendRestError(ex, toConnectError(error, deps.log));
     }
