@@ -15,6 +15,7 @@ import { gateJsonBody, jsonFraming, preParseErrorKey } from "./json-gate.ts";
 import { AppError } from "../core/errors.ts";
 import { deadlineTooLong, limitBody, messageTooLarge, requestedTimeoutMs } from "./rpc-limits.ts";
 import { createResponseGate, type ResponseGate } from "./response-gate.ts";
+import { rpcProtocolOf, sendRpcNotFound } from "./rpc-not-found.ts";
 import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.ts";
 import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
@@ -110,6 +111,13 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
       record.protocol = protocolOf(header.get("content-type"));
       record.route = url.pathname;
       return serveRpc(handler, req, res, url, contextValues, method);
+    }
+    const rpcProtocol = rpcProtocolOf(header);
+    if (rpcProtocol && method === "POST") {
+      record.protocol = rpcProtocol.startsWith("connect") ? "connect" : rpcProtocol;
+      record.code = "unimplemented";
+      record.reason = "METHOD_NOT_FOUND";
+      return sendRpcNotFound(res, rpcProtocol, url.pathname, header.get("content-type") ?? "", log);
     }
     if (url.pathname === "/healthz") {
       record.protocol = "health";

@@ -53,6 +53,16 @@ describe("every refusal carries its ErrorInfo reason on every protocol", () => {
       expect(await refusal(stream)).toEqual({ code: "InvalidArgument", reason: "DEADLINE_TOO_LONG" });
     });
 
+    it(`${name}: a method this server does not have is unimplemented METHOD_NOT_FOUND`, async () => {
+      // The client prefixes every path with its base URL: /nope/switchyard.system.v1.SystemService/GetInfo.
+      const system = createClient(SystemService, transport(`${server.url}/nope`));
+      expect(await refusal(system.getInfo({}))).toEqual({ code: "Unimplemented", reason: "METHOD_NOT_FOUND" });
+      const stream = (async () => {
+        for await (const _ of system.watchHealth({})) break;
+      })();
+      expect(await refusal(stream)).toEqual({ code: "Unimplemented", reason: "METHOD_NOT_FOUND" });
+    });
+
     it(`${name}: a message over the size limit is resource_exhausted BODY_TOO_LARGE`, async () => {
       const tasks = createClient(TaskService, transport(server.url));
       const big = "x".repeat(server.config.maxMessageBytes + 1024);
