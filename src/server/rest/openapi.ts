@@ -60,8 +60,21 @@ const FIELD_RULES: [RegExp, Schema][] = [
   [/^switchyard\.tasks\.v1\.\w+\.(credits)$/, { minimum: 0, maximum: 10_000 }],
   [/^switchyard\.tasks\.v1\.\w+\.(max_tasks)$/, { minimum: 0, maximum: 1000 }],
   [/^switchyard\.system\.v1\.\w+\.(name|prefix)$/, { pattern: "^[A-Za-z0-9._-]{1,128}$" }],
-  [/^switchyard\.mail\.v1\.\w+\.path$/, { pattern: "^[^\\x00-\\x1f\\x7f]{1,1024}$" }],
+  // Mail (src/mail/topics.ts, paths.ts, messages.ts, leases.ts). Lease paths: a safe subset
+  // (relative, no `..`, no backslash or control characters) of what the server takes.
+  [/^switchyard\.mail\.v1\.\w+\.(path|prefix)$/, { pattern: "^[A-Za-z0-9_-][A-Za-z0-9_.@+-]{0,47}(/[A-Za-z0-9_-][A-Za-z0-9_.@+-]{0,47}){0,15}$" }],
+  [/^switchyard\.mail\.v1\.PublishRequest\.topic$/, { pattern: "^(?!leases\\.)[A-Za-z0-9_:@-]{1,15}(\\.[A-Za-z0-9_:@-]{1,15}){0,15}$" }],
+  [/^switchyard\.mail\.v1\.(?!PublishRequest)\w+\.topic$/, { pattern: "^(([A-Za-z0-9_:@-]{1,15}|\\*)(\\.([A-Za-z0-9_:@-]{1,15}|\\*)){0,14}(\\.>)?|>)$" }],
+  [/^switchyard\.mail\.v1\.\w+\.agent$/, { pattern: "^[A-Za-z0-9_:@-]{1,128}$" }],
+  [/^switchyard\.mail\.v1\.\w+\.(sender|holder|request_id)$/, { pattern: "^[^\\x00-\\x1f\\x7f]{0,128}$" }],
+  [/^switchyard\.mail\.v1\.\w+\.(sequence|start_sequence)$/, { pattern: "^[1-9][0-9]{0,14}$", minimum: 1 }],
+  [/^switchyard\.mail\.v1\.\w+\.fencing_token$/, { pattern: "^[1-9][0-9]{0,14}$", minimum: 1 }],
+  [/^switchyard\.mail\.v1\.\w+\.ttl$/, { pattern: "^([1-9][0-9]{0,3}|[1-7][0-9]{4}|8[0-5][0-9]{3})(\\.[0-9]{1,9})?s$" }],
+  [/^switchyard\.mail\.v1\.\w+\.headers$/, { maxProperties: 64, propertyNames: { pattern: "^[A-Za-z0-9_.-]{1,128}$" } }],
 ];
+
+/** Oneofs a request must set (one member exactly), beside the rule that a oneof takes at most one. */
+const REQUIRED_ONEOFS = new Set(["switchyard.mail.v1.PublishRequest.destination"]);
 
 function fieldRules(f: DescField): Schema {
   const key = `${f.parent.typeName}.${f.name}`;
@@ -157,6 +170,7 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
     let base = f.fieldKind === "list" ? { type: "array", items: one() } : f.fieldKind === "map" ? { type: "object", additionalProperties: one() } : one();
     if (input && f.name === "page_size" && f.fieldKind === "scalar") base = { ...base, minimum: 0, maximum: MAX_PAGE_SIZE };
     if (input && f.fieldKind === "list") base = { ...base, maxItems: 1000 };
+    if (input && f.fieldKind === "map") base = { ...base, ...fieldRules(f) };
     if (input && isRequiredField(f)) base = requiredValue(base, f);
     const description = text(getComments(f).leading);
     return description ? { ...base, description } : base;
@@ -170,7 +184,24 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
       if (input && isRequiredField(f) && !(f.fieldKind === "scalar" && f.scalar === ScalarType.BOOL)) required.push(f.name);
     }
     const description = text(getComments(m).leading);
-    return { type: "object", ...(description ? { description } : {}), properties, ...(required.length ? { required } : {}), additionalProperties: false };
+    // A oneof takes at most one member (protobuf JSON refuses two), exactly one when required.
+    const oneofs = input
+      ? m.oneofs
+          .map((o) => ({ o, members: o.fields.map((f) => f.name).filter((n) => !omit.includes(n)) }))
+          .filter(({ o, members }) => members.length > 1 || (members.length === 1 && REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`)))
+          .map(({ o, members }) => {
+            const one = members.map((n) => ({ required: [n] }));
+            return REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`) ? { oneOf: one } : { oneOf: [...one, { not: { anyOf: one } }] };
+          })
+      : [];
+    return {
+      type: "object",
+      ...(description ? { description } : {}),
+      properties,
+      ...(required.length ? { required } : {}),
+      ...(oneofs.length ? { allOf: oneofs } : {}),
+      additionalProperties: false,
+    };
   }
 
   const paths: Record<string, Record<string, Schema>> = {};
