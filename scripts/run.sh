@@ -25,6 +25,10 @@ case "$what" in
   setup)
     bash scripts/setup-python.sh >&2
     bash scripts/ensure-nats-server.sh >&2
+    # The OpenAPI fuzz test's schemathesis and the Go worker test's protoc plugins (the tests
+    # also run these themselves; both are cached).
+    bash scripts/setup-fuzz.sh >&2
+    bash scripts/gen-stubs.sh go test/go/gen/go >&2
     ;;
   start)
     exec bun src/main.ts "$@"
