@@ -27,6 +27,10 @@ case "$what" in
     bash scripts/ensure-nats-server.sh >&2
     bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; browser tests will fail" >&2
     bash scripts/build-web.sh
+    # The OpenAPI fuzz test's schemathesis and the Go worker test's protoc plugins (the tests
+    # also run these themselves; both are cached).
+    bash scripts/setup-fuzz.sh >&2
+    bash scripts/gen-stubs.sh go test/go/gen/go >&2
     ;;
   start)
     bash scripts/build-web.sh || echo "warning: the dashboard could not be built; /ui will say so" >&2

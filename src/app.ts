@@ -59,8 +59,12 @@ export interface App {
   readonly modules: Record<string, DomainModule>;
   /** Starts the one-port listener. */
   listen(): Promise<Listener>;
-  /** Graceful stop: NOT_SERVING, stop accepting, drain, end streams, close the database. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: NOT_SERVING and /readyz 503 at once; new connections still accepted for
+   * `keepAcceptingMs` (so a load balancer sees the 503 and moves away); then stop accepting,
+   * finish in-flight work, end streams, close the database.
+   */
+  close(options?: { keepAcceptingMs?: number }): Promise<void>;
 }
 
 /** Builds the application from its dependencies (what tests and main.ts call). */
@@ -140,7 +144,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         version: VERSION,
         environment: config.environment,
         authRequired: !auth.open,
-        engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process", vectors: config.qdrantUrl ? "qdrant" : "sqlite-vec" },
+        // Only engines really in use (the memory domain adds its vector engine when it lands).
+        engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process" },
         health,
         metrics,
         settings: createSettings(database, clock),
@@ -163,7 +168,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment, rateLimited: edge.enabled, agentsExpected: config.githubWebhookSecret !== undefined }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
     upgrades: modules.flatMap((m) => m.upgrades ?? []),
-    docs: loadApiDocs(),
+    docs: loadApiDocs(undefined, families),
     auth,
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),
@@ -177,6 +182,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxMessageBytes: config.maxMessageBytes,
     maxBodyBytes: config.maxBodyBytes,
     site: createStaticSite({ root: config.uiDir, prefix: "/ui" }),
+    maxDeadlineMs: config.maxDeadlineMs,
   });
 
   let listener: Listener | undefined;
@@ -193,10 +199,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
       for (const m of modules) m.start?.({ port: listener.port });
       return listener;
     },
-    close() {
+    close(options = {}) {
       closing ??= (async () => {
         health.setDraining();
-        const grace = config.shutdownGraceMs;
+        const accepting = Math.min(options.keepAcceptingMs ?? 0, config.shutdownGraceMs);
+        if (listener && accepting > 0) await new Promise((r) => setTimeout(r, accepting));
+        const grace = Math.max(config.shutdownGraceMs - accepting, 0);
         const stopping = listener?.close(grace);
         // Unary calls get a moment to finish; then streams are told to end (unavailable).
         await Promise.race([handler.idle(), new Promise((r) => setTimeout(r, Math.min(grace, 2000)))]);

@@ -1,8 +1,10 @@
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { decodeSecretKey } from "./core/secret-box.ts";
 import { parseFailpoints } from "./core/failpoints.ts";
 import { parseRateLimits, type RateLimitPolicy } from "./edge/rate-limit-spec.ts";
+import { parseQueueConfigYaml } from "./tasks/queue-configs.ts";
 
 /** Everything Switchyard reads from its environment, validated. The only reader of `process.env`. */
 export interface Config {
@@ -179,7 +181,7 @@ export const VARIABLES = {
   SWITCHYARD_AGENT_MAX_DAILY_COST: "US dollars all agent sessions may cost per UTC day; 0 = unlimited (default 50)",
   SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "agent sessions queued or running at once; 0 = unlimited (default 5)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
-  QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
+  QDRANT_URL: "Qdrant URL for the memory domain's vectors (read by nothing until that domain lands)",
   SWITCHYARD_BACKEND_ALLOW: "comma-separated hosts and CIDRs backend endpoints may use although private, loopback or link-local (default: none)",
   SWITCHYARD_HEARTBEAT_TIMEOUT_MS: "silence after which a server is offline; heartbeats are asked every third of it (default 30000)",
   SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "interval of backend health probes (default 10000)",
@@ -295,6 +297,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (!Number.isFinite(agentMaxDailyCost) || agentMaxDailyCost < 0 || !/^\d+(\.\d+)?$/.test(rawCost ?? "0")) {
     problems.push(`SWITCHYARD_AGENT_MAX_DAILY_COST: "${rawCost}" is not a non-negative number`);
   }
+  // A queue config file that is missing or invalid refuses startup like any other bad setting.
+  const queueConfigPath = text("SWITCHYARD_QUEUE_CONFIG");
+  if (queueConfigPath !== undefined) {
+    try {
+      parseQueueConfigYaml(readFileSync(queueConfigPath, "utf8"));
+    } catch (error) {
+      problems.push(`SWITCHYARD_QUEUE_CONFIG: ${queueConfigPath}: ${(error as Error).message}`);
+    }
+  }
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -310,7 +321,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int("SWITCHYARD_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     natsUrl: url("NATS_URL", ["nats", "tls", "ws", "wss"]),
     qdrantUrl: url("QDRANT_URL", ["http", "https"]),
-    queueConfigPath: text("SWITCHYARD_QUEUE_CONFIG"),
+    queueConfigPath,
     mailMaxMessages: int("SWITCHYARD_MAIL_MAX_MESSAGES", 1_000_000, 0, 1_000_000_000),
     mailMaxAgeMs: int("SWITCHYARD_MAIL_MAX_AGE_MS", 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
     mailSubscriberBuffer: int("SWITCHYARD_MAIL_SUBSCRIBER_BUFFER", 1000, 1, 1_000_000),

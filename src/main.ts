@@ -25,7 +25,18 @@ async function main(): Promise<void> {
   if (config.failpoints) log.warn("failpoints armed (fault testing only)", { failpoints: config.failpoints });
   const database = openDatabase(config.databasePath, { maxPendingWrites: config.maxPendingWrites });
   const app = await createApp({ config, database, clock: systemClock, log });
-  const listener = await app.listen();
+  let listener;
+  try {
+    listener = await app.listen();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+      const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "is not an address of this machine";
+      process.stderr.write(`cannot listen on ${config.host}:${config.port}: the port ${why} (${code}); set SWITCHYARD_PORT or SWITCHYARD_HOST\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   log.info("switchyard listening", {
     version: VERSION,
     address: listener.address,
@@ -39,7 +50,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal, grace_ms: config.shutdownGraceMs });
-    await app.close();
+    // Half the grace period still accepting (readyz answers 503), the other half to finish.
+    await app.close({ keepAcceptingMs: Math.floor(config.shutdownGraceMs / 2) });
     log.info("stopped");
     process.exit(0);
   };

@@ -9,10 +9,13 @@ import type { RequestMetrics } from "../system/metrics.ts";
 import { callRecordKey, type CallRecord } from "./call-record.ts";
 import { HTTP_STATUS, toConnectError } from "./errors.ts";
 import { clientGone, headersOf, readBody, send, sendJson, type NodeRequest, type NodeResponse } from "./http-io.ts";
-import type { ApiDocs } from "./docs.ts";
+import { DOCS_PAGES, type ApiDocs } from "./docs.ts";
 import { authorize, principalFor, type PrincipalResolver } from "./interceptors/auth.ts";
 import { gateJsonBody, jsonFraming, preParseErrorKey } from "./json-gate.ts";
 import { AppError } from "../core/errors.ts";
+import { deadlineTooLong, limitBody, messageTooLarge, requestedTimeoutMs } from "./rpc-limits.ts";
+import { createResponseGate, type ResponseGate } from "./response-gate.ts";
+import { rpcProtocolOf, sendRpcNotFound } from "./rpc-not-found.ts";
 import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.ts";
 import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
@@ -51,6 +54,10 @@ export interface HttpDeps {
   maxBodyBytes: number;
   /** The dashboard, served under its prefix (/ui). */
   site?: StaticSite;
+  /** Bounds REST and legacy answers in memory (default: 8 × maxMessageBytes reserved or in flight). */
+  responses?: ResponseGate;
+  /** Longest deadline a client may ask for (refused with DEADLINE_TOO_LONG). */
+  maxDeadlineMs?: number;
 }
 
 /** The HTTP request handler shared by the HTTP/1.1 and HTTP/2 servers; counts requests in flight. */
@@ -75,7 +82,11 @@ function protocolOf(contentType: string | null): string {
 }
 
 /** Creates the handler: CORS, request id, then RPC, health probes, legacy routes, REST, 404. */
-export function createRequestHandler(deps: HttpDeps): RequestHandler {
+export function createRequestHandler(given: HttpDeps): RequestHandler {
+  // REST and legacy answers: reservations by route weight within 8 messages' worth of bytes
+  // (32 MiB by default), at most 1,024 at once; a request waiting 3 s for room gets 429.
+  const responses = given.responses ?? createResponseGate({ maxBytes: 8 * given.maxMessageBytes, maxConcurrent: 1024, maxWaitMs: 3000 });
+  const deps: HttpDeps = { ...given, responses };
   const { log } = deps;
   let inFlight = 0;
   let waiters: (() => void)[] = [];
@@ -114,6 +125,13 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       record.route = url.pathname;
       return serveRpc(handler, req, res, url, contextValues, method);
     }
+    const rpcProtocol = rpcProtocolOf(header);
+    if (rpcProtocol && method === "POST") {
+      record.protocol = rpcProtocol.startsWith("connect") ? "connect" : rpcProtocol;
+      record.code = "unimplemented";
+      record.reason = "METHOD_NOT_FOUND";
+      return sendRpcNotFound(res, rpcProtocol, url.pathname, header.get("content-type") ?? "", log);
+    }
     if (url.pathname === "/healthz") {
       record.protocol = "health";
       return sendJson(res, 200, { status: "ok", timestamp: new Date().toISOString() });
@@ -123,14 +141,19 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       const report = deps.health.report();
       return sendJson(res, report.status === "unhealthy" ? 503 : 200, { status: report.status, draining: report.draining });
     }
-    if ((url.pathname === "/openapi.json" || url.pathname === "/docs") && deps.docs) {
+    const asset = deps.docs?.assets.get(url.pathname);
+    if (asset) {
+      record.protocol = "docs";
+      return send(res, 200, asset.body, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
+    }
+    if ((url.pathname === "/openapi.json" || DOCS_PAGES.has(url.pathname)) && deps.docs) {
       record.protocol = "docs";
       try {
         authorize(await principalFor(deps.auth, contextValues, header.get("authorization"), "authenticated"), "authenticated", deps.auth.open);
       } catch (error) {
         return sendRestError({ res, contextValues }, toConnectError(error, log));
       }
-      return url.pathname === "/docs"
+      return url.pathname !== "/openapi.json"
         ? send(res, 200, deps.docs.html, { "content-type": "text/html; charset=utf-8" })
         : send(res, 200, deps.docs.json, { "content-type": "application/json; charset=utf-8" });
     }
@@ -161,6 +184,12 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
     record.protocol = "rest";
     const rest = deps.rest.match(method, url.pathname);
     if (rest && "methodNotAllowed" in rest) {
+      if (method === "OPTIONS") {
+        // Not a CORS preflight (answered above): which methods the resource takes.
+        res.writeHead(204, { allow: [...rest.methodNotAllowed, "OPTIONS"].join(", ") });
+        res.end();
+        return;
+      }
       res.setHeader("allow", rest.methodNotAllowed.join(", "));
       res.statusCode = 405;
       return sendJson(res, 405, {
@@ -190,7 +219,29 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
   ): Promise<void> {
     let uReq = universalRequestFromNodeRequest(req as never, res as never, undefined, contextValues);
     const framing = jsonFraming(req.headers["content-type"] ?? null);
-    if (method === "POST" && framing) {
+    // Deadline and size are refused here, with ErrorInfo, before Connect refuses them without.
+    const refuse = (error: AppError) => {
+      const connectError = toConnectError(error, log);
+      const record = contextValues.get(callRecordKey);
+      if (record) {
+        record.code = error.code;
+        record.reason = error.reason;
+      }
+      return connectError;
+    };
+    const timeoutMs = requestedTimeoutMs(uReq.header);
+    if (deps.maxDeadlineMs !== undefined && timeoutMs !== undefined && timeoutMs > deps.maxDeadlineMs) {
+      const error = refuse(deadlineTooLong(timeoutMs, deps.maxDeadlineMs));
+      uReq.header.delete("grpc-timeout");
+      uReq.header.delete("connect-timeout-ms");
+      uReq.header.delete("content-length");
+      uReq = { ...uReq, body: (async function* (): AsyncGenerator<Uint8Array> { throw error; })() };
+    } else if (method === "POST" && !framing) {
+      const enveloped = !(req.headers["content-type"] ?? "").toLowerCase().startsWith("application/proto");
+      uReq.header.delete("content-length");
+      const body = uReq.body as AsyncIterable<Uint8Array>;
+      uReq = { ...uReq, body: limitBody(body, enveloped, deps.maxMessageBytes, (size) => refuse(messageTooLarge(size, deps.maxMessageBytes))) };
+    } else if (method === "POST" && framing) {
       let body: Uint8Array;
       try {
         body = await readBody(req, deps.maxMessageBytes + 5);

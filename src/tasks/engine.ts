@@ -901,7 +901,8 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       if (queues.length === 0) throw invalidArgument("queues", "name at least one queue");
       for (const [i, q] of queues.entries()) checkName(`queues[${i}]`, q);
       const caps = checkStrings("capabilities", input.capabilities, 64);
-      const credits = checkInt("credits", input.credits, 1, 10_000);
+      // 0 is a stream that only wants pings and cancel notices until credits are granted.
+      const credits = checkInt("credits", input.credits, 0, 10_000);
       const leaseMs = checkLease("lease_duration", input.leaseMs, config);
       return dispatcher.connect({ tenant, workerId: input.workerId, queues, capsJson: JSON.stringify(caps), credits, leaseMs }, send);
     },

@@ -107,7 +107,9 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
     },
     deleteTask: async (req, ctx) => ({ task: taskMessage(await E(ctx).deleteTask(req.id)) }),
     async claimTask(req, ctx) {
-      const a = await E(ctx).claimTask({ id: req.id, workerId: req.workerId, leaseMs: ms(req.leaseDuration), capabilities: req.capabilities });
+      // An empty list is "not given" in proto3: no capability matching the caller did not ask for.
+      const capabilities = req.capabilities.length > 0 ? req.capabilities : undefined;
+      const a = await E(ctx).claimTask({ id: req.id, workerId: req.workerId, leaseMs: ms(req.leaseDuration), capabilities });
       return { task: taskMessage(a.task), lease: leaseMessage(a.lease) };
     },
     async claimTasks(req, ctx) {

@@ -11,6 +11,7 @@ import { preParseErrorKey } from "../json-gate.ts";
 import { restStatus } from "../rest/rest-errors.ts";
 import { authorize, policyCheckedKey, principalFor, type PrincipalResolver } from "../interceptors/auth.ts";
 import type { AccessPolicy } from "../policy.ts";
+import { responseTooLarge, type ResponseGate, type ResponseTurn } from "../response-gate.ts";
 
 /** What a legacy request adapter sees. */
 export interface LegacyRequest {
@@ -40,6 +41,13 @@ export interface LegacyRoute<I extends DescMessage = DescMessage, O extends Desc
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Express-style path as the seed documents it: `/api/tasks/:id/claim`. */
   path: string;
+  /**
+   * Other paths (and methods) the same route answers on, when the replaced system's public
+   * server or clients use another spelling than its document (same parameter names).
+   */
+  aliases?: { method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"; path: string }[];
+  /** The answer may wait (a long poll): it does not hold one of the response gate's turns. */
+  waits?: boolean;
   rpc: DescMethodUnary<I, O>;
   /**
    * Who may call the route (default `authenticated`), checked before the body is read; the RPC's
@@ -63,6 +71,7 @@ export interface RawRouteContext {
 export interface RawLegacyRoute {
   method: LegacyRoute["method"];
   path: string;
+  aliases?: LegacyRoute["aliases"];
   raw(ex: LegacyExchange, ctx: RawRouteContext): Promise<void>;
 }
 
@@ -75,6 +84,8 @@ export interface LegacyFamily {
   error(error: ConnectError, status: number): LegacyReply;
   /** Called before a route of the family is served (headers every answer of the family carries). */
   prepare?(res: NodeResponse): void;
+  /** The tag its routes carry in /openapi.json (the replaced system's own tags); default: the name. */
+  docTag?(route: LegacyRoute | RawLegacyRoute): string;
 }
 
 /** Declares a route with its types checked against its RPC. */
@@ -85,6 +96,7 @@ export function route<I extends DescMessage, O extends DescMessage>(r: LegacyRou
 interface CompiledRoute {
   family: LegacyFamily;
   route: LegacyRoute | RawLegacyRoute;
+  method: string;
   regex: RegExp;
   names: string[];
 }
@@ -102,10 +114,11 @@ export interface LegacyRouter {
 
 export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
   const compiled: CompiledRoute[] = [];
+  const spellings = (r: LegacyRoute | RawLegacyRoute) => [{ method: r.method, path: r.path }, ...(r.aliases ?? []).map((a) => ({ method: a.method ?? r.method, path: a.path }))];
   for (const family of families) {
-    for (const r of family.routes) {
+    for (const r of family.routes) for (const { method, path } of spellings(r)) {
       const names: string[] = [];
-      const pattern = r.path
+      const pattern = path
         .split("/")
         .map((seg) => {
           if (seg.startsWith(":")) {
@@ -115,7 +128,7 @@ export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
           return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
         })
         .join("/");
-      compiled.push({ family, route: r, regex: new RegExp(`^${pattern}/?$`), names });
+      compiled.push({ family, route: r, method, regex: new RegExp(`^${pattern}/?$`), names });
     }
   }
   return {
@@ -125,12 +138,12 @@ export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
       for (const c of compiled) {
         const m = c.regex.exec(path);
         if (!m) continue;
-        if (c.route.method === method || (method === "HEAD" && c.route.method === "GET")) {
+        if (c.method === method || (method === "HEAD" && c.method === "GET")) {
           const params: Record<string, string> = {};
           c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
           return { family: c.family, route: c.route, params };
         }
-        allowed.push(c.route.method);
+        allowed.push(c.method);
         family ??= c.family;
       }
       return family ? { methodNotAllowed: allowed, family } : undefined;
@@ -146,15 +159,19 @@ export interface LegacyDeps {
   log: Logger;
   maxMessageBytes: number;
   maxBodyBytes: number;
+  /** Bounds the answers built and in flight (unset: unbounded). */
+  responses?: ResponseGate;
+}
+
+/** A reply's bytes and content type. */
+function encodeReply(r: LegacyReply): { body: Uint8Array; contentType: string } {
+  if (r.contentType && typeof r.body === "string") return { body: Buffer.from(r.body), contentType: r.contentType };
+  return { body: Buffer.from(JSON.stringify(r.body)), contentType: "application/json; charset=utf-8" };
 }
 
 function reply(res: NodeResponse, r: LegacyReply): void {
-  const status = r.status ?? 200;
-  if (r.contentType && typeof r.body === "string") {
-    send(res, status, r.body, { "content-type": r.contentType, ...r.headers });
-  } else {
-    send(res, status, JSON.stringify(r.body), { "content-type": "application/json; charset=utf-8", ...r.headers });
-  }
+  const { body, contentType } = encodeReply(r);
+  send(res, r.status ?? 200, body, { "content-type": contentType, ...r.headers });
 }
 
 /** Answers an error in the family's shape, and notes it for the request log. */
@@ -203,12 +220,20 @@ export async function serveLegacy(match: LegacyMatch, ex: LegacyExchange, deps: 
     ex.contextValues.set(preParseErrorKey, error instanceof AppError ? error : new AppError("invalid_argument", "INVALID_ARGUMENT", String(error)));
     input = create(r.rpc.input);
   }
+  let turn: ResponseTurn | undefined;
   try {
+    turn = r.waits ? undefined : await deps.responses?.enter(ex.signal, `${r.method} ${r.path}`);
     const output = await invokeUnary(deps.handlers, r.rpc, input, options);
     // The waiver of a public route covers its own RPC only; further calls are checked as usual.
     ex.contextValues.set(policyCheckedKey, false);
-    reply(ex.res, await r.response(output, request, call));
+    const answer = await r.response(output, request, call);
+    const { body, contentType } = encodeReply(answer);
+    // The write limit of every other protocol holds for legacy answers too.
+    if (body.byteLength > deps.maxMessageBytes) throw responseTooLarge(body.byteLength, deps.maxMessageBytes);
+    turn?.sending(ex.res, body.byteLength);
+    send(ex.res, answer.status ?? 200, body, { "content-type": contentType, ...answer.headers });
   } catch (error) {
+    turn?.leave();
     sendLegacyError(family, ex, toConnectError(error, deps.log));
   }
 }

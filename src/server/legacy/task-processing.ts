@@ -132,6 +132,8 @@ export function taskProcessingFamily(): LegacyFamily {
   return {
     name: "seed-001-tasks",
     error: taskProcessingError,
+    // The original's OpenAPI tags (chanfana): Tasks, Servers, Statistics, Load Balancer.
+    docTag: (r) => (r.path.startsWith("/api/stats") ? "Statistics" : "Tasks"),
     routes: [
       route({
         method: "POST",
@@ -160,7 +162,8 @@ export function taskProcessingFamily(): LegacyFamily {
         },
         response(out) {
           const v = taskView(out.task!);
-          return { status: 201, body: { id: v.id, status: v.status, createdAt: v.createdAt, updatedAt: v.updatedAt } };
+          // The original answers 200 (chanfana's CreateTask), not 201.
+          return { status: 200, body: { id: v.id, status: v.status, createdAt: v.createdAt, updatedAt: v.updatedAt } };
         },
       }),
       route({
@@ -196,7 +199,8 @@ export function taskProcessingFamily(): LegacyFamily {
           } else if (status === "CANCELLED") {
             task = (await call(TaskService.method.cancelTask, { id: task.id, reason: "cancelled by backend" })).task!;
           }
-          return { body: taskView(task) };
+          // The original answers `{ id, status, updatedAt }`; the message says it was updated.
+          return { body: { message: "Task updated", ...taskView(task) } };
         },
       }),
       route({
@@ -246,12 +250,17 @@ export function taskProcessingFamily(): LegacyFamily {
         response: (h) => ({
           body: {
             date: h.date,
+            // The seed's names, then the original's (GetHourlyReport: period, tasks, successful, avgDuration).
             hours: h.hours.map((x) => ({
               hour: x.hour,
               created: Number(x.created),
               completed: Number(x.completed),
               failed: Number(x.failed),
               averageTime: millis(x.averageTime),
+              period: `${String(x.hour).padStart(2, "0")}:00-${String(x.hour).padStart(2, "0")}:59`,
+              tasks: Number(x.created),
+              successful: Number(x.completed),
+              avgDuration: millis(x.averageTime),
             })),
           },
         }),

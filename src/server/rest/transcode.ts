@@ -5,7 +5,8 @@ import { AppError, invalidArgument } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { callRecordKey } from "../call-record.ts";
 import { toConnectError } from "../errors.ts";
-import { readBody, sendJson, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
+import { readBody, send, sendJson, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
+import { responseTooLarge, type ResponseGate, type ResponseTurn } from "../response-gate.ts";
 import { invokeServerStream, invokeUnary, type InvokeOptions } from "../invoke.ts";
 import { decodeStrict, preParseErrorKey } from "../json-gate.ts";
 import { restErrorBody, restStatus } from "./rest-errors.ts";
@@ -20,6 +21,8 @@ export interface TranscodeDeps {
   maxBodyBytes: number;
   /** Per-family departures from canonical REST (status, JSON, error body); none by default. */
   shapes?: RestShapes;
+  /** Bounds the answers built and in flight (unset: unbounded, for tests of other layers). */
+  responses?: ResponseGate;
 }
 
 export type RestExchange = Exchange;
@@ -101,20 +104,33 @@ export async function transcode(match: RestMatch, ex: RestExchange, deps: Transc
   }
   const options: InvokeOptions = { header: ex.header, contextValues: ex.contextValues, signal: ex.signal, maxMessageBytes: deps.maxMessageBytes };
   if (method.methodKind === "unary") {
+    let turn: ResponseTurn | undefined;
+    try {
+      turn = await deps.responses?.enter(ex.signal, `${route.httpMethod} ${route.template.source}`);
+    } catch (error) {
+      return sendRestError(ex, toConnectError(error, deps.log), shape);
+    }
     let output: Message;
     try {
       output = await invokeUnary(deps.handlers, method, input as never, options);
     } catch (error) {
+      turn?.leave();
       return sendRestError(ex, toConnectError(error, deps.log), shape);
     }
+    let body: Uint8Array;
+    let contentType = "application/json; charset=utf-8";
     if (method.output.typeName === HTTP_BODY) {
-      const body = output as unknown as { contentType: string; data: Uint8Array };
-      ex.res.writeHead(200, { "content-type": body.contentType || "application/octet-stream", "content-length": String(body.data.byteLength) });
-      ex.res.end(body.data);
-      return;
+      const http = output as unknown as { contentType: string; data: Uint8Array };
+      body = http.data;
+      contentType = http.contentType || "application/octet-stream";
+    } else body = Buffer.from(JSON.stringify(shaped(shape, outputJson(method.output, output, route.responseBody), method.output, output, route.responseBody)));
+    // The write limit of every other protocol holds for REST answers too.
+    if (body.byteLength > deps.maxMessageBytes) {
+      turn?.leave();
+      return sendRestError(ex, toConnectError(responseTooLarge(body.byteLength, deps.maxMessageBytes), deps.log), shape);
     }
-    const json = outputJson(method.output, output, route.responseBody);
-    return sendJson(ex.res, shape?.status?.(output) ?? 200, shaped(shape, json, method.output, output, route.responseBody), shape?.headers);
+    turn?.sending(ex.res, body.byteLength);
+    return send(ex.res, shape?.status?.(output) ?? 200, body, { "content-type": contentType, ...shape?.headers });
   }
   if (method.methodKind === "server_streaming") return streamSse(ex, deps, method.output, invokeServerStream(deps.handlers, method, input as never, options), route.responseBody, shape);
   sendRestError(ex, toConnectError(new AppError("unimplemented", "STREAMING_NOT_SUPPORTED", "client and bidi streams are not served over REST"), deps.log));
@@ -160,9 +176,10 @@ export function sendRestError(ex: Pick<RestExchange, "res" | "contextValues">, e
     record.code = body.error.code;
     record.reason = body.error.reason;
   }
+  const retry: Record<string, string> = body.error.reason === "RESPONSES_IN_FLIGHT" ? { "retry-after": "1" } : {};
   if (shape?.error) {
     const shaped = shape.error(error, restStatus(error));
-    return sendJson(ex.res, shaped.status, shaped.body);
+    return sendJson(ex.res, shaped.status, shaped.body, retry);
   }
-  sendJson(ex.res, restStatus(error), body);
+  sendJson(ex.res, restStatus(error), body, retry);
 }
