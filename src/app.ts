@@ -28,6 +28,7 @@ import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
 import { createMailModule } from "./mail/module.ts";
+import { createMemoryModule } from "./memory/module.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -86,7 +87,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
-  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
+  const tasks = createTasksModule(ctx);
+  const modules: DomainModule[] = [tasks, await createMailModule(ctx), await createMemoryModule(ctx, tasks.engine)];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [

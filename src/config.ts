@@ -31,6 +31,22 @@ export interface Config {
   natsUrl: string | undefined;
   /** Qdrant URL; undefined uses sqlite-vec. */
   qdrantUrl: string | undefined;
+  /** Qdrant API key (sent as `api-key`); never logged. */
+  qdrantApiKey: string | undefined;
+  /** OpenAI-compatible embeddings API base URL; undefined uses the built-in lexical embedder. */
+  embeddingsUrl: string | undefined;
+  /** Model name sent to the embeddings endpoint. */
+  embeddingsModel: string;
+  /** Bearer key of the embeddings endpoint; never logged. */
+  embeddingsApiKey: string | undefined;
+  /** Texts per embeddings request. */
+  embeddingsBatchSize: number;
+  /** Embeddings request timeout, in milliseconds. */
+  embeddingsTimeoutMs: number;
+  /** Vector length of the endpoint's model; 0 learns it from the first answer. */
+  embeddingsDimensions: number;
+  /** sqlite-vec kNN: `float` (exact) or `bit` (1-bit quantized, re-ranked on floats). */
+  vectorQuantization: "float" | "bit";
   /** YAML file of queue configurations (seed 003). */
   queueConfigPath: string | undefined;
   /** Most mail messages kept (all topics together); 0 = unlimited. */
@@ -69,6 +85,14 @@ export const VARIABLES = {
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
   QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
+  QDRANT_API_KEY: "Qdrant API key (default: unset)",
+  SWITCHYARD_EMBEDDINGS_URL: "OpenAI-compatible embeddings API base URL, e.g. http://localhost:11434/v1 (default: unset, built-in lexical embedder)",
+  SWITCHYARD_EMBEDDINGS_MODEL: "model name sent to the embeddings endpoint (default all-MiniLM-L6-v2)",
+  SWITCHYARD_EMBEDDINGS_API_KEY: "bearer key of the embeddings endpoint (default: unset)",
+  SWITCHYARD_EMBEDDINGS_BATCH_SIZE: "texts per embeddings request (default 64)",
+  SWITCHYARD_EMBEDDINGS_TIMEOUT_MS: "embeddings request timeout (default 10000)",
+  SWITCHYARD_EMBEDDINGS_DIMENSIONS: "vector length of the endpoint's model; 0 learns it from the first answer (default 0)",
+  SWITCHYARD_VECTOR_QUANTIZATION: "sqlite-vec kNN: float (exact) or bit (quantized, re-ranked on floats) (default float)",
 } as const;
 
 export class ConfigError extends Error {
@@ -156,6 +180,8 @@ export function loadConfig(env: Env = process.env): Config {
     .filter((k) => k.trim() !== "")
     .map((k) => key(k, "SWITCHYARD_SECRET_KEY_PREVIOUS"))
     .filter((k): k is Uint8Array<ArrayBuffer> => k !== undefined);
+  const quantization = (text("SWITCHYARD_VECTOR_QUANTIZATION") ?? "float") as Config["vectorQuantization"];
+  if (!["float", "bit"].includes(quantization)) problems.push(`SWITCHYARD_VECTOR_QUANTIZATION: "${quantization}" is not float or bit`);
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -171,6 +197,14 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int("SWITCHYARD_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     natsUrl: url("NATS_URL", ["nats", "tls", "ws", "wss"]),
     qdrantUrl: url("QDRANT_URL", ["http", "https"]),
+    qdrantApiKey: text("QDRANT_API_KEY"),
+    embeddingsUrl: url("SWITCHYARD_EMBEDDINGS_URL", ["http", "https"]),
+    embeddingsModel: text("SWITCHYARD_EMBEDDINGS_MODEL") ?? "all-MiniLM-L6-v2",
+    embeddingsApiKey: text("SWITCHYARD_EMBEDDINGS_API_KEY"),
+    embeddingsBatchSize: int("SWITCHYARD_EMBEDDINGS_BATCH_SIZE", 64, 1, 2048),
+    embeddingsTimeoutMs: int("SWITCHYARD_EMBEDDINGS_TIMEOUT_MS", 10_000, 100, 600_000),
+    embeddingsDimensions: int("SWITCHYARD_EMBEDDINGS_DIMENSIONS", 0, 0, 65_536),
+    vectorQuantization: quantization,
     queueConfigPath: text("SWITCHYARD_QUEUE_CONFIG"),
     mailMaxMessages: int("SWITCHYARD_MAIL_MAX_MESSAGES", 1_000_000, 0, 1_000_000_000),
     mailMaxAgeMs: int("SWITCHYARD_MAIL_MAX_AGE_MS", 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
