@@ -65,12 +65,14 @@ export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions =
         return;
       }
       const name = tableName(model, dimensions);
-      const bit = quantization === "bit" ? `, embedding_bit bit[${dimensions}]` : "";
+      // 1-bit quantization packs 8 dimensions per byte: other lengths stay exact.
+      const q = quantization === "bit" && dimensions % 8 === 0 ? "bit" : "float";
+      const bit = q === "bit" ? `, embedding_bit bit[${dimensions}]` : "";
       sqlite.exec(
         `CREATE VIRTUAL TABLE IF NOT EXISTS ${name} USING vec0(seq integer primary key, tenant text partition key, embedding float[${dimensions}] distance_metric=cosine${bit}, type text, agent text, scope text)`,
       );
-      sqlite.query(`INSERT OR IGNORE INTO memory_vector_models (model, dimensions, table_name, quantization) VALUES (?, ?, ?, ?)`).run(model, dimensions, name, quantization);
-      tables.set(model, { name, dimensions, quantization });
+      sqlite.query(`INSERT OR IGNORE INTO memory_vector_models (model, dimensions, table_name, quantization) VALUES (?, ?, ?, ?)`).run(model, dimensions, name, q);
+      tables.set(model, { name, dimensions, quantization: q });
     },
     upsert(tenant, model, items: VectorItem[]) {
       const t = table(model);
@@ -126,10 +128,10 @@ export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions =
         .all(b, ...args) as { seq: number; distance: number }[];
       return rows.map((r) => ({ seq: r.seq, score: 1 - r.distance }));
     },
-    async get(_tenant, model, seq) {
+    async get(tenant, model, seq) {
       const t = tables.get(model);
       if (!t) return undefined;
-      const r = sqlite.query(`SELECT embedding FROM ${t.name} WHERE seq = ?`).get(seq) as { embedding: Uint8Array } | null;
+      const r = sqlite.query(`SELECT embedding FROM ${t.name} WHERE seq = ? AND tenant = ?`).get(seq, tenant) as { embedding: Uint8Array } | null;
       return r ? new Float32Array(r.embedding.slice().buffer) : undefined;
     },
     async close() {},
