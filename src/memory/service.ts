@@ -107,17 +107,16 @@ export function memoryService(memory: MemoryDomain): Partial<ServiceImpl<typeof 
       return { memories: out.memories.map((m) => memoryMessage(m)), embeddingError: out.embeddingError };
     },
     async updateMemory(req, ctx) {
-      const m = req.memory;
-      if (!m?.id) throw invalidArgument("memory.id", "is required");
+      if (!req.id) throw invalidArgument("id", "is required");
       const paths = req.updateMask?.paths ?? [];
       for (const p of paths) if (!["importance", "metadata", "tags"].includes(p)) throw invalidArgument("update_mask", `cannot change ${p}; only importance, metadata, tags`);
       const all = paths.length === 0;
       const patch = {
-        importance: all || paths.includes("importance") ? m.importance : undefined,
-        metadata: all ? structJson(m.metadata) : paths.includes("metadata") ? (structJson(m.metadata) ?? {}) : undefined,
-        tags: paths.includes("tags") || (all && m.tags.length > 0) ? m.tags : undefined,
+        importance: all || paths.includes("importance") ? req.importance : undefined,
+        metadata: all ? structJson(req.metadata) : paths.includes("metadata") ? (structJson(req.metadata) ?? {}) : undefined,
+        tags: paths.includes("tags") || (all && req.tags.length > 0) ? req.tags : undefined,
       };
-      return { memory: memoryMessage(await memories.update(tenantOf(ctx), m.id, patch)) };
+      return { memory: memoryMessage(await memories.update(tenantOf(ctx), req.id, patch)) };
     },
     async getMemory(req, ctx) {
       const m = await memories.get(tenantOf(ctx), req.id);

@@ -128,7 +128,7 @@ export function jetpackMemoryFamily(): LegacyFamily {
           if (b.metadata !== undefined) paths.push("metadata");
           if (b.tags !== undefined) paths.push("tags");
           if (paths.length === 0) throw invalidArgument("importance", "nothing to update: give importance, metadata or tags");
-          return { memory: { id: req.params.id!, importance, metadata: b.metadata as never, tags: (b.tags as string[]) ?? [] }, updateMask: { paths } };
+          return { id: req.params.id!, importance, metadata: b.metadata as never, tags: (b.tags as string[]) ?? [], updateMask: { paths } };
         },
         response: (out) => ({ body: memoryEntry(out.memory!) }),
       }),
