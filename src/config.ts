@@ -47,6 +47,8 @@ export interface Config {
   embeddingsDimensions: number;
   /** sqlite-vec kNN: `float` (exact) or `bit` (1-bit quantized, re-ranked on floats). */
   vectorQuantization: "float" | "bit";
+  /** Lease the in-process memory worker takes on compaction and backfill tasks, in milliseconds. */
+  memoryWorkerLeaseMs: number;
   /** YAML file of queue configurations (seed 003). */
   queueConfigPath: string | undefined;
   /** Most mail messages kept (all topics together); 0 = unlimited. */
@@ -92,6 +94,7 @@ export const VARIABLES = {
   SWITCHYARD_EMBEDDINGS_BATCH_SIZE: "texts per embeddings request (default 64)",
   SWITCHYARD_EMBEDDINGS_TIMEOUT_MS: "embeddings request timeout (default 10000)",
   SWITCHYARD_EMBEDDINGS_DIMENSIONS: "vector length of the endpoint's model; 0 learns it from the first answer (default 0)",
+  SWITCHYARD_MEMORY_WORKER_LEASE_MS: "lease of the in-process memory worker on compaction and backfill tasks; a crashed run is retried after it (default 30000)",
   SWITCHYARD_VECTOR_QUANTIZATION: "sqlite-vec kNN: float (exact) or bit (quantized, re-ranked on floats) (default float)",
 } as const;
 
@@ -205,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
     embeddingsTimeoutMs: int("SWITCHYARD_EMBEDDINGS_TIMEOUT_MS", 10_000, 100, 600_000),
     embeddingsDimensions: int("SWITCHYARD_EMBEDDINGS_DIMENSIONS", 0, 0, 65_536),
     vectorQuantization: quantization,
+    memoryWorkerLeaseMs: int("SWITCHYARD_MEMORY_WORKER_LEASE_MS", 30_000, 1000, 3_600_000),
     queueConfigPath: text("SWITCHYARD_QUEUE_CONFIG"),
     mailMaxMessages: int("SWITCHYARD_MAIL_MAX_MESSAGES", 1_000_000, 0, 1_000_000_000),
     mailMaxAgeMs: int("SWITCHYARD_MAIL_MAX_AGE_MS", 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),

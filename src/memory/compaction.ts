@@ -68,30 +68,51 @@ const before = (a: MemoryRow, b: MemoryRow) => b.importance - a.importance || b.
  * bits): vectors at cosine ≥ 0.95 share a bucket in at least one table with high probability;
  * every candidate is then checked with the exact cosine.
  */
-function lshBuckets(items: { seq: number; v: Float32Array }[], dims: number): Map<number, Set<number>> {
-  const tables = 8;
-  const bits = Math.max(1, Math.min(12, Math.floor(Math.log2(Math.max(2, items.length / 32)))));
+async function lshBuckets(items: { seq: number; v: Float32Array }[], dims: number, tick: () => Promise<void>): Promise<Map<number, Set<number>>> {
+  const MAX_BUCKET = 32;
+  const tables = 10;
+  const bits = Math.max(1, Math.min(14, Math.round(Math.log2(Math.max(2, items.length / MAX_BUCKET)))));
   let seed = 12345;
   const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const plane = () => Float32Array.from({ length: dims }, rand);
+  // Hash the vectors centred on their mean: memories that share common words are all alike,
+  // and uncentred hyperplanes would put them in a few huge buckets.
+  const mean = new Float32Array(dims);
+  for (const it of items) for (let d = 0; d < dims; d++) mean[d]! += it.v[d]! / items.length;
+  const centred = items.map((it) => {
+    const c = new Float32Array(dims);
+    for (let d = 0; d < dims; d++) c[d] = it.v[d]! - mean[d]!;
+    return c;
+  });
   const neighbours = new Map<number, Set<number>>();
-  for (let t = 0; t < tables; t++) {
-    const planes = Array.from({ length: bits }, () => Float32Array.from({ length: dims }, rand));
+  const link = (list: number[]) => {
+    for (const i of list) {
+      const s = items[i]!.seq;
+      let set = neighbours.get(s);
+      if (!set) neighbours.set(s, (set = new Set()));
+      for (const j of list) if (j !== i) set.add(items[j]!.seq);
+    }
+  };
+  // Splits a bucket with more planes until it is small (or the depth runs out).
+  const split = (list: number[], planes: Float32Array[], depth: number) => {
     const buckets = new Map<number, number[]>();
-    for (const it of items) {
+    for (const i of list) {
       let h = 0;
-      for (let b = 0; b < bits; b++) if (dot(planes[b]!, it.v) >= 0) h |= 1 << b;
-      let list = buckets.get(h);
-      if (!list) buckets.set(h, (list = []));
-      list.push(it.seq);
+      for (let b = 0; b < planes.length; b++) if (dot(planes[b]!, centred[i]!) >= 0) h |= 1 << b;
+      let l = buckets.get(h);
+      if (!l) buckets.set(h, (l = []));
+      l.push(i);
     }
-    for (const list of buckets.values()) {
-      if (list.length < 2) continue;
-      for (const s of list) {
-        let set = neighbours.get(s);
-        if (!set) neighbours.set(s, (set = new Set()));
-        for (const o of list) if (o !== s) set.add(o);
-      }
+    for (const l of buckets.values()) {
+      if (l.length < 2) continue;
+      if (l.length > MAX_BUCKET && depth < 4) split(l, [plane(), plane(), plane()], depth + 1);
+      else link(l.length > 4 * MAX_BUCKET ? l.slice(0, 4 * MAX_BUCKET) : l);
     }
+  };
+  const all = items.map((_, i) => i);
+  for (let t = 0; t < tables; t++) {
+    split(all, Array.from({ length: bits }, plane), 0);
+    await tick();
   }
   return neighbours;
 }
@@ -113,6 +134,14 @@ export function createCompaction(ctx: MemoryContext) {
     let rows = store.compactionRows(tenant, req.filter ?? {});
     report.examined = rows.length;
     const gone = new Set<number>();
+    // Long planning still heartbeats (the lease) and notices a cancel.
+    let lastBeat = Date.now();
+    let cancelled = false;
+    const tick = async (pct = 5, msg = "planning merges") => {
+      if (Date.now() - lastBeat < 500) return;
+      lastBeat = Date.now();
+      if (await progress(pct, msg)) cancelled = true;
+    };
     const deleteBatch = async (list: MemoryRow[]) => {
       if (dry || list.length === 0) return;
       for (let i = 0; i < list.length; i += 500) await ctx.remove(tenant, list.slice(i, i + 500).map((r) => r.seq));
@@ -148,14 +177,17 @@ export function createCompaction(ctx: MemoryContext) {
         if (g.length < 2) continue;
         g.sort(before);
         const vec = new Map<number, Float32Array>();
-        for (const r of g) {
+        for (const [i, r] of g.entries()) {
           if (r.embedding_state === 3 && r.embedding_model === embedder.model) {
             const v = await vectors.get(tenant, embedder.model, r.seq);
             if (v) vec.set(r.seq, v);
           }
+          if (i % 1000 === 999) await tick();
         }
+        if (cancelled) return finish(true);
         const dims = vec.size ? vec.values().next().value!.length : 0;
-        const near = vec.size > 1 ? lshBuckets([...vec].map(([seq, v]) => ({ seq, v })), dims) : new Map<number, Set<number>>();
+        const near = vec.size > 1 ? await lshBuckets([...vec].map(([seq, v]) => ({ seq, v })), dims, tick) : new Map<number, Set<number>>();
+        if (cancelled) return finish(true);
         const byKey = new Map<string, MemoryRow[]>();
         for (const r of g) {
           let l = byKey.get(r.content_key);
@@ -183,7 +215,9 @@ export function createCompaction(ctx: MemoryContext) {
             }
           }
           if (victims.length) plans.push({ survivor: s, victims, min });
+          if (plans.length % 1000 === 999) await tick();
         }
+        if (cancelled) return finish(true);
       }
       let done = 0;
       // Groups go to the committer a few at a time: each is its own operation (own savepoint),

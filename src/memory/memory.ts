@@ -22,6 +22,7 @@ export interface MemoryDeps {
   vectors: VectorIndex;
   tasks: MemoryTaskPort;
   workerPollMs?: number;
+  workerLeaseMs?: number;
 }
 
 export interface CompactionAnswer {
@@ -41,7 +42,7 @@ export function createMemory(deps: MemoryDeps) {
   const compaction = createCompaction(ctx);
   let wake = () => {};
   const backfill = createBackfill(ctx, () => wake());
-  const worker = createMemoryWorker({ tasks: deps.tasks, log: deps.log, compact: compaction.run, backfill, pollMs: deps.workerPollMs });
+  const worker = createMemoryWorker({ tasks: deps.tasks, log: deps.log, compact: compaction.run, backfill, pollMs: deps.workerPollMs, leaseMs: deps.workerLeaseMs });
   wake = worker.wake;
 
   async function waitFor(tenant: string, id: string, timeoutMs: number): Promise<MemoryTask> {

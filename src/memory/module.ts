@@ -95,7 +95,7 @@ export function vectorIndexFrom(config: Config, ctx: ModuleContext): VectorIndex
 export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine): Promise<MemoryModule> {
   const embedder = embedderFrom(ctx.config);
   const vectors = vectorIndexFrom(ctx.config, ctx);
-  const memory = createMemory({ database: ctx.database, clock: ctx.clock, log: ctx.log, embedder, vectors, tasks: engineTaskPort(engine) });
+  const memory = createMemory({ database: ctx.database, clock: ctx.clock, log: ctx.log, embedder, vectors, tasks: engineTaskPort(engine), workerLeaseMs: ctx.config.memoryWorkerLeaseMs });
   // Prepare the model's collection now when its dimension is known (an endpoint not yet reachable is probed later).
   if (embedder.dimensions() !== undefined) await memory.ctx.dimensions();
   ctx.log.info("memory: embedder and vector index", { model: embedder.model, provider: embedder.provider, vectors: vectors.kind });
