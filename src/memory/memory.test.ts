@@ -221,3 +221,50 @@ describe("compaction (a task on the task engine)", () => {
     }
   });
 });
+
+describe("a change of embedding model", () => {
+  it("never mixes two models' vectors in one search; stats count per model; a backfill re-embeds the old ones", async () => {
+    const T = "tenant-model";
+    const old = await mk(T, { content: "vectors from the first model", type: "models" });
+    await t.memory.stop();
+    const lexical = (await import("../embeddings/lexical.ts")).createLexicalEmbedder();
+    const embedder = { ...lexical, model: "builtin-lexical-alt" };
+    const { createMemory } = await import("./memory.ts");
+    const { createSqliteVecIndex } = await import("../vectors/sqlite-vec.ts");
+    const { engineTaskPort } = await import("./module.ts");
+    const { silentLogger } = await import("../core/logger.ts");
+    const second = createMemory({ database: t.database, clock: t.clock, log: silentLogger, embedder, vectors: createSqliteVecIndex(t.database.sqlite), tasks: engineTaskPort(t.engine), workerPollMs: 20 });
+    second.start();
+    try {
+      expect(await second.search.semantic(T, { queryText: "vectors from the first model" })).toEqual([]);
+      const stats = await second.stats(T, {});
+      expect(stats.byModel).toEqual({ "builtin-lexical-v1": 1 });
+      expect(stats.withEmbedding).toBe(0);
+      const job = await second.backfill(T, { includeOtherModels: true });
+      expect(job.scheduled).toBe(1);
+      for (const id of job.taskIds) expect((await second.waitForTask(T, id, 10_000)).state).toBe("succeeded");
+      const hits = await second.search.semantic(T, { queryText: "vectors from the first model" });
+      expect(hits.map((h) => h.memory.id)).toEqual([old.id]);
+      expect(hits[0]!.memory.embeddingModel).toBe("builtin-lexical-alt");
+      expect((await second.stats(T, {})).byModel).toEqual({ "builtin-lexical-alt": 1 });
+    } finally {
+      await second.stop();
+      t.memory.start();
+    }
+  });
+
+  it("a cancelled compaction task stops", async () => {
+    const T = "tenant-cancel";
+    await t.memory.stop();
+    try {
+      const { task } = await t.memory.compact(T, {}, undefined);
+      await t.engine.cancelTask({ id: task.id });
+    } finally {
+      t.memory.start();
+    }
+    const done = t.engine.listTasks({ queues: ["memory.compaction"], states: ["cancelled"] }).items;
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    // the tenant can compact again at once
+    expect((await t.memory.compact(T, {}, 10_000)).task.state).toBe("succeeded");
+  });
+});
