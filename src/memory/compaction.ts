@@ -70,7 +70,7 @@ const before = (a: MemoryRow, b: MemoryRow) => b.importance - a.importance || b.
  */
 async function lshBuckets(items: { seq: number; v: Float32Array }[], dims: number, tick: () => Promise<void>): Promise<Map<number, Set<number>>> {
   const MAX_BUCKET = 32;
-  const tables = 10;
+  const tables = 16;
   const bits = Math.max(1, Math.min(14, Math.round(Math.log2(Math.max(2, items.length / MAX_BUCKET)))));
   let seed = 12345;
   const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;

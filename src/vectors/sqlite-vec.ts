@@ -5,10 +5,11 @@ import type { VectorFilter, VectorHit, VectorIndex, VectorItem } from "./vector-
 export interface SqliteVecOptions {
   /**
    * `float`: exact kNN over float vectors (brute force). `bit`: kNN over 1-bit quantized
-   * vectors, then the `oversample × k` candidates re-ranked by exact cosine on the floats.
+   * vectors (vec0 `bit[N]`, Hamming distance), then the `oversample × k` candidates re-ranked
+   * by exact cosine on the float vectors, kept in a plain table beside it.
    */
   quantization?: "float" | "bit";
-  /** Candidates per result re-ranked with `bit` (default 16). */
+  /** Candidates per result re-ranked with `bit` (default 5; sqlite-vec's kNN slows steeply with k). */
   oversample?: number;
 }
 
@@ -34,7 +35,7 @@ const tableName = (model: string, dimensions: number) => `memory_vec_${model.toL
 export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions = {}): VectorIndex {
   loadSqliteVec(sqlite);
   const quantization = options.quantization ?? "float";
-  const oversample = options.oversample ?? 16;
+  const oversample = options.oversample ?? 5;
   sqlite.exec(`CREATE TABLE IF NOT EXISTS memory_vector_models (model TEXT PRIMARY KEY, dimensions INTEGER NOT NULL, table_name TEXT NOT NULL, quantization TEXT NOT NULL)`);
   const tables = new Map<string, { name: string; dimensions: number; quantization: string }>();
   for (const r of sqlite.query(`SELECT model, dimensions, table_name, quantization FROM memory_vector_models`).all() as {
@@ -53,6 +54,11 @@ export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions =
   const check = (t: { dimensions: number }, v: Float32Array) => {
     if (v.length !== t.dimensions) throw new Error(`vector of ${v.length} dimensions for an index of ${t.dimensions}`);
   };
+  const drop = (t: { name: string; quantization: string }, seqs: number[]) => {
+    const del = sqlite.query(`DELETE FROM ${t.name} WHERE seq = ?`);
+    const delF = t.quantization === "bit" ? sqlite.query(`DELETE FROM ${t.name}_f WHERE seq = ?`) : undefined;
+    for (const s of seqs) (del.run(s), delF?.run(s));
+  };
   const bytes = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 
   return {
@@ -67,39 +73,35 @@ export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions =
       const name = tableName(model, dimensions);
       // 1-bit quantization packs 8 dimensions per byte: other lengths stay exact.
       const q = quantization === "bit" && dimensions % 8 === 0 ? "bit" : "float";
-      const bit = q === "bit" ? `, embedding_bit bit[${dimensions}]` : "";
-      sqlite.exec(
-        `CREATE VIRTUAL TABLE IF NOT EXISTS ${name} USING vec0(seq integer primary key, tenant text partition key, embedding float[${dimensions}] distance_metric=cosine${bit}, type text, agent text, scope text)`,
-      );
+      const column = q === "bit" ? `embedding_bit bit[${dimensions}]` : `embedding float[${dimensions}] distance_metric=cosine`;
+      sqlite.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${name} USING vec0(seq integer primary key, tenant text partition key, ${column}, type text, agent text, scope text)`);
+      if (q === "bit") sqlite.exec(`CREATE TABLE IF NOT EXISTS ${name}_f (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, embedding BLOB NOT NULL)`);
       sqlite.query(`INSERT OR IGNORE INTO memory_vector_models (model, dimensions, table_name, quantization) VALUES (?, ?, ?, ?)`).run(model, dimensions, name, q);
       tables.set(model, { name, dimensions, quantization: q });
     },
     upsert(tenant, model, items: VectorItem[]) {
       const t = table(model);
+      const bit = t.quantization === "bit";
       const del = sqlite.query(`DELETE FROM ${t.name} WHERE seq = ?`);
-      const ins =
-        t.quantization === "bit"
-          ? sqlite.query(`INSERT INTO ${t.name} (seq, tenant, embedding, embedding_bit, type, agent, scope) VALUES (?, ?, ?, vec_quantize_binary(?), ?, ?, ?)`)
-          : sqlite.query(`INSERT INTO ${t.name} (seq, tenant, embedding, type, agent, scope) VALUES (?, ?, ?, ?, ?, ?)`);
+      const ins = bit
+        ? sqlite.query(`INSERT INTO ${t.name} (seq, tenant, embedding_bit, type, agent, scope) VALUES (?, ?, vec_quantize_binary(?), ?, ?, ?)`)
+        : sqlite.query(`INSERT INTO ${t.name} (seq, tenant, embedding, type, agent, scope) VALUES (?, ?, ?, ?, ?, ?)`);
+      const floats = bit ? sqlite.query(`INSERT OR REPLACE INTO ${t.name}_f (seq, tenant, embedding) VALUES (?, ?, ?)`) : undefined;
       for (const it of items) {
         check(t, it.vector);
         del.run(it.seq);
         const b = bytes(it.vector);
-        if (t.quantization === "bit") ins.run(it.seq, tenant, b, b, it.type, it.agentId, it.scope);
-        else ins.run(it.seq, tenant, b, it.type, it.agentId, it.scope);
+        ins.run(it.seq, tenant, b, it.type, it.agentId, it.scope);
+        floats?.run(it.seq, tenant, b);
       }
     },
     remove(_tenant, model, seqs) {
       const t = tables.get(model);
       if (!t) return;
-      const del = sqlite.query(`DELETE FROM ${t.name} WHERE seq = ?`);
-      for (const s of seqs) del.run(s);
+      drop(t, seqs);
     },
     removeEverywhere(_tenant, seqs) {
-      for (const t of tables.values()) {
-        const del = sqlite.query(`DELETE FROM ${t.name} WHERE seq = ?`);
-        for (const s of seqs) del.run(s);
-      }
+      for (const t of tables.values()) drop(t, seqs);
     },
     async search(tenant, model, vector, k, filter: VectorFilter = {}) {
       const t = tables.get(model);
@@ -118,7 +120,7 @@ export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions =
           .all(b, ...args) as { seq: number }[];
         if (cands.length === 0) return [];
         const rows = sqlite
-          .query(`SELECT seq, vec_distance_cosine(embedding, ?) AS d FROM ${t.name} WHERE seq IN (${cands.map((c) => c.seq).join(",")})`)
+          .query(`SELECT seq, vec_distance_cosine(embedding, ?) AS d FROM ${t.name}_f WHERE seq IN (${cands.map((c) => c.seq).join(",")})`)
           .all(b) as { seq: number; d: number }[];
         rows.sort((x, y) => x.d - y.d);
         return rows.slice(0, k).map((r): VectorHit => ({ seq: r.seq, score: 1 - r.d }));
@@ -131,7 +133,7 @@ export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions =
     async get(tenant, model, seq) {
       const t = tables.get(model);
       if (!t) return undefined;
-      const r = sqlite.query(`SELECT embedding FROM ${t.name} WHERE seq = ? AND tenant = ?`).get(seq, tenant) as { embedding: Uint8Array } | null;
+      const r = sqlite.query(`SELECT embedding FROM ${t.name}${t.quantization === "bit" ? "_f" : ""} WHERE seq = ? AND tenant = ?`).get(seq, tenant) as { embedding: Uint8Array } | null;
       return r ? new Float32Array(r.embedding.slice().buffer) : undefined;
     },
     async close() {},
