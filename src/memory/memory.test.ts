@@ -268,3 +268,39 @@ describe("a change of embedding model", () => {
     expect((await t.memory.compact(T, {}, 10_000)).task.state).toBe("succeeded");
   });
 });
+
+describe("cancelling a running compaction", () => {
+  it("stops the worker between merge groups, leaving whole groups only", async () => {
+    const T = "tenant-cancel-running";
+    for (let g = 0; g < 3000; g += 50) {
+      const inputs: NewMemory[] = [];
+      for (let i = g; i < g + 50; i++) {
+        inputs.push({ type: "c", content: `cancel fact ${i} on subsystem ${i % 31}`, importance: 0.9 });
+        inputs.push({ type: "c", content: `CANCEL fact ${i} on subsystem ${i % 31}`, importance: 0.1 });
+      }
+      await t.memory.memories.create(T, inputs, () => "");
+    }
+    const { task } = await t.memory.compact(T, { merge: { similarityThreshold: 0.99 } }, undefined);
+    const deadline = Date.now() + 60_000;
+    while (t.engine.getTask(task.id).progress <= 12) {
+      if (Date.now() > deadline || t.engine.getTask(task.id).state === "succeeded") throw new Error("compaction did not run long enough to cancel");
+      await Bun.sleep(2);
+    }
+    await t.engine.cancelTask({ id: task.id });
+    const final = await t.memory.waitForTask(T, task.id, 10_000);
+    expect(final.state).toBe("cancelled");
+    // the worker noticed: no merge commits after the cancel's next heartbeat
+    await Bun.sleep(300);
+    const count = () => (t.database.sqlite.query(`SELECT count(*) AS n FROM memories WHERE tenant = ?`).get(T) as { n: number }).n;
+    const left = count();
+    await Bun.sleep(300);
+    expect(count()).toBe(left);
+    expect(left).toBeGreaterThan(3000);
+    const rows = t.database.sqlite.query(`SELECT content_key, count(*) AS n, max(json_array_length(merged_ids)) AS m FROM memories WHERE tenant = ? GROUP BY content_key`).all(T) as { n: number; m: number }[];
+    const merged = rows.filter((r) => r.n === 1 && r.m === 1).length;
+    const untouched = rows.filter((r) => r.n === 2 && r.m === 0).length;
+    expect(merged + untouched).toBe(3000);
+    expect(merged).toBeGreaterThan(0);
+    expect(untouched).toBeGreaterThan(0);
+  }, 90_000);
+});
