@@ -131,6 +131,20 @@ describe("REST and bad input", () => {
   });
 });
 
+describe("a slow embedder", () => {
+  it("stores the memory without its embedding once the embedder's timeout passes", async () => {
+    await embed.control({ delay_ms: 4000 });
+    try {
+      const r = await http("POST", "/api/memory", { type: "slow", content: "written while the model was slow" });
+      expect(r.status).toBe(201);
+      const got = await http("GET", `/v1/memories/${r.body.id}`);
+      expect(got.body.memory.embedding_state).toBe("EMBEDDING_STATE_MISSING");
+    } finally {
+      await embed.control({ delay_ms: 0 });
+    }
+  }, 20_000);
+});
+
 describe("seed 000 legacy routes: every HttpMemoryStore method", () => {
   it("store, retrieve, updateImportance, search, semanticSearch(ByQuery), getByType, getRecentMemories, getStats/getEmbeddingStats, delete", async () => {
     const stored = await http("POST", "/api/memory", { type: "agent_learning", content: "Always run the linter before pushing", importance: 0.6, metadata: { from: "review" } });
