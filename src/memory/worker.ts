@@ -38,8 +38,10 @@ export function createMemoryWorker(deps: {
     try {
       if (task.type === COMPACTION_TYPE) {
         const p = task.payload as unknown as CompactPayload;
-        const report = await deps.compact(p.tenant, p.request, async (pct, msg) => (await tasks.progress(held, pct, msg)).cancelled);
-        if (report.cancelled) return; // the engine already holds the task as cancelled
+        // Stops at the next merge group when the task is cancelled or the server is stopping
+        // (then the task is claimed again after its lease; each group is whole either way).
+        const report = await deps.compact(p.tenant, p.request, async (pct, msg) => stopped || (await tasks.progress(held, pct, msg)).cancelled);
+        if (report.cancelled) return;
         await tasks.complete(held, report as unknown as Json);
       } else if (task.type === EMBED_TYPE) {
         const out = await deps.backfill.embedBatch(task.payload as unknown as EmbedPayload);
