@@ -42,15 +42,19 @@ export function embedderUnavailable(error: unknown): AppError {
 export function createMemoryContext(deps: { database: Database; store: MemoryStore; clock: Clock; embedder: Embedder; vectors: VectorIndex; tasks: MemoryTaskPort; log: Logger }): MemoryContext {
   const { embedder, vectors, database, store, clock } = deps;
   let ensured: number | undefined;
+  let lastProbeFailure = 0;
   const ctx: MemoryContext = {
     ...deps,
     async dimensions() {
       if (ensured !== undefined) return ensured;
       let dims = embedder.dimensions();
       if (dims === undefined) {
+        // An endpoint that is down is probed again at most every 5 s (not once per call).
+        if (Date.now() - lastProbeFailure < 5000) return undefined;
         try {
           await embedder.embed(["dimension probe"]);
         } catch {
+          lastProbeFailure = Date.now();
           return undefined;
         }
         dims = embedder.dimensions();
