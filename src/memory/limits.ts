@@ -79,6 +79,9 @@ export function dimensionMismatch(field: string, got: number, want: number): App
 
 export function checkVector(v: ArrayLike<number>, want: number | undefined, field: string): Float32Array {
   if (v.length === 0) throw invalidArgument(field, "must not be empty");
+  if (want === undefined) {
+    throw new AppError("unavailable", "EMBEDDER_UNAVAILABLE", `${field}: the index's dimensions are not known yet (the embeddings endpoint has not answered; SWITCHYARD_EMBEDDINGS_DIMENSIONS sets them)`, { field });
+  }
   if (want !== undefined && v.length !== want) throw dimensionMismatch(field, v.length, want);
   const out = Float32Array.from(v as ArrayLike<number>);
   for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i]!)) throw invalidArgument(`${field}[${i}]`, "must be a finite number");

@@ -163,7 +163,6 @@ export function createMemories(ctx: MemoryContext) {
         }
         return checkVector(it.embedding, dims, `embeddings[${i}].embedding`);
       });
-      if (dims === undefined) await ctx.vectors.ensure(embedder.model, vecs[0]!.length);
       const rows = store.byIds(tenant, items.map((i) => i.memoryId), clock.now());
       const byId = new Map(rows.map((r) => [r.id, r]));
       const present = items.map((it, i) => ({ row: byId.get(it.memoryId), v: vecs[i]! })).filter((x) => x.row);
