@@ -105,8 +105,8 @@ async function lshBuckets(items: { seq: number; v: Float32Array }[], dims: numbe
     }
     for (const l of buckets.values()) {
       if (l.length < 2) continue;
-      if (l.length > MAX_BUCKET && depth < 4) split(l, [plane(), plane(), plane()], depth + 1);
-      else link(l.length > 4 * MAX_BUCKET ? l.slice(0, 4 * MAX_BUCKET) : l);
+      if (l.length > MAX_BUCKET && depth < 10) split(l, [plane(), plane(), plane()], depth + 1);
+      else for (let i = 0; i < l.length; i += 2 * MAX_BUCKET) link(l.slice(i, i + 2 * MAX_BUCKET));
     }
   };
   const all = items.map((_, i) => i);
