@@ -62,6 +62,12 @@ describe("semantic search with a real sentence-embedding model", () => {
     expect(out.compaction).toMatchObject({ completed: true, merged: 1, task_state: "succeeded" });
     expect(out.bad_vector).toMatchObject({ code: "INVALID_ARGUMENT", reason: "EMBEDDING_DIMENSION_MISMATCH", metadata: { field: "query_embedding", dimensions: "2", expected_dimensions: "384" } });
     expect(out.model).toEqual({ model: "all-MiniLM-L6-v2", dimensions: 384, provider: "openai-compatible", vector_index: "sqlite-vec" });
+    expect(out.batch).toBe(3);
+    expect(out.updated_importance).toBe(0.95);
+    expect(out.list).toEqual({ count: 2, more: true });
+    expect(out.deleted).toMatchObject({ code: "NOT_FOUND", reason: "MEMORY_NOT_FOUND" });
+    expect(out.stats).toEqual({ python_batch: 2, model: "all-MiniLM-L6-v2" });
+    expect(out.backfill_dry_run).toEqual({ dry_run: true, queue: "memory.embeddings" });
     const tasks = clientFor(TaskService, server.url, "grpc");
     const t = (await tasks.getTask({ id: out.compaction.task_id })).task!;
     expect(t.queue).toBe("memory.compaction");

@@ -49,6 +49,22 @@ with grpc.insecure_channel(target) as channel:
         memory.SemanticSearchMemories(pb.SemanticSearchMemoriesRequest(query_embedding=[0.5, 0.5]), timeout=10)
     except grpc.RpcError as error:
         out["bad_vector"] = {"code": error.code().name, **(reason(error) or {})}
+    batch = memory.BatchCreateMemories(pb.BatchCreateMemoriesRequest(requests=[
+        pb.CreateMemoryRequest(memory=memory_pb2.Memory(content=f"batch item {i}", type="python_batch", tags=["py"])) for i in range(3)]), timeout=10)
+    out["batch"] = len(batch.memories)
+    up = memory.UpdateMemory(pb.UpdateMemoryRequest(id=batch.memories[0].id, importance=0.95, update_mask={"paths": ["importance"]}), timeout=10).memory
+    out["updated_importance"] = round(up.importance, 2)
+    page = memory.ListMemories(pb.ListMemoriesRequest(type="python_batch", page_size=2), timeout=10)
+    out["list"] = {"count": len(page.memories), "more": page.next_page_token != ""}
+    memory.DeleteMemory(pb.DeleteMemoryRequest(id=batch.memories[1].id), timeout=10)
+    try:
+        memory.GetMemory(pb.GetMemoryRequest(id=batch.memories[1].id), timeout=10)
+    except grpc.RpcError as error:
+        out["deleted"] = {"code": error.code().name, **(reason(error) or {})}
+    stats = memory.GetMemoryStats(pb.GetMemoryStatsRequest(), timeout=10).stats
+    out["stats"] = {"python_batch": stats.count_by_type.get("python_batch", 0), "model": stats.embedding_model.model}
+    dry = memory.BackfillEmbeddings(pb.BackfillEmbeddingsRequest(dry_run=True), timeout=10)
+    out["backfill_dry_run"] = {"dry_run": dry.dry_run, "queue": dry.queue}
     model = memory.GetEmbeddingModel(pb.GetEmbeddingModelRequest(), timeout=10).embedding_model
     out["model"] = {"model": model.model, "dimensions": model.dimensions, "provider": model.provider, "vector_index": model.vector_index}
 
