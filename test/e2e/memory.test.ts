@@ -207,3 +207,24 @@ describe("seed 000 legacy routes: every HttpMemoryStore method", () => {
     expect((await http("POST", "/api/memory", { type: "x" })).status).toBe(400);
   });
 });
+
+describe("with SWITCHYARD_API_TOKEN set", () => {
+  const TOKEN = "memory-token-0123456789abcdef";
+  let secured: TestServer;
+  beforeAll(async () => {
+    secured = await startTestServer({ SWITCHYARD_API_TOKEN: TOKEN });
+  });
+  afterAll(() => secured?.close());
+  const call = (path: string, body: unknown, token?: string) =>
+    fetch(secured.url + path, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+
+  it("the legacy memory routes answer 401 in seed 000's body before looking at the input, and serve the right token", async () => {
+    const anon = await call("/api/memory", { type: "x" });
+    expect(anon.status).toBe(401);
+    expect(await anon.json()).toEqual({ error: "Unauthorized" });
+    expect((await call("/api/memory/search", {}, "wrong-token-0123456789")).status).toBe(401);
+    const ok = await call("/api/memory", { type: "agent_learning", content: "authorized" }, TOKEN);
+    expect(ok.status).toBe(201);
+    expect((await call("/v1/memories:search", { query: "authorized" })).status).toBe(401);
+  });
+});
