@@ -93,6 +93,11 @@ describe("memories", () => {
     expect(t.memory.memories.list(A, { tag: "n0" }).memories.map((m) => m.content)).toEqual(["list item 0"]);
     expect(t.memory.memories.list(B, { type: "listing" }).memories).toHaveLength(0);
     expect(() => t.memory.memories.list(A, { type: "other", pageToken: p1.nextPageToken })).toThrow(/page_token/);
+    const before = t.clock.now();
+    t.clock.advance(10);
+    const late = await mk(A, { content: "created later", type: "listing" });
+    expect(t.memory.memories.list(A, { type: "listing", createdAfter: before + 1 }).memories.map((m) => m.id)).toEqual([late.id]);
+    expect(t.memory.memories.list(A, { type: "listing", createdBefore: before + 1 }).memories).toHaveLength(5);
   });
 });
 
