@@ -123,3 +123,27 @@ if (which === "all" || which === "workspaces") {
       (await workspacesBench()),
   );
 }
+
+if (which === "all" || which === "memory") {
+  const { memoryBench } = await import("./memory.ts");
+  const r = await memoryBench();
+  const ms = (x: number) => x.toFixed(2);
+  const knn = [
+    "| kNN k=10 | p50 ms | p99 ms | recall@10 vs exact |",
+    "|---|---:|---:|---:|",
+    ...r.knn.map((k) => `| ${k.name} | ${ms(k.p50)} | ${ms(k.p99)} | ${k.recall.toFixed(3)} |`),
+  ].join("\n");
+  await write(
+    "memory",
+    `Domain level: the memory domain over a real SQLite file (WAL, synchronous=FULL, group commit), sqlite-vec in the same file, the real task engine and its in-process memory worker; no transport. ` +
+      `${r.n.toLocaleString("en")} generated memories of 20 words (14 from one of ${Math.floor(r.n / 100)} topics, 6 from a 5,000-word vocabulary), ${r.duplicates.toLocaleString("en")} of them near-duplicates of another (its words plus one); ` +
+      `384-dimension vectors from a fixed random projection of the bag of words. Queries for kNN: a stored text with half its words replaced (200 queries).\n\n` +
+      `| measure | value |\n|---|---:|\n` +
+      `| insert, batches of 100, 8 in flight | ${r.insertPerSecond.toLocaleString("en")} memories/s (${r.insertSeconds.toFixed(1)} s) |\n` +
+      `| full-text search (FTS5 BM25, limit 10), ${r.fts.queries} queries | p50 ${ms(r.fts.p50)} ms, p99 ${ms(r.fts.p99)} ms |\n` +
+      `| semantic search through the domain (default index, row re-read and filters) | p50 ${ms(r.semanticDomain.p50)} ms, p99 ${ms(r.semanticDomain.p99)} ms |\n` +
+      `| hybrid search (RRF over FTS5 top 40 and kNN top 40), ${r.hybrid.queries} queries | p50 ${ms(r.hybrid.p50)} ms, p99 ${ms(r.hybrid.p99)} ms |\n` +
+      `| compaction, merge at cosine 0.95 (a task, waited for) | ${r.compaction.seconds.toFixed(1)} s; ${r.compaction.merged.toLocaleString("en")} of ${r.compaction.groupsExpected.toLocaleString("en")} duplicates merged${r.compaction.allMerged ? " (every group)" : ""} |\n` +
+      `| database file | ${r.fileMb.toFixed(0)} MB |\n\n${knn}`,
+  );
+}

@@ -38,6 +38,7 @@ import { createEdge } from "./edge/edge.ts";
 import { createWorkspacesModule } from "./workspaces/module.ts";
 import { createRawRouter } from "./server/raw-route.ts";
 import { combineShapes } from "./server/rest/shapes.ts";
+import { createMemoryModule } from "./memory/module.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -133,6 +134,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     createServersModule(ctx, tasksModule),
     createAgentsModule(ctx, { tasks: tasksModule, limiter: edge.limiter }),
     createWorkspacesModule(ctx, { tasks: tasksModule }),
+    await createMemoryModule(ctx, tasksModule.engine),
   ];
 
   const services: DescService[] = await loadServiceDescriptors();

@@ -36,6 +36,24 @@ export interface Config {
   natsUrl: string | undefined;
   /** Qdrant URL; undefined uses sqlite-vec. */
   qdrantUrl: string | undefined;
+  /** Qdrant API key (sent as `api-key`); never logged. */
+  qdrantApiKey: string | undefined;
+  /** OpenAI-compatible embeddings API base URL; undefined uses the built-in lexical embedder. */
+  embeddingsUrl: string | undefined;
+  /** Model name sent to the embeddings endpoint. */
+  embeddingsModel: string;
+  /** Bearer key of the embeddings endpoint; never logged. */
+  embeddingsApiKey: string | undefined;
+  /** Texts per embeddings request. */
+  embeddingsBatchSize: number;
+  /** Embeddings request timeout, in milliseconds. */
+  embeddingsTimeoutMs: number;
+  /** Vector length of the endpoint's model; 0 learns it from the first answer. */
+  embeddingsDimensions: number;
+  /** sqlite-vec kNN: `float` (exact) or `bit` (1-bit quantized, re-ranked on floats). */
+  vectorQuantization: "float" | "bit";
+  /** Lease the in-process memory worker takes on compaction and backfill tasks, in milliseconds. */
+  memoryWorkerLeaseMs: number;
   /** YAML file of queue configurations (seed 003). */
   queueConfigPath: string | undefined;
   /** Most mail messages kept (all topics together); 0 = unlimited. */
@@ -181,7 +199,16 @@ export const VARIABLES = {
   SWITCHYARD_AGENT_MAX_DAILY_COST: "US dollars all agent sessions may cost per UTC day; 0 = unlimited (default 50)",
   SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "agent sessions queued or running at once; 0 = unlimited (default 5)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
-  QDRANT_URL: "Qdrant URL for the memory domain's vectors (read by nothing until that domain lands)",
+  QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
+  QDRANT_API_KEY: "Qdrant API key (default: unset)",
+  SWITCHYARD_EMBEDDINGS_URL: "OpenAI-compatible embeddings API base URL, e.g. http://localhost:11434/v1 (default: unset, built-in lexical embedder)",
+  SWITCHYARD_EMBEDDINGS_MODEL: "model name sent to the embeddings endpoint (default all-MiniLM-L6-v2)",
+  SWITCHYARD_EMBEDDINGS_API_KEY: "bearer key of the embeddings endpoint (default: unset)",
+  SWITCHYARD_EMBEDDINGS_BATCH_SIZE: "texts per embeddings request (default 64)",
+  SWITCHYARD_EMBEDDINGS_TIMEOUT_MS: "embeddings request timeout (default 10000)",
+  SWITCHYARD_EMBEDDINGS_DIMENSIONS: "vector length of the endpoint's model; 0 learns it from the first answer (default 0)",
+  SWITCHYARD_MEMORY_WORKER_LEASE_MS: "lease of the in-process memory worker on compaction and backfill tasks; a crashed run is retried after it (default 30000)",
+  SWITCHYARD_VECTOR_QUANTIZATION: "sqlite-vec kNN: float (exact) or bit (quantized, re-ranked on floats) (default float)",
   SWITCHYARD_BACKEND_ALLOW: "comma-separated hosts and CIDRs backend endpoints may use although private, loopback or link-local (default: none)",
   SWITCHYARD_HEARTBEAT_TIMEOUT_MS: "silence after which a server is offline; heartbeats are asked every third of it (default 30000)",
   SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "interval of backend health probes (default 10000)",
@@ -306,6 +333,8 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`SWITCHYARD_QUEUE_CONFIG: ${queueConfigPath}: ${(error as Error).message}`);
     }
   }
+  const quantization = (text("SWITCHYARD_VECTOR_QUANTIZATION") ?? "float") as Config["vectorQuantization"];
+  if (!["float", "bit"].includes(quantization)) problems.push(`SWITCHYARD_VECTOR_QUANTIZATION: "${quantization}" is not float or bit`);
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -322,6 +351,15 @@ export function loadConfig(env: Env = process.env): Config {
     natsUrl: url("NATS_URL", ["nats", "tls", "ws", "wss"]),
     qdrantUrl: url("QDRANT_URL", ["http", "https"]),
     queueConfigPath,
+    qdrantApiKey: text("QDRANT_API_KEY"),
+    embeddingsUrl: url("SWITCHYARD_EMBEDDINGS_URL", ["http", "https"]),
+    embeddingsModel: text("SWITCHYARD_EMBEDDINGS_MODEL") ?? "all-MiniLM-L6-v2",
+    embeddingsApiKey: text("SWITCHYARD_EMBEDDINGS_API_KEY"),
+    embeddingsBatchSize: int("SWITCHYARD_EMBEDDINGS_BATCH_SIZE", 64, 1, 2048),
+    embeddingsTimeoutMs: int("SWITCHYARD_EMBEDDINGS_TIMEOUT_MS", 10_000, 100, 600_000),
+    embeddingsDimensions: int("SWITCHYARD_EMBEDDINGS_DIMENSIONS", 0, 0, 65_536),
+    vectorQuantization: quantization,
+    memoryWorkerLeaseMs: int("SWITCHYARD_MEMORY_WORKER_LEASE_MS", 30_000, 1000, 3_600_000),
     mailMaxMessages: int("SWITCHYARD_MAIL_MAX_MESSAGES", 1_000_000, 0, 1_000_000_000),
     mailMaxAgeMs: int("SWITCHYARD_MAIL_MAX_AGE_MS", 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
     mailSubscriberBuffer: int("SWITCHYARD_MAIL_SUBSCRIBER_BUFFER", 1000, 1, 1_000_000),

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HealthStatus, SystemService } from "../../gen/switchyard/system/v1/system_service_pb.js";
-import { MemoryService } from "../../gen/switchyard/memory/v1/memory_service_pb.js";
+import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
 import { clientFor, type Protocol } from "../../src/testing/clients.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { rejection } from "../../src/testing/async.ts";
@@ -48,10 +48,10 @@ for (const protocol of ["grpc", "grpc-web", "connect"] as Protocol[]) {
     });
 
     it("gets unimplemented, naming the RPC, from a domain not built yet", async () => {
-      const client = clientFor(MemoryService, server.url, protocol);
-      const error = await rejection(client.getMemory({ id: "mem_x" }));
+      const client = clientFor(AtlasService, server.url, protocol);
+      const error = await rejection(client.getAtlas({ projectId: "p1" }));
       expect(error.code).toBe(Code.Unimplemented);
-      expect(error.rawMessage).toContain("switchyard.memory.v1.MemoryService.GetMemory");
+      expect(error.rawMessage).toContain("switchyard.workspaces.v1.AtlasService.GetAtlas");
       expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("NOT_IMPLEMENTED");
     });
   });
@@ -118,9 +118,10 @@ describe("REST", () => {
   });
 
   it("answers 501 naming the RPC for a domain not built yet", async () => {
-    const res = await fetch(`${server.url}/v1/memories/mem_1`);
+    const res = await fetch(`${server.url}/v1/projects/p1/atlas`);
     expect(res.status).toBe(501);
-    expect((await res.json()).error).toMatchObject({ code: "unimplemented", reason: "NOT_IMPLEMENTED", metadata: { rpc: "switchyard.memory.v1.MemoryService.GetMemory" } });
+    // The workspaces package answers in seed 002's error body ({ error: { code: REASON, … } }).
+    expect((await res.json()).error).toMatchObject({ code: "NOT_IMPLEMENTED", reason: "NOT_IMPLEMENTED", metadata: { rpc: "switchyard.workspaces.v1.AtlasService.GetAtlas" } });
   });
 
   it("echoes a client's request id and makes one otherwise", async () => {

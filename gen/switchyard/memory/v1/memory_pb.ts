@@ -15,12 +15,13 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/memory/v1/memory.proto.
  */
 export const file_switchyard_memory_v1_memory: GenFile = /*@__PURE__*/
-  fileDesc("CiFzd2l0Y2h5YXJkL21lbW9yeS92MS9tZW1vcnkucHJvdG8SFHN3aXRjaHlhcmQubWVtb3J5LnYxIogECgZNZW1vcnkSDwoCaWQYASABKAlCA+BBAxIUCgdjb250ZW50GAIgASgJQgPgQQISEQoEdHlwZRgDIAEoCUID4EECEhAKCGFnZW50X2lkGAQgASgJEg0KBXNjb3BlGAUgASgJEhcKCmltcG9ydGFuY2UYBiABKAFIAIgBARIpCghtZXRhZGF0YRgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdGFncxgIIAMoCRIRCgllbWJlZGRpbmcYCSADKAISFwoPZW1iZWRkaW5nX21vZGVsGAogASgJEkIKD2VtYmVkZGluZ19zdGF0ZRgLIAEoDjIkLnN3aXRjaHlhcmQubWVtb3J5LnYxLkVtYmVkZGluZ1N0YXRlQgPgQQMSNAoLZXhwaXJlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSFwoKc2l6ZV9ieXRlcxgNIAEoA0ID4EEDEhcKCm1lcmdlZF9pZHMYDiADKAlCA+BBAxI0CgtjcmVhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0Cgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBA0INCgtfaW1wb3J0YW5jZSJ8CgxNZW1vcnlGaWx0ZXISDQoFdHlwZXMYASADKAkSEAoIYWdlbnRfaWQYAiABKAkSDQoFc2NvcGUYAyABKAkSDAoEdGFncxgEIAMoCRIbCg5taW5faW1wb3J0YW5jZRgFIAEoAUgAiAEBQhEKD19taW5faW1wb3J0YW5jZSK6AQoSTWVtb3J5U2VhcmNoUmVzdWx0EiwKBm1lbW9yeRgBIAEoCzIcLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeRINCgVzY29yZRgCIAEoARIPCgdzbmlwcGV0GAMgASgJEhcKCnRleHRfc2NvcmUYBCABKAFIAIgBARIbCg5zZW1hbnRpY19zY29yZRgFIAEoAUgBiAEBQg0KC190ZXh0X3Njb3JlQhEKD19zZW1hbnRpY19zY29yZSJNCgpNZXJnZUdyb3VwEhMKC3N1cnZpdm9yX2lkGAEgASgJEhIKCm1lcmdlZF9pZHMYAiADKAkSFgoObWluX3NpbWlsYXJpdHkYAyABKAEiawoORW1iZWRkaW5nTW9kZWwSDQoFbW9kZWwYASABKAkSEgoKZGltZW5zaW9ucxgCIAEoBRIQCghwcm92aWRlchgDIAEoCRIOCgZtZXRyaWMYBCABKAkSFAoMdmVjdG9yX2luZGV4GAUgASgJIvsFCgtNZW1vcnlTdGF0cxITCgt0b3RhbF9jb3VudBgBIAEoAxJJCg1jb3VudF9ieV90eXBlGAIgAygLMjIuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5U3RhdHMuQ291bnRCeVR5cGVFbnRyeRJLCg5jb3VudF9ieV9hZ2VudBgDIAMoCzIzLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeVN0YXRzLkNvdW50QnlBZ2VudEVudHJ5EksKDmNvdW50X2J5X3Njb3BlGAQgAygLMjMuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5U3RhdHMuQ291bnRCeVNjb3BlRW50cnkSHAoUd2l0aF9lbWJlZGRpbmdfY291bnQYBSABKAMSHwoXd2l0aG91dF9lbWJlZGRpbmdfY291bnQYBiABKAMSHwoXcGVuZGluZ19lbWJlZGRpbmdfY291bnQYByABKAMSFQoNZXhwaXJlZF9jb3VudBgIIAEoAxIVCg1jb250ZW50X2J5dGVzGAkgASgDEhcKD2VtYmVkZGluZ19ieXRlcxgKIAEoAxI2ChJvbGRlc3RfY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEm5ld2VzdF9jcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoPZW1iZWRkaW5nX21vZGVsGA0gASgLMiQuc3dpdGNoeWFyZC5tZW1vcnkudjEuRW1iZWRkaW5nTW9kZWwaMgoQQ291bnRCeVR5cGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBGjMKEUNvdW50QnlBZ2VudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEaMwoRQ291bnRCeVNjb3BlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ASqGAQoORW1iZWRkaW5nU3RhdGUSHwobRU1CRURESU5HX1NUQVRFX1VOU1BFQ0lGSUVEEAASGwoXRU1CRURESU5HX1NUQVRFX01JU1NJTkcQARIbChdFTUJFRERJTkdfU1RBVEVfUEVORElORxACEhkKFUVNQkVERElOR19TVEFURV9SRUFEWRADQnoKGGRldi5zd2l0Y2h5YXJkLm1lbW9yeS52MVABWkVnaXRodWIuY29tL3N3aXRjaHlhcmQvc3dpdGNoeWFyZC9nZW4vZ28vc3dpdGNoeWFyZC9tZW1vcnkvdjE7bWVtb3J5djGqAhRTd2l0Y2h5YXJkLk1lbW9yeS5WMWIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiFzd2l0Y2h5YXJkL21lbW9yeS92MS9tZW1vcnkucHJvdG8SFHN3aXRjaHlhcmQubWVtb3J5LnYxIu4ECgZNZW1vcnkSDwoCaWQYASABKAlCA+BBAxIUCgdjb250ZW50GAIgASgJQgPgQQISEQoEdHlwZRgDIAEoCUID4EECEhAKCGFnZW50X2lkGAQgASgJEg0KBXNjb3BlGAUgASgJEhcKCmltcG9ydGFuY2UYBiABKAFIAIgBARIpCghtZXRhZGF0YRgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdGFncxgIIAMoCRIRCgllbWJlZGRpbmcYCSADKAISFwoPZW1iZWRkaW5nX21vZGVsGAogASgJEkIKD2VtYmVkZGluZ19zdGF0ZRgLIAEoDjIkLnN3aXRjaHlhcmQubWVtb3J5LnYxLkVtYmVkZGluZ1N0YXRlQgPgQQMSNAoLZXhwaXJlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSFwoKc2l6ZV9ieXRlcxgNIAEoA0ID4EEDEhcKCm1lcmdlZF9pZHMYDiADKAlCA+BBAxI0CgtjcmVhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0Cgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIOCgZzb3VyY2UYESABKAkSGQoMYWNjZXNzX2NvdW50GBIgASgDQgPgQQMSOQoQbGFzdF9hY2Nlc3NfdGltZRgTIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBA0INCgtfaW1wb3J0YW5jZSJ8CgxNZW1vcnlGaWx0ZXISDQoFdHlwZXMYASADKAkSEAoIYWdlbnRfaWQYAiABKAkSDQoFc2NvcGUYAyABKAkSDAoEdGFncxgEIAMoCRIbCg5taW5faW1wb3J0YW5jZRgFIAEoAUgAiAEBQhEKD19taW5faW1wb3J0YW5jZSKfAgoSTWVtb3J5U2VhcmNoUmVzdWx0EiwKBm1lbW9yeRgBIAEoCzIcLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeRINCgVzY29yZRgCIAEoARIPCgdzbmlwcGV0GAMgASgJEhcKCnRleHRfc2NvcmUYBCABKAFIAIgBARIbCg5zZW1hbnRpY19zY29yZRgFIAEoAUgBiAEBEg8KB3JhbmtlcnMYBiADKAkSFgoJdGV4dF9yYW5rGAcgASgFSAKIAQESGgoNc2VtYW50aWNfcmFuaxgIIAEoBUgDiAEBQg0KC190ZXh0X3Njb3JlQhEKD19zZW1hbnRpY19zY29yZUIMCgpfdGV4dF9yYW5rQhAKDl9zZW1hbnRpY19yYW5rIk0KCk1lcmdlR3JvdXASEwoLc3Vydml2b3JfaWQYASABKAkSEgoKbWVyZ2VkX2lkcxgCIAMoCRIWCg5taW5fc2ltaWxhcml0eRgDIAEoASJrCg5FbWJlZGRpbmdNb2RlbBINCgVtb2RlbBgBIAEoCRISCgpkaW1lbnNpb25zGAIgASgFEhAKCHByb3ZpZGVyGAMgASgJEg4KBm1ldHJpYxgEIAEoCRIUCgx2ZWN0b3JfaW5kZXgYBSABKAkitQcKC01lbW9yeVN0YXRzEhMKC3RvdGFsX2NvdW50GAEgASgDEkkKDWNvdW50X2J5X3R5cGUYAiADKAsyMi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZW1vcnlTdGF0cy5Db3VudEJ5VHlwZUVudHJ5EksKDmNvdW50X2J5X2FnZW50GAMgAygLMjMuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5U3RhdHMuQ291bnRCeUFnZW50RW50cnkSSwoOY291bnRfYnlfc2NvcGUYBCADKAsyMy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZW1vcnlTdGF0cy5Db3VudEJ5U2NvcGVFbnRyeRIcChR3aXRoX2VtYmVkZGluZ19jb3VudBgFIAEoAxIfChd3aXRob3V0X2VtYmVkZGluZ19jb3VudBgGIAEoAxIfChdwZW5kaW5nX2VtYmVkZGluZ19jb3VudBgHIAEoAxIVCg1leHBpcmVkX2NvdW50GAggASgDEhUKDWNvbnRlbnRfYnl0ZXMYCSABKAMSFwoPZW1iZWRkaW5nX2J5dGVzGAogASgDEjYKEm9sZGVzdF9jcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSbmV3ZXN0X2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI9Cg9lbWJlZGRpbmdfbW9kZWwYDSABKAsyJC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5FbWJlZGRpbmdNb2RlbBJLCg5jb3VudF9ieV9tb2RlbBgOIAMoCzIzLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeVN0YXRzLkNvdW50QnlNb2RlbEVudHJ5EhoKEmF2ZXJhZ2VfaW1wb3J0YW5jZRgPIAEoARIaChJ0b3RhbF9hY2Nlc3NfY291bnQYECABKAMaMgoQQ291bnRCeVR5cGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBGjMKEUNvdW50QnlBZ2VudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEaMwoRQ291bnRCeVNjb3BlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARozChFDb3VudEJ5TW9kZWxFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBKoYBCg5FbWJlZGRpbmdTdGF0ZRIfChtFTUJFRERJTkdfU1RBVEVfVU5TUEVDSUZJRUQQABIbChdFTUJFRERJTkdfU1RBVEVfTUlTU0lORxABEhsKF0VNQkVERElOR19TVEFURV9QRU5ESU5HEAISGQoVRU1CRURESU5HX1NUQVRFX1JFQURZEANCegoYZGV2LnN3aXRjaHlhcmQubWVtb3J5LnYxUAFaRWdpdGh1Yi5jb20vc3dpdGNoeWFyZC9zd2l0Y2h5YXJkL2dlbi9nby9zd2l0Y2h5YXJkL21lbW9yeS92MTttZW1vcnl2MaoCFFN3aXRjaHlhcmQuTWVtb3J5LlYxYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
- * One remembered fact, note or observation of an agent. Memories are immutable once stored,
- * except for their embedding (set by the server, a client or a backfill task) and for the
- * changes compaction makes to a merge survivor (tags, importance, expiry, merged_ids).
+ * One remembered fact, note or observation of an agent. The content, type, agent and scope
+ * are fixed once stored; importance, metadata and tags change through UpdateMemory, the
+ * embedding through the server's embedder, SetMemoryEmbeddings or a backfill task, and a merge
+ * survivor through compaction (tags, importance, expiry, access counts, merged_ids).
  * A memory whose expire_time has passed is treated as gone at once (Get answers
  * MEMORY_NOT_FOUND, lists and searches skip it) even before compaction deletes its row.
  *
@@ -98,8 +99,9 @@ export type Memory = Message<"switchyard.memory.v1.Memory"> & {
   embedding: number[];
 
   /**
-   * Model that produced the embedding. On create with an embedding: optional name given by
-   * the client (recorded, not checked). Set by the server when it embeds.
+   * Model that produced the embedding. On create with an embedding: empty or the current
+   * model's name (vectors of two models never share an index: another name is refused with
+   * EMBEDDING_MODEL_MISMATCH). Set by the server when it embeds.
    *
    * @generated from field: string embedding_model = 10;
    */
@@ -141,11 +143,32 @@ export type Memory = Message<"switchyard.memory.v1.Memory"> & {
   createTime?: Timestamp | undefined;
 
   /**
-   * When the memory last changed (embedding set, merge by compaction).
+   * When the memory last changed (update, embedding set, merge by compaction).
    *
    * @generated from field: google.protobuf.Timestamp update_time = 16;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Where the memory came from (a tool, a file, a conversation id); at most 256 characters.
+   *
+   * @generated from field: string source = 17;
+   */
+  source: string;
+
+  /**
+   * How many times GetMemory read it (compaction adds the counts of merged duplicates).
+   *
+   * @generated from field: int64 access_count = 18;
+   */
+  accessCount: bigint;
+
+  /**
+   * When GetMemory last read it; the create time until then.
+   *
+   * @generated from field: google.protobuf.Timestamp last_access_time = 19;
+   */
+  lastAccessTime?: Timestamp | undefined;
 };
 
 /**
@@ -221,7 +244,7 @@ export type MemorySearchResult = Message<"switchyard.memory.v1.MemorySearchResul
   /**
    * Relevance, higher is better. Full-text search: the negated SQLite FTS5 BM25 rank
    * (unbounded, > 0). Semantic search: cosine similarity (-1 to 1). Hybrid search: the
-   * weighted combination described on HybridSearchMemories (0 to 1).
+   * weighted reciprocal-rank-fusion score described on HybridSearchMemories.
    *
    * @generated from field: double score = 2;
    */
@@ -236,20 +259,39 @@ export type MemorySearchResult = Message<"switchyard.memory.v1.MemorySearchResul
   snippet: string;
 
   /**
-   * Hybrid search only: the full-text part, BM25 normalized to 0–1 over the candidates;
-   * unset when the memory matched no text term.
+   * The full-text score (negated BM25, > 0); unset when the memory matched no text term.
    *
    * @generated from field: optional double text_score = 4;
    */
   textScore?: number | undefined;
 
   /**
-   * Hybrid search only: the semantic part, cosine similarity; unset when the memory has no
-   * embedding.
+   * The semantic score (cosine similarity); unset when the vector search did not find it.
    *
    * @generated from field: optional double semantic_score = 5;
    */
   semanticScore?: number | undefined;
+
+  /**
+   * Which rankers found the memory: `text` (FTS5 BM25), `semantic` (vector kNN), or both.
+   *
+   * @generated from field: repeated string rankers = 6;
+   */
+  rankers: string[];
+
+  /**
+   * Hybrid search: 1-based rank in the full-text results; unset when absent from them.
+   *
+   * @generated from field: optional int32 text_rank = 7;
+   */
+  textRank?: number | undefined;
+
+  /**
+   * Hybrid search: 1-based rank in the semantic results; unset when absent from them.
+   *
+   * @generated from field: optional int32 semantic_rank = 8;
+   */
+  semanticRank?: number | undefined;
 };
 
 /**
@@ -442,6 +484,28 @@ export type MemoryStats = Message<"switchyard.memory.v1.MemoryStats"> & {
    * @generated from field: switchyard.memory.v1.EmbeddingModel embedding_model = 13;
    */
   embeddingModel?: EmbeddingModel | undefined;
+
+  /**
+   * Live memories with a vector, per model that made it (only the current model's are
+   * searched; a backfill with include_other_models re-embeds the others).
+   *
+   * @generated from field: map<string, int64> count_by_model = 14;
+   */
+  countByModel: { [key: string]: bigint };
+
+  /**
+   * Mean importance of live memories (0 when there is none).
+   *
+   * @generated from field: double average_importance = 15;
+   */
+  averageImportance: number;
+
+  /**
+   * Sum of the access counts of live memories.
+   *
+   * @generated from field: int64 total_access_count = 16;
+   */
+  totalAccessCount: bigint;
 };
 
 /**

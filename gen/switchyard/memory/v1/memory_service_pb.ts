@@ -9,17 +9,17 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { EmbeddingModel, EmbeddingState, Memory, MemoryFilter, MemorySearchResult, MemoryStats, MergeGroup } from "./memory_pb.js";
 import { file_switchyard_memory_v1_memory } from "./memory_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file switchyard/memory/v1/memory_service.proto.
  */
 export const file_switchyard_memory_v1_memory_service: GenFile = /*@__PURE__*/
-  fileDesc("Cilzd2l0Y2h5YXJkL21lbW9yeS92MS9tZW1vcnlfc2VydmljZS5wcm90bxIUc3dpdGNoeWFyZC5tZW1vcnkudjEixwEKE0NyZWF0ZU1lbW9yeVJlcXVlc3QSMQoGbWVtb3J5GAEgASgLMhwuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5QgPgQQISKAoDdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASMQoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASEgoKcmVxdWVzdF9pZBgEIAEoCUIMCgpleHBpcmF0aW9uIkQKFENyZWF0ZU1lbW9yeVJlc3BvbnNlEiwKBm1lbW9yeRgBIAEoCzIcLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeSI+ChBHZXRNZW1vcnlSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQISGQoRaW5jbHVkZV9lbWJlZGRpbmcYAiABKAgiQQoRR2V0TWVtb3J5UmVzcG9uc2USLAoGbWVtb3J5GAEgASgLMhwuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5IrcBChNMaXN0TWVtb3JpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEgwKBHR5cGUYAyABKAkSEAoIYWdlbnRfaWQYBCABKAkSDQoFc2NvcGUYBSABKAkSCwoDdGFnGAYgASgJEj0KD2VtYmVkZGluZ19zdGF0ZRgHIAEoDjIkLnN3aXRjaHlhcmQubWVtb3J5LnYxLkVtYmVkZGluZ1N0YXRlIl8KFExpc3RNZW1vcmllc1Jlc3BvbnNlEi4KCG1lbW9yaWVzGAEgAygLMhwuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSImChNEZWxldGVNZW1vcnlSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQIiIgoURGVsZXRlTWVtb3J5UmVzcG9uc2USCgoCaWQYASABKAkisQEKFVNlYXJjaE1lbW9yaWVzUmVxdWVzdBISCgVxdWVyeRgBIAEoCUID4EECEjIKBmZpbHRlchgCIAEoCzIiLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeUZpbHRlchINCgVsaW1pdBgDIAEoBRIRCglyYXdfcXVlcnkYBCABKAgSFwoPaGlnaGxpZ2h0X3N0YXJ0GAUgASgJEhUKDWhpZ2hsaWdodF9lbmQYBiABKAkiUwoWU2VhcmNoTWVtb3JpZXNSZXNwb25zZRI5CgdyZXN1bHRzGAEgAygLMiguc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5U2VhcmNoUmVzdWx0IrUBCh1TZW1hbnRpY1NlYXJjaE1lbW9yaWVzUmVxdWVzdBISCgpxdWVyeV90ZXh0GAEgASgJEhcKD3F1ZXJ5X2VtYmVkZGluZxgCIAMoAhINCgV0b3BfaxgDIAEoBRIWCgltaW5fc2NvcmUYBCABKAFIAIgBARIyCgZmaWx0ZXIYBSABKAsyIi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZW1vcnlGaWx0ZXJCDAoKX21pbl9zY29yZSJbCh5TZW1hbnRpY1NlYXJjaE1lbW9yaWVzUmVzcG9uc2USOQoHcmVzdWx0cxgBIAMoCzIoLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeVNlYXJjaFJlc3VsdCK/AgobSHlicmlkU2VhcmNoTWVtb3JpZXNSZXF1ZXN0EhIKBXF1ZXJ5GAEgASgJQgPgQQISFwoPcXVlcnlfZW1iZWRkaW5nGAIgAygCEhgKC3RleHRfd2VpZ2h0GAMgASgBSACIAQESHAoPc2VtYW50aWNfd2VpZ2h0GAQgASgBSAGIAQESDQoFdG9wX2sYBSABKAUSFgoJbWluX3Njb3JlGAYgASgBSAKIAQESMgoGZmlsdGVyGAcgASgLMiIuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5RmlsdGVyEhcKD2hpZ2hsaWdodF9zdGFydBgIIAEoCRIVCg1oaWdobGlnaHRfZW5kGAkgASgJQg4KDF90ZXh0X3dlaWdodEISChBfc2VtYW50aWNfd2VpZ2h0QgwKCl9taW5fc2NvcmUiWQocSHlicmlkU2VhcmNoTWVtb3JpZXNSZXNwb25zZRI5CgdyZXN1bHRzGAEgAygLMiguc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5U2VhcmNoUmVzdWx0IvEBChZDb21wYWN0TWVtb3JpZXNSZXF1ZXN0EjIKBmZpbHRlchgBIAEoCzIiLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeUZpbHRlchIyCgZleHBpcmUYAiABKAsyIi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5FeHBpcmVQb2xpY3kSMAoFbWVyZ2UYAyABKAsyIS5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZXJnZVBvbGljeRIsCgNjYXAYBCABKAsyHy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5DYXBQb2xpY3kSDwoHZHJ5X3J1bhgFIAEoCCKCAQoMRXhwaXJlUG9saWN5Eg8KB2V4cGlyZWQYASABKAgSHQoQaW1wb3J0YW5jZV9iZWxvdxgCIAEoAUgAiAEBEi0KCm9sZGVyX3RoYW4YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEwoRX2ltcG9ydGFuY2VfYmVsb3ciKwoLTWVyZ2VQb2xpY3kSHAoUc2ltaWxhcml0eV90aHJlc2hvbGQYASABKAEiJwoJQ2FwUG9saWN5EhoKDW1heF9wZXJfc2NvcGUYASABKAVCA+BBAiLiAgoXQ29tcGFjdE1lbW9yaWVzUmVzcG9uc2USDwoHZHJ5X3J1bhgBIAEoCBIWCg5leGFtaW5lZF9jb3VudBgCIAEoAxIVCg1leHBpcmVkX2NvdW50GAMgASgDEhwKFGxvd19pbXBvcnRhbmNlX2NvdW50GAQgASgDEhQKDG1lcmdlZF9jb3VudBgFIAEoAxIWCg5vdmVyX2NhcF9jb3VudBgGIAEoAxIVCg1kZWxldGVkX2NvdW50GAcgASgDEhMKC2V4cGlyZWRfaWRzGAggAygJEhoKEmxvd19pbXBvcnRhbmNlX2lkcxgJIAMoCRIwCgZtZXJnZXMYCiADKAsyIC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZXJnZUdyb3VwEhQKDG92ZXJfY2FwX2lkcxgLIAMoCRIrCghkdXJhdGlvbhgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI4ChVHZXRNZW1vcnlTdGF0c1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSDQoFc2NvcGUYAiABKAkiSgoWR2V0TWVtb3J5U3RhdHNSZXNwb25zZRIwCgVzdGF0cxgBIAEoCzIhLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeVN0YXRzIrwBChlCYWNrZmlsbEVtYmVkZGluZ3NSZXF1ZXN0EjIKBmZpbHRlchgBIAEoCzIiLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeUZpbHRlchISCgpiYXRjaF9zaXplGAIgASgFEhQKDG1heF9tZW1vcmllcxgDIAEoAxIcChRpbmNsdWRlX290aGVyX21vZGVscxgEIAEoCBIPCgdkcnlfcnVuGAUgASgIEhIKCnJlcXVlc3RfaWQYBiABKAkirwEKGkJhY2tmaWxsRW1iZWRkaW5nc1Jlc3BvbnNlEg4KBmpvYl9pZBgBIAEoCRIQCgh0YXNrX2lkcxgCIAMoCRIXCg9zY2hlZHVsZWRfY291bnQYAyABKAMSHQoVYWxyZWFkeV9wZW5kaW5nX2NvdW50GAQgASgDEhcKD3JlbWFpbmluZ19jb3VudBgFIAEoAxINCgVxdWV1ZRgGIAEoCRIPCgdkcnlfcnVuGAcgASgIImwKGlNldE1lbW9yeUVtYmVkZGluZ3NSZXF1ZXN0Ej4KCmVtYmVkZGluZ3MYASADKAsyJS5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZW1vcnlFbWJlZGRpbmdCA+BBAhIOCgZqb2JfaWQYAiABKAkiUAoPTWVtb3J5RW1iZWRkaW5nEhYKCW1lbW9yeV9pZBgBIAEoCUID4EECEhYKCWVtYmVkZGluZxgCIAMoAkID4EECEg0KBW1vZGVsGAMgASgJIkkKG1NldE1lbW9yeUVtYmVkZGluZ3NSZXNwb25zZRIVCg11cGRhdGVkX2NvdW50GAEgASgFEhMKC21pc3NpbmdfaWRzGAIgAygJIhoKGEdldEVtYmVkZGluZ01vZGVsUmVxdWVzdCJaChlHZXRFbWJlZGRpbmdNb2RlbFJlc3BvbnNlEj0KD2VtYmVkZGluZ19tb2RlbBgBIAEoCzIkLnN3aXRjaHlhcmQubWVtb3J5LnYxLkVtYmVkZGluZ01vZGVsMuINCg1NZW1vcnlTZXJ2aWNlEn4KDENyZWF0ZU1lbW9yeRIpLnN3aXRjaHlhcmQubWVtb3J5LnYxLkNyZWF0ZU1lbW9yeVJlcXVlc3QaKi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5DcmVhdGVNZW1vcnlSZXNwb25zZSIXgtPkkwIROgEqIgwvdjEvbWVtb3JpZXMSdwoJR2V0TWVtb3J5EiYuc3dpdGNoeWFyZC5tZW1vcnkudjEuR2V0TWVtb3J5UmVxdWVzdBonLnN3aXRjaHlhcmQubWVtb3J5LnYxLkdldE1lbW9yeVJlc3BvbnNlIhmC0+STAhMSES92MS9tZW1vcmllcy97aWR9EnsKDExpc3RNZW1vcmllcxIpLnN3aXRjaHlhcmQubWVtb3J5LnYxLkxpc3RNZW1vcmllc1JlcXVlc3QaKi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5MaXN0TWVtb3JpZXNSZXNwb25zZSIUgtPkkwIOEgwvdjEvbWVtb3JpZXMSgAEKDERlbGV0ZU1lbW9yeRIpLnN3aXRjaHlhcmQubWVtb3J5LnYxLkRlbGV0ZU1lbW9yeVJlcXVlc3QaKi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5EZWxldGVNZW1vcnlSZXNwb25zZSIZgtPkkwITKhEvdjEvbWVtb3JpZXMve2lkfRKLAQoOU2VhcmNoTWVtb3JpZXMSKy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5TZWFyY2hNZW1vcmllc1JlcXVlc3QaLC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5TZWFyY2hNZW1vcmllc1Jlc3BvbnNlIh6C0+STAhg6ASoiEy92MS9tZW1vcmllczpzZWFyY2gSqwEKFlNlbWFudGljU2VhcmNoTWVtb3JpZXMSMy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5TZW1hbnRpY1NlYXJjaE1lbW9yaWVzUmVxdWVzdBo0LnN3aXRjaHlhcmQubWVtb3J5LnYxLlNlbWFudGljU2VhcmNoTWVtb3JpZXNSZXNwb25zZSImgtPkkwIgOgEqIhsvdjEvbWVtb3JpZXM6c2VtYW50aWNTZWFyY2gSowEKFEh5YnJpZFNlYXJjaE1lbW9yaWVzEjEuc3dpdGNoeWFyZC5tZW1vcnkudjEuSHlicmlkU2VhcmNoTWVtb3JpZXNSZXF1ZXN0GjIuc3dpdGNoeWFyZC5tZW1vcnkudjEuSHlicmlkU2VhcmNoTWVtb3JpZXNSZXNwb25zZSIkgtPkkwIeOgEqIhkvdjEvbWVtb3JpZXM6aHlicmlkU2VhcmNoEo8BCg9Db21wYWN0TWVtb3JpZXMSLC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5Db21wYWN0TWVtb3JpZXNSZXF1ZXN0Gi0uc3dpdGNoeWFyZC5tZW1vcnkudjEuQ29tcGFjdE1lbW9yaWVzUmVzcG9uc2UiH4LT5JMCGToBKiIUL3YxL21lbW9yaWVzOmNvbXBhY3QShwEKDkdldE1lbW9yeVN0YXRzEisuc3dpdGNoeWFyZC5tZW1vcnkudjEuR2V0TWVtb3J5U3RhdHNSZXF1ZXN0Giwuc3dpdGNoeWFyZC5tZW1vcnkudjEuR2V0TWVtb3J5U3RhdHNSZXNwb25zZSIagtPkkwIUEhIvdjEvbWVtb3JpZXM6c3RhdHMSmQEKEkJhY2tmaWxsRW1iZWRkaW5ncxIvLnN3aXRjaHlhcmQubWVtb3J5LnYxLkJhY2tmaWxsRW1iZWRkaW5nc1JlcXVlc3QaMC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5CYWNrZmlsbEVtYmVkZGluZ3NSZXNwb25zZSIggtPkkwIaOgEqIhUvdjEvbWVtb3JpZXM6YmFja2ZpbGwSoQEKE1NldE1lbW9yeUVtYmVkZGluZ3MSMC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5TZXRNZW1vcnlFbWJlZGRpbmdzUmVxdWVzdBoxLnN3aXRjaHlhcmQubWVtb3J5LnYxLlNldE1lbW9yeUVtYmVkZGluZ3NSZXNwb25zZSIlgtPkkwIfOgEqIhovdjEvbWVtb3JpZXM6c2V0RW1iZWRkaW5ncxKZAQoRR2V0RW1iZWRkaW5nTW9kZWwSLi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5HZXRFbWJlZGRpbmdNb2RlbFJlcXVlc3QaLy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5HZXRFbWJlZGRpbmdNb2RlbFJlc3BvbnNlIiOC0+STAh0SGy92MS9tZW1vcmllczplbWJlZGRpbmdNb2RlbEJ6ChhkZXYuc3dpdGNoeWFyZC5tZW1vcnkudjFQAVpFZ2l0aHViLmNvbS9zd2l0Y2h5YXJkL3N3aXRjaHlhcmQvZ2VuL2dvL3N3aXRjaHlhcmQvbWVtb3J5L3YxO21lbW9yeXYxqgIUU3dpdGNoeWFyZC5NZW1vcnkuVjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_timestamp, file_switchyard_memory_v1_memory]);
+  fileDesc("Cilzd2l0Y2h5YXJkL21lbW9yeS92MS9tZW1vcnlfc2VydmljZS5wcm90bxIUc3dpdGNoeWFyZC5tZW1vcnkudjEixwEKE0NyZWF0ZU1lbW9yeVJlcXVlc3QSMQoGbWVtb3J5GAEgASgLMhwuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5QgPgQQISKAoDdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASMQoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASEgoKcmVxdWVzdF9pZBgEIAEoCUIMCgpleHBpcmF0aW9uIl0KFENyZWF0ZU1lbW9yeVJlc3BvbnNlEiwKBm1lbW9yeRgBIAEoCzIcLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeRIXCg9lbWJlZGRpbmdfZXJyb3IYAiABKAkiXgoaQmF0Y2hDcmVhdGVNZW1vcmllc1JlcXVlc3QSQAoIcmVxdWVzdHMYASADKAsyKS5zd2l0Y2h5YXJkLm1lbW9yeS52MS5DcmVhdGVNZW1vcnlSZXF1ZXN0QgPgQQIiZgobQmF0Y2hDcmVhdGVNZW1vcmllc1Jlc3BvbnNlEi4KCG1lbW9yaWVzGAEgAygLMhwuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5EhcKD2VtYmVkZGluZ19lcnJvchgCIAEoCSK4AQoTVXBkYXRlTWVtb3J5UmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEhcKCmltcG9ydGFuY2UYAiABKAFIAIgBARIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdGFncxgEIAMoCRIvCgt1cGRhdGVfbWFzaxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCDQoLX2ltcG9ydGFuY2UiRAoUVXBkYXRlTWVtb3J5UmVzcG9uc2USLAoGbWVtb3J5GAEgASgLMhwuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5Ij4KEEdldE1lbW9yeVJlcXVlc3QSDwoCaWQYASABKAlCA+BBAhIZChFpbmNsdWRlX2VtYmVkZGluZxgCIAEoCCJBChFHZXRNZW1vcnlSZXNwb25zZRIsCgZtZW1vcnkYASABKAsyHC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZW1vcnkingIKE0xpc3RNZW1vcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDAoEdHlwZRgDIAEoCRIQCghhZ2VudF9pZBgEIAEoCRINCgVzY29wZRgFIAEoCRILCgN0YWcYBiABKAkSPQoPZW1iZWRkaW5nX3N0YXRlGAcgASgOMiQuc3dpdGNoeWFyZC5tZW1vcnkudjEuRW1iZWRkaW5nU3RhdGUSMQoNY3JlYXRlZF9hZnRlchgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KFExpc3RNZW1vcmllc1Jlc3BvbnNlEi4KCG1lbW9yaWVzGAEgAygLMhwuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSImChNEZWxldGVNZW1vcnlSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQIiIgoURGVsZXRlTWVtb3J5UmVzcG9uc2USCgoCaWQYASABKAkisQEKFVNlYXJjaE1lbW9yaWVzUmVxdWVzdBISCgVxdWVyeRgBIAEoCUID4EECEjIKBmZpbHRlchgCIAEoCzIiLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeUZpbHRlchINCgVsaW1pdBgDIAEoBRIRCglyYXdfcXVlcnkYBCABKAgSFwoPaGlnaGxpZ2h0X3N0YXJ0GAUgASgJEhUKDWhpZ2hsaWdodF9lbmQYBiABKAkiUwoWU2VhcmNoTWVtb3JpZXNSZXNwb25zZRI5CgdyZXN1bHRzGAEgAygLMiguc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5U2VhcmNoUmVzdWx0IrUBCh1TZW1hbnRpY1NlYXJjaE1lbW9yaWVzUmVxdWVzdBISCgpxdWVyeV90ZXh0GAEgASgJEhcKD3F1ZXJ5X2VtYmVkZGluZxgCIAMoAhINCgV0b3BfaxgDIAEoBRIWCgltaW5fc2NvcmUYBCABKAFIAIgBARIyCgZmaWx0ZXIYBSABKAsyIi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZW1vcnlGaWx0ZXJCDAoKX21pbl9zY29yZSJbCh5TZW1hbnRpY1NlYXJjaE1lbW9yaWVzUmVzcG9uc2USOQoHcmVzdWx0cxgBIAMoCzIoLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeVNlYXJjaFJlc3VsdCLOAgobSHlicmlkU2VhcmNoTWVtb3JpZXNSZXF1ZXN0EhIKBXF1ZXJ5GAEgASgJQgPgQQISFwoPcXVlcnlfZW1iZWRkaW5nGAIgAygCEhgKC3RleHRfd2VpZ2h0GAMgASgBSACIAQESHAoPc2VtYW50aWNfd2VpZ2h0GAQgASgBSAGIAQESDQoFdG9wX2sYBSABKAUSFgoJbWluX3Njb3JlGAYgASgBSAKIAQESMgoGZmlsdGVyGAcgASgLMiIuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5RmlsdGVyEhcKD2hpZ2hsaWdodF9zdGFydBgIIAEoCRIVCg1oaWdobGlnaHRfZW5kGAkgASgJEg0KBXJyZl9rGAogASgFQg4KDF90ZXh0X3dlaWdodEISChBfc2VtYW50aWNfd2VpZ2h0QgwKCl9taW5fc2NvcmUiWQocSHlicmlkU2VhcmNoTWVtb3JpZXNSZXNwb25zZRI5CgdyZXN1bHRzGAEgAygLMiguc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5U2VhcmNoUmVzdWx0IuICChZDb21wYWN0TWVtb3JpZXNSZXF1ZXN0EjIKBmZpbHRlchgBIAEoCzIiLnN3aXRjaHlhcmQubWVtb3J5LnYxLk1lbW9yeUZpbHRlchIyCgZleHBpcmUYAiABKAsyIi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5FeHBpcmVQb2xpY3kSMAoFbWVyZ2UYAyABKAsyIS5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZXJnZVBvbGljeRIsCgNjYXAYBCABKAsyHy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5DYXBQb2xpY3kSDwoHZHJ5X3J1bhgFIAEoCBIwCgVkZWNheRgGIAEoCzIhLnN3aXRjaHlhcmQubWVtb3J5LnYxLkRlY2F5UG9saWN5EgwKBHdhaXQYByABKAgSLwoMd2FpdF90aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlYKC0RlY2F5UG9saWN5EjEKCWhhbGZfbGlmZRgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkID4EECEhQKDGFjY2Vzc19ib29zdBgCIAEoASKCAQoMRXhwaXJlUG9saWN5Eg8KB2V4cGlyZWQYASABKAgSHQoQaW1wb3J0YW5jZV9iZWxvdxgCIAEoAUgAiAEBEi0KCm9sZGVyX3RoYW4YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEwoRX2ltcG9ydGFuY2VfYmVsb3ciKwoLTWVyZ2VQb2xpY3kSHAoUc2ltaWxhcml0eV90aHJlc2hvbGQYASABKAEiJwoJQ2FwUG9saWN5EhoKDW1heF9wZXJfc2NvcGUYASABKAVCA+BBAiKxAwoXQ29tcGFjdE1lbW9yaWVzUmVzcG9uc2USDwoHZHJ5X3J1bhgBIAEoCBIWCg5leGFtaW5lZF9jb3VudBgCIAEoAxIVCg1leHBpcmVkX2NvdW50GAMgASgDEhwKFGxvd19pbXBvcnRhbmNlX2NvdW50GAQgASgDEhQKDG1lcmdlZF9jb3VudBgFIAEoAxIWCg5vdmVyX2NhcF9jb3VudBgGIAEoAxIVCg1kZWxldGVkX2NvdW50GAcgASgDEhMKC2V4cGlyZWRfaWRzGAggAygJEhoKEmxvd19pbXBvcnRhbmNlX2lkcxgJIAMoCRIwCgZtZXJnZXMYCiADKAsyIC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZXJnZUdyb3VwEhQKDG92ZXJfY2FwX2lkcxgLIAMoCRIrCghkdXJhdGlvbhgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgd0YXNrX2lkGA0gASgJEhIKCnRhc2tfc3RhdGUYDiABKAkSEQoJY29tcGxldGVkGA8gASgIEhUKDWRlY2F5ZWRfY291bnQYECABKAMiOAoVR2V0TWVtb3J5U3RhdHNSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEg0KBXNjb3BlGAIgASgJIkoKFkdldE1lbW9yeVN0YXRzUmVzcG9uc2USMAoFc3RhdHMYASABKAsyIS5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZW1vcnlTdGF0cyK8AQoZQmFja2ZpbGxFbWJlZGRpbmdzUmVxdWVzdBIyCgZmaWx0ZXIYASABKAsyIi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5NZW1vcnlGaWx0ZXISEgoKYmF0Y2hfc2l6ZRgCIAEoBRIUCgxtYXhfbWVtb3JpZXMYAyABKAMSHAoUaW5jbHVkZV9vdGhlcl9tb2RlbHMYBCABKAgSDwoHZHJ5X3J1bhgFIAEoCBISCgpyZXF1ZXN0X2lkGAYgASgJIq8BChpCYWNrZmlsbEVtYmVkZGluZ3NSZXNwb25zZRIOCgZqb2JfaWQYASABKAkSEAoIdGFza19pZHMYAiADKAkSFwoPc2NoZWR1bGVkX2NvdW50GAMgASgDEh0KFWFscmVhZHlfcGVuZGluZ19jb3VudBgEIAEoAxIXCg9yZW1haW5pbmdfY291bnQYBSABKAMSDQoFcXVldWUYBiABKAkSDwoHZHJ5X3J1bhgHIAEoCCJsChpTZXRNZW1vcnlFbWJlZGRpbmdzUmVxdWVzdBI+CgplbWJlZGRpbmdzGAEgAygLMiUuc3dpdGNoeWFyZC5tZW1vcnkudjEuTWVtb3J5RW1iZWRkaW5nQgPgQQISDgoGam9iX2lkGAIgASgJIlAKD01lbW9yeUVtYmVkZGluZxIWCgltZW1vcnlfaWQYASABKAlCA+BBAhIWCgllbWJlZGRpbmcYAiADKAJCA+BBAhINCgVtb2RlbBgDIAEoCSJJChtTZXRNZW1vcnlFbWJlZGRpbmdzUmVzcG9uc2USFQoNdXBkYXRlZF9jb3VudBgBIAEoBRITCgttaXNzaW5nX2lkcxgCIAMoCSIaChhHZXRFbWJlZGRpbmdNb2RlbFJlcXVlc3QiWgoZR2V0RW1iZWRkaW5nTW9kZWxSZXNwb25zZRI9Cg9lbWJlZGRpbmdfbW9kZWwYASABKAsyJC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5FbWJlZGRpbmdNb2RlbDKKEAoNTWVtb3J5U2VydmljZRJ+CgxDcmVhdGVNZW1vcnkSKS5zd2l0Y2h5YXJkLm1lbW9yeS52MS5DcmVhdGVNZW1vcnlSZXF1ZXN0Giouc3dpdGNoeWFyZC5tZW1vcnkudjEuQ3JlYXRlTWVtb3J5UmVzcG9uc2UiF4LT5JMCEToBKiIML3YxL21lbW9yaWVzEp8BChNCYXRjaENyZWF0ZU1lbW9yaWVzEjAuc3dpdGNoeWFyZC5tZW1vcnkudjEuQmF0Y2hDcmVhdGVNZW1vcmllc1JlcXVlc3QaMS5zd2l0Y2h5YXJkLm1lbW9yeS52MS5CYXRjaENyZWF0ZU1lbW9yaWVzUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL21lbW9yaWVzOmJhdGNoQ3JlYXRlEoMBCgxVcGRhdGVNZW1vcnkSKS5zd2l0Y2h5YXJkLm1lbW9yeS52MS5VcGRhdGVNZW1vcnlSZXF1ZXN0Giouc3dpdGNoeWFyZC5tZW1vcnkudjEuVXBkYXRlTWVtb3J5UmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL21lbW9yaWVzL3tpZH0SdwoJR2V0TWVtb3J5EiYuc3dpdGNoeWFyZC5tZW1vcnkudjEuR2V0TWVtb3J5UmVxdWVzdBonLnN3aXRjaHlhcmQubWVtb3J5LnYxLkdldE1lbW9yeVJlc3BvbnNlIhmC0+STAhMSES92MS9tZW1vcmllcy97aWR9EnsKDExpc3RNZW1vcmllcxIpLnN3aXRjaHlhcmQubWVtb3J5LnYxLkxpc3RNZW1vcmllc1JlcXVlc3QaKi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5MaXN0TWVtb3JpZXNSZXNwb25zZSIUgtPkkwIOEgwvdjEvbWVtb3JpZXMSgAEKDERlbGV0ZU1lbW9yeRIpLnN3aXRjaHlhcmQubWVtb3J5LnYxLkRlbGV0ZU1lbW9yeVJlcXVlc3QaKi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5EZWxldGVNZW1vcnlSZXNwb25zZSIZgtPkkwITKhEvdjEvbWVtb3JpZXMve2lkfRKLAQoOU2VhcmNoTWVtb3JpZXMSKy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5TZWFyY2hNZW1vcmllc1JlcXVlc3QaLC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5TZWFyY2hNZW1vcmllc1Jlc3BvbnNlIh6C0+STAhg6ASoiEy92MS9tZW1vcmllczpzZWFyY2gSqwEKFlNlbWFudGljU2VhcmNoTWVtb3JpZXMSMy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5TZW1hbnRpY1NlYXJjaE1lbW9yaWVzUmVxdWVzdBo0LnN3aXRjaHlhcmQubWVtb3J5LnYxLlNlbWFudGljU2VhcmNoTWVtb3JpZXNSZXNwb25zZSImgtPkkwIgOgEqIhsvdjEvbWVtb3JpZXM6c2VtYW50aWNTZWFyY2gSowEKFEh5YnJpZFNlYXJjaE1lbW9yaWVzEjEuc3dpdGNoeWFyZC5tZW1vcnkudjEuSHlicmlkU2VhcmNoTWVtb3JpZXNSZXF1ZXN0GjIuc3dpdGNoeWFyZC5tZW1vcnkudjEuSHlicmlkU2VhcmNoTWVtb3JpZXNSZXNwb25zZSIkgtPkkwIeOgEqIhkvdjEvbWVtb3JpZXM6aHlicmlkU2VhcmNoEo8BCg9Db21wYWN0TWVtb3JpZXMSLC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5Db21wYWN0TWVtb3JpZXNSZXF1ZXN0Gi0uc3dpdGNoeWFyZC5tZW1vcnkudjEuQ29tcGFjdE1lbW9yaWVzUmVzcG9uc2UiH4LT5JMCGToBKiIUL3YxL21lbW9yaWVzOmNvbXBhY3QShwEKDkdldE1lbW9yeVN0YXRzEisuc3dpdGNoeWFyZC5tZW1vcnkudjEuR2V0TWVtb3J5U3RhdHNSZXF1ZXN0Giwuc3dpdGNoeWFyZC5tZW1vcnkudjEuR2V0TWVtb3J5U3RhdHNSZXNwb25zZSIagtPkkwIUEhIvdjEvbWVtb3JpZXM6c3RhdHMSmQEKEkJhY2tmaWxsRW1iZWRkaW5ncxIvLnN3aXRjaHlhcmQubWVtb3J5LnYxLkJhY2tmaWxsRW1iZWRkaW5nc1JlcXVlc3QaMC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5CYWNrZmlsbEVtYmVkZGluZ3NSZXNwb25zZSIggtPkkwIaOgEqIhUvdjEvbWVtb3JpZXM6YmFja2ZpbGwSoQEKE1NldE1lbW9yeUVtYmVkZGluZ3MSMC5zd2l0Y2h5YXJkLm1lbW9yeS52MS5TZXRNZW1vcnlFbWJlZGRpbmdzUmVxdWVzdBoxLnN3aXRjaHlhcmQubWVtb3J5LnYxLlNldE1lbW9yeUVtYmVkZGluZ3NSZXNwb25zZSIlgtPkkwIfOgEqIhovdjEvbWVtb3JpZXM6c2V0RW1iZWRkaW5ncxKZAQoRR2V0RW1iZWRkaW5nTW9kZWwSLi5zd2l0Y2h5YXJkLm1lbW9yeS52MS5HZXRFbWJlZGRpbmdNb2RlbFJlcXVlc3QaLy5zd2l0Y2h5YXJkLm1lbW9yeS52MS5HZXRFbWJlZGRpbmdNb2RlbFJlc3BvbnNlIiOC0+STAh0SGy92MS9tZW1vcmllczplbWJlZGRpbmdNb2RlbEJ6ChhkZXYuc3dpdGNoeWFyZC5tZW1vcnkudjFQAVpFZ2l0aHViLmNvbS9zd2l0Y2h5YXJkL3N3aXRjaHlhcmQvZ2VuL2dvL3N3aXRjaHlhcmQvbWVtb3J5L3YxO21lbW9yeXYxqgIUU3dpdGNoeWFyZC5NZW1vcnkuVjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_switchyard_memory_v1_memory]);
 
 /**
  * Request of CreateMemory.
@@ -86,6 +86,14 @@ export type CreateMemoryResponse = Message<"switchyard.memory.v1.CreateMemoryRes
    * @generated from field: switchyard.memory.v1.Memory memory = 1;
    */
   memory?: Memory | undefined;
+
+  /**
+   * Why the memory has no embedding yet (embedder down, slow or not configured); empty when
+   * it was embedded or came with its vector.
+   *
+   * @generated from field: string embedding_error = 2;
+   */
+  embeddingError: string;
 };
 
 /**
@@ -94,6 +102,126 @@ export type CreateMemoryResponse = Message<"switchyard.memory.v1.CreateMemoryRes
  */
 export const CreateMemoryResponseSchema: GenMessage<CreateMemoryResponse> = /*@__PURE__*/
   messageDesc(file_switchyard_memory_v1_memory_service, 1);
+
+/**
+ * Request of BatchCreateMemories.
+ *
+ * @generated from message switchyard.memory.v1.BatchCreateMemoriesRequest
+ */
+export type BatchCreateMemoriesRequest = Message<"switchyard.memory.v1.BatchCreateMemoriesRequest"> & {
+  /**
+   * The memories to store, 1 to 100.
+   *
+   * @generated from field: repeated switchyard.memory.v1.CreateMemoryRequest requests = 1;
+   */
+  requests: CreateMemoryRequest[];
+};
+
+/**
+ * Describes the message switchyard.memory.v1.BatchCreateMemoriesRequest.
+ * Use `create(BatchCreateMemoriesRequestSchema)` to create a new message.
+ */
+export const BatchCreateMemoriesRequestSchema: GenMessage<BatchCreateMemoriesRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_memory_v1_memory_service, 2);
+
+/**
+ * Answer of BatchCreateMemories.
+ *
+ * @generated from message switchyard.memory.v1.BatchCreateMemoriesResponse
+ */
+export type BatchCreateMemoriesResponse = Message<"switchyard.memory.v1.BatchCreateMemoriesResponse"> & {
+  /**
+   * The stored memories, in request order.
+   *
+   * @generated from field: repeated switchyard.memory.v1.Memory memories = 1;
+   */
+  memories: Memory[];
+
+  /**
+   * Why the memories have no embedding yet; empty when they were embedded.
+   *
+   * @generated from field: string embedding_error = 2;
+   */
+  embeddingError: string;
+};
+
+/**
+ * Describes the message switchyard.memory.v1.BatchCreateMemoriesResponse.
+ * Use `create(BatchCreateMemoriesResponseSchema)` to create a new message.
+ */
+export const BatchCreateMemoriesResponseSchema: GenMessage<BatchCreateMemoriesResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_memory_v1_memory_service, 3);
+
+/**
+ * Request of UpdateMemory.
+ *
+ * @generated from message switchyard.memory.v1.UpdateMemoryRequest
+ */
+export type UpdateMemoryRequest = Message<"switchyard.memory.v1.UpdateMemoryRequest"> & {
+  /**
+   * Id of the memory to change.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * New importance (0–1).
+   *
+   * @generated from field: optional double importance = 2;
+   */
+  importance?: number | undefined;
+
+  /**
+   * New metadata (replaces the old object; at most 16 KiB of JSON).
+   *
+   * @generated from field: google.protobuf.Struct metadata = 3;
+   */
+  metadata?: JsonObject | undefined;
+
+  /**
+   * New tags (replace the old ones; at most 32).
+   *
+   * @generated from field: repeated string tags = 4;
+   */
+  tags: string[];
+
+  /**
+   * Fields to change: `importance`, `metadata`, `tags`. Empty: importance and metadata when
+   * set, tags when non-empty.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 5;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message switchyard.memory.v1.UpdateMemoryRequest.
+ * Use `create(UpdateMemoryRequestSchema)` to create a new message.
+ */
+export const UpdateMemoryRequestSchema: GenMessage<UpdateMemoryRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_memory_v1_memory_service, 4);
+
+/**
+ * Answer of UpdateMemory.
+ *
+ * @generated from message switchyard.memory.v1.UpdateMemoryResponse
+ */
+export type UpdateMemoryResponse = Message<"switchyard.memory.v1.UpdateMemoryResponse"> & {
+  /**
+   * The memory as it now is.
+   *
+   * @generated from field: switchyard.memory.v1.Memory memory = 1;
+   */
+  memory?: Memory | undefined;
+};
+
+/**
+ * Describes the message switchyard.memory.v1.UpdateMemoryResponse.
+ * Use `create(UpdateMemoryResponseSchema)` to create a new message.
+ */
+export const UpdateMemoryResponseSchema: GenMessage<UpdateMemoryResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_memory_v1_memory_service, 5);
 
 /**
  * Request of GetMemory.
@@ -121,7 +249,7 @@ export type GetMemoryRequest = Message<"switchyard.memory.v1.GetMemoryRequest"> 
  * Use `create(GetMemoryRequestSchema)` to create a new message.
  */
 export const GetMemoryRequestSchema: GenMessage<GetMemoryRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 2);
+  messageDesc(file_switchyard_memory_v1_memory_service, 6);
 
 /**
  * Answer of GetMemory.
@@ -142,7 +270,7 @@ export type GetMemoryResponse = Message<"switchyard.memory.v1.GetMemoryResponse"
  * Use `create(GetMemoryResponseSchema)` to create a new message.
  */
 export const GetMemoryResponseSchema: GenMessage<GetMemoryResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 3);
+  messageDesc(file_switchyard_memory_v1_memory_service, 7);
 
 /**
  * Request of ListMemories.
@@ -198,6 +326,20 @@ export type ListMemoriesRequest = Message<"switchyard.memory.v1.ListMemoriesRequ
    * @generated from field: switchyard.memory.v1.EmbeddingState embedding_state = 7;
    */
   embeddingState: EmbeddingState;
+
+  /**
+   * Only memories created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 8;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only memories created before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 9;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -205,7 +347,7 @@ export type ListMemoriesRequest = Message<"switchyard.memory.v1.ListMemoriesRequ
  * Use `create(ListMemoriesRequestSchema)` to create a new message.
  */
 export const ListMemoriesRequestSchema: GenMessage<ListMemoriesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 4);
+  messageDesc(file_switchyard_memory_v1_memory_service, 8);
 
 /**
  * Answer of ListMemories.
@@ -233,7 +375,7 @@ export type ListMemoriesResponse = Message<"switchyard.memory.v1.ListMemoriesRes
  * Use `create(ListMemoriesResponseSchema)` to create a new message.
  */
 export const ListMemoriesResponseSchema: GenMessage<ListMemoriesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 5);
+  messageDesc(file_switchyard_memory_v1_memory_service, 9);
 
 /**
  * Request of DeleteMemory.
@@ -254,7 +396,7 @@ export type DeleteMemoryRequest = Message<"switchyard.memory.v1.DeleteMemoryRequ
  * Use `create(DeleteMemoryRequestSchema)` to create a new message.
  */
 export const DeleteMemoryRequestSchema: GenMessage<DeleteMemoryRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 6);
+  messageDesc(file_switchyard_memory_v1_memory_service, 10);
 
 /**
  * Answer of DeleteMemory.
@@ -275,7 +417,7 @@ export type DeleteMemoryResponse = Message<"switchyard.memory.v1.DeleteMemoryRes
  * Use `create(DeleteMemoryResponseSchema)` to create a new message.
  */
 export const DeleteMemoryResponseSchema: GenMessage<DeleteMemoryResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 7);
+  messageDesc(file_switchyard_memory_v1_memory_service, 11);
 
 /**
  * Request of SearchMemories.
@@ -333,7 +475,7 @@ export type SearchMemoriesRequest = Message<"switchyard.memory.v1.SearchMemories
  * Use `create(SearchMemoriesRequestSchema)` to create a new message.
  */
 export const SearchMemoriesRequestSchema: GenMessage<SearchMemoriesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 8);
+  messageDesc(file_switchyard_memory_v1_memory_service, 12);
 
 /**
  * Answer of SearchMemories.
@@ -354,7 +496,7 @@ export type SearchMemoriesResponse = Message<"switchyard.memory.v1.SearchMemorie
  * Use `create(SearchMemoriesResponseSchema)` to create a new message.
  */
 export const SearchMemoriesResponseSchema: GenMessage<SearchMemoriesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 9);
+  messageDesc(file_switchyard_memory_v1_memory_service, 13);
 
 /**
  * Request of SemanticSearchMemories. Exactly one of query_text and query_embedding is given.
@@ -403,7 +545,7 @@ export type SemanticSearchMemoriesRequest = Message<"switchyard.memory.v1.Semant
  * Use `create(SemanticSearchMemoriesRequestSchema)` to create a new message.
  */
 export const SemanticSearchMemoriesRequestSchema: GenMessage<SemanticSearchMemoriesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 10);
+  messageDesc(file_switchyard_memory_v1_memory_service, 14);
 
 /**
  * Answer of SemanticSearchMemories.
@@ -424,7 +566,7 @@ export type SemanticSearchMemoriesResponse = Message<"switchyard.memory.v1.Seman
  * Use `create(SemanticSearchMemoriesResponseSchema)` to create a new message.
  */
 export const SemanticSearchMemoriesResponseSchema: GenMessage<SemanticSearchMemoriesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 11);
+  messageDesc(file_switchyard_memory_v1_memory_service, 15);
 
 /**
  * Request of HybridSearchMemories.
@@ -448,14 +590,14 @@ export type HybridSearchMemoriesRequest = Message<"switchyard.memory.v1.HybridSe
   queryEmbedding: number[];
 
   /**
-   * Weight of the full-text score, at least 0; unset means 0.5.
+   * Weight of the full-text ranker, at least 0; unset means 0.5.
    *
    * @generated from field: optional double text_weight = 3;
    */
   textWeight?: number | undefined;
 
   /**
-   * Weight of the semantic score, at least 0; unset means 0.5.
+   * Weight of the semantic ranker, at least 0; unset means 0.5.
    *
    * @generated from field: optional double semantic_weight = 4;
    */
@@ -469,7 +611,7 @@ export type HybridSearchMemoriesRequest = Message<"switchyard.memory.v1.HybridSe
   topK: number;
 
   /**
-   * Leave out results whose combined score is below this (0–1); unset keeps all.
+   * Leave out results whose fused score is below this; unset keeps all.
    *
    * @generated from field: optional double min_score = 6;
    */
@@ -495,6 +637,13 @@ export type HybridSearchMemoriesRequest = Message<"switchyard.memory.v1.HybridSe
    * @generated from field: string highlight_end = 9;
    */
   highlightEnd: string;
+
+  /**
+   * Rank constant of reciprocal rank fusion; 0 means 60.
+   *
+   * @generated from field: int32 rrf_k = 10;
+   */
+  rrfK: number;
 };
 
 /**
@@ -502,7 +651,7 @@ export type HybridSearchMemoriesRequest = Message<"switchyard.memory.v1.HybridSe
  * Use `create(HybridSearchMemoriesRequestSchema)` to create a new message.
  */
 export const HybridSearchMemoriesRequestSchema: GenMessage<HybridSearchMemoriesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 12);
+  messageDesc(file_switchyard_memory_v1_memory_service, 16);
 
 /**
  * Answer of HybridSearchMemories.
@@ -523,7 +672,7 @@ export type HybridSearchMemoriesResponse = Message<"switchyard.memory.v1.HybridS
  * Use `create(HybridSearchMemoriesResponseSchema)` to create a new message.
  */
 export const HybridSearchMemoriesResponseSchema: GenMessage<HybridSearchMemoriesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 13);
+  messageDesc(file_switchyard_memory_v1_memory_service, 17);
 
 /**
  * Request of CompactMemories.
@@ -565,6 +714,29 @@ export type CompactMemoriesRequest = Message<"switchyard.memory.v1.CompactMemori
    * @generated from field: bool dry_run = 5;
    */
   dryRun: boolean;
+
+  /**
+   * Importance decay step; unset skips it.
+   *
+   * @generated from field: switchyard.memory.v1.DecayPolicy decay = 6;
+   */
+  decay?: DecayPolicy | undefined;
+
+  /**
+   * Answer once the compaction task ended (or wait_timeout passed) with its report; without
+   * it the answer carries the task only.
+   *
+   * @generated from field: bool wait = 7;
+   */
+  wait: boolean;
+
+  /**
+   * Longest wait; 0 means 30 s, at most 300 s. Past it the answer carries the task, still
+   * running, and no report.
+   *
+   * @generated from field: google.protobuf.Duration wait_timeout = 8;
+   */
+  waitTimeout?: Duration | undefined;
 };
 
 /**
@@ -572,7 +744,36 @@ export type CompactMemoriesRequest = Message<"switchyard.memory.v1.CompactMemori
  * Use `create(CompactMemoriesRequestSchema)` to create a new message.
  */
 export const CompactMemoriesRequestSchema: GenMessage<CompactMemoriesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 14);
+  messageDesc(file_switchyard_memory_v1_memory_service, 18);
+
+/**
+ * Lowers importance with age and raises it with use:
+ * importance × 0.5^(age / half_life) + access_boost × ln(1 + access_count), clamped to 0–1.
+ *
+ * @generated from message switchyard.memory.v1.DecayPolicy
+ */
+export type DecayPolicy = Message<"switchyard.memory.v1.DecayPolicy"> & {
+  /**
+   * Age at which an unused memory's importance halves; must be positive.
+   *
+   * @generated from field: google.protobuf.Duration half_life = 1;
+   */
+  halfLife?: Duration | undefined;
+
+  /**
+   * Importance added per natural-log unit of accesses; 0 means none.
+   *
+   * @generated from field: double access_boost = 2;
+   */
+  accessBoost: number;
+};
+
+/**
+ * Describes the message switchyard.memory.v1.DecayPolicy.
+ * Use `create(DecayPolicySchema)` to create a new message.
+ */
+export const DecayPolicySchema: GenMessage<DecayPolicy> = /*@__PURE__*/
+  messageDesc(file_switchyard_memory_v1_memory_service, 19);
 
 /**
  * Deletes memories that are no longer worth keeping.
@@ -607,7 +808,7 @@ export type ExpirePolicy = Message<"switchyard.memory.v1.ExpirePolicy"> & {
  * Use `create(ExpirePolicySchema)` to create a new message.
  */
 export const ExpirePolicySchema: GenMessage<ExpirePolicy> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 15);
+  messageDesc(file_switchyard_memory_v1_memory_service, 20);
 
 /**
  * Merges near-duplicate memories (same type, agent and scope) into one.
@@ -630,7 +831,7 @@ export type MergePolicy = Message<"switchyard.memory.v1.MergePolicy"> & {
  * Use `create(MergePolicySchema)` to create a new message.
  */
 export const MergePolicySchema: GenMessage<MergePolicy> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 16);
+  messageDesc(file_switchyard_memory_v1_memory_service, 21);
 
 /**
  * Keeps each scope under a maximum size.
@@ -651,7 +852,7 @@ export type CapPolicy = Message<"switchyard.memory.v1.CapPolicy"> & {
  * Use `create(CapPolicySchema)` to create a new message.
  */
 export const CapPolicySchema: GenMessage<CapPolicy> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 17);
+  messageDesc(file_switchyard_memory_v1_memory_service, 22);
 
 /**
  * Answer of CompactMemories: what changed (or, on a dry run, would have).
@@ -742,6 +943,34 @@ export type CompactMemoriesResponse = Message<"switchyard.memory.v1.CompactMemor
    * @generated from field: google.protobuf.Duration duration = 12;
    */
   duration?: Duration | undefined;
+
+  /**
+   * The compaction task (queue `memory.compaction`).
+   *
+   * @generated from field: string task_id = 13;
+   */
+  taskId: string;
+
+  /**
+   * The task's state when answering: `pending`, `running`, `succeeded`, `failed`, `cancelled`.
+   *
+   * @generated from field: string task_state = 14;
+   */
+  taskState: string;
+
+  /**
+   * Whether the report fields above are filled (the task succeeded before the answer).
+   *
+   * @generated from field: bool completed = 15;
+   */
+  completed: boolean;
+
+  /**
+   * Memories whose importance the decay step changed.
+   *
+   * @generated from field: int64 decayed_count = 16;
+   */
+  decayedCount: bigint;
 };
 
 /**
@@ -749,7 +978,7 @@ export type CompactMemoriesResponse = Message<"switchyard.memory.v1.CompactMemor
  * Use `create(CompactMemoriesResponseSchema)` to create a new message.
  */
 export const CompactMemoriesResponseSchema: GenMessage<CompactMemoriesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 18);
+  messageDesc(file_switchyard_memory_v1_memory_service, 23);
 
 /**
  * Request of GetMemoryStats.
@@ -777,7 +1006,7 @@ export type GetMemoryStatsRequest = Message<"switchyard.memory.v1.GetMemoryStats
  * Use `create(GetMemoryStatsRequestSchema)` to create a new message.
  */
 export const GetMemoryStatsRequestSchema: GenMessage<GetMemoryStatsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 19);
+  messageDesc(file_switchyard_memory_v1_memory_service, 24);
 
 /**
  * Answer of GetMemoryStats.
@@ -798,7 +1027,7 @@ export type GetMemoryStatsResponse = Message<"switchyard.memory.v1.GetMemoryStat
  * Use `create(GetMemoryStatsResponseSchema)` to create a new message.
  */
 export const GetMemoryStatsResponseSchema: GenMessage<GetMemoryStatsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 20);
+  messageDesc(file_switchyard_memory_v1_memory_service, 25);
 
 /**
  * Request of BackfillEmbeddings.
@@ -855,7 +1084,7 @@ export type BackfillEmbeddingsRequest = Message<"switchyard.memory.v1.BackfillEm
  * Use `create(BackfillEmbeddingsRequestSchema)` to create a new message.
  */
 export const BackfillEmbeddingsRequestSchema: GenMessage<BackfillEmbeddingsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 21);
+  messageDesc(file_switchyard_memory_v1_memory_service, 26);
 
 /**
  * Answer of BackfillEmbeddings.
@@ -919,7 +1148,7 @@ export type BackfillEmbeddingsResponse = Message<"switchyard.memory.v1.BackfillE
  * Use `create(BackfillEmbeddingsResponseSchema)` to create a new message.
  */
 export const BackfillEmbeddingsResponseSchema: GenMessage<BackfillEmbeddingsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 22);
+  messageDesc(file_switchyard_memory_v1_memory_service, 27);
 
 /**
  * Request of SetMemoryEmbeddings.
@@ -947,7 +1176,7 @@ export type SetMemoryEmbeddingsRequest = Message<"switchyard.memory.v1.SetMemory
  * Use `create(SetMemoryEmbeddingsRequestSchema)` to create a new message.
  */
 export const SetMemoryEmbeddingsRequestSchema: GenMessage<SetMemoryEmbeddingsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 23);
+  messageDesc(file_switchyard_memory_v1_memory_service, 28);
 
 /**
  * A vector for one memory.
@@ -982,7 +1211,7 @@ export type MemoryEmbedding = Message<"switchyard.memory.v1.MemoryEmbedding"> & 
  * Use `create(MemoryEmbeddingSchema)` to create a new message.
  */
 export const MemoryEmbeddingSchema: GenMessage<MemoryEmbedding> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 24);
+  messageDesc(file_switchyard_memory_v1_memory_service, 29);
 
 /**
  * Answer of SetMemoryEmbeddings.
@@ -1010,7 +1239,7 @@ export type SetMemoryEmbeddingsResponse = Message<"switchyard.memory.v1.SetMemor
  * Use `create(SetMemoryEmbeddingsResponseSchema)` to create a new message.
  */
 export const SetMemoryEmbeddingsResponseSchema: GenMessage<SetMemoryEmbeddingsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 25);
+  messageDesc(file_switchyard_memory_v1_memory_service, 30);
 
 /**
  * Request of GetEmbeddingModel.
@@ -1025,7 +1254,7 @@ export type GetEmbeddingModelRequest = Message<"switchyard.memory.v1.GetEmbeddin
  * Use `create(GetEmbeddingModelRequestSchema)` to create a new message.
  */
 export const GetEmbeddingModelRequestSchema: GenMessage<GetEmbeddingModelRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 26);
+  messageDesc(file_switchyard_memory_v1_memory_service, 31);
 
 /**
  * Answer of GetEmbeddingModel.
@@ -1046,7 +1275,7 @@ export type GetEmbeddingModelResponse = Message<"switchyard.memory.v1.GetEmbeddi
  * Use `create(GetEmbeddingModelResponseSchema)` to create a new message.
  */
 export const GetEmbeddingModelResponseSchema: GenMessage<GetEmbeddingModelResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_memory_v1_memory_service, 27);
+  messageDesc(file_switchyard_memory_v1_memory_service, 32);
 
 /**
  * Long-term memory for agents. Every RPC may also answer INVALID_ARGUMENT (invalid_argument,
@@ -1071,7 +1300,34 @@ export const MemoryService: GenService<{
     output: typeof CreateMemoryResponseSchema;
   },
   /**
-   * Reads one memory (seed 000 `GET /api/memory/:id`).
+   * Stores up to 100 memories in one durable commit, each as CreateMemory would (embedded in
+   * one embedder call per batch). A retried item (same request_id) answers its first memory.
+   * Errors: as CreateMemory, the field named with its index (`requests[3].memory.content`);
+   * INVALID_ARGUMENT (no requests or more than 100). All-or-nothing.
+   *
+   * @generated from rpc switchyard.memory.v1.MemoryService.BatchCreateMemories
+   */
+  batchCreateMemories: {
+    methodKind: "unary";
+    input: typeof BatchCreateMemoriesRequestSchema;
+    output: typeof BatchCreateMemoriesResponseSchema;
+  },
+  /**
+   * Changes a memory's importance, metadata or tags (seed 000 `PATCH /api/memory/:id`, the
+   * client's updateImportance). Only the paths of update_mask change: `importance`,
+   * `metadata`, `tags`; an empty mask changes every one of them that is set.
+   * Errors: MEMORY_NOT_FOUND (not_found), INVALID_ARGUMENT (unknown mask path, importance
+   * outside 0–1, metadata or tags over their limits).
+   *
+   * @generated from rpc switchyard.memory.v1.MemoryService.UpdateMemory
+   */
+  updateMemory: {
+    methodKind: "unary";
+    input: typeof UpdateMemoryRequestSchema;
+    output: typeof UpdateMemoryResponseSchema;
+  },
+  /**
+   * Reads one memory (seed 000 `GET /api/memory/:id`); counts an access.
    * Errors: MEMORY_NOT_FOUND (not_found; also for an expired memory).
    *
    * @generated from rpc switchyard.memory.v1.MemoryService.GetMemory
@@ -1135,10 +1391,12 @@ export const MemoryService: GenService<{
     output: typeof SemanticSearchMemoriesResponseSchema;
   },
   /**
-   * Combines full-text and semantic search: each candidate's score is
-   * (text_weight × BM25 normalized to 0–1 by the best candidate + semantic_weight × max(0,
-   * cosine)) / (text_weight + semantic_weight). Candidates are the union of both searches'
-   * top results; a memory absent from one side scores 0 on that side.
+   * Combines full-text and semantic search by weighted reciprocal rank fusion: each ranker
+   * returns its best candidates (up to 4 × top_k), and a memory's score is
+   * text_weight / (rrf_k + text_rank) + semantic_weight / (rrf_k + semantic_rank), a side
+   * that did not find it adding 0. Each result names the rankers that found it, with their
+   * ranks and raw scores. Without a usable vector side (embedder unavailable) the call fails
+   * with EMBEDDER_UNAVAILABLE rather than silently answering text-only results.
    * Errors: INVALID_SEARCH_QUERY (invalid_argument), INVALID_ARGUMENT (negative weights or
    * both zero, top_k over 100), EMBEDDING_DIMENSION_MISMATCH (invalid_argument),
    * EMBEDDER_UNAVAILABLE (unavailable).
@@ -1153,11 +1411,17 @@ export const MemoryService: GenService<{
   /**
    * Compacts the memories the filter selects (seed 000 `POST /api/memory/compact`), running
    * the steps whose policy is set, in this order: expire (TTL, low importance), merge
-   * near-duplicates, cap per scope. A request with no policy set runs the server's default
-   * (expire by TTL, then merge at similarity 0.95). With dry_run nothing changes and the
-   * answer says what would have. One compaction runs at a time.
+   * near-duplicates, cap per scope, decay importance. A request with no policy set runs the
+   * server's default (expire by TTL, then merge at similarity 0.95). With dry_run nothing
+   * changes and the answer says what would have. One compaction runs at a time.
+   * The compaction is a task on the task engine (queue `memory.compaction`, type
+   * `memory.compact`): visible in ListTasks, cancellable with CancelTask, its progress
+   * reported. The call answers at once with the task, or with wait, once the task ended
+   * (up to wait_timeout) with its report. Each merge group is committed alone, so a crash
+   * mid-compaction leaves whole memories only; the task is then retried.
    * Errors: COMPACTION_IN_PROGRESS (aborted: another compaction is running; retry later),
-   * INVALID_ARGUMENT (similarity_threshold outside 0–1, max_per_scope < 1).
+   * INVALID_ARGUMENT (similarity_threshold outside 0–1, max_per_scope < 1),
+   * COMPACTION_FAILED (internal: the task failed; the message says why).
    *
    * @generated from rpc switchyard.memory.v1.MemoryService.CompactMemories
    */
@@ -1185,8 +1449,8 @@ export const MemoryService: GenService<{
    * worker, and they turn PENDING. A worker answers with SetMemoryEmbeddings; a task that
    * fails for good turns its memories back to MISSING. Nothing MISSING is a zero answer, not
    * an error. A retry with the same request_id answers the first job.
-   * With the built-in embedder an in-process consumer of that queue completes the tasks, so
-   * the same path serves both setups.
+   * An in-process memory worker consumes that queue with the server's embedder (built-in or
+   * the configured endpoint); an external worker may claim the tasks instead.
    * Errors: INVALID_ARGUMENT (batch_size over 1000).
    *
    * @generated from rpc switchyard.memory.v1.MemoryService.BackfillEmbeddings

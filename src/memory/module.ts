@@ -1,0 +1,122 @@
+import { MemoryService } from "../../gen/switchyard/memory/v1/memory_service_pb.js";
+import type { Config } from "../config.ts";
+import type { Embedder } from "../embeddings/embedder.ts";
+import { createLexicalEmbedder } from "../embeddings/lexical.ts";
+import { createOpenAiEmbedder } from "../embeddings/openai.ts";
+import { jetpackMemoryFamily } from "../server/legacy/jetpack/memory.ts";
+import type { DomainModule, ModuleContext } from "../server/module.ts";
+import type { ServiceRegistration } from "../server/rpc.ts";
+import type { TaskEngine } from "../tasks/engine.ts";
+import type { Task } from "../tasks/types.ts";
+import { createQdrantIndex } from "../vectors/qdrant.ts";
+import { createSqliteVecIndex } from "../vectors/sqlite-vec.ts";
+import type { VectorIndex } from "../vectors/vector-index.ts";
+import { createMemory, type MemoryDomain } from "./memory.ts";
+import { memoryService } from "./service.ts";
+import type { HeldTask, MemoryTask, MemoryTaskPort } from "./task-port.ts";
+
+export interface MemoryModule extends DomainModule {
+  memory: MemoryDomain;
+}
+
+const view = (t: Task): MemoryTask => ({
+  tenant: t.tenant,
+  id: t.id,
+  queue: t.queue,
+  type: t.type,
+  state: t.state,
+  payload: t.payload as MemoryTask["payload"],
+  result: t.result as MemoryTask["result"],
+  error: t.error?.message,
+  progress: t.progress,
+  attempt: t.attempt,
+  maxAttempts: t.maxAttempts,
+});
+
+/**
+ * The task engine behind the memory domain's port. The tenant lives in the task payload
+ * (`payload.tenant`) until the engine takes a tenant itself: this is the one place to adapt.
+ */
+export function engineTaskPort(engine: TaskEngine): MemoryTaskPort {
+  // Each memory task lives in its memories' tenant (that tenant lists, watches and cancels it);
+  // the in-process worker claims from every tenant that has such work waiting.
+  return {
+    async create(tenant, t) {
+      const { task } = await engine
+        .scoped(tenant)
+        .createTask({ queue: t.queue, type: t.type, payload: t.payload, title: t.title, maxAttempts: t.maxAttempts, timeoutMs: t.timeoutMs, tags: t.tags });
+      return view(task);
+    },
+    get(tenant, id) {
+      try {
+        return view(engine.scoped(tenant).getTask(id));
+      } catch {
+        return undefined;
+      }
+    },
+    active(tenant, queue) {
+      return engine.scoped(tenant).listTasks({ queues: [queue], states: ["pending", "blocked", "running"], pageSize: 1000 }).items.map(view);
+    },
+    async claim(queues, workerId, max, leaseMs) {
+      const out: HeldTask[] = [];
+      for (const tenant of engine.tenantsWithReadyTasks(queues)) {
+        if (out.length >= max) break;
+        const got = await engine.scoped(tenant).claimTasks({ workerId, queues, maxTasks: max - out.length, leaseMs });
+        for (const a of got) out.push({ task: view(a.task), fencingToken: a.lease.fencingToken });
+      }
+      return out;
+    },
+    async progress(held, percent, message) {
+      const r = await engine
+        .scoped(held.task.tenant)
+        .heartbeat({ id: held.task.id, fencingToken: held.fencingToken, progress: Math.max(0, Math.min(100, Math.round(percent))), progressMessage: message });
+      return { cancelled: r.cancelRequested };
+    },
+    async complete(held, result) {
+      await engine.scoped(held.task.tenant).completeTask({ id: held.task.id, fencingToken: held.fencingToken, result });
+    },
+    async fail(held, message, retryable, reason) {
+      await engine.scoped(held.task.tenant).failTask({ id: held.task.id, fencingToken: held.fencingToken, error: { message, retryable, reason } });
+    },
+  };
+}
+
+/** The embedder the configuration names: an OpenAI-compatible endpoint, else the built-in lexical one. */
+export function embedderFrom(config: Config): Embedder {
+  if (!config.embeddingsUrl) return createLexicalEmbedder();
+  return createOpenAiEmbedder({
+    url: config.embeddingsUrl,
+    model: config.embeddingsModel,
+    apiKey: config.embeddingsApiKey,
+    batchSize: config.embeddingsBatchSize,
+    timeoutMs: config.embeddingsTimeoutMs,
+    dimensions: config.embeddingsDimensions || undefined,
+  });
+}
+
+/** The vector index the configuration names: Qdrant when QDRANT_URL is set, else sqlite-vec in the same file. */
+export function vectorIndexFrom(config: Config, ctx: ModuleContext): VectorIndex {
+  if (config.qdrantUrl) return createQdrantIndex({ url: config.qdrantUrl, apiKey: config.qdrantApiKey });
+  return createSqliteVecIndex(ctx.database.sqlite, { quantization: config.vectorQuantization });
+}
+
+/** The memory domain as served: MemoryService, seed 000's `/api/memory…` routes, the in-process memory worker. */
+export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine): Promise<MemoryModule> {
+  const embedder = embedderFrom(ctx.config);
+  const vectors = vectorIndexFrom(ctx.config, ctx);
+  const memory = createMemory({ database: ctx.database, clock: ctx.clock, log: ctx.log, embedder, vectors, tasks: engineTaskPort(engine), workerLeaseMs: ctx.config.memoryWorkerLeaseMs });
+  // Prepare the model's collection now when its dimension is known (an endpoint not yet reachable is probed later).
+  if (embedder.dimensions() !== undefined) await memory.ctx.dimensions();
+  ctx.log.info("memory: embedder and vector index", { model: embedder.model, provider: embedder.provider, vectors: vectors.kind });
+  return {
+    name: "memory",
+    memory,
+    services: [{ service: MemoryService, impl: memoryService(memory) } as ServiceRegistration],
+    legacy: [jetpackMemoryFamily()],
+    start: () => memory.start(),
+    close: async () => {
+      await memory.stop();
+      await vectors.close();
+    },
+  };
+}
