@@ -93,3 +93,33 @@ if (which === "all" || which === "dashboard") {
     `A server process (\`src/main.ts\`) holding ${r.tasks} tasks in 8 queues; headless Debian Chromium via playwright-core; each load in a fresh browser context (empty cache) from navigation until the page shows its data. Bundle (JS + CSS, uncompressed): ${r.bundleKb} KB.\n\n${table}`,
   );
 }
+
+if (which === "soak") {
+  const { soakBench } = await import("./soak.ts");
+  const r = await soakBench();
+  const table = [
+    "| t s | RSS MB | open fds | loop delay max ms | p99 ms | tasks done | mail delivered | lease ops | reads | errors |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...r.samples.map((x) => `| ${x.t.toFixed(0)} | ${x.rssMb.toFixed(1)} | ${x.fds} | ${x.loopMaxMs.toFixed(1)} | ${x.loopP99Ms.toFixed(1)} | ${x.tasksDone} | ${x.messages} | ${x.leaseOps} | ${x.reads} | ${x.errors} |`),
+  ].join("\n");
+  await write(
+    "soak",
+    `${r.minutes} minutes of mixed load on one server process (src/main.ts, SQLite): batches of 20 tasks every ~20 ms pushed to a gRPC worker stream and completed, mail published to a live subscriber, file leases acquired and released, REST lists and health reads. Sampled every 10 s from /proc and the server's event-loop metric.\n\n` +
+      `Trend over the second half: RSS ${r.rssSlopeMbPerMin.toFixed(2)} MB/min, open fds ${r.fdSlopePerMin.toFixed(2)}/min.\n\n${table}`,
+  );
+}
+
+if (which === "all" || which === "servers") {
+  const { serversBench, serversReport } = await import("./servers.ts");
+  await write("servers", serversReport(await serversBench()));
+}
+
+if (which === "all" || which === "workspaces") {
+  const { workspacesBench } = await import("./workspaces.ts");
+  await write(
+    "workspaces",
+    "One server process (`src/main.ts`, SQLite WAL synchronous=FULL, blobs under its data dir); one client in this process over HTTP/1.1 (the seed 002 byte routes). " +
+      "GC runs at domain level over a real SQLite file and real blob files (100,000 indexed blobs; inserting them through uploads would measure fsync, not GC).\n\n" +
+      (await workspacesBench()),
+  );
+}

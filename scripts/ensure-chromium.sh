@@ -1,10 +1,18 @@
 #!/bin/sh
-# Installs Debian's Chromium for the dashboard's browser tests when it is missing.
+# Installs Chromium (Debian's package) when none is present, for the browser tests (the dashboard,
+# the device flow's verification page) driven by playwright-core. Idempotent.
 set -eu
-if command -v chromium >/dev/null 2>&1; then
-  exit 0
+for c in chromium chromium-browser google-chrome; do
+  if command -v "$c" >/dev/null 2>&1; then
+    echo "chromium present: $(command -v "$c")"
+    exit 0
+  fi
+done
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
 fi
-if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-$SUDO apt-get update >/dev/null
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium >/dev/null
-echo "chromium installed: $(chromium --version)"
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium
+echo "chromium installed"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Entry point of the README's two commands (`npm start`, `npm test`) on a fresh machine:
 # installs Bun when missing (from the npm registry), installs dependencies from the lockfile,
-# and for tests the Python venv and nats-server; then runs the server or the whole suite.
+# and for tests the Python venv, nats-server and Chromium; then runs the server or the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUN_VERSION=1.4.5
@@ -25,8 +25,12 @@ case "$what" in
   setup)
     bash scripts/setup-python.sh >&2
     bash scripts/ensure-nats-server.sh >&2
-    bash scripts/ensure-chromium.sh >&2
+    bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; browser tests will fail" >&2
     bash scripts/build-web.sh
+    # The OpenAPI fuzz test's schemathesis and the Go worker test's protoc plugins (the tests
+    # also run these themselves; both are cached).
+    bash scripts/setup-fuzz.sh >&2
+    bash scripts/gen-stubs.sh go test/go/gen/go >&2
     ;;
   start)
     bash scripts/build-web.sh || echo "warning: the dashboard could not be built; /ui will say so" >&2
@@ -35,7 +39,7 @@ case "$what" in
   test)
     bash scripts/setup-python.sh >&2
     bash scripts/ensure-nats-server.sh >&2 || echo "warning: nats-server could not be installed; NATS tests will fail" >&2
-    bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; dashboard tests will fail" >&2
+    bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; browser tests will fail" >&2
     bash scripts/build-web.sh
     exec bun test "$@"
     ;;

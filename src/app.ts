@@ -10,7 +10,7 @@ import { loadSecretBox } from "./core/secret-box.ts";
 import type { Database } from "./db/client.ts";
 import { loadApiDocs } from "./server/docs.ts";
 import { createRequestHandler, type RequestHandler } from "./server/http.ts";
-import { createAuthGate } from "./server/interceptors/auth.ts";
+import { createAuthGate, createPrincipalResolver } from "./server/interceptors/auth.ts";
 import { operationsFamily } from "./server/legacy/operations.ts";
 import { createLegacyRouter, type LegacyFamily } from "./server/legacy/table.ts";
 import { listen, type Listener } from "./server/listener.ts";
@@ -23,12 +23,21 @@ import { createRequestMetrics, type RequestMetrics } from "./system/metrics.ts";
 import { grpcHealthService, systemService } from "./system/service.ts";
 import { createSettings } from "./system/settings.ts";
 import type { Bus } from "./bus/bus.ts";
+import { Counter } from "prom-client";
+import { watchEventLoop } from "./system/event-loop.ts";
 import { createInProcessBus } from "./bus/in-process.ts";
 import { createNatsBus } from "./bus/nats.ts";
 import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
 import { createMailModule } from "./mail/module.ts";
+import { createServersModule } from "./servers/module.ts";
+import { createAuthModule } from "./auth/module.ts";
+import { createAgentsModule } from "./agents/module.ts";
+import { createEdge } from "./edge/edge.ts";
+import { createWorkspacesModule } from "./workspaces/module.ts";
+import { createRawRouter } from "./server/raw-route.ts";
+import { combineShapes } from "./server/rest/shapes.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -50,8 +59,12 @@ export interface App {
   readonly modules: Record<string, DomainModule>;
   /** Starts the one-port listener. */
   listen(): Promise<Listener>;
-  /** Graceful stop: NOT_SERVING, stop accepting, drain, end streams, close the database. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: NOT_SERVING and /readyz 503 at once; new connections still accepted for
+   * `keepAcceptingMs` (so a load balancer sees the 503 and moves away); then stop accepting,
+   * finish in-flight work, end streams, close the database.
+   */
+  close(options?: { keepAcceptingMs?: number }): Promise<void>;
 }
 
 /** Builds the application from its dependencies (what tests and main.ts call). */
@@ -59,6 +72,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, database, clock, log } = deps;
   const shutdown = new AbortController();
   const metrics = createRequestMetrics({ clock, version: VERSION });
+  const auth = createPrincipalResolver({ apiToken: config.apiToken, auth: config.auth });
   const health = createHealthMonitor({
     clock,
     checks: [
@@ -71,12 +85,23 @@ export async function createApp(deps: AppDeps): Promise<App> {
         },
       },
       {
+        name: "storage",
+        required: true,
+        check() {
+          database.storage.check();
+          const fault = database.storage.fault;
+          if (!fault) return { status: "operational", message: `writes committing (${database.storage.pending} waiting)` };
+          // A full or read-only disk still serves reads (degraded); a vanished file serves nothing durable.
+          return { status: fault.permanent ? "down" : "degraded", message: `${fault.reason}: ${fault.message} (since ${new Date(fault.since).toISOString()})` };
+        },
+      },
+      {
         name: "auth",
         required: false,
         check: () => ({
-          status: config.apiToken ? "configured" : "not configured",
-          configured: config.apiToken !== undefined,
-          message: config.apiToken ? "bearer token required" : "open: no token set",
+          status: auth.open ? "not configured" : "configured",
+          configured: !auth.open,
+          message: auth.open ? "open: no token or JWT key set" : "bearer token required",
         }),
       },
     ],
@@ -85,9 +110,30 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const bus: Bus = config.natsUrl
     ? await createNatsBus({ servers: config.natsUrl })
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
+  health.add({ name: "bus", required: false, check: () => bus.health() });
+  new Counter({
+    name: "switchyard_storage_writes_refused_total",
+    help: "Writes refused because of the storage (full, read-only, vanished, backlogged), by reason",
+    labelNames: ["reason"] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(database.storage.refused)) this.inc({ reason }, n);
+    },
+  });
+  const loop = watchEventLoop(metrics.registry);
   const secrets = await loadSecretBox(config);
-  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets };
-  const modules: DomainModule[] = [createTasksModule(ctx), await createMailModule(ctx)];
+  const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
+  const edge = createEdge({ config, clock, log });
+  const tasksModule = createTasksModule(ctx);
+  const modules: DomainModule[] = [
+    createAuthModule(ctx),
+    tasksModule,
+    await createMailModule(ctx),
+    createServersModule(ctx, tasksModule),
+    createAgentsModule(ctx, { tasks: tasksModule, limiter: edge.limiter }),
+    createWorkspacesModule(ctx, { tasks: tasksModule }),
+  ];
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
@@ -97,8 +143,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
         clock,
         version: VERSION,
         environment: config.environment,
-        authRequired: config.apiToken !== undefined,
-        engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process", vectors: config.qdrantUrl ? "qdrant" : "sqlite-vec" },
+        authRequired: !auth.open,
+        // Only engines really in use (the memory domain adds its vector engine when it lands).
+        engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process" },
         health,
         metrics,
         settings: createSettings(database, clock),
@@ -114,17 +161,20 @@ export async function createApp(deps: AppDeps): Promise<App> {
     log,
     maxMessageBytes: config.maxMessageBytes,
     maxDeadlineMs: config.maxDeadlineMs,
-    requestGate: createAuthGate(config.apiToken),
+    requestGate: createAuthGate(auth),
     shutdownSignal: shutdown.signal,
+    edgeInterceptors: edge.interceptors,
   });
-  const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment }), ...modules.flatMap((m) => m.legacy ?? [])];
+  const families: LegacyFamily[] = [operationsFamily({ metrics, environment: config.environment, rateLimited: edge.enabled, agentsExpected: config.githubWebhookSecret !== undefined }), ...modules.flatMap((m) => m.legacy ?? [])];
   const handler = createRequestHandler({
     upgrades: modules.flatMap((m) => m.upgrades ?? []),
-    docs: loadApiDocs(),
-    apiToken: config.apiToken,
+    docs: loadApiDocs(undefined, families),
+    auth,
     handlers: rpc.handlers,
     rest: createRestRouter(rpc.methods.values()),
     legacy: createLegacyRouter(families),
+    raw: createRawRouter(modules.flatMap((m) => m.rawRoutes ?? [])),
+    shapes: combineShapes(modules.map((m) => m.restShapes)),
     log,
     metrics,
     health,
@@ -132,6 +182,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxMessageBytes: config.maxMessageBytes,
     maxBodyBytes: config.maxBodyBytes,
     site: createStaticSite({ root: config.uiDir, prefix: "/ui" }),
+    maxDeadlineMs: config.maxDeadlineMs,
   });
 
   let listener: Listener | undefined;
@@ -145,13 +196,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
     modules: Object.fromEntries(modules.map((m) => [m.name, m])),
     async listen() {
       listener = await listen(handler, { host: config.host, port: config.port, maxConcurrentStreams: config.maxConcurrentStreams });
-      for (const m of modules) m.start?.();
+      for (const m of modules) m.start?.({ port: listener.port });
       return listener;
     },
-    close() {
+    close(options = {}) {
       closing ??= (async () => {
         health.setDraining();
-        const grace = config.shutdownGraceMs;
+        const accepting = Math.min(options.keepAcceptingMs ?? 0, config.shutdownGraceMs);
+        if (listener && accepting > 0) await new Promise((r) => setTimeout(r, accepting));
+        const grace = Math.max(config.shutdownGraceMs - accepting, 0);
         const stopping = listener?.close(grace);
         // Unary calls get a moment to finish; then streams are told to end (unavailable).
         await Promise.race([handler.idle(), new Promise((r) => setTimeout(r, Math.min(grace, 2000)))]);
@@ -159,6 +212,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await stopping;
         for (const m of modules) await m.close?.();
         await bus.close();
+        loop.stop();
         await database.close();
       })();
       return closing;

@@ -1,5 +1,10 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { decodeSecretKey } from "./core/secret-box.ts";
+import { parseFailpoints } from "./core/failpoints.ts";
+import { parseRateLimits, type RateLimitPolicy } from "./edge/rate-limit-spec.ts";
+import { parseQueueConfigYaml } from "./tasks/queue-configs.ts";
 
 /** Everything Switchyard reads from its environment, validated. The only reader of `process.env`. */
 export interface Config {
@@ -41,16 +46,96 @@ export interface Config {
   mailSubscriberBuffer: number;
   /** Log level: debug, info, warn, error. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Most write operations waiting for their commit before new writes are refused. */
+  maxPendingWrites: number;
+  /** Failpoints armed for fault tests (never in production). */
+  failpoints: string | undefined;
   /** Folder of the built dashboard, served at /ui. */
   uiDir: string;
   /** AES-256-GCM key for secrets at rest (32 bytes); undefined uses a key file in the data dir. */
   secretKey: Uint8Array<ArrayBuffer> | undefined;
   /** Keys that sealed older values, still accepted for opening (rotation). */
   previousSecretKeys: Uint8Array<ArrayBuffer>[];
+  /** The servers domain: heartbeats, health checks, push dispatch, SSRF allow-list. */
+  servers: ServersConfig;
+  /** Identity: tokens, JWT verification, Google/OIDC sign-in (see src/auth/README.md). */
+  auth: AuthConfig;
+  /** Rate-limit windows by route class (seed defaults merged with `SWITCHYARD_RATE_LIMITS`). */
+  rateLimits: RateLimitPolicy;
+  /** Proxy addresses whose `X-Forwarded-For` names the client (rate-limit keys of anonymous callers). */
+  trustedProxies: string[];
+  /** Secret GitHub signs webhook deliveries with; undefined refuses every delivery. */
+  githubWebhookSecret: string | undefined;
+  /** The GitHub App's id and URL slug (for the installation link of `/gh-setup`). */
+  githubAppId: string | undefined;
+  githubAppSlug: string | undefined;
+  /** Longest wait for an agent worker to take a session before it fails with an error event. */
+  agentWaitMs: number;
+  /** Agents' daily quota (0 = unlimited). */
+  agentMaxDailyTokens: number;
+  agentMaxDailyCost: number;
+  agentMaxConcurrentSessions: number;
+  /** Largest blob a workspace upload may store, in bytes (413 above). */
+  blobMaxBytes: number;
+  /** Blobs younger than this are never collected by blob GC, in milliseconds. */
+  blobGcGraceMs: number;
+  /** How long a sync preview waits for an agent worker to combine conflicts; 0 = not asked. */
+  syncAgentDeadlineMs: number;
+}
+
+/** Settings of the servers domain (registry, health checker, push dispatcher). */
+export interface ServersConfig {
+  /** Hosts and CIDRs backend endpoints may point into although private, loopback or link-local. */
+  backendAllow: string[];
+  /** Silence after which a server is OFFLINE; servers are told to heartbeat at a third of it. */
+  heartbeatTimeoutMs: number;
+  /** Interval of the active health checks of backends with a `health` endpoint. */
+  healthCheckIntervalMs: number;
+  /** How long a pushed task's POST to a backend may take before it counts as failed. */
+  dispatchTimeoutMs: number;
+  /** Queues whose ready tasks are pushed to HTTP backends. */
+  pushQueues: string[];
+  /** Base URL backends call back on (`PUT /api/task/:id`); undefined: the listener's address. */
+  publicUrl: string | undefined;
+}
+
+/** A named static token for another service, mapped to a tenant and roles. */
+export interface ServiceToken {
+  name: string;
+  tenant: string;
+  roles: string[];
+  token: string;
+}
+
+export interface AuthConfig {
+  /** Tenant of SWITCHYARD_API_TOKEN (default `default`). */
+  apiTokenTenant: string;
+  serviceTokens: ServiceToken[];
+  /** HS256 secret (seed 001's JWT_SECRET). */
+  jwtSecret: string | undefined;
+  /** JWKS for RS256/ES256/EdDSA tokens: a URL or a file. */
+  jwksUrl: string | undefined;
+  jwksFile: string | undefined;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+  jwtClockSkewS: number;
+  /** Claim naming the tenant of a JWT (default `tenant`; absent claim: `default`). */
+  jwtTenantClaim: string;
+  /** Google (or any OIDC issuer) sign-in: client id (audience), JWKS URL, accepted issuers. */
+  googleClientId: string | undefined;
+  googleJwksUrl: string;
+  googleIssuers: string[];
+  /** Tenant new Google/OIDC users join (default `default`). */
+  googleTenant: string;
+  /** Public base URL for the device flow's verification_uri (default: from the Host header). */
+  publicUrl: string | undefined;
 }
 
 /** The variables Switchyard reads, with their meaning and default: the README's table is this. */
 export const VARIABLES = {
+  SWITCHYARD_BLOB_MAX_BYTES: "largest workspace blob accepted, in bytes (default 104857600 = 100 MiB; 413 above)",
+  SWITCHYARD_BLOB_GC_GRACE_MS: "blobs younger than this are never collected by blob GC (default 3600000 = 1 h)",
+  SWITCHYARD_SYNC_AGENT_DEADLINE_MS: "how long sync prepare waits for an agent worker to combine conflicting files (default 0: no agent is asked)",
   SWITCHYARD_PORT: "port of the one listener (default 8080; 0 picks a free port)",
   SWITCHYARD_HOST: "address to bind (default 0.0.0.0)",
   SWITCHYARD_DATA_DIR: "folder for the SQLite file and blobs (default ./data)",
@@ -67,11 +152,41 @@ export const VARIABLES = {
   SWITCHYARD_MAIL_MAX_MESSAGES: "mail messages kept, all topics together; 0 = unlimited (default 1000000)",
   SWITCHYARD_MAIL_MAX_AGE_MS: "age after which mail messages are removed; 0 = forever (default 604800000, 7 days)",
   SWITCHYARD_MAIL_SUBSCRIBER_BUFFER: "live messages held for a slow mail subscriber before its stream ends with resource_exhausted (default 1000)",
+  SWITCHYARD_MAX_PENDING_WRITES: "write operations waiting for the disk before new writes are refused with resource_exhausted (default 100000)",
+  SWITCHYARD_FAILPOINTS: "fault-test failpoints, name=action;… (see src/core/failpoints.ts); refused when SWITCHYARD_ENV=production (default: none)",
   SWITCHYARD_UI_DIR: "folder of the built dashboard served at /ui (default web/dist of the repository)",
   SWITCHYARD_SECRET_KEY: "32-byte key (64 hex or base64) sealing secrets at rest with AES-256-GCM (default: a key generated once in the data dir, secret.key)",
   SWITCHYARD_SECRET_KEY_PREVIOUS: "comma-separated older keys still accepted to open secrets, for rotation (default: none)",
+  SWITCHYARD_API_TOKEN_TENANT: "tenant of SWITCHYARD_API_TOKEN (default default)",
+  SWITCHYARD_SERVICE_TOKENS: "named service tokens, comma-separated name:tenant:roles:token (roles joined by +, may be empty; token ≥ 16 characters)",
+  SWITCHYARD_JWT_SECRET: "HS256 secret of JWTs signed as seed 001 does (roles claim); ≥ 16 characters (default: unset, no HS256)",
+  SWITCHYARD_JWKS_URL: "JWKS URL for RS256/ES256/EdDSA JWTs (default: unset)",
+  SWITCHYARD_JWKS_FILE: "JWKS file for RS256/ES256/EdDSA JWTs (default: unset)",
+  SWITCHYARD_JWT_ISSUER: "required iss of JWTs (default: not checked)",
+  SWITCHYARD_JWT_AUDIENCE: "required aud of JWTs (default: not checked)",
+  SWITCHYARD_JWT_CLOCK_SKEW_S: "clock skew allowed on exp/nbf, seconds (default 30)",
+  SWITCHYARD_JWT_TENANT_CLAIM: "JWT claim naming the tenant (default tenant; absent: default)",
+  SWITCHYARD_GOOGLE_CLIENT_ID: "OAuth client id Google ID tokens must be issued for; unset turns Google sign-in off",
+  SWITCHYARD_GOOGLE_JWKS_URL: "JWKS of the ID-token issuer (default https://www.googleapis.com/oauth2/v3/certs)",
+  SWITCHYARD_GOOGLE_ISSUERS: "accepted ID-token issuers, comma-separated (default https://accounts.google.com,accounts.google.com)",
+  SWITCHYARD_GOOGLE_TENANT: "tenant that users signing in with Google join (default default)",
+  SWITCHYARD_PUBLIC_URL: "public base URL of this server: the device flow's verification_uri and the callback HTTP backends call, PUT /api/task/:id (default: the Host header, the listener's address)",
+  SWITCHYARD_RATE_LIMITS: "rate limits by route class, `class=60/m,1000/h;class=off` over the seed defaults (seed-001=100/m, seed-001-task-create=50/m, seed-001-server-register=10/m, seed-004=60/m,1000/h,5000/d; classes api, seed-000, seed-003 unlimited), or off",
+  SWITCHYARD_TRUSTED_PROXIES: "comma-separated proxy IP addresses whose X-Forwarded-For names the client, for rate limits (default: none, the socket's address counts)",
+  SWITCHYARD_GITHUB_WEBHOOK_SECRET: "secret of the GitHub App's webhook (X-Hub-Signature-256); unset refuses every delivery (default: unset)",
+  SWITCHYARD_GITHUB_APP_ID: "the GitHub App's id, shown by /gh-status and /health (default: unset)",
+  SWITCHYARD_GITHUB_APP_SLUG: "the GitHub App's URL name, for the installation link of /gh-setup (default: unset: the app-creation page)",
+  SWITCHYARD_AGENT_WAIT_MS: "longest wait for an agent worker to take a session before it ends with an error event (default 30000)",
+  SWITCHYARD_AGENT_MAX_DAILY_TOKENS: "tokens all agent sessions may use per UTC day; 0 = unlimited (default 1000000)",
+  SWITCHYARD_AGENT_MAX_DAILY_COST: "US dollars all agent sessions may cost per UTC day; 0 = unlimited (default 50)",
+  SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "agent sessions queued or running at once; 0 = unlimited (default 5)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
-  QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
+  QDRANT_URL: "Qdrant URL for the memory domain's vectors (read by nothing until that domain lands)",
+  SWITCHYARD_BACKEND_ALLOW: "comma-separated hosts and CIDRs backend endpoints may use although private, loopback or link-local (default: none)",
+  SWITCHYARD_HEARTBEAT_TIMEOUT_MS: "silence after which a server is offline; heartbeats are asked every third of it (default 30000)",
+  SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "interval of backend health probes (default 10000)",
+  SWITCHYARD_DISPATCH_TIMEOUT_MS: "time a backend has to answer a pushed task (default 30000)",
+  SWITCHYARD_PUSH_QUEUES: "comma-separated queues pushed to HTTP backends (default: default)",
 } as const;
 
 export class ConfigError extends Error {
@@ -159,6 +274,38 @@ export function loadConfig(env: Env = process.env): Config {
     .filter((k) => k.trim() !== "")
     .map((k) => key(k, "SWITCHYARD_SECRET_KEY_PREVIOUS"))
     .filter((k): k is Uint8Array<ArrayBuffer> => k !== undefined);
+  const failpoints = text("SWITCHYARD_FAILPOINTS");
+  if (failpoints !== undefined) {
+    if ((text("SWITCHYARD_ENV") ?? "development") === "production") problems.push("SWITCHYARD_FAILPOINTS: failpoints are refused when SWITCHYARD_ENV=production");
+    try {
+      parseFailpoints(failpoints);
+    } catch (error) {
+      problems.push(`SWITCHYARD_FAILPOINTS: ${(error as Error).message}`);
+    }
+  }
+  const auth = loadAuthConfig(env, text, url, int, problems, apiToken);
+  let rateLimits: RateLimitPolicy = {};
+  try {
+    rateLimits = parseRateLimits(text("SWITCHYARD_RATE_LIMITS"));
+  } catch (error) {
+    problems.push(`SWITCHYARD_RATE_LIMITS: ${(error as Error).message}`);
+  }
+  const trustedProxies = (text("SWITCHYARD_TRUSTED_PROXIES") ?? "").split(",").map((a) => a.trim()).filter(Boolean);
+  for (const a of trustedProxies) if (isIP(a) === 0) problems.push(`SWITCHYARD_TRUSTED_PROXIES: "${a}" is not an IP address`);
+  const rawCost = text("SWITCHYARD_AGENT_MAX_DAILY_COST");
+  const agentMaxDailyCost = rawCost === undefined ? 50 : Number(rawCost);
+  if (!Number.isFinite(agentMaxDailyCost) || agentMaxDailyCost < 0 || !/^\d+(\.\d+)?$/.test(rawCost ?? "0")) {
+    problems.push(`SWITCHYARD_AGENT_MAX_DAILY_COST: "${rawCost}" is not a non-negative number`);
+  }
+  // A queue config file that is missing or invalid refuses startup like any other bad setting.
+  const queueConfigPath = text("SWITCHYARD_QUEUE_CONFIG");
+  if (queueConfigPath !== undefined) {
+    try {
+      parseQueueConfigYaml(readFileSync(queueConfigPath, "utf8"));
+    } catch (error) {
+      problems.push(`SWITCHYARD_QUEUE_CONFIG: ${queueConfigPath}: ${(error as Error).message}`);
+    }
+  }
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
@@ -174,15 +321,104 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int("SWITCHYARD_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     natsUrl: url("NATS_URL", ["nats", "tls", "ws", "wss"]),
     qdrantUrl: url("QDRANT_URL", ["http", "https"]),
-    queueConfigPath: text("SWITCHYARD_QUEUE_CONFIG"),
+    queueConfigPath,
     mailMaxMessages: int("SWITCHYARD_MAIL_MAX_MESSAGES", 1_000_000, 0, 1_000_000_000),
     mailMaxAgeMs: int("SWITCHYARD_MAIL_MAX_AGE_MS", 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
     mailSubscriberBuffer: int("SWITCHYARD_MAIL_SUBSCRIBER_BUFFER", 1000, 1, 1_000_000),
     logLevel: logLevel as Config["logLevel"],
     secretKey,
     previousSecretKeys,
+    maxPendingWrites: int("SWITCHYARD_MAX_PENDING_WRITES", 100_000, 1, 10_000_000),
+    failpoints,
     uiDir: resolve(text("SWITCHYARD_UI_DIR") ?? join(import.meta.dir, "..", "web", "dist")),
+    servers: {
+      backendAllow: backendAllow(text("SWITCHYARD_BACKEND_ALLOW"), problems),
+      heartbeatTimeoutMs: int("SWITCHYARD_HEARTBEAT_TIMEOUT_MS", 30_000, 100, 24 * 3600 * 1000),
+      healthCheckIntervalMs: int("SWITCHYARD_HEALTH_CHECK_INTERVAL_MS", 10_000, 50, 3600 * 1000),
+      dispatchTimeoutMs: int("SWITCHYARD_DISPATCH_TIMEOUT_MS", 30_000, 50, 3600 * 1000),
+      pushQueues: (env.SWITCHYARD_PUSH_QUEUES ?? "default").split(",").map((q) => q.trim()).filter(Boolean),
+      publicUrl: url("SWITCHYARD_PUBLIC_URL", ["http", "https"]),
+    },
+    auth,
+    rateLimits,
+    trustedProxies,
+    githubWebhookSecret: text("SWITCHYARD_GITHUB_WEBHOOK_SECRET"),
+    githubAppId: text("SWITCHYARD_GITHUB_APP_ID"),
+    githubAppSlug: text("SWITCHYARD_GITHUB_APP_SLUG"),
+    agentWaitMs: int("SWITCHYARD_AGENT_WAIT_MS", 30_000, 100, 300_000),
+    agentMaxDailyTokens: int("SWITCHYARD_AGENT_MAX_DAILY_TOKENS", 1_000_000, 0, 1_000_000_000_000),
+    agentMaxDailyCost: Number.isFinite(agentMaxDailyCost) && agentMaxDailyCost >= 0 ? agentMaxDailyCost : 50,
+    agentMaxConcurrentSessions: int("SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS", 5, 0, 100_000),
+    blobMaxBytes: int("SWITCHYARD_BLOB_MAX_BYTES", 100 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
+    blobGcGraceMs: int("SWITCHYARD_BLOB_GC_GRACE_MS", 3600 * 1000, 0, 30 * 24 * 3600 * 1000),
+    syncAgentDeadlineMs: int("SWITCHYARD_SYNC_AGENT_DEADLINE_MS", 0, 0, 10 * 60 * 1000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** SWITCHYARD_BACKEND_ALLOW: host names, IP addresses or CIDRs, comma-separated. */
+function backendAllow(raw: string | undefined, problems: string[]): string[] {
+  const out: string[] = [];
+  for (const part of (raw ?? "").split(",").map((p) => p.trim().toLowerCase()).filter(Boolean)) {
+    const cidr = /^([0-9a-f:.]+)\/(\d{1,3})$/.exec(part);
+    const host = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(part);
+    const ip = /^[0-9a-f:.]+$/.test(part) && (part.includes(":") || /^\d+\.\d+\.\d+\.\d+$/.test(part));
+    if (cidr || host || ip) out.push(part);
+    else problems.push(`SWITCHYARD_BACKEND_ALLOW: "${part}" is not a host, an IP address or a CIDR`);
+  }
+  return out;
+}
+
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]{16,512}$/;
+
+function loadAuthConfig(
+  env: Env,
+  text: (name: keyof typeof VARIABLES) => string | undefined,
+  url: (name: keyof typeof VARIABLES, schemes: string[]) => string | undefined,
+  int: (name: keyof typeof VARIABLES, fallback: number, min: number, max: number) => number,
+  problems: string[],
+  apiToken: string | undefined,
+): AuthConfig {
+  const tenant = (name: keyof typeof VARIABLES): string => {
+    const t = text(name) ?? "default";
+    if (!TENANT.test(t)) problems.push(`${name}: "${t}" must be 1–63 letters, digits, '_' or '-'`);
+    return t;
+  };
+  const serviceTokens: ServiceToken[] = [];
+  for (const entry of (text("SWITCHYARD_SERVICE_TOKENS") ?? "").split(",").map((e) => e.trim()).filter(Boolean)) {
+    const parts = entry.split(":");
+    const [name, t, roles, token] = parts;
+    if (parts.length !== 4 || !name || !t || !token) {
+      problems.push(`SWITCHYARD_SERVICE_TOKENS: an entry must be name:tenant:roles:token (got ${parts.length} parts)`);
+      continue;
+    }
+    if (!TENANT.test(t)) problems.push(`SWITCHYARD_SERVICE_TOKENS: tenant "${t}" of ${name} must be 1–63 letters, digits, '_' or '-'`);
+    if (!TOKEN_CHARS.test(token)) problems.push(`SWITCHYARD_SERVICE_TOKENS: the token of ${name} must be 16–512 URL-safe characters`);
+    if (token === apiToken || serviceTokens.some((s) => s.token === token)) problems.push(`SWITCHYARD_SERVICE_TOKENS: the token of ${name} is used twice`);
+    serviceTokens.push({ name, tenant: t, roles: (roles ?? "").split("+").filter(Boolean), token });
+  }
+  const jwtSecret = env.SWITCHYARD_JWT_SECRET === undefined || env.SWITCHYARD_JWT_SECRET === "" ? undefined : env.SWITCHYARD_JWT_SECRET;
+  if (jwtSecret !== undefined && jwtSecret.length < 16) problems.push("SWITCHYARD_JWT_SECRET: must be at least 16 characters");
+  const jwksUrl = url("SWITCHYARD_JWKS_URL", ["http", "https"]);
+  const jwksFile = text("SWITCHYARD_JWKS_FILE");
+  if (jwksUrl && jwksFile) problems.push("SWITCHYARD_JWKS_URL and SWITCHYARD_JWKS_FILE: set one, not both");
+  const claim = text("SWITCHYARD_JWT_TENANT_CLAIM") ?? "tenant";
+  return {
+    apiTokenTenant: tenant("SWITCHYARD_API_TOKEN_TENANT"),
+    serviceTokens,
+    jwtSecret,
+    jwksUrl,
+    jwksFile,
+    jwtIssuer: text("SWITCHYARD_JWT_ISSUER"),
+    jwtAudience: text("SWITCHYARD_JWT_AUDIENCE"),
+    jwtClockSkewS: int("SWITCHYARD_JWT_CLOCK_SKEW_S", 30, 0, 3600),
+    jwtTenantClaim: claim,
+    googleClientId: text("SWITCHYARD_GOOGLE_CLIENT_ID"),
+    googleJwksUrl: url("SWITCHYARD_GOOGLE_JWKS_URL", ["http", "https"]) ?? "https://www.googleapis.com/oauth2/v3/certs",
+    googleIssuers: (text("SWITCHYARD_GOOGLE_ISSUERS") ?? "https://accounts.google.com,accounts.google.com").split(",").map((i) => i.trim()).filter(Boolean),
+    googleTenant: tenant("SWITCHYARD_GOOGLE_TENANT"),
+    publicUrl: url("SWITCHYARD_PUBLIC_URL", ["http", "https"]),
+  };
 }

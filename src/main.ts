@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { systemClock } from "./core/clock.ts";
 import { createLogger } from "./core/logger.ts";
 import { openDatabase } from "./db/client.ts";
+import { configureFailpoints } from "./core/failpoints.ts";
 
 /** Composition root: config → database → app → listen → drain on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -17,12 +18,25 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config.logLevel);
-  if (!config.apiToken) {
-    log.warn("SWITCHYARD_API_TOKEN is not set: the server is OPEN, every RPC and route answers without authentication");
+  if (!config.apiToken && config.auth.serviceTokens.length === 0 && !config.auth.jwtSecret && !config.auth.jwksUrl && !config.auth.jwksFile) {
+    log.warn("no SWITCHYARD_API_TOKEN, service token or JWT key is set: the server is OPEN, every RPC and route answers without authentication");
   }
-  const database = openDatabase(config.databasePath);
+  configureFailpoints(config.failpoints);
+  if (config.failpoints) log.warn("failpoints armed (fault testing only)", { failpoints: config.failpoints });
+  const database = openDatabase(config.databasePath, { maxPendingWrites: config.maxPendingWrites });
   const app = await createApp({ config, database, clock: systemClock, log });
-  const listener = await app.listen();
+  let listener;
+  try {
+    listener = await app.listen();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+      const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "is not an address of this machine";
+      process.stderr.write(`cannot listen on ${config.host}:${config.port}: the port ${why} (${code}); set SWITCHYARD_PORT or SWITCHYARD_HOST\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   log.info("switchyard listening", {
     version: VERSION,
     address: listener.address,
@@ -36,7 +50,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal, grace_ms: config.shutdownGraceMs });
-    await app.close();
+    // Half the grace period still accepting (readyz answers 503), the other half to finish.
+    await app.close({ keepAcceptingMs: Math.floor(config.shutdownGraceMs / 2) });
     log.info("stopped");
     process.exit(0);
   };

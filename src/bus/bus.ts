@@ -29,6 +29,16 @@ export interface Bus {
   lastSeq(stream: string): Promise<number>;
   /** Ends every subscription and releases connections. */
   close(): Promise<void>;
+  /** Whether the engine behind the bus is reachable now (health reports it as a component). */
+  health(): BusHealth;
+}
+
+/** The bus engine's state as health shows it. */
+export interface BusHealth {
+  status: "operational" | "down";
+  message: string;
+  /** When it went down (ms since the epoch). */
+  since?: number;
 }
 
 /** A durable stream: which subjects it captures and how long it keeps them. */
@@ -127,6 +137,22 @@ export class BusOverflowError extends Error {
 }
 
 /** The bus was closed; no more publishes or subscriptions. */
+/**
+ * The engine behind the bus cannot be reached: publishes fail at once with it (instead of
+ * waiting for their deadline), and live subscriptions end with it once an outage outlasts its
+ * grace, carrying the last sequence delivered so the subscriber can resume.
+ */
+export class BusUnavailableError extends Error {
+  constructor(
+    readonly engine: string,
+    readonly detail: string,
+    readonly lastSeq?: number,
+  ) {
+    super(`${engine} is unavailable: ${detail}`);
+    this.name = "BusUnavailableError";
+  }
+}
+
 export class BusClosedError extends Error {
   constructor() {
     super("the bus is closed");

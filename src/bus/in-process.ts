@@ -1,3 +1,4 @@
+import { failpointAsync } from "../core/failpoints.ts";
 import { systemClock, type Clock } from "../core/clock.ts";
 import {
   assertPattern,
@@ -61,6 +62,7 @@ export function createInProcessBus(options: InProcessBusOptions = {}): Bus {
 
   return {
     kind: "in-process",
+    health: () => ({ status: "operational", message: "in-process bus over the SQLite file" }),
     async ensureStream(config) {
       assertStreamConfig(config);
       for (const s of streams.values()) {
@@ -80,7 +82,9 @@ export function createInProcessBus(options: InProcessBusOptions = {}): Bus {
         fanOut({ stream: "", seq: 0, subject, data, headers, time });
         return { stream: "", seq: 0, time, duplicate: false };
       }
+      await failpointAsync("bus.publish.before");
       const { seq, duplicate } = await log.append(stream, { subject, data, headers, time, msgId: opts.msgId });
+      await failpointAsync("bus.publish.after");
       // Appends resolve in commit order, so live delivery happens in sequence order.
       if (!duplicate) fanOut({ stream: stream.name, seq, subject, data, headers, time });
       return { stream: stream.name, seq, time, duplicate };

@@ -1,11 +1,13 @@
 import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Msg } from "@nats-io/transport-node";
 import { DiscardPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg, type StreamConfig as NatsStreamConfig } from "@nats-io/jetstream";
 import { systemClock, type Clock } from "../core/clock.ts";
+import { failpointAsync } from "../core/failpoints.ts";
 import {
   assertPattern,
   assertStreamConfig,
   assertSubject,
   BusClosedError,
+  BusUnavailableError,
   BusSubjectError,
   streamForPattern,
   type Bus,
@@ -22,6 +24,8 @@ export interface NatsBusOptions {
   clock?: Clock;
   /** Wait between reconnect attempts (ms, default 250). */
   reconnectTimeWaitMs?: number;
+  /** How long an outage may last before live subscriptions end with BusUnavailableError (ms, default 3000). */
+  outageGraceMs?: number;
 }
 
 /** Live copies of stream messages are republished by the server under this prefix, with their sequence. */
@@ -55,10 +59,26 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   const feeds = new Set<SubscriptionFeed>();
   let closed = false;
 
-  // Core NATS loses what is published while we are disconnected: every subscription replays.
+  // Outages: publishes fail fast while the server is unreachable; subscriptions survive a short
+  // one (core NATS loses what is published meanwhile, so each replays from its last sequence)
+  // and end with a resumable error once it outlasts the grace, so clients are not left waiting.
+  const servers = options.servers;
+  let down: { since: number; detail: string } | undefined;
+  let outage: ReturnType<typeof setTimeout> | undefined;
+  const subscriptions = new Map<SubscriptionFeed, () => number>();
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === "reconnect") for (const f of feeds) f.gap();
+      if (s.type === "disconnect" && !down) {
+        down = { since: clock.now(), detail: `lost the connection to nats-server (${servers})` };
+        outage = setTimeout(() => {
+          for (const [f, lastSeq] of subscriptions) f.end(new BusUnavailableError("nats", `${down?.detail ?? "disconnected"}; resume from the last sequence received`, lastSeq()));
+        }, options.outageGraceMs ?? 3000);
+      }
+      if (s.type === "reconnect") {
+        down = undefined;
+        if (outage) clearTimeout(outage);
+        for (const f of feeds) f.gap();
+      }
     }
   })().catch(() => {});
 
@@ -144,6 +164,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
 
   return {
     kind: "nats",
+    health: () =>
+      down ? { status: "down", message: `${down.detail} since ${new Date(down.since).toISOString()}; reconnecting`, since: down.since } : { status: "operational", message: `nats-server ${nc.getServer()}` },
     async ensureStream(config) {
       assertStreamConfig(config);
       const ms = (n: number) => n * 1_000_000;
@@ -171,6 +193,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     async publish(subject, data, opts = {}) {
       if (closed) throw new BusClosedError();
       assertSubject(subject);
+      if (down) throw new BusUnavailableError("nats", `${down.detail} since ${new Date(down.since).toISOString()}`);
+      await failpointAsync("bus.publish.before");
       const time = clock.now();
       const hdrs = toHeaders(opts.headers ?? {}, time);
       const stream = streamOf(subject);
@@ -178,7 +202,11 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         nc.publish(LIVE + subject, data, { headers: hdrs });
         return { stream: "", seq: 0, time, duplicate: false };
       }
-      const ack = await js.publish(subject, data, { headers: hdrs, msgID: opts.msgId });
+      const ack = await js.publish(subject, data, { headers: hdrs, msgID: opts.msgId, timeout: 5_000 }).catch((error: unknown) => {
+        if (down) throw new BusUnavailableError("nats", `${down.detail}; the publish may not have been stored`);
+        throw error;
+      });
+      await failpointAsync("bus.publish.after");
       return { stream: ack.stream, seq: ack.seq, time, duplicate: ack.duplicate };
     },
     subscribe(pattern, opts = {}) {
@@ -187,7 +215,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       const stream = streamOf(pattern);
       const from = opts.from ?? { kind: "now" };
       if (!stream && from.kind !== "now") throw new BusSubjectError(`no stream captures ${pattern}: only live subscriptions are possible`);
-      return createSubscription(
+      let handle: { lastSeq: number } | undefined;
+      const subscription = createSubscription(
         {
           pattern,
           bufferSize: opts.bufferSize,
@@ -200,6 +229,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         },
         (feed) => {
           feeds.add(feed);
+          subscriptions.set(feed, () => handle?.lastSeq ?? 0);
           const sub = nc.subscribe(LIVE + pattern, {
             callback: (err, m) => {
               if (!err) feed.push(fromLive(m));
@@ -216,11 +246,14 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
             replay: stream ? (f) => replay(stream.name, pattern, f) : undefined,
             detach: () => {
               feeds.delete(feed);
+              subscriptions.delete(feed);
               sub.unsubscribe();
             },
           };
         },
       );
+      handle = subscription;
+      return subscription;
     },
     async history(pattern, query) {
       assertPattern(pattern);

@@ -9,14 +9,28 @@ export interface Logger {
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
+/** Log lines that could not be written (stdout/stderr on a full disk, a closed pipe). */
+export const droppedLogLines = { count: 0 };
+let guarded = false;
+
 /** A logger writing JSON lines at or above `level`; `sink` is for tests. */
 export function createLogger(level: LogLevel = "info", sink?: (line: string, level: LogLevel) => void): Logger {
   const min = LEVELS[level];
+  if (!sink && !guarded) {
+    // A log that cannot be written (ENOSPC, EPIPE) must not take the server down with it.
+    guarded = true;
+    process.stdout.on?.("error", () => droppedLogLines.count++);
+    process.stderr.on?.("error", () => droppedLogLines.count++);
+  }
   const write =
     sink ??
     ((line: string, lvl: LogLevel) => {
-      if (lvl === "error" || lvl === "warn") process.stderr.write(line + "\n");
-      else process.stdout.write(line + "\n");
+      try {
+        if (lvl === "error" || lvl === "warn") process.stderr.write(line + "\n");
+        else process.stdout.write(line + "\n");
+      } catch {
+        droppedLogLines.count++;
+      }
     });
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < min) return;

@@ -76,12 +76,22 @@ export async function createSecretBox(current: Uint8Array<ArrayBuffer>, previous
  */
 export async function loadSecretBox(options: { secretKey: Uint8Array<ArrayBuffer> | undefined; previousSecretKeys: Uint8Array<ArrayBuffer>[]; dataDir: string }): Promise<SecretBox> {
   if (options.secretKey) return createSecretBox(options.secretKey, options.previousSecretKeys);
-  const { existsSync, mkdirSync, readFileSync, writeFileSync } = await import("node:fs");
+  const { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } = await import("node:fs");
   const { join } = await import("node:path");
   const file = join(options.dataDir, "secret.key");
-  if (!existsSync(file)) {
+  // An empty file can only be a creation that a crash interrupted (the key is fsync'd before
+  // anything is sealed with it), so it is made again.
+  if (!existsSync(file) || statSync(file).size === 0) {
     mkdirSync(options.dataDir, { recursive: true });
-    writeFileSync(file, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex") + "\n", { mode: 0o600, flag: "wx" });
+    const tmp = `${file}.${process.pid}.tmp`;
+    const fd = openSync(tmp, "w", 0o600);
+    writeSync(fd, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex") + "\n");
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, file);
+    const dir = openSync(options.dataDir, "r");
+    fsyncSync(dir);
+    closeSync(dir);
   }
   return createSecretBox(decodeSecretKey(readFileSync(file, "utf8")), options.previousSecretKeys);
 }

@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import { systemClock, type Clock } from "../core/clock.ts";
 import { createCommitter, type Committer } from "./group-commit.ts";
+import { createStorageGuard, type StorageGuard } from "./storage-guard.ts";
 
 /** One opened SQLite database: the raw handle, drizzle over it, and the group committer. */
 export interface Database {
@@ -12,6 +14,8 @@ export interface Database {
   readonly db: BunSQLiteDatabase;
   /** Runs writes in shared transactions; each promise settles after the commit that holds it. */
   readonly committer: Committer;
+  /** Storage faults (full, read-only, vanished) as writes and checks see them. */
+  readonly storage: StorageGuard;
   close(): Promise<void>;
 }
 
@@ -30,7 +34,7 @@ export function migrationDomains(): string[] {
 }
 
 /** Opens (creating if needed) the database file with the durability settings Switchyard relies on. */
-export function openDatabase(path: string, options: { migrate?: boolean } = {}): Database {
+export function openDatabase(path: string, options: { migrate?: boolean; maxPendingWrites?: number; clock?: Clock } = {}): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Sqlite(path, { create: true, strict: true });
   // WAL lets readers run beside the writer; FULL fsyncs the WAL on every commit, so an
@@ -41,13 +45,16 @@ export function openDatabase(path: string, options: { migrate?: boolean } = {}):
   sqlite.exec("PRAGMA foreign_keys = ON");
   const db = drizzle({ client: sqlite });
   if (options.migrate !== false) migrateAll(db);
-  const committer = createCommitter(sqlite);
+  const storage = createStorageGuard({ path, clock: options.clock ?? systemClock, maxPending: options.maxPendingWrites ?? 100_000 });
+  const committer = storage.wrap(createCommitter(sqlite));
   return {
     path,
     sqlite,
     db,
     committer,
+    storage,
     async close() {
+      storage.close();
       await committer.close();
       sqlite.close();
     },

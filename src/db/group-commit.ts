@@ -1,4 +1,5 @@
 import type { Database as Sqlite } from "bun:sqlite";
+import { failpoint } from "../core/failpoints.ts";
 
 /**
  * Group commit: writes submitted while a transaction is being prepared share that
@@ -88,6 +89,8 @@ export function createCommitter(sqlite: Sqlite): Committer {
       }
     }
     try {
+      failpoint("db.sync");
+      failpoint("db.commit.before");
       commit.run();
     } catch (error) {
       try {
@@ -100,6 +103,7 @@ export function createCommitter(sqlite: Sqlite): Committer {
     }
     stats.groups++;
     stats.operations += group.length;
+    failpoint("db.commit.after");
     for (let i = 0; i < group.length; i++) {
       const r = results[i]!;
       if (r.ok) group[i]!.resolve(r.value);

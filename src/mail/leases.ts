@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from "../core/clock.ts";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import type { Database } from "../db/client.ts";
+import { DEFAULT_TENANT } from "../core/principal.ts";
 import type { MailMessage, Messages } from "./messages.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./pages.ts";
 import { normalizeLeasePath, validatePathPrefix } from "./paths.ts";
@@ -40,6 +41,8 @@ export interface LeaseSubscription extends AsyncIterable<LeaseEvent> {
 
 /** File leases: acquire, renew, release by fencing token, query, watch, and expiry by the server clock. */
 export interface Leases {
+  /** The same rules over another tenant's leases (paths are per tenant). */
+  forTenant(tenant: string): Leases;
   /** Grants the path to `holder` (or extends the holder's own lease); LEASE_HELD when another holds it. */
   acquire(input: AcquireInput): Promise<Lease>;
   /** Extends a lease still held with `fencingToken` to now + ttl; LEASE_LOST otherwise. */
@@ -52,7 +55,7 @@ export interface Leases {
   list(input: { prefix?: string; holder?: string; pageSize?: number; pageToken?: string }): Promise<{ leases: Lease[]; nextPageToken: string }>;
   /** Streams lease events for paths under a prefix, from a sequence or from now. */
   watch(input: { prefix?: string; startSequence?: number; bufferSize?: number }): LeaseSubscription;
-  /** Removes leases past their expiry and publishes `leases.expired` for each; returns them. */
+  /** Removes leases past their expiry, of every tenant, and publishes `leases.expired` in each lease's tenant; returns them. */
   sweepExpired(): Promise<Lease[]>;
 }
 
@@ -71,6 +74,7 @@ export const LEASE_EVENT_SENDER = "switchyard";
 const MAX_HOLDER = 128;
 
 interface Row {
+  tenant: string;
   path: string;
   holder: string;
   token: number;
@@ -87,29 +91,65 @@ const toLease = (r: Row): Lease => ({ path: r.path, holder: r.holder, fencingTok
  * `expires_at > clock.now()`. Events are published after the commit that made them.
  */
 export function createLeases(deps: LeasesDeps): Leases {
-  const { database, messages } = deps;
+  const statements = prepare(deps.database);
+  const scopes = new Map<string, Leases>();
+  const forTenant = (tenant: string): Leases => {
+    let l = scopes.get(tenant);
+    if (!l) scopes.set(tenant, (l = createTenantLeases(deps, statements, tenant, forTenant)));
+    return l;
+  };
+  return forTenant(DEFAULT_TENANT);
+}
+
+/** Every statement filters by tenant (?9), except the sweeper's, which serves all tenants. */
+function prepare(database: Database) {
+  const { sqlite } = database;
+  return {
+    selectPath: sqlite.prepare<Row, never[]>("SELECT * FROM mail_leases WHERE tenant = ?9 AND path = ?1"),
+    deletePath: sqlite.prepare<unknown, never[]>("DELETE FROM mail_leases WHERE tenant = ?9 AND path = ?1"),
+    insert: sqlite.prepare<Row, never[]>(
+      "INSERT INTO mail_leases (path, holder, token, ttl_ms, acquired_at, expires_at, tenant) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?9) RETURNING *",
+    ),
+    extend: sqlite.prepare<Row, never[]>("UPDATE mail_leases SET expires_at = ?2, ttl_ms = ?3 WHERE tenant = ?9 AND path = ?1 RETURNING *"),
+    nextToken: sqlite.prepare<{ value: number }, []>(
+      "INSERT INTO mail_counters (name, value) VALUES ('lease_token', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+    ),
+    expiredRows: sqlite.prepare<Row, [number]>("DELETE FROM mail_leases WHERE expires_at <= ?1 RETURNING *"),
+    listRows: sqlite.prepare<Row, never[]>(
+      "SELECT * FROM mail_leases WHERE tenant = ?9 AND path >= ?1 AND substr(path, 1, length(?1)) = ?1 AND path > ?2 AND expires_at > ?3 ORDER BY path LIMIT ?4",
+    ),
+    listHolderRows: sqlite.prepare<Row, never[]>(
+      "SELECT * FROM mail_leases WHERE tenant = ?9 AND holder = ?5 AND path >= ?1 AND substr(path, 1, length(?1)) = ?1 AND path > ?2 AND expires_at > ?3 ORDER BY path LIMIT ?4",
+    ),
+  };
+}
+
+function createTenantLeases(deps: LeasesDeps, st: ReturnType<typeof prepare>, tenant: string, forTenant: (tenant: string) => Leases): Leases {
+  const { database } = deps;
+  const messages = deps.messages.forTenant(tenant);
   const clock = deps.clock ?? systemClock;
   const onEventError = deps.onEventError ?? ((error, e) => console.error(`mail: could not publish lease event ${e.type} for ${e.lease.path}:`, error));
-  const { sqlite, committer } = database;
 
-  const selectPath = sqlite.prepare<Row, [string]>("SELECT * FROM mail_leases WHERE path = ?1");
-  const deletePath = sqlite.prepare<unknown, [string]>("DELETE FROM mail_leases WHERE path = ?1");
-  const insert = sqlite.prepare<Row, [string, string, number, number, number, number]>(
-    "INSERT INTO mail_leases (path, holder, token, ttl_ms, acquired_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING *",
-  );
-  const extend = sqlite.prepare<Row, [string, number, number]>("UPDATE mail_leases SET expires_at = ?2, ttl_ms = ?3 WHERE path = ?1 RETURNING *");
-  const nextToken = sqlite.prepare<{ value: number }, []>(
-    "INSERT INTO mail_counters (name, value) VALUES ('lease_token', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-  );
-  const expiredRows = sqlite.prepare<Row, [number]>("DELETE FROM mail_leases WHERE expires_at <= ?1 RETURNING *");
-  const listRows = sqlite.prepare<Row, [string, string, number, number]>(
-    "SELECT * FROM mail_leases WHERE path >= ?1 AND substr(path, 1, length(?1)) = ?1 AND path > ?2 AND expires_at > ?3 ORDER BY path LIMIT ?4",
-  );
-  const listHolderRows = sqlite.prepare<Row, [string, string, number, number, string]>(
-    "SELECT * FROM mail_leases WHERE holder = ?5 AND path >= ?1 AND substr(path, 1, length(?1)) = ?1 AND path > ?2 AND expires_at > ?3 ORDER BY path LIMIT ?4",
-  );
+  const { committer } = database;
+  // Parameters are numbered as the SQL names them (?1..?6), the tenant is ?9.
+  const args = (...v: (string | number)[]) => {
+    const out: (string | number | null)[] = [null, null, null, null, null, null, null, null, tenant];
+    v.forEach((x, i) => (out[i] = x));
+    return out as never[];
+  };
+  const selectPath = { get: (path: string) => st.selectPath.get(...args(path)) };
+  const deletePath = { run: (path: string) => st.deletePath.run(...args(path)) };
+  const insert = {
+    get: (path: string, holder: string, token: number, ttl: number, at: number, exp: number) => st.insert.get(...args(path, holder, token, ttl, at, exp)),
+  };
+  const extend = { get: (path: string, exp: number, ttl: number) => st.extend.get(...args(path, exp, ttl)) };
+  const { nextToken, expiredRows } = st;
+  const listRows = { all: (prefix: string, after: string, now: number, limit: number) => st.listRows.all(...args(prefix, after, now, limit)) };
+  const listHolderRows = {
+    all: (prefix: string, after: string, now: number, limit: number, holder: string) => st.listHolderRows.all(...args(prefix, after, now, limit, holder)),
+  };
 
-  async function emit(type: LeaseEventType, lease: Lease): Promise<void> {
+  async function emit(type: LeaseEventType, lease: Lease, inTenant = tenant): Promise<void> {
     const payload = {
       type,
       path: lease.path,
@@ -120,7 +160,7 @@ export function createLeases(deps: LeasesDeps): Leases {
       event_time: new Date(clock.now()).toISOString(),
     };
     try {
-      await messages.publishSystem(`leases.${type}`, payload, LEASE_EVENT_SENDER);
+      await messages.forTenant(inTenant).publishSystem(`leases.${type}`, payload, LEASE_EVENT_SENDER);
     } catch (error) {
       onEventError(error, { type, lease });
     }
@@ -133,6 +173,7 @@ export function createLeases(deps: LeasesDeps): Leases {
     });
 
   return {
+    forTenant,
     async acquire(input) {
       const path = normalizeLeasePath(input.path);
       const holder = validateHolder(input.holder);
@@ -232,9 +273,9 @@ export function createLeases(deps: LeasesDeps): Leases {
 
     async sweepExpired() {
       const rows = await committer.run(() => expiredRows.all(clock.now()));
-      const leases = rows.map(toLease).sort((a, b) => a.fencingToken - b.fencingToken);
-      for (const lease of leases) await emit("expired", lease);
-      return leases;
+      rows.sort((a, b) => a.token - b.token);
+      for (const row of rows) await emit("expired", toLease(row), row.tenant);
+      return rows.map(toLease);
     },
   };
 }

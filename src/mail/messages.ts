@@ -1,11 +1,13 @@
 import { systemClock, type Clock } from "../core/clock.ts";
+import { DEFAULT_TENANT } from "../core/principal.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
-import { BusOverflowError, type Bus, type BusMessage, type StartPosition } from "../bus/bus.ts";
+import { BusOverflowError, BusUnavailableError, type Bus, type BusMessage, type StartPosition } from "../bus/bus.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./pages.ts";
 import {
   assertPublishable,
   inboxTopic,
+  subjectInTenant,
   subjectToTopic,
   topicToSubject,
   validateHeaders,
@@ -85,8 +87,13 @@ export const DEFAULT_SUBSCRIBER_BUFFER = 1000;
 const MAX_PAYLOAD_BYTES = 1 << 20;
 const MAX_ID = 128;
 
-/** The mail message rules over the Bus: topics, inboxes, replay, history. */
+/**
+ * The mail message rules over the Bus: topics, inboxes, replay, history — of one tenant (the
+ * default tenant for the object createMessages returns; `forTenant` gives the others).
+ */
 export interface Messages {
+  /** The same rules scoped to another tenant: its topics, its history, its sequences. */
+  forTenant(tenant: string): Messages;
   /** Publishes to a topic or an inbox; resolves after the message is stored, with its sequence. */
   publish(input: PublishInput): Promise<PublishResult>;
   /** Publishes on a server-only topic (`leases.*`); for other domains of the server, not clients. */
@@ -121,6 +128,16 @@ const decoder = new TextDecoder();
  * createMail with the retention), so NATS and in-process behave alike.
  */
 export function createMessages(deps: MessagesDeps): Messages {
+  const scopes = new Map<string, Messages>();
+  const forTenant = (tenant: string): Messages => {
+    let m = scopes.get(tenant);
+    if (!m) scopes.set(tenant, (m = createTenantMessages(deps, tenant, forTenant)));
+    return m;
+  };
+  return forTenant(DEFAULT_TENANT);
+}
+
+function createTenantMessages(deps: MessagesDeps, tenant: string, forTenant: (tenant: string) => Messages): Messages {
   const { bus } = deps;
   const clock = deps.clock ?? systemClock;
   const defaultBuffer = deps.subscriberBuffer ?? DEFAULT_SUBSCRIBER_BUFFER;
@@ -148,7 +165,12 @@ export function createMessages(deps: MessagesDeps): Messages {
     const envelope: Envelope = { id: newId("msg", clock.now()), sender, headers, payload };
     const data = encoder.encode(JSON.stringify(envelope));
     if (data.length > MAX_PAYLOAD_BYTES) throw invalidArgument("payload", `must be at most ${MAX_PAYLOAD_BYTES} bytes encoded`);
-    const ack = await bus.publish(topicToSubject(topic), data, { msgId: requestId === undefined ? undefined : `${sender}/${requestId}` });
+    const ack = await bus
+      .publish(topicToSubject(topic, tenant), data, { msgId: requestId === undefined ? undefined : `${tenant}/${sender}/${requestId}` })
+      .catch((error: unknown) => {
+        if (error instanceof BusUnavailableError) throw new AppError("unavailable", "BUS_UNAVAILABLE", error.message, { engine: error.engine });
+        throw error;
+      });
     if (ack.duplicate) {
       const original = await bus.getMessage(MAIL_STREAM, ack.seq);
       if (original) return { message: decode(original), duplicate: true };
@@ -160,6 +182,7 @@ export function createMessages(deps: MessagesDeps): Messages {
   }
 
   return {
+    forTenant,
     async publish(input) {
       if (input.topic !== undefined && input.agent !== undefined && input.topic !== "" && input.agent !== "") {
         throw invalidArgument("topic", "set either topic or agent, not both");
@@ -187,11 +210,19 @@ export function createMessages(deps: MessagesDeps): Messages {
         if (!Number.isFinite(input.startTime)) throw invalidArgument("start_time", "must be a time");
         from = { kind: "time", time: input.startTime };
       }
-      const sub = bus.subscribe(topicToSubject(pattern), { from, bufferSize: input.bufferSize ?? defaultBuffer });
+      const sub = bus.subscribe(topicToSubject(pattern, tenant), { from, bufferSize: input.bufferSize ?? defaultBuffer });
       async function* run(): AsyncGenerator<MailMessage> {
         try {
           for await (const m of sub) yield decode(m);
         } catch (error) {
+          if (error instanceof BusUnavailableError) {
+            const last = error.lastSeq ?? sub.lastSeq;
+            throw new AppError("unavailable", "BUS_UNAVAILABLE", `${error.message}; resume from sequence ${last + 1}`, {
+              engine: error.engine,
+              last_sequence: String(last),
+              resume_sequence: String(last + 1),
+            });
+          }
           if (error instanceof BusOverflowError) {
             throw new AppError(
               "resource_exhausted",
@@ -228,7 +259,7 @@ export function createMessages(deps: MessagesDeps): Messages {
         afterSeq = input.startSequence - 1;
       }
       if (cursor) afterSeq = Math.max(afterSeq, cursor.after);
-      const rows = await bus.history(topicToSubject(pattern), {
+      const rows = await bus.history(topicToSubject(pattern, tenant), {
         afterSeq,
         fromTime: cursor ? undefined : input.startTime,
         limit: size + 1,
@@ -241,7 +272,7 @@ export function createMessages(deps: MessagesDeps): Messages {
     async getMessage(sequence) {
       if (!Number.isSafeInteger(sequence) || sequence < 1) throw invalidArgument("sequence", "must be at least 1");
       const m = await bus.getMessage(MAIL_STREAM, sequence);
-      if (!m) throw notFound("MESSAGE_NOT_FOUND", `no message with sequence ${sequence} (never published or removed by retention)`, { sequence: String(sequence) });
+      if (!m || !subjectInTenant(m.subject, tenant)) throw notFound("MESSAGE_NOT_FOUND", `no message with sequence ${sequence} (never published or removed by retention)`, { sequence: String(sequence) });
       return decode(m);
     },
   };

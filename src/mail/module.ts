@@ -36,7 +36,7 @@ export async function createMailModule(ctx: ModuleContext): Promise<MailModule> 
       jetpackMailSubscribe({
         messages: mail.messages,
         lastSequence: () => ctx.bus.lastSeq(MAIL_STREAM),
-        apiToken: ctx.config.apiToken,
+        auth: ctx.auth,
         log: ctx.log,
       }),
     ],

@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
  * Current file leases, one row per held path. A row whose `expires_at` has passed is no
@@ -8,8 +8,10 @@ import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 export const mailLeases = sqliteTable(
   "mail_leases",
   {
+    /** Every lease belongs to a tenant; paths are per tenant. */
+    tenant: text("tenant").notNull().default("default"),
     /** Normalized path (see paths.ts). */
-    path: text("path").primaryKey(),
+    path: text("path").notNull(),
     holder: text("holder").notNull(),
     /** Fencing token, from the `lease_token` counter: strictly increasing over all grants. */
     token: integer("token").notNull(),
@@ -18,7 +20,11 @@ export const mailLeases = sqliteTable(
     acquiredAt: integer("acquired_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
   },
-  (t) => [index("mail_leases_expires").on(t.expiresAt), index("mail_leases_holder").on(t.holder, t.path)],
+  (t) => [
+    primaryKey({ columns: [t.tenant, t.path] }),
+    index("mail_leases_expires").on(t.expiresAt),
+    index("mail_leases_holder").on(t.tenant, t.holder, t.path),
+  ],
 );
 
 /** Named counters of the mail domain (`lease_token`). */

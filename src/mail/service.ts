@@ -13,6 +13,7 @@ import {
 } from "../../gen/switchyard/mail/v1/mail_pb.js";
 import { MailService } from "../../gen/switchyard/mail/v1/mail_service_pb.js";
 import { notFound } from "../core/errors.ts";
+import { tenantOf } from "../core/principal.ts";
 import type { Lease, LeaseEvent, LeaseEventType } from "./leases.ts";
 import type { Mail } from "./mail.ts";
 import type { Json, MailMessage } from "./messages.ts";
@@ -76,10 +77,10 @@ async function* untilAborted<T>(sub: AsyncIterable<T> & { close(): void }, ctx: 
 
 /** MailService: thin mappings from RPCs onto the mail domain's messages. */
 export function mailService(mail: Mail): Partial<ServiceImpl<typeof MailService>> {
-  const { messages } = mail;
+  const scoped = (ctx: HandlerContext) => mail.messages.forTenant(tenantOf(ctx));
   return {
-    async publish(req) {
-      const out = await messages.publish({
+    async publish(req, ctx) {
+      const out = await scoped(ctx).publish({
         topic: req.destination.case === "topic" ? req.destination.value : undefined,
         agent: req.destination.case === "agent" ? req.destination.value : undefined,
         payload: jsonOf(req.payload),
@@ -90,15 +91,15 @@ export function mailService(mail: Mail): Partial<ServiceImpl<typeof MailService>
       return { message: messageMessage(out.message), duplicate: out.duplicate };
     },
     async *subscribe(req, ctx) {
-      const sub = messages.subscribe({
+      const sub = scoped(ctx).subscribe({
         topic: req.topic,
         startSequence: req.start.case === "startSequence" ? seq(req.start.value) : undefined,
         startTime: req.start.case === "startTime" ? at(req.start.value) : undefined,
       });
       for await (const m of untilAborted(sub, ctx)) yield { message: messageMessage(m) };
     },
-    async listMessages(req) {
-      const page = await messages.listMessages({
+    async listMessages(req, ctx) {
+      const page = await scoped(ctx).listMessages({
         topic: req.topic,
         pageSize: req.pageSize,
         pageToken: req.pageToken,
@@ -107,28 +108,28 @@ export function mailService(mail: Mail): Partial<ServiceImpl<typeof MailService>
       });
       return { messages: page.messages.map(messageMessage), nextPageToken: page.nextPageToken };
     },
-    getMessage: async (req) => ({ message: messageMessage(await messages.getMessage(Number(req.sequence))) }),
+    getMessage: async (req, ctx) => ({ message: messageMessage(await scoped(ctx).getMessage(Number(req.sequence))) }),
   };
 }
 
 /** LeaseService: thin mappings from RPCs onto the mail domain's leases. */
 export function leaseService(mail: Mail): Partial<ServiceImpl<typeof LeaseService>> {
-  const { leases } = mail;
+  const scoped = (ctx: HandlerContext) => mail.leases.forTenant(tenantOf(ctx));
   return {
-    acquireLease: async (req) => ({ lease: leaseMessage(await leases.acquire({ path: req.path, holder: req.holder, ttlMs: ms(req.ttl) })) }),
-    renewLease: async (req) => ({ lease: leaseMessage(await leases.renew({ path: req.path, fencingToken: Number(req.fencingToken), ttlMs: ms(req.ttl) })) }),
-    releaseLease: async (req) => ({ lease: leaseMessage(await leases.release({ path: req.path, fencingToken: Number(req.fencingToken) })) }),
-    async getLease(req) {
-      const lease = await leases.get(req.path);
+    acquireLease: async (req, ctx) => ({ lease: leaseMessage(await scoped(ctx).acquire({ path: req.path, holder: req.holder, ttlMs: ms(req.ttl) })) }),
+    renewLease: async (req, ctx) => ({ lease: leaseMessage(await scoped(ctx).renew({ path: req.path, fencingToken: Number(req.fencingToken), ttlMs: ms(req.ttl) })) }),
+    releaseLease: async (req, ctx) => ({ lease: leaseMessage(await scoped(ctx).release({ path: req.path, fencingToken: Number(req.fencingToken) })) }),
+    async getLease(req, ctx) {
+      const lease = await scoped(ctx).get(req.path);
       if (!lease) throw notFound("LEASE_NOT_FOUND", `no lease on ${req.path}`, { path: req.path });
       return { lease: leaseMessage(lease) };
     },
-    async listLeases(req) {
-      const page = await leases.list({ prefix: req.prefix, holder: req.holder || undefined, pageSize: req.pageSize, pageToken: req.pageToken });
+    async listLeases(req, ctx) {
+      const page = await scoped(ctx).list({ prefix: req.prefix, holder: req.holder || undefined, pageSize: req.pageSize, pageToken: req.pageToken });
       return { leases: page.leases.map(leaseMessage), nextPageToken: page.nextPageToken };
     },
     async *watchLeaseEvents(req, ctx) {
-      const sub = leases.watch({ prefix: req.prefix, startSequence: seq(req.startSequence) });
+      const sub = scoped(ctx).watch({ prefix: req.prefix, startSequence: seq(req.startSequence) });
       for await (const e of untilAborted(sub, ctx)) yield { event: eventMessage(e) };
     },
   };

@@ -68,5 +68,15 @@ export function validateHeaders(headers: unknown, field = "headers"): Record<str
   return out;
 }
 
-export const topicToSubject = (topicOrPattern: string) => MAIL_SUBJECT_PREFIX + topicOrPattern;
-export const subjectToTopic = (subject: string) => subject.slice(MAIL_SUBJECT_PREFIX.length);
+/**
+ * Topics are per tenant: `<topic>` of tenant `t` is bus subject `mail.<t>.<topic>`, so a pattern
+ * (`>`, `builds.*`) never reaches past its tenant. Tenant names are single subject tokens.
+ */
+export const topicToSubject = (topicOrPattern: string, tenant: string) => `${MAIL_SUBJECT_PREFIX}${tenant}.${topicOrPattern}`;
+/** The topic of a subject, without the `mail.<tenant>.` prefix. */
+export const subjectToTopic = (subject: string) => {
+  const rest = subject.slice(MAIL_SUBJECT_PREFIX.length);
+  return rest.slice(rest.indexOf(".") + 1);
+};
+/** True when the subject belongs to the tenant. */
+export const subjectInTenant = (subject: string, tenant: string) => subject.startsWith(`${MAIL_SUBJECT_PREFIX}${tenant}.`);

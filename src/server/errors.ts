@@ -71,7 +71,7 @@ export function toConnectError(error: unknown, log: Logger, context: Record<stri
   if (error instanceof AppError) return withInfo(error.message, CODES[error.code], error.reason, error.metadata, error);
   if (error instanceof ConnectError) {
     if (errorInfo(error)) return error;
-    const reason = codeName(error.code).toUpperCase();
+    const reason = frameworkReason(error);
     const metadata: Record<string, string> = {};
     const field = fieldOfDecodeError(error.rawMessage);
     if (field) metadata.field = field;
@@ -81,6 +81,18 @@ export function toConnectError(error: unknown, log: Logger, context: Record<stri
   }
   log.error("internal error", { ...context, error });
   return withInfo("internal error", Code.Internal, "INTERNAL", {});
+}
+
+/**
+ * The reason of a refusal raised by Connect itself, named as Switchyard names the same refusal
+ * (a size limit is BODY_TOO_LARGE on every protocol); otherwise the code in UPPER_SNAKE.
+ */
+function frameworkReason(error: ConnectError): string {
+  const message = error.rawMessage;
+  if (error.code === Code.ResourceExhausted && /readMaxBytes|larger than configured read/i.test(message)) return "BODY_TOO_LARGE";
+  if (error.code === Code.ResourceExhausted && /writeMaxBytes/i.test(message)) return "RESPONSE_TOO_LARGE";
+  if (error.code === Code.InvalidArgument && /^timeout \d+ms must be/.test(message)) return "DEADLINE_TOO_LONG";
+  return codeName(error.code).toUpperCase();
 }
 
 /** The field named by a protobuf-es JSON decoding error, if the message names one. */

@@ -9,15 +9,22 @@ import type { RequestMetrics } from "../system/metrics.ts";
 import { callRecordKey, type CallRecord } from "./call-record.ts";
 import { HTTP_STATUS, toConnectError } from "./errors.ts";
 import { clientGone, headersOf, readBody, send, sendJson, type NodeRequest, type NodeResponse } from "./http-io.ts";
-import type { ApiDocs } from "./docs.ts";
-import { bearerMatches } from "./interceptors/auth.ts";
+import { DOCS_PAGES, type ApiDocs } from "./docs.ts";
+import { authorize, principalFor, type PrincipalResolver } from "./interceptors/auth.ts";
 import { gateJsonBody, jsonFraming, preParseErrorKey } from "./json-gate.ts";
 import { AppError } from "../core/errors.ts";
+import { deadlineTooLong, limitBody, messageTooLarge, requestedTimeoutMs } from "./rpc-limits.ts";
+import { createResponseGate, type ResponseGate } from "./response-gate.ts";
+import { rpcProtocolOf, sendRpcNotFound } from "./rpc-not-found.ts";
 import { sendLegacyError, serveLegacy, type LegacyRouter } from "./legacy/table.ts";
 import { sendRestError, transcode } from "./rest/transcode.ts";
 import type { RestRouter } from "./rest/routes.ts";
 import type { StaticSite } from "./static-site.ts";
 import type { ErrorCode } from "../core/errors.ts";
+import { edgeRequestKey, type EdgeRequest } from "../edge/context.ts";
+import { legacyRouteClasses } from "../edge/rate-limit-spec.ts";
+import type { RawRouter } from "./raw-route.ts";
+import type { RestShapes } from "./rest/shapes.ts";
 
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 export interface UpgradeRoute {
@@ -28,13 +35,17 @@ export interface UpgradeRoute {
 export interface HttpDeps {
   /** The OpenAPI document and its HTML index, served at /openapi.json and /docs. */
   docs: ApiDocs | undefined;
-  /** Bearer token guarding every route but health (undefined: open). */
-  apiToken: string | undefined;
+  /** Resolves credentials; the docs and legacy routes enforce their policies with it. */
+  auth: PrincipalResolver;
   /** WebSocket routes by exact path. */
   upgrades: UpgradeRoute[];
   handlers: Map<string, UniversalHandler>;
   rest: RestRouter;
   legacy: LegacyRouter;
+  /** Routes that stream their own bodies (blob upload/download); matched before legacy and REST. */
+  raw?: RawRouter;
+  /** Per-family REST departures (seed 002 wire rules). */
+  shapes?: RestShapes;
   log: Logger;
   metrics: RequestMetrics;
   health: HealthMonitor;
@@ -43,6 +54,10 @@ export interface HttpDeps {
   maxBodyBytes: number;
   /** The dashboard, served under its prefix (/ui). */
   site?: StaticSite;
+  /** Bounds REST and legacy answers in memory (default: 8 × maxMessageBytes reserved or in flight). */
+  responses?: ResponseGate;
+  /** Longest deadline a client may ask for (refused with DEADLINE_TOO_LONG). */
+  maxDeadlineMs?: number;
 }
 
 /** The HTTP request handler shared by the HTTP/1.1 and HTTP/2 servers; counts requests in flight. */
@@ -56,7 +71,7 @@ export interface RequestHandler {
 }
 
 const ALLOW_HEADERS = [...connectCors.allowedHeaders, "Authorization", "X-Request-Id", "X-Requested-With"].join(", ");
-const EXPOSE_HEADERS = [...connectCors.exposedHeaders, "X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"].join(", ");
+const EXPOSE_HEADERS = [...connectCors.exposedHeaders, "X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "X-Response-Time", "X-Request-Count"].join(", ");
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 function protocolOf(contentType: string | null): string {
@@ -67,7 +82,11 @@ function protocolOf(contentType: string | null): string {
 }
 
 /** Creates the handler: CORS, request id, then RPC, health probes, legacy routes, REST, 404. */
-export function createRequestHandler(deps: HttpDeps): RequestHandler {
+export function createRequestHandler(given: HttpDeps): RequestHandler {
+  // REST and legacy answers: reservations by route weight within 8 messages' worth of bytes
+  // (32 MiB by default), at most 1,024 at once; a request waiting 3 s for room gets 429.
+  const responses = given.responses ?? createResponseGate({ maxBytes: 8 * given.maxMessageBytes, maxConcurrent: 1024, maxWaitMs: 3000 });
+  const deps: HttpDeps = { ...given, responses };
   const { log } = deps;
   let inFlight = 0;
   let waiters: (() => void)[] = [];
@@ -97,12 +116,21 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
     const contextValues = createContextValues();
     contextValues.set(callRecordKey, record);
     const method = req.method ?? "GET";
+    const edge: EdgeRequest = { clientAddress: req.socket?.remoteAddress ?? "unknown", counted: false };
+    contextValues.set(edgeRequestKey, edge);
 
     const handler = deps.handlers.get(url.pathname);
     if (handler) {
       record.protocol = protocolOf(header.get("content-type"));
       record.route = url.pathname;
       return serveRpc(handler, req, res, url, contextValues, method);
+    }
+    const rpcProtocol = rpcProtocolOf(header);
+    if (rpcProtocol && method === "POST") {
+      record.protocol = rpcProtocol.startsWith("connect") ? "connect" : rpcProtocol;
+      record.code = "unimplemented";
+      record.reason = "METHOD_NOT_FOUND";
+      return sendRpcNotFound(res, rpcProtocol, url.pathname, header.get("content-type") ?? "", log);
     }
     if (url.pathname === "/healthz") {
       record.protocol = "health";
@@ -113,13 +141,19 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       const report = deps.health.report();
       return sendJson(res, report.status === "unhealthy" ? 503 : 200, { status: report.status, draining: report.draining });
     }
-    if ((url.pathname === "/openapi.json" || url.pathname === "/docs") && deps.docs) {
+    const asset = deps.docs?.assets.get(url.pathname);
+    if (asset) {
       record.protocol = "docs";
-      if (deps.apiToken && !bearerMatches(header.get("authorization"), deps.apiToken)) {
-        record.code = "unauthenticated";
-        return sendJson(res, 401, { error: { code: "unauthenticated", status: 401, message: "missing or invalid bearer token", reason: "UNAUTHENTICATED", metadata: {} } });
+      return send(res, 200, asset.body, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
+    }
+    if ((url.pathname === "/openapi.json" || DOCS_PAGES.has(url.pathname)) && deps.docs) {
+      record.protocol = "docs";
+      try {
+        authorize(await principalFor(deps.auth, contextValues, header.get("authorization"), "authenticated"), "authenticated", deps.auth.open);
+      } catch (error) {
+        return sendRestError({ res, contextValues }, toConnectError(error, log));
       }
-      return url.pathname === "/docs"
+      return url.pathname !== "/openapi.json"
         ? send(res, 200, deps.docs.html, { "content-type": "text/html; charset=utf-8" })
         : send(res, 200, deps.docs.json, { "content-type": "application/json; charset=utf-8" });
     }
@@ -128,6 +162,12 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       return;
     }
     const signal = clientGone(req, res);
+    const raw = deps.raw?.match(method, url.pathname);
+    if (raw) {
+      record.protocol = "rest";
+      record.route = `${raw.route.method} ${raw.route.path}`;
+      return raw.route.handle({ req, res, url, header, contextValues, signal }, raw.params, deps);
+    }
     const legacy = deps.legacy.match(method, url.pathname);
     if (legacy) {
       record.protocol = "legacy";
@@ -136,11 +176,20 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
         return sendLegacyError(legacy.family, { res, contextValues }, toConnectError(new AppError("invalid_argument", "METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}`), log));
       }
       record.route = `${legacy.route.method} ${legacy.route.path}`;
+      edge.classes = legacyRouteClasses(legacy.family.name, legacy.route.method, legacy.route.path);
+      edge.setHeader = (k, v) => !res.headersSent && res.setHeader(k, v);
+      legacy.family.prepare?.(res);
       return serveLegacy(legacy, { req, res, url, header, contextValues, signal }, deps);
     }
     record.protocol = "rest";
     const rest = deps.rest.match(method, url.pathname);
     if (rest && "methodNotAllowed" in rest) {
+      if (method === "OPTIONS") {
+        // Not a CORS preflight (answered above): which methods the resource takes.
+        res.writeHead(204, { allow: [...rest.methodNotAllowed, "OPTIONS"].join(", ") });
+        res.end();
+        return;
+      }
       res.setHeader("allow", rest.methodNotAllowed.join(", "));
       res.statusCode = 405;
       return sendJson(res, 405, {
@@ -155,6 +204,8 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
       });
     }
     record.route = `${rest.route.httpMethod} ${rest.route.template.source}`;
+    edge.classes = ["api"];
+    edge.setHeader = (k, v) => !res.headersSent && res.setHeader(k, v);
     return transcode(rest, { req, res, url, header, contextValues, signal }, deps);
   }
 
@@ -168,7 +219,29 @@ export function createRequestHandler(deps: HttpDeps): RequestHandler {
   ): Promise<void> {
     let uReq = universalRequestFromNodeRequest(req as never, res as never, undefined, contextValues);
     const framing = jsonFraming(req.headers["content-type"] ?? null);
-    if (method === "POST" && framing) {
+    // Deadline and size are refused here, with ErrorInfo, before Connect refuses them without.
+    const refuse = (error: AppError) => {
+      const connectError = toConnectError(error, log);
+      const record = contextValues.get(callRecordKey);
+      if (record) {
+        record.code = error.code;
+        record.reason = error.reason;
+      }
+      return connectError;
+    };
+    const timeoutMs = requestedTimeoutMs(uReq.header);
+    if (deps.maxDeadlineMs !== undefined && timeoutMs !== undefined && timeoutMs > deps.maxDeadlineMs) {
+      const error = refuse(deadlineTooLong(timeoutMs, deps.maxDeadlineMs));
+      uReq.header.delete("grpc-timeout");
+      uReq.header.delete("connect-timeout-ms");
+      uReq.header.delete("content-length");
+      uReq = { ...uReq, body: (async function* (): AsyncGenerator<Uint8Array> { throw error; })() };
+    } else if (method === "POST" && !framing) {
+      const enveloped = !(req.headers["content-type"] ?? "").toLowerCase().startsWith("application/proto");
+      uReq.header.delete("content-length");
+      const body = uReq.body as AsyncIterable<Uint8Array>;
+      uReq = { ...uReq, body: limitBody(body, enveloped, deps.maxMessageBytes, (size) => refuse(messageTooLarge(size, deps.maxMessageBytes))) };
+    } else if (method === "POST" && framing) {
       let body: Uint8Array;
       try {
         body = await readBody(req, deps.maxMessageBytes + 5);

@@ -38,7 +38,11 @@ export async function listen(handler: RequestHandler, options: ListenerOptions):
     {
       settings: { maxConcurrentStreams: options.maxConcurrentStreams, maxHeaderListSize: options.maxHeaderBytes ?? 64 * 1024 },
       maxSessionMemory: 64,
-    },
+      // Keep header values with leading/trailing whitespace instead of dropping the field, so
+      // the one token parser (interceptors/auth.ts, which trims) sees on HTTP/2 what HTTP/1.1's
+      // parser hands it: `Bearer <token> ` is the same credential on every protocol.
+      strictFieldWhitespaceValidation: false,
+    } as Parameters<typeof createHttp2Server>[0],
     handler as never,
   );
   const sockets = new Set<Socket>();

@@ -7,8 +7,11 @@ import type { Database } from "../db/client.ts";
 import type { HealthMonitor } from "../system/health.ts";
 import type { RequestMetrics } from "../system/metrics.ts";
 import type { UpgradeRoute } from "./http.ts";
+import type { PrincipalResolver } from "./interceptors/auth.ts";
 import type { LegacyFamily } from "./legacy/table.ts";
 import type { ServiceRegistration } from "./rpc.ts";
+import type { RawRoute } from "./raw-route.ts";
+import type { RestShapes } from "./rest/shapes.ts";
 
 /** What a domain module is given to build itself. */
 export interface ModuleContext {
@@ -21,6 +24,8 @@ export interface ModuleContext {
   metrics: RequestMetrics;
   /** Seals secrets at rest (API keys, env-var secrets, provider credentials). */
   secrets: SecretBox;
+  /** Maps credentials to principals (WebSocket handshakes use it; RPCs get `tenantOf(ctx)`). */
+  auth: PrincipalResolver;
 }
 
 /**
@@ -32,8 +37,12 @@ export interface DomainModule {
   services: ServiceRegistration[];
   legacy?: LegacyFamily[];
   upgrades?: UpgradeRoute[];
-  /** Starts timers (reapers, sweepers) once the server listens. */
-  start?(): void;
+  /** Routes that stream their own HTTP bodies (blob upload/download). */
+  rawRoutes?: RawRoute[];
+  /** REST departures of the module's legacy-shaped canonical routes (seed 002 wire rules). */
+  restShapes?: RestShapes;
+  /** Starts timers (reapers, sweepers) once the server listens (on `listening.port`). */
+  start?(listening?: { port: number }): void;
   /** Stops timers and ends streams; the database is closed after every module closed. */
   close?(): Promise<void>;
 }

@@ -30,6 +30,8 @@ export interface RpcOptions {
   /** Runs before a request body is read (authentication). */
   requestGate?: (ctx: HandlerContext) => void | Promise<void>;
   shutdownSignal: AbortSignal;
+  /** Run right inside the error interceptor, before anything else (rate limits). */
+  edgeInterceptors?: Interceptor[];
 }
 
 /** The RPC core every protocol goes through: Connect handlers, by path, and an in-process client. */
@@ -46,7 +48,7 @@ export function createRpc(options: RpcOptions): Rpc {
   const unbuilt = new Set<DescMethod>();
   // Order matters: errors wrap everything; an unbuilt RPC answers unimplemented before its
   // request is judged; a body the JSON gate refused is thrown before validation runs.
-  const interceptors: Interceptor[] = [errorInterceptor(log), unbuiltInterceptor(unbuilt), preParseInterceptor(), validationInterceptor()];
+  const interceptors: Interceptor[] = [errorInterceptor(log), ...(options.edgeInterceptors ?? []), unbuiltInterceptor(unbuilt), preParseInterceptor(), validationInterceptor()];
   const gate = options.requestGate;
   const router: ConnectRouter = createConnectRouter({
     interceptors,

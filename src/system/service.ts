@@ -128,11 +128,19 @@ export function systemService(deps: SystemDeps): Partial<ServiceImpl<typeof Syst
 
 /** The standard grpc.health.v1 service over the same monitor. */
 export function grpcHealthService(deps: Pick<SystemDeps, "health" | "serviceNames">): Partial<ServiceImpl<typeof GrpcHealth>> {
+  // Besides "" and every service, each health component answers under `switchyard.component.<name>`
+  // (e.g. `switchyard.component.storage`): NOT_SERVING while it is degraded or down, so a gRPC
+  // prober sees a full disk even though the server as a whole still serves reads.
+  const COMPONENT = "switchyard.component.";
   const status = (service: string) => {
+    const report = deps.health.report();
+    if (service.startsWith(COMPONENT)) {
+      const c = report.components.find((x) => x.name === service.slice(COMPONENT.length));
+      if (!c) return undefined;
+      return c.status === "down" || c.status === "degraded" ? HealthCheckResponse_ServingStatus.NOT_SERVING : HealthCheckResponse_ServingStatus.SERVING;
+    }
     if (service !== "" && !deps.serviceNames().includes(service)) return undefined;
-    return deps.health.report().status === "unhealthy"
-      ? HealthCheckResponse_ServingStatus.NOT_SERVING
-      : HealthCheckResponse_ServingStatus.SERVING;
+    return report.status === "unhealthy" ? HealthCheckResponse_ServingStatus.NOT_SERVING : HealthCheckResponse_ServingStatus.SERVING;
   };
   return {
     check(req) {

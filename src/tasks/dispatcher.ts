@@ -9,6 +9,8 @@ type EventBuffer = { kind: TaskEventKind; row: TaskRow; prev: number | undefined
 /** A connected worker stream. */
 export interface WorkerSession {
   id: string;
+  /** Sessions claim only their tenant's tasks. */
+  tenant: string;
   workerId: string;
   queues: string[];
   /** JSON array of the worker's capabilities, as the claim query wants it. */
@@ -30,6 +32,8 @@ export interface DispatcherDeps {
   release: (rows: TaskRow[]) => void;
   emit: (ev: EventBuffer) => void;
   toAssignment: (row: TaskRow) => Assignment;
+  /** Picks the session a dispatch round serves first, among those with credits (undefined: in turn). */
+  chooseFirst?: (sessions: WorkerSession[]) => WorkerSession | undefined;
 }
 
 /** Most tasks claimed for one session in one dispatch round (more rounds follow if needed). */
@@ -85,7 +89,10 @@ export function createDispatcher(deps: DispatcherDeps) {
         rounds++;
         const now = deps.clock.now();
         const list = [...sessions.values()];
-        const start = list.length ? rotation++ % list.length : 0;
+        // Which session is served first: the chooser's pick (the servers domain's load
+        // balancer), else in turn.
+        const chosen = list.length > 1 && deps.chooseFirst ? deps.chooseFirst(list.filter((x) => !x.closed && x.credits > 0)) : undefined;
+        const start = list.length ? (chosen ? Math.max(0, list.indexOf(chosen)) : rotation++ % list.length) : 0;
         for (let i = 0; i < list.length; i++) {
           const s = list[(start + i) % list.length]!;
           if (s.closed || s.credits <= 0) continue;
@@ -129,7 +136,7 @@ export function createDispatcher(deps: DispatcherDeps) {
 
     /** Registers a session and sends its info first. */
     connect(
-      opts: { workerId: string; queues: string[]; capsJson: string; credits: number; leaseMs: number },
+      opts: { tenant: string; workerId: string; queues: string[]; capsJson: string; credits: number; leaseMs: number },
       sendFn: (m: WorkerMessage) => void,
     ): { sessionId: string; close(): void } {
       const s: WorkerSession = { id: newId("wses"), ...opts, send: sendFn, closed: false };
@@ -140,9 +147,9 @@ export function createDispatcher(deps: DispatcherDeps) {
     },
 
     /** Adds credits; answers the session's credits, or throws SESSION_NOT_FOUND. */
-    grant(sessionId: string, credits: number): number {
+    grant(tenant: string, sessionId: string, credits: number): number {
       const s = sessions.get(sessionId);
-      if (!s) throw sessionNotFound(sessionId);
+      if (!s || s.tenant !== tenant) throw sessionNotFound(sessionId);
       s.credits += credits;
       kick();
       return s.credits;
@@ -180,7 +187,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     },
 
     state: () => ({
-      sessions: [...sessions.values()].map((s) => ({ id: s.id, workerId: s.workerId, credits: s.credits })),
+      sessions: [...sessions.values()].map((s) => ({ id: s.id, tenant: s.tenant, workerId: s.workerId, credits: s.credits, queues: s.queues })),
       inflight: inflight.size,
       rounds,
     }),

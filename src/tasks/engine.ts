@@ -2,6 +2,7 @@ import type { Database } from "../db/client.ts";
 import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
+import { DEFAULT_TENANT } from "../core/principal.ts";
 import {
   DEFAULT_TASK_CONFIG,
   backoffDelay,
@@ -50,6 +51,17 @@ export interface TaskEngineDeps {
   events?: (event: TaskEvent) => void;
   /** Randomness of backoff jitter (tests inject a fixed one). */
   random?: () => number;
+}
+
+/** A committed change of one task in raw form (no payload mapping), for cheap listeners. */
+export interface TaskChange {
+  kind: TaskEventKind;
+  taskId: string;
+  queue: string;
+  /** worker_id of the row: the holder while running, the last holder after. */
+  holder: string | undefined;
+  state: TaskState;
+  previousState: TaskState | undefined;
 }
 
 /** Events of one write, emitted only after the commit that holds them. */
@@ -104,7 +116,21 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   const configs = createQueueConfigs({ sqlite, clock, path: config.queueConfigPath });
 
+  /** Listeners of raw committed changes (no task mapping), e.g. the servers domain's holder counts. */
+  const changeListeners = new Set<(change: TaskChange) => void>();
+  /** Holders (worker or server ids) that get no new tasks: maintenance drain. */
+  // Holders in maintenance, as `${tenant}\u0000${holder}`: worker ids are chosen by clients and
+  // two tenants may both have a "w1".
+  const drained = new Set<string>();
+  const holderKey = (tenant: string, holder: string) => `${tenant}\u0000${holder}`;
+
   function emit(buffer: EventBuffer): void {
+    if (changeListeners.size) {
+      for (const e of buffer) {
+        const change: TaskChange = { kind: e.kind, taskId: e.row.id, queue: e.row.queue, holder: e.row.worker_id ?? undefined, state: STATE_NAMES[e.row.state]!, previousState: e.prev === undefined ? undefined : STATE_NAMES[e.prev] };
+        for (const l of changeListeners) l(change);
+      }
+    }
     if (!sink) return;
     const time = clock.now();
     for (const e of buffer) {
@@ -125,10 +151,10 @@ export function createTaskEngine(deps: TaskEngineDeps) {
   // ---------------------------------------------------------------- dependencies
 
   /** Every BLOCKED dependent of `id` whose dependencies have now all succeeded becomes PENDING. */
-  function unblockDependents(id: string, now: number, ev: EventBuffer): boolean {
+  function unblockDependents(tenant: string, id: string, now: number, ev: EventBuffer): boolean {
     let any = false;
-    for (const dep of store.dependentsBlocked(id)) {
-      if (store.unfinishedDeps(dep.id) > 0) continue;
+    for (const dep of store.dependentsBlocked(tenant, id)) {
+      if (store.unfinishedDeps(tenant, dep.id) > 0) continue;
       const row = store.q(`UPDATE tasks SET state = ${S.pending}, updated_at = ? WHERE seq = ? RETURNING *`).get(now, dep.seq) as TaskRow;
       ev.push({ kind: "unblocked", row, prev: S.blocked });
       any = true;
@@ -141,12 +167,12 @@ export function createTaskEngine(deps: TaskEngineDeps) {
    * dependent still waiting (BLOCKED) is cancelled with reason DEPENDENCY_FAILED, and so on
    * down the graph. Returns the ids cancelled.
    */
-  function cancelDependents(id: string, why: string, now: number, ev: EventBuffer): string[] {
+  function cancelDependents(tenant: string, id: string, why: string, now: number, ev: EventBuffer): string[] {
     const cancelled: string[] = [];
     const todo = [{ id, why }];
     while (todo.length > 0) {
       const { id: cur, why: curWhy } = todo.shift()!;
-      for (const dep of store.dependentsBlocked(cur)) {
+      for (const dep of store.dependentsBlocked(tenant, cur)) {
         const error: TaskError = { message: `dependency ${cur} ${curWhy}`, retryable: false, reason: "DEPENDENCY_FAILED" };
         const row = store
           .q(`UPDATE tasks SET state = ${S.cancelled}, error = ?, finished_at = ?, updated_at = ? WHERE seq = ? RETURNING *`)
@@ -161,21 +187,21 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   // ---------------------------------------------------------------- create
 
-  function createOne(t: NewTask, prefix: string, now: number, ev: EventBuffer): { row: TaskRow; replayed: boolean; ready: boolean } {
+  function createOne(tenant: string, t: NewTask, prefix: string, now: number, ev: EventBuffer): { row: TaskRow; replayed: boolean; ready: boolean } {
     checkNewTask(t, prefix);
     const f = (name: string) => (prefix ? `${prefix}.${name}` : name);
     if (t.requestId) {
-      const existing = store.byRequestId(t.requestId);
+      const existing = store.byRequestId(tenant, t.requestId);
       if (existing) return { row: existing, replayed: true, ready: false };
     }
     const id = t.id || newId("task", now);
-    if (t.id && store.byId(t.id)) throw new AppError("already_exists", "TASK_ALREADY_EXISTS", `task ${t.id} already exists`, { id: t.id, field: f("id") });
-    const cfg = configs.resolve(t.queue);
+    if (t.id && store.byId(tenant, t.id)) throw new AppError("already_exists", "TASK_ALREADY_EXISTS", `task ${t.id} already exists`, { id: t.id, field: f("id") });
+    const cfg = configs.resolve(tenant, t.queue);
     const dependsOn = checkStrings(f("depends_on"), t.dependsOn, 1000);
     let state = S.pending;
     let error: TaskError | undefined;
     for (const [i, depId] of dependsOn.entries()) {
-      const dep = store.byId(depId);
+      const dep = store.byId(tenant, depId);
       if (!dep) throw new AppError("invalid_argument", "DEPENDENCY_NOT_FOUND", `${f(`depends_on[${i}]`)}: task ${depId} does not exist`, { field: f(`depends_on[${i}]`), id: depId });
       if (dep.state === S.failed || dep.state === S.cancelled || dep.state === S.timed_out) {
         state = S.cancelled;
@@ -186,6 +212,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     const tags = checkStrings(f("tags"), t.tags, 64);
     const runAt = t.runAt ?? now + (t.delayMs ?? 0);
     const row = store.insert([
+      tenant,
       id,
       t.queue,
       t.type ?? "",
@@ -208,8 +235,8 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       state === S.cancelled ? now : null,
     ]);
     for (const depId of dependsOn) {
-      store.insertEdge(id, depId);
-      store.markHasDependents(depId);
+      store.insertEdge(tenant, id, depId);
+      store.markHasDependents(tenant, depId);
     }
     ev.push({ kind: "created", row, prev: undefined });
     return { row, replayed: false, ready: state === S.pending && runAt <= now };
@@ -217,30 +244,31 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   // ---------------------------------------------------------------- claims
 
-  function pausedSet(): Set<string> {
-    return store.pausedQueues();
+  function pausedSet(tenant: string): Set<string> {
+    return store.pausedQueues(tenant);
   }
 
   /** How many more tasks each queue may start now (absent: no limit). */
-  function concurrencyRoom(queues: string[]): Map<string, number> {
+  function concurrencyRoom(tenant: string, queues: string[]): Map<string, number> {
     const room = new Map<string, number>();
     for (const queue of queues) {
-      const limit = configs.resolve(queue)?.concurrencyLimit ?? 0;
-      if (limit > 0) room.set(queue, Math.max(0, limit - store.runningCount(queue)));
+      const limit = configs.resolve(tenant, queue)?.concurrencyLimit ?? 0;
+      if (limit > 0) room.set(queue, Math.max(0, limit - store.runningCount(tenant, queue)));
     }
     return room;
   }
 
   /** Claims up to n ready tasks for a worker; runs inside a transaction. */
-  function claimReady(workerId: string, queues: string[], capsJson: string, n: number, leaseMs: number, now: number, ev: EventBuffer): TaskRow[] {
-    const paused = pausedSet();
+  function claimReady(tenant: string, workerId: string, queues: string[], capsJson: string, n: number, leaseMs: number, now: number, ev: EventBuffer): TaskRow[] {
+    if (drained.size && drained.has(holderKey(tenant, workerId))) return [];
+    const paused = pausedSet(tenant);
     const open = paused.size ? queues.filter((q) => !paused.has(q)) : queues;
     if (open.length === 0 || n <= 0) return [];
-    const room = configs.hasLimits() ? concurrencyRoom(open) : new Map<string, number>();
+    const room = configs.hasLimits() ? concurrencyRoom(tenant, open) : new Map<string, number>();
     const rows =
       open.length === 1 && !room.has(open[0]!)
-        ? store.claimFromQueue(open[0]!, capsJson, n, workerId, now, leaseMs)
-        : store.claimFromQueues(open, capsJson, n, room, workerId, now, leaseMs);
+        ? store.claimFromQueue(tenant, open[0]!, capsJson, n, workerId, now, leaseMs)
+        : store.claimFromQueues(tenant, open, capsJson, n, room, workerId, now, leaseMs);
     if (sink) for (const row of rows) ev.push({ kind: "claimed", row, prev: S.pending });
     return rows;
   }
@@ -256,14 +284,14 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         finished_at = ?, retry_count = retry_count + ? WHERE seq = ? RETURNING *`)
       .get(exhausted ? S.failed : S.pending, JSON.stringify(error), now, now, exhausted ? now : null, exhausted ? 0 : 1, row.seq) as TaskRow;
     ev.push({ kind: exhausted ? "failed" : "lease_expired", row: updated, prev: S.running });
-    if (exhausted && row.has_dependents) cancelDependents(row.id, "failed", now, ev);
+    if (exhausted && row.has_dependents) cancelDependents(row.tenant, row.id, "failed", now, ev);
     notices.push([row.id, row.fencing_token, "lease_expired"]);
     return updated;
   }
 
   /** Finds why a holder's call did not match: not found, cancelled (same token) or lease lost. */
-  function refusal(id: string, token: number, now: number): AppError {
-    const row = store.byId(id);
+  function refusal(tenant: string, id: string, token: number, now: number): AppError {
+    const row = store.byId(tenant, id);
     if (!row) return taskNotFound(id);
     if (row.state === S.cancelled && row.fencing_token === token) {
       return new AppError("failed_precondition", "TASK_CANCELLED", `task ${id} was cancelled`, { id });
@@ -274,27 +302,33 @@ export function createTaskEngine(deps: TaskEngineDeps) {
   }
 
   /** A held task (state RUNNING, token current, lease unexpired), or the refusal. */
-  function held(id: string, token: number, now: number): TaskRow {
-    const row = store.byId(id);
+  function held(tenant: string, id: string, token: number, now: number): TaskRow {
+    const row = store.byId(tenant, id);
     if (row && row.state === S.running && row.fencing_token === token && row.lease_expires_at !== null && row.lease_expires_at > now) return row;
-    throw refusal(id, token, now);
+    throw refusal(tenant, id, token, now);
   }
 
-  function completeRow(id: string, token: number, result: Json | undefined, now: number, ev: EventBuffer): TaskRow {
-    const row = store.complete(id, token, result === undefined ? null : JSON.stringify(result), now);
-    if (!row) throw refusal(id, token, now);
+  function completeRow(tenant: string, id: string, token: number, result: Json | undefined, now: number, ev: EventBuffer): TaskRow {
+    const row = store.complete(tenant, id, token, result === undefined ? null : JSON.stringify(result), now);
+    if (!row) throw refusal(tenant, id, token, now);
     if (sink) ev.push({ kind: "succeeded", row, prev: S.running });
-    if (row.has_dependents && unblockDependents(row.id, now, ev)) dispatcher.kick();
+    if (row.has_dependents && unblockDependents(tenant, row.id, now, ev)) dispatcher.kick();
     return row;
   }
 
   // ---------------------------------------------------------------- dispatcher
 
+  let sessionChooser: ((sessions: { workerId: string; credits: number }[]) => number | undefined) | undefined;
   const dispatcher = createDispatcher({
+    chooseFirst: (list) => {
+      if (!sessionChooser || list.length < 2) return undefined;
+      const i = sessionChooser(list);
+      return i === undefined ? undefined : list[i];
+    },
     clock,
     committer: database.committer,
     pingIntervalMs: config.pingIntervalMs,
-    claim: (s: WorkerSession, n: number, now: number, ev: EventBuffer) => claimReady(s.workerId, s.queues, s.capsJson, n, s.leaseMs, now, ev),
+    claim: (s: WorkerSession, n: number, now: number, ev: EventBuffer) => claimReady(s.tenant, s.workerId, s.queues, s.capsJson, n, s.leaseMs, now, ev),
     release: (rows: TaskRow[]) => {
       // Pushed to a session that closed before the push: give the tasks back, attempt refunded.
       void write((ev) => {
@@ -302,8 +336,8 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         for (const r of rows) {
           const row = store
             .q(`UPDATE tasks SET state = ${S.pending}, attempt = attempt - 1, lease_expires_at = NULL, deadline_at = NULL, run_at = ?, updated_at = ?
-              WHERE id = ? AND state = ${S.running} AND fencing_token = ? RETURNING *`)
-            .get(now, now, r.id, r.fencing_token) as TaskRow | null;
+              WHERE tenant = ? AND id = ? AND state = ${S.running} AND fencing_token = ? RETURNING *`)
+            .get(now, now, r.tenant, r.id, r.fencing_token) as TaskRow | null;
           if (row) ev.push({ kind: "released", row, prev: S.running });
         }
         dispatcher.kick();
@@ -330,7 +364,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
           .q(`UPDATE tasks SET state = ${S.timed_out}, error = ?, lease_expires_at = NULL, deadline_at = NULL, finished_at = ?, updated_at = ? WHERE seq = ? RETURNING *`)
           .get(JSON.stringify(error), now, now, row.seq) as TaskRow;
         ev.push({ kind: "timed_out", row: updated, prev: S.running });
-        if (row.has_dependents) cancelDependents(row.id, "timed out", now, ev);
+        if (row.has_dependents) cancelDependents(row.tenant, row.id, "timed out", now, ev);
         notices.push([row.id, row.fencing_token, "timed_out"]);
         timedOut++;
       }
@@ -348,10 +382,10 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   // ---------------------------------------------------------------- lists
 
-  function listTasksSync(f: ListTasksFilter): Page<Task> {
+  function listTasksSync(tenant: string, f: ListTasksFilter): Page<Task> {
     const size = checkPageSize(f.pageSize);
-    const where: string[] = [];
-    const args: (string | number)[] = [];
+    const where: string[] = ["tenant = ?"];
+    const args: (string | number)[] = [tenant];
     const queues = checkStrings("queues", f.queues, 100);
     for (const [i, q] of queues.entries()) checkName(`queues[${i}]`, q);
     if (queues.length) {
@@ -371,7 +405,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     const key = JSON.stringify(["tasks", where, args]);
     const after = decodePageToken(f.pageToken, key);
     if (after !== undefined) (where.push("seq < ?"), args.push(Number(after)));
-    const sql = `SELECT * FROM tasks ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY seq DESC LIMIT ${size + 1}`;
+    const sql = `SELECT * FROM tasks WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ${size + 1}`;
     const rows = sqlite.prepare(sql).all(...args) as TaskRow[];
     const more = rows.length > size;
     if (more) rows.pop();
@@ -385,64 +419,77 @@ export function createTaskEngine(deps: TaskEngineDeps) {
   }
   const COUNT_KEYS: Record<number, keyof TaskCounts> = { 1: "pending", 2: "blocked", 3: "running", 4: "succeeded", 5: "failed", 6: "cancelled", 7: "timedOut" };
 
-  function queueInfos(names: string[]): QueueInfo[] {
+  function queueInfos(tenant: string, names: string[]): QueueInfo[] {
     const now = clock.now();
     const pauses = new Map(
-      (sqlite.prepare(`SELECT name, paused, pause_updated_at FROM task_queues`).all() as { name: string; paused: number; pause_updated_at: number }[]).map((r) => [r.name, r]),
+      (sqlite.prepare(`SELECT name, paused, pause_updated_at FROM task_queues WHERE tenant = ?`).all(tenant) as { name: string; paused: number; pause_updated_at: number }[]).map((r) => [r.name, r]),
     );
-    const countStmt = store.q(`SELECT state, count(*) AS n FROM tasks WHERE queue = ? GROUP BY state`);
-    const delayedStmt = store.q(`SELECT count(*) AS n FROM tasks WHERE queue = ? AND state = ${S.pending} AND run_at > ?`);
-    const oldestStmt = store.q(`SELECT created_at FROM tasks WHERE seq = (SELECT min(seq) FROM tasks WHERE queue = ? AND state = ${S.pending})`);
+    const countStmt = store.q(`SELECT state, count(*) AS n FROM tasks WHERE tenant = ? AND queue = ? GROUP BY state`);
+    const delayedStmt = store.q(`SELECT count(*) AS n FROM tasks WHERE tenant = ? AND queue = ? AND state = ${S.pending} AND run_at > ?`);
+    const oldestStmt = store.q(`SELECT created_at FROM tasks WHERE seq = (SELECT min(seq) FROM tasks WHERE tenant = ? AND queue = ? AND state = ${S.pending})`);
     return names.map((name) => {
       const counts = emptyCounts();
-      for (const r of countStmt.all(name) as { state: number; n: number }[]) {
+      for (const r of countStmt.all(tenant, name) as { state: number; n: number }[]) {
         counts[COUNT_KEYS[r.state]!] += r.n;
         counts.total += r.n;
       }
-      counts.delayed = counts.pending ? (delayedStmt.get(name, now) as { n: number }).n : 0;
-      const oldest = counts.pending ? (oldestStmt.get(name) as { created_at: number } | null) : null;
+      counts.delayed = counts.pending ? (delayedStmt.get(tenant, name, now) as { n: number }).n : 0;
+      const oldest = counts.pending ? (oldestStmt.get(tenant, name) as { created_at: number } | null) : null;
       const p = pauses.get(name);
       return {
         name,
         paused: p?.paused === 1,
         counts,
         oldestPendingAgeMs: oldest ? Math.max(0, now - oldest.created_at) : 0,
-        config: configs.resolve(name),
+        config: configs.resolve(tenant, name),
         pauseUpdatedAt: p?.pause_updated_at,
       };
     });
   }
 
-  function allQueueNames(): string[] {
+  function allQueueNames(tenant: string): string[] {
     const rows = sqlite
-      .prepare(`SELECT DISTINCT queue AS name FROM tasks UNION SELECT name FROM task_queues UNION SELECT name FROM task_queue_configs ORDER BY name`)
-      .all() as { name: string }[];
+      .prepare(`SELECT DISTINCT queue AS name FROM tasks WHERE tenant = ?1 UNION SELECT name FROM task_queues WHERE tenant = ?1
+        UNION SELECT name FROM task_queue_configs WHERE tenant = ?1 ORDER BY name`)
+      .all(tenant) as { name: string }[];
     return rows.map((r) => r.name);
   }
 
-  async function setPaused(name: string, paused: boolean): Promise<QueueInfo> {
+  async function setPaused(tenant: string, name: string, paused: boolean): Promise<QueueInfo> {
     checkName("name", name);
     await write(() => {
       const now = clock.now();
       store
-        .q(`INSERT INTO task_queues (name, paused, pause_updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET paused = excluded.paused, pause_updated_at = excluded.pause_updated_at`)
-        .run(name, paused ? 1 : 0, now);
+        .q(`INSERT INTO task_queues (tenant, name, paused, pause_updated_at) VALUES (?, ?, ?, ?)
+          ON CONFLICT(tenant, name) DO UPDATE SET paused = excluded.paused, pause_updated_at = excluded.pause_updated_at`)
+        .run(tenant, name, paused ? 1 : 0, now);
     });
     if (!paused) dispatcher.kick();
-    return queueInfos([name])[0]!;
+    return queueInfos(tenant, [name])[0]!;
   }
 
   const stats = createTaskStats({ sqlite, clock });
 
   // ---------------------------------------------------------------- the API
 
+  const scopes = new Map<string, ReturnType<typeof scope>>();
+  /** The engine's methods scoped to one tenant (cached per tenant). */
+  function scoped(tenant: string): ReturnType<typeof scope> {
+    let api = scopes.get(tenant);
+    if (!api) scopes.set(tenant, (api = scope(tenant)));
+    return api;
+  }
+  return { ...scoped(DEFAULT_TENANT), scoped };
+
+  /** Every method reads and writes the tasks, queues and configs of `tenant` only. */
+  function scope(tenant: string) {
   return {
     config,
 
     /** Creates one task (idempotent by requestId); resolves after the commit. */
     async createTask(input: NewTask): Promise<{ task: Task; replayed: boolean }> {
       const r = await write((ev) => {
-        const out = createOne(input, "", clock.now(), ev);
+        const out = createOne(tenant, input, "", clock.now(), ev);
         if (out.ready) dispatcher.kick();
         return out;
       });
@@ -457,7 +504,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         const now = clock.now();
         let ready = false;
         const out = inputs.map((t, i) => {
-          const r = createOne(t, `requests[${i}].task`, now, ev);
+          const r = createOne(tenant, t, `requests[${i}].task`, now, ev);
           ready ||= r.ready;
           return r.row;
         });
@@ -470,13 +517,13 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     /** Reads one task. */
     getTask(id: string): Task {
       checkName("id", id);
-      const row = store.byId(id);
+      const row = store.byId(tenant, id);
       if (!row) throw taskNotFound(id);
       return rowToTask(row);
     },
 
     /** Lists tasks newest first with filters and an opaque page token. */
-    listTasks: (filter: ListTasksFilter = {}): Page<Task> => listTasksSync(filter),
+    listTasks: (filter: ListTasksFilter = {}): Page<Task> => listTasksSync(tenant, filter),
 
     /** The ready set in claim order (priority, then FIFO), skipping paused queues. */
     listReadyTasks(filter: { pageSize?: number; pageToken?: string; queues?: string[]; capabilities?: string[] } = {}): Page<Task> {
@@ -484,8 +531,8 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       const queues = checkStrings("queues", filter.queues, 100);
       const caps = checkStrings("capabilities", filter.capabilities, 64);
       const now = clock.now();
-      const where = [`t.state = ${S.pending}`, `t.run_at <= ?`, `t.queue NOT IN (SELECT name FROM task_queues WHERE paused = 1)`];
-      const args: (string | number)[] = [now];
+      const where = [`t.tenant = ?`, `t.state = ${S.pending}`, `t.run_at <= ?`, `t.queue NOT IN (SELECT name FROM task_queues WHERE tenant = t.tenant AND paused = 1)`];
+      const args: (string | number)[] = [tenant, now];
       if (queues.length) (where.push(`t.queue IN (${queues.map(() => "?").join(",")})`), args.push(...queues));
       if (filter.capabilities !== undefined && caps.length >= 0 && filter.capabilities.length > 0) {
         where.push(`(t.capabilities IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(t.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?))))`);
@@ -503,7 +550,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
     /** The dead-letter set (FAILED and TIMED_OUT), newest first. */
     listDeadLetterTasks(filter: { pageSize?: number; pageToken?: string; queues?: string[] } = {}): Page<Task> {
-      return listTasksSync({ ...filter, states: ["failed", "timed_out"] });
+      return listTasksSync(tenant, { ...filter, states: ["failed", "timed_out"] });
     },
 
     /** Updates progress, metadata, human fields, or a backend-reported state (seed 001). */
@@ -521,9 +568,9 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       const notices: [string, number][] = [];
       const row = await write((ev, after) => {
         const now = clock.now();
-        let row = store.byId(input.id);
+        let row = store.byId(tenant, input.id);
         if (!row) throw taskNotFound(input.id);
-        if (input.fencingToken !== undefined && row.fencing_token !== input.fencingToken) throw refusal(input.id, input.fencingToken, now);
+        if (input.fencingToken !== undefined && row.fencing_token !== input.fencingToken) throw refusal(tenant, input.id, input.fencingToken, now);
         const prev = row.state;
         const sets: string[] = ["updated_at = ?"];
         const args: (string | number | null)[] = [now];
@@ -579,8 +626,8 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         args.push(row.seq);
         row = store.q(`UPDATE tasks SET ${sets.join(", ")} WHERE seq = ? RETURNING *`).get(...args) as TaskRow;
         ev.push({ kind, row, prev });
-        if (kind === "succeeded" && row.has_dependents && unblockDependents(row.id, now, ev)) after(() => dispatcher.kick());
-        if (kind === "failed" && row.has_dependents) cancelDependents(row.id, "failed", now, ev);
+        if (kind === "succeeded" && row.has_dependents && unblockDependents(tenant, row.id, now, ev)) after(() => dispatcher.kick());
+        if (kind === "failed" && row.has_dependents) cancelDependents(tenant, row.id, "failed", now, ev);
         return row;
       });
       for (const [id, token] of notices) dispatcher.cancelNotice(id, token, "cancelled");
@@ -592,14 +639,14 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       checkName("id", id);
       const row = await write((ev) => {
         const now = clock.now();
-        const row = store.byId(id);
+        const row = store.byId(tenant, id);
         if (!row) throw taskNotFound(id);
         store.q(`DELETE FROM tasks WHERE seq = ?`).run(row.seq);
-        store.q(`DELETE FROM task_dependencies WHERE task_id = ?`).run(id);
+        store.q(`DELETE FROM task_dependencies WHERE tenant = ? AND task_id = ?`).run(tenant, id);
         ev.push({ kind: "deleted", row, prev: row.state });
         if (row.has_dependents) {
-          cancelDependents(id, "was deleted", now, ev);
-          store.q(`DELETE FROM task_dependencies WHERE depends_on = ?`).run(id);
+          cancelDependents(tenant, id, "was deleted", now, ev);
+          store.q(`DELETE FROM task_dependencies WHERE tenant = ? AND depends_on = ?`).run(tenant, id);
         }
         return row;
       });
@@ -618,20 +665,21 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       // change of its own) is committed even when the claim itself is refused.
       const outcome = await write((ev): TaskRow | AppError => {
         const now = clock.now();
-        let row = store.byId(input.id);
+        let row = store.byId(tenant, input.id);
         if (!row) throw taskNotFound(input.id);
         if (row.state === S.running && row.lease_expires_at !== null && row.lease_expires_at <= now) row = reapExpired(row, now, ev, notices);
         if (row.state !== S.pending || row.run_at > now) {
           const why = row.state === S.pending ? "delayed until its run_at" : STATE_NAMES[row.state]!;
           return new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} is ${why}`, { id: row.id, state: STATE_NAMES[row.state]! });
         }
-        if (pausedSet().has(row.queue)) return new AppError("failed_precondition", "QUEUE_PAUSED", `queue ${row.queue} is paused`, { queue: row.queue });
+        if (pausedSet(tenant).has(row.queue)) return new AppError("failed_precondition", "QUEUE_PAUSED", `queue ${row.queue} is paused`, { queue: row.queue });
+        if (drained.has(holderKey(tenant, input.workerId))) return new AppError("failed_precondition", "HOLDER_DRAINED", `${input.workerId} is in maintenance`, { worker_id: input.workerId });
         if (caps) {
           const need: string[] = row.capabilities ? JSON.parse(row.capabilities) : [];
           const missing = need.filter((c) => !caps.includes(c));
           if (missing.length) return new AppError("failed_precondition", "CAPABILITY_MISMATCH", `worker lacks ${missing.join(", ")}`, { missing: missing.join(",") });
         }
-        const room = concurrencyRoom([row.queue]).get(row.queue);
+        const room = concurrencyRoom(tenant, [row.queue]).get(row.queue);
         if (room !== undefined && room <= 0) return new AppError("failed_precondition", "QUEUE_CONCURRENCY_LIMIT", `queue ${row.queue} is at its concurrency limit`, { queue: row.queue });
         const claimed = store.claimBySeq(row.seq, input.workerId, now, leaseMs);
         if (!claimed) return new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} was claimed by someone else`, { id: row.id });
@@ -653,7 +701,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       const caps = JSON.stringify(checkStrings("capabilities", input.capabilities, 64));
       const n = input.maxTasks === undefined || input.maxTasks === 0 ? 1 : checkInt("max_tasks", input.maxTasks, 1, config.maxBatch);
       const leaseMs = checkLease("lease_duration", input.leaseMs, config);
-      const rows = await write((ev) => claimReady(input.workerId, queues, caps, n, leaseMs, clock.now(), ev));
+      const rows = await write((ev) => claimReady(tenant, input.workerId, queues, caps, n, leaseMs, clock.now(), ev));
       return rows.map((row) => ({ task: rowToTask(row), lease: leaseOf(row) }));
     },
 
@@ -665,9 +713,9 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       if (input.progress !== undefined) checkInt("progress", input.progress, 0, 100);
       return write((ev) => {
         const now = clock.now();
-        const row = store.heartbeat(input.id, input.fencingToken, now, leaseMs, input.progress ?? null, input.progressMessage ?? null);
+        const row = store.heartbeat(tenant, input.id, input.fencingToken, now, leaseMs, input.progress ?? null, input.progressMessage ?? null);
         if (!row) {
-          const err = refusal(input.id, input.fencingToken, now);
+          const err = refusal(tenant, input.id, input.fencingToken, now);
           if (err.reason === "TASK_CANCELLED") return { lease: undefined, cancelRequested: true };
           throw err;
         }
@@ -681,7 +729,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       checkName("id", input.id);
       checkInt("fencing_token", input.fencingToken, 1, Number.MAX_SAFE_INTEGER);
       try {
-        const row = await write((ev) => completeRow(input.id, input.fencingToken, input.result, clock.now(), ev));
+        const row = await write((ev) => completeRow(tenant, input.id, input.fencingToken, input.result, clock.now(), ev));
         return rowToTask(row);
       } finally {
         freed(input.id, input.fencingToken);
@@ -700,7 +748,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         const now = clock.now();
         return items.map((it): TaskRow | AppError => {
           try {
-            return completeRow(it.id, it.fencingToken, it.result, now, ev);
+            return completeRow(tenant, it.id, it.fencingToken, it.result, now, ev);
           } catch (e) {
             if (e instanceof AppError) return e;
             throw e;
@@ -722,7 +770,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       try {
         const row = await write((ev) => {
           const now = clock.now();
-          const row = held(input.id, input.fencingToken, now);
+          const row = held(tenant, input.id, input.fencingToken, now);
           const error: TaskError = { message: input.error.message, retryable: !!input.error.retryable, details: input.error.details, reason: input.error.reason };
           const retry = error.retryable && row.attempt < row.max_attempts;
           if (retry) {
@@ -738,7 +786,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
             .q(`UPDATE tasks SET state = ${S.failed}, error = ?, finished_at = ?, lease_expires_at = NULL, deadline_at = NULL, updated_at = ? WHERE seq = ? RETURNING *`)
             .get(JSON.stringify(error), now, now, row.seq) as TaskRow;
           ev.push({ kind: "failed", row: updated, prev: S.running });
-          if (row.has_dependents) cancelDependents(row.id, "failed", now, ev);
+          if (row.has_dependents) cancelDependents(tenant, row.id, "failed", now, ev);
           return updated;
         });
         return rowToTask(row);
@@ -760,9 +808,9 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         const row = await write((ev) => {
           const now = clock.now();
           let row: TaskRow | null;
-          if (input.fencingToken !== undefined) row = held(input.id, input.fencingToken, now);
+          if (input.fencingToken !== undefined) row = held(tenant, input.id, input.fencingToken, now);
           else {
-            row = store.byId(input.id);
+            row = store.byId(tenant, input.id);
             if (!row) throw taskNotFound(input.id);
             if (row.state !== S.running) throw new AppError("failed_precondition", "TASK_NOT_RUNNING", `task ${input.id} is ${STATE_NAMES[row.state]}, not running`, { id: input.id });
           }
@@ -787,7 +835,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       checkName("id", input.id);
       const out = await write((ev) => {
         const now = clock.now();
-        const row = store.byId(input.id);
+        const row = store.byId(tenant, input.id);
         if (!row) throw taskNotFound(input.id);
         if (row.state !== S.pending && row.state !== S.blocked && row.state !== S.running) {
           throw new AppError("failed_precondition", "TASK_ALREADY_FINISHED", `task ${row.id} is already ${STATE_NAMES[row.state]}`, { id: row.id, state: STATE_NAMES[row.state]! });
@@ -797,7 +845,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
           .q(`UPDATE tasks SET state = ${S.cancelled}, error = ?, finished_at = ?, updated_at = ?, lease_expires_at = NULL, deadline_at = NULL WHERE seq = ? RETURNING *`)
           .get(JSON.stringify(error), now, now, row.seq) as TaskRow;
         ev.push({ kind: "cancelled", row: updated, prev: row.state });
-        const dependents = row.has_dependents ? cancelDependents(row.id, "was cancelled", now, ev) : [];
+        const dependents = row.has_dependents ? cancelDependents(tenant, row.id, "was cancelled", now, ev) : [];
         return { row: updated, wasRunning: row.state === S.running, dependents };
       });
       if (out.wasRunning) dispatcher.cancelNotice(out.row.id, out.row.fencing_token, "cancelled");
@@ -810,7 +858,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       if (input.runAt !== undefined) checkInt("run_at", input.runAt, 0, 8.64e15);
       const row = await write((ev) => {
         const now = clock.now();
-        const row = store.byId(input.id);
+        const row = store.byId(tenant, input.id);
         if (!row) throw taskNotFound(input.id);
         if (row.state !== S.failed && row.state !== S.timed_out && row.state !== S.cancelled) {
           throw new AppError("failed_precondition", "TASK_NOT_RETRYABLE", `task ${row.id} is ${STATE_NAMES[row.state]}; only failed, timed out or cancelled tasks can be retried`, {
@@ -819,7 +867,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
           });
         }
         let state = S.pending;
-        for (const d of store.depStates(row.id)) {
+        for (const d of store.depStates(tenant, row.id)) {
           if (d.state === null || d.state === S.failed || d.state === S.cancelled || d.state === S.timed_out) {
             throw new AppError("failed_precondition", "DEPENDENCY_FAILED", `dependency ${d.id} did not succeed; retry it first`, { id: d.id });
           }
@@ -853,15 +901,16 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       if (queues.length === 0) throw invalidArgument("queues", "name at least one queue");
       for (const [i, q] of queues.entries()) checkName(`queues[${i}]`, q);
       const caps = checkStrings("capabilities", input.capabilities, 64);
-      const credits = checkInt("credits", input.credits, 1, 10_000);
+      // 0 is a stream that only wants pings and cancel notices until credits are granted.
+      const credits = checkInt("credits", input.credits, 0, 10_000);
       const leaseMs = checkLease("lease_duration", input.leaseMs, config);
-      return dispatcher.connect({ workerId: input.workerId, queues, capsJson: JSON.stringify(caps), credits, leaseMs }, send);
+      return dispatcher.connect({ tenant, workerId: input.workerId, queues, capsJson: JSON.stringify(caps), credits, leaseMs }, send);
     },
 
     /** Adds credits to a worker stream. */
     grantWorkerCredits(sessionId: string, credits: number): number {
       checkInt("credits", credits, 1, 10_000);
-      return dispatcher.grant(sessionId, credits);
+      return dispatcher.grant(tenant, sessionId, credits);
     },
 
     // ------------------------------------------------------------ queues
@@ -870,39 +919,42 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     listQueues(page: { pageSize?: number; pageToken?: string } = {}): Page<QueueInfo> {
       const size = checkPageSize(page.pageSize);
       const after = decodePageToken(page.pageToken, "queues") as string | undefined;
-      const names = allQueueNames().filter((n) => after === undefined || n > after);
+      const names = allQueueNames(tenant).filter((n) => after === undefined || n > after);
       const chosen = names.slice(0, size);
-      return { items: queueInfos(chosen), nextPageToken: names.length > size ? encodePageToken(chosen[chosen.length - 1]!, "queues") : "" };
+      return { items: queueInfos(tenant, chosen), nextPageToken: names.length > size ? encodePageToken(chosen[chosen.length - 1]!, "queues") : "" };
     },
 
     /** One queue (a valid unused name answers an empty queue). */
     getQueue(name: string): QueueInfo {
       checkName("name", name);
-      return queueInfos([name])[0]!;
+      return queueInfos(tenant, [name])[0]!;
     },
 
     /** Pauses a queue: no new claims; claimed tasks finish. */
-    pauseQueue: (name: string) => setPaused(name, true),
+    pauseQueue: (name: string) => setPaused(tenant, name, true),
     /** Resumes a queue and serves waiting workers. */
-    resumeQueue: (name: string) => setPaused(name, false),
+    resumeQueue: (name: string) => setPaused(tenant, name, false),
 
-    listQueueConfigs: (page: { pageSize?: number; pageToken?: string } = {}): Page<QueueConfig> => configs.list(checkPageSize(page.pageSize), page.pageToken),
-    getQueueConfig: (name: string): QueueConfig => configs.get(name),
+    listQueueConfigs: (page: { pageSize?: number; pageToken?: string } = {}): Page<QueueConfig> => configs.list(tenant, checkPageSize(page.pageSize), page.pageToken),
+    getQueueConfig: (name: string): QueueConfig => configs.get(tenant, name),
     /** Creates a queue config (source `api`); idempotent by requestId. */
     createQueueConfig: (input: Partial<QueueConfig> & { name: string }, requestId?: string): Promise<QueueConfig> =>
-      write(() => configs.create(input, requestId)),
-    deleteQueueConfig: (name: string): Promise<QueueConfig> => write(() => configs.remove(name)),
+      write(() => configs.create(tenant, input, requestId)),
+    deleteQueueConfig: (name: string): Promise<QueueConfig> => write(() => configs.remove(tenant, name)),
     /** Reloads configs from the YAML file named in the config (`queueConfigPath`). */
     reloadQueueConfigs: async () => {
+      if (tenant !== DEFAULT_TENANT) {
+        throw new AppError("failed_precondition", "QUEUE_CONFIG_FILE_MISSING", "the queue config file configures the default tenant only");
+      }
       const parsed = await configs.readFile();
       return write(() => configs.apply(parsed));
     },
 
     // ------------------------------------------------------------ stats and upkeep
 
-    getTaskStats: (input: { date?: string; queue?: string; topServersLimit?: number } = {}) => stats.taskStats(input),
-    getHourlyTaskStats: (input: { date?: string; queue?: string } = {}) => stats.hourly(input),
-    getWorkerTaskStats: (input: { workerId: string; date?: string }) => stats.worker(input),
+    getTaskStats: (input: { date?: string; queue?: string; topServersLimit?: number } = {}) => stats.taskStats(tenant, input),
+    getHourlyTaskStats: (input: { date?: string; queue?: string } = {}) => stats.hourly(tenant, input),
+    getWorkerTaskStats: (input: { workerId: string; date?: string }) => stats.worker(tenant, input),
 
     tick,
 
@@ -923,7 +975,70 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
     /** Figures for tests and benchmarks. */
     dispatcherState: () => dispatcher.state(),
+
+    // ------------------------------------------------------------ holders (servers domain)
+
+    /** Listens to every committed change without mapping tasks; answers an unsubscribe. */
+    onChange(listener: (change: TaskChange) => void): () => void {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
+    },
+
+    /** Lets another domain (the servers' load balancer) choose which worker stream is served first. */
+    setSessionChooser(choose: ((sessions: { workerId: string; credits: number }[]) => number | undefined) | undefined): void {
+      sessionChooser = choose;
+    },
+
+    /** Stops (or resumes) new claims and stream pushes for a holder; its running tasks finish. */
+    setHolderDrained(holder: string, on: boolean): void {
+      if (on) drained.add(holderKey(tenant, holder));
+      else if (drained.delete(holderKey(tenant, holder))) dispatcher.kick();
+    },
+
+    /** Puts every task a holder runs back in its queue, the attempt refunded (the holder left). */
+    async releaseHeldBy(holder: string): Promise<Task[]> {
+      const notices: [string, number][] = [];
+      const rows = await write((ev) => {
+        const now = clock.now();
+        const out = store
+          .q(`UPDATE tasks SET state = ${S.pending}, attempt = max(0, attempt - 1), run_at = ?, lease_expires_at = NULL, deadline_at = NULL, updated_at = ?
+            WHERE tenant = ? AND state = ${S.running} AND worker_id = ? RETURNING *`)
+          .all(now, now, tenant, holder) as TaskRow[];
+        for (const row of out) {
+          ev.push({ kind: "released", row, prev: S.running });
+          notices.push([row.id, row.fencing_token]);
+        }
+        if (out.length) dispatcher.kick();
+        return out;
+      });
+      for (const [id, token] of notices) dispatcher.cancelNotice(id, token, "cancelled");
+      return rows.map(rowToTask);
+    },
+
+    /** Running tasks with their holder (worker or server id), of this tenant or of every tenant. */
+    runningHolders: (everyTenant = false): { taskId: string; holder: string }[] =>
+      (
+        sqlite
+          .prepare(`SELECT id, worker_id FROM tasks WHERE state = ${S.running} AND worker_id IS NOT NULL${everyTenant ? "" : " AND tenant = ?"}`)
+          .all(...(everyTenant ? [] : [tenant])) as { id: string; worker_id: string }[]
+      ).map((r) => ({
+        taskId: r.id,
+        holder: r.worker_id,
+      })),
+
+    /** Finished attempts of one holder (as server_id or worker_id), by finish time, all time without a range. */
+    holderCounts(holder: string, range?: { start: number; end: number }) {
+      const where = range ? ` AND finished_at >= ? AND finished_at < ?` : "";
+      const args = range ? [tenant, holder, holder, range.start, range.end] : [tenant, holder, holder];
+      const r = sqlite
+        .prepare(`SELECT count(*) AS done, sum(CASE WHEN state = ${S.succeeded} THEN 1 ELSE 0 END) AS ok,
+          avg(CASE WHEN started_at IS NOT NULL THEN finished_at - started_at END) AS avg
+          FROM tasks WHERE tenant = ? AND coalesce(server_id, worker_id) IN (?, ?) AND state IN (${S.succeeded}, ${S.failed}, ${S.timed_out}) AND finished_at IS NOT NULL${where}`)
+        .get(...args) as { done: number; ok: number | null; avg: number | null };
+      return { tasksProcessed: r.done, successCount: r.ok ?? 0, failureCount: r.done - (r.ok ?? 0), averageProcessingTimeMs: Math.round(r.avg ?? 0) };
+    },
   };
+  }
 
   function invalidTransition(row: TaskRow, to: TaskState): AppError {
     return new AppError("failed_precondition", "INVALID_TRANSITION", `task ${row.id} cannot go from ${STATE_NAMES[row.state]} to ${to}`, {
@@ -952,4 +1067,6 @@ function withLazyTask<T extends object>(obj: T, row: TaskRow): T & { task: Task 
 }
 
 export type TaskEngine = ReturnType<typeof createTaskEngine>;
+/** The engine's methods scoped to one tenant: `engine.scoped(tenant)`. */
+export type TenantTaskEngine = ReturnType<TaskEngine["scoped"]>;
 export { ALL_STATES };

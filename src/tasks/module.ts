@@ -25,12 +25,12 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
     events: (event) => hub.publish(event),
   });
   const socket = taskEventsSocket({
-    apiToken: ctx.config.apiToken,
+    auth: ctx.auth,
     log: ctx.log,
     source: {
-      getTask: (id) => taskMessage(engine.getTask(id)),
-      async *watch(taskIds, signal) {
-        for await (const event of hub.watch({ taskIds, queues: [], kinds: [] }, signal)) yield eventMessage(event);
+      getTask: (tenant, id) => taskMessage(engine.scoped(tenant).getTask(id)),
+      async *watch(tenant, taskIds, signal) {
+        for await (const event of hub.watch({ tenant, taskIds, queues: [], kinds: [] }, signal)) yield eventMessage(event);
       },
     },
   });

@@ -85,3 +85,18 @@ describe("queue configs", () => {
     expect(await reasonOf(t.engine.deleteQueueConfig("inference_high"))).toBe("QUEUE_CONFIG_NOT_FOUND");
   });
 });
+
+describe("the deployment block", () => {
+  it("reads git_url, branch, startup_cmd, startup_timeout_secs and requirements_file, and refuses a bad one naming the key", () => {
+    const [c] = parseQueueConfigYaml(`queues:\n  infer:\n    priority: 2\n    deployment:\n      git_url: https://example.com/r.git\n      branch: main\n      startup_cmd: python main.py\n      startup_timeout_secs: 300\n      requirements_file: requirements.txt\n`);
+    expect(c!.deployment).toEqual({ git_url: "https://example.com/r.git", branch: "main", startup_cmd: "python main.py", startup_timeout_secs: 300, requirements_file: "requirements.txt" });
+    let err: unknown;
+    try {
+      parseQueueConfigYaml(`queues:\n  infer:\n    deployment:\n      startup_timeout_secs: soon\n`);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).metadata.key).toBe("queues.infer.deployment.startup_timeout_secs");
+  });
+});

@@ -2,6 +2,7 @@ import type { Database as Sqlite } from "bun:sqlite";
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { Clock } from "../core/clock.ts";
+import { DEFAULT_TENANT } from "../core/principal.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { checkInt, checkName, checkRequestId, decodePageToken, encodePageToken, parentQueueName } from "./rules.ts";
 import { modeCode, rowToConfig, type ConfigRow } from "./store.ts";
@@ -24,7 +25,26 @@ export function checkQueueConfig(c: QueueConfigInput, field = "config"): QueueCo
   if (c.deployment !== undefined && (typeof c.deployment !== "object" || c.deployment === null || Array.isArray(c.deployment))) {
     throw invalidArgument(`${field}.deployment`, "must be a JSON object");
   }
+  if (c.deployment !== undefined) checkDeployment(c.deployment, `${field}.deployment`);
   return c;
+}
+
+/** Text settings of a `deployment` block (runqy): where and how a worker gets and starts its code. */
+const DEPLOYMENT_TEXT = ["git_url", "branch", "startup_cmd", "requirements_file", "code_path", "mode", "git_token"];
+
+/**
+ * The `deployment` block a registering worker receives (seed 003): `git_url`, `branch`,
+ * `startup_cmd`, `startup_timeout_secs`, `requirements_file` (and runqy's `code_path`, `mode`,
+ * `redis_storage`, `vaults`); other keys are kept as given.
+ */
+export function checkDeployment(d: JsonObject, field: string): void {
+  for (const k of DEPLOYMENT_TEXT) {
+    if (d[k] !== undefined && (typeof d[k] !== "string" || (d[k] as string).length > 2048)) throw invalidArgument(`${field}.${k}`, "must be a string of at most 2048 characters");
+  }
+  const t = d.startup_timeout_secs;
+  if (t !== undefined && (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t > 86_400)) throw invalidArgument(`${field}.startup_timeout_secs`, "must be a whole number of seconds from 0 to 86400");
+  if (d.redis_storage !== undefined && typeof d.redis_storage !== "boolean") throw invalidArgument(`${field}.redis_storage`, "must be a boolean");
+  if (d.vaults !== undefined && (!Array.isArray(d.vaults) || d.vaults.some((v) => typeof v !== "string"))) throw invalidArgument(`${field}.vaults`, "must be a list of strings");
 }
 
 /**
@@ -82,27 +102,37 @@ function fileInvalid(key: string, message: string): AppError {
   return new AppError("failed_precondition", "QUEUE_CONFIG_FILE_INVALID", `queue config file: ${key ? key + ": " : ""}${message}`, { key });
 }
 
-/** Queue configs: stored rows plus an in-memory copy the claim path reads. */
+/**
+ * Queue configs: stored rows plus an in-memory copy the claim path reads. Configs are per
+ * tenant; the YAML file configures the default tenant's queues.
+ */
 export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: string | undefined }) {
   const { sqlite, clock } = deps;
-  const cache = new Map<string, QueueConfig>();
+  /** Per tenant: name → config. */
+  const byTenant = new Map<string, Map<string, QueueConfig>>();
+  const EMPTY = new Map<string, QueueConfig>();
+  const cacheOf = (tenant: string) => byTenant.get(tenant) ?? EMPTY;
   let limits = false;
 
   function load(): void {
-    cache.clear();
-    for (const r of sqlite.prepare(`SELECT * FROM task_queue_configs`).all() as ConfigRow[]) cache.set(r.name, rowToConfig(r));
-    limits = [...cache.values()].some((c) => c.concurrencyLimit > 0);
+    byTenant.clear();
+    for (const r of sqlite.prepare(`SELECT * FROM task_queue_configs`).all() as ConfigRow[]) {
+      let m = byTenant.get(r.tenant);
+      if (!m) byTenant.set(r.tenant, (m = new Map()));
+      m.set(r.name, rowToConfig(r));
+    }
+    limits = [...byTenant.values()].some((m) => [...m.values()].some((c) => c.concurrencyLimit > 0));
   }
   load();
 
-  const upsert = sqlite.prepare(`INSERT INTO task_queue_configs (name, priority, mode, default_timeout_ms, default_max_attempts, concurrency_limit, deployment, source, request_id, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT(name) DO UPDATE SET priority = excluded.priority, mode = excluded.mode, default_timeout_ms = excluded.default_timeout_ms,
+  const upsert = sqlite.prepare(`INSERT INTO task_queue_configs (name, priority, mode, default_timeout_ms, default_max_attempts, concurrency_limit, deployment, source, request_id, created_at, updated_at, tenant)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(tenant, name) DO UPDATE SET priority = excluded.priority, mode = excluded.mode, default_timeout_ms = excluded.default_timeout_ms,
       default_max_attempts = excluded.default_max_attempts, concurrency_limit = excluded.concurrency_limit, deployment = excluded.deployment,
       source = excluded.source, request_id = excluded.request_id, updated_at = excluded.updated_at`);
 
-  function put(c: QueueConfigInput, source: "api" | "yaml", requestId: string | null, now: number): void {
-    const createdAt = cache.get(c.name)?.createdAt ?? now;
+  function put(tenant: string, c: QueueConfigInput, source: "api" | "yaml", requestId: string | null, now: number): void {
+    const createdAt = cacheOf(tenant).get(c.name)?.createdAt ?? now;
     upsert.run(
       c.name,
       c.priority ?? 0,
@@ -115,6 +145,7 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
       requestId,
       createdAt,
       now,
+      tenant,
     );
   }
 
@@ -129,7 +160,8 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
 
   return {
     /** The config of a queue: its own, else its runqy parent's (`inference_high` → `inference`). */
-    resolve(name: string): QueueConfig | undefined {
+    resolve(tenant: string, name: string): QueueConfig | undefined {
+      const cache = cacheOf(tenant);
       if (cache.size === 0) return undefined;
       const own = cache.get(name);
       if (own) return own;
@@ -139,40 +171,41 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
     hasLimits: () => limits,
     reload: load,
 
-    list(size: number, token: string | undefined): Page<QueueConfig> {
+    list(tenant: string, size: number, token: string | undefined): Page<QueueConfig> {
+      const cache = cacheOf(tenant);
       const after = decodePageToken(token, "configs") as string | undefined;
       const names = [...cache.keys()].sort().filter((n) => after === undefined || n > after);
       const chosen = names.slice(0, size);
       return { items: chosen.map((n) => cache.get(n)!), nextPageToken: names.length > size ? encodePageToken(chosen[chosen.length - 1]!, "configs") : "" };
     },
 
-    get(name: string): QueueConfig {
+    get(tenant: string, name: string): QueueConfig {
       checkName("name", name);
-      const c = cache.get(name);
+      const c = cacheOf(tenant).get(name);
       if (!c) throw notFound("QUEUE_CONFIG_NOT_FOUND", `queue config not found: ${name}`, { name });
       return c;
     },
 
     /** Runs inside a transaction. */
-    create(input: QueueConfigInput, requestId?: string): QueueConfig {
+    create(tenant: string, input: QueueConfigInput, requestId?: string): QueueConfig {
       checkQueueConfig(input);
       const rid = checkRequestId("request_id", requestId);
-      const existing = sqlite.prepare(`SELECT * FROM task_queue_configs WHERE name = ?`).get(input.name) as ConfigRow | null;
+      const existing = sqlite.prepare(`SELECT * FROM task_queue_configs WHERE tenant = ? AND name = ?`).get(tenant, input.name) as ConfigRow | null;
       if (existing) {
         if (rid && existing.request_id === rid) return rowToConfig(existing);
         throw new AppError("already_exists", "QUEUE_CONFIG_EXISTS", `queue config ${input.name} already exists`, { name: input.name });
       }
-      put(input, "api", rid ?? null, clock.now());
+      put(tenant, input, "api", rid ?? null, clock.now());
       load();
-      return cache.get(input.name)!;
+      return cacheOf(tenant).get(input.name)!;
     },
 
     /** Runs inside a transaction. */
-    remove(name: string): QueueConfig {
+    remove(tenant: string, name: string): QueueConfig {
       checkName("name", name);
-      const c = cache.get(name);
+      const c = cacheOf(tenant).get(name);
       if (!c) throw notFound("QUEUE_CONFIG_NOT_FOUND", `queue config not found: ${name}`, { name });
-      sqlite.prepare(`DELETE FROM task_queue_configs WHERE name = ?`).run(name);
+      sqlite.prepare(`DELETE FROM task_queue_configs WHERE tenant = ? AND name = ?`).run(tenant, name);
       load();
       return c;
     },
@@ -190,8 +223,9 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
     },
 
     /** Makes the stored `yaml` configs equal to the file's; `api` configs stay. In a transaction. */
-    apply(parsed: QueueConfigInput[]): { configs: QueueConfig[]; added: string[]; updated: string[]; removed: string[] } {
+    apply(parsed: QueueConfigInput[], tenant = DEFAULT_TENANT): { configs: QueueConfig[]; added: string[]; updated: string[]; removed: string[] } {
       const now = clock.now();
+      const cache = cacheOf(tenant);
       const added: string[] = [];
       const updated: string[] = [];
       const removed: string[] = [];
@@ -201,16 +235,17 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
         if (!old) added.push(c.name);
         else if (!same(old, c)) updated.push(c.name);
         else continue;
-        put(c, "yaml", null, now);
+        put(tenant, c, "yaml", null, now);
       }
       for (const c of cache.values()) {
         if (c.source === "yaml" && !names.has(c.name)) {
-          sqlite.prepare(`DELETE FROM task_queue_configs WHERE name = ?`).run(c.name);
+          sqlite.prepare(`DELETE FROM task_queue_configs WHERE tenant = ? AND name = ?`).run(tenant, c.name);
           removed.push(c.name);
         }
       }
       load();
-      return { configs: [...cache.keys()].sort().map((n) => cache.get(n)!), added, updated, removed };
+      const after = cacheOf(tenant);
+      return { configs: [...after.keys()].sort().map((n) => after.get(n)!), added, updated, removed };
     },
   };
 }

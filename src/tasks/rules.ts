@@ -146,7 +146,8 @@ function fingerprint(s: string): string {
 export function dayRange(date: string | undefined, now: number): { date: string; start: number; end: number } {
   const d = date && date.length > 0 ? date : new Date(now).toISOString().slice(0, 10);
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(d);
-  const start = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999.
+  const start = m ? new Date(0).setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
   if (!m || Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== d) throw invalidArgument("date", "must be a day as YYYY-MM-DD");
   return { date: d, start, end: start + 86_400_000 };
 }

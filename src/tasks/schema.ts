@@ -10,6 +10,8 @@ export const tasks = sqliteTable(
   "tasks",
   {
     seq: integer("seq").primaryKey(),
+    /** Every task belongs to a tenant; ids, request ids and queues are per tenant. */
+    tenant: text("tenant").notNull().default("default"),
     id: text("id").notNull(),
     queue: text("queue").notNull(),
     type: text("type").notNull().default(""),
@@ -53,15 +55,15 @@ export const tasks = sqliteTable(
     retryCount: integer("retry_count").notNull().default(0),
   },
   (t) => [
-    uniqueIndex("tasks_id_unique").on(t.id),
+    uniqueIndex("tasks_id_unique").on(t.tenant, t.id),
     // The claim path: ready tasks of one queue in priority order, then FIFO. The DESC must be
     // declared or SQLite sorts in a temporary B-tree on every claim.
-    index("tasks_claim_idx").on(t.queue, t.state, sql`${t.priority} desc`, t.seq),
+    index("tasks_claim_idx").on(t.tenant, t.queue, t.state, sql`${t.priority} desc`, t.seq),
     // The reaper: running tasks by lease expiry.
     index("tasks_state_lease_idx").on(t.state, t.leaseExpiresAt),
     index("tasks_created_idx").on(t.createdAt),
     index("tasks_finished_idx").on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
-    uniqueIndex("tasks_request_id_unique").on(t.requestId).where(sql`${t.requestId} is not null`),
+    uniqueIndex("tasks_request_id_unique").on(t.tenant, t.requestId).where(sql`${t.requestId} is not null`),
   ],
 );
 
@@ -69,22 +71,30 @@ export const tasks = sqliteTable(
 export const taskDependencies = sqliteTable(
   "task_dependencies",
   {
+    tenant: text("tenant").notNull().default("default"),
     taskId: text("task_id").notNull(),
     dependsOn: text("depends_on").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.taskId, t.dependsOn] }), index("task_dependencies_depends_on_idx").on(t.dependsOn)],
+  (t) => [primaryKey({ columns: [t.tenant, t.taskId, t.dependsOn] }), index("task_dependencies_depends_on_idx").on(t.tenant, t.dependsOn)],
 );
 
 /** Queues that were paused or resumed at least once (other queues exist implicitly). */
-export const taskQueues = sqliteTable("task_queues", {
-  name: text("name").primaryKey(),
-  paused: integer("paused").notNull().default(0),
-  pauseUpdatedAt: integer("pause_updated_at").notNull(),
-});
+export const taskQueues = sqliteTable(
+  "task_queues",
+  {
+    /** Queues are per tenant: two tenants may both have `default`. */
+    tenant: text("tenant").notNull().default("default"),
+    name: text("name").notNull(),
+    paused: integer("paused").notNull().default(0),
+    pauseUpdatedAt: integer("pause_updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.name] })],
+);
 
 /** Queue configs, created through the API (`source = 'api'`) or loaded from YAML (`'yaml'`). */
 export const taskQueueConfigs = sqliteTable("task_queue_configs", {
-  name: text("name").primaryKey(),
+  tenant: text("tenant").notNull().default("default"),
+  name: text("name").notNull(),
   priority: integer("priority").notNull().default(0),
   /** 0 unspecified, 1 long_running, 2 one_shot. */
   mode: integer("mode").notNull().default(0),
@@ -97,4 +107,4 @@ export const taskQueueConfigs = sqliteTable("task_queue_configs", {
   requestId: text("request_id"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
-});
+}, (t) => [primaryKey({ columns: [t.tenant, t.name] })]);

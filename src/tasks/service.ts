@@ -1,4 +1,5 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { tenantOf } from "../core/principal.ts";
 import { QueueService } from "../../gen/switchyard/tasks/v1/queues_service_pb.js";
 import { TaskService, type CreateTaskRequest } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import {
@@ -49,19 +50,21 @@ function newTask(req: CreateTaskRequest): NewTask {
 
 const page = <T, M>(p: { items: T[]; nextPageToken: string }, map: (t: T) => M) => ({ items: p.items.map(map), nextPageToken: p.nextPageToken });
 
-/** TaskService: thin mappings from RPCs onto the task engine. */
+/** TaskService: thin mappings from RPCs onto the task E(ctx). */
 export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<ServiceImpl<typeof TaskService>> {
+  // Every call works on the caller's tenant only (another tenant's task is TASK_NOT_FOUND).
+  const E = (ctx: HandlerContext) => engine.scoped(tenantOf(ctx));
   return {
-    async createTask(req) {
-      const { task, replayed } = await engine.createTask(newTask(req));
+    async createTask(req, ctx) {
+      const { task, replayed } = await E(ctx).createTask(newTask(req));
       return { task: taskMessage(task), replayed };
     },
-    async batchCreateTasks(req) {
-      return { tasks: (await engine.batchCreateTasks(req.requests.map(newTask))).map(taskMessage) };
+    async batchCreateTasks(req, ctx) {
+      return { tasks: (await E(ctx).batchCreateTasks(req.requests.map(newTask))).map(taskMessage) };
     },
-    getTask: (req) => ({ task: taskMessage(engine.getTask(req.id)) }),
-    listTasks(req) {
-      const p = engine.listTasks({
+    getTask: (req, ctx) => ({ task: taskMessage(E(ctx).getTask(req.id)) }),
+    listTasks(req, ctx) {
+      const p = E(ctx).listTasks({
         pageSize: req.pageSize,
         pageToken: req.pageToken,
         queues: req.queues,
@@ -76,16 +79,16 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
       const { items, nextPageToken } = page(p, taskMessage);
       return { tasks: items, nextPageToken };
     },
-    listReadyTasks(req) {
-      const { items, nextPageToken } = page(engine.listReadyTasks(req), taskMessage);
+    listReadyTasks(req, ctx) {
+      const { items, nextPageToken } = page(E(ctx).listReadyTasks(req), taskMessage);
       return { tasks: items, nextPageToken };
     },
-    listDeadLetterTasks(req) {
-      const { items, nextPageToken } = page(engine.listDeadLetterTasks(req), taskMessage);
+    listDeadLetterTasks(req, ctx) {
+      const { items, nextPageToken } = page(E(ctx).listDeadLetterTasks(req), taskMessage);
       return { tasks: items, nextPageToken };
     },
-    async updateTask(req) {
-      const task = await engine.updateTask({
+    async updateTask(req, ctx) {
+      const task = await E(ctx).updateTask({
         id: req.id,
         progress: req.progress,
         progressMessage: req.progressMessage,
@@ -102,13 +105,15 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
       });
       return { task: taskMessage(task) };
     },
-    deleteTask: async (req) => ({ task: taskMessage(await engine.deleteTask(req.id)) }),
-    async claimTask(req) {
-      const a = await engine.claimTask({ id: req.id, workerId: req.workerId, leaseMs: ms(req.leaseDuration), capabilities: req.capabilities });
+    deleteTask: async (req, ctx) => ({ task: taskMessage(await E(ctx).deleteTask(req.id)) }),
+    async claimTask(req, ctx) {
+      // An empty list is "not given" in proto3: no capability matching the caller did not ask for.
+      const capabilities = req.capabilities.length > 0 ? req.capabilities : undefined;
+      const a = await E(ctx).claimTask({ id: req.id, workerId: req.workerId, leaseMs: ms(req.leaseDuration), capabilities });
       return { task: taskMessage(a.task), lease: leaseMessage(a.lease) };
     },
-    async claimTasks(req) {
-      const assignments = await engine.claimTasks({
+    async claimTasks(req, ctx) {
+      const assignments = await E(ctx).claimTasks({
         workerId: req.workerId,
         queues: req.queues,
         capabilities: req.capabilities,
@@ -120,7 +125,7 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
     async *connectWorker(req, ctx) {
       const pending: WorkerMessage[] = [];
       let wake: (() => void) | undefined;
-      const session = engine.connectWorker(
+      const session = E(ctx).connectWorker(
         { workerId: req.workerId, queues: req.queues, capabilities: req.capabilities, credits: req.credits, leaseMs: ms(req.leaseDuration) },
         (m) => {
           pending.push(m);
@@ -145,14 +150,14 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
         // Tasks handed to this stream but never written to it go back to the queue at once.
         for (const m of pending) {
           if (m.kind === "assigned") {
-            void engine.releaseTask({ id: m.assignment.task.id, fencingToken: m.assignment.lease.fencingToken }).catch(() => {});
+            void E(ctx).releaseTask({ id: m.assignment.task.id, fencingToken: m.assignment.lease.fencingToken }).catch(() => {});
           }
         }
       }
     },
-    grantWorkerCredits: (req) => ({ credits: engine.grantWorkerCredits(req.sessionId, req.credits) }),
-    async heartbeatTask(req) {
-      const r = await engine.heartbeat({
+    grantWorkerCredits: (req, ctx) => ({ credits: E(ctx).grantWorkerCredits(req.sessionId, req.credits) }),
+    async heartbeatTask(req, ctx) {
+      const r = await E(ctx).heartbeat({
         id: req.id,
         fencingToken: Number(req.fencingToken),
         leaseMs: ms(req.leaseDuration),
@@ -161,41 +166,41 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
       });
       return { lease: leaseMessage(r.lease), cancelRequested: r.cancelRequested };
     },
-    completeTask: async (req) => ({
-      task: taskMessage(await engine.completeTask({ id: req.id, fencingToken: Number(req.fencingToken), result: jsonOf(req.result) })),
+    completeTask: async (req, ctx) => ({
+      task: taskMessage(await E(ctx).completeTask({ id: req.id, fencingToken: Number(req.fencingToken), result: jsonOf(req.result) })),
     }),
-    async batchCompleteTasks(req) {
-      const results = await engine.batchCompleteTasks(req.requests.map((r) => ({ id: r.id, fencingToken: Number(r.fencingToken), result: jsonOf(r.result) })));
+    async batchCompleteTasks(req, ctx) {
+      const results = await E(ctx).batchCompleteTasks(req.requests.map((r) => ({ id: r.id, fencingToken: Number(r.fencingToken), result: jsonOf(r.result) })));
       return {
         results: results.map((r) => (r.ok ? { id: r.id, ok: true } : { id: r.id, ok: false, errorReason: r.reason, errorMessage: r.message })),
       };
     },
-    failTask: async (req) => ({
+    failTask: async (req, ctx) => ({
       task: taskMessage(
-        await engine.failTask({ id: req.id, fencingToken: Number(req.fencingToken), error: taskErrorOf(req.error)!, retryDelayMs: ms(req.retryDelay) }),
+        await E(ctx).failTask({ id: req.id, fencingToken: Number(req.fencingToken), error: taskErrorOf(req.error)!, retryDelayMs: ms(req.retryDelay) }),
       ),
     }),
-    releaseTask: async (req) => ({
+    releaseTask: async (req, ctx) => ({
       task: taskMessage(
-        await engine.releaseTask({ id: req.id, fencingToken: req.fencingToken === undefined ? undefined : Number(req.fencingToken), delayMs: ms(req.delay) }),
+        await E(ctx).releaseTask({ id: req.id, fencingToken: req.fencingToken === undefined ? undefined : Number(req.fencingToken), delayMs: ms(req.delay) }),
       ),
     }),
-    async cancelTask(req) {
-      const r = await engine.cancelTask({ id: req.id, reason: req.reason || undefined });
+    async cancelTask(req, ctx) {
+      const r = await E(ctx).cancelTask({ id: req.id, reason: req.reason || undefined });
       return { task: taskMessage(r.task), cancelledDependents: r.cancelledDependents };
     },
-    retryTask: async (req) => ({ task: taskMessage(await engine.retryTask({ id: req.id, runAt: at(req.runAt) })) }),
+    retryTask: async (req, ctx) => ({ task: taskMessage(await E(ctx).retryTask({ id: req.id, runAt: at(req.runAt) })) }),
     async *watchTaskEvents(req, ctx) {
       // A stream answers nothing until its first event: a bad filter must fail here, at once.
       checkStrings("task_ids", req.taskIds, 1000);
       checkStrings("queues", req.queues, 100);
       for (const [i, id] of req.taskIds.entries()) checkName(`task_ids[${i}]`, id);
       for (const [i, q] of req.queues.entries()) checkName(`queues[${i}]`, q);
-      const filter = { taskIds: req.taskIds, queues: req.queues, kinds: req.kinds.filter((k) => k !== 0).map(eventKindOf) };
+      const filter = { tenant: tenantOf(ctx), taskIds: req.taskIds, queues: req.queues, kinds: req.kinds.filter((k) => k !== 0).map(eventKindOf) };
       for await (const event of hub.watch(filter, ctx.signal)) yield { event: eventMessage(event) };
     },
-    getTaskStats(req) {
-      const s = engine.getTaskStats({ date: req.date || undefined, queue: req.queue || undefined, topServersLimit: req.topServersLimit || undefined });
+    getTaskStats(req, ctx) {
+      const s = E(ctx).getTaskStats({ date: req.date || undefined, queue: req.queue || undefined, topServersLimit: req.topServersLimit || undefined });
       return {
         date: s.date,
         totalTasks: BigInt(s.totalTasks),
@@ -213,8 +218,8 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
         queues: s.queues.map((q) => ({ queue: q.queue, counts: countsMessage(q.counts), averageProcessingTime: durationFromMs(q.averageProcessingTimeMs) })),
       };
     },
-    getHourlyTaskStats(req) {
-      const h = engine.getHourlyTaskStats({ date: req.date || undefined, queue: req.queue || undefined });
+    getHourlyTaskStats(req, ctx) {
+      const h = E(ctx).getHourlyTaskStats({ date: req.date || undefined, queue: req.queue || undefined });
       return {
         date: h.date,
         hours: h.hours.map((x) => ({
@@ -226,8 +231,8 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
         })),
       };
     },
-    getWorkerTaskStats(req) {
-      const w = engine.getWorkerTaskStats({ workerId: req.workerId, date: req.date || undefined });
+    getWorkerTaskStats(req, ctx) {
+      const w = E(ctx).getWorkerTaskStats({ workerId: req.workerId, date: req.date || undefined });
       return { stats: workerStatMessage(w.stats), runningTasks: BigInt(w.runningTasks) };
     },
   };
@@ -235,25 +240,26 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
 
 /** QueueService: thin mappings from RPCs onto the task engine's queues and configs. */
 export function queueService(engine: TaskEngine): Partial<ServiceImpl<typeof QueueService>> {
+  const E = (ctx: HandlerContext) => engine.scoped(tenantOf(ctx));
   return {
-    listQueues(req) {
-      const p = engine.listQueues(req);
+    listQueues(req, ctx) {
+      const p = E(ctx).listQueues(req);
       return { queues: p.items.map(queueMessage), nextPageToken: p.nextPageToken };
     },
-    getQueue: (req) => ({ queue: queueMessage(engine.getQueue(req.name)) }),
-    pauseQueue: async (req) => ({ queue: queueMessage(await engine.pauseQueue(req.name)) }),
-    resumeQueue: async (req) => ({ queue: queueMessage(await engine.resumeQueue(req.name)) }),
-    listQueueConfigs(req) {
-      const p = engine.listQueueConfigs(req);
+    getQueue: (req, ctx) => ({ queue: queueMessage(E(ctx).getQueue(req.name)) }),
+    pauseQueue: async (req, ctx) => ({ queue: queueMessage(await E(ctx).pauseQueue(req.name)) }),
+    resumeQueue: async (req, ctx) => ({ queue: queueMessage(await E(ctx).resumeQueue(req.name)) }),
+    listQueueConfigs(req, ctx) {
+      const p = E(ctx).listQueueConfigs(req);
       return { configs: p.items.map(queueConfigMessage), nextPageToken: p.nextPageToken };
     },
-    getQueueConfig: (req) => ({ config: queueConfigMessage(engine.getQueueConfig(req.name)) }),
-    createQueueConfig: async (req) => ({
-      config: queueConfigMessage(await engine.createQueueConfig(queueConfigOf(req.config!), req.requestId || undefined)),
+    getQueueConfig: (req, ctx) => ({ config: queueConfigMessage(E(ctx).getQueueConfig(req.name)) }),
+    createQueueConfig: async (req, ctx) => ({
+      config: queueConfigMessage(await E(ctx).createQueueConfig(queueConfigOf(req.config!), req.requestId || undefined)),
     }),
-    deleteQueueConfig: async (req) => ({ config: queueConfigMessage(await engine.deleteQueueConfig(req.name)) }),
-    async reloadQueueConfigs() {
-      const r = await engine.reloadQueueConfigs();
+    deleteQueueConfig: async (req, ctx) => ({ config: queueConfigMessage(await E(ctx).deleteQueueConfig(req.name)) }),
+    async reloadQueueConfigs(_req, ctx) {
+      const r = await E(ctx).reloadQueueConfigs();
       return { configs: r.configs.map(queueConfigMessage), added: r.added, updated: r.updated, removed: r.removed };
     },
   };

@@ -69,13 +69,13 @@ export function createTaskStats(deps: { sqlite: Sqlite; clock: Clock }) {
 
   return {
     /** Totals and counts for the tasks created on one day (default today). */
-    taskStats(input: { date?: string; queue?: string; topServersLimit?: number }): TaskStats {
+    taskStats(tenant: string, input: { date?: string; queue?: string; topServersLimit?: number }): TaskStats {
       const now = clock.now();
       const day = dayRange(input.date, now);
       const top = input.topServersLimit ? checkInt("top_servers_limit", input.topServersLimit, 1, 100) : 5;
       const qf = input.queue ? " AND queue = ?" : "";
-      const args: (string | number)[] = [day.start, day.end, ...(input.queue ? [input.queue] : [])];
-      const base = `FROM tasks WHERE created_at >= ? AND created_at < ?${qf}`;
+      const args: (string | number)[] = [tenant, day.start, day.end, ...(input.queue ? [input.queue] : [])];
+      const base = `FROM tasks WHERE tenant = ? AND created_at >= ? AND created_at < ?${qf}`;
       const byState = sqlite
         .prepare(`SELECT queue, state, count(*) AS n, sum(CASE WHEN state = ${S.pending} AND run_at > ${now} THEN 1 ELSE 0 END) AS delayed ${base} GROUP BY queue, state`)
         .all(...args) as { queue: string; state: number; n: number; delayed: number }[];
@@ -118,17 +118,17 @@ export function createTaskStats(deps: { sqlite: Sqlite; clock: Clock }) {
     },
 
     /** Per hour of one day: created (by creation time), completed and failed (by finish time). */
-    hourly(input: { date?: string; queue?: string }): HourlyStats {
+    hourly(tenant: string, input: { date?: string; queue?: string }): HourlyStats {
       const day = dayRange(input.date, clock.now());
       const qf = input.queue ? " AND queue = ?" : "";
-      const args: (string | number)[] = [day.start, day.end, ...(input.queue ? [input.queue] : [])];
+      const args: (string | number)[] = [tenant, day.start, day.end, ...(input.queue ? [input.queue] : [])];
       const created = sqlite
-        .prepare(`SELECT (created_at - ${day.start}) / 3600000 AS hour, count(*) AS n FROM tasks WHERE created_at >= ? AND created_at < ?${qf} GROUP BY hour`)
+        .prepare(`SELECT (created_at - ${day.start}) / 3600000 AS hour, count(*) AS n FROM tasks WHERE tenant = ? AND created_at >= ? AND created_at < ?${qf} GROUP BY hour`)
         .all(...args) as { hour: number; n: number }[];
       const finished = sqlite
         .prepare(`SELECT (finished_at - ${day.start}) / 3600000 AS hour, sum(CASE WHEN state = ${S.succeeded} THEN 1 ELSE 0 END) AS ok,
           sum(CASE WHEN ${BAD} THEN 1 ELSE 0 END) AS bad, ${AVG_OK} AS avg
-          FROM tasks WHERE finished_at IS NOT NULL AND finished_at >= ? AND finished_at < ?${qf} GROUP BY hour`)
+          FROM tasks WHERE tenant = ? AND finished_at IS NOT NULL AND finished_at >= ? AND finished_at < ?${qf} GROUP BY hour`)
         .all(...args) as { hour: number; ok: number; bad: number; avg: number | null }[];
       const hours = Array.from({ length: 24 }, (_, hour) => ({ hour, created: 0, completed: 0, failed: 0, averageTimeMs: 0 }));
       for (const r of created) hours[Math.floor(r.hour)]!.created = r.n;
@@ -142,9 +142,9 @@ export function createTaskStats(deps: { sqlite: Sqlite; clock: Clock }) {
     },
 
     /** What one worker or backend server finished (on one day by finish time, or all time). */
-    worker(input: { workerId: string; date?: string }): { stats: WorkerStat; runningTasks: number } {
-      const where = [`${PROCESSOR} = ?`];
-      const args: (string | number)[] = [input.workerId];
+    worker(tenant: string, input: { workerId: string; date?: string }): { stats: WorkerStat; runningTasks: number } {
+      const where = ["tenant = ?", `${PROCESSOR} = ?`];
+      const args: (string | number)[] = [tenant, input.workerId];
       if (input.date) {
         const day = dayRange(input.date, clock.now());
         where.push("finished_at >= ? AND finished_at < ?");
@@ -154,7 +154,7 @@ export function createTaskStats(deps: { sqlite: Sqlite; clock: Clock }) {
         .prepare(`SELECT ? AS w, sum(CASE WHEN ${FINISHED} THEN 1 ELSE 0 END) AS done, sum(CASE WHEN state = ${S.succeeded} THEN 1 ELSE 0 END) AS ok,
           sum(CASE WHEN ${BAD} THEN 1 ELSE 0 END) AS bad, ${AVG_OK} AS avg FROM tasks WHERE ${where.join(" AND ")}`)
         .get(input.workerId, ...args) as { w: string; done: number | null; ok: number | null; bad: number | null; avg: number | null };
-      const running = (sqlite.prepare(`SELECT count(*) AS n FROM tasks WHERE state = ${S.running} AND worker_id = ?`).get(input.workerId) as { n: number }).n;
+      const running = (sqlite.prepare(`SELECT count(*) AS n FROM tasks WHERE tenant = ? AND state = ${S.running} AND worker_id = ?`).get(tenant, input.workerId) as { n: number }).n;
       return { stats: workerStat({ w: input.workerId, done: r.done ?? 0, ok: r.ok ?? 0, bad: r.bad ?? 0, avg: r.avg }), runningTasks: running };
     },
   };

@@ -4,6 +4,7 @@ import { STATE_CODES, STATE_NAMES, type Json, type JsonObject, type QueueConfig,
 /** A `tasks` row as SQLite returns it. */
 export interface TaskRow {
   seq: number;
+  tenant: string;
   id: string;
   queue: string;
   type: string;
@@ -47,6 +48,7 @@ const json = <T>(s: string | null): T | undefined => (s === null ? undefined : (
 export function rowToTask(r: TaskRow): Task {
   return {
     id: r.id,
+    tenant: r.tenant,
     queue: r.queue,
     type: r.type,
     priority: r.priority,
@@ -82,6 +84,7 @@ export function rowToTask(r: TaskRow): Task {
 }
 
 export interface ConfigRow {
+  tenant: string;
   name: string;
   priority: number;
   mode: number;
@@ -122,7 +125,8 @@ const CAPS_OK = `(t.capabilities IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(
 
 /**
  * Prepared statements of the tasks tables. Every method is synchronous and meant to run inside
- * a committer transaction (writes) or directly (reads).
+ * a committer transaction (writes) or directly (reads). Every lookup names its tenant; rows
+ * found by `seq` come from a tenant-filtered read.
  */
 export function createTaskStore(sqlite: Sqlite) {
   const cache = new Map<string, Statement>();
@@ -135,33 +139,35 @@ export function createTaskStore(sqlite: Sqlite) {
     return s;
   };
 
-  const insert = sqlite.prepare(`INSERT INTO tasks (id, queue, type, priority, payload, capabilities, run_at, timeout_ms, max_attempts,
+  const insert = sqlite.prepare(`INSERT INTO tasks (tenant, id, queue, type, priority, payload, capabilities, run_at, timeout_ms, max_attempts,
     depends_on, state, metadata, created_at, updated_at, request_id, title, description, tags, error, finished_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`);
-  const byId = sqlite.prepare(`SELECT * FROM tasks WHERE id = ?`);
-  const byRequestId = sqlite.prepare(`SELECT * FROM tasks WHERE request_id = ?`);
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`);
+  const byId = sqlite.prepare(`SELECT * FROM tasks WHERE tenant = ? AND id = ?`);
+  const byRequestId = sqlite.prepare(`SELECT * FROM tasks WHERE tenant = ? AND request_id = ?`);
   const claimOneQueue = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET}
-    WHERE seq IN (SELECT t.seq FROM tasks t WHERE t.queue = ?5 AND t.state = ${S.pending} AND t.run_at <= ?2 AND ${CAPS_OK}
+    WHERE seq IN (SELECT t.seq FROM tasks t WHERE t.tenant = ?7 AND t.queue = ?5 AND t.state = ${S.pending} AND t.run_at <= ?2 AND ${CAPS_OK}
       ORDER BY t.priority DESC, t.seq LIMIT ?6) RETURNING *`);
-  const readyOfQueue = sqlite.prepare(`SELECT t.seq, t.priority FROM tasks t WHERE t.queue = ?5 AND t.state = ${S.pending} AND t.run_at <= ?2 AND ${CAPS_OK}
+  const readyOfQueue = sqlite.prepare(`SELECT t.seq, t.priority FROM tasks t WHERE t.tenant = ?7 AND t.queue = ?5 AND t.state = ${S.pending} AND t.run_at <= ?2 AND ${CAPS_OK}
       ORDER BY t.priority DESC, t.seq LIMIT ?6`);
   const claimSeqs = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET}
     WHERE seq IN (SELECT value FROM json_each(?5)) AND state = ${S.pending} RETURNING *`);
   const claimBySeq = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq = ?5 AND state = ${S.pending} RETURNING *`);
   const complete = sqlite.prepare(`UPDATE tasks SET state = ${S.succeeded}, result = ?3, progress = 100, finished_at = ?4, updated_at = ?4,
     lease_expires_at = NULL, deadline_at = NULL
-    WHERE id = ?1 AND state = ${S.running} AND fencing_token = ?2 AND lease_expires_at > ?4 RETURNING *`);
+    WHERE tenant = ?5 AND id = ?1 AND state = ${S.running} AND fencing_token = ?2 AND lease_expires_at > ?4 RETURNING *`);
   const heartbeat = sqlite.prepare(`UPDATE tasks SET lease_expires_at = ?4 + coalesce(?5, lease_duration_ms), lease_duration_ms = coalesce(?5, lease_duration_ms),
     progress = coalesce(?6, progress), progress_message = coalesce(?7, progress_message), updated_at = ?4
-    WHERE id = ?1 AND state = ${S.running} AND fencing_token = ?2 AND lease_expires_at > ?4 AND ?3 = ?3 RETURNING *`);
-  const runningCount = sqlite.prepare(`SELECT count(*) AS n FROM tasks WHERE queue = ? AND state = ${S.running}`);
-  const pausedQueues = sqlite.prepare(`SELECT name FROM task_queues WHERE paused = 1`);
-  const dependentsBlocked = sqlite.prepare(`SELECT t.* FROM task_dependencies d JOIN tasks t ON t.id = d.task_id WHERE d.depends_on = ? AND t.state = ${S.blocked}`);
-  const unfinishedDeps = sqlite.prepare(`SELECT count(*) AS n FROM task_dependencies d LEFT JOIN tasks t ON t.id = d.depends_on
-    WHERE d.task_id = ? AND (t.state IS NULL OR t.state != ${S.succeeded})`);
-  const depStates = sqlite.prepare(`SELECT d.depends_on AS id, t.state AS state FROM task_dependencies d LEFT JOIN tasks t ON t.id = d.depends_on WHERE d.task_id = ?`);
-  const insertEdge = sqlite.prepare(`INSERT OR IGNORE INTO task_dependencies (task_id, depends_on) VALUES (?, ?)`);
-  const markHasDependents = sqlite.prepare(`UPDATE tasks SET has_dependents = 1 WHERE id = ? AND has_dependents = 0`);
+    WHERE tenant = ?3 AND id = ?1 AND state = ${S.running} AND fencing_token = ?2 AND lease_expires_at > ?4 RETURNING *`);
+  const runningCount = sqlite.prepare(`SELECT count(*) AS n FROM tasks WHERE tenant = ? AND queue = ? AND state = ${S.running}`);
+  const pausedQueues = sqlite.prepare(`SELECT name FROM task_queues WHERE tenant = ? AND paused = 1`);
+  const dependentsBlocked = sqlite.prepare(`SELECT t.* FROM task_dependencies d JOIN tasks t ON t.tenant = d.tenant AND t.id = d.task_id
+    WHERE d.tenant = ? AND d.depends_on = ? AND t.state = ${S.blocked}`);
+  const unfinishedDeps = sqlite.prepare(`SELECT count(*) AS n FROM task_dependencies d LEFT JOIN tasks t ON t.tenant = d.tenant AND t.id = d.depends_on
+    WHERE d.tenant = ? AND d.task_id = ? AND (t.state IS NULL OR t.state != ${S.succeeded})`);
+  const depStates = sqlite.prepare(`SELECT d.depends_on AS id, t.state AS state FROM task_dependencies d LEFT JOIN tasks t ON t.tenant = d.tenant AND t.id = d.depends_on
+    WHERE d.tenant = ? AND d.task_id = ?`);
+  const insertEdge = sqlite.prepare(`INSERT OR IGNORE INTO task_dependencies (tenant, task_id, depends_on) VALUES (?, ?, ?)`);
+  const markHasDependents = sqlite.prepare(`UPDATE tasks SET has_dependents = 1 WHERE tenant = ? AND id = ? AND has_dependents = 0`);
   const expired = sqlite.prepare(`SELECT * FROM tasks WHERE state = ${S.running} AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT 1000`);
   const pastDeadline = sqlite.prepare(`SELECT * FROM tasks WHERE state = ${S.running} AND deadline_at <= ? LIMIT 1000`);
 
@@ -170,20 +176,20 @@ export function createTaskStore(sqlite: Sqlite) {
     insert(v: unknown[]): TaskRow {
       return insert.get(...(v as never[])) as TaskRow;
     },
-    byId: (id: string) => byId.get(id) as TaskRow | null,
-    byRequestId: (rid: string) => byRequestId.get(rid) as TaskRow | null,
+    byId: (tenant: string, id: string) => byId.get(tenant, id) as TaskRow | null,
+    byRequestId: (tenant: string, rid: string) => byRequestId.get(tenant, rid) as TaskRow | null,
     /** Claims up to n ready tasks of one queue, in priority then FIFO order. */
-    claimFromQueue(queue: string, caps: string, n: number, workerId: string, now: number, leaseMs: number): TaskRow[] {
-      const rows = claimOneQueue.all(workerId, now, leaseMs, caps, queue, n) as TaskRow[];
+    claimFromQueue(tenant: string, queue: string, caps: string, n: number, workerId: string, now: number, leaseMs: number): TaskRow[] {
+      const rows = claimOneQueue.all(workerId, now, leaseMs, caps, queue, n, tenant) as TaskRow[];
       return rows.sort(claimOrder);
     },
     /** Claims up to n ready tasks over several queues, merged in priority then FIFO order. */
-    claimFromQueues(queues: string[], caps: string, n: number, limits: Map<string, number>, workerId: string, now: number, leaseMs: number): TaskRow[] {
+    claimFromQueues(tenant: string, queues: string[], caps: string, n: number, limits: Map<string, number>, workerId: string, now: number, leaseMs: number): TaskRow[] {
       const candidates: { seq: number; priority: number }[] = [];
       for (const queue of queues) {
         const take = Math.min(n, limits.get(queue) ?? n);
         if (take <= 0) continue;
-        for (const c of readyOfQueue.all(workerId, now, leaseMs, caps, queue, take) as { seq: number; priority: number }[]) candidates.push(c);
+        for (const c of readyOfQueue.all(workerId, now, leaseMs, caps, queue, take, tenant) as { seq: number; priority: number }[]) candidates.push(c);
       }
       if (candidates.length === 0) return [];
       candidates.sort(claimOrder);
@@ -192,16 +198,16 @@ export function createTaskStore(sqlite: Sqlite) {
       return (claimSeqs.all(workerId, now, leaseMs, caps, JSON.stringify(chosen)) as TaskRow[]).sort(claimOrder);
     },
     claimBySeq: (seq: number, workerId: string, now: number, leaseMs: number) => claimBySeq.get(workerId, now, leaseMs, null, seq) as TaskRow | null,
-    complete: (id: string, token: number, result: string | null, now: number) => complete.get(id, token, result, now) as TaskRow | null,
-    heartbeat: (id: string, token: number, now: number, leaseMs: number | null, progress: number | null, message: string | null) =>
-      heartbeat.get(id, token, 0, now, leaseMs, progress, message) as TaskRow | null,
-    runningCount: (queue: string) => (runningCount.get(queue) as { n: number }).n,
-    pausedQueues: () => new Set((pausedQueues.all() as { name: string }[]).map((r) => r.name)),
-    dependentsBlocked: (id: string) => dependentsBlocked.all(id) as TaskRow[],
-    unfinishedDeps: (id: string) => (unfinishedDeps.get(id) as { n: number }).n,
-    depStates: (id: string) => depStates.all(id) as { id: string; state: number | null }[],
-    insertEdge: (taskId: string, dep: string) => insertEdge.run(taskId, dep),
-    markHasDependents: (id: string) => markHasDependents.run(id),
+    complete: (tenant: string, id: string, token: number, result: string | null, now: number) => complete.get(id, token, result, now, tenant) as TaskRow | null,
+    heartbeat: (tenant: string, id: string, token: number, now: number, leaseMs: number | null, progress: number | null, message: string | null) =>
+      heartbeat.get(id, token, tenant, now, leaseMs, progress, message) as TaskRow | null,
+    runningCount: (tenant: string, queue: string) => (runningCount.get(tenant, queue) as { n: number }).n,
+    pausedQueues: (tenant: string) => new Set((pausedQueues.all(tenant) as { name: string }[]).map((r) => r.name)),
+    dependentsBlocked: (tenant: string, id: string) => dependentsBlocked.all(tenant, id) as TaskRow[],
+    unfinishedDeps: (tenant: string, id: string) => (unfinishedDeps.get(tenant, id) as { n: number }).n,
+    depStates: (tenant: string, id: string) => depStates.all(tenant, id) as { id: string; state: number | null }[],
+    insertEdge: (tenant: string, taskId: string, dep: string) => insertEdge.run(tenant, taskId, dep),
+    markHasDependents: (tenant: string, id: string) => markHasDependents.run(tenant, id),
     expired: (now: number) => expired.all(now) as TaskRow[],
     pastDeadline: (now: number) => pastDeadline.all(now) as TaskRow[],
   };

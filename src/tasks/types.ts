@@ -39,6 +39,8 @@ export interface Lease {
 
 export interface Task {
   id: string;
+  /** The tenant the task belongs to; every read and write is scoped to it. */
+  tenant: string;
   queue: string;
   type: string;
   priority: number;

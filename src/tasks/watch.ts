@@ -1,8 +1,13 @@
+/** Watches every tenant's events: for the server's own domain followers only (not a valid tenant name). */
+export const ALL_TENANTS = "*";
+
 import { AppError } from "../core/errors.ts";
 import type { TaskEvent, TaskEventKind } from "./types.ts";
 
 /** Which events a watcher wants: empty lists mean all. */
 export interface TaskEventFilter {
+  /** Only this tenant's events (every watcher names its tenant; ALL_TENANTS is for the server's own followers, never a caller's). */
+  tenant: string;
   taskIds: string[];
   queues: string[];
   kinds: TaskEventKind[];
@@ -35,6 +40,7 @@ export function createTaskEventHub(bufferSize = 10_000): TaskEventHub {
       let wake: (() => void) | undefined;
       const watcher = {
         accepts: (e: TaskEvent) =>
+          (filter.tenant === ALL_TENANTS || e.task.tenant === filter.tenant) &&
           (ids.size === 0 || ids.has(e.task.id)) && (queues.size === 0 || queues.has(e.task.queue)) && (kinds.size === 0 || kinds.has(e.kind)),
         push(e: TaskEvent) {
           if (buffer.length >= bufferSize) overflow = true;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, type App } from "../app.ts";
 import { loadConfig, type Config } from "../config.ts";
-import { systemClock } from "../core/clock.ts";
+import { systemClock, type Clock } from "../core/clock.ts";
 import { createLogger, type LogLevel } from "../core/logger.ts";
 import { openDatabase } from "../db/client.ts";
 
@@ -20,8 +20,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server in this process; `env` adds or overrides configuration variables. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** Starts a server in this process; `env` adds or overrides configuration variables; `clock` replaces the system clock. */
+export async function startTestServer(env: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "switchyard-test-"));
   const config = loadConfig({
     SWITCHYARD_PORT: "0",
@@ -35,8 +35,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     logs.push(JSON.parse(line));
     if (process.env.TEST_LOG_LEVEL) process.stderr.write(line + "\n");
   });
-  const database = openDatabase(config.databasePath);
-  const app = await createApp({ config, database, clock: systemClock, log });
+  const database = openDatabase(config.databasePath, { maxPendingWrites: config.maxPendingWrites });
+  const app = await createApp({ config, database, clock: options.clock ?? systemClock, log });
   const listener = await app.listen();
   return {
     app,

@@ -101,7 +101,10 @@ describe("seed 000 /api/tasks", () => {
     let ready = await api("GET", "/api/tasks/ready");
     expect(ready.body.map((x: { id: string }) => x.id)).not.toContain(t.id);
     expect(await api("POST", `/api/tasks/${t.id}/release`)).toEqual({ status: 200, body: { released: true } });
-    expect((await api("GET", `/api/tasks/${t.id}`)).body.status).toBe("pending");
+    // As Jetpack's releaseTask: status `ready`, assigned agent cleared.
+    const after = (await api("GET", `/api/tasks/${t.id}`)).body;
+    expect(after.status).toBe("ready");
+    expect(after.assignedAgent).toBeUndefined();
     ready = await api("GET", "/api/tasks/ready");
     expect(ready.body.map((x: { id: string }) => x.id)).toContain(t.id);
     expect(await api("POST", "/api/tasks/task_none/release")).toEqual({ status: 404, body: { error: "Task not found" } });
@@ -113,7 +116,7 @@ describe("seed 000 /api/tasks", () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id: t.id, title: "patched", priority: "high", tags: ["x", "y"], actualMinutes: 12, status: "pending" });
     r = await api("PATCH", `/api/tasks/${t.id}`, { status: "in_progress", assignedAgent: "agent-p" });
-    expect(r.body).toMatchObject({ status: "claimed", assignedAgent: "agent-p" });
+    expect(r.body).toMatchObject({ status: "in_progress", assignedAgent: "agent-p" });
     r = await api("PATCH", `/api/tasks/${t.id}`, { progress: 40 });
     expect(r.body.status).toBe("in_progress");
     r = await api("PATCH", `/api/tasks/${t.id}`, { status: "completed", result: { ok: true } });
@@ -250,5 +253,42 @@ describe("seed 000 /api/tasks with SWITCHYARD_API_TOKEN", () => {
     } finally {
       await secured.close();
     }
+  });
+});
+
+describe("seed 000 as Jetpack's HTTP adapters call it", () => {
+  it("GET / answers 200 { service, version, status } for HttpTaskStore.initialize()", async () => {
+    const r = await api("GET", "/");
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ service: "switchyard", version: expect.any(String), status: "healthy" });
+  });
+
+  it("a claim by id ignores requiredSkills, as the worker API checks only the status", async () => {
+    const t = await create({ title: "needs rust", requiredSkills: ["rust", "wasm"] });
+    const r = await api("POST", `/api/tasks/${t.id}/claim`, { agentId: "agent-no-skills" });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ id: t.id, status: "claimed", assignedAgent: "agent-no-skills" });
+  });
+
+  it("PATCH status in_progress on a claimed task moves it to in_progress", async () => {
+    const t = await create({ title: "start me" });
+    await api("POST", `/api/tasks/${t.id}/claim`, { agentId: "agent-s" });
+    const r = await api("PATCH", `/api/tasks/${t.id}`, { status: "in_progress" });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ status: "in_progress", assignedAgent: "agent-s" });
+    expect((await api("GET", `/api/tasks?status=in_progress`)).body.map((x: { id: string }) => x.id)).toContain(t.id);
+    expect((await api("GET", `/api/tasks/${t.id}`)).body.metadata).toBeUndefined();
+  });
+
+  it("release of an in_progress task answers ready with no agent; ready is a status filter of its own", async () => {
+    const t = await create({ title: "give back" });
+    await api("POST", `/api/tasks/${t.id}/claim`, { agentId: "agent-g" });
+    await api("PATCH", `/api/tasks/${t.id}`, { status: "in_progress" });
+    expect((await api("POST", `/api/tasks/${t.id}/release`)).body).toEqual({ released: true });
+    expect((await api("GET", `/api/tasks/${t.id}`)).body).toMatchObject({ status: "ready" });
+    const ready = (await api("GET", "/api/tasks?status=ready")).body.map((x: { id: string }) => x.id);
+    const pending = (await api("GET", "/api/tasks?status=pending")).body.map((x: { id: string }) => x.id);
+    expect(ready).toContain(t.id);
+    expect(pending).not.toContain(t.id);
   });
 });

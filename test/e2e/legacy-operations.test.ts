@@ -47,7 +47,7 @@ describe("seed 004 operations routes", () => {
     expect(text).toMatch(/switchyard_requests_total\{protocol="rest",route="GET \/v1\/system\/info",status="200"\} 1/);
     expect(text).toContain("# TYPE switchyard_average_response_time_ms gauge");
     expect(text).toContain("switchyard_uptime_seconds");
-    for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) expect(line).toStartWith("switchyard_");
+    for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) expect(line).toMatch(/^(switchyard_|claude_code_)/);
   });
 
   it("GET /health answers 503 and unhealthy while draining", async () => {

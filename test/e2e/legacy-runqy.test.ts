@@ -289,3 +289,54 @@ describe("queue configs from SWITCHYARD_QUEUE_CONFIG", () => {
     }
   });
 });
+
+describe("seed 003 as runqy's public clients call it", () => {
+  it("runqy-python's get_task: GET /queue/{id} (one segment) answers {info} with the task's queue", async () => {
+    const info = await enqueue();
+    const got = await api("GET", `/queue/${info.id}`);
+    expect(got).toMatchObject({ status: 200, body: { info: { id: info.id, queue: "inference_high", state: "pending" } } });
+    expect((await api("GET", "/queue/no-such-task")).status).toBe(404);
+  });
+
+  it("GET /queue/{id}?wait=true long-polls until the task is completed", async () => {
+    const info = await enqueue();
+    const waiting = api("GET", `/queue/${info.id}?wait=true`);
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    await Bun.sleep(300);
+    expect(settled).toBe(false);
+    await claimAndComplete(info.id, { caption: "done" });
+    const got = await waiting;
+    expect(got.status).toBe(200);
+    expect(got.body.info).toMatchObject({ id: info.id, state: "completed", result: { caption: "done" } });
+    // Already finished: answers at once; a bad wait value is a 400.
+    expect((await api("GET", `/queue/${info.id}/inference_high?wait=true`)).body.info.state).toBe("completed");
+    expect((await api("GET", `/queue/${info.id}?wait=maybe`)).status).toBe(400);
+  });
+
+  it("runqy's CLI paths (/api/queues…, POST /api/tasks/:id/cancel, /workers/queues, /workers/reload) answer as /api/cli/…", async () => {
+    const info = await enqueue();
+    const list = await api("GET", "/api/queues");
+    expect(list.status).toBe(200);
+    expect(list.body.queues.map((q: { queue: string }) => q.queue)).toContain("inference_high");
+    expect((await api("GET", "/api/queues/inference_high")).body).toEqual((await api("GET", "/api/cli/queues/inference_high")).body);
+    expect((await api("POST", "/api/queues/simple/pause")).body).toEqual({ message: "queue paused", queue: "simple" });
+    expect((await api("POST", "/api/queues/simple/unpause")).body).toEqual({ message: "queue unpaused", queue: "simple" });
+    const tasks = await api("GET", "/api/queues/inference_high/tasks?state=pending&limit=1000");
+    expect(tasks.body.tasks.map((t: { id: string }) => t.id)).toContain(info.id);
+    expect((await api("GET", `/api/queues/inference_high/tasks/${info.id}`)).body.id).toBe(info.id);
+    expect(await api("POST", `/api/tasks/${info.id}/cancel`)).toEqual({ status: 200, body: { message: "task cancelled", task_id: info.id } });
+    const configs = await api("GET", "/workers/queues");
+    expect(configs.status).toBe(200);
+    expect(configs.body.queues.map((q: { name: string }) => q.name)).toContain("simple");
+    const reload = await api("POST", "/workers/reload");
+    expect(reload.status).toBe(200);
+    expect(reload.body).toMatchObject({ errors: [] });
+    expect(reload.body.reloaded).toBeArray();
+    const created = await api("POST", "/workers/queues", { name: "cli_made", priority: 2 });
+    expect(created.status).toBe(201);
+    expect((await api("DELETE", "/workers/queues/cli_made")).status).toBe(200);
+    const other = await enqueue();
+    expect((await api("DELETE", `/api/queues/inference_high/tasks/${other.id}`)).body).toEqual({ message: "task deleted", task_id: other.id });
+  });
+});

@@ -74,7 +74,8 @@ const cases: Case[] = [
   { name: "claim N from a bad queue", method: "POST", path: "/v1/tasks:claim", body: { worker_id: "w", queues: ["ok", "bad q"] }, want: BAD("queues[1]") },
   { name: "claim N with too many", method: "POST", path: "/v1/tasks:claim", body: { worker_id: "w", queues: ["q"], max_tasks: 5000 }, want: BAD("max_tasks") },
   { name: "claim N with a negative count", method: "POST", path: "/v1/tasks:claim", body: { worker_id: "w", queues: ["q"], max_tasks: -1 }, want: BAD("max_tasks") },
-  { name: "connect a worker without credits", method: "POST", path: "/v1/workers:connect", body: { worker_id: "w", queues: ["q"] }, want: BAD("credits") },
+  // Credits 0 (or absent) is a stream that only wants pings: not refused (issue 13).
+  { name: "connect a worker with negative credits", method: "POST", path: "/v1/workers:connect", body: { worker_id: "w", queues: ["q"], credits: -1 }, want: BAD("credits") },
   { name: "connect a worker with too many credits", method: "POST", path: "/v1/workers:connect", body: { worker_id: "w", queues: ["q"], credits: 20000 }, want: BAD("credits") },
   { name: "connect a worker without queues", method: "POST", path: "/v1/workers:connect", body: { worker_id: "w", credits: 1 }, want: BAD("queues") },
   { name: "grant zero credits", method: "POST", path: "/v1/workerSessions/s1:grantCredits", body: { credits: 0 }, want: BAD("credits") },

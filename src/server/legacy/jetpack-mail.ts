@@ -14,7 +14,7 @@ import { inboxTopic, validateTopic } from "../../mail/topics.ts";
 import { errorInfo } from "../errors.ts";
 import type { UpgradeRoute } from "../http.ts";
 import type { NodeRequest } from "../http-io.ts";
-import { bearerMatches } from "../interceptors/auth.ts";
+import { authenticateUpgrade, type PrincipalResolver } from "../interceptors/auth.ts";
 import { jetpackError } from "./jetpack.ts";
 import { route, type LegacyFamily, type LegacyReply } from "./table.ts";
 
@@ -194,7 +194,8 @@ export interface JetpackSubscribeDeps {
   messages: Messages;
   /** The mail log's last sequence now (a fresh subscription starts after it). */
   lastSequence(): Promise<number>;
-  apiToken: string | undefined;
+  /** Resolves the handshake's `Authorization: Bearer` or `?token=`; the tenant scopes the topics. */
+  auth: PrincipalResolver;
   log: Logger;
 }
 
@@ -233,13 +234,15 @@ export function jetpackMailSubscribe(deps: JetpackSubscribeDeps): UpgradeRoute {
     path: "/api/mail/subscribe",
     handle(req: NodeRequest, socket: Socket, head: Buffer) {
       const url = new URL(req.url ?? "/", "http://switchyard");
-      const token = deps.apiToken;
-      if (token !== undefined) {
-        const query = url.searchParams.get("token");
-        if (!bearerMatches(req.headers.authorization, token) && !(query !== null && bearerMatches(`Bearer ${query}`, token))) {
-          return refuse(socket, 401, "Unauthorized", { error: "Unauthorized" });
-        }
-      }
+      void authenticateUpgrade(deps.auth, req.headers, url).then(
+        (principal) => accept(req, socket, head, url, deps.messages.forTenant(principal.tenant)),
+        () => refuse(socket, 401, "Unauthorized", { error: "Unauthorized" }),
+      );
+    },
+  };
+
+  function accept(req: NodeRequest, socket: Socket, head: Buffer, url: URL, messages: Messages): void {
+    {
       const agent = url.searchParams.get("agentId");
       if (!agent) return refuse(socket, 400, "Bad Request", { error: "agentId is required" });
       let inbox: string;
@@ -251,21 +254,21 @@ export function jetpackMailSubscribe(deps: JetpackSubscribeDeps): UpgradeRoute {
         return refuse(socket, 400, "Bad Request", { error: (error as Error).message });
       }
       void deps.lastSequence().then(
-        (last) => wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, agent, inbox, start ?? { inbox: last, broadcast: last })),
+        (last) => wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, messages, agent, inbox, start ?? { inbox: last, broadcast: last })),
         (error) => {
           deps.log.error("mail subscribe: could not read the mail log", { error: String(error) });
           refuse(socket, 503, "Service Unavailable", { error: "mail log unavailable" });
         },
       );
-    },
-  };
+    }
+  }
 
-  function serveSocket(ws: WebSocket, agent: string, inbox: string, start: { inbox: number; broadcast: number }): void {
+  function serveSocket(ws: WebSocket, messages: Messages, agent: string, inbox: string, start: { inbox: number; broadcast: number }): void {
     const last = { ...start };
     const cursor = () => `${last.inbox}.${last.broadcast}`;
     const subs = {
-      inbox: deps.messages.subscribe({ topic: inbox, startSequence: start.inbox + 1 }),
-      broadcast: deps.messages.subscribe({ topic: `${BROADCAST_PREFIX}>`, startSequence: start.broadcast + 1 }),
+      inbox: messages.subscribe({ topic: inbox, startSequence: start.inbox + 1 }),
+      broadcast: messages.subscribe({ topic: `${BROADCAST_PREFIX}>`, startSequence: start.broadcast + 1 }),
     };
     const closeAll = () => {
       subs.inbox.close();

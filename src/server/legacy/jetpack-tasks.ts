@@ -3,6 +3,8 @@ import { durationFromMs, timestampDate, ValueSchema, type Timestamp } from "@buf
 import type { ConnectError } from "@connectrpc/connect";
 import { TaskState, type Task } from "../../../gen/switchyard/tasks/v1/tasks_pb.js";
 import { TaskService } from "../../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { HealthStatus, SystemService } from "../../../gen/switchyard/system/v1/system_service_pb.js";
+import pkg from "../../../package.json" with { type: "json" };
 import { AppError } from "../../core/errors.ts";
 import { codeName, errorInfo } from "../errors.ts";
 import { jetpackError } from "./jetpack.ts";
@@ -35,16 +37,26 @@ const STATUS_STATES: Record<Status, TaskState[]> = {
   failed: [TaskState.FAILED, TaskState.TIMED_OUT, TaskState.CANCELLED],
 };
 
-/** Jetpack fields Switchyard has no column for: kept in the task's metadata under these keys. */
-const EXTRA_KEYS = ["estimatedMinutes", "actualMinutes", "branch", "originBranch", "targetBranches"] as const;
+/**
+ * Metadata key holding the Jetpack word our states do not tell apart: `in_progress` (a claimed
+ * task its agent started, PATCH status) and `ready` (a pending task, set by PATCH or release).
+ * Hidden from the Jetpack view like the extra keys.
+ */
+const STATUS_KEY = "jetpackStatus";
 
-/** Our state as a Jetpack status word: RUNNING is `claimed` until the holder reports progress. */
+/** Jetpack fields Switchyard has no column for: kept in the task's metadata under these keys. */
+const EXTRA_KEYS = ["estimatedMinutes", "actualMinutes", "branch", "originBranch", "targetBranches", STATUS_KEY] as const;
+
+/** Our state as a Jetpack status word: RUNNING is `claimed` until the holder starts or reports progress. */
 export function jetpackStatus(t: Task): Status {
+  const word = (t.metadata as Record<string, unknown> | undefined)?.[STATUS_KEY];
   switch (t.state) {
     case TaskState.BLOCKED:
       return "blocked";
+    case TaskState.PENDING:
+      return word === "ready" ? "ready" : "pending";
     case TaskState.RUNNING:
-      return t.progress > 0 || t.progressMessage ? "in_progress" : "claimed";
+      return word === "in_progress" || t.progress > 0 || t.progressMessage ? "in_progress" : "claimed";
     case TaskState.SUCCEEDED:
       return "completed";
     case TaskState.FAILED:
@@ -83,7 +95,8 @@ export function jetpackTask(t: Task) {
     dependencies: t.dependsOn,
     blockers: [] as string[],
     requiredSkills: t.requiredCapabilities,
-    assignedAgent: t.workerId || t.serverId || undefined,
+    // Jetpack clears the agent when a task goes back to pending/ready (release, retry).
+    assignedAgent: t.state === TaskState.PENDING ? undefined : t.workerId || t.serverId || undefined,
     estimatedMinutes: extra.estimatedMinutes,
     actualMinutes: extra.actualMinutes,
     tags: t.tags,
@@ -224,6 +237,18 @@ export function jetpackTaskFamilies(): LegacyFamily[] {
     name: "seed-000-tasks",
     error: tasksError,
     routes: [
+      // Jetpack's HTTP adapters call `GET /` in initialize() and need a 2xx `{ status }`. Open
+      // like every health route: it says only the service, its version and a health word.
+      route({
+        method: "GET",
+        path: "/",
+        rpc: SystemService.method.getHealth,
+        response(out) {
+          const status = out.health?.status;
+          const word = status === HealthStatus.HEALTHY ? "healthy" : status === HealthStatus.DEGRADED ? "degraded" : "unhealthy";
+          return { status: word === "unhealthy" ? 503 : 200, body: { service: "switchyard", version: pkg.version, status: word } };
+        },
+      }),
       route({
         method: "GET",
         path: "/api/tasks/ready",
@@ -273,7 +298,8 @@ export function jetpackTaskFamilies(): LegacyFamily[] {
           const status = optStatus(b.status);
           if (status !== undefined && status !== "pending" && status !== "ready") throw bad("status", "must be pending or ready at creation");
           const maxRetries = optNumber(b, "maxRetries", 0, 99);
-          const metadata = { ...(optObject(b, "metadata") ?? {}), ...extras(b) };
+          const metadata: JsonObject = { ...(optObject(b, "metadata") ?? {}), ...extras(b) };
+          if (status === "ready") metadata[STATUS_KEY] = "ready";
           return {
             task: {
               id: optString(b, "id") ?? "",
@@ -306,7 +332,7 @@ export function jetpackTaskFamilies(): LegacyFamily[] {
         },
         async response(out, req, call) {
           const q = listRequest(req);
-          const want = q.status === "ready" ? "pending" : q.status;
+          const want = q.status;
           const keep = (t: Task) => (want === undefined || jetpackStatus(t) === want) && (q.priority === undefined || PRIORITY_VALUE[priorityWord(t.priority)] === q.priority);
           const next = (pageToken: string) =>
             call(TaskService.method.listTasks, {
@@ -334,7 +360,8 @@ export function jetpackTaskFamilies(): LegacyFamily[] {
           const b = bodyObject(req.body);
           const status = optStatus(b.status);
           if (status === "blocked") throw bad("status", "cannot be set: a task is blocked only by its dependencies");
-          const metadata = { ...(optObject(b, "metadata") ?? {}), ...extras(b) };
+          const metadata: JsonObject = { ...(optObject(b, "metadata") ?? {}), ...extras(b) };
+          if (status !== undefined) metadata[STATUS_KEY] = status === "in_progress" || status === "ready" ? status : null;
           const tags = optStrings(b, "tags");
           const result = b.result;
           const lastError = optString(b, "lastError");
@@ -388,6 +415,8 @@ export function jetpackTaskFamilies(): LegacyFamily[] {
           else if (!NOT_CLAIMED.has(task.state)) {
             throw new AppError("failed_precondition", "TASK_NOT_RUNNING", `Task is ${jetpackStatus(task)}, not claimed`, { id: task.id });
           }
+          // Jetpack's release sets `ready` and clears the agent (the view hides a pending task's agent).
+          if (task.state !== TaskState.BLOCKED) await call(TaskService.method.updateTask, { id: task.id, metadata: { [STATUS_KEY]: "ready" } });
           return { body: { released: true } };
         },
       }),

@@ -5,7 +5,8 @@ import { QueueService } from "../../../gen/switchyard/tasks/v1/queues_service_pb
 import { QueueMode, TaskState, type Queue, type QueueConfig, type Task } from "../../../gen/switchyard/tasks/v1/tasks_pb.js";
 import { TaskService } from "../../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { AppError } from "../../core/errors.ts";
-import { route, type LegacyFamily, type LegacyReply, type LegacyRequest } from "./table.ts";
+import { errorInfo } from "../errors.ts";
+import { route, type LegacyCall, type LegacyFamily, type LegacyReply, type LegacyRequest } from "./table.ts";
 
 // Seed 003 (runqy server): `/queue/add`, `/queue/{task_id}/{queue_name}` and the CLI API
 // under `/api/cli/…`. Task states are asynq's words (pending, active, scheduled, retry,
@@ -128,6 +129,7 @@ function configView(c: QueueConfig) {
 
 /** runqy's error body: `{ "errors": [message] }`. */
 export function runqyError(error: ConnectError, status: number): LegacyReply {
+  if (errorInfo(error)?.reason === "WAIT_TIMEOUT") return { status: 408, body: { errors: [error.rawMessage] } };
   if (status === 401) return { status, body: { errors: ["unauthorized: missing or invalid bearer token"] } };
   if (status >= 500) return { status, body: { errors: ["internal server error"] } };
   return { status, body: { errors: [error.rawMessage] } };
@@ -188,7 +190,34 @@ function listTasksQuery(req: LegacyRequest) {
   return { state: state as RunqyState, limit };
 }
 
-/** Seed 003's queue and CLI routes. */
+/** How long `GET /queue/{id}?wait=true` waits for completed/archived (runqy: 30 s, then 408). */
+const WAIT_MS = 30_000;
+const WAIT_POLL_MS = 100;
+
+/** Answers the task once completed or archived (runqy's long poll), or WAIT_TIMEOUT. */
+async function waitForResult(task: Task, call: LegacyCall): Promise<Task> {
+  const deadline = Date.now() + WAIT_MS;
+  let t = task;
+  while (runqyState(t) !== "completed" && runqyState(t) !== "archived") {
+    if (Date.now() >= deadline) throw new AppError("deadline_exceeded", "WAIT_TIMEOUT", "timeout waiting for task result", { id: t.id });
+    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+    t = (await call(TaskService.method.getTask, { id: t.id })).task!;
+  }
+  return t;
+}
+
+/** runqy's task status answer, waiting first when `?wait=true`. */
+async function taskStatus(task: Task, req: LegacyRequest, call: LegacyCall): Promise<LegacyReply> {
+  const wait = req.query.get("wait");
+  if (wait !== null && wait !== "true" && wait !== "false" && wait !== "") throw bad("wait", "must be true or false");
+  return { body: { info: taskInfo(wait === "true" ? await waitForResult(task, call) : task) } };
+}
+
+/**
+ * Seed 003's queue and CLI routes. Each route declares the seed's path and, as an alias, the
+ * path the public runqy server and its CLI (`app/cmd/apiclient.go`) use: `/api/queues…`,
+ * `POST /api/tasks/:id/cancel`, `/workers/queues`, `/workers/reload`.
+ */
 export function runqyFamily(): LegacyFamily {
   return {
     name: "seed-003-runqy",
@@ -204,13 +233,24 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "GET",
         path: "/queue/:task_id/:queue_name",
+        waits: true,
         rpc: TaskService.method.getTask,
         request: (req) => ({ id: req.params.task_id }),
-        response: (out, req) => ({ body: { info: taskInfo(taskInQueue(out.task!, req.params.queue_name!)) } }),
+        response: (out, req, call) => taskStatus(taskInQueue(out.task!, req.params.queue_name!), req, call),
+      }),
+      // runqy-python's get_task and the public server: one segment, the queue is looked up.
+      route({
+        method: "GET",
+        path: "/queue/:task_id",
+        waits: true,
+        rpc: TaskService.method.getTask,
+        request: (req) => ({ id: req.params.task_id }),
+        response: (out, req, call) => taskStatus(out.task!, req, call),
       }),
       route({
         method: "GET",
         path: "/api/cli/queues",
+        aliases: [{ path: "/api/queues" }],
         rpc: QueueService.method.listQueues,
         request: () => ({ pageSize: 1000 }),
         async response(out, _req, call) {
@@ -227,6 +267,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "GET",
         path: "/api/cli/queues/:queue",
+        aliases: [{ path: "/api/queues/:queue" }],
         rpc: QueueService.method.getQueue,
         request: (req) => ({ name: req.params.queue }),
         response: (out) => ({ body: queueInfo(out.queue!) }),
@@ -234,6 +275,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "POST",
         path: "/api/cli/queues/:queue/pause",
+        aliases: [{ path: "/api/queues/:queue/pause" }],
         rpc: QueueService.method.pauseQueue,
         request: (req) => ({ name: req.params.queue }),
         response: (out) => ({ body: { message: "queue paused", queue: out.queue!.name } }),
@@ -241,6 +283,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "POST",
         path: "/api/cli/queues/:queue/unpause",
+        aliases: [{ path: "/api/queues/:queue/unpause" }],
         rpc: QueueService.method.resumeQueue,
         request: (req) => ({ name: req.params.queue }),
         response: (out) => ({ body: { message: "queue unpaused", queue: out.queue!.name } }),
@@ -255,6 +298,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "GET",
         path: "/api/cli/queues/:queue/tasks",
+        aliases: [{ path: "/api/queues/:queue/tasks" }],
         rpc: TaskService.method.listTasks,
         request(req) {
           const q = listTasksQuery(req);
@@ -276,6 +320,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "GET",
         path: "/api/cli/queues/:queue/tasks/:task_id",
+        aliases: [{ path: "/api/queues/:queue/tasks/:task_id" }],
         rpc: TaskService.method.getTask,
         request: (req) => ({ id: req.params.task_id }),
         response: (out, req) => ({ body: cliTask(taskInQueue(out.task!, req.params.queue!)) }),
@@ -283,6 +328,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "DELETE",
         path: "/api/cli/queues/:queue/tasks/:task_id",
+        aliases: [{ path: "/api/queues/:queue/tasks/:task_id" }],
         rpc: TaskService.method.getTask,
         request: (req) => ({ id: req.params.task_id }),
         async response(out, req, call) {
@@ -294,6 +340,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "DELETE",
         path: "/api/cli/tasks/:task_id",
+        aliases: [{ method: "POST", path: "/api/tasks/:task_id/cancel" }],
         rpc: TaskService.method.cancelTask,
         request: (req) => ({ id: req.params.task_id, reason: "cancelled through the runqy CLI API" }),
         response: (out) => ({ body: { message: "task cancelled", task_id: out.task!.id } }),
@@ -301,6 +348,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "GET",
         path: "/api/cli/configs",
+        aliases: [{ path: "/workers/queues" }],
         rpc: QueueService.method.listQueueConfigs,
         request: () => ({ pageSize: 1000 }),
         async response(out, _req, call) {
@@ -317,6 +365,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "POST",
         path: "/api/cli/configs/reload",
+        aliases: [{ path: "/workers/reload" }],
         rpc: QueueService.method.reloadQueueConfigs,
         response: (out) => ({
           body: {
@@ -333,6 +382,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "POST",
         path: "/api/cli/configs",
+        aliases: [{ path: "/workers/queues" }],
         rpc: QueueService.method.createQueueConfig,
         request(req) {
           const b = bodyObject(req.body);
@@ -361,6 +411,7 @@ export function runqyFamily(): LegacyFamily {
       route({
         method: "DELETE",
         path: "/api/cli/configs/:name",
+        aliases: [{ path: "/workers/queues/:name" }],
         rpc: QueueService.method.deleteQueueConfig,
         request: (req) => ({ name: req.params.name }),
         response: (out) => ({ body: { message: "queue deleted", queue: out.config!.name } }),

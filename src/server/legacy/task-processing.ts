@@ -10,7 +10,7 @@ import type { Logger } from "../../core/logger.ts";
 import { errorInfo } from "../errors.ts";
 import type { UpgradeRoute } from "../http.ts";
 import type { NodeRequest } from "../http-io.ts";
-import { bearerMatches } from "../interceptors/auth.ts";
+import { authenticateUpgrade, type PrincipalResolver } from "../interceptors/auth.ts";
 import { route, type LegacyFamily, type LegacyReply } from "./table.ts";
 
 // Seed 001 (Cloudflare Workers task processing system): `/api/task…`, `/api/stats/tasks`,
@@ -132,6 +132,8 @@ export function taskProcessingFamily(): LegacyFamily {
   return {
     name: "seed-001-tasks",
     error: taskProcessingError,
+    // The original's OpenAPI tags (chanfana): Tasks, Servers, Statistics, Load Balancer.
+    docTag: (r) => (r.path.startsWith("/api/stats") ? "Statistics" : "Tasks"),
     routes: [
       route({
         method: "POST",
@@ -152,13 +154,16 @@ export function taskProcessingFamily(): LegacyFamily {
               priority,
               payload: b.payload === undefined ? undefined : fromJson(ValueSchema, b.payload as JsonValue),
               requiredCapabilities: optStrings(b, "capabilities") ?? [],
+              // Seed 001's `async` flag: the push dispatcher waits for the backend's callback.
+              metadata: b.async === true ? { async: true } : undefined,
             },
             requestId: optString(b, "requestId") ?? "",
           };
         },
         response(out) {
           const v = taskView(out.task!);
-          return { status: 201, body: { id: v.id, status: v.status, createdAt: v.createdAt, updatedAt: v.updatedAt } };
+          // The original answers 200 (chanfana's CreateTask), not 201.
+          return { status: 200, body: { id: v.id, status: v.status, createdAt: v.createdAt, updatedAt: v.updatedAt } };
         },
       }),
       route({
@@ -194,7 +199,8 @@ export function taskProcessingFamily(): LegacyFamily {
           } else if (status === "CANCELLED") {
             task = (await call(TaskService.method.cancelTask, { id: task.id, reason: "cancelled by backend" })).task!;
           }
-          return { body: taskView(task) };
+          // The original answers `{ id, status, updatedAt }`; the message says it was updated.
+          return { body: { message: "Task updated", ...taskView(task) } };
         },
       }),
       route({
@@ -244,12 +250,17 @@ export function taskProcessingFamily(): LegacyFamily {
         response: (h) => ({
           body: {
             date: h.date,
+            // The seed's names, then the original's (GetHourlyReport: period, tasks, successful, avgDuration).
             hours: h.hours.map((x) => ({
               hour: x.hour,
               created: Number(x.created),
               completed: Number(x.completed),
               failed: Number(x.failed),
               averageTime: millis(x.averageTime),
+              period: `${String(x.hour).padStart(2, "0")}:00-${String(x.hour).padStart(2, "0")}:59`,
+              tasks: Number(x.created),
+              successful: Number(x.completed),
+              avgDuration: millis(x.averageTime),
             })),
           },
         }),
@@ -262,10 +273,10 @@ export function taskProcessingFamily(): LegacyFamily {
 
 /** What the socket needs from the tasks domain, in API messages. */
 export interface TaskEventSource {
-  /** The task now; throws AppError TASK_NOT_FOUND. */
-  getTask(id: string): Task;
-  /** Live events of these tasks until the signal aborts. */
-  watch(taskIds: string[], signal: AbortSignal): AsyncIterable<TaskEvent>;
+  /** The task now, in the caller's tenant; throws AppError TASK_NOT_FOUND. */
+  getTask(tenant: string, id: string): Task;
+  /** Live events of these tasks of the tenant until the signal aborts. */
+  watch(tenant: string, taskIds: string[], signal: AbortSignal): AsyncIterable<TaskEvent>;
 }
 
 const EVENT_NAME = (k: TaskEventKind) => TaskEventKind[k] ?? "UNSPECIFIED";
@@ -283,11 +294,11 @@ function refuse(socket: Socket, status: number, body: unknown): void {
  * `{"type":"subscribed","taskId","task"}`, then one `{"type":"task_update",…}` per event of that
  * task. With an API token set the handshake needs `Authorization: Bearer` or `?token=`.
  */
-export function taskEventsSocket(deps: { source: TaskEventSource; apiToken: string | undefined; log: Logger }): UpgradeRoute & { close(): void } {
+export function taskEventsSocket(deps: { source: TaskEventSource; auth: PrincipalResolver; log: Logger }): UpgradeRoute & { close(): void } {
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<WebSocket>();
 
-  function serve(ws: WebSocket): void {
+  function serve(ws: WebSocket, tenant: string): void {
     sockets.add(ws);
     const subscriptions = new Map<string, AbortController>();
     const send = (m: unknown) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(m));
@@ -295,7 +306,7 @@ export function taskEventsSocket(deps: { source: TaskEventSource; apiToken: stri
 
     async function pump(taskId: string, abort: AbortController): Promise<void> {
       try {
-        for await (const e of deps.source.watch([taskId], abort.signal)) {
+        for await (const e of deps.source.watch(tenant, [taskId], abort.signal)) {
           const task = taskView(e.task!);
           send({ type: "task_update", taskId, event: EVENT_NAME(e.kind), status: task.status, progress: task.progress, timestamp: epoch(e.time), task });
         }
@@ -321,13 +332,13 @@ export function taskEventsSocket(deps: { source: TaskEventSource; apiToken: stri
         subscriptions.delete(taskId);
         return send({ type: "unsubscribed", taskId });
       }
-      if (subscriptions.has(taskId)) return send({ type: "subscribed", taskId, task: taskView(deps.source.getTask(taskId)) });
+      if (subscriptions.has(taskId)) return send({ type: "subscribed", taskId, task: taskView(deps.source.getTask(tenant, taskId)) });
       // Watch first, then read: an event committed in between is sent, none is missed.
       const abort = new AbortController();
       subscriptions.set(taskId, abort);
       void pump(taskId, abort);
       try {
-        send({ type: "subscribed", taskId, task: taskView(deps.source.getTask(taskId)) });
+        send({ type: "subscribed", taskId, task: taskView(deps.source.getTask(tenant, taskId)) });
       } catch (error) {
         abort.abort();
         subscriptions.delete(taskId);
@@ -346,13 +357,11 @@ export function taskEventsSocket(deps: { source: TaskEventSource; apiToken: stri
   return {
     path: "/ws",
     handle(req: NodeRequest, socket: Socket, head: Buffer) {
-      if (deps.apiToken !== undefined) {
-        const token = new URL(req.url ?? "/", "http://switchyard").searchParams.get("token");
-        const header = req.headers.authorization;
-        const ok = bearerMatches(typeof header === "string" ? header : undefined, deps.apiToken) || (token !== null && bearerMatches(`Bearer ${token}`, deps.apiToken));
-        if (!ok) return refuse(socket, 401, { error: "Unauthorized", details: "Invalid or expired token" });
-      }
-      wss.handleUpgrade(req as never, socket, head, (ws) => serve(ws));
+      // Seed 001: `Authorization: Bearer` or `?token=`, through the one principal resolver.
+      void authenticateUpgrade(deps.auth, req.headers, new URL(req.url ?? "/", "http://switchyard")).then(
+        (principal) => wss.handleUpgrade(req as never, socket, head, (ws) => serve(ws, principal.tenant)),
+        () => refuse(socket, 401, { error: "Unauthorized", details: "Invalid or expired token" }),
+      );
     },
     close() {
       for (const ws of sockets) ws.terminate();

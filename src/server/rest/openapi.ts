@@ -1,14 +1,18 @@
 import { getOption, hasOption, ScalarType, type DescEnum, type DescField, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { getComments } from "@bufbuild/protoplugin";
 import { http } from "../../../gen/google/api/annotations_pb.js";
+import { FieldBehavior, field_behavior } from "../../../gen/google/api/field_behavior_pb.js";
+import { MAX_PAGE_SIZE } from "../interceptors/validation.ts";
 import { bindings } from "./routes.ts";
+import { methodPolicy, openApiSecurity } from "../policy.ts";
 
 type Schema = Record<string, unknown>;
 
 /** JSON Schema of well-known types in their protobuf JSON form. */
 const WKT: Record<string, Schema> = {
   "google.protobuf.Timestamp": { type: "string", format: "date-time" },
-  "google.protobuf.Duration": { type: "string", pattern: "^-?\\d+(\\.\\d+)?s$", example: "1.5s" },
+  // Seconds within protobuf's ±315,576,000,000 s, at most nanosecond precision.
+  "google.protobuf.Duration": { type: "string", pattern: "^-?[0-9]{1,11}(\\.[0-9]{1,9})?s$", example: "1.5s" },
   "google.protobuf.Struct": { type: "object", additionalProperties: true },
   "google.protobuf.Value": {},
   "google.protobuf.ListValue": { type: "array", items: {} },
@@ -24,6 +28,84 @@ const WKT: Record<string, Schema> = {
   "google.protobuf.BytesValue": { type: "string", format: "byte" },
 };
 
+/** A 64-bit integer in protobuf JSON: a number or a decimal string (18 digits keep it in range). */
+const INT64: Schema = { type: ["string", "integer"], format: "int64", pattern: "^-?[0-9]{1,18}$", minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
+const UINT64: Schema = { type: ["string", "integer"], format: "uint64", pattern: "^[0-9]{1,18}$", minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
+
+/**
+ * Limits the domains enforce on fields, stated in the document so a client (or a fuzzer) knows
+ * them: `<message type name>.<field>` patterns → schema additions. Kept beside the rules they
+ * copy: tasks/rules.ts (names), system/settings.ts (setting names), tasks/stats.ts.
+ */
+const TASK_NAME = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$";
+const FIELD_RULES: [RegExp, Schema][] = [
+  [/^switchyard\.(tasks)\.v1\.\w+\.(id|name|queue|task_id|depends_on|parent)$/, { pattern: TASK_NAME, maxLength: 128 }],
+  [/^switchyard\.tasks\.v1\.(\w+Request|QueueConfig)\.(queues|name)$/, { pattern: TASK_NAME, maxLength: 128 }],
+  [/^switchyard\.tasks\.v1\.\w+\.(worker_id|server_id|request_id|type)$/, { maxLength: 128 }],
+  [/^switchyard\.tasks\.v1\.\w+\.(capabilities|required_capabilities|tags|capability)$/, { minLength: 1, maxLength: 128 }],
+  // Durations and times the tasks domain bounds (lease 1 s–1 h, timeouts ≤ 31 days, delays ≤ 366 days, after 1970).
+  [/^switchyard\.tasks\.v1\.\w+\.lease_duration$/, { pattern: "^([1-9][0-9]{0,2}|[1-2][0-9]{3}|3[0-5][0-9]{2})(\\.[0-9]{1,9})?s$|^3600s$" }],
+  [/^switchyard\.tasks\.v1\.\w+\.(timeout|default_timeout)$/, { pattern: "^[0-9]{1,6}(\\.[0-9]{1,9})?s$" }],
+  [/^switchyard\.tasks\.v1\.\w+\.(delay|retry_delay)$/, { pattern: "^[0-9]{1,7}(\\.[0-9]{1,9})?s$" }],
+  [/^switchyard\.tasks\.v1\.\w+\.run_at$/, { pattern: "^(19[7-9][0-9]|2[0-9]{3})-" }],
+  [/^switchyard\.tasks\.v1\.\w+\.fencing_token$/, { pattern: "^[1-9][0-9]{0,14}$", minimum: 1 }],
+  [/^switchyard\.tasks\.v1\.UpdateTaskRequest\.state$/, { enum: ["TASK_STATE_UNSPECIFIED", "TASK_STATE_RUNNING", "TASK_STATE_SUCCEEDED", "TASK_STATE_FAILED"] }],
+  [/^switchyard\.tasks\.v1\.QueueConfig\.concurrency_limit$/, { minimum: 0, maximum: 1_000_000 }],
+  [/^switchyard\.tasks\.v1\.QueueConfig\.default_max_attempts$/, { minimum: 0, maximum: 1000 }],
+  [/^switchyard\.tasks\.v1\.\w+\.date$/, { format: "date", pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }],
+  [/^switchyard\.tasks\.v1\.\w+\.top_servers_limit$/, { minimum: 0, maximum: 100 }],
+  [/^switchyard\.tasks\.v1\.\w+\.(progress)$/, { minimum: 0, maximum: 100 }],
+  [/^switchyard\.tasks\.v1\.\w+\.priority$/, { minimum: -1_000_000, maximum: 1_000_000 }],
+  [/^switchyard\.tasks\.v1\.\w+\.max_attempts$/, { minimum: 1, maximum: 1000 }],
+  [/^switchyard\.tasks\.v1\.\w+\.(credits)$/, { minimum: 0, maximum: 10_000 }],
+  [/^switchyard\.tasks\.v1\.\w+\.(max_tasks)$/, { minimum: 0, maximum: 1000 }],
+  [/^switchyard\.system\.v1\.\w+\.(name|prefix)$/, { pattern: "^[A-Za-z0-9._-]{1,128}$" }],
+  // Mail (src/mail/topics.ts, paths.ts, messages.ts, leases.ts). Lease paths: a safe subset
+  // (relative, no `..`, no backslash or control characters) of what the server takes.
+  [/^switchyard\.mail\.v1\.\w+\.(path|prefix)$/, { pattern: "^[A-Za-z0-9_-][A-Za-z0-9_.@+-]{0,47}(/[A-Za-z0-9_-][A-Za-z0-9_.@+-]{0,47}){0,15}$" }],
+  [/^switchyard\.mail\.v1\.PublishRequest\.topic$/, { pattern: "^(?!leases\\.)[A-Za-z0-9_:@-]{1,15}(\\.[A-Za-z0-9_:@-]{1,15}){0,15}$" }],
+  [/^switchyard\.mail\.v1\.(?!PublishRequest)\w+\.topic$/, { pattern: "^(([A-Za-z0-9_:@-]{1,15}|\\*)(\\.([A-Za-z0-9_:@-]{1,15}|\\*)){0,14}(\\.>)?|>)$" }],
+  [/^switchyard\.mail\.v1\.\w+\.agent$/, { pattern: "^[A-Za-z0-9_:@-]{1,128}$" }],
+  [/^switchyard\.mail\.v1\.\w+\.(sender|holder|request_id)$/, { pattern: "^[^\\x00-\\x1f\\x7f]{0,128}$" }],
+  [/^switchyard\.mail\.v1\.\w+\.(sequence|start_sequence)$/, { pattern: "^[1-9][0-9]{0,14}$", minimum: 1 }],
+  [/^switchyard\.mail\.v1\.\w+\.fencing_token$/, { pattern: "^[1-9][0-9]{0,14}$", minimum: 1 }],
+  [/^switchyard\.mail\.v1\.\w+\.ttl$/, { pattern: "^([1-9][0-9]{0,3}|[1-7][0-9]{4}|8[0-5][0-9]{3})(\\.[0-9]{1,9})?s$" }],
+  [/^switchyard\.mail\.v1\.\w+\.headers$/, { maxProperties: 64, propertyNames: { pattern: "^[A-Za-z0-9_.-]{1,128}$" } }],
+];
+
+/** Oneofs a request must set (one member exactly), beside the rule that a oneof takes at most one. */
+const REQUIRED_ONEOFS = new Set(["switchyard.mail.v1.PublishRequest.destination"]);
+
+function fieldRules(f: DescField): Schema {
+  const key = `${f.parent.typeName}.${f.name}`;
+  let out: Schema = {};
+  for (const [re, rule] of FIELD_RULES) if (re.test(key)) out = { ...out, ...rule };
+  return out;
+}
+
+/** Whether a field is marked `(google.api.field_behavior) = REQUIRED`. */
+export function isRequiredField(f: DescField): boolean {
+  return hasOption(f, field_behavior) && getOption(f, field_behavior).includes(FieldBehavior.REQUIRED);
+}
+
+/**
+ * What REQUIRED means for a value in proto3, where a zero value is "not set": a string must not
+ * be empty, a list not empty, a number not zero.
+ */
+function requiredValue(schema: Schema, f: DescField): Schema {
+  if (f.fieldKind === "list") return { ...schema, minItems: 1 };
+  // A message in JSON is unset when null.
+  if (f.fieldKind === "message") return { ...schema, not: { type: "null" } };
+  if (f.fieldKind !== "scalar" && f.fieldKind !== "enum") return schema;
+  if (f.fieldKind === "enum") return { ...schema, enum: (schema.enum as string[]).filter((v) => !v.endsWith("_UNSPECIFIED")) };
+  if (f.scalar === ScalarType.STRING) return { ...schema, minLength: 1 };
+  if (f.scalar === ScalarType.BOOL) return schema;
+  if (schema.pattern === INT64.pattern || schema.pattern === UINT64.pattern) {
+    return { ...schema, pattern: "^-?[1-9][0-9]{0,17}$", not: { const: 0 } };
+  }
+  return { ...schema, not: { const: 0 } };
+}
+
 function scalarSchema(t: ScalarType): Schema {
   switch (t) {
     case ScalarType.BOOL:
@@ -36,14 +118,18 @@ function scalarSchema(t: ScalarType): Schema {
     case ScalarType.FLOAT:
       return { type: "number" };
     case ScalarType.INT64:
-    case ScalarType.UINT64:
     case ScalarType.SINT64:
-    case ScalarType.FIXED64:
     case ScalarType.SFIXED64:
       // protobuf JSON writes 64-bit integers as strings (they exceed JavaScript's safe range).
-      return { type: "string", format: "int64" };
+      return { ...INT64 };
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return { ...UINT64 };
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return { type: "integer", format: "uint32", minimum: 0, maximum: 4_294_967_295 };
     default:
-      return { type: "integer", format: "int32" };
+      return { type: "integer", format: "int32", minimum: -2_147_483_648, maximum: 2_147_483_647 };
   }
 }
 
@@ -55,33 +141,67 @@ const text = (s: string | undefined) => (s ?? "").trim().replace(/\n /g, "\n");
  */
 export function buildOpenApi(services: DescService[], info: { title: string; version: string }): Schema {
   const schemas: Record<string, Schema> = {};
-  const ref = (m: DescMessage): Schema => {
+  // Each message has two schemas: as answered (`<type>`), and as a request carries it
+  // (`<type>.Input`: REQUIRED fields present and not zero, the domains' limits).
+  const ref = (m: DescMessage, input = false): Schema => {
     if (WKT[m.typeName]) return WKT[m.typeName]!;
-    if (!schemas[m.typeName]) {
-      schemas[m.typeName] = {}; // placeholder against recursion
-      schemas[m.typeName] = messageSchema(m);
+    const name = input ? `${m.typeName}.Input` : m.typeName;
+    if (!schemas[name]) {
+      schemas[name] = {}; // placeholder against recursion
+      schemas[name] = messageSchema(m, input);
     }
-    return { $ref: `#/components/schemas/${m.typeName}` };
+    return { $ref: `#/components/schemas/${name}` };
   };
-  const fieldSchema = (f: DescField): Schema => {
+  const fieldSchema = (f: DescField, input = false): Schema => {
     const one = (): Schema => {
       const kind = f.fieldKind === "list" ? f.listKind : f.fieldKind === "map" ? f.mapKind : f.fieldKind;
-      if (kind === "message") return ref((f as { message: DescMessage }).message);
+      if (kind === "message") {
+        const m = (f as { message: DescMessage }).message;
+        return input && WKT[m.typeName] ? { ...ref(m, input), ...fieldRules(f) } : ref(m, input);
+      }
       if (kind === "enum") {
         const e = (f as { enum: DescEnum }).enum;
-        return { type: "string", enum: e.values.map((v) => v.name) };
+        const schema = { type: "string", enum: e.values.map((v) => v.name) };
+        return input ? { ...schema, ...fieldRules(f) } : schema;
       }
-      return scalarSchema((f as { scalar: ScalarType }).scalar);
+      const scalar = scalarSchema((f as { scalar: ScalarType }).scalar);
+      return input ? { ...scalar, ...fieldRules(f) } : scalar;
     };
-    const base = f.fieldKind === "list" ? { type: "array", items: one() } : f.fieldKind === "map" ? { type: "object", additionalProperties: one() } : one();
+    let base = f.fieldKind === "list" ? { type: "array", items: one() } : f.fieldKind === "map" ? { type: "object", additionalProperties: one() } : one();
+    if (input && f.name === "page_size" && f.fieldKind === "scalar") base = { ...base, minimum: 0, maximum: MAX_PAGE_SIZE };
+    if (input && f.fieldKind === "list") base = { ...base, maxItems: 1000 };
+    if (input && f.fieldKind === "map") base = { ...base, ...fieldRules(f) };
+    if (input && isRequiredField(f)) base = requiredValue(base, f);
     const description = text(getComments(f).leading);
     return description ? { ...base, description } : base;
   };
-  function messageSchema(m: DescMessage): Schema {
+  function messageSchema(m: DescMessage, input: boolean, omit: string[] = []): Schema {
     const properties: Record<string, Schema> = {};
-    for (const f of m.fields) properties[f.name] = fieldSchema(f);
+    const required: string[] = [];
+    for (const f of m.fields) {
+      if (omit.includes(f.name)) continue;
+      properties[f.name] = fieldSchema(f, input);
+      if (input && isRequiredField(f) && !(f.fieldKind === "scalar" && f.scalar === ScalarType.BOOL)) required.push(f.name);
+    }
     const description = text(getComments(m).leading);
-    return { type: "object", ...(description ? { description } : {}), properties, additionalProperties: false };
+    // A oneof takes at most one member (protobuf JSON refuses two), exactly one when required.
+    const oneofs = input
+      ? m.oneofs
+          .map((o) => ({ o, members: o.fields.map((f) => f.name).filter((n) => !omit.includes(n)) }))
+          .filter(({ o, members }) => members.length > 1 || (members.length === 1 && REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`)))
+          .map(({ o, members }) => {
+            const one = members.map((n) => ({ required: [n] }));
+            return REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`) ? { oneOf: one } : { oneOf: [...one, { not: { anyOf: one } }] };
+          })
+      : [];
+    return {
+      type: "object",
+      ...(description ? { description } : {}),
+      properties,
+      ...(required.length ? { required } : {}),
+      ...(oneofs.length ? { allOf: oneofs } : {}),
+      additionalProperties: false,
+    };
   }
 
   const paths: Record<string, Record<string, Schema>> = {};
@@ -92,12 +212,20 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
       bindings(getOption(method, http)).forEach((b, i) => {
         const path = b.path.replace(/\{([\w.]+)=[^}]*\}/g, "{$1}");
         const vars = [...b.path.matchAll(/\{([\w.]+)(?:=[^}]*)?\}/g)].map((m) => m[1]!);
-        const parameters: Schema[] = vars.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } }));
+        const pathField = (name: string) => method.input.fields.find((f) => f.name === name);
+        const parameters: Schema[] = vars.map((name) => {
+          const f = pathField(name);
+          // A path segment is never empty: a path variable is required, whatever its field says.
+          const schema = f ? requiredValue(fieldSchema(f, true), f) : { type: "string", minLength: 1 };
+          return { name, in: "path", required: true, schema: { ...schema, description: undefined } };
+        });
         if (b.body !== "*") {
           for (const f of method.input.fields) {
             if (vars.includes(f.name) || f.name === b.body) continue;
             if (f.fieldKind === "map" || (f.fieldKind === "message" && !WKT[f.message.typeName])) continue;
-            parameters.push({ name: f.name, in: "query", required: false, schema: fieldSchema(f) });
+            const required = isRequiredField(f);
+            // Query parameters: a list repeats its name (`?queues=a&queues=b`).
+            parameters.push({ name: f.name, in: "query", required, ...(f.fieldKind === "list" ? { style: "form", explode: true } : {}), schema: fieldSchema(f, true) });
           }
         }
         const operation: Schema = {
@@ -106,16 +234,20 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
           summary: comments.split("\n")[0] ?? "",
           description: comments,
           parameters,
+          // From the same (switchyard.api.v1.policy) option the auth interceptor enforces.
+          security: openApiSecurity(methodPolicy(method)),
+          "x-switchyard-policy": methodPolicy(method),
           responses: {
             "200":
               method.methodKind === "server_streaming"
-                ? { description: "Server-Sent Events: one `message` event per message, `error` on failure, `end` at the end.", content: { "text/event-stream": { schema: ref(method.output) } } }
+                ? { description: "Server-Sent Events: one `message` event per message (its JSON in `data`), `error` on failure (the error body in `data`), `end` at the end; comments keep the stream alive.", content: { "text/event-stream": { schema: sseEvent(ref(method.output)) } } }
                 : { description: "OK", content: { "application/json": { schema: ref(method.output) } } },
             default: { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
           },
         };
         if (b.body !== "") {
-          const target = b.body === "*" ? ref(method.input) : fieldSchema(method.input.fields.find((f) => f.name === b.body)!);
+          // Fields bound by the path are not repeated in the body (the path wins).
+          const target = b.body === "*" ? messageSchema(method.input, true, vars) : fieldSchema(method.input.fields.find((f) => f.name === b.body)!, true);
           operation.requestBody = { required: true, content: { "application/json": { schema: target } } };
         }
         (paths[path] ??= {})[b.httpMethod.toLowerCase()] = operation;
@@ -137,6 +269,18 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
       },
     },
   };
+  function sseEvent(data: Schema): Schema {
+    return {
+      type: "object",
+      description: "One Server-Sent Event.",
+      properties: {
+        event: { type: "string", enum: ["message", "error", "end"] },
+        id: { type: "string" },
+        retry: { type: "integer" },
+        data: { type: "string", contentMediaType: "application/json", contentSchema: data },
+      },
+    };
+  }
   return {
     openapi: "3.1.0",
     info,

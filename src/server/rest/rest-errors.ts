@@ -2,7 +2,7 @@ import type { ConnectError } from "@connectrpc/connect";
 import { codeName, errorInfo, HTTP_STATUS } from "../errors.ts";
 
 /** Reasons whose HTTP status is more precise than their code's. */
-const REASON_STATUS: Record<string, number> = { BODY_TOO_LARGE: 413 };
+const REASON_STATUS: Record<string, number> = { BODY_TOO_LARGE: 413, STORAGE_FULL: 507 };
 
 /** The HTTP status a REST client gets for an error. */
 export function restStatus(error: ConnectError): number {

@@ -51,9 +51,15 @@ export function createRestRouter(methods: Iterable<DescMethod>): RestRouter {
     routes,
     match(httpMethod, path) {
       const allowed: string[] = [];
+      // A path that names a custom verb (`/v1/tasks/0:cancel`) is that verb's, whatever the
+      // method: it never falls through to `/v1/tasks/{id}`. Verb routes are sorted first. An
+      // id holding `:verb` is still reachable with the colon percent-encoded (`0%3Acancel`).
+      let verbMatched = false;
       for (const route of routes) {
+        if (verbMatched && route.template.verb === undefined) break;
         const params = route.template.match(path);
         if (!params) continue;
+        if (route.template.verb !== undefined) verbMatched = true;
         if (route.httpMethod === httpMethod || (httpMethod === "HEAD" && route.httpMethod === "GET")) return { route, params };
         allowed.push(route.httpMethod);
       }

@@ -5,18 +5,24 @@ import { AppError, invalidArgument } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { callRecordKey } from "../call-record.ts";
 import { toConnectError } from "../errors.ts";
-import { readBody, sendJson, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
+import { readBody, send, sendJson, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
+import { responseTooLarge, type ResponseGate, type ResponseTurn } from "../response-gate.ts";
 import { invokeServerStream, invokeUnary, type InvokeOptions } from "../invoke.ts";
 import { decodeStrict, preParseErrorKey } from "../json-gate.ts";
 import { restErrorBody, restStatus } from "./rest-errors.ts";
 import { findField, setPathParam, setQueryParams } from "./request-json.ts";
 import type { RestMatch } from "./routes.ts";
+import type { RestShape, RestShapes } from "./shapes.ts";
 
 export interface TranscodeDeps {
   handlers: Map<string, UniversalHandler>;
   log: Logger;
   maxMessageBytes: number;
   maxBodyBytes: number;
+  /** Per-family departures from canonical REST (status, JSON, error body); none by default. */
+  shapes?: RestShapes;
+  /** Bounds the answers built and in flight (unset: unbounded, for tests of other layers). */
+  responses?: ResponseGate;
 }
 
 export type RestExchange = Exchange;
@@ -71,6 +77,13 @@ function outputJson(desc: DescMessage, message: Message, responseBody: string): 
   return field ? (json[field.name] ?? null) : null;
 }
 
+/** The family's rewrite of an answer's JSON (of the `response_body` field's message when one is named). */
+function shaped(shape: RestShape | undefined, json: JsonValue, desc: DescMessage, output: Message, responseBody: string): JsonValue {
+  if (!shape?.json) return json;
+  const target = responseBody === "" ? desc : findField(desc, responseBody)?.message;
+  return target ? shape.json(json, target, output) : json;
+}
+
 /**
  * Serves one REST request by transcoding it to its RPC and calling the Connect handler
  * in-process: auth, validation, errors and logging are those of every other protocol.
@@ -78,11 +91,12 @@ function outputJson(desc: DescMessage, message: Message, responseBody: string): 
 export async function transcode(match: RestMatch, ex: RestExchange, deps: TranscodeDeps): Promise<void> {
   const { route } = match;
   const method = route.method;
+  const shape = deps.shapes?.(method);
   let input: Message;
   try {
     input = decodeStrict(method.input, await requestJson(match, ex, deps));
   } catch (error) {
-    if (error instanceof AppError && error.reason === "BODY_TOO_LARGE") return sendRestError(ex, toConnectError(error, deps.log));
+    if (error instanceof AppError && error.reason === "BODY_TOO_LARGE") return sendRestError(ex, toConnectError(error, deps.log), shape);
     // Hand the mistake to the RPC's interceptors: auth is checked first, then it is thrown
     // there, so the answer is the one a gRPC or Connect client would get.
     ex.contextValues.set(preParseErrorKey, error instanceof AppError ? error : new AppError("invalid_argument", "INVALID_ARGUMENT", String(error)));
@@ -90,33 +104,47 @@ export async function transcode(match: RestMatch, ex: RestExchange, deps: Transc
   }
   const options: InvokeOptions = { header: ex.header, contextValues: ex.contextValues, signal: ex.signal, maxMessageBytes: deps.maxMessageBytes };
   if (method.methodKind === "unary") {
+    let turn: ResponseTurn | undefined;
+    try {
+      turn = await deps.responses?.enter(ex.signal, `${route.httpMethod} ${route.template.source}`);
+    } catch (error) {
+      return sendRestError(ex, toConnectError(error, deps.log), shape);
+    }
     let output: Message;
     try {
       output = await invokeUnary(deps.handlers, method, input as never, options);
     } catch (error) {
-      return sendRestError(ex, toConnectError(error, deps.log));
+      turn?.leave();
+      return sendRestError(ex, toConnectError(error, deps.log), shape);
     }
+    let body: Uint8Array;
+    let contentType = "application/json; charset=utf-8";
     if (method.output.typeName === HTTP_BODY) {
-      const body = output as unknown as { contentType: string; data: Uint8Array };
-      ex.res.writeHead(200, { "content-type": body.contentType || "application/octet-stream", "content-length": String(body.data.byteLength) });
-      ex.res.end(body.data);
-      return;
+      const http = output as unknown as { contentType: string; data: Uint8Array };
+      body = http.data;
+      contentType = http.contentType || "application/octet-stream";
+    } else body = Buffer.from(JSON.stringify(shaped(shape, outputJson(method.output, output, route.responseBody), method.output, output, route.responseBody)));
+    // The write limit of every other protocol holds for REST answers too.
+    if (body.byteLength > deps.maxMessageBytes) {
+      turn?.leave();
+      return sendRestError(ex, toConnectError(responseTooLarge(body.byteLength, deps.maxMessageBytes), deps.log), shape);
     }
-    return sendJson(ex.res, 200, outputJson(method.output, output, route.responseBody));
+    turn?.sending(ex.res, body.byteLength);
+    return send(ex.res, shape?.status?.(output) ?? 200, body, { "content-type": contentType, ...shape?.headers });
   }
-  if (method.methodKind === "server_streaming") return streamSse(ex, deps, method.output, invokeServerStream(deps.handlers, method, input as never, options), route.responseBody);
+  if (method.methodKind === "server_streaming") return streamSse(ex, deps, method.output, invokeServerStream(deps.handlers, method, input as never, options), route.responseBody, shape);
   sendRestError(ex, toConnectError(new AppError("unimplemented", "STREAMING_NOT_SUPPORTED", "client and bidi streams are not served over REST"), deps.log));
 }
 
 /** Sends a server stream as Server-Sent Events: one `message` event per message, `error` at a failure. */
-async function streamSse(ex: RestExchange, deps: TranscodeDeps, desc: DescMessage, stream: AsyncGenerator<Message>, responseBody: string): Promise<void> {
+async function streamSse(ex: RestExchange, deps: TranscodeDeps, desc: DescMessage, stream: AsyncGenerator<Message>, responseBody: string, shape?: RestShape): Promise<void> {
   const { res } = ex;
   let first: IteratorResult<Message>;
   try {
     // Wait for the first message (or an immediate error) so an error can still be a plain HTTP error.
     first = await stream.next();
   } catch (error) {
-    return sendRestError(ex, toConnectError(error, deps.log));
+    return sendRestError(ex, toConnectError(error, deps.log), shape);
   }
   res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" });
   (res as { flushHeaders?: () => void }).flushHeaders?.();
@@ -124,13 +152,14 @@ async function streamSse(ex: RestExchange, deps: TranscodeDeps, desc: DescMessag
   let id = 0;
   try {
     for (let next = first; !next.done; next = await stream.next()) {
-      res.write(`id: ${++id}\nevent: message\ndata: ${JSON.stringify(outputJson(desc, next.value, responseBody))}\n\n`);
+      const json = outputJson(desc, next.value, responseBody);
+      res.write(`id: ${++id}\nevent: message\ndata: ${JSON.stringify(shaped(shape, json, desc, next.value, responseBody))}\n\n`);
     }
     res.write("event: end\ndata: {}\n\n");
   } catch (error) {
     if (!ex.signal.aborted) {
       const connectError = error instanceof ConnectError ? error : toConnectError(error, deps.log);
-      res.write(`event: error\ndata: ${JSON.stringify(restErrorBody(connectError))}\n\n`);
+      res.write(`event: error\ndata: ${JSON.stringify(shape?.error ? shape.error(connectError, restStatus(connectError)).body : restErrorBody(connectError))}\n\n`);
     }
   } finally {
     clearInterval(keepalive);
@@ -140,12 +169,17 @@ async function streamSse(ex: RestExchange, deps: TranscodeDeps, desc: DescMessag
 }
 
 /** Answers a REST error: the HTTP status of its code, the canonical error body. */
-export function sendRestError(ex: Pick<RestExchange, "res" | "contextValues">, error: ConnectError): void {
+export function sendRestError(ex: Pick<RestExchange, "res" | "contextValues">, error: ConnectError, shape?: RestShape): void {
   const record = ex.contextValues.get(callRecordKey);
   const body = restErrorBody(error);
   if (record && record.code === "ok") {
     record.code = body.error.code;
     record.reason = body.error.reason;
   }
-  sendJson(ex.res, restStatus(error), body);
+  const retry: Record<string, string> = body.error.reason === "RESPONSES_IN_FLIGHT" ? { "retry-after": "1" } : {};
+  if (shape?.error) {
+    const shaped = shape.error(error, restStatus(error));
+    return sendJson(ex.res, shaped.status, shaped.body, retry);
+  }
+  sendJson(ex.res, restStatus(error), body, retry);
 }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/agents/v1/agent_pool_service.proto.
  */
 export const file_switchyard_agents_v1_agent_pool_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci1zd2l0Y2h5YXJkL2FnZW50cy92MS9hZ2VudF9wb29sX3NlcnZpY2UucHJvdG8SFHN3aXRjaHlhcmQuYWdlbnRzLnYxIhUKE0dldEFnZW50UG9vbFJlcXVlc3QiXgoUR2V0QWdlbnRQb29sUmVzcG9uc2USDgoGYWN0aXZlGAEgASgFEg0KBXRvdGFsGAIgASgFEg4KBmVycm9ycxgDIAEoAxIXCg9hY3RpdmVfc2Vzc2lvbnMYBCABKAUidgoVUHJvYmVBZ2VudFBvb2xSZXF1ZXN0EjEKBnRhcmdldBgBIAEoDjIhLnN3aXRjaHlhcmQuYWdlbnRzLnYxLlByb2JlVGFyZ2V0EioKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iigEKFlByb2JlQWdlbnRQb29sUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBIPCgdtZXNzYWdlGAIgASgJEhEKCXdvcmtlcl9pZBgDIAEoCRIPCgd0YXNrX2lkGAQgASgJEioKB2xhdGVuY3kYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24qfQoLUHJvYmVUYXJnZXQSHAoYUFJPQkVfVEFSR0VUX1VOU1BFQ0lGSUVEEAASFAoQUFJPQkVfVEFSR0VUX0FOWRABEh4KGlBST0JFX1RBUkdFVF9MT0FEX0JBTEFOQ0VEEAISGgoWUFJPQkVfVEFSR0VUX1NJTkdMRVRPThADMqICChBBZ2VudFBvb2xTZXJ2aWNlEn4KDEdldEFnZW50UG9vbBIpLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkdldEFnZW50UG9vbFJlcXVlc3QaKi5zd2l0Y2h5YXJkLmFnZW50cy52MS5HZXRBZ2VudFBvb2xSZXNwb25zZSIXgtPkkwIREg8vdjEvYWdlbnRzL3Bvb2wSjQEKDlByb2JlQWdlbnRQb29sEisuc3dpdGNoeWFyZC5hZ2VudHMudjEuUHJvYmVBZ2VudFBvb2xSZXF1ZXN0Giwuc3dpdGNoeWFyZC5hZ2VudHMudjEuUHJvYmVBZ2VudFBvb2xSZXNwb25zZSIggtPkkwIaOgEqIhUvdjEvYWdlbnRzL3Bvb2w6cHJvYmViBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration]);
+  fileDesc("Ci1zd2l0Y2h5YXJkL2FnZW50cy92MS9hZ2VudF9wb29sX3NlcnZpY2UucHJvdG8SFHN3aXRjaHlhcmQuYWdlbnRzLnYxIhUKE0dldEFnZW50UG9vbFJlcXVlc3QikgEKFEdldEFnZW50UG9vbFJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoBRINCgV0b3RhbBgCIAEoBRIOCgZlcnJvcnMYAyABKAMSFwoPYWN0aXZlX3Nlc3Npb25zGAQgASgFEjIKB3dvcmtlcnMYBSADKAsyIS5zd2l0Y2h5YXJkLmFnZW50cy52MS5BZ2VudFdvcmtlciJKCgtBZ2VudFdvcmtlchIRCgl3b3JrZXJfaWQYASABKAkSEQoJc3RyZWFtX2lkGAIgASgJEhUKDWZyZWVfY2FwYWNpdHkYAyABKAUidgoVUHJvYmVBZ2VudFBvb2xSZXF1ZXN0EjEKBnRhcmdldBgBIAEoDjIhLnN3aXRjaHlhcmQuYWdlbnRzLnYxLlByb2JlVGFyZ2V0EioKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iigEKFlByb2JlQWdlbnRQb29sUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBIPCgdtZXNzYWdlGAIgASgJEhEKCXdvcmtlcl9pZBgDIAEoCRIPCgd0YXNrX2lkGAQgASgJEioKB2xhdGVuY3kYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24qfQoLUHJvYmVUYXJnZXQSHAoYUFJPQkVfVEFSR0VUX1VOU1BFQ0lGSUVEEAASFAoQUFJPQkVfVEFSR0VUX0FOWRABEh4KGlBST0JFX1RBUkdFVF9MT0FEX0JBTEFOQ0VEEAISGgoWUFJPQkVfVEFSR0VUX1NJTkdMRVRPThADMqICChBBZ2VudFBvb2xTZXJ2aWNlEn4KDEdldEFnZW50UG9vbBIpLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkdldEFnZW50UG9vbFJlcXVlc3QaKi5zd2l0Y2h5YXJkLmFnZW50cy52MS5HZXRBZ2VudFBvb2xSZXNwb25zZSIXgtPkkwIREg8vdjEvYWdlbnRzL3Bvb2wSjQEKDlByb2JlQWdlbnRQb29sEisuc3dpdGNoeWFyZC5hZ2VudHMudjEuUHJvYmVBZ2VudFBvb2xSZXF1ZXN0Giwuc3dpdGNoeWFyZC5hZ2VudHMudjEuUHJvYmVBZ2VudFBvb2xSZXNwb25zZSIggtPkkwIaOgEqIhUvdjEvYWdlbnRzL3Bvb2w6cHJvYmVCegoYZGV2LnN3aXRjaHlhcmQuYWdlbnRzLnYxUAFaRWdpdGh1Yi5jb20vc3dpdGNoeWFyZC9zd2l0Y2h5YXJkL2dlbi9nby9zd2l0Y2h5YXJkL2FnZW50cy92MTthZ2VudHN2MaoCFFN3aXRjaHlhcmQuQWdlbnRzLlYxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_duration]);
 
 /**
  * Request of `AgentPoolService.GetAgentPool`.
@@ -44,14 +44,14 @@ export type GetAgentPoolResponse = Message<"switchyard.agents.v1.GetAgentPoolRes
   active: number;
 
   /**
-   * Agent workers ever registered and not unregistered (seed 004 `containers.total`).
+   * Distinct agent workers seen since the server started (seed 004 `containers.total`).
    *
    * @generated from field: int32 total = 2;
    */
   total: number;
 
   /**
-   * Agent tasks that failed since the server started (seed 004 `containers.errors`).
+   * Agent tasks that failed or timed out since the server started (seed 004 `containers.errors`).
    *
    * @generated from field: int64 errors = 3;
    */
@@ -63,6 +63,13 @@ export type GetAgentPoolResponse = Message<"switchyard.agents.v1.GetAgentPoolRes
    * @generated from field: int32 active_sessions = 4;
    */
   activeSessions: number;
+
+  /**
+   * The agent workers connected now (worker streams on the `agents` queue).
+   *
+   * @generated from field: repeated switchyard.agents.v1.AgentWorker workers = 5;
+   */
+  workers: AgentWorker[];
 };
 
 /**
@@ -71,6 +78,41 @@ export type GetAgentPoolResponse = Message<"switchyard.agents.v1.GetAgentPoolRes
  */
 export const GetAgentPoolResponseSchema: GenMessage<GetAgentPoolResponse> = /*@__PURE__*/
   messageDesc(file_switchyard_agents_v1_agent_pool_service, 1);
+
+/**
+ * An agent worker connected to the pool.
+ *
+ * @generated from message switchyard.agents.v1.AgentWorker
+ */
+export type AgentWorker = Message<"switchyard.agents.v1.AgentWorker"> & {
+  /**
+   * The worker's id (as it named itself on `TaskService.ConnectWorker`).
+   *
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * Its worker stream.
+   *
+   * @generated from field: string stream_id = 2;
+   */
+  streamId: string;
+
+  /**
+   * Sessions it may still be given now (its unused credits).
+   *
+   * @generated from field: int32 free_capacity = 3;
+   */
+  freeCapacity: number;
+};
+
+/**
+ * Describes the message switchyard.agents.v1.AgentWorker.
+ * Use `create(AgentWorkerSchema)` to create a new message.
+ */
+export const AgentWorkerSchema: GenMessage<AgentWorker> = /*@__PURE__*/
+  messageDesc(file_switchyard_agents_v1_agent_pool_service, 2);
 
 /**
  * Request of `AgentPoolService.ProbeAgentPool`.
@@ -98,7 +140,7 @@ export type ProbeAgentPoolRequest = Message<"switchyard.agents.v1.ProbeAgentPool
  * Use `create(ProbeAgentPoolRequestSchema)` to create a new message.
  */
 export const ProbeAgentPoolRequestSchema: GenMessage<ProbeAgentPoolRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_pool_service, 2);
+  messageDesc(file_switchyard_agents_v1_agent_pool_service, 3);
 
 /**
  * Response of `AgentPoolService.ProbeAgentPool`.
@@ -147,7 +189,7 @@ export type ProbeAgentPoolResponse = Message<"switchyard.agents.v1.ProbeAgentPoo
  * Use `create(ProbeAgentPoolResponseSchema)` to create a new message.
  */
 export const ProbeAgentPoolResponseSchema: GenMessage<ProbeAgentPoolResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_pool_service, 3);
+  messageDesc(file_switchyard_agents_v1_agent_pool_service, 4);
 
 /**
  * Which worker a probe goes to.

@@ -14,7 +14,70 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/agents/v1/agent_session_service.proto.
  */
 export const file_switchyard_agents_v1_agent_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CjBzd2l0Y2h5YXJkL2FnZW50cy92MS9hZ2VudF9zZXNzaW9uX3NlcnZpY2UucHJvdG8SFHN3aXRjaHlhcmQuYWdlbnRzLnYxIvwCChNTdGFydFNlc3Npb25SZXF1ZXN0EhcKCnNlc3Npb25faWQYASABKAlIAIgBARITCgZwcm9tcHQYAiABKAlCA+BBAhI5CgpyZXBvc2l0b3J5GAMgASgLMiAuc3dpdGNoeWFyZC5hZ2VudHMudjEuUmVwb3NpdG9yeUID4EECEiMKEWFudGhyb3BpY19hcGlfa2V5GAQgASgJQgPgQQRIAYgBARIfChJhbnRocm9waWNfYmFzZV91cmwYBSABKAlIAogBARIeCgxnaXRodWJfdG9rZW4YBiABKAlCA+BBBEgDiAEBEjUKB29wdGlvbnMYByABKAsyJC5zd2l0Y2h5YXJkLmFnZW50cy52MS5TZXNzaW9uT3B0aW9ucxISCgpyZXF1ZXN0X2lkGAggASgJQg0KC19zZXNzaW9uX2lkQhQKEl9hbnRocm9waWNfYXBpX2tleUIVChNfYW50aHJvcGljX2Jhc2VfdXJsQg8KDV9naXRodWJfdG9rZW4iSQoUU3RhcnRTZXNzaW9uUmVzcG9uc2USMQoFZXZlbnQYASABKAsyIi5zd2l0Y2h5YXJkLmFnZW50cy52MS5TZXNzaW9uRXZlbnQiRgoTV2F0Y2hTZXNzaW9uUmVxdWVzdBIXCgpzZXNzaW9uX2lkGAEgASgJQgPgQQISFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAMiSQoUV2F0Y2hTZXNzaW9uUmVzcG9uc2USMQoFZXZlbnQYASABKAsyIi5zd2l0Y2h5YXJkLmFnZW50cy52MS5TZXNzaW9uRXZlbnQiLAoRR2V0U2Vzc2lvblJlcXVlc3QSFwoKc2Vzc2lvbl9pZBgBIAEoCUID4EECIkkKEkdldFNlc3Npb25SZXNwb25zZRIzCgdzZXNzaW9uGAEgASgLMiIuc3dpdGNoeWFyZC5hZ2VudHMudjEuQWdlbnRTZXNzaW9uIqABChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEjEKBXN0YXRlGAMgASgOMiIuc3dpdGNoeWFyZC5hZ2VudHMudjEuU2Vzc2lvblN0YXRlEi8KBGtpbmQYBCABKA4yIS5zd2l0Y2h5YXJkLmFnZW50cy52MS5TZXNzaW9uS2luZCJlChRMaXN0U2Vzc2lvbnNSZXNwb25zZRI0CghzZXNzaW9ucxgBIAMoCzIiLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkFnZW50U2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPAoRRW5kU2Vzc2lvblJlcXVlc3QSFwoKc2Vzc2lvbl9pZBgBIAEoCUID4EECEg4KBnJlYXNvbhgCIAEoCSJJChJFbmRTZXNzaW9uUmVzcG9uc2USMwoHc2Vzc2lvbhgBIAEoCzIiLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkFnZW50U2Vzc2lvbiLfAQoTUHJvY2Vzc0lzc3VlUmVxdWVzdBI5CgpyZXBvc2l0b3J5GAEgASgLMiAuc3dpdGNoeWFyZC5hZ2VudHMudjEuUmVwb3NpdG9yeUID4EECEhkKDGlzc3VlX251bWJlchgCIAEoA0ID4EECEhMKC2lzc3VlX3RpdGxlGAMgASgJEhIKCmlzc3VlX2JvZHkYBCABKAkSNQoHb3B0aW9ucxgFIAEoCzIkLnN3aXRjaHlhcmQuYWdlbnRzLnYxLlNlc3Npb25PcHRpb25zEhIKCnJlcXVlc3RfaWQYBiABKAkiXAoUUHJvY2Vzc0lzc3VlUmVzcG9uc2USMwoHc2Vzc2lvbhgBIAEoCzIiLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkFnZW50U2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIIr0BChpBcHBlbmRTZXNzaW9uRXZlbnRzUmVxdWVzdBIXCgpzZXNzaW9uX2lkGAEgASgJQgPgQQISGgoNZmVuY2luZ190b2tlbhgCIAEoA0ID4EECEjcKBmV2ZW50cxgDIAMoCzIiLnN3aXRjaHlhcmQuYWdlbnRzLnYxLlNlc3Npb25FdmVudEID4EECEjEKBXVzYWdlGAQgASgLMiIuc3dpdGNoeWFyZC5hZ2VudHMudjEuU2Vzc2lvblVzYWdlIkIKG0FwcGVuZFNlc3Npb25FdmVudHNSZXNwb25zZRIVCg1sYXN0X3NlcXVlbmNlGAEgASgDEgwKBHN0b3AYAiABKAgyqQgKE0FnZW50U2Vzc2lvblNlcnZpY2UShwEKDFN0YXJ0U2Vzc2lvbhIpLnN3aXRjaHlhcmQuYWdlbnRzLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QaKi5zd2l0Y2h5YXJkLmFnZW50cy52MS5TdGFydFNlc3Npb25SZXNwb25zZSIegtPkkwIYOgEqIhMvdjEvYWdlbnRzL3Nlc3Npb25zMAESlwEKDFdhdGNoU2Vzc2lvbhIpLnN3aXRjaHlhcmQuYWdlbnRzLnYxLldhdGNoU2Vzc2lvblJlcXVlc3QaKi5zd2l0Y2h5YXJkLmFnZW50cy52MS5XYXRjaFNlc3Npb25SZXNwb25zZSIugtPkkwIoEiYvdjEvYWdlbnRzL3Nlc3Npb25zL3tzZXNzaW9uX2lkfTp3YXRjaDABEokBCgpHZXRTZXNzaW9uEicuc3dpdGNoeWFyZC5hZ2VudHMudjEuR2V0U2Vzc2lvblJlcXVlc3QaKC5zd2l0Y2h5YXJkLmFnZW50cy52MS5HZXRTZXNzaW9uUmVzcG9uc2UiKILT5JMCIhIgL3YxL2FnZW50cy9zZXNzaW9ucy97c2Vzc2lvbl9pZH0SggEKDExpc3RTZXNzaW9ucxIpLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaKi5zd2l0Y2h5YXJkLmFnZW50cy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIbgtPkkwIVEhMvdjEvYWdlbnRzL3Nlc3Npb25zEpABCgpFbmRTZXNzaW9uEicuc3dpdGNoeWFyZC5hZ2VudHMudjEuRW5kU2Vzc2lvblJlcXVlc3QaKC5zd2l0Y2h5YXJkLmFnZW50cy52MS5FbmRTZXNzaW9uUmVzcG9uc2UiL4LT5JMCKToBKiIkL3YxL2FnZW50cy9zZXNzaW9ucy97c2Vzc2lvbl9pZH06ZW5kEpIBCgxQcm9jZXNzSXNzdWUSKS5zd2l0Y2h5YXJkLmFnZW50cy52MS5Qcm9jZXNzSXNzdWVSZXF1ZXN0Giouc3dpdGNoeWFyZC5hZ2VudHMudjEuUHJvY2Vzc0lzc3VlUmVzcG9uc2UiK4LT5JMCJToBKiIgL3YxL2FnZW50cy9zZXNzaW9uczpwcm9jZXNzSXNzdWUStAEKE0FwcGVuZFNlc3Npb25FdmVudHMSMC5zd2l0Y2h5YXJkLmFnZW50cy52MS5BcHBlbmRTZXNzaW9uRXZlbnRzUmVxdWVzdBoxLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkFwcGVuZFNlc3Npb25FdmVudHNSZXNwb25zZSI4gtPkkwIyOgEqIi0vdjEvYWdlbnRzL3Nlc3Npb25zL3tzZXNzaW9uX2lkfTphcHBlbmRFdmVudHNiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_switchyard_agents_v1_agents]);
+  fileDesc("CjBzd2l0Y2h5YXJkL2FnZW50cy92MS9hZ2VudF9zZXNzaW9uX3NlcnZpY2UucHJvdG8SFHN3aXRjaHlhcmQuYWdlbnRzLnYxIlMKHEdldFNlc3Npb25DcmVkZW50aWFsc1JlcXVlc3QSFwoKc2Vzc2lvbl9pZBgBIAEoCUID4EECEhoKDWZlbmNpbmdfdG9rZW4YAiABKANCA+BBAiJsCh1HZXRTZXNzaW9uQ3JlZGVudGlhbHNSZXNwb25zZRIZChFhbnRocm9waWNfYXBpX2tleRgBIAEoCRIaChJhbnRocm9waWNfYmFzZV91cmwYAiABKAkSFAoMZ2l0aHViX3Rva2VuGAMgASgJIvwCChNTdGFydFNlc3Npb25SZXF1ZXN0EhcKCnNlc3Npb25faWQYASABKAlIAIgBARITCgZwcm9tcHQYAiABKAlCA+BBAhI5CgpyZXBvc2l0b3J5GAMgASgLMiAuc3dpdGNoeWFyZC5hZ2VudHMudjEuUmVwb3NpdG9yeUID4EECEiMKEWFudGhyb3BpY19hcGlfa2V5GAQgASgJQgPgQQRIAYgBARIfChJhbnRocm9waWNfYmFzZV91cmwYBSABKAlIAogBARIeCgxnaXRodWJfdG9rZW4YBiABKAlCA+BBBEgDiAEBEjUKB29wdGlvbnMYByABKAsyJC5zd2l0Y2h5YXJkLmFnZW50cy52MS5TZXNzaW9uT3B0aW9ucxISCgpyZXF1ZXN0X2lkGAggASgJQg0KC19zZXNzaW9uX2lkQhQKEl9hbnRocm9waWNfYXBpX2tleUIVChNfYW50aHJvcGljX2Jhc2VfdXJsQg8KDV9naXRodWJfdG9rZW4iSQoUU3RhcnRTZXNzaW9uUmVzcG9uc2USMQoFZXZlbnQYASABKAsyIi5zd2l0Y2h5YXJkLmFnZW50cy52MS5TZXNzaW9uRXZlbnQiRgoTV2F0Y2hTZXNzaW9uUmVxdWVzdBIXCgpzZXNzaW9uX2lkGAEgASgJQgPgQQISFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAMiSQoUV2F0Y2hTZXNzaW9uUmVzcG9uc2USMQoFZXZlbnQYASABKAsyIi5zd2l0Y2h5YXJkLmFnZW50cy52MS5TZXNzaW9uRXZlbnQiLAoRR2V0U2Vzc2lvblJlcXVlc3QSFwoKc2Vzc2lvbl9pZBgBIAEoCUID4EECIkkKEkdldFNlc3Npb25SZXNwb25zZRIzCgdzZXNzaW9uGAEgASgLMiIuc3dpdGNoeWFyZC5hZ2VudHMudjEuQWdlbnRTZXNzaW9uIqABChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEjEKBXN0YXRlGAMgASgOMiIuc3dpdGNoeWFyZC5hZ2VudHMudjEuU2Vzc2lvblN0YXRlEi8KBGtpbmQYBCABKA4yIS5zd2l0Y2h5YXJkLmFnZW50cy52MS5TZXNzaW9uS2luZCJlChRMaXN0U2Vzc2lvbnNSZXNwb25zZRI0CghzZXNzaW9ucxgBIAMoCzIiLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkFnZW50U2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPAoRRW5kU2Vzc2lvblJlcXVlc3QSFwoKc2Vzc2lvbl9pZBgBIAEoCUID4EECEg4KBnJlYXNvbhgCIAEoCSJJChJFbmRTZXNzaW9uUmVzcG9uc2USMwoHc2Vzc2lvbhgBIAEoCzIiLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkFnZW50U2Vzc2lvbiLfAQoTUHJvY2Vzc0lzc3VlUmVxdWVzdBI5CgpyZXBvc2l0b3J5GAEgASgLMiAuc3dpdGNoeWFyZC5hZ2VudHMudjEuUmVwb3NpdG9yeUID4EECEhkKDGlzc3VlX251bWJlchgCIAEoA0ID4EECEhMKC2lzc3VlX3RpdGxlGAMgASgJEhIKCmlzc3VlX2JvZHkYBCABKAkSNQoHb3B0aW9ucxgFIAEoCzIkLnN3aXRjaHlhcmQuYWdlbnRzLnYxLlNlc3Npb25PcHRpb25zEhIKCnJlcXVlc3RfaWQYBiABKAkiXAoUUHJvY2Vzc0lzc3VlUmVzcG9uc2USMwoHc2Vzc2lvbhgBIAEoCzIiLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkFnZW50U2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIIr0BChpBcHBlbmRTZXNzaW9uRXZlbnRzUmVxdWVzdBIXCgpzZXNzaW9uX2lkGAEgASgJQgPgQQISGgoNZmVuY2luZ190b2tlbhgCIAEoA0ID4EECEjcKBmV2ZW50cxgDIAMoCzIiLnN3aXRjaHlhcmQuYWdlbnRzLnYxLlNlc3Npb25FdmVudEID4EECEjEKBXVzYWdlGAQgASgLMiIuc3dpdGNoeWFyZC5hZ2VudHMudjEuU2Vzc2lvblVzYWdlIkIKG0FwcGVuZFNlc3Npb25FdmVudHNSZXNwb25zZRIVCg1sYXN0X3NlcXVlbmNlGAEgASgDEgwKBHN0b3AYAiABKAgy5QkKE0FnZW50U2Vzc2lvblNlcnZpY2UShwEKDFN0YXJ0U2Vzc2lvbhIpLnN3aXRjaHlhcmQuYWdlbnRzLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QaKi5zd2l0Y2h5YXJkLmFnZW50cy52MS5TdGFydFNlc3Npb25SZXNwb25zZSIegtPkkwIYOgEqIhMvdjEvYWdlbnRzL3Nlc3Npb25zMAESlwEKDFdhdGNoU2Vzc2lvbhIpLnN3aXRjaHlhcmQuYWdlbnRzLnYxLldhdGNoU2Vzc2lvblJlcXVlc3QaKi5zd2l0Y2h5YXJkLmFnZW50cy52MS5XYXRjaFNlc3Npb25SZXNwb25zZSIugtPkkwIoEiYvdjEvYWdlbnRzL3Nlc3Npb25zL3tzZXNzaW9uX2lkfTp3YXRjaDABEokBCgpHZXRTZXNzaW9uEicuc3dpdGNoeWFyZC5hZ2VudHMudjEuR2V0U2Vzc2lvblJlcXVlc3QaKC5zd2l0Y2h5YXJkLmFnZW50cy52MS5HZXRTZXNzaW9uUmVzcG9uc2UiKILT5JMCIhIgL3YxL2FnZW50cy9zZXNzaW9ucy97c2Vzc2lvbl9pZH0SggEKDExpc3RTZXNzaW9ucxIpLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaKi5zd2l0Y2h5YXJkLmFnZW50cy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIbgtPkkwIVEhMvdjEvYWdlbnRzL3Nlc3Npb25zEpABCgpFbmRTZXNzaW9uEicuc3dpdGNoeWFyZC5hZ2VudHMudjEuRW5kU2Vzc2lvblJlcXVlc3QaKC5zd2l0Y2h5YXJkLmFnZW50cy52MS5FbmRTZXNzaW9uUmVzcG9uc2UiL4LT5JMCKToBKiIkL3YxL2FnZW50cy9zZXNzaW9ucy97c2Vzc2lvbl9pZH06ZW5kEpIBCgxQcm9jZXNzSXNzdWUSKS5zd2l0Y2h5YXJkLmFnZW50cy52MS5Qcm9jZXNzSXNzdWVSZXF1ZXN0Giouc3dpdGNoeWFyZC5hZ2VudHMudjEuUHJvY2Vzc0lzc3VlUmVzcG9uc2UiK4LT5JMCJToBKiIgL3YxL2FnZW50cy9zZXNzaW9uczpwcm9jZXNzSXNzdWUStAEKE0FwcGVuZFNlc3Npb25FdmVudHMSMC5zd2l0Y2h5YXJkLmFnZW50cy52MS5BcHBlbmRTZXNzaW9uRXZlbnRzUmVxdWVzdBoxLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkFwcGVuZFNlc3Npb25FdmVudHNSZXNwb25zZSI4gtPkkwIyOgEqIi0vdjEvYWdlbnRzL3Nlc3Npb25zL3tzZXNzaW9uX2lkfTphcHBlbmRFdmVudHMSuQEKFUdldFNlc3Npb25DcmVkZW50aWFscxIyLnN3aXRjaHlhcmQuYWdlbnRzLnYxLkdldFNlc3Npb25DcmVkZW50aWFsc1JlcXVlc3QaMy5zd2l0Y2h5YXJkLmFnZW50cy52MS5HZXRTZXNzaW9uQ3JlZGVudGlhbHNSZXNwb25zZSI3gtPkkwIxOgEqIiwvdjEvYWdlbnRzL3Nlc3Npb25zL3tzZXNzaW9uX2lkfTpjcmVkZW50aWFsc0J6ChhkZXYuc3dpdGNoeWFyZC5hZ2VudHMudjFQAVpFZ2l0aHViLmNvbS9zd2l0Y2h5YXJkL3N3aXRjaHlhcmQvZ2VuL2dvL3N3aXRjaHlhcmQvYWdlbnRzL3YxO2FnZW50c3YxqgIUU3dpdGNoeWFyZC5BZ2VudHMuVjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_switchyard_agents_v1_agents]);
+
+/**
+ * Request of `AgentSessionService.GetSessionCredentials`.
+ *
+ * @generated from message switchyard.agents.v1.GetSessionCredentialsRequest
+ */
+export type GetSessionCredentialsRequest = Message<"switchyard.agents.v1.GetSessionCredentialsRequest"> & {
+  /**
+   * The session the worker runs.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Fencing token of the worker's lease on the session's task.
+   *
+   * @generated from field: int64 fencing_token = 2;
+   */
+  fencingToken: bigint;
+};
+
+/**
+ * Describes the message switchyard.agents.v1.GetSessionCredentialsRequest.
+ * Use `create(GetSessionCredentialsRequestSchema)` to create a new message.
+ */
+export const GetSessionCredentialsRequestSchema: GenMessage<GetSessionCredentialsRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 0);
+
+/**
+ * Response of `AgentSessionService.GetSessionCredentials`.
+ *
+ * @generated from message switchyard.agents.v1.GetSessionCredentialsResponse
+ */
+export type GetSessionCredentialsResponse = Message<"switchyard.agents.v1.GetSessionCredentialsResponse"> & {
+  /**
+   * The Anthropic API key to use.
+   *
+   * @generated from field: string anthropic_api_key = 1;
+   */
+  anthropicApiKey: string;
+
+  /**
+   * The Anthropic API base URL.
+   *
+   * @generated from field: string anthropic_base_url = 2;
+   */
+  anthropicBaseUrl: string;
+
+  /**
+   * GitHub token for cloning and pull requests; empty when none was given.
+   *
+   * @generated from field: string github_token = 3;
+   */
+  githubToken: string;
+};
+
+/**
+ * Describes the message switchyard.agents.v1.GetSessionCredentialsResponse.
+ * Use `create(GetSessionCredentialsResponseSchema)` to create a new message.
+ */
+export const GetSessionCredentialsResponseSchema: GenMessage<GetSessionCredentialsResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 1);
 
 /**
  * Request of `AgentSessionService.StartSession` (seed 004's body, in snake_case; REST also
@@ -89,7 +152,7 @@ export type StartSessionRequest = Message<"switchyard.agents.v1.StartSessionRequ
  * Use `create(StartSessionRequestSchema)` to create a new message.
  */
 export const StartSessionRequestSchema: GenMessage<StartSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 0);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 2);
 
 /**
  * One message of `AgentSessionService.StartSession`'s stream.
@@ -110,7 +173,7 @@ export type StartSessionResponse = Message<"switchyard.agents.v1.StartSessionRes
  * Use `create(StartSessionResponseSchema)` to create a new message.
  */
 export const StartSessionResponseSchema: GenMessage<StartSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 1);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 3);
 
 /**
  * Request of `AgentSessionService.WatchSession`.
@@ -138,7 +201,7 @@ export type WatchSessionRequest = Message<"switchyard.agents.v1.WatchSessionRequ
  * Use `create(WatchSessionRequestSchema)` to create a new message.
  */
 export const WatchSessionRequestSchema: GenMessage<WatchSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 2);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 4);
 
 /**
  * One message of `AgentSessionService.WatchSession`'s stream.
@@ -159,7 +222,7 @@ export type WatchSessionResponse = Message<"switchyard.agents.v1.WatchSessionRes
  * Use `create(WatchSessionResponseSchema)` to create a new message.
  */
 export const WatchSessionResponseSchema: GenMessage<WatchSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 3);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 5);
 
 /**
  * Request of `AgentSessionService.GetSession`.
@@ -180,7 +243,7 @@ export type GetSessionRequest = Message<"switchyard.agents.v1.GetSessionRequest"
  * Use `create(GetSessionRequestSchema)` to create a new message.
  */
 export const GetSessionRequestSchema: GenMessage<GetSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 4);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 6);
 
 /**
  * Response of `AgentSessionService.GetSession`.
@@ -201,7 +264,7 @@ export type GetSessionResponse = Message<"switchyard.agents.v1.GetSessionRespons
  * Use `create(GetSessionResponseSchema)` to create a new message.
  */
 export const GetSessionResponseSchema: GenMessage<GetSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 5);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 7);
 
 /**
  * Request of `AgentSessionService.ListSessions`.
@@ -243,7 +306,7 @@ export type ListSessionsRequest = Message<"switchyard.agents.v1.ListSessionsRequ
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 6);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 8);
 
 /**
  * Response of `AgentSessionService.ListSessions`.
@@ -271,7 +334,7 @@ export type ListSessionsResponse = Message<"switchyard.agents.v1.ListSessionsRes
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 7);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 9);
 
 /**
  * Request of `AgentSessionService.EndSession`.
@@ -299,7 +362,7 @@ export type EndSessionRequest = Message<"switchyard.agents.v1.EndSessionRequest"
  * Use `create(EndSessionRequestSchema)` to create a new message.
  */
 export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 8);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 10);
 
 /**
  * Response of `AgentSessionService.EndSession`.
@@ -320,7 +383,7 @@ export type EndSessionResponse = Message<"switchyard.agents.v1.EndSessionRespons
  * Use `create(EndSessionResponseSchema)` to create a new message.
  */
 export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 9);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 11);
 
 /**
  * Request of `AgentSessionService.ProcessIssue`.
@@ -377,7 +440,7 @@ export type ProcessIssueRequest = Message<"switchyard.agents.v1.ProcessIssueRequ
  * Use `create(ProcessIssueRequestSchema)` to create a new message.
  */
 export const ProcessIssueRequestSchema: GenMessage<ProcessIssueRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 10);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 12);
 
 /**
  * Response of `AgentSessionService.ProcessIssue`.
@@ -405,7 +468,7 @@ export type ProcessIssueResponse = Message<"switchyard.agents.v1.ProcessIssueRes
  * Use `create(ProcessIssueResponseSchema)` to create a new message.
  */
 export const ProcessIssueResponseSchema: GenMessage<ProcessIssueResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 11);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 13);
 
 /**
  * Request of `AgentSessionService.AppendSessionEvents`.
@@ -447,7 +510,7 @@ export type AppendSessionEventsRequest = Message<"switchyard.agents.v1.AppendSes
  * Use `create(AppendSessionEventsRequestSchema)` to create a new message.
  */
 export const AppendSessionEventsRequestSchema: GenMessage<AppendSessionEventsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 12);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 14);
 
 /**
  * Response of `AgentSessionService.AppendSessionEvents`.
@@ -476,7 +539,7 @@ export type AppendSessionEventsResponse = Message<"switchyard.agents.v1.AppendSe
  * Use `create(AppendSessionEventsResponseSchema)` to create a new message.
  */
 export const AppendSessionEventsResponseSchema: GenMessage<AppendSessionEventsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_agents_v1_agent_session_service, 13);
+  messageDesc(file_switchyard_agents_v1_agent_session_service, 15);
 
 /**
  * Code-agent sessions (seed 004's interactive mode and issue processing). A session is a task
@@ -569,8 +632,9 @@ export const AgentSessionService: GenService<{
    * repository and issue number while a session for that issue is queued or processing (the
    * running session is answered).
    * Errors: `invalid_argument` naming `repository.name` or `issue_number` (not positive);
-   * `CLAUDE_NOT_CONFIGURED`, `GITHUB_NOT_CONFIGURED` (failed_precondition);
-   * `QUOTA_EXCEEDED` (resource_exhausted).
+   * `CLAUDE_NOT_CONFIGURED` (failed_precondition) when no Claude key is stored;
+   * `QUOTA_EXCEEDED` (resource_exhausted). An issue session waits in the queue until an agent
+   * worker takes it (no wait limit: nobody streams it).
    *
    * @generated from rpc switchyard.agents.v1.AgentSessionService.ProcessIssue
    */
@@ -595,6 +659,22 @@ export const AgentSessionService: GenService<{
     methodKind: "unary";
     input: typeof AppendSessionEventsRequestSchema;
     output: typeof AppendSessionEventsResponseSchema;
+  },
+  /**
+   * Worker side: returns the credentials a session runs with (the Anthropic key given at start
+   * or the stored one, the base URL, the GitHub token), to the worker holding the session's task
+   * only. They are kept sealed (AES-256-GCM) and never logged; a session's own key is erased
+   * when the session reaches a final state.
+   * Errors: `SESSION_NOT_FOUND` (not_found); `LEASE_LOST` (failed_precondition) when the
+   * fencing token is not the current holder's; `CLAUDE_NOT_CONFIGURED` (failed_precondition)
+   * when no key is given nor stored.
+   *
+   * @generated from rpc switchyard.agents.v1.AgentSessionService.GetSessionCredentials
+   */
+  getSessionCredentials: {
+    methodKind: "unary";
+    input: typeof GetSessionCredentialsRequestSchema;
+    output: typeof GetSessionCredentialsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_switchyard_agents_v1_agent_session_service, 0);

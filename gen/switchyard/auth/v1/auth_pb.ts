@@ -2,8 +2,8 @@
 // @generated from file switchyard/auth/v1/auth.proto (package switchyard.auth.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/auth/v1/auth.proto.
  */
 export const file_switchyard_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zd2l0Y2h5YXJkL2F1dGgvdjEvYXV0aC5wcm90bxISc3dpdGNoeWFyZC5hdXRoLnYxIlQKBFVzZXISDwoCaWQYASABKAlCA+BBAxISCgVlbWFpbBgCIAEoCUID4EEDEhEKBG5hbWUYAyABKAlCA+BBAxIUCgdwaWN0dXJlGAQgASgJQgPgQQMi3wEKBkFwaUtleRIPCgJpZBgBIAEoCUID4EEDEhQKB3VzZXJfaWQYAiABKAlCA+BBAxIVCghwcm92aWRlchgDIAEoCUID4EEDEhUKCGtleV9uYW1lGAQgASgJQgPgQQMSFgoJa2V5X3ZhbHVlGAUgASgJQgPgQQMSMwoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIzCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("Ch1zd2l0Y2h5YXJkL2F1dGgvdjEvYXV0aC5wcm90bxISc3dpdGNoeWFyZC5hdXRoLnYxIlQKBFVzZXISDwoCaWQYASABKAlCA+BBAxISCgVlbWFpbBgCIAEoCUID4EEDEhEKBG5hbWUYAyABKAlCA+BBAxIUCgdwaWN0dXJlGAQgASgJQgPgQQMi3wEKBkFwaUtleRIPCgJpZBgBIAEoCUID4EEDEhQKB3VzZXJfaWQYAiABKAlCA+BBAxIVCghwcm92aWRlchgDIAEoCUID4EEDEhUKCGtleV9uYW1lGAQgASgJQgPgQQMSFgoJa2V5X3ZhbHVlGAUgASgJQgPgQQMSMwoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIzCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDIrEBCgdTZXNzaW9uEg8KAmlkGAEgASgJQgPgQQMSFAoHdXNlcl9pZBgCIAEoCUID4EEDEhMKBm1ldGhvZBgDIAEoCUID4EEDEjQKC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC2V4cGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDKpICChhEZXZpY2VBdXRob3JpemF0aW9uU3RhdGUSKgomREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABImCiJERVZJQ0VfQVVUSE9SSVpBVElPTl9TVEFURV9QRU5ESU5HEAESKQolREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVEVfQVVUSE9SSVpFRBACEiUKIURFVklDRV9BVVRIT1JJWkFUSU9OX1NUQVRFX0RFTklFRBADEiYKIkRFVklDRV9BVVRIT1JJWkFUSU9OX1NUQVRFX0VYUElSRUQQBBIoCiRERVZJQ0VfQVVUSE9SSVpBVElPTl9TVEFURV9FWENIQU5HRUQQBUJyChZkZXYuc3dpdGNoeWFyZC5hdXRoLnYxUAFaQWdpdGh1Yi5jb20vc3dpdGNoeWFyZC9zd2l0Y2h5YXJkL2dlbi9nby9zd2l0Y2h5YXJkL2F1dGgvdjE7YXV0aHYxqgISU3dpdGNoeWFyZC5BdXRoLlYxYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * A person who signs in to Switchyard (through Google or the device flow). Projects,
@@ -122,4 +122,109 @@ export type ApiKey = Message<"switchyard.auth.v1.ApiKey"> & {
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
   messageDesc(file_switchyard_auth_v1_auth, 1);
+
+/**
+ * A Switchyard session: what a sign-in or a device login opened. Its bearer token is shown once,
+ * when it is issued, and stored only as a SHA-256 hash.
+ *
+ * @generated from message switchyard.auth.v1.Session
+ */
+export type Session = Message<"switchyard.auth.v1.Session"> & {
+  /**
+   * Server-generated identifier, prefixed `sess_`.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The user the session belongs to.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * How it was opened: `google` (sign-in) or `device` (RFC 8628 device flow).
+   *
+   * @generated from field: string method = 3;
+   */
+  method: string;
+
+  /**
+   * When it was opened.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 4;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it expires (30 days after it was opened).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message switchyard.auth.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_switchyard_auth_v1_auth, 2);
+
+/**
+ * Where a device authorization (RFC 8628) stands.
+ *
+ * @generated from enum switchyard.auth.v1.DeviceAuthorizationState
+ */
+export enum DeviceAuthorizationState {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Waiting for the user to authorize or deny.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Authorized; the CLI's next poll gets the token.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATE_AUTHORIZED = 2;
+   */
+  AUTHORIZED = 2,
+
+  /**
+   * Denied by the user.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATE_DENIED = 3;
+   */
+  DENIED = 3,
+
+  /**
+   * Expired before it was used.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+
+  /**
+   * The token was handed out (single use).
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATE_EXCHANGED = 5;
+   */
+  EXCHANGED = 5,
+}
+
+/**
+ * Describes the enum switchyard.auth.v1.DeviceAuthorizationState.
+ */
+export const DeviceAuthorizationStateSchema: GenEnum<DeviceAuthorizationState> = /*@__PURE__*/
+  enumDesc(file_switchyard_auth_v1_auth, 0);
 

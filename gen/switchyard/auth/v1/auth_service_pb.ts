@@ -6,15 +6,18 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
-import type { ApiKey, User } from "./auth_pb.js";
+import type { ApiKey, DeviceAuthorizationState, Session, User } from "./auth_pb.js";
 import { file_switchyard_auth_v1_auth } from "./auth_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_switchyard_api_v1_policy } from "../../api/v1/policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file switchyard/auth/v1/auth_service.proto.
  */
 export const file_switchyard_auth_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVzd2l0Y2h5YXJkL2F1dGgvdjEvYXV0aF9zZXJ2aWNlLnByb3RvEhJzd2l0Y2h5YXJkLmF1dGgudjEiMgoXU2lnbkluV2l0aEdvb2dsZVJlcXVlc3QSFwoKY3JlZGVudGlhbBgBIAEoCUID4EECIoABChhTaWduSW5XaXRoR29vZ2xlUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRImCgR1c2VyGAQgASgLMhguc3dpdGNoeWFyZC5hdXRoLnYxLlVzZXIiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0IkAKFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJgoEdXNlchgBIAEoCzIYLnN3aXRjaHlhcmQuYXV0aC52MS5Vc2VyIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCJDChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiwKCGFwaV9rZXlzGAEgAygLMhouc3dpdGNoeWFyZC5hdXRoLnYxLkFwaUtleSJBChBTZXRBcGlLZXlSZXF1ZXN0EhUKCHByb3ZpZGVyGAEgASgJQgPgQQISFgoJa2V5X3ZhbHVlGAIgASgJQgPgQQIiJAoRU2V0QXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCIsChNEZWxldGVBcGlLZXlSZXF1ZXN0EhUKCHByb3ZpZGVyGAEgASgJQgPgQQIiJwoURGVsZXRlQXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCIZChdMaXN0QXBpS2V5VmFsdWVzUmVxdWVzdCKXAQoYTGlzdEFwaUtleVZhbHVlc1Jlc3BvbnNlEksKCGVudl92YXJzGAEgAygLMjkuc3dpdGNoeWFyZC5hdXRoLnYxLkxpc3RBcGlLZXlWYWx1ZXNSZXNwb25zZS5FbnZWYXJzRW50cnkaLgoMRW52VmFyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiIQofU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdCKtAQogU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVzcG9uc2USEwoLZGV2aWNlX2NvZGUYASABKAkSEQoJdXNlcl9jb2RlGAIgASgJEhgKEHZlcmlmaWNhdGlvbl91cmkYAyABKAkSIQoZdmVyaWZpY2F0aW9uX3VyaV9jb21wbGV0ZRgEIAEoCRISCgpleHBpcmVzX2luGAUgASgFEhAKCGludGVydmFsGAYgASgFIk4KGUV4Y2hhbmdlRGV2aWNlQ29kZVJlcXVlc3QSFwoKZ3JhbnRfdHlwZRgBIAEoCUID4EECEhgKC2RldmljZV9jb2RlGAIgASgJQgPgQQIiggEKGkV4Y2hhbmdlRGV2aWNlQ29kZVJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUSJgoEdXNlchgEIAEoCzIYLnN3aXRjaHlhcmQuYXV0aC52MS5Vc2VyIlgKFkF1dGhvcml6ZURldmljZVJlcXVlc3QSFgoJdXNlcl9jb2RlGAEgASgJQgPgQQISFwoKY3JlZGVudGlhbBgCIAEoCUgAiAEBQg0KC19jcmVkZW50aWFsIjsKF0F1dGhvcml6ZURldmljZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIrChFEZW55RGV2aWNlUmVxdWVzdBIWCgl1c2VyX2NvZGUYASABKAlCA+BBAiIlChJEZW55RGV2aWNlUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCDLwCgoLQXV0aFNlcnZpY2USiQEKEFNpZ25JbldpdGhHb29nbGUSKy5zd2l0Y2h5YXJkLmF1dGgudjEuU2lnbkluV2l0aEdvb2dsZVJlcXVlc3QaLC5zd2l0Y2h5YXJkLmF1dGgudjEuU2lnbkluV2l0aEdvb2dsZVJlc3BvbnNlIhqC0+STAhQ6ASoiDy92MS9hdXRoL2dvb2dsZRJ8Cg5HZXRDdXJyZW50VXNlchIpLnN3aXRjaHlhcmQuYXV0aC52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaKi5zd2l0Y2h5YXJkLmF1dGgudjEuR2V0Q3VycmVudFVzZXJSZXNwb25zZSITgtPkkwINEgsvdjEvYXV0aC9tZRJ5CgtMaXN0QXBpS2V5cxImLnN3aXRjaHlhcmQuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJy5zd2l0Y2h5YXJkLmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZSIZgtPkkwITEhEvdjEvYXV0aC9hcGkta2V5cxJ2CglTZXRBcGlLZXkSJC5zd2l0Y2h5YXJkLmF1dGgudjEuU2V0QXBpS2V5UmVxdWVzdBolLnN3aXRjaHlhcmQuYXV0aC52MS5TZXRBcGlLZXlSZXNwb25zZSIcgtPkkwIWOgEqIhEvdjEvYXV0aC9hcGkta2V5cxKHAQoMRGVsZXRlQXBpS2V5Eicuc3dpdGNoeWFyZC5hdXRoLnYxLkRlbGV0ZUFwaUtleVJlcXVlc3QaKC5zd2l0Y2h5YXJkLmF1dGgudjEuRGVsZXRlQXBpS2V5UmVzcG9uc2UiJILT5JMCHiocL3YxL2F1dGgvYXBpLWtleXMve3Byb3ZpZGVyfRKPAQoQTGlzdEFwaUtleVZhbHVlcxIrLnN3aXRjaHlhcmQuYXV0aC52MS5MaXN0QXBpS2V5VmFsdWVzUmVxdWVzdBosLnN3aXRjaHlhcmQuYXV0aC52MS5MaXN0QXBpS2V5VmFsdWVzUmVzcG9uc2UiIILT5JMCGhIYL3YxL2F1dGgvYXBpLWtleXMvdmFsdWVzEqIBChhTdGFydERldmljZUF1dGhvcml6YXRpb24SMy5zd2l0Y2h5YXJkLmF1dGgudjEuU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdBo0LnN3aXRjaHlhcmQuYXV0aC52MS5TdGFydERldmljZUF1dGhvcml6YXRpb25SZXNwb25zZSIbgtPkkwIVOgEqIhAvdjEvb2F1dGgvZGV2aWNlEo8BChJFeGNoYW5nZURldmljZUNvZGUSLS5zd2l0Y2h5YXJkLmF1dGgudjEuRXhjaGFuZ2VEZXZpY2VDb2RlUmVxdWVzdBouLnN3aXRjaHlhcmQuYXV0aC52MS5FeGNoYW5nZURldmljZUNvZGVSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvb2F1dGgvdG9rZW4SkQEKD0F1dGhvcml6ZURldmljZRIqLnN3aXRjaHlhcmQuYXV0aC52MS5BdXRob3JpemVEZXZpY2VSZXF1ZXN0Gisuc3dpdGNoeWFyZC5hdXRoLnYxLkF1dGhvcml6ZURldmljZVJlc3BvbnNlIiWC0+STAh86ASoiGi92MS9vYXV0aC9kZXZpY2UvYXV0aG9yaXplEn0KCkRlbnlEZXZpY2USJS5zd2l0Y2h5YXJkLmF1dGgudjEuRGVueURldmljZVJlcXVlc3QaJi5zd2l0Y2h5YXJkLmF1dGgudjEuRGVueURldmljZVJlc3BvbnNlIiCC0+STAho6ASoiFS92MS9vYXV0aC9kZXZpY2UvZGVueWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_switchyard_auth_v1_auth]);
+  fileDesc("CiVzd2l0Y2h5YXJkL2F1dGgvdjEvYXV0aF9zZXJ2aWNlLnByb3RvEhJzd2l0Y2h5YXJkLmF1dGgudjEiMgoXU2lnbkluV2l0aEdvb2dsZVJlcXVlc3QSFwoKY3JlZGVudGlhbBgBIAEoCUID4EECIoABChhTaWduSW5XaXRoR29vZ2xlUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRImCgR1c2VyGAQgASgLMhguc3dpdGNoeWFyZC5hdXRoLnYxLlVzZXIiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0IkAKFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJgoEdXNlchgBIAEoCzIYLnN3aXRjaHlhcmQuYXV0aC52MS5Vc2VyIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCJDChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiwKCGFwaV9rZXlzGAEgAygLMhouc3dpdGNoeWFyZC5hdXRoLnYxLkFwaUtleSJBChBTZXRBcGlLZXlSZXF1ZXN0EhUKCHByb3ZpZGVyGAEgASgJQgPgQQISFgoJa2V5X3ZhbHVlGAIgASgJQgPgQQIiJAoRU2V0QXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCIsChNEZWxldGVBcGlLZXlSZXF1ZXN0EhUKCHByb3ZpZGVyGAEgASgJQgPgQQIiJwoURGVsZXRlQXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCIZChdMaXN0QXBpS2V5VmFsdWVzUmVxdWVzdCKXAQoYTGlzdEFwaUtleVZhbHVlc1Jlc3BvbnNlEksKCGVudl92YXJzGAEgAygLMjkuc3dpdGNoeWFyZC5hdXRoLnYxLkxpc3RBcGlLZXlWYWx1ZXNSZXNwb25zZS5FbnZWYXJzRW50cnkaLgoMRW52VmFyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiIQofU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdCKtAQogU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVzcG9uc2USEwoLZGV2aWNlX2NvZGUYASABKAkSEQoJdXNlcl9jb2RlGAIgASgJEhgKEHZlcmlmaWNhdGlvbl91cmkYAyABKAkSIQoZdmVyaWZpY2F0aW9uX3VyaV9jb21wbGV0ZRgEIAEoCRISCgpleHBpcmVzX2luGAUgASgFEhAKCGludGVydmFsGAYgASgFIk4KGUV4Y2hhbmdlRGV2aWNlQ29kZVJlcXVlc3QSFwoKZ3JhbnRfdHlwZRgBIAEoCUID4EECEhgKC2RldmljZV9jb2RlGAIgASgJQgPgQQIiggEKGkV4Y2hhbmdlRGV2aWNlQ29kZVJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUSJgoEdXNlchgEIAEoCzIYLnN3aXRjaHlhcmQuYXV0aC52MS5Vc2VyIlgKFkF1dGhvcml6ZURldmljZVJlcXVlc3QSFgoJdXNlcl9jb2RlGAEgASgJQgPgQQISFwoKY3JlZGVudGlhbBgCIAEoCUgAiAEBQg0KC19jcmVkZW50aWFsIjsKF0F1dGhvcml6ZURldmljZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIrChFEZW55RGV2aWNlUmVxdWVzdBIWCgl1c2VyX2NvZGUYASABKAlCA+BBAiIlChJEZW55RGV2aWNlUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCI8ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIl4KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEi0KCHNlc3Npb25zGAEgAygLMhsuc3dpdGNoeWFyZC5hdXRoLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIicKFFJldm9rZVNlc3Npb25SZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQIiRQoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5zd2l0Y2h5YXJkLmF1dGgudjEuU2Vzc2lvbiI3Ch1HZXREZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdBIWCgl1c2VyX2NvZGUYASABKAlCA+BBAiKhAQoeR2V0RGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlEhEKCXVzZXJfY29kZRgBIAEoCRI7CgVzdGF0ZRgCIAEoDjIsLnN3aXRjaHlhcmQuYXV0aC52MS5EZXZpY2VBdXRob3JpemF0aW9uU3RhdGUSLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMrwOCgtBdXRoU2VydmljZRKNAQoQU2lnbkluV2l0aEdvb2dsZRIrLnN3aXRjaHlhcmQuYXV0aC52MS5TaWduSW5XaXRoR29vZ2xlUmVxdWVzdBosLnN3aXRjaHlhcmQuYXV0aC52MS5TaWduSW5XaXRoR29vZ2xlUmVzcG9uc2UiHrDhGAGC0+STAhQ6ASoiDy92MS9hdXRoL2dvb2dsZRJ8Cg5HZXRDdXJyZW50VXNlchIpLnN3aXRjaHlhcmQuYXV0aC52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaKi5zd2l0Y2h5YXJkLmF1dGgudjEuR2V0Q3VycmVudFVzZXJSZXNwb25zZSITgtPkkwINEgsvdjEvYXV0aC9tZRJ8CgxMaXN0U2Vzc2lvbnMSJy5zd2l0Y2h5YXJkLmF1dGgudjEuTGlzdFNlc3Npb25zUmVxdWVzdBooLnN3aXRjaHlhcmQuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIZgtPkkwITEhEvdjEvYXV0aC9zZXNzaW9ucxKEAQoNUmV2b2tlU2Vzc2lvbhIoLnN3aXRjaHlhcmQuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBopLnN3aXRjaHlhcmQuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2UiHoLT5JMCGCoWL3YxL2F1dGgvc2Vzc2lvbnMve2lkfRJ5CgtMaXN0QXBpS2V5cxImLnN3aXRjaHlhcmQuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJy5zd2l0Y2h5YXJkLmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZSIZgtPkkwITEhEvdjEvYXV0aC9hcGkta2V5cxJ2CglTZXRBcGlLZXkSJC5zd2l0Y2h5YXJkLmF1dGgudjEuU2V0QXBpS2V5UmVxdWVzdBolLnN3aXRjaHlhcmQuYXV0aC52MS5TZXRBcGlLZXlSZXNwb25zZSIcgtPkkwIWOgEqIhEvdjEvYXV0aC9hcGkta2V5cxKHAQoMRGVsZXRlQXBpS2V5Eicuc3dpdGNoeWFyZC5hdXRoLnYxLkRlbGV0ZUFwaUtleVJlcXVlc3QaKC5zd2l0Y2h5YXJkLmF1dGgudjEuRGVsZXRlQXBpS2V5UmVzcG9uc2UiJILT5JMCHiocL3YxL2F1dGgvYXBpLWtleXMve3Byb3ZpZGVyfRKPAQoQTGlzdEFwaUtleVZhbHVlcxIrLnN3aXRjaHlhcmQuYXV0aC52MS5MaXN0QXBpS2V5VmFsdWVzUmVxdWVzdBosLnN3aXRjaHlhcmQuYXV0aC52MS5MaXN0QXBpS2V5VmFsdWVzUmVzcG9uc2UiIILT5JMCGhIYL3YxL2F1dGgvYXBpLWtleXMvdmFsdWVzEqYBChhTdGFydERldmljZUF1dGhvcml6YXRpb24SMy5zd2l0Y2h5YXJkLmF1dGgudjEuU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdBo0LnN3aXRjaHlhcmQuYXV0aC52MS5TdGFydERldmljZUF1dGhvcml6YXRpb25SZXNwb25zZSIfsOEYAYLT5JMCFToBKiIQL3YxL29hdXRoL2RldmljZRKTAQoSRXhjaGFuZ2VEZXZpY2VDb2RlEi0uc3dpdGNoeWFyZC5hdXRoLnYxLkV4Y2hhbmdlRGV2aWNlQ29kZVJlcXVlc3QaLi5zd2l0Y2h5YXJkLmF1dGgudjEuRXhjaGFuZ2VEZXZpY2VDb2RlUmVzcG9uc2UiHrDhGAGC0+STAhQ6ASoiDy92MS9vYXV0aC90b2tlbhKvAQoWR2V0RGV2aWNlQXV0aG9yaXphdGlvbhIxLnN3aXRjaHlhcmQuYXV0aC52MS5HZXREZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdBoyLnN3aXRjaHlhcmQuYXV0aC52MS5HZXREZXZpY2VBdXRob3JpemF0aW9uUmVzcG9uc2UiLrDhGAGC0+STAiQSIi92MS9vYXV0aC9kZXZpY2UvY29kZXMve3VzZXJfY29kZX0SlQEKD0F1dGhvcml6ZURldmljZRIqLnN3aXRjaHlhcmQuYXV0aC52MS5BdXRob3JpemVEZXZpY2VSZXF1ZXN0Gisuc3dpdGNoeWFyZC5hdXRoLnYxLkF1dGhvcml6ZURldmljZVJlc3BvbnNlIimw4RgBgtPkkwIfOgEqIhovdjEvb2F1dGgvZGV2aWNlL2F1dGhvcml6ZRKBAQoKRGVueURldmljZRIlLnN3aXRjaHlhcmQuYXV0aC52MS5EZW55RGV2aWNlUmVxdWVzdBomLnN3aXRjaHlhcmQuYXV0aC52MS5EZW55RGV2aWNlUmVzcG9uc2UiJLDhGAGC0+STAho6ASoiFS92MS9vYXV0aC9kZXZpY2UvZGVueUJyChZkZXYuc3dpdGNoeWFyZC5hdXRoLnYxUAFaQWdpdGh1Yi5jb20vc3dpdGNoeWFyZC9zd2l0Y2h5YXJkL2dlbi9nby9zd2l0Y2h5YXJkL2F1dGgvdjE7YXV0aHYxqgISU3dpdGNoeWFyZC5BdXRoLlYxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_switchyard_auth_v1_auth, file_google_protobuf_timestamp, file_switchyard_api_v1_policy]);
 
 /**
  * Request of `AuthService.SignInWithGoogle`.
@@ -519,13 +522,169 @@ export const DenyDeviceResponseSchema: GenMessage<DenyDeviceResponse> = /*@__PUR
   messageDesc(file_switchyard_auth_v1_auth_service, 19);
 
 /**
+ * Request of `AuthService.ListSessions`.
+ *
+ * @generated from message switchyard.auth.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"switchyard.auth.v1.ListSessionsRequest"> & {
+  /**
+   * At most this many sessions (0 → 50, max 1000).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * `next_page_token` of the previous page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message switchyard.auth.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_auth_v1_auth_service, 20);
+
+/**
+ * Response of `AuthService.ListSessions`.
+ *
+ * @generated from message switchyard.auth.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"switchyard.auth.v1.ListSessionsResponse"> & {
+  /**
+   * The user's sessions that are neither revoked nor expired.
+   *
+   * @generated from field: repeated switchyard.auth.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+
+  /**
+   * Token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message switchyard.auth.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_auth_v1_auth_service, 21);
+
+/**
+ * Request of `AuthService.RevokeSession`.
+ *
+ * @generated from message switchyard.auth.v1.RevokeSessionRequest
+ */
+export type RevokeSessionRequest = Message<"switchyard.auth.v1.RevokeSessionRequest"> & {
+  /**
+   * The session id (`sess_…`).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message switchyard.auth.v1.RevokeSessionRequest.
+ * Use `create(RevokeSessionRequestSchema)` to create a new message.
+ */
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_auth_v1_auth_service, 22);
+
+/**
+ * Response of `AuthService.RevokeSession`.
+ *
+ * @generated from message switchyard.auth.v1.RevokeSessionResponse
+ */
+export type RevokeSessionResponse = Message<"switchyard.auth.v1.RevokeSessionResponse"> & {
+  /**
+   * The revoked session.
+   *
+   * @generated from field: switchyard.auth.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message switchyard.auth.v1.RevokeSessionResponse.
+ * Use `create(RevokeSessionResponseSchema)` to create a new message.
+ */
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_auth_v1_auth_service, 23);
+
+/**
+ * Request of `AuthService.GetDeviceAuthorization`.
+ *
+ * @generated from message switchyard.auth.v1.GetDeviceAuthorizationRequest
+ */
+export type GetDeviceAuthorizationRequest = Message<"switchyard.auth.v1.GetDeviceAuthorizationRequest"> & {
+  /**
+   * The code the user read from the CLI; case and dashes are ignored.
+   *
+   * @generated from field: string user_code = 1;
+   */
+  userCode: string;
+};
+
+/**
+ * Describes the message switchyard.auth.v1.GetDeviceAuthorizationRequest.
+ * Use `create(GetDeviceAuthorizationRequestSchema)` to create a new message.
+ */
+export const GetDeviceAuthorizationRequestSchema: GenMessage<GetDeviceAuthorizationRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_auth_v1_auth_service, 24);
+
+/**
+ * Response of `AuthService.GetDeviceAuthorization`.
+ *
+ * @generated from message switchyard.auth.v1.GetDeviceAuthorizationResponse
+ */
+export type GetDeviceAuthorizationResponse = Message<"switchyard.auth.v1.GetDeviceAuthorizationResponse"> & {
+  /**
+   * The user code, normalized (`WDJB-MJHT`).
+   *
+   * @generated from field: string user_code = 1;
+   */
+  userCode: string;
+
+  /**
+   * Where the authorization stands.
+   *
+   * @generated from field: switchyard.auth.v1.DeviceAuthorizationState state = 2;
+   */
+  state: DeviceAuthorizationState;
+
+  /**
+   * When the device code expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 3;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message switchyard.auth.v1.GetDeviceAuthorizationResponse.
+ * Use `create(GetDeviceAuthorizationResponseSchema)` to create a new message.
+ */
+export const GetDeviceAuthorizationResponseSchema: GenMessage<GetDeviceAuthorizationResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_auth_v1_auth_service, 25);
+
+/**
  * Sign-in (Google ID token and the RFC 8628 device flow for CLIs), the current user, and the
  * user's LLM provider API keys. Paths and JSON shapes are those of seed 002 (`/v1/auth/...`,
  * `/v1/oauth/...`).
  *
- * Every RPC except `SignInWithGoogle`, `StartDeviceAuthorization` and `ExchangeDeviceCode`
- * needs `Authorization: Bearer <access_token>` and fails with `unauthenticated` and reason
- * `TOKEN_MISSING`, `TOKEN_INVALID` or `TOKEN_EXPIRED` without one.
+ * Every RPC not marked `POLICY_PUBLIC` needs `Authorization: Bearer <access_token>` and fails
+ * with `unauthenticated` (reason `UNAUTHENTICATED`, `metadata.cause` one of `TOKEN_MISSING`,
+ * `TOKEN_INVALID`, `TOKEN_EXPIRED`, `SESSION_REVOKED`) without a valid one. RPCs that act for
+ * a user answer `USER_REQUIRED` (failed_precondition) to a caller that is not one (a static
+ * service token).
  *
  * @generated from service switchyard.auth.v1.AuthService
  */
@@ -552,6 +711,28 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof GetCurrentUserRequestSchema;
     output: typeof GetCurrentUserResponseSchema;
+  },
+  /**
+   * Lists the current user's open sessions (sign-ins and device logins), newest first; tokens
+   * are never shown (they are stored only as hashes).
+   *
+   * @generated from rpc switchyard.auth.v1.AuthService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Revokes one of the current user's sessions; its token is refused from then on.
+   * Errors: `SESSION_NOT_FOUND` (not_found) for an unknown id or another user's session.
+   *
+   * @generated from rpc switchyard.auth.v1.AuthService.RevokeSession
+   */
+  revokeSession: {
+    methodKind: "unary";
+    input: typeof RevokeSessionRequestSchema;
+    output: typeof RevokeSessionResponseSchema;
   },
   /**
    * Lists the current user's LLM provider API keys with masked values (bounded: one per provider).
@@ -625,6 +806,19 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ExchangeDeviceCodeRequestSchema;
     output: typeof ExchangeDeviceCodeResponseSchema;
+  },
+  /**
+   * The state of a device authorization by its user code, for the verification page. No
+   * authentication; lookups of unknown codes are rate-limited (`RATE_LIMITED`,
+   * resource_exhausted) against brute force.
+   * Errors: `USER_CODE_NOT_FOUND` (not_found).
+   *
+   * @generated from rpc switchyard.auth.v1.AuthService.GetDeviceAuthorization
+   */
+  getDeviceAuthorization: {
+    methodKind: "unary";
+    input: typeof GetDeviceAuthorizationRequestSchema;
+    output: typeof GetDeviceAuthorizationResponseSchema;
   },
   /**
    * Authorizes a pending device from the web UI, as the user identified by `credential` (a

@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/workspaces/v1/blobs.proto.
  */
 export const file_switchyard_workspaces_v1_blobs: GenFile = /*@__PURE__*/
-  fileDesc("CiRzd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvYmxvYnMucHJvdG8SGHN3aXRjaHlhcmQud29ya3NwYWNlcy52MSJHCgxTdG9yYWdlVXNhZ2USEgoFY291bnQYASABKANCA+BBAxISCgVieXRlcxgCIAEoA0ID4EEDEg8KAm1iGAMgASgBQgPgQQMiNAoNU3RvcmFnZVRvdGFscxISCgVieXRlcxgBIAEoA0ID4EEDEg8KAm1iGAIgASgBQgPgQQNiBnByb3RvMw", [file_google_api_field_behavior]);
+  fileDesc("CiRzd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvYmxvYnMucHJvdG8SGHN3aXRjaHlhcmQud29ya3NwYWNlcy52MSJHCgxTdG9yYWdlVXNhZ2USEgoFY291bnQYASABKANCA+BBAxISCgVieXRlcxgCIAEoA0ID4EEDEg8KAm1iGAMgASgBQgPgQQMiNAoNU3RvcmFnZVRvdGFscxISCgVieXRlcxgBIAEoA0ID4EEDEg8KAm1iGAIgASgBQgPgQQNCigEKHGRldi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjFQAVpNZ2l0aHViLmNvbS9zd2l0Y2h5YXJkL3N3aXRjaHlhcmQvZ2VuL2dvL3N3aXRjaHlhcmQvd29ya3NwYWNlcy92MTt3b3Jrc3BhY2VzdjGqAhhTd2l0Y2h5YXJkLldvcmtzcGFjZXMuVjFiBnByb3RvMw", [file_google_api_field_behavior]);
 
 /**
  * Storage used by one kind of object (blobs or manifests) of a user.

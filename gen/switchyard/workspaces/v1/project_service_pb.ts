@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/workspaces/v1/project_service.proto.
  */
 export const file_switchyard_workspaces_v1_project_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5zd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvcHJvamVjdF9zZXJ2aWNlLnByb3RvEhhzd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEiPQoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECEhIKCnJlcXVlc3RfaWQYAiABKAkiSwoVQ3JlYXRlUHJvamVjdFJlc3BvbnNlEjIKB3Byb2plY3QYASABKAsyIS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuUHJvamVjdCI8ChNMaXN0UHJvamVjdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImQKFExpc3RQcm9qZWN0c1Jlc3BvbnNlEjMKCHByb2plY3RzGAEgAygLMiEuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlByb2plY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiwKEUdldFByb2plY3RSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAiK3AgoSR2V0UHJvamVjdFJlc3BvbnNlEjIKB3Byb2plY3QYASABKAsyIS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuUHJvamVjdBI3Cgp3b3Jrc3BhY2VzGAIgAygLMiMuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLldvcmtzcGFjZRI1CglzbmFwc2hvdHMYAyADKAsyIi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuU25hcHNob3QSNgoGZXZlbnRzGAQgAygLMiYuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlByb2plY3RFdmVudBJFChFzbmFwc2hvdF9pbnNpZ2h0cxgFIAEoCzIqLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5TbmFwc2hvdEluc2lnaHRzIjIKF0dldFByb2plY3RTdGF0dXNSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAiKXAQoYR2V0UHJvamVjdFN0YXR1c1Jlc3BvbnNlEhgKEGxhc3Rfc25hcHNob3RfaWQYASABKAkSLgoKdXBkYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9hY3Rpdml0eRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVgoYTGlzdFByb2plY3RFdmVudHNSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAhINCgVsaW1pdBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImwKGUxpc3RQcm9qZWN0RXZlbnRzUmVzcG9uc2USNgoGZXZlbnRzGAEgAygLMiYuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlByb2plY3RFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLQoSTGlzdEVudlZhcnNSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAiJKChNMaXN0RW52VmFyc1Jlc3BvbnNlEjMKCXZhcmlhYmxlcxgBIAMoCzIgLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5FbnZWYXIicgoQU2V0RW52VmFyUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISEAoDa2V5GAIgASgJQgPgQQISDQoFdmFsdWUYAyABKAkSFgoJaXNfc2VjcmV0GAQgASgISACIAQFCDAoKX2lzX3NlY3JldCIkChFTZXRFbnZWYXJSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIInAKFkJhdGNoU2V0RW52VmFyc1JlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECEj0KCXZhcmlhYmxlcxgCIAMoCzIlLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5FbnZWYXJFbnRyeUID4EECIjkKF0JhdGNoU2V0RW52VmFyc1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDQoFY291bnQYAiABKAUiQAoTRGVsZXRlRW52VmFyUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISEAoDa2V5GAIgASgJQgPgQQIiJwoURGVsZXRlRW52VmFyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCIyChdMaXN0RW52VmFyVmFsdWVzUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQIiVAoYTGlzdEVudlZhclZhbHVlc1Jlc3BvbnNlEjgKCXZhcmlhYmxlcxgBIAMoCzIlLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5FbnZWYXJFbnRyeSIqCg9MaXN0RG9jc1JlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECImQKEExpc3REb2NzUmVzcG9uc2USOwoKd29ya3NwYWNlcxgBIAMoCzInLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5Xb3Jrc3BhY2VEb2NzEhMKC3RvdGFsX2ZpbGVzGAIgASgFIloKFEdldERvY0NvbnRlbnRSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAhIWCgl3b3Jrc3BhY2UYAiABKAlCA+BBAhIRCgRwYXRoGAMgASgJQgPgQQIicgoVR2V0RG9jQ29udGVudFJlc3BvbnNlEg8KB2NvbnRlbnQYASABKAkSDAoEcGF0aBgCIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAyABKAkSFgoOd29ya3NwYWNlX25hbWUYBCABKAkSDAoEc2l6ZRgFIAEoBSIxChZHZXRQcm9qZWN0QnJpZWZSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAiJSChdHZXRQcm9qZWN0QnJpZWZSZXNwb25zZRI3Cgdwcm9qZWN0GAEgASgLMiYuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlByb2plY3RCcmllZiJyChlVcGRhdGVQcm9qZWN0QnJpZWZSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAhITCgZpbnRlbnQYAiABKAlIAIgBARISCgVicmllZhgDIAEoCUgBiAEBQgkKB19pbnRlbnRCCAoGX2JyaWVmIi0KGlVwZGF0ZVByb2plY3RCcmllZlJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgypREKDlByb2plY3RTZXJ2aWNlEokBCg1DcmVhdGVQcm9qZWN0Ei4uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkNyZWF0ZVByb2plY3RSZXF1ZXN0Gi8uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkNyZWF0ZVByb2plY3RSZXNwb25zZSIXgtPkkwIROgEqIgwvdjEvcHJvamVjdHMSgwEKDExpc3RQcm9qZWN0cxItLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0UHJvamVjdHNSZXF1ZXN0Gi4uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3RQcm9qZWN0c1Jlc3BvbnNlIhSC0+STAg4SDC92MS9wcm9qZWN0cxKKAQoKR2V0UHJvamVjdBIrLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXRQcm9qZWN0UmVxdWVzdBosLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXRQcm9qZWN0UmVzcG9uc2UiIYLT5JMCGxIZL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfRKjAQoQR2V0UHJvamVjdFN0YXR1cxIxLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXRQcm9qZWN0U3RhdHVzUmVxdWVzdBoyLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXRQcm9qZWN0U3RhdHVzUmVzcG9uc2UiKILT5JMCIhIgL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9zdGF0dXMSpgEKEUxpc3RQcm9qZWN0RXZlbnRzEjIuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3RQcm9qZWN0RXZlbnRzUmVxdWVzdBozLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0UHJvamVjdEV2ZW50c1Jlc3BvbnNlIiiC0+STAiISIC92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vZXZlbnRzEpYBCgtMaXN0RW52VmFycxIsLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0RW52VmFyc1JlcXVlc3QaLS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuTGlzdEVudlZhcnNSZXNwb25zZSIqgtPkkwIkEiIvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2Vudi12YXJzEpMBCglTZXRFbnZWYXISKi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuU2V0RW52VmFyUmVxdWVzdBorLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5TZXRFbnZWYXJSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2Vudi12YXJzEqUBCg9CYXRjaFNldEVudlZhcnMSMC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuQmF0Y2hTZXRFbnZWYXJzUmVxdWVzdBoxLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5CYXRjaFNldEVudlZhcnNSZXNwb25zZSItgtPkkwInOgEqGiIvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2Vudi12YXJzEp8BCgxEZWxldGVFbnZWYXISLS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGVsZXRlRW52VmFyUmVxdWVzdBouLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5EZWxldGVFbnZWYXJSZXNwb25zZSIwgtPkkwIqKigvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2Vudi12YXJzL3trZXl9EqwBChBMaXN0RW52VmFyVmFsdWVzEjEuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3RFbnZWYXJWYWx1ZXNSZXF1ZXN0GjIuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3RFbnZWYXJWYWx1ZXNSZXNwb25zZSIxgtPkkwIrEikvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2Vudi12YXJzL3ZhbHVlcxKJAQoITGlzdERvY3MSKS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuTGlzdERvY3NSZXF1ZXN0Giouc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3REb2NzUmVzcG9uc2UiJoLT5JMCIBIeL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9kb2NzEqABCg1HZXREb2NDb250ZW50Ei4uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkdldERvY0NvbnRlbnRSZXF1ZXN0Gi8uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkdldERvY0NvbnRlbnRSZXNwb25zZSIugtPkkwIoEiYvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2RvY3MvY29udGVudBKfAQoPR2V0UHJvamVjdEJyaWVmEjAuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkdldFByb2plY3RCcmllZlJlcXVlc3QaMS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuR2V0UHJvamVjdEJyaWVmUmVzcG9uc2UiJ4LT5JMCIRIfL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9icmllZhKrAQoSVXBkYXRlUHJvamVjdEJyaWVmEjMuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlVwZGF0ZVByb2plY3RCcmllZlJlcXVlc3QaNC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuVXBkYXRlUHJvamVjdEJyaWVmUmVzcG9uc2UiKoLT5JMCJDoBKjIfL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9icmllZmIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp, file_switchyard_workspaces_v1_projects, file_switchyard_workspaces_v1_snapshots, file_switchyard_workspaces_v1_workspaces]);
+  fileDesc("Ci5zd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvcHJvamVjdF9zZXJ2aWNlLnByb3RvEhhzd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEiPQoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECEhIKCnJlcXVlc3RfaWQYAiABKAkiSwoVQ3JlYXRlUHJvamVjdFJlc3BvbnNlEjIKB3Byb2plY3QYASABKAsyIS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuUHJvamVjdCI8ChNMaXN0UHJvamVjdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImQKFExpc3RQcm9qZWN0c1Jlc3BvbnNlEjMKCHByb2plY3RzGAEgAygLMiEuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlByb2plY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiwKEUdldFByb2plY3RSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAiK3AgoSR2V0UHJvamVjdFJlc3BvbnNlEjIKB3Byb2plY3QYASABKAsyIS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuUHJvamVjdBI3Cgp3b3Jrc3BhY2VzGAIgAygLMiMuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLldvcmtzcGFjZRI1CglzbmFwc2hvdHMYAyADKAsyIi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuU25hcHNob3QSNgoGZXZlbnRzGAQgAygLMiYuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlByb2plY3RFdmVudBJFChFzbmFwc2hvdF9pbnNpZ2h0cxgFIAEoCzIqLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5TbmFwc2hvdEluc2lnaHRzIjIKF0dldFByb2plY3RTdGF0dXNSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAiKXAQoYR2V0UHJvamVjdFN0YXR1c1Jlc3BvbnNlEhgKEGxhc3Rfc25hcHNob3RfaWQYASABKAkSLgoKdXBkYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9hY3Rpdml0eRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoZV2F0Y2hQcm9qZWN0RXZlbnRzUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISFgoOYWZ0ZXJfZXZlbnRfaWQYAiABKAkiUwoaV2F0Y2hQcm9qZWN0RXZlbnRzUmVzcG9uc2USNQoFZXZlbnQYASABKAsyJi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuUHJvamVjdEV2ZW50IlYKGExpc3RQcm9qZWN0RXZlbnRzUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJsChlMaXN0UHJvamVjdEV2ZW50c1Jlc3BvbnNlEjYKBmV2ZW50cxgBIAMoCzImLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5Qcm9qZWN0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIi0KEkxpc3RFbnZWYXJzUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQIiSgoTTGlzdEVudlZhcnNSZXNwb25zZRIzCgl2YXJpYWJsZXMYASADKAsyIC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRW52VmFyInIKEFNldEVudlZhclJlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECEhAKA2tleRgCIAEoCUID4EECEg0KBXZhbHVlGAMgASgJEhYKCWlzX3NlY3JldBgEIAEoCEgAiAEBQgwKCl9pc19zZWNyZXQiJAoRU2V0RW52VmFyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCJwChZCYXRjaFNldEVudlZhcnNSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAhI9Cgl2YXJpYWJsZXMYAiADKAsyJS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRW52VmFyRW50cnlCA+BBAiI5ChdCYXRjaFNldEVudlZhcnNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg0KBWNvdW50GAIgASgFIkAKE0RlbGV0ZUVudlZhclJlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECEhAKA2tleRgCIAEoCUID4EECIicKFERlbGV0ZUVudlZhclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiMgoXTGlzdEVudlZhclZhbHVlc1JlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECIlQKGExpc3RFbnZWYXJWYWx1ZXNSZXNwb25zZRI4Cgl2YXJpYWJsZXMYASADKAsyJS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRW52VmFyRW50cnkiKgoPTGlzdERvY3NSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAiJkChBMaXN0RG9jc1Jlc3BvbnNlEjsKCndvcmtzcGFjZXMYASADKAsyJy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuV29ya3NwYWNlRG9jcxITCgt0b3RhbF9maWxlcxgCIAEoBSJaChRHZXREb2NDb250ZW50UmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISFgoJd29ya3NwYWNlGAIgASgJQgPgQQISEQoEcGF0aBgDIAEoCUID4EECInIKFUdldERvY0NvbnRlbnRSZXNwb25zZRIPCgdjb250ZW50GAEgASgJEgwKBHBhdGgYAiABKAkSFAoMd29ya3NwYWNlX2lkGAMgASgJEhYKDndvcmtzcGFjZV9uYW1lGAQgASgJEgwKBHNpemUYBSABKAUiMQoWR2V0UHJvamVjdEJyaWVmUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQIiUgoXR2V0UHJvamVjdEJyaWVmUmVzcG9uc2USNwoHcHJvamVjdBgBIAEoCzImLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5Qcm9qZWN0QnJpZWYicgoZVXBkYXRlUHJvamVjdEJyaWVmUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISEwoGaW50ZW50GAIgASgJSACIAQESEgoFYnJpZWYYAyABKAlIAYgBAUIJCgdfaW50ZW50QggKBl9icmllZiItChpVcGRhdGVQcm9qZWN0QnJpZWZSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIMtkSCg5Qcm9qZWN0U2VydmljZRKJAQoNQ3JlYXRlUHJvamVjdBIuLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5DcmVhdGVQcm9qZWN0UmVxdWVzdBovLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5DcmVhdGVQcm9qZWN0UmVzcG9uc2UiF4LT5JMCEToBKiIML3YxL3Byb2plY3RzEoMBCgxMaXN0UHJvamVjdHMSLS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuTGlzdFByb2plY3RzUmVxdWVzdBouLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0UHJvamVjdHNSZXNwb25zZSIUgtPkkwIOEgwvdjEvcHJvamVjdHMSigEKCkdldFByb2plY3QSKy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuR2V0UHJvamVjdFJlcXVlc3QaLC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuR2V0UHJvamVjdFJlc3BvbnNlIiGC0+STAhsSGS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0SowEKEEdldFByb2plY3RTdGF0dXMSMS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuR2V0UHJvamVjdFN0YXR1c1JlcXVlc3QaMi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuR2V0UHJvamVjdFN0YXR1c1Jlc3BvbnNlIiiC0+STAiISIC92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vc3RhdHVzEqYBChFMaXN0UHJvamVjdEV2ZW50cxIyLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0UHJvamVjdEV2ZW50c1JlcXVlc3QaMy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuTGlzdFByb2plY3RFdmVudHNSZXNwb25zZSIogtPkkwIiEiAvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2V2ZW50cxKxAQoSV2F0Y2hQcm9qZWN0RXZlbnRzEjMuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLldhdGNoUHJvamVjdEV2ZW50c1JlcXVlc3QaNC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuV2F0Y2hQcm9qZWN0RXZlbnRzUmVzcG9uc2UiLoLT5JMCKBImL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9ldmVudHM6d2F0Y2gwARKWAQoLTGlzdEVudlZhcnMSLC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuTGlzdEVudlZhcnNSZXF1ZXN0Gi0uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3RFbnZWYXJzUmVzcG9uc2UiKoLT5JMCJBIiL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9lbnYtdmFycxKTAQoJU2V0RW52VmFyEiouc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlNldEVudlZhclJlcXVlc3QaKy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuU2V0RW52VmFyUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9lbnYtdmFycxKlAQoPQmF0Y2hTZXRFbnZWYXJzEjAuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkJhdGNoU2V0RW52VmFyc1JlcXVlc3QaMS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuQmF0Y2hTZXRFbnZWYXJzUmVzcG9uc2UiLYLT5JMCJzoBKhoiL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9lbnYtdmFycxKfAQoMRGVsZXRlRW52VmFyEi0uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRlbGV0ZUVudlZhclJlcXVlc3QaLi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGVsZXRlRW52VmFyUmVzcG9uc2UiMILT5JMCKiooL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9lbnYtdmFycy97a2V5fRKsAQoQTGlzdEVudlZhclZhbHVlcxIxLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0RW52VmFyVmFsdWVzUmVxdWVzdBoyLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0RW52VmFyVmFsdWVzUmVzcG9uc2UiMYLT5JMCKxIpL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9lbnYtdmFycy92YWx1ZXMSiQEKCExpc3REb2NzEikuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3REb2NzUmVxdWVzdBoqLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0RG9jc1Jlc3BvbnNlIiaC0+STAiASHi92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vZG9jcxKgAQoNR2V0RG9jQ29udGVudBIuLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXREb2NDb250ZW50UmVxdWVzdBovLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXREb2NDb250ZW50UmVzcG9uc2UiLoLT5JMCKBImL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9kb2NzL2NvbnRlbnQSnwEKD0dldFByb2plY3RCcmllZhIwLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXRQcm9qZWN0QnJpZWZSZXF1ZXN0GjEuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkdldFByb2plY3RCcmllZlJlc3BvbnNlIieC0+STAiESHy92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vYnJpZWYSqwEKElVwZGF0ZVByb2plY3RCcmllZhIzLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5VcGRhdGVQcm9qZWN0QnJpZWZSZXF1ZXN0GjQuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlVwZGF0ZVByb2plY3RCcmllZlJlc3BvbnNlIiqC0+STAiQ6ASoyHy92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vYnJpZWZCigEKHGRldi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjFQAVpNZ2l0aHViLmNvbS9zd2l0Y2h5YXJkL3N3aXRjaHlhcmQvZ2VuL2dvL3N3aXRjaHlhcmQvd29ya3NwYWNlcy92MTt3b3Jrc3BhY2VzdjGqAhhTd2l0Y2h5YXJkLldvcmtzcGFjZXMuVjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp, file_switchyard_workspaces_v1_projects, file_switchyard_workspaces_v1_snapshots, file_switchyard_workspaces_v1_workspaces]);
 
 /**
  * Request of `ProjectService.CreateProject`.
@@ -255,6 +255,55 @@ export const GetProjectStatusResponseSchema: GenMessage<GetProjectStatusResponse
   messageDesc(file_switchyard_workspaces_v1_project_service, 7);
 
 /**
+ * Request of `ProjectService.WatchProjectEvents`.
+ *
+ * @generated from message switchyard.workspaces.v1.WatchProjectEventsRequest
+ */
+export type WatchProjectEventsRequest = Message<"switchyard.workspaces.v1.WatchProjectEventsRequest"> & {
+  /**
+   * The project whose events are streamed.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * Replay the events committed after this one first; empty: only new events.
+   *
+   * @generated from field: string after_event_id = 2;
+   */
+  afterEventId: string;
+};
+
+/**
+ * Describes the message switchyard.workspaces.v1.WatchProjectEventsRequest.
+ * Use `create(WatchProjectEventsRequestSchema)` to create a new message.
+ */
+export const WatchProjectEventsRequestSchema: GenMessage<WatchProjectEventsRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_workspaces_v1_project_service, 8);
+
+/**
+ * One message of `ProjectService.WatchProjectEvents`.
+ *
+ * @generated from message switchyard.workspaces.v1.WatchProjectEventsResponse
+ */
+export type WatchProjectEventsResponse = Message<"switchyard.workspaces.v1.WatchProjectEventsResponse"> & {
+  /**
+   * The event.
+   *
+   * @generated from field: switchyard.workspaces.v1.ProjectEvent event = 1;
+   */
+  event?: ProjectEvent | undefined;
+};
+
+/**
+ * Describes the message switchyard.workspaces.v1.WatchProjectEventsResponse.
+ * Use `create(WatchProjectEventsResponseSchema)` to create a new message.
+ */
+export const WatchProjectEventsResponseSchema: GenMessage<WatchProjectEventsResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_workspaces_v1_project_service, 9);
+
+/**
  * Request of `ProjectService.ListProjectEvents`.
  *
  * @generated from message switchyard.workspaces.v1.ListProjectEventsRequest
@@ -287,7 +336,7 @@ export type ListProjectEventsRequest = Message<"switchyard.workspaces.v1.ListPro
  * Use `create(ListProjectEventsRequestSchema)` to create a new message.
  */
 export const ListProjectEventsRequestSchema: GenMessage<ListProjectEventsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 8);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 10);
 
 /**
  * Response of `ProjectService.ListProjectEvents`.
@@ -315,7 +364,7 @@ export type ListProjectEventsResponse = Message<"switchyard.workspaces.v1.ListPr
  * Use `create(ListProjectEventsResponseSchema)` to create a new message.
  */
 export const ListProjectEventsResponseSchema: GenMessage<ListProjectEventsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 9);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 11);
 
 /**
  * Request of `ProjectService.ListEnvVars`.
@@ -336,7 +385,7 @@ export type ListEnvVarsRequest = Message<"switchyard.workspaces.v1.ListEnvVarsRe
  * Use `create(ListEnvVarsRequestSchema)` to create a new message.
  */
 export const ListEnvVarsRequestSchema: GenMessage<ListEnvVarsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 10);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 12);
 
 /**
  * Response of `ProjectService.ListEnvVars` (bounded: at most 1000 variables per project).
@@ -357,7 +406,7 @@ export type ListEnvVarsResponse = Message<"switchyard.workspaces.v1.ListEnvVarsR
  * Use `create(ListEnvVarsResponseSchema)` to create a new message.
  */
 export const ListEnvVarsResponseSchema: GenMessage<ListEnvVarsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 11);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 13);
 
 /**
  * Request of `ProjectService.SetEnvVar`.
@@ -399,7 +448,7 @@ export type SetEnvVarRequest = Message<"switchyard.workspaces.v1.SetEnvVarReques
  * Use `create(SetEnvVarRequestSchema)` to create a new message.
  */
 export const SetEnvVarRequestSchema: GenMessage<SetEnvVarRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 12);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 14);
 
 /**
  * Response of `ProjectService.SetEnvVar`.
@@ -420,7 +469,7 @@ export type SetEnvVarResponse = Message<"switchyard.workspaces.v1.SetEnvVarRespo
  * Use `create(SetEnvVarResponseSchema)` to create a new message.
  */
 export const SetEnvVarResponseSchema: GenMessage<SetEnvVarResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 13);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 15);
 
 /**
  * Request of `ProjectService.BatchSetEnvVars`.
@@ -448,7 +497,7 @@ export type BatchSetEnvVarsRequest = Message<"switchyard.workspaces.v1.BatchSetE
  * Use `create(BatchSetEnvVarsRequestSchema)` to create a new message.
  */
 export const BatchSetEnvVarsRequestSchema: GenMessage<BatchSetEnvVarsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 14);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 16);
 
 /**
  * Response of `ProjectService.BatchSetEnvVars`.
@@ -476,7 +525,7 @@ export type BatchSetEnvVarsResponse = Message<"switchyard.workspaces.v1.BatchSet
  * Use `create(BatchSetEnvVarsResponseSchema)` to create a new message.
  */
 export const BatchSetEnvVarsResponseSchema: GenMessage<BatchSetEnvVarsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 15);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 17);
 
 /**
  * Request of `ProjectService.DeleteEnvVar`.
@@ -504,7 +553,7 @@ export type DeleteEnvVarRequest = Message<"switchyard.workspaces.v1.DeleteEnvVar
  * Use `create(DeleteEnvVarRequestSchema)` to create a new message.
  */
 export const DeleteEnvVarRequestSchema: GenMessage<DeleteEnvVarRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 16);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 18);
 
 /**
  * Response of `ProjectService.DeleteEnvVar`.
@@ -525,7 +574,7 @@ export type DeleteEnvVarResponse = Message<"switchyard.workspaces.v1.DeleteEnvVa
  * Use `create(DeleteEnvVarResponseSchema)` to create a new message.
  */
 export const DeleteEnvVarResponseSchema: GenMessage<DeleteEnvVarResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 17);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 19);
 
 /**
  * Request of `ProjectService.ListEnvVarValues`.
@@ -546,7 +595,7 @@ export type ListEnvVarValuesRequest = Message<"switchyard.workspaces.v1.ListEnvV
  * Use `create(ListEnvVarValuesRequestSchema)` to create a new message.
  */
 export const ListEnvVarValuesRequestSchema: GenMessage<ListEnvVarValuesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 18);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 20);
 
 /**
  * Response of `ProjectService.ListEnvVarValues`.
@@ -567,7 +616,7 @@ export type ListEnvVarValuesResponse = Message<"switchyard.workspaces.v1.ListEnv
  * Use `create(ListEnvVarValuesResponseSchema)` to create a new message.
  */
 export const ListEnvVarValuesResponseSchema: GenMessage<ListEnvVarValuesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 19);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 21);
 
 /**
  * Request of `ProjectService.ListDocs`.
@@ -588,7 +637,7 @@ export type ListDocsRequest = Message<"switchyard.workspaces.v1.ListDocsRequest"
  * Use `create(ListDocsRequestSchema)` to create a new message.
  */
 export const ListDocsRequestSchema: GenMessage<ListDocsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 20);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 22);
 
 /**
  * Response of `ProjectService.ListDocs`.
@@ -616,7 +665,7 @@ export type ListDocsResponse = Message<"switchyard.workspaces.v1.ListDocsRespons
  * Use `create(ListDocsResponseSchema)` to create a new message.
  */
 export const ListDocsResponseSchema: GenMessage<ListDocsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 21);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 23);
 
 /**
  * Request of `ProjectService.GetDocContent`; REST query `?workspace=<id>&path=<file_path>`.
@@ -651,7 +700,7 @@ export type GetDocContentRequest = Message<"switchyard.workspaces.v1.GetDocConte
  * Use `create(GetDocContentRequestSchema)` to create a new message.
  */
 export const GetDocContentRequestSchema: GenMessage<GetDocContentRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 22);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 24);
 
 /**
  * Response of `ProjectService.GetDocContent`.
@@ -700,7 +749,7 @@ export type GetDocContentResponse = Message<"switchyard.workspaces.v1.GetDocCont
  * Use `create(GetDocContentResponseSchema)` to create a new message.
  */
 export const GetDocContentResponseSchema: GenMessage<GetDocContentResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 23);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 25);
 
 /**
  * Request of `ProjectService.GetProjectBrief`.
@@ -721,7 +770,7 @@ export type GetProjectBriefRequest = Message<"switchyard.workspaces.v1.GetProjec
  * Use `create(GetProjectBriefRequestSchema)` to create a new message.
  */
 export const GetProjectBriefRequestSchema: GenMessage<GetProjectBriefRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 24);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 26);
 
 /**
  * Response of `ProjectService.GetProjectBrief`.
@@ -742,7 +791,7 @@ export type GetProjectBriefResponse = Message<"switchyard.workspaces.v1.GetProje
  * Use `create(GetProjectBriefResponseSchema)` to create a new message.
  */
 export const GetProjectBriefResponseSchema: GenMessage<GetProjectBriefResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 25);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 27);
 
 /**
  * Request of `ProjectService.UpdateProjectBrief`.
@@ -777,7 +826,7 @@ export type UpdateProjectBriefRequest = Message<"switchyard.workspaces.v1.Update
  * Use `create(UpdateProjectBriefRequestSchema)` to create a new message.
  */
 export const UpdateProjectBriefRequestSchema: GenMessage<UpdateProjectBriefRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 26);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 28);
 
 /**
  * Response of `ProjectService.UpdateProjectBrief`.
@@ -798,7 +847,7 @@ export type UpdateProjectBriefResponse = Message<"switchyard.workspaces.v1.Updat
  * Use `create(UpdateProjectBriefResponseSchema)` to create a new message.
  */
 export const UpdateProjectBriefResponseSchema: GenMessage<UpdateProjectBriefResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_project_service, 27);
+  messageDesc(file_switchyard_workspaces_v1_project_service, 29);
 
 /**
  * Projects of the signed-in user: creation, overview, activity, environment variables, docs
@@ -869,6 +918,18 @@ export const ProjectService: GenService<{
     methodKind: "unary";
     input: typeof ListProjectEventsRequestSchema;
     output: typeof ListProjectEventsResponseSchema;
+  },
+  /**
+   * Streams a project's events as they are committed (Server-Sent Events on REST), after
+   * replaying those newer than `after_event_id` (none when empty).
+   * Errors: `PROJECT_NOT_FOUND` (not_found).
+   *
+   * @generated from rpc switchyard.workspaces.v1.ProjectService.WatchProjectEvents
+   */
+  watchProjectEvents: {
+    methodKind: "server_streaming";
+    input: typeof WatchProjectEventsRequestSchema;
+    output: typeof WatchProjectEventsResponseSchema;
   },
   /**
    * Lists a project's environment variables, ordered by key, secret values masked.

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/workspaces/v1/snapshots.proto.
  */
 export const file_switchyard_workspaces_v1_snapshots: GenFile = /*@__PURE__*/
-  fileDesc("Cihzd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvc25hcHNob3RzLnByb3RvEhhzd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEi1wEKCFNuYXBzaG90Eg8KAmlkGAEgASgJQgPgQQMSFwoKcHJvamVjdF9pZBgCIAEoCUID4EEDEhoKDW1hbmlmZXN0X2hhc2gYAyABKAlCA+BBAxIgChNwYXJlbnRfc25hcHNob3RfaWRzGAQgAygJQgPgQQMSEwoGc291cmNlGAUgASgJQgPgQQMSGQoMd29ya3NwYWNlX2lkGAYgASgJQgPgQQMSMwoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBA2IGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("Cihzd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvc25hcHNob3RzLnByb3RvEhhzd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEijgIKCFNuYXBzaG90Eg8KAmlkGAEgASgJQgPgQQMSFwoKcHJvamVjdF9pZBgCIAEoCUID4EEDEhoKDW1hbmlmZXN0X2hhc2gYAyABKAlCA+BBAxIgChNwYXJlbnRfc25hcHNob3RfaWRzGAQgAygJQgPgQQMSEwoGc291cmNlGAUgASgJQgPgQQMSGQoMd29ya3NwYWNlX2lkGAYgASgJQgPgQQMSMwoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIfChJwYXJlbnRfc25hcHNob3RfaWQYCCABKAlCA+BBAxIUCgdzdW1tYXJ5GAkgASgJQgPgQQNCigEKHGRldi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjFQAVpNZ2l0aHViLmNvbS9zd2l0Y2h5YXJkL3N3aXRjaHlhcmQvZ2VuL2dvL3N3aXRjaHlhcmQvd29ya3NwYWNlcy92MTt3b3Jrc3BhY2VzdjGqAhhTd2l0Y2h5YXJkLldvcmtzcGFjZXMuVjFiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * An immutable record of a project's file tree at one moment: the hash of a manifest stored in
@@ -71,6 +71,20 @@ export type Snapshot = Message<"switchyard.workspaces.v1.Snapshot"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 7;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * The first parent, under the name seed 002's CLI decodes (`parent_snapshot_id`); empty for a root.
+   *
+   * @generated from field: string parent_snapshot_id = 8;
+   */
+  parentSnapshotId: string;
+
+  /**
+   * Optional description given at creation.
+   *
+   * @generated from field: string summary = 9;
+   */
+  summary: string;
 };
 
 /**

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/workspaces/v1/workspaces.proto.
  */
 export const file_switchyard_workspaces_v1_workspaces: GenFile = /*@__PURE__*/
-  fileDesc("Cilzd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvd29ya3NwYWNlcy5wcm90bxIYc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxIt4DCglXb3Jrc3BhY2USDwoCaWQYASABKAlCA+BBAxIXCgpwcm9qZWN0X2lkGAIgASgJQgPgQQMSDAoEbmFtZRgDIAEoCRISCgptYWNoaW5lX2lkGAQgASgJEhIKCmxvY2FsX3BhdGgYBSABKAkSGAoQYmFzZV9zbmFwc2hvdF9pZBgGIAEoCRIdChBsYXN0X3NuYXBzaG90X2lkGAcgASgJQgPgQQMSIgoVY3VycmVudF9tYW5pZmVzdF9oYXNoGAggASgJQgPgQQMSFAoHaXNfbWFpbhgJIAEoCEID4EEDEhQKB3ZlcnNpb24YCiABKANCA+BBAxI1CgxsYXN0X3NlZW5fYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSMwoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIzCgp1cGRhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEkcKE2xhdGVzdF9kcmlmdF9yZXBvcnQYDiABKAsyJS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRHJpZnRSZXBvcnRCA+BBAyLzAQoLRHJpZnRSZXBvcnQSDwoCaWQYASABKAlCA+BBAxIZCgx3b3Jrc3BhY2VfaWQYAiABKAlCA+BBAxIYCgtmaWxlc19hZGRlZBgDIAEoBUID4EEDEhsKDmZpbGVzX21vZGlmaWVkGAQgASgFQgPgQQMSGgoNZmlsZXNfZGVsZXRlZBgFIAEoBUID4EEDEhoKDWJ5dGVzX2NoYW5nZWQYBiABKANCA+BBAxIUCgdzdW1tYXJ5GAcgASgJQgPgQQMSMwoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAyKSBAoOV29ya3NwYWNlRHJpZnQSDwoCaWQYASABKAlCA+BBAxIZCgx3b3Jrc3BhY2VfaWQYAiABKAlCA+BBAxIYCgtmaWxlc19hZGRlZBgDIAEoBUID4EEDEhsKDmZpbGVzX21vZGlmaWVkGAQgASgFQgPgQQMSGgoNZmlsZXNfZGVsZXRlZBgFIAEoBUID4EEDEhoKDWJ5dGVzX2NoYW5nZWQYBiABKANCA+BBAxIUCgdzdW1tYXJ5GAcgASgJQgPgQQMSMwoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIaCg1vdmVybGFwX3JhdGlvGAkgASgBQgPgQQMSFwoKcmlza19sZXZlbBgKIAEoCUID4EEDEjEKCXN0YWxlbmVzcxgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkID4EEDEhUKCGlzX3N0YWxlGAwgASgIQgPgQQMSYQoTY291bnRzX2J5X2V4dGVuc2lvbhgNIAMoCzI/LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5Xb3Jrc3BhY2VEcmlmdC5Db3VudHNCeUV4dGVuc2lvbkVudHJ5QgPgQQMaOAoWQ291bnRzQnlFeHRlbnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAU6AjgBIqECCgxNYW5pZmVzdERpZmYSIQoUc291cmNlX21hbmlmZXN0X2hhc2gYASABKAlCA+BBAxIhChR0YXJnZXRfbWFuaWZlc3RfaGFzaBgCIAEoCUID4EEDEhIKBWFkZGVkGAMgAygJQgPgQQMSFQoIbW9kaWZpZWQYBCADKAlCA+BBAxIUCgdkZWxldGVkGAUgAygJQgPgQQMSGAoLZmlsZXNfYWRkZWQYBiABKAVCA+BBAxIbCg5maWxlc19tb2RpZmllZBgHIAEoBUID4EEDEhoKDWZpbGVzX2RlbGV0ZWQYCCABKAVCA+BBAxIaCg1ieXRlc19jaGFuZ2VkGAkgASgDQgPgQQMSGwoOaW5jbHVkZXNfZGlydHkYCiABKAhCA+BBAyJnCg5TeW5jQXV0b0FjdGlvbhIRCgRwYXRoGAEgASgJQgPgQQMSEwoGYWN0aW9uGAIgASgJQgPgQQMSGAoLcmVzdWx0X2hhc2gYAyABKAlCA+BBAxITCgZyZWFzb24YBCABKAlCA+BBAyJlCgpTeW5jT3B0aW9uEg8KAmlkGAEgASgJQgPgQQMSEgoFbGFiZWwYAiABKAlCA+BBAxIYCgtkZXNjcmlwdGlvbhgDIAEoCUID4EEDEhgKC3Jlc3VsdF9oYXNoGAQgASgJQgPgQQMilgEKDFN5bmNEZWNpc2lvbhIRCgRwYXRoGAEgASgJQgPgQQMSEwoGcmVhc29uGAIgASgJQgPgQQMSOgoHb3B0aW9ucxgDIAMoCzIkLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5TeW5jT3B0aW9uQgPgQQMSIgoVcmVjb21tZW5kZWRfb3B0aW9uX2lkGAQgASgJQgPgQQMizgMKC1N5bmNQcmV2aWV3Eg8KAmlkGAEgASgJQgPgQQMSGQoMd29ya3NwYWNlX2lkGAIgASgJQgPgQQMSIAoTc291cmNlX3dvcmtzcGFjZV9pZBgDIAEoCUID4EEDEiMKFm1lcmdlX2Jhc2Vfc25hcHNob3RfaWQYBCABKAlCA+BBAxJDCgxhdXRvX2FjdGlvbnMYBSADKAsyKC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuU3luY0F1dG9BY3Rpb25CA+BBAxJFChBkZWNpc2lvbnNfbmVlZGVkGAYgAygLMiYuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlN5bmNEZWNpc2lvbkID4EEDEhwKD2ZpbGVzX3RvX3VwZGF0ZRgHIAMoCUID4EEDEhkKDGZpbGVzX3RvX2FkZBgIIAMoCUID4EEDEhwKD2ZpbGVzX3RvX2RlbGV0ZRgJIAMoCUID4EEDEhQKB3N1bW1hcnkYCiABKAlCA+BBAxIeChF3b3Jrc3BhY2VfdmVyc2lvbhgLIAEoA0ID4EEDEjMKCmV4cGlyZXNfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQNiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Cilzd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvd29ya3NwYWNlcy5wcm90bxIYc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxIs4FCglXb3Jrc3BhY2USDwoCaWQYASABKAlCA+BBAxIXCgpwcm9qZWN0X2lkGAIgASgJQgPgQQMSDAoEbmFtZRgDIAEoCRISCgptYWNoaW5lX2lkGAQgASgJEhIKCmxvY2FsX3BhdGgYBSABKAkSGAoQYmFzZV9zbmFwc2hvdF9pZBgGIAEoCRIdChBsYXN0X3NuYXBzaG90X2lkGAcgASgJQgPgQQMSIgoVY3VycmVudF9tYW5pZmVzdF9oYXNoGAggASgJQgPgQQMSFAoHaXNfbWFpbhgJIAEoCEID4EEDEhQKB3ZlcnNpb24YCiABKANCA+BBAxI1CgxsYXN0X3NlZW5fYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSMwoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIzCgp1cGRhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEkcKE2xhdGVzdF9kcmlmdF9yZXBvcnQYDiABKAsyJS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRHJpZnRSZXBvcnRCA+BBAxIdChBmb3JrX3NuYXBzaG90X2lkGA8gASgJQgPgQQMSIAoTY3VycmVudF9zbmFwc2hvdF9pZBgQIAEoCUID4EEDElEKDW1lcmdlX2hpc3RvcnkYESADKAsyNS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuV29ya3NwYWNlLk1lcmdlSGlzdG9yeUVudHJ5QgPgQQMaWgoRTWVyZ2VIaXN0b3J5RW50cnkSCwoDa2V5GAEgASgJEjQKBXZhbHVlGAIgASgLMiUuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLk1lcmdlUmVjb3JkOgI4ASJkCgtNZXJnZVJlY29yZBIhChRsYXN0X21lcmdlZF9zbmFwc2hvdBgBIAEoCUID4EEDEjIKCW1lcmdlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAyLzAQoLRHJpZnRSZXBvcnQSDwoCaWQYASABKAlCA+BBAxIZCgx3b3Jrc3BhY2VfaWQYAiABKAlCA+BBAxIYCgtmaWxlc19hZGRlZBgDIAEoBUID4EEDEhsKDmZpbGVzX21vZGlmaWVkGAQgASgFQgPgQQMSGgoNZmlsZXNfZGVsZXRlZBgFIAEoBUID4EEDEhoKDWJ5dGVzX2NoYW5nZWQYBiABKANCA+BBAxIUCgdzdW1tYXJ5GAcgASgJQgPgQQMSMwoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAyKSBAoOV29ya3NwYWNlRHJpZnQSDwoCaWQYASABKAlCA+BBAxIZCgx3b3Jrc3BhY2VfaWQYAiABKAlCA+BBAxIYCgtmaWxlc19hZGRlZBgDIAEoBUID4EEDEhsKDmZpbGVzX21vZGlmaWVkGAQgASgFQgPgQQMSGgoNZmlsZXNfZGVsZXRlZBgFIAEoBUID4EEDEhoKDWJ5dGVzX2NoYW5nZWQYBiABKANCA+BBAxIUCgdzdW1tYXJ5GAcgASgJQgPgQQMSMwoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIaCg1vdmVybGFwX3JhdGlvGAkgASgBQgPgQQMSFwoKcmlza19sZXZlbBgKIAEoCUID4EEDEjEKCXN0YWxlbmVzcxgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkID4EEDEhUKCGlzX3N0YWxlGAwgASgIQgPgQQMSYQoTY291bnRzX2J5X2V4dGVuc2lvbhgNIAMoCzI/LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5Xb3Jrc3BhY2VEcmlmdC5Db3VudHNCeUV4dGVuc2lvbkVudHJ5QgPgQQMaOAoWQ291bnRzQnlFeHRlbnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAU6AjgBIqECCgxNYW5pZmVzdERpZmYSIQoUc291cmNlX21hbmlmZXN0X2hhc2gYASABKAlCA+BBAxIhChR0YXJnZXRfbWFuaWZlc3RfaGFzaBgCIAEoCUID4EEDEhIKBWFkZGVkGAMgAygJQgPgQQMSFQoIbW9kaWZpZWQYBCADKAlCA+BBAxIUCgdkZWxldGVkGAUgAygJQgPgQQMSGAoLZmlsZXNfYWRkZWQYBiABKAVCA+BBAxIbCg5maWxlc19tb2RpZmllZBgHIAEoBUID4EEDEhoKDWZpbGVzX2RlbGV0ZWQYCCABKAVCA+BBAxIaCg1ieXRlc19jaGFuZ2VkGAkgASgDQgPgQQMSGwoOaW5jbHVkZXNfZGlydHkYCiABKAhCA+BBAyJnCg5TeW5jQXV0b0FjdGlvbhIRCgRwYXRoGAEgASgJQgPgQQMSEwoGYWN0aW9uGAIgASgJQgPgQQMSGAoLcmVzdWx0X2hhc2gYAyABKAlCA+BBAxITCgZyZWFzb24YBCABKAlCA+BBAyJlCgpTeW5jT3B0aW9uEg8KAmlkGAEgASgJQgPgQQMSEgoFbGFiZWwYAiABKAlCA+BBAxIYCgtkZXNjcmlwdGlvbhgDIAEoCUID4EEDEhgKC3Jlc3VsdF9oYXNoGAQgASgJQgPgQQMilgEKDFN5bmNEZWNpc2lvbhIRCgRwYXRoGAEgASgJQgPgQQMSEwoGcmVhc29uGAIgASgJQgPgQQMSOgoHb3B0aW9ucxgDIAMoCzIkLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5TeW5jT3B0aW9uQgPgQQMSIgoVcmVjb21tZW5kZWRfb3B0aW9uX2lkGAQgASgJQgPgQQMirgQKC1N5bmNQcmV2aWV3Eg8KAmlkGAEgASgJQgPgQQMSGQoMd29ya3NwYWNlX2lkGAIgASgJQgPgQQMSIAoTc291cmNlX3dvcmtzcGFjZV9pZBgDIAEoCUID4EEDEiMKFm1lcmdlX2Jhc2Vfc25hcHNob3RfaWQYBCABKAlCA+BBAxJDCgxhdXRvX2FjdGlvbnMYBSADKAsyKC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuU3luY0F1dG9BY3Rpb25CA+BBAxJFChBkZWNpc2lvbnNfbmVlZGVkGAYgAygLMiYuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlN5bmNEZWNpc2lvbkID4EEDEhwKD2ZpbGVzX3RvX3VwZGF0ZRgHIAMoCUID4EEDEhkKDGZpbGVzX3RvX2FkZBgIIAMoCUID4EEDEhwKD2ZpbGVzX3RvX2RlbGV0ZRgJIAMoCUID4EEDEhQKB3N1bW1hcnkYCiABKAlCA+BBAxIeChF3b3Jrc3BhY2VfdmVyc2lvbhgLIAEoA0ID4EEDEjMKCmV4cGlyZXNfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSHAoPZmlsZXNfdW5jaGFuZ2VkGA0gAygJQgPgQQMSHwoSdGFyZ2V0X3NuYXBzaG90X2lkGA4gASgJQgPgQQMSHwoSc291cmNlX3NuYXBzaG90X2lkGA8gASgJQgPgQQNCigEKHGRldi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjFQAVpNZ2l0aHViLmNvbS9zd2l0Y2h5YXJkL3N3aXRjaHlhcmQvZ2VuL2dvL3N3aXRjaHlhcmQvd29ya3NwYWNlcy92MTt3b3Jrc3BhY2VzdjGqAhhTd2l0Y2h5YXJkLldvcmtzcGFjZXMuVjFiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A working copy of a project on one machine (or in a sandbox). Its files are described by a
@@ -121,6 +121,27 @@ export type Workspace = Message<"switchyard.workspaces.v1.Workspace"> & {
    * @generated from field: switchyard.workspaces.v1.DriftReport latest_drift_report = 14;
    */
   latestDriftReport?: DriftReport | undefined;
+
+  /**
+   * `base_snapshot_id` under the name seed 002's CLI decodes (`fork_snapshot_id`).
+   *
+   * @generated from field: string fork_snapshot_id = 15;
+   */
+  forkSnapshotId: string;
+
+  /**
+   * `last_snapshot_id` under the name seed 002's CLI decodes (`current_snapshot_id`).
+   *
+   * @generated from field: string current_snapshot_id = 16;
+   */
+  currentSnapshotId: string;
+
+  /**
+   * Last sync into this workspace, by source workspace id.
+   *
+   * @generated from field: map<string, switchyard.workspaces.v1.MergeRecord> merge_history = 17;
+   */
+  mergeHistory: { [key: string]: MergeRecord };
 };
 
 /**
@@ -129,6 +150,34 @@ export type Workspace = Message<"switchyard.workspaces.v1.Workspace"> & {
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
   messageDesc(file_switchyard_workspaces_v1_workspaces, 0);
+
+/**
+ * When a workspace last took changes from another one (seed 002 `MergeRecord`).
+ *
+ * @generated from message switchyard.workspaces.v1.MergeRecord
+ */
+export type MergeRecord = Message<"switchyard.workspaces.v1.MergeRecord"> & {
+  /**
+   * The source workspace's snapshot that was merged.
+   *
+   * @generated from field: string last_merged_snapshot = 1;
+   */
+  lastMergedSnapshot: string;
+
+  /**
+   * When the sync was executed.
+   *
+   * @generated from field: google.protobuf.Timestamp merged_at = 2;
+   */
+  mergedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message switchyard.workspaces.v1.MergeRecord.
+ * Use `create(MergeRecordSchema)` to create a new message.
+ */
+export const MergeRecordSchema: GenMessage<MergeRecord> = /*@__PURE__*/
+  messageDesc(file_switchyard_workspaces_v1_workspaces, 1);
 
 /**
  * Drift metrics a CLI reported for its workspace against the project's main workspace.
@@ -198,7 +247,7 @@ export type DriftReport = Message<"switchyard.workspaces.v1.DriftReport"> & {
  * Use `create(DriftReportSchema)` to create a new message.
  */
 export const DriftReportSchema: GenMessage<DriftReport> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_workspaces, 1);
+  messageDesc(file_switchyard_workspaces_v1_workspaces, 2);
 
 /**
  * The latest drift report of a workspace enriched with derived measures, as `GetWorkspace`
@@ -304,7 +353,7 @@ export type WorkspaceDrift = Message<"switchyard.workspaces.v1.WorkspaceDrift"> 
  * Use `create(WorkspaceDriftSchema)` to create a new message.
  */
 export const WorkspaceDriftSchema: GenMessage<WorkspaceDrift> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_workspaces, 2);
+  messageDesc(file_switchyard_workspaces_v1_workspaces, 3);
 
 /**
  * File-level differences between a workspace (target) and another one (source, by default main),
@@ -391,7 +440,7 @@ export type ManifestDiff = Message<"switchyard.workspaces.v1.ManifestDiff"> & {
  * Use `create(ManifestDiffSchema)` to create a new message.
  */
 export const ManifestDiffSchema: GenMessage<ManifestDiff> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_workspaces, 3);
+  messageDesc(file_switchyard_workspaces_v1_workspaces, 4);
 
 /**
  * A change a prepared sync applies without asking.
@@ -435,7 +484,7 @@ export type SyncAutoAction = Message<"switchyard.workspaces.v1.SyncAutoAction"> 
  * Use `create(SyncAutoActionSchema)` to create a new message.
  */
 export const SyncAutoActionSchema: GenMessage<SyncAutoAction> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_workspaces, 4);
+  messageDesc(file_switchyard_workspaces_v1_workspaces, 5);
 
 /**
  * One way of resolving a conflicting file.
@@ -477,7 +526,7 @@ export type SyncOption = Message<"switchyard.workspaces.v1.SyncOption"> & {
  * Use `create(SyncOptionSchema)` to create a new message.
  */
 export const SyncOptionSchema: GenMessage<SyncOption> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_workspaces, 5);
+  messageDesc(file_switchyard_workspaces_v1_workspaces, 6);
 
 /**
  * A conflicting file the user must decide on before a sync executes.
@@ -519,7 +568,7 @@ export type SyncDecision = Message<"switchyard.workspaces.v1.SyncDecision"> & {
  * Use `create(SyncDecisionSchema)` to create a new message.
  */
 export const SyncDecisionSchema: GenMessage<SyncDecision> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_workspaces, 6);
+  messageDesc(file_switchyard_workspaces_v1_workspaces, 7);
 
 /**
  * The plan of a three-way merge of main into a workspace, kept 30 minutes for
@@ -611,6 +660,29 @@ export type SyncPreview = Message<"switchyard.workspaces.v1.SyncPreview"> & {
    * @generated from field: google.protobuf.Timestamp expires_at = 12;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * Paths whose result is the workspace's own version with nothing to do (unchanged on the
+   * source side, or changed identically on both): with `auto_actions` and `decisions_needed`
+   * every path of the base, the workspace and the source is accounted for exactly once.
+   *
+   * @generated from field: repeated string files_unchanged = 13;
+   */
+  filesUnchanged: string[];
+
+  /**
+   * The workspace's snapshot the merge starts from.
+   *
+   * @generated from field: string target_snapshot_id = 14;
+   */
+  targetSnapshotId: string;
+
+  /**
+   * The source workspace's snapshot merged in.
+   *
+   * @generated from field: string source_snapshot_id = 15;
+   */
+  sourceSnapshotId: string;
 };
 
 /**
@@ -618,5 +690,5 @@ export type SyncPreview = Message<"switchyard.workspaces.v1.SyncPreview"> & {
  * Use `create(SyncPreviewSchema)` to create a new message.
  */
 export const SyncPreviewSchema: GenMessage<SyncPreview> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_workspaces, 7);
+  messageDesc(file_switchyard_workspaces_v1_workspaces, 8);
 

@@ -1,0 +1,117 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { BlobPutError, HASH, type BlobStore, type ByteRange, type PutOptions, type PutResult } from "./blob-store.ts";
+
+/**
+ * The BlobStore on a local filesystem: `<root>/<namespace>/<aa>/<hash>`. Bytes are written to
+ * `<root>/tmp/` while hashed, fsync'd, renamed into place and the directory fsync'd, so a crash
+ * never leaves a partial object under its hash; leftovers in `tmp/` are removed at startup.
+ */
+const WRITE_BATCH = 1024 * 1024;
+
+export function createFsBlobStore(root: string): BlobStore {
+  const tmp = join(root, "tmp");
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const made = new Set<string>();
+  const pathOf = (namespace: string, hash: string) => {
+    if (!HASH.test(hash)) throw new Error(`not a SHA-256 hex digest: ${hash}`);
+    if (!/^[\w.-]+(\/[\w.-]+)*$/.test(namespace)) throw new Error(`bad namespace: ${namespace}`);
+    return join(root, namespace, hash.slice(0, 2), hash);
+  };
+  const ensureDir = (dir: string) => {
+    if (made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
+  };
+  async function fsyncDir(dir: string): Promise<void> {
+    const fd = await open(dir, "r");
+    try {
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+  }
+
+  return {
+    async put(namespace: string, source: AsyncIterable<Uint8Array>, options: PutOptions): Promise<PutResult> {
+      const final = pathOf(namespace, options.expectedHash);
+      const temp = join(tmp, `${randomBytes(12).toString("hex")}.part`);
+      const hasher = createHash("sha256");
+      const fd = await open(temp, "wx");
+      let size = 0;
+      let ok = false;
+      let writing: Promise<void> = Promise.resolve();
+      try {
+        // Chunks are hashed as they come and written in batches of about 1 MiB (fewer syscalls),
+        // one batch being written while the next arrives.
+        let pending: Uint8Array[] = [];
+        let pendingBytes = 0;
+        const writeAll = async (buf: Uint8Array) => {
+          let written = 0;
+          while (written < buf.byteLength) written += (await fd.write(buf, written)).bytesWritten;
+        };
+        const flush = async () => {
+          const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+          pending = [];
+          pendingBytes = 0;
+          await writing;
+          writing = writeAll(buf);
+        };
+        for await (const chunk of source) {
+          size += chunk.byteLength;
+          if (size > options.maxBytes) throw new BlobPutError("too_large", `blob is larger than ${options.maxBytes} bytes`);
+          hasher.update(chunk);
+          pending.push(chunk);
+          pendingBytes += chunk.byteLength;
+          if (pendingBytes >= WRITE_BATCH) await flush();
+        }
+        if (pendingBytes > 0) await flush();
+        await writing;
+        const actual = hasher.digest("hex");
+        if (actual !== options.expectedHash) {
+          throw new BlobPutError("hash_mismatch", `content hash ${actual.slice(0, 16)}... does not match requested hash ${options.expectedHash.slice(0, 16)}...`, actual);
+        }
+        const existing = await stat(final).catch(() => undefined);
+        if (existing) return { size: existing.size, created: false };
+        await fd.sync();
+        ok = true;
+      } finally {
+        await writing.catch(() => {});
+        await fd.close().catch(() => {});
+        if (!ok) await unlink(temp).catch(() => {});
+      }
+      const dir = join(final, "..");
+      ensureDir(dir);
+      await rename(temp, final);
+      await fsyncDir(dir);
+      return { size, created: true };
+    },
+    async stat(namespace, hash) {
+      const s = await stat(pathOf(namespace, hash)).catch(() => undefined);
+      return s ? { size: s.size } : undefined;
+    },
+    read(namespace: string, hash: string, range?: ByteRange) {
+      return createReadStream(pathOf(namespace, hash), range ? { start: range.start, end: range.end } : {});
+    },
+    async readAll(namespace, hash) {
+      return new Uint8Array(await readFile(pathOf(namespace, hash)));
+    },
+    async delete(namespace, hash) {
+      await unlink(pathOf(namespace, hash)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== "ENOENT") throw e;
+      });
+    },
+  };
+}
+
+/** Names of leftover temporary files (for tests: none after a restart). */
+export function tempFilesOf(root: string): string[] {
+  try {
+    return readdirSync(join(root, "tmp"));
+  } catch {
+    return [];
+  }
+}

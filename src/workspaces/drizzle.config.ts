@@ -1,0 +1,7 @@
+import { defineConfig } from "drizzle-kit";
+
+export default defineConfig({
+  dialect: "sqlite",
+  schema: "./src/workspaces/schema.ts",
+  out: "./src/workspaces/migrations",
+});
