@@ -48,7 +48,7 @@ export function Empty({ children }: { children: ReactNode }) {
 }
 
 export function Live({ state, error }: { state: StreamState; error?: string }) {
-  const label = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", stopped: "stopped" }[state];
+  const label = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", stopped: "stopped", ended: "ended" }[state];
   return (
     <span className={`live ${state}`} title={error || label} aria-live="polite">
       <span className="dot" aria-hidden="true" /> {label}

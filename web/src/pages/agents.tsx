@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AgentSessionService } from "../../../gen/switchyard/agents/v1/agent_session_service_pb.ts";
@@ -88,19 +88,22 @@ function SessionPage({ id }: { id: string }) {
   const session = useQuery(AgentSessionService.method.getSession, { sessionId: id }, { retry: false, refetchInterval: 3000 });
   const end = useMutation(AgentSessionService.method.endSession, { onSuccess: () => void session.refetch() });
   const [events, setEvents] = useState<SessionEvent[]>([]);
-  const [last, setLast] = useState(0n);
+  const lastRef = useRef(0n);
+  const final = useRef(false);
   // Resumes after the last event seen: a lost stream misses nothing and repeats nothing.
   const stream = useStream(
     async function* (signal) {
-      for await (const m of client(AgentSessionService).watchSession({ sessionId: id, afterSequence: last }, { signal })) {
+      for await (const m of client(AgentSessionService).watchSession({ sessionId: id, afterSequence: lastRef.current }, { signal })) {
         const e = m.event;
         if (!e) continue;
-        setLast(e.sequence);
+        lastRef.current = e.sequence;
+        if (e.payload.case === "complete" || e.payload.case === "error") final.current = true;
         setEvents((prev) => (prev.some((x) => x.sequence === e.sequence) ? prev : [...prev, e].slice(-1000)));
         yield m;
       }
     },
     [id],
+    { ended: () => final.current },
   );
   const s = session.data?.session;
   const done = s && (s.state === SessionState.COMPLETED || s.state === SessionState.FAILED || s.state === SessionState.ENDED);
