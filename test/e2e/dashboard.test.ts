@@ -5,6 +5,10 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { QueueService } from "../../gen/switchyard/tasks/v1/queues_service_pb.js";
 import { TaskState } from "../../gen/switchyard/tasks/v1/tasks_pb.js";
+import { LoadBalancerService, ServerService } from "../../gen/switchyard/servers/v1/servers_service_pb.js";
+import { LoadBalancerAlgorithm, ServerKind, ServerStatus } from "../../gen/switchyard/servers/v1/servers_pb.js";
+import { cliManifest } from "./helpers/fastest-cli.ts";
+import { startAgentWorker } from "./helpers/agent-worker.ts";
 import { clientFor } from "../../src/testing/clients.ts";
 import { preparePython } from "../../src/testing/python.ts";
 import { repoRoot, startTestServer, type TestServer } from "../../src/testing/server.ts";
@@ -111,6 +115,71 @@ describe("dashboard", () => {
     await page.close();
   }, 30_000);
 
+  it("shows the server registry, puts a server in maintenance and switches the balancer from the page", async () => {
+    const servers = clientFor(ServerService, server.url, "grpc");
+    const { server: s } = await servers.registerServer({ server: { name: "ui-gpu-1", kind: ServerKind.WORKER, maxConcurrent: 4, capabilities: ["gpu"], groups: ["eu"] } });
+    const page = await open(`${server.url}/ui/#/workers`);
+    await page.locator('tr[data-server="ui-gpu-1"]').waitFor();
+    await page.getByRole("button", { name: "start maintenance of ui-gpu-1" }).click();
+    await page.locator('tr[data-server="ui-gpu-1"][data-status="maintenance"]').waitFor();
+    expect((await servers.getServer({ id: s!.id })).server!.status).toBe(ServerStatus.MAINTENANCE);
+    await page.getByRole("button", { name: "end maintenance of ui-gpu-1" }).click();
+    await page.locator('tr[data-server="ui-gpu-1"]:not([data-status="maintenance"])').waitFor();
+    await page.getByLabel("load-balancing algorithm").selectOption(String(LoadBalancerAlgorithm.WEIGHTED_ROUND_ROBIN));
+    const lb = clientFor(LoadBalancerService, server.url, "grpc");
+    for (let i = 0; i < 100 && (await lb.getLoadBalancerStatus({})).status!.algorithm !== LoadBalancerAlgorithm.WEIGHTED_ROUND_ROBIN; i++) await Bun.sleep(50);
+    expect((await lb.getLoadBalancerStatus({})).status!.algorithm).toBe(LoadBalancerAlgorithm.WEIGHTED_ROUND_ROBIN);
+    await screenshotOk(page, "workers-registry");
+    await page.close();
+  }, 30_000);
+
+  it("draws a project's snapshot DAG and its workspaces' drift", async () => {
+    const api = async (method: string, path: string, body?: unknown) => {
+      const raw = body instanceof Uint8Array;
+      const r = await fetch(server.url + path, { method, headers: raw || body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : raw ? (body as Uint8Array) : JSON.stringify(body) });
+      return (await r.json()) as any;
+    };
+    const project = (await api("POST", "/v1/projects", { name: "ui-dag" })).project;
+    const ws = (await api("POST", `/v1/projects/${project.id}/workspaces`, { name: "main" })).workspace;
+    const content = new TextEncoder().encode("hello");
+    await fetch(`${server.url}/v1/blobs/upload/${(await import("node:crypto")).createHash("sha256").update(content).digest("hex")}`, { method: "PUT", body: content });
+    const m = cliManifest([{ path: "a.txt", content }]);
+    await fetch(`${server.url}/v1/blobs/manifests/${m.hash}`, { method: "PUT", body: m.bytes });
+    await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: m.hash, snapshot_id: "ui-s1", workspace_id: ws.id });
+    await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: m.hash, snapshot_id: "ui-s2", workspace_id: ws.id, parent_snapshot_ids: ["ui-s1"] });
+    await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: m.hash, snapshot_id: "ui-s3", workspace_id: ws.id, parent_snapshot_ids: ["ui-s1"] });
+    await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: m.hash, snapshot_id: "ui-s4", workspace_id: ws.id, parent_snapshot_ids: ["ui-s2", "ui-s3"] });
+    const page = await open(`${server.url}/ui/#/workspaces`);
+    await page.getByRole("link", { name: "ui-dag" }).click();
+    await page.locator("svg.dag").waitFor();
+    expect(await page.locator("svg.dag g[data-snapshot]").count()).toBe(4);
+    expect(await page.locator("svg.dag line.edge").count()).toBe(4);
+    await page.locator(`li[data-workspace="${ws.id}"]`).waitFor();
+    await screenshotOk(page, "workspaces-dag");
+    await page.close();
+  }, 30_000);
+
+  it("lists agent sessions and streams a session's events live from the Python reference agent worker", async () => {
+    await fetch(`${server.url}/claude-setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ anthropicApiKey: "sk-ant-test-0123456789abcdef" }) });
+    const { python, stubs } = await preparePython();
+    const worker = await startAgentWorker(python, stubs, server.port, "ui-agent");
+    try {
+      const started = await fetch(`${server.url}/interactive/start`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "Tidy the README", repository: { name: "owner/repo" } }) });
+      const sessionId = started.headers.get("x-session-id")!;
+      expect(sessionId).toBeTruthy();
+      await started.text(); // the whole SSE answer: the session is complete
+      const page = await open(`${server.url}/ui/#/agents`);
+      await page.locator(`tr[data-session="${sessionId}"]`).waitFor();
+      await page.locator(`a[href="#/agents/${sessionId}"]`).click();
+      await page.locator('li[data-kind="claudeDelta"]').first().waitFor();
+      await page.locator('li[data-kind="complete"]').waitFor();
+      await screenshotOk(page, "agent-session");
+      await page.close();
+    } finally {
+      await worker.stop();
+    }
+  }, 60_000);
+
   it("renders every page, and says plainly which domains are not served yet", async () => {
     const page = await open(`${server.url}/ui/`);
     await page.getByRole("heading", { name: "Overview" }).waitFor();
@@ -135,7 +204,7 @@ describe("dashboard", () => {
     ] as const) {
       await page.goto(`${server.url}/ui/#/${path}`);
       await page.getByRole("heading", { name: heading, exact: true }).waitFor();
-      await page.locator(".card").first().waitFor();
+      await page.locator("main .card, main table, main .empty, main .notice").first().waitFor();
       await Bun.sleep(300);
       // Either data or a clear notice/empty state: never an unexplained blank or a raw 5xx.
       expect(await page.locator(".error").count()).toBe(0);

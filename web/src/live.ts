@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { describeError } from "./transport.ts";
 
-export type StreamState = "connecting" | "live" | "reconnecting" | "stopped";
+export type StreamState = "connecting" | "live" | "reconnecting" | "stopped" | "ended";
 
 /**
  * Runs a server stream and keeps it alive: on a lost stream it waits (1 s, doubling to 15 s)
@@ -9,7 +9,13 @@ export type StreamState = "connecting" | "live" | "reconnecting" | "stopped";
  * a subscriber can resume where it stopped. Permanent errors (unimplemented, unauthenticated)
  * stop the loop and are reported.
  */
-export function useStream(open: (signal: AbortSignal) => AsyncIterable<unknown> | Promise<void>, deps: unknown[]): { state: StreamState; error: string } {
+export function useStream(
+  open: (signal: AbortSignal) => AsyncIterable<unknown> | Promise<void>,
+  deps: unknown[],
+  options: { ended?: () => boolean } = {},
+): { state: StreamState; error: string } {
+  const endedRef = useRef(options.ended);
+  endedRef.current = options.ended;
   const [state, setState] = useState<StreamState>("connecting");
   const [error, setError] = useState("");
   const openRef = useRef(open);
@@ -27,6 +33,11 @@ export function useStream(open: (signal: AbortSignal) => AsyncIterable<unknown> 
           if (result && Symbol.asyncIterator in (result as object)) {
             for await (const _ of result as AsyncIterable<unknown>) delay = 1000;
           } else await result;
+          // A stream with a natural end (a finished session) is not reopened.
+          if (endedRef.current?.()) {
+            setState("ended");
+            return;
+          }
         } catch (e) {
           if (abort.signal.aborted) return;
           const d = describeError(e);

@@ -48,7 +48,7 @@ export function Empty({ children }: { children: ReactNode }) {
 }
 
 export function Live({ state, error }: { state: StreamState; error?: string }) {
-  const label = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", stopped: "stopped" }[state];
+  const label = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", stopped: "stopped", ended: "ended" }[state];
   return (
     <span className={`live ${state}`} title={error || label} aria-live="polite">
       <span className="dot" aria-hidden="true" /> {label}
@@ -103,39 +103,4 @@ export function Pager(props: { hasPrev: boolean; hasNext: boolean; onPrev(): voi
       </button>
     </nav>
   );
-}
-
-/** A generic table of JSON records (for domains whose shapes the dashboard does not special-case). */
-export function RecordTable({ rows, columns, label }: { rows: Record<string, unknown>[]; columns?: string[]; label: string }) {
-  const cols = columns ?? Array.from(new Set(rows.flatMap((r) => Object.keys(r)))).slice(0, 8);
-  return (
-    <div className="table-wrap">
-      <table aria-label={label}>
-        <thead>
-          <tr>
-            {cols.map((c) => (
-              <th key={c} scope="col">
-                {c}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r, i) => (
-            <tr key={i}>
-              {cols.map((c) => (
-                <td key={c}>{cell(r[c])}</td>
-              ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-}
-
-function cell(v: unknown): string {
-  if (v === undefined || v === null) return "—";
-  if (typeof v === "object") return JSON.stringify(v);
-  return String(v);
 }
