@@ -146,8 +146,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
         version: VERSION,
         environment: config.environment,
         authRequired: !auth.open,
-        // Only engines really in use (the memory domain adds its vector engine when it lands).
-        engines: { database: "sqlite", bus: config.natsUrl ? "nats" : "in-process" },
+        // The engines really in use (the memory domain's vector index and embedder included).
+        engines: {
+          database: "sqlite",
+          bus: config.natsUrl ? "nats" : "in-process",
+          vectors: config.qdrantUrl ? "qdrant" : "sqlite-vec",
+          embeddings: config.embeddingsUrl ? `openai-compatible (${config.embeddingsModel})` : "builtin-lexical-v1",
+        },
         health,
         metrics,
         settings: createSettings(database, clock),

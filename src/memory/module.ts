@@ -106,7 +106,11 @@ export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine)
   const vectors = vectorIndexFrom(ctx.config, ctx);
   const memory = createMemory({ database: ctx.database, clock: ctx.clock, log: ctx.log, embedder, vectors, tasks: engineTaskPort(engine), workerLeaseMs: ctx.config.memoryWorkerLeaseMs });
   // Prepare the model's collection now when its dimension is known (an endpoint not yet reachable is probed later).
-  if (embedder.dimensions() !== undefined) await memory.ctx.dimensions();
+  // An engine that is not reachable yet (Qdrant starting after us) must not stop the server:
+  // the collection is prepared again on first use, and calls that need it answer unavailable.
+  if (embedder.dimensions() !== undefined) {
+    await memory.ctx.dimensions().catch((error) => ctx.log.warn("memory: vector index not ready; prepared again on first use", { vectors: vectors.kind, error: String(error) }));
+  }
   ctx.log.info("memory: embedder and vector index", { model: embedder.model, provider: embedder.provider, vectors: vectors.kind });
   return {
     name: "memory",

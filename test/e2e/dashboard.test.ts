@@ -136,7 +136,7 @@ describe("dashboard", () => {
   it("draws a project's snapshot DAG and its workspaces' drift", async () => {
     const api = async (method: string, path: string, body?: unknown) => {
       const raw = body instanceof Uint8Array;
-      const r = await fetch(server.url + path, { method, headers: raw || body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : raw ? (body as Uint8Array) : JSON.stringify(body) });
+      const r = await fetch(server.url + path, { method, headers: raw || body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : raw ? (body as unknown as BodyInit) : JSON.stringify(body) });
       return (await r.json()) as any;
     };
     const project = (await api("POST", "/v1/projects", { name: "ui-dag" })).project;
@@ -144,7 +144,7 @@ describe("dashboard", () => {
     const content = new TextEncoder().encode("hello");
     await fetch(`${server.url}/v1/blobs/upload/${(await import("node:crypto")).createHash("sha256").update(content).digest("hex")}`, { method: "PUT", body: content });
     const m = cliManifest([{ path: "a.txt", content }]);
-    await fetch(`${server.url}/v1/blobs/manifests/${m.hash}`, { method: "PUT", body: m.bytes });
+    await fetch(`${server.url}/v1/blobs/manifests/${m.hash}`, { method: "PUT", body: m.bytes as unknown as BodyInit });
     await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: m.hash, snapshot_id: "ui-s1", workspace_id: ws.id });
     await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: m.hash, snapshot_id: "ui-s2", workspace_id: ws.id, parent_snapshot_ids: ["ui-s1"] });
     await api("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: m.hash, snapshot_id: "ui-s3", workspace_id: ws.id, parent_snapshot_ids: ["ui-s1"] });

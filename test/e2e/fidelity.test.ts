@@ -17,9 +17,9 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 describe("engines reported", () => {
-  it("lists only engines really in use: no vectors engine from QDRANT_URL alone", async () => {
+  it("lists the engines really in use, and starts although the configured Qdrant is not reachable yet", async () => {
     const info = await clientFor(SystemService, server.url, "connect").getInfo({});
-    expect(info.engines).toEqual({ database: "sqlite", bus: "in-process" });
+    expect(info.engines).toEqual({ database: "sqlite", bus: "in-process", vectors: "qdrant", embeddings: "builtin-lexical-v1" });
   });
 });
 
