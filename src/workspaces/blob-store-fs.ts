@@ -2,6 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { failpointAsync } from "../core/failpoints.ts";
+import { classifyStorageError } from "../db/storage-guard.ts";
 import { BlobPutError, HASH, type BlobStore, type ByteRange, type PutOptions, type PutResult } from "./blob-store.ts";
 
 /**
@@ -35,7 +37,7 @@ export function createFsBlobStore(root: string): BlobStore {
     }
   }
 
-  return {
+  const store: BlobStore = {
     async put(namespace: string, source: AsyncIterable<Uint8Array>, options: PutOptions): Promise<PutResult> {
       const final = pathOf(namespace, options.expectedHash);
       const temp = join(tmp, `${randomBytes(12).toString("hex")}.part`);
@@ -85,6 +87,7 @@ export function createFsBlobStore(root: string): BlobStore {
       }
       const dir = join(final, "..");
       ensureDir(dir);
+      await failpointAsync("blob.write.before_rename");
       await rename(temp, final);
       await fsyncDir(dir);
       return { size, created: true };
@@ -103,6 +106,18 @@ export function createFsBlobStore(root: string): BlobStore {
       await unlink(pathOf(namespace, hash)).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== "ENOENT") throw e;
       });
+    },
+  };
+  // A full or read-only disk is said as such (STORAGE_FULL, STORAGE_READ_ONLY), not as a 500;
+  // the temporary file is already removed, so nothing is half-written under a hash.
+  return {
+    ...store,
+    async put(namespace, source, options) {
+      try {
+        return await store.put(namespace, source, options);
+      } catch (error) {
+        throw classifyStorageError(error) ?? error;
+      }
     },
   };
 }

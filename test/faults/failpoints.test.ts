@@ -107,3 +107,21 @@ describe("SIGKILL at a failpoint of a bus publish", () => {
     for (const i of acked) expect(seen.has(i)).toBe(true);
   }, 60_000);
 });
+
+describe("SIGKILL at the blob failpoint (bytes written and fsync'd, not yet renamed under their hash)", () => {
+  it("leaves no blob under the hash and no temporary file after the restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchyard-fp-blob-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const s = await server(dir, { SWITCHYARD_FAILPOINTS: "blob.write.before_rename=kill" });
+    const bytes = new TextEncoder().encode("a blob that dies before its rename");
+    const hash = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+    await fetch(`${s.url}/v1/blobs/upload/${hash}`, { method: "PUT", body: bytes }).catch(() => undefined);
+    await s.proc.exited;
+    expect(s.proc.signalCode).toBe("SIGKILL");
+    const again = await server(dir);
+    expect((await fetch(`${again.url}/v1/blobs/download/${hash}`)).status).toBe(404);
+    const leftovers = Bun.spawnSync(["find", dir, "-name", "*.part"]).stdout.toString().trim();
+    expect(leftovers).toBe("");
+    expect((await fetch(`${again.url}/v1/blobs/upload/${hash}`, { method: "PUT", body: bytes })).status).toBe(201);
+  }, 30_000);
+});

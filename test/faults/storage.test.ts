@@ -221,3 +221,27 @@ describe("a slow disk", () => {
     verifyFile(join(dir, "switchyard.db"), accepted);
   }, 60_000);
 });
+
+describe("a blob upload on a full disk", () => {
+  withMount(
+    "answers 507 STORAGE_FULL, leaves no partial blob, and stores the same blob once space returns",
+    async () => {
+      const mount: TestMount = mountTmpfs(16);
+      cleanup.push(() => mount.unmount());
+      const s = await server(mount.dir, { SWITCHYARD_BLOB_MAX_BYTES: String(64 * 1024 * 1024) });
+      const bytes = new Uint8Array(6 * 1024 * 1024).map((_, i) => (i * 31) % 251);
+      const hash = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+      Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(mount.dir, "filler")}`, "bs=256k"], { stderr: "ignore" });
+      const up = () => fetch(`${s.url}/v1/blobs/upload/${hash}`, { method: "PUT", body: bytes as unknown as BodyInit });
+      const refused = await up();
+      expect(refused.status).toBe(507);
+      expect(JSON.stringify(await refused.json())).toContain("STORAGE_FULL");
+      expect((await fetch(`${s.url}/v1/blobs/download/${hash}`)).status).toBe(404);
+      unlinkSync(join(mount.dir, "filler"));
+      expect((await up()).status).toBe(201);
+      const back = new Uint8Array(await (await fetch(`${s.url}/v1/blobs/download/${hash}`)).arrayBuffer());
+      expect(back.byteLength).toBe(bytes.byteLength);
+    },
+    60_000,
+  );
+});
