@@ -102,8 +102,13 @@ export function vectorIndexFrom(config: Config, ctx: ModuleContext): VectorIndex
 
 /** The memory domain as served: MemoryService, seed 000's `/api/memory…` routes, the in-process memory worker. */
 export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine): Promise<MemoryModule> {
-  const embedder = embedderFrom(ctx.config);
-  const vectors = vectorIndexFrom(ctx.config, ctx);
+  const embedderWatch = watchEngine();
+  const vectorsWatch = watchEngine();
+  const embedder = watchedEmbedder(embedderFrom(ctx.config), embedderWatch);
+  const vectors = watchedVectors(vectorIndexFrom(ctx.config, ctx), vectorsWatch);
+  // Each engine behind the memory domain is a health component: degraded while its last call failed.
+  ctx.health.add({ name: "embeddings", required: false, check: () => embedderWatch.state(`${embedder.provider} ${embedder.model}`) });
+  ctx.health.add({ name: "vectors", required: false, check: () => vectorsWatch.state(vectors.kind) });
   const memory = createMemory({ database: ctx.database, clock: ctx.clock, log: ctx.log, embedder, vectors, tasks: engineTaskPort(engine), workerLeaseMs: ctx.config.memoryWorkerLeaseMs });
   // Prepare the model's collection now when its dimension is known (an endpoint not yet reachable is probed later).
   // An engine that is not reachable yet (Qdrant starting after us) must not stop the server:
@@ -122,5 +127,54 @@ export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine)
       await memory.stop();
       await vectors.close();
     },
+  };
+}
+
+/** The outcome of an engine's last call, for health: degraded while the last one failed. */
+function watchEngine() {
+  let failure: { at: number; message: string } | undefined;
+  return {
+    ok: () => (failure = undefined),
+    failed: (error: unknown) => (failure = { at: Date.now(), message: error instanceof Error ? error.message : String(error) }),
+    state: (what: string) =>
+      failure
+        ? { status: "degraded", message: `${what}: last call failed at ${new Date(failure.at).toISOString()}: ${failure.message}` }
+        : { status: "operational", message: what },
+  };
+}
+
+async function observe<T>(watch: ReturnType<typeof watchEngine>, call: () => Promise<T>): Promise<T> {
+  try {
+    const out = await call();
+    watch.ok();
+    return out;
+  } catch (error) {
+    watch.failed(error);
+    throw error;
+  }
+}
+
+function watchedEmbedder(inner: Embedder, watch: ReturnType<typeof watchEngine>): Embedder {
+  return {
+    model: inner.model,
+    provider: inner.provider,
+    dimensions: () => inner.dimensions(),
+    embed: (texts, signal) => observe(watch, () => inner.embed(texts, signal)),
+  };
+}
+
+function watchedVectors(inner: VectorIndex, watch: ReturnType<typeof watchEngine>): VectorIndex {
+  // sqlite-vec runs inside the caller's transaction (synchronously): only Qdrant's calls are remote.
+  if (inner.transactional) return inner;
+  return {
+    kind: inner.kind,
+    transactional: inner.transactional,
+    ensure: (m, d) => observe(watch, () => inner.ensure(m, d)),
+    upsert: (t, m, items) => observe(watch, async () => inner.upsert(t, m, items)),
+    remove: (t, m, seqs) => observe(watch, async () => inner.remove(t, m, seqs)),
+    removeEverywhere: (t, seqs) => observe(watch, async () => inner.removeEverywhere(t, seqs)),
+    search: (t, m, v, k, f) => observe(watch, () => inner.search(t, m, v, k, f)),
+    get: (t, m, seq) => observe(watch, () => inner.get(t, m, seq)),
+    close: () => inner.close(),
   };
 }

@@ -125,6 +125,11 @@ describe("REST and bad input", () => {
       expect(s.status).toBe(503);
       expect(s.body.error.reason).toBe("EMBEDDER_UNAVAILABLE");
       expect(s.body.error.message).toContain("HTTP 503");
+      // Health names the engine that is failing.
+      const health = (await http("GET", "/v1/system/health")).body.health;
+      const component = health.components.find((c: { name: string }) => c.name === "embeddings");
+      expect(component.status).toBe("degraded");
+      expect(health.status).toBe("HEALTH_STATUS_DEGRADED");
     } finally {
       await embed.control({ fail: false });
     }
@@ -134,6 +139,8 @@ describe("REST and bad input", () => {
     expect(b.status).toBe(200);
     expect(b.body.processed).toBeGreaterThanOrEqual(1);
     expect((await http("GET", `/api/memory/${id!}`)).body.hasEmbedding).toBe(true);
+    const after = (await http("GET", "/v1/system/health")).body.health;
+    expect(after.components.find((c: { name: string }) => c.name === "embeddings").status).toBe("operational");
   });
 });
 
