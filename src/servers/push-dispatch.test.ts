@@ -37,6 +37,8 @@ beforeAll(async () => {
   sy = await startTestServer({
     SWITCHYARD_BACKEND_ALLOW: "127.0.0.1",
     SWITCHYARD_DISPATCH_TIMEOUT_MS: "1000",
+    // The test polls seed 001 routes; their default rate limits (100/min) are not under test here.
+    SWITCHYARD_RATE_LIMITS: "seed-001=off;seed-001-task-create=off;seed-001-server-register=off",
     SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "60000",
     SWITCHYARD_HEARTBEAT_TIMEOUT_MS: "60000",
   });
