@@ -24,6 +24,7 @@ shift || true
 case "$what" in
   setup)
     bash scripts/setup-python.sh >&2
+    bash scripts/setup-sdk.sh >&2
     bash scripts/ensure-nats-server.sh >&2
     ;;
   start)
@@ -31,6 +32,7 @@ case "$what" in
     ;;
   test)
     bash scripts/setup-python.sh >&2
+    bash scripts/setup-sdk.sh >&2 || echo "warning: the SDK test environments could not be installed; SDK tests will fail" >&2
     bash scripts/ensure-nats-server.sh >&2 || echo "warning: nats-server could not be installed; NATS tests will fail" >&2
     exec bun test "$@"
     ;;
