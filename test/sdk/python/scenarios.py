@@ -112,8 +112,8 @@ elif scenario == "cancel":
             time.sleep(0.05)
         seen["delivered_s"] = round(time.monotonic() - t0, 3)
         # The worker keeps working after cancels: its slots were given back.
-        after = client.enqueue(queue, "sync", None)
         started["sync"].clear()
+        after = client.enqueue(queue, "sync", None)
         started["sync"].wait(20)
         client.cancel(after.id)
         final = [client.wait(t.id, timeout=20).state for t in (a, b, after)]
