@@ -12,13 +12,13 @@ export interface StoredConfig {
 export const DEFAULT_SERVER = "http://localhost:8080";
 
 /** `$SWITCHYARD_CONFIG`, else `$XDG_CONFIG_HOME/switchyard/config.json`, else `~/.config/switchyard/config.json`. */
-export function configPath(env = process.env): string {
+export function configPath(env: Record<string, string | undefined>): string {
   if (env.SWITCHYARD_CONFIG) return env.SWITCHYARD_CONFIG;
   const base = env.XDG_CONFIG_HOME || join(homedir(), ".config");
   return join(base, "switchyard", "config.json");
 }
 
-export function readConfig(path = configPath()): StoredConfig {
+export function readConfig(path: string): StoredConfig {
   if (!existsSync(path)) return {};
   try {
     const v = JSON.parse(readFileSync(path, "utf8"));
@@ -29,13 +29,13 @@ export function readConfig(path = configPath()): StoredConfig {
 }
 
 /** Writes the config file readable by its owner only (it holds a token). */
-export function writeConfig(c: StoredConfig, path = configPath()): void {
+export function writeConfig(c: StoredConfig, path: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, JSON.stringify(c, null, 2) + "\n", { mode: 0o600 });
   chmodSync(path, 0o600);
 }
 
-export function removeConfigToken(path = configPath()): boolean {
+export function removeConfigToken(path: string): boolean {
   const c = readConfig(path);
   if (!c.token) return false;
   delete c.token;
@@ -45,7 +45,7 @@ export function removeConfigToken(path = configPath()): boolean {
 }
 
 /** The server and token a command uses. */
-export function resolveTarget(flags: { server?: string; token?: string }, env = process.env): { server: string; token?: string } {
+export function resolveTarget(flags: { server?: string; token?: string }, env: Record<string, string | undefined>): { server: string; token?: string } {
   const stored = readConfig(configPath(env));
   const server = (flags.server || env.SWITCHYARD_SERVER || stored.server || DEFAULT_SERVER).replace(/\/+$/, "");
   const token = flags.token || env.SWITCHYARD_API_TOKEN || stored.token || undefined;

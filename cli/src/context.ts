@@ -17,7 +17,29 @@ export interface GlobalFlags {
   timeout: string;
 }
 
+/** The process around a command: streams, environment, terminal (tests pass their own). */
+export interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  stdin(): Promise<string>;
+  env: Record<string, string | undefined>;
+  isTTY: boolean;
+  columns?: number;
+}
+
+export function processIo(): Io {
+  return {
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+    stdin: () => new Response(Bun.stdin.stream()).text(),
+    env: process.env,
+    isTTY: !!process.stdout.isTTY,
+    columns: process.stdout.columns,
+  };
+}
+
 export interface Ctx {
+  io: Io;
   out: Out;
   server: string;
   token?: string;
@@ -28,16 +50,17 @@ export interface Ctx {
   json<D extends DescMessage>(schema: D, message: MessageShape<D>): Json;
 }
 
-export function makeCtx(flags: GlobalFlags, write: (s: string) => void = (s) => process.stdout.write(s)): Ctx {
+export function makeCtx(flags: GlobalFlags, io: Io): Ctx {
   const format = flags.output as Format;
   if (!["table", "json", "yaml"].includes(format)) throw new CliError(`--output must be table, json or yaml (got ${flags.output})`, EXIT.usage);
   if (!["grpc", "connect"].includes(flags.protocol)) throw new CliError(`--protocol must be grpc or connect (got ${flags.protocol})`, EXIT.usage);
   const timeoutMs = Number(flags.timeout) * 1000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new CliError(`--timeout must be a positive number of seconds`, EXIT.usage);
-  const width = flags.width !== undefined ? Number(flags.width) : process.stdout.isTTY ? process.stdout.columns : undefined;
+  const columns = io.isTTY && (io.columns ?? 0) >= 20 ? io.columns : undefined;
+  const width = flags.width !== undefined ? Number(flags.width) : columns;
   if (width !== undefined && (!Number.isInteger(width) || width < 20)) throw new CliError(`--width must be an integer ≥ 20`, EXIT.usage);
-  const color = flags.color && !!process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
-  const { server, token } = resolveTarget(flags);
+  const color = flags.color && io.isTTY && !io.env.NO_COLOR && io.env.TERM !== "dumb";
+  const { server, token } = resolveTarget({ server: flags.server, token: flags.token === "-" ? undefined : flags.token }, io.env);
   let transport: Transport | undefined;
   const clients = new Map<DescService, unknown>();
   const auth: Interceptor[] = token
@@ -49,7 +72,8 @@ export function makeCtx(flags: GlobalFlags, write: (s: string) => void = (s) => 
       ]
     : [];
   return {
-    out: { format, color, width, write },
+    io,
+    out: { format, color, width, write: io.stdout },
     server,
     token,
     timeoutMs,
@@ -66,10 +90,10 @@ export function makeCtx(flags: GlobalFlags, write: (s: string) => void = (s) => 
 }
 
 /** Reads a JSON argument: inline JSON, `@file`, or `-` for stdin; plain text that is not JSON stays a string. */
-export async function jsonArg(text: string | undefined, what: string, plainOk = false): Promise<unknown> {
+export async function jsonArg(io: Io, text: string | undefined, what: string, plainOk = false): Promise<unknown> {
   if (text === undefined) return undefined;
   let raw = text;
-  if (text === "-") raw = await new Response(Bun.stdin.stream()).text();
+  if (text === "-") raw = await io.stdin();
   else if (text.startsWith("@")) raw = await Bun.file(text.slice(1)).text();
   try {
     return JSON.parse(raw);

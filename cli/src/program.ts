@@ -8,12 +8,12 @@ import { registerMail } from "./commands/mail.ts";
 import { registerQueues } from "./commands/queues.ts";
 import { registerSystem } from "./commands/system.ts";
 import { registerTasks } from "./commands/tasks.ts";
-import { makeCtx, type Ctx, type GlobalFlags } from "./context.ts";
+import { makeCtx, processIo, type Ctx, type GlobalFlags, type Io } from "./context.ts";
 import { EXIT, toCliError } from "./errors.ts";
 
 export const VERSION = "0.1.0";
 
-export function createProgram(): Command {
+export function createProgram(io: Io = processIo()): Command {
   const program = new Command("switchyard")
     .description("Command line for a Switchyard server: tasks, queues, leases, mail, health")
     .version(VERSION)
@@ -28,20 +28,20 @@ export function createProgram(): Command {
     .showSuggestionAfterError();
   const flags = () => program.opts<GlobalFlags>();
   let ctx: Ctx | undefined;
-  const getCtx = () => (ctx ??= makeCtx(flags()));
+  const getCtx = () => (ctx ??= makeCtx(flags(), io));
   registerTasks(program, getCtx);
   registerQueues(program, getCtx);
   registerLeases(program, getCtx);
   registerMail(program, getCtx);
   registerSystem(program, getCtx);
-  registerLogin(program, flags);
-  registerCompletion(program);
+  registerLogin(program, flags, io);
+  registerCompletion(program, io.stdout);
   // Usage errors exit 2 everywhere (commander's default is 1); help and version exit 0.
   const exitOverride = (c: Command) => {
     c.exitOverride((err: CommanderError) => {
       throw err;
     });
-    c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    c.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
     c.commands.forEach(exitOverride);
   };
   exitOverride(program);
@@ -49,20 +49,20 @@ export function createProgram(): Command {
 }
 
 /** Runs the CLI; answers the exit code. */
-export async function run(argv: string[]): Promise<number> {
-  const program = createProgram();
+export async function run(argv: string[], io: Io = processIo()): Promise<number> {
+  const program = createProgram(io);
   try {
     await program.parseAsync(argv, { from: "user" });
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (["commander.helpDisplayed", "commander.help", "commander.version"].includes(e.code)) return EXIT.ok;
-      if (e.code === "commander.executeSubCommandAsync") return EXIT.ok;
-      // a command group called without a subcommand shows its help: exit 2 like any usage error
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.ok;
+      // A command group called without its subcommand shows its help as an error: a usage error.
+      if (e.code === "commander.help") return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage;
     }
     const err = toCliError(e);
-    if (err.message) process.stderr.write(`switchyard: ${err.message}\n`);
+    if (err.message) io.stderr(`switchyard: ${err.message}\n`);
     return err.exitCode;
   }
 }

@@ -51,11 +51,11 @@ complete -F _switchyard switchyard
   throw new CliError(`unknown shell ${shell}: bash, zsh or fish`, EXIT.usage);
 }
 
-export function registerCompletion(program: Command): void {
+export function registerCompletion(program: Command, write: (s: string) => void): void {
   program
     .command("completion <shell>")
     .description("print a completion script: bash, zsh or fish (e.g. source <(switchyard completion bash))")
     .action((shell: string) => {
-      process.stdout.write(completionScript(program, shell));
+      write(completionScript(program, shell));
     });
 }

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { AuthService } from "../../../gen/switchyard/auth/v1/auth_service_pb.js";
 import { TaskService } from "../../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { configPath, readConfig, removeConfigToken, writeConfig } from "../config.ts";
-import { makeCtx, type Ctx, type GlobalFlags } from "../context.ts";
+import { makeCtx, type Ctx, type GlobalFlags, type Io } from "../context.ts";
 import { CliError, EXIT } from "../errors.ts";
 import { render } from "../output.ts";
 
@@ -48,21 +48,21 @@ async function deviceFlow(c: Ctx, err: (s: string) => void): Promise<string> {
   throw new CliError("the device code expired before it was authorized", EXIT.auth);
 }
 
-export function registerLogin(program: Command, flags: () => GlobalFlags): void {
+export function registerLogin(program: Command, flags: () => GlobalFlags, io: Io): void {
+  const path = () => configPath(io.env);
   program
     .command("login")
-    .description(`store a token (and the server) in the config file (${configPath()}); without --token, the device flow when the server offers it`)
-    .option("--token <token>", "an API token, or - to read it from stdin")
-    .action(async (o) => {
+    .description(`check a token and store it (and the server) in the config file ($SWITCHYARD_CONFIG or ~/.config/switchyard/config.json): switchyard login --token <token|->; without --token, the device flow when the server offers it`)
+    .action(async () => {
       const f = flags();
-      let token: string | undefined = o.token === "-" ? (await new Response(Bun.stdin.stream()).text()).trim() : o.token;
-      const base = makeCtx({ ...f, token: token ?? f.token });
-      if (!token) token = await deviceFlow(base, (s) => process.stderr.write(s));
-      const c = makeCtx({ ...f, token });
+      // --token is the global option; "-" reads it from stdin (keeps it out of the shell history).
+      let token: string | undefined = f.token === "-" ? (await io.stdin()).trim() : f.token;
+      if (!token) token = await deviceFlow(makeCtx({ ...f, token: undefined }, io), io.stderr);
+      const c = makeCtx({ ...f, token }, io);
       await check(c);
-      const stored = readConfig();
-      writeConfig({ ...stored, server: c.server, token });
-      render(c.out, { server: c.server, config: configPath(), logged_in: true }, [
+      const stored = readConfig(path());
+      writeConfig({ ...stored, server: c.server, token }, path());
+      render(c.out, { server: c.server, config: path(), logged_in: true }, [
         ["SERVER", (r) => r.server],
         ["CONFIG", (r) => r.config],
       ]);
@@ -71,9 +71,9 @@ export function registerLogin(program: Command, flags: () => GlobalFlags): void 
     .command("logout")
     .description("remove the stored token from the config file")
     .action(() => {
-      const c = makeCtx(flags());
-      const removed = removeConfigToken();
-      render(c.out, { config: configPath(), removed }, [
+      const c = makeCtx(flags(), io);
+      const removed = removeConfigToken(path());
+      render(c.out, { config: path(), removed }, [
         ["CONFIG", (r) => r.config],
         ["REMOVED", (r) => r.removed],
       ]);

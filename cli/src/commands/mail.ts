@@ -37,7 +37,7 @@ export function registerMail(program: Command, ctx: () => Ctx): void {
       const c = ctx();
       if (!topic && !o.agent) throw new CliError("give a topic or --agent", EXIT.usage);
       if (topic && o.agent) throw new CliError("give a topic or --agent, not both", EXIT.usage);
-      const payload = (await jsonArg(payloadText, "payload", true)) as JsonValue | undefined;
+      const payload = (await jsonArg(c.io, payloadText, "payload", true)) as JsonValue | undefined;
       const res = await api().publish(
         {
           destination: o.agent ? { case: "agent", value: o.agent } : { case: "topic", value: topic! },

@@ -126,7 +126,7 @@ export function registerQueues(program: Command, ctx: () => Ctx): void {
     .requiredOption("-f, --file <path>", "YAML file, or - for stdin")
     .action(async (o) => {
       const c = ctx();
-      const text = o.file === "-" ? await new Response(Bun.stdin.stream()).text() : await Bun.file(o.file).text().catch(() => {
+      const text = o.file === "-" ? await c.io.stdin() : await Bun.file(o.file).text().catch(() => {
         throw new CliError(`cannot read ${o.file}`, EXIT.usage);
       });
       const out: unknown[] = [];

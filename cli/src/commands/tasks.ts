@@ -64,7 +64,7 @@ export function registerTasks(program: Command, ctx: () => Ctx): void {
     .option("--request-id <key>", "idempotency key: a retry answers the first task")
     .action(async (o) => {
       const c = ctx();
-      const payload = (await jsonArg(o.payload, "--payload")) as JsonValue | undefined;
+      const payload = (await jsonArg(c.io, o.payload, "--payload")) as JsonValue | undefined;
       const timeout = durationArg(o.timeout, "--timeout");
       const delay = durationArg(o.delay, "--delay");
       const req = create(CreateTaskRequestSchema, {
