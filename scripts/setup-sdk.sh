@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the SDK tests need on a fresh machine, idempotently and cached:
 #   python  .venv-sdk with `pip install ./sdk/python` (reinstalled when sdk/python changes)
-#   go      the Go module's dependencies (go mod download), when sdk/go exists
+#   go      the Go modules' dependencies (go mod download: the SDK and its test program)
 # Usage: scripts/setup-sdk.sh [python|go|all]   (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ fi
 
 if { [ "$what" = go ] || [ "$what" = all ]; } && [ -f sdk/go/go.mod ]; then
   if command -v go >/dev/null 2>&1; then
-    (cd sdk/go && go mod download)
+    (cd sdk/go && go mod download) && (cd test/sdk/go && go mod download)
   else
     echo "warning: go is not installed; the Go SDK tests will fail" >&2
   fi

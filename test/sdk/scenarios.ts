@@ -69,19 +69,22 @@ export async function checkCrash(spawn: Spawn, queue: string): Promise<string> {
     const worker = spawn(child.url, "work", queue, { ms: 10, concurrency: 8, lease: 3, worker_id: queue });
     await worker.line((l) => l.ready);
     await until("a third done", async () => ((await succeeded(child.url, queue)) >= n / 3 ? true : undefined), 20_000, 10);
+    const killedAt = Date.now();
     expect(await child.kill("SIGKILL")).not.toBe(0);
     await child.start();
+    const downMs = Date.now() - killedAt;
     await until("every task to succeed after the restart", async () => ((await succeeded(child.url, queue)) === n ? true : undefined), 30_000, 50);
     worker.proc.kill("SIGTERM");
-    const { code, last } = await worker.done(15_000);
+    const { code, last, stderr } = await worker.done(15_000);
     expect(code).toBe(0);
+    if (last.stats.refused && stderr) console.log(stderr.slice(0, 2000));
     expect(last.stats.sessions).toBeGreaterThanOrEqual(2);
     expect(duplicates(last.completed)).toEqual([]);
     const rows = taskRows(child.databasePath, queue);
     expect(rows.filter((r) => r.state !== STATE.succeeded)).toEqual([]);
     // A completion whose answer the crash ate is refused when retried: the server kept the first.
     expect(last.completed.length + last.stats.refused).toBeGreaterThanOrEqual(n);
-    return `${last.stats.sessions} sessions, ${last.executions.length - n} re-executions, ${last.stats.refused} refused retries`;
+    return `server down ${downMs} ms (leases 3 s), ${last.stats.sessions} sessions, ${last.executions.length - n} re-executions, ${last.stats.refused} refused retries`;
   } finally {
     await child.close();
   }

@@ -61,6 +61,9 @@ interface Held {
   cancelNoticed: boolean;
 }
 
+/** A failure of the connection rather than a refusal: transient codes, and "canceled", which the
+ * HTTP/2 transport reports for a stream reset by a dying server (these calls never abort themselves). */
+const connectionLost = (err: SwitchyardError) => TRANSIENT.has(err.code) || err.code === Code.Canceled;
 const reasonName = (r: CancelReason) => (CancelReason[r] ?? "CANCELLED").toLowerCase();
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -361,10 +364,11 @@ export class Worker {
         return undefined;
       } catch (e) {
         const err = SwitchyardError.from(e);
-        if (!TRANSIENT.has(err.code) || Date.now() > deadline) return err;
+        if (!connectionLost(err) || Date.now() > deadline) return err;
       }
       await sleep(backoff * (0.5 + Math.random() / 2));
-      backoff = Math.min(this.opts.maxBackoffMs, backoff * 2);
+      // Retries stay well inside the lease, so an outcome lands before the lease runs out.
+      backoff = Math.min(this.opts.maxBackoffMs, this.opts.leaseDurationMs / 4, backoff * 2);
     }
   }
 
@@ -405,7 +409,7 @@ export class Worker {
   private forget(h: Held, accepted: boolean, refused?: SwitchyardError): void {
     if (refused) {
       this.stats.refused++;
-      this.emit("refused", { id: h.task.id, reason: refused.reason });
+      this.emit("refused", { id: h.task.id, reason: refused.reason, code: refused.codeName, message: refused.message });
     }
     h.state = "done";
     if (this.held.get(h.task.id) === h) this.held.delete(h.task.id);
@@ -432,7 +436,7 @@ export class Worker {
       if (res.cancelRequested) h.abort.abort("cancelled");
     } catch (e) {
       const err = SwitchyardError.from(e);
-      if (TRANSIENT.has(err.code)) {
+      if (connectionLost(err)) {
         if (progress && !h.progress) h.progress = progress; // again with the next beat
         return;
       }

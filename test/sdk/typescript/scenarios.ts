@@ -87,6 +87,7 @@ if (scenario === "thousand") {
     leaseDurationMs: (opts.lease ?? 10) * 1000,
     maxTasks: opts.max_tasks,
     drainTimeoutMs: (opts.drain ?? 10) * 1000,
+    onEvent: (kind, data) => kind === "refused" && process.stderr.write(`refused ${JSON.stringify(data)}\n`),
   });
   worker.handle("*", async (t) => {
     executions.push(t.id);

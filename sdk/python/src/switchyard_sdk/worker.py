@@ -421,7 +421,8 @@ class Worker:
                 if error.code() not in TRANSIENT or time.monotonic() > deadline:
                     return SwitchyardError.from_rpc(error)
             time.sleep(backoff * (0.5 + random.random() / 2))
-            backoff = min(self.max_backoff, backoff * 2)
+            # Retries stay well inside the lease, so an outcome lands before the lease runs out.
+            backoff = min(self.max_backoff, self.lease_duration / 4, backoff * 2)
 
     def _complete(self, ctx: TaskContext, result: Any) -> None:
         req = tpb.CompleteTaskRequest(id=ctx.id, fencing_token=ctx.fencing_token)
