@@ -420,7 +420,7 @@ func safeCall(h Handler, ctx context.Context, job *Job) (result any, err error) 
 
 // finish calls complete/fail/release, retrying while the server is unreachable; it answers the
 // refusal, if any.
-func (w *Worker) finish(call func(context.Context) error) error {
+func (w *Worker) finish(call func(context.Context) error, retried *bool) error {
 	backoff := 50 * time.Millisecond
 	deadline := time.Now().Add(max(60*time.Second, 2*w.o.LeaseDuration))
 	for {
@@ -433,6 +433,9 @@ func (w *Worker) finish(call func(context.Context) error) error {
 		}
 		if !lost || time.Now().After(deadline) {
 			return wrap(err)
+		}
+		if retried != nil {
+			*retried = true
 		}
 		time.Sleep(time.Duration(float64(backoff) * (0.5 + rand.Float64()/2)))
 		// Retries stay well inside the lease, so an outcome lands before the lease runs out.
@@ -450,10 +453,14 @@ func (w *Worker) complete(h *held, result any) {
 		}
 		value = v
 	}
+	retried := false
 	refused := w.finish(func(ctx context.Context) error {
 		_, err := w.c.Tasks.CompleteTask(ctx, connect.NewRequest(&tasksv1.CompleteTaskRequest{Id: h.task.Id, FencingToken: h.lease.FencingToken, Result: value}))
 		return err
-	})
+	}, &retried)
+	if refused != nil && retried && w.completedByUs(h) {
+		refused = nil
+	}
 	if refused == nil {
 		w.mu.Lock()
 		w.stats.Completed++
@@ -461,6 +468,15 @@ func (w *Worker) complete(h *held, result any) {
 		w.mu.Unlock()
 	}
 	w.forget(h, refused == nil, refused)
+}
+
+// completedByUs: after a connection loss, a refused retry may mean the first try was committed and
+// only its answer lost: the task SUCCEEDED under this worker at this attempt (a new claim counts one more).
+func (w *Worker) completedByUs(h *held) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	t, err := w.c.Get(ctx, h.task.Id)
+	return err == nil && t.State == tasksv1.TaskState_TASK_STATE_SUCCEEDED && t.WorkerId == w.o.WorkerID && t.Attempt == h.task.Attempt
 }
 
 func (w *Worker) fail(h *held, f *Failure) {
@@ -477,7 +493,7 @@ func (w *Worker) fail(h *held, f *Failure) {
 	refused := w.finish(func(ctx context.Context) error {
 		_, err := w.c.Tasks.FailTask(ctx, connect.NewRequest(req))
 		return err
-	})
+	}, nil)
 	if refused == nil {
 		w.mu.Lock()
 		w.stats.Failed++
@@ -491,7 +507,7 @@ func (w *Worker) release(h *held) {
 	refused := w.finish(func(ctx context.Context) error {
 		_, err := w.c.Tasks.ReleaseTask(ctx, connect.NewRequest(&tasksv1.ReleaseTaskRequest{Id: h.task.Id, FencingToken: &token}))
 		return err
-	})
+	}, nil)
 	if refused == nil {
 		w.mu.Lock()
 		w.stats.Released++

@@ -9,7 +9,7 @@
 // granted back explicitly. Tasks arriving while every slot is busy wait in hand, heartbeated.
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { CancelReason, type Lease, type Task } from "./gen/switchyard/tasks/v1/tasks_pb.js";
+import { CancelReason, TaskState, type Lease, type Task } from "./gen/switchyard/tasks/v1/tasks_pb.js";
 import { TaskService } from "./gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { duration, taskInfo, toValue, type TaskInfo } from "./convert.ts";
 import { SwitchyardError, TaskFailure, TRANSIENT } from "./errors.ts";
@@ -355,7 +355,7 @@ export class Worker {
   // ---------------------------------------------------------------- outcomes
 
   /** Calls complete/fail/release, retrying while the server is unreachable; answers the refusal, if any. */
-  private async finishCall(fn: () => Promise<unknown>): Promise<SwitchyardError | undefined> {
+  private async finishCall(fn: () => Promise<unknown>, onRetry?: () => void): Promise<SwitchyardError | undefined> {
     let backoff = 50;
     const deadline = Date.now() + Math.max(60_000, this.opts.leaseDurationMs * 2);
     for (;;) {
@@ -365,6 +365,7 @@ export class Worker {
       } catch (e) {
         const err = SwitchyardError.from(e);
         if (!connectionLost(err) || Date.now() > deadline) return err;
+        onRetry?.();
       }
       await sleep(backoff * (0.5 + Math.random() / 2));
       // Retries stay well inside the lease, so an outcome lands before the lease runs out.
@@ -379,12 +380,28 @@ export class Worker {
     } catch (e) {
       return this.fail(h, new TaskFailure(`result is not JSON: ${String(e)}`, { retryable: false, reason: "RESULT_NOT_JSON" }));
     }
-    const refused = await this.finishCall(() => this.client.completeTask({ id: h.task.id, fencingToken: h.lease.fencingToken, result: value }));
+    let retried = false;
+    let refused = await this.finishCall(
+      () => this.client.completeTask({ id: h.task.id, fencingToken: h.lease.fencingToken, result: value }),
+      () => (retried = true),
+    );
+    if (refused && retried && (await this.completedByUs(h))) refused = undefined;
     if (!refused) {
       this.stats.completed++;
       this.completedIds.push(h.task.id);
     }
     this.forget(h, !refused, refused);
+  }
+
+  /** After a connection loss, a refused retry may mean the first try was committed and only its
+   * answer lost: the task SUCCEEDED under this worker at this attempt (a new claim would count one more). */
+  private async completedByUs(h: Held): Promise<boolean> {
+    try {
+      const { task } = await this.client.getTask({ id: h.task.id }, { timeoutMs: 5000 });
+      return task?.state === TaskState.SUCCEEDED && task.workerId === this.workerId && task.attempt === h.task.attempt;
+    } catch {
+      return false;
+    }
   }
 
   private async fail(h: Held, f: TaskFailure): Promise<void> {

@@ -128,6 +128,8 @@ elif scenario == "work":
     worker = Worker(target, queues=[queue], worker_id=opts.get("worker_id", "py-work"), concurrency=opts.get("concurrency", 4),
                     lease_duration=opts.get("lease", 10), max_tasks=opts.get("max_tasks"), drain_timeout=opts.get("drain", 10))
 
+    worker.on_event = lambda kind, data: kind == "refused" and print(f"refused {data}", file=sys.stderr, flush=True)
+
     @worker.handler("*")
     def work(task):
         executions.append(task.id)

@@ -38,6 +38,14 @@ Handler = Callable[["TaskContext"], Any]
 #: Codes after which a call is tried again (the server is restarting or unreachable).
 TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
              grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.ABORTED}
+
+
+def _connection_lost(error: grpc.RpcError) -> bool:
+    """A failure of the connection rather than a refusal: transient codes, and CANCELLED, which a
+    reset stream can surface as (the worker's own unary calls never cancel themselves)."""
+    return error.code() in TRANSIENT or error.code() == grpc.StatusCode.CANCELLED
+
+
 CANCEL_REASONS = {v: k.replace("CANCEL_REASON_", "").lower() for k, v in pb.CancelReason.items()}
 
 # States of a task in hand.
@@ -409,7 +417,7 @@ class Worker:
 
     # ------------------------------------------------------------------ outcomes
 
-    def _finish_call(self, ctx: TaskContext, method: Any, request: Any) -> Optional[SwitchyardError]:
+    def _finish_call(self, ctx: TaskContext, method: Any, request: Any, retried: Optional[list] = None) -> Optional[SwitchyardError]:
         """Calls complete/fail/release, retrying while the server is unreachable; answers the refusal, if any."""
         backoff = 0.05
         deadline = time.monotonic() + max(60.0, self.lease_duration * 2)
@@ -418,8 +426,10 @@ class Worker:
                 method(request, timeout=10, metadata=self._md)
                 return None
             except grpc.RpcError as error:
-                if error.code() not in TRANSIENT or time.monotonic() > deadline:
+                if not _connection_lost(error) or time.monotonic() > deadline:
                     return SwitchyardError.from_rpc(error)
+                if retried is not None:
+                    retried.append(True)
             time.sleep(backoff * (0.5 + random.random() / 2))
             # Retries stay well inside the lease, so an outcome lands before the lease runs out.
             backoff = min(self.max_backoff, self.lease_duration / 4, backoff * 2)
@@ -432,12 +442,24 @@ class Worker:
             except (json_format.ParseError, TypeError, ValueError) as error:
                 self._fail(ctx, TaskFailure(f"result is not JSON: {error}", reason="RESULT_NOT_JSON"), False)
                 return
-        refused = self._finish_call(ctx, self._stub.CompleteTask, req)
+        retried: list = []
+        refused = self._finish_call(ctx, self._stub.CompleteTask, req, retried)
+        if refused is not None and retried and self._completed_by_us(ctx):
+            refused = None
         if refused is None:
             self._count("completed")
             with self._lock:
                 self.completed_ids.append(ctx.id)
         self._forget(ctx, accepted=refused is None, refused=refused)
+
+    def _completed_by_us(self, ctx: TaskContext) -> bool:
+        """After a connection loss, a refused retry may mean the first try was committed and only its
+        answer lost: the task SUCCEEDED under this worker at this attempt (a new claim counts one more)."""
+        try:
+            t = self._stub.GetTask(tpb.GetTaskRequest(id=ctx.id), timeout=5, metadata=self._md).task
+        except grpc.RpcError:
+            return False
+        return t.state == pb.TASK_STATE_SUCCEEDED and t.worker_id == self.worker_id and t.attempt == ctx.attempt
 
     def _fail(self, ctx: TaskContext, failure: TaskFailure, retryable: bool) -> None:
         error = pb.TaskError(message=str(failure)[:4000], retryable=retryable, reason=failure.reason)
@@ -508,7 +530,7 @@ class Worker:
                     if res.cancel_requested:
                         ctx._mark_cancelled("cancelled")
                 except grpc.RpcError as error:
-                    if error.code() in TRANSIENT:
+                    if _connection_lost(error):
                         if progress is not None and ctx._progress is None:
                             ctx._progress = progress  # send it again with the next beat
                         continue
