@@ -6,5 +6,10 @@ cd "$(dirname "$0")/../.."
 export GOBIN="$PWD/.tools/go-bin"
 [ -x "$GOBIN/protoc-gen-go" ] || go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 [ -x "$GOBIN/protoc-gen-connect-go" ] || go install connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
-rm -rf sdk/go/gen
-node_modules/.bin/buf generate --template sdk/go/buf.gen.yaml
+# With an argument, writes under that folder instead (the freshness test compares the two).
+if [ -n "${1:-}" ]; then
+  node_modules/.bin/buf generate --template sdk/go/buf.gen.yaml -o "$1"
+else
+  rm -rf sdk/go/gen
+  node_modules/.bin/buf generate --template sdk/go/buf.gen.yaml
+fi

@@ -15,7 +15,8 @@ from grpc_tools import protoc
 
 here = Path(__file__).resolve().parent
 root = here.parents[1]
-out = here / "src" / "switchyard_sdk" / "_proto"
+# An argument writes elsewhere (the freshness test compares the two).
+out = Path(sys.argv[1]) if len(sys.argv) > 1 else here / "src" / "switchyard_sdk" / "_proto"
 PREFIX = "switchyard_sdk._proto"
 
 protos = [
@@ -43,4 +44,4 @@ for path in out.rglob("*.py*"):
     path.write_text(pattern.sub(lambda m: f"{m.group(1)} {PREFIX}.{m.group(2)}{m.group(3)}", text))
 for folder in [out, *[p for p in out.rglob("*") if p.is_dir()]]:
     (folder / "__init__.py").touch()
-print(f"wrote {sum(1 for _ in out.rglob('*_pb2*.py'))} modules to {out.relative_to(root)}")
+print(f"wrote {sum(1 for _ in out.rglob('*_pb2*.py'))} modules to {out}")
