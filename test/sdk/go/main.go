@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"connectrpc.com/connect"
 	switchyard "switchyard/sdk/go"
 	tasksv1 "switchyard/sdk/go/gen/switchyard/tasks/v1"
 )
@@ -65,8 +66,42 @@ func main() {
 		w, err := switchyard.NewWorker(client, switchyard.WorkerOptions{Queues: []string{queue}, WorkerID: "go-thousand", Concurrency: max(o.Concurrency, 1), MaxTasks: o.N})
 		must(err)
 		w.Handle("double", func(ctx context.Context, job *switchyard.Job) (any, error) { return job.Payload.(float64) * 2, nil })
+		t0 := time.Now()
 		must(w.Run(ctx))
-		print(map[string]any{"stats": stats(w), "completed": w.Completed(), "created": len(created)})
+		elapsed := time.Since(t0)
+		print(map[string]any{"stats": stats(w), "completed": w.Completed(), "created": len(created), "elapsed_ms": elapsed.Milliseconds()})
+
+	case "raw":
+		// The loop a worker writes over the generated stubs alone (for the benchmark).
+		specs := make([]switchyard.TaskSpec, o.N)
+		for i := range specs {
+			specs[i] = switchyard.TaskSpec{Queue: queue, Type: "double", Payload: i}
+		}
+		_, err := client.EnqueueMany(ctx, specs)
+		must(err)
+		t0 := time.Now()
+		sctx, cancel := context.WithCancel(ctx)
+		stream, err := client.Tasks.ConnectWorker(sctx, connect.NewRequest(&tasksv1.ConnectWorkerRequest{WorkerId: "go-raw", Queues: []string{queue}, Credits: int32(max(o.Concurrency, 1))}))
+		must(err)
+		var wg sync.WaitGroup
+		seen := 0
+		for seen < o.N && stream.Receive() {
+			a := stream.Msg().GetAssigned()
+			if a == nil {
+				continue
+			}
+			seen++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := client.Tasks.CompleteTask(ctx, connect.NewRequest(&tasksv1.CompleteTaskRequest{Id: a.Task.Id, FencingToken: a.Lease.FencingToken, Result: a.Task.Payload}))
+				must(err)
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(t0)
+		cancel()
+		print(map[string]any{"completed_count": seen, "elapsed_ms": elapsed.Milliseconds()})
 
 	case "outcomes":
 		three := int32(3)

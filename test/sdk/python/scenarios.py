@@ -15,6 +15,12 @@ opts = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 out = {}
 
 
+def struct_value(v):
+    from google.protobuf import struct_pb2
+
+    return struct_pb2.Value(number_value=v)
+
+
 def finish(worker=None, **extra):
     if worker is not None:
         out.update(stats=worker.stats, completed=worker.completed_ids)
@@ -33,8 +39,41 @@ if scenario == "thousand":
         def double(task):
             return task.payload * 2
 
+        t0 = time.monotonic()
         worker.run(install_signals=False)
-        finish(worker, created=len(created), counts=client.queue_counts(queue))
+        elapsed = time.monotonic() - t0
+        finish(worker, created=len(created), counts=client.queue_counts(queue), elapsed_ms=round(elapsed * 1000))
+
+elif scenario == "raw":
+    # The loop a worker writes over the generated stubs alone (for the benchmark): hold the
+    # stream, complete each pushed task with its fencing token (async futures, credits = concurrency).
+    import grpc
+    from switchyard_sdk._proto.switchyard.tasks.v1 import tasks_service_pb2 as tpb
+    from switchyard_sdk._proto.switchyard.tasks.v1 import tasks_service_pb2_grpc as trpc
+
+    n = opts["n"]
+    with Client(target) as client:
+        client.enqueue_many({"queue": queue, "type": "double", "payload": i} for i in range(n))
+        stub = trpc.TaskServiceStub(client.channel)
+        done = threading.Semaphore(0)
+        t0 = time.monotonic()
+        stream = stub.ConnectWorker(tpb.ConnectWorkerRequest(worker_id="py-raw", queues=[queue], credits=opts.get("concurrency", 16)))
+        seen = 0
+        for message in stream:
+            if message.WhichOneof("message") != "assigned":
+                continue
+            a = message.assigned
+            f = stub.CompleteTask.future(tpb.CompleteTaskRequest(id=a.task.id, fencing_token=a.lease.fencing_token,
+                                                                result=struct_value(a.task.payload.number_value * 2)))
+            f.add_done_callback(lambda _: done.release())
+            seen += 1
+            if seen == n:
+                break
+        for _ in range(n):
+            done.acquire()
+        elapsed = time.monotonic() - t0
+        stream.cancel()
+        finish(None, completed_count=n, elapsed_ms=round(elapsed * 1000))
 
 elif scenario == "outcomes":
     # Retryable failure then success, a non-retryable failure, an async handler with progress,

@@ -17,8 +17,28 @@ if (scenario === "thousand") {
   const created = await client.enqueueMany(Array.from({ length: n }, (_, i) => ({ queue, type: "double", payload: i })));
   const worker = new Worker(transport, { queues: [queue], workerId: "ts-thousand", concurrency: opts.concurrency ?? 16, maxTasks: n, handleSignals: false });
   worker.handle("double", (t) => (t.payload as number) * 2);
+  const t0 = performance.now();
   await worker.run();
-  finish(worker, { created: created.length, counts: await client.queueCounts(queue) });
+  const elapsed = performance.now() - t0;
+  finish(worker, { created: created.length, counts: await client.queueCounts(queue), elapsed_ms: Math.round(elapsed) });
+} else if (scenario === "raw") {
+  // The loop a worker writes over the generated stubs alone (for the benchmark).
+  const n: number = opts.n;
+  await client.enqueueMany(Array.from({ length: n }, (_, i) => ({ queue, type: "double", payload: i })));
+  const t0 = performance.now();
+  const ctl = new AbortController();
+  const pending: Promise<unknown>[] = [];
+  let seen = 0;
+  for await (const m of client.tasks.connectWorker({ workerId: "ts-raw", queues: [queue], credits: opts.concurrency ?? 16 }, { signal: ctl.signal })) {
+    if (m.message.case !== "assigned") continue;
+    const { task, lease } = m.message.value;
+    pending.push(client.tasks.completeTask({ id: task!.id, fencingToken: lease!.fencingToken, result: task!.payload }));
+    if (++seen === n) break;
+  }
+  await Promise.all(pending);
+  const elapsed = performance.now() - t0;
+  ctl.abort();
+  print({ completed_count: n, elapsed_ms: Math.round(elapsed) });
 } else if (scenario === "outcomes") {
   const flaky = await client.enqueue(queue, "flaky", { x: 1 }, { maxAttempts: 3 });
   const bad = await client.enqueue(queue, "bad", null, { maxAttempts: 3 });
