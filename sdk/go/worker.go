@@ -105,6 +105,7 @@ type Worker struct {
 	slots         sync.WaitGroup
 	stopStream    context.CancelFunc
 	maxReached    chan struct{}
+	completions   chan completion
 }
 
 // NewWorker makes a worker on the client's server.
@@ -132,7 +133,7 @@ func NewWorker(c *Client, o WorkerOptions) (*Worker, error) {
 		host, _ := os.Hostname()
 		o.WorkerID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	w := &Worker{c: c, o: o, handlers: map[string]Handler{}, held: map[string]*held{}, maxReached: make(chan struct{})}
+	w := &Worker{c: c, o: o, handlers: map[string]Handler{}, held: map[string]*held{}, maxReached: make(chan struct{}), completions: make(chan completion, o.Concurrency)}
 	w.changed = sync.NewCond(&w.mu)
 	return w, nil
 }
@@ -171,6 +172,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { defer loops.Done(); w.streamLoop(streamCtx) }()
 	hbCtx, stopBeats := context.WithCancel(context.Background())
 	go func() { defer loops.Done(); w.heartbeats(hbCtx) }()
+	// Completions go on through the drain; the completer stops after it.
+	go w.completer(hbCtx)
 	select {
 	case <-ctx.Done():
 	case <-w.maxReached:
@@ -218,6 +221,15 @@ func (w *Worker) drain() {
 		h.cancel(ErrShutdown)
 		w.release(h)
 	}
+	// Outcomes already on their way (completions in the batcher) are answered before Run returns.
+	finishBy := time.Now().Add(10 * time.Second)
+	w.mu.Lock()
+	for len(w.held) > 0 && time.Now().Before(finishBy) {
+		w.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		w.mu.Lock()
+	}
+	w.mu.Unlock()
 }
 
 // ------------------------------------------------------------------ the stream
@@ -453,11 +465,10 @@ func (w *Worker) complete(h *held, result any) {
 		}
 		value = v
 	}
-	retried := false
-	refused := w.finish(func(ctx context.Context) error {
-		_, err := w.c.Tasks.CompleteTask(ctx, connect.NewRequest(&tasksv1.CompleteTaskRequest{Id: h.task.Id, FencingToken: h.lease.FencingToken, Result: value}))
-		return err
-	}, &retried)
+	done := make(chan completionResult, 1)
+	w.completions <- completion{&tasksv1.CompleteTaskRequest{Id: h.task.Id, FencingToken: h.lease.FencingToken, Result: value}, done}
+	res := <-done
+	refused, retried := res.refused, res.retried
 	if refused != nil && retried && w.completedByUs(h) {
 		refused = nil
 	}
@@ -468,6 +479,64 @@ func (w *Worker) complete(h *held, result any) {
 		w.mu.Unlock()
 	}
 	w.forget(h, refused == nil, refused)
+}
+
+type completion struct {
+	req  *tasksv1.CompleteTaskRequest
+	done chan completionResult
+}
+
+type completionResult struct {
+	refused error
+	retried bool
+}
+
+// completer sends completions in BatchCompleteTasks calls: whatever queued while the previous
+// call was in flight goes in the next one (one durable commit for all); each is answered alone.
+func (w *Worker) completer(ctx context.Context) {
+	for {
+		var batch []completion
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-w.completions:
+			batch = append(batch, c)
+		}
+	more:
+		for len(batch) < BatchLimit {
+			select {
+			case c := <-w.completions:
+				batch = append(batch, c)
+			default:
+				break more
+			}
+		}
+		reqs := make([]*tasksv1.CompleteTaskRequest, len(batch))
+		for i, c := range batch {
+			reqs[i] = c.req
+		}
+		retried := false
+		var results []*tasksv1.BatchCompleteResult
+		refused := w.finish(func(ctx context.Context) error {
+			res, err := w.c.Tasks.BatchCompleteTasks(ctx, connect.NewRequest(&tasksv1.BatchCompleteTasksRequest{Requests: reqs}))
+			if err == nil {
+				results = res.Msg.Results
+			}
+			return err
+		}, &retried)
+		for i, c := range batch {
+			switch {
+			case refused != nil:
+				c.done <- completionResult{refused, retried}
+			case i >= len(results):
+				c.done <- completionResult{&Error{Code: connect.CodeInternal, Message: "no result for this completion"}, retried}
+			case !results[i].Ok:
+				c.done <- completionResult{&Error{Code: connect.CodeFailedPrecondition, Reason: results[i].ErrorReason, Message: results[i].ErrorMessage}, retried}
+			default:
+				c.done <- completionResult{nil, retried}
+			}
+		}
+	}
 }
 
 // completedByUs: after a connection loss, a refused retry may mean the first try was committed and

@@ -11,6 +11,7 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { CancelReason, TaskState, type Lease, type Task } from "./gen/switchyard/tasks/v1/tasks_pb.js";
 import { TaskService } from "./gen/switchyard/tasks/v1/tasks_service_pb.js";
+import type { Value } from "@bufbuild/protobuf/wkt";
 import { duration, taskInfo, toValue, type TaskInfo } from "./convert.ts";
 import { SwitchyardError, TaskFailure, TRANSIENT } from "./errors.ts";
 
@@ -91,6 +92,8 @@ export class Worker {
   private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
   private changed: (() => void)[] = [];
+  private completions: { req: { id: string; fencingToken: bigint; result?: Value }; resolve: (r: { refused?: SwitchyardError; retried: boolean }) => void }[] = [];
+  private flushScheduled = false;
   private loops: Promise<void>[] = [];
   private readonly opts: Required<Omit<WorkerOptions, "maxTasks" | "onEvent" | "workerId">> & Pick<WorkerOptions, "maxTasks" | "onEvent">;
 
@@ -380,17 +383,47 @@ export class Worker {
     } catch (e) {
       return this.fail(h, new TaskFailure(`result is not JSON: ${String(e)}`, { retryable: false, reason: "RESULT_NOT_JSON" }));
     }
-    let retried = false;
-    let refused = await this.finishCall(
-      () => this.client.completeTask({ id: h.task.id, fencingToken: h.lease.fencingToken, result: value }),
-      () => (retried = true),
-    );
+    let { refused, retried } = await this.completeBatched({ id: h.task.id, fencingToken: h.lease.fencingToken, result: value });
     if (refused && retried && (await this.completedByUs(h))) refused = undefined;
     if (!refused) {
       this.stats.completed++;
       this.completedIds.push(h.task.id);
     }
     this.forget(h, !refused, refused);
+  }
+
+  /** Completions that end in the same turn of the event loop travel in one BatchCompleteTasks
+   * call (one durable commit for all); each is answered on its own. */
+  private completeBatched(req: { id: string; fencingToken: bigint; result?: Value }): Promise<{ refused?: SwitchyardError; retried: boolean }> {
+    return new Promise((resolve) => {
+      this.completions.push({ req, resolve });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flushCompletions());
+      }
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    this.flushScheduled = false;
+    const items = this.completions.splice(0, 1000);
+    if (this.completions.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => void this.flushCompletions());
+    }
+    let retried = false;
+    let results: { ok: boolean; errorReason: string; errorMessage: string }[] = [];
+    const refused = await this.finishCall(
+      async () => {
+        results = (await this.client.batchCompleteTasks({ requests: items.map((i) => i.req) })).results;
+      },
+      () => (retried = true),
+    );
+    items.forEach((item, k) => {
+      const r = results[k];
+      if (refused || !r) item.resolve({ refused: refused ?? new SwitchyardError(Code.Internal, "", "no result for this completion"), retried });
+      else item.resolve({ refused: r.ok ? undefined : new SwitchyardError(Code.FailedPrecondition, r.errorReason, r.errorMessage), retried });
+    });
   }
 
   /** After a connection loss, a refused retry may mean the first try was committed and only its
