@@ -14,6 +14,7 @@ import asyncio
 import inspect
 import logging
 import os
+import queue
 import random
 import signal
 import socket
@@ -147,6 +148,8 @@ class Worker:
         self._stopped = threading.Event()
         self._wake_heartbeats = threading.Event()
         self._threads: List[threading.Thread] = []
+        self._completions: "queue.Queue[Any]" = queue.Queue()
+        self._completer_stop = threading.Event()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         #: Counters: tasks completed, failed, released, refused by the server, sessions opened.
         self.stats = {"completed": 0, "failed": 0, "released": 0, "refused": 0, "sessions": 0, "cancelled": 0}
@@ -180,6 +183,7 @@ class Worker:
         for i in range(self.concurrency):
             self._spawn(self._slot, f"switchyard-slot-{i}")
         self._spawn(self._heartbeats, "switchyard-heartbeats")
+        self._spawn(self._completer, "switchyard-completer")
         self._spawn(self._stream_loop, "switchyard-stream")
 
     def run(self, install_signals: bool = True) -> None:
@@ -223,8 +227,13 @@ class Worker:
                     continue
                 c.state = FINISHING
             self._release(c)
+        # Outcomes already on their way (completions in the batcher) are answered before stopping.
+        finish_by = time.monotonic() + 10
         with self._lock:
             self._lock.notify_all()
+            while self._held and time.monotonic() < finish_by:
+                self._lock.wait(0.05)
+        self._completer_stop.set()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._stopped.set()
@@ -442,8 +451,11 @@ class Worker:
             except (json_format.ParseError, TypeError, ValueError) as error:
                 self._fail(ctx, TaskFailure(f"result is not JSON: {error}", reason="RESULT_NOT_JSON"), False)
                 return
-        retried: list = []
-        refused = self._finish_call(ctx, self._stub.CompleteTask, req, retried)
+        done = threading.Event()
+        slot: Dict[str, Any] = {}
+        self._completions.put((req, slot, done))
+        done.wait()
+        refused, retried = slot["refused"], slot["retried"]
         if refused is not None and retried and self._completed_by_us(ctx):
             refused = None
         if refused is None:
@@ -451,6 +463,42 @@ class Worker:
             with self._lock:
                 self.completed_ids.append(ctx.id)
         self._forget(ctx, accepted=refused is None, refused=refused)
+
+    def _completer(self) -> None:
+        """Sends completions in BatchCompleteTasks calls: whatever queued while the previous call was
+        in flight goes in the next one (one durable commit for all); each is answered alone."""
+        while True:
+            try:
+                first = self._completions.get(timeout=0.2)
+            except queue.Empty:
+                if self._completer_stop.is_set():
+                    return
+                continue
+            batch = [first]
+            while len(batch) < 1000:
+                try:
+                    batch.append(self._completions.get_nowait())
+                except queue.Empty:
+                    break
+            retried: list = []
+            answer: Dict[str, Any] = {}
+
+            def call(request: Any, timeout: float, metadata: Any) -> None:
+                answer["res"] = self._stub.BatchCompleteTasks(request, timeout=timeout, metadata=metadata)
+
+            refused = self._finish_call(None, call, tpb.BatchCompleteTasksRequest(requests=[b[0] for b in batch]), retried)
+            results = list(answer["res"].results) if refused is None else []
+            for i, (_, slot, done) in enumerate(batch):
+                slot["retried"] = bool(retried)
+                if refused is not None:
+                    slot["refused"] = refused
+                elif i >= len(results):
+                    slot["refused"] = SwitchyardError("INTERNAL", "", "no result for this completion")
+                elif not results[i].ok:
+                    slot["refused"] = SwitchyardError("FAILED_PRECONDITION", results[i].error_reason, results[i].error_message)
+                else:
+                    slot["refused"] = None
+                done.set()
 
     def _completed_by_us(self, ctx: TaskContext) -> bool:
         """After a connection loss, a refused retry may mean the first try was committed and only its
