@@ -8,7 +8,13 @@ compile=0
 if [ "${1:-}" = "--compile" ]; then compile=1; shift; fi
 dir="${1:-$HOME/.local/bin}"
 mkdir -p "$dir"
-if ! command -v bun >/dev/null 2>&1; then export PATH="$PWD/.tools/bin:$PATH"; fi
+if ! command -v bun >/dev/null 2>&1; then
+  # As scripts/run.sh does: Bun from the npm registry into .tools/ when it is missing.
+  if [ ! -x .tools/bin/bun ]; then
+    npm install --silent --no-audit --no-fund --global --prefix .tools "bun@1.4.5" >&2
+  fi
+  export PATH="$PWD/.tools/bin:$PATH"
+fi
 if [ ! -d node_modules ]; then bun install --frozen-lockfile >&2; fi
 if [ "$compile" = 1 ]; then
   bun build --compile cli/src/main.ts --outfile "$dir/switchyard" >&2

@@ -294,6 +294,15 @@ describe("switchyard CLI", () => {
     expect((await cli(["completion", "tcsh"])).code).toBe(2);
   }, 30_000);
 
+  it("is put on the PATH by scripts/install-cli.sh", async () => {
+    const bin = join(home, "bin");
+    const install = Bun.spawnSync(["bash", join(repoRoot, "scripts/install-cli.sh"), bin], { stderr: "pipe" });
+    expect(install.exitCode, install.stderr.toString()).toBe(0);
+    const proc = Bun.spawn(["switchyard", "--server", server.url, "-o", "json", "info"], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdout: "pipe" });
+    expect(JSON.parse(await new Response(proc.stdout).text()).environment).toBe("development");
+    expect(await proc.exited).toBe(0);
+  }, 30_000);
+
   it("builds into one executable with bun build --compile", async () => {
     const out = join(home, "switchyard-bin");
     const build = Bun.spawnSync(["bun", "build", "--compile", main, "--outfile", out], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
