@@ -206,6 +206,9 @@ describe("switchyard CLI", () => {
     expect(health.components.map((c: any) => c.name)).toContain("database");
     const info = await json(["info"]);
     expect(info).toMatchObject({ environment: "development", auth_required: false, engines: { database: "sqlite" } });
+    // The same over the Connect protocol (HTTP/1.1) instead of gRPC.
+    expect(await json(["--protocol", "connect", "info"])).toMatchObject({ environment: "development" });
+    expect((await cli(["--protocol", "connect", "tasks", "get", "missing"])).code).toBe(3);
     const table = await cli(["info", "--width", "100"]);
     expect(lines(table.stdout)[0]).toMatch(/^KEY +VALUE$/);
     expect(table.stdout).toContain(`server           ${server.url}`);
