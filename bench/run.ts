@@ -57,6 +57,18 @@ if (which === "all" || which === "tasks") {
   );
 }
 
+if (which === "all" || which === "sdk") {
+  const { sdkBench } = await import("./sdk.ts");
+  const r = await sdkBench();
+  const raw = (sdk: string) => r.rows.find((x) => x.sdk === sdk && x.loop === "raw")!;
+  const table = [
+    "| SDK | loop | tasks | s | tasks/s | SDK ÷ raw |",
+    "|---|---|---:|---:|---:|---:|",
+    ...r.rows.map((x) => `| ${x.sdk} | ${x.loop === "raw" ? "raw stubs" : "SDK worker"} | ${x.tasks} | ${(x.ms / 1000).toFixed(2)} | ${x.tasksPerSecond} | ${x.loop === "sdk" ? (x.tasksPerSecond / raw(x.sdk).tasksPerSecond).toFixed(2) : ""} |`),
+  ].join("\n");
+  await write("sdk", `${r.settings}\n\nRaw stubs: ConnectWorker plus one CompleteTask per pushed task, issued without waiting (what a hand-written loop does). SDK worker: the same work through each SDK's Worker (handlers in slots, heartbeats, credit accounting).\n\n${table}`);
+}
+
 if (which === "all" || which === "mail") {
   const { mailBench } = await import("./mail.ts");
   const rows = await mailBench();

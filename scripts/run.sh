@@ -25,6 +25,7 @@ case "$what" in
   setup)
     bash scripts/setup-python.sh >&2
     bash scripts/setup-embeddings.sh >&2
+    bash scripts/setup-sdk.sh >&2
     bash scripts/ensure-nats-server.sh >&2
     bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; browser tests will fail" >&2
     bash scripts/build-web.sh
@@ -40,6 +41,7 @@ case "$what" in
   test)
     bash scripts/setup-python.sh >&2
     bash scripts/setup-embeddings.sh >&2
+    bash scripts/setup-sdk.sh >&2 || echo "warning: the SDK test environments could not be installed; SDK tests will fail" >&2
     bash scripts/ensure-nats-server.sh >&2 || echo "warning: nats-server could not be installed; NATS tests will fail" >&2
     bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; browser tests will fail" >&2
     bash scripts/build-web.sh

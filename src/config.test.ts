@@ -32,6 +32,11 @@ describe("loadConfig", () => {
     );
   });
 
+  it("starts in a shell where the CLI's and SDKs' own variables are set", () => {
+    expect(loadConfig({ SWITCHYARD_SERVER: "http://x:1", SWITCHYARD_CONFIG: "/tmp/c.json", SWITCHYARD_QUEUE: "q", SWITCHYARD_WORKER_ID: "w" }).port).toBe(8080);
+    expect(() => loadConfig({ SWITCHYARD_SERVR: "http://x:1" })).toThrow(ConfigError);
+  });
+
   it("reads every documented variable", () => {
     const c = loadConfig({
       SWITCHYARD_PORT: "9000",

@@ -216,6 +216,17 @@ export const VARIABLES = {
   SWITCHYARD_PUSH_QUEUES: "comma-separated queues pushed to HTTP backends (default: default)",
 } as const;
 
+/** Read by the `switchyard` CLI and the SDKs (cli/, sdk/), not by the server, which must not
+ * refuse to start in a shell where they are set. */
+export const CLIENT_VARIABLES = [
+  "SWITCHYARD_SERVER",
+  "SWITCHYARD_CONFIG",
+  "SWITCHYARD_QUEUE",
+  "SWITCHYARD_WORKER_ID",
+  "SWITCHYARD_CONCURRENCY",
+  "SWITCHYARD_LEASE_SECONDS",
+] as const;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -228,7 +239,7 @@ type Env = Record<string, string | undefined>;
 /** Reads and validates the configuration; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
-  const known = new Set(Object.keys(VARIABLES));
+  const known = new Set<string>([...Object.keys(VARIABLES), ...CLIENT_VARIABLES]);
   for (const name of Object.keys(env)) {
     if (name.startsWith("SWITCHYARD_") && !known.has(name)) problems.push(`${name}: unknown variable`);
   }
