@@ -40,15 +40,51 @@ function fail(ex: Exchange, deps: RawDeps, error: unknown): void {
   if (!ex.req.complete) ex.res.once("finish", () => ex.req.destroy());
 }
 
+/**
+ * The request body as the blob store reads it. When the store stops early (a full disk, a hash
+ * already refused), the rest of what the client still sends is read and dropped before the
+ * answer, up to the declared length: an HTTP/1.1 client that is still uploading cannot read an
+ * answer sent over an unread body (its connection is reset instead).
+ */
+function drainingSource(req: AsyncIterable<Uint8Array>, declared: number | undefined): AsyncIterable<Uint8Array> {
+  const limit = declared ?? 64 * 1024 * 1024;
+  return {
+    [Symbol.asyncIterator]() {
+      const it = req[Symbol.asyncIterator]();
+      let read = 0;
+      return {
+        async next() {
+          const r = await it.next();
+          if (!r.done) read += r.value.byteLength;
+          return r;
+        },
+        async return() {
+          try {
+            while (read <= limit) {
+              const r = await it.next();
+              if (r.done) break;
+              read += r.value.byteLength;
+            }
+          } catch {
+            // the client went away: nothing left to drain
+          }
+          return { done: true as const, value: undefined };
+        },
+      };
+    },
+  };
+}
+
 /** PUT of raw bytes, streamed into the blob store through the RPC (auth and checks shared). */
 function uploadRoute(path: string, method: typeof BlobService.method.uploadBlob | typeof BlobService.method.putManifest): RawRoute {
   return {
     method: "PUT",
     path,
     async handle(ex, params, deps) {
-      ex.contextValues.set(uploadSourceKey, ex.req as AsyncIterable<Uint8Array>);
       const declared = Number(ex.header.get("content-length") ?? Number.NaN);
-      if (Number.isSafeInteger(declared) && declared >= 0) ex.contextValues.set(uploadLengthKey, declared);
+      const known = Number.isSafeInteger(declared) && declared >= 0;
+      ex.contextValues.set(uploadSourceKey, drainingSource(ex.req as AsyncIterable<Uint8Array>, known ? declared : undefined));
+      if (known) ex.contextValues.set(uploadLengthKey, declared);
       try {
         const out = await call(ex, deps, method as DescMethodUnary<DescMessage, DescMessage>, params.hash!, true);
         const shape = seed002Shape(method);
