@@ -164,7 +164,8 @@ async function claimRace(port: Port, level: "domain" | "grpc", tasks: number, cl
 
 // ------------------------------------------------------------------ domain level
 
-const payloadOf = (i: number) => ({ n: i, kind: "bench" });
+// ~100 bytes of JSON, the same as bench/peers gives BullMQ.
+export const payloadOf = (i: number) => ({ n: i, kind: "bench", text: "x".repeat(60) });
 
 export function domainPort(engine: TaskEngine): Port {
   return {
