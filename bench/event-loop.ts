@@ -4,7 +4,7 @@
 // ("off-loop": WAL written by COMMIT, fdatasync on the thread pool, checkpoints on a worker).
 // A 1 ms interval timer measures how late the loop gets to it; "blocked" is the sum of the
 // lateness beyond 1 ms, as a share of the run. Rounds alternate the modes. Asserts nothing.
-import { dispatchLatency, domainPort, endToEnd, withDomainEngine } from "./tasks.ts";
+import { dispatchLatency, domainPort, endToEnd, payloadOf, withDomainEngine } from "./tasks.ts";
 
 export interface LoopRow {
   mode: "in-commit" | "off-loop";
@@ -17,6 +17,10 @@ export interface LoopRow {
   blockedShare: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
+  /** 16 callers each awaiting single creates for 3 s. */
+  singleCreatesPerSecond: number;
+  singleCommitShare: number;
+  singleOpsPerGroup: number;
 }
 
 function lagMonitor() {
@@ -51,7 +55,24 @@ export async function eventLoopBench(rounds = Number(process.env.BENCH_ROUNDS ??
         const stop = lagMonitor();
         const lat = await dispatchLatency(port, "domain", 1_000);
         const lag = stop();
+        const s0 = { ...database.committer.stats };
+        let count = 0;
+        const t0 = performance.now();
+        const end = t0 + 3_000;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (performance.now() < end) {
+              await engine.createTask({ queue: "single", payload: payloadOf(count) });
+              count++;
+            }
+          }),
+        );
+        const singleMs = performance.now() - t0;
+        const s1 = database.committer.stats;
         rows.push({
+          singleCreatesPerSecond: Math.round(count / (singleMs / 1000)),
+          singleCommitShare: (s1.commitMs - s0.commitMs) / singleMs,
+          singleOpsPerGroup: (s1.operations - s0.operations) / (s1.groups - s0.groups),
           mode,
           round,
           tasksPerSecond: e2e.tasksPerSecond,

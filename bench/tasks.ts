@@ -220,7 +220,7 @@ export async function withDomainEngine<T>(fn: (engine: TaskEngine, database: Dat
 // ------------------------------------------------------------------ gRPC level
 
 /** Starts `src/main.ts` on a fresh data dir; BENCH_SERVER_PROFILE=<dir> adds --cpu-prof. */
-export async function withServer<T>(fn: (url: string) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+export async function withServer<T>(fn: (url: string, pid: number) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "switchyard-bench-server-"));
   const prof = process.env.BENCH_SERVER_PROFILE;
@@ -233,7 +233,7 @@ export async function withServer<T>(fn: (url: string) => Promise<T>, env: Record
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${url}/healthz`);
-    return await fn(url);
+    return await fn(url, server.pid);
   } finally {
     server.kill("SIGTERM");
     await server.exited;
