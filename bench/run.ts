@@ -74,6 +74,22 @@ if (which === "all" || which === "event-loop") {
   );
 }
 
+if (which === "all" || which === "per-call") {
+  const { perCallBench } = await import("./per-call.ts");
+  const rows = await perCallBench();
+  const table = [
+    "| server | call | server CPU µs per call | calls/s |",
+    "|---|---|---:|---:|",
+    ...rows.map((r) => `| ${r.server} | ${r.call} | ${r.serverCpuUsPerCall} | ${r.callsPerSecond} |`),
+  ].join("\n");
+  await write(
+    "per-call",
+    `h2load (nghttp2) sends ${rows[0]?.calls ?? 0} gRPC calls per row over one h2c connection, 32 streams in flight; server CPU time (utime + stime, /proc) over those calls ÷ calls. ` +
+      "Lean servers: node:http2 under Bun with no Connect (bench/h2-floor-server.ts).\n\n" +
+      table,
+  );
+}
+
 if (which === "all" || which === "mail") {
   const { mailBench } = await import("./mail.ts");
   const rows = await mailBench();

@@ -13,6 +13,11 @@ if ! command -v redis-server >/dev/null; then
     exit 1
   fi
 fi
+# h2load (nghttp2-client) drives bench/per-call.ts.
+if ! command -v h2load >/dev/null && command -v apt-get >/dev/null; then
+  SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+  $SUDO apt-get install -y -q nghttp2-client || true
+fi
 command -v node >/dev/null || { echo "node (20) is needed for BullMQ" >&2; exit 1; }
 if [ ! -d node_modules/bullmq ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
