@@ -52,7 +52,7 @@ if (which === "all" || which === "tasks") {
   ].join("\n");
   await write(
     "tasks",
-    `${r.settings}\n\nDomain level: the engine over a real SQLite file in this process, no transport. gRPC level: a real server process (\`src/main.ts\`), clients in this process over h2c. Every acknowledgement follows an fsync'd commit (WAL, synchronous=FULL).\n\n` +
+    `${r.settings}\n\nDomain level: the engine over a real SQLite file in this process, no transport. gRPC level: a real server process (\`src/main.ts\`), clients in this process over h2c. Every acknowledgement follows its commit being on disk (WAL; fdatasync off the event loop, src/db/README.md).\n\n` +
       `## Durable end-to-end throughput\n\n${e2e}\n\n## Dispatch latency (enqueue → idle waiting worker)\n\n${latency}\n\n## Claims by id under contention\n\n${claims}`,
   );
 }
@@ -105,7 +105,7 @@ if (which === "all" || which === "mail") {
   ].join("\n");
   await write(
     "mail",
-    "One server process (`src/main.ts`, SQLite WAL synchronous=FULL) per bus; clients in this process over gRPC (h2c). " +
+    "One server process (`src/main.ts`, SQLite WAL, durable acknowledgements) per bus; clients in this process over gRPC (h2c). " +
       "Latency: one publisher awaiting each publish, one streaming subscriber; time from the publish call to the message's arrival (2000 samples). " +
       "Throughput: 16 concurrent publishers for 4 s, counted as delivered at one subscriber. Leases: 16 workers acquiring and releasing their own path for 4 s. " +
       "NATS: a local nats-server 2.9 with JetStream (file store).\n\n" +

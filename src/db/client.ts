@@ -61,6 +61,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
   if (options.migrate !== false) migrateAll(db);
   let syncer: WalSyncer | undefined;
   let checkpointer: Checkpointer | undefined;
+  let open = true;
   if (path !== ":memory:" && mode.toLowerCase() === "wal" && (options.sync ?? "off-loop") === "off-loop") {
     // From here on every write goes through the committer, which syncs the WAL itself, off
     // the loop; checkpoints (which fsync the database file) move to a worker thread.
@@ -72,7 +73,6 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
       if (open) sqlite.exec("PRAGMA wal_autocheckpoint = 1000");
     });
   }
-  let open = true;
   const committer = createCommitter(sqlite, {
     durable: syncer?.sync,
     committed: checkpointer?.committed,
