@@ -3,11 +3,12 @@
 // acknowledged write; checkpoints happen on the worker's connection, not the writer's.
 import { afterEach, describe, expect, it } from "bun:test";
 import { Database as Sqlite } from "bun:sqlite";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, type Database } from "./client.ts";
 import { createCommitter, DurabilityError } from "./group-commit.ts";
+import { createWalSyncer } from "./wal-sync.ts";
 
 let dir: string;
 const toClose: Database[] = [];
@@ -155,4 +156,22 @@ describe("checkpoints", () => {
     expect(statSync(database.path).size).toBeGreaterThan(sizeBefore + 1_000_000);
     expect(database.checkpoints()!.checkpoints).toBeGreaterThan(0);
   }, 30_000);
+});
+
+describe("the WAL syncer", () => {
+  it("notices the file at the path was replaced and syncs the new one", async () => {
+    const wal = join(freshDir(), "x.db-wal");
+    writeFileSync(wal, "first");
+    const syncer = createWalSyncer(wal);
+    await syncer.sync();
+    await syncer.sync();
+    expect(syncer.reopens).toBe(0);
+    writeFileSync(`${wal}.new`, "second");
+    renameSync(`${wal}.new`, wal); // a new inode at the same path
+    await syncer.sync();
+    expect(syncer.reopens).toBe(1);
+    await syncer.sync();
+    expect(syncer.reopens).toBe(1);
+    await syncer.close();
+  });
 });

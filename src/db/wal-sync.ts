@@ -17,6 +17,8 @@ import { close, fdatasync, open, stat } from "node:fs";
 export interface WalSyncer {
   sync(): Promise<void>;
   close(): Promise<void>;
+  /** Times the file at the path was found replaced and reopened. */
+  readonly reopens: number;
 }
 
 interface Handle {
@@ -46,13 +48,18 @@ export function createWalSyncer(walPath: string): WalSyncer {
     return handle;
   }
 
+  let reopens = 0;
   return {
+    get reopens() {
+      return reopens;
+    },
     async sync() {
       const h = await current();
       const [, ino] = await Promise.all([datasync(h.fd), inodeOf(walPath)]);
       if (ino !== undefined && ino !== h.ino) {
         // The file at the path is not the one synced: sync the one SQLite writes now.
         handle = undefined;
+        reopens++;
         close(h.fd, () => {});
         const fresh = await current();
         await datasync(fresh.fd);
