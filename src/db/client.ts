@@ -15,7 +15,7 @@ export interface Database {
   /** Runs writes in shared transactions; each promise settles after the commit that holds it. */
   readonly committer: Committer;
   /** The checkpoint worker's figures, when there is one. */
-  checkpoints(): { checkpoints: number; failed: number; ticks: number } | undefined;
+  checkpoints(): { checkpoints: number; failed: number; ticks: number; starts: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -73,9 +73,20 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
       if (open) sqlite.exec("PRAGMA wal_autocheckpoint = 1000");
     });
   }
+  // Only groups that changed rows wake the checkpointer (a periodic sweep that finds nothing does not).
+  const totalChanges = sqlite.prepare("SELECT total_changes() AS n");
+  let changes = (totalChanges.get() as { n: number }).n;
   const committer = createCommitter(sqlite, {
     durable: syncer?.sync,
-    committed: checkpointer?.committed,
+    committed: checkpointer
+      ? () => {
+          const n = (totalChanges.get() as { n: number }).n;
+          if (n !== changes) {
+            changes = n;
+            checkpointer!.committed();
+          }
+        }
+      : undefined,
   });
   return {
     path,

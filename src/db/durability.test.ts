@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, type Database } from "./client.ts";
 import { createCommitter, DurabilityError } from "./group-commit.ts";
+import { startCheckpointer } from "./checkpointer.ts";
 import { createWalSyncer } from "./wal-sync.ts";
 
 let dir: string;
@@ -174,4 +175,41 @@ describe("the WAL syncer", () => {
     expect(syncer.reopens).toBe(1);
     await syncer.close();
   });
+});
+
+describe("the checkpoint worker", () => {
+  it("starts with the first change, stops when idle, and starts again with the next change", async () => {
+    const path = join(freshDir(), "w.db");
+    const db = new Sqlite(path);
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA wal_autocheckpoint = 0");
+    db.exec("CREATE TABLE t (v TEXT)");
+    const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+    const lost: unknown[] = [];
+    const cp = startCheckpointer(path, (e) => lost.push(e), 20, 200);
+    const until = async (what: () => boolean) => {
+      const deadline = Date.now() + 20_000;
+      while (!what() && Date.now() < deadline) await Bun.sleep(10);
+      expect(what()).toBe(true);
+    };
+    expect(cp.stats().starts).toBe(0); // nothing changed yet: no worker
+    insert.run("a");
+    cp.committed();
+    expect(cp.stats().starts).toBe(1);
+    await until(() => cp.stats().checkpoints >= 1);
+    const ticks = () => cp.stats().ticks;
+    // Idle: the worker stops (its ticks stop), then a new change starts a new one.
+    await until(() => {
+      const before = ticks();
+      Bun.sleepSync(100);
+      return ticks() === before;
+    });
+    insert.run("b");
+    cp.committed();
+    expect(cp.stats().starts).toBe(2);
+    await until(() => cp.stats().checkpoints >= 2);
+    await cp.close();
+    expect(lost).toEqual([]);
+    db.close();
+  }, 30_000);
 });
