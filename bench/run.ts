@@ -52,7 +52,7 @@ if (which === "all" || which === "tasks") {
   ].join("\n");
   await write(
     "tasks",
-    `${r.settings}\n\nDomain level: the engine over a real SQLite file in this process, no transport. gRPC level: a real server process (\`src/main.ts\`), clients in this process over h2c. Every acknowledgement follows an fsync'd commit (WAL, synchronous=FULL).\n\n` +
+    `${r.settings}\n\nDomain level: the engine over a real SQLite file in this process, no transport. gRPC level: a real server process (\`src/main.ts\`), clients in this process over h2c. Every acknowledgement follows its commit being on disk (WAL; fdatasync off the event loop, src/db/README.md).\n\n` +
       `## Durable end-to-end throughput\n\n${e2e}\n\n## Dispatch latency (enqueue → idle waiting worker)\n\n${latency}\n\n## Claims by id under contention\n\n${claims}`,
   );
 }
@@ -67,6 +67,39 @@ if (which === "all" || which === "sdk") {
     ...r.rows.map((x) => `| ${x.sdk} | ${x.loop === "raw" ? "raw stubs" : "SDK worker"} | ${x.tasks} | ${(x.ms / 1000).toFixed(2)} | ${x.tasksPerSecond} | ${x.loop === "sdk" ? (x.tasksPerSecond / raw(x.sdk).tasksPerSecond).toFixed(2) : ""} |`),
   ].join("\n");
   await write("sdk", `${r.settings}\n\nRaw stubs: ConnectWorker plus one CompleteTask per pushed task, issued without waiting (what a hand-written loop does). SDK worker: the same work through each SDK's Worker (handlers in slots, heartbeats, credit accounting).\n\n${table}`);
+}
+
+if (which === "all" || which === "event-loop") {
+  const { eventLoopBench } = await import("./event-loop.ts");
+  const rows = await eventLoopBench();
+  const table = [
+    "| mode | round | end-to-end tasks/s (W=4) | COMMIT ms per group, on the loop | COMMIT share of run | latency part: timer lag p99 ms | max ms | loop blocked | dispatch p50 ms | p99 ms | single creates/s (16 callers) | COMMIT share | ops per group |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map((r) => `| ${r.mode} | ${r.round} | ${r.tasksPerSecond} | ${r.commitMsPerGroup.toFixed(3)} | ${(r.commitShare * 100).toFixed(1)} % | ${r.lagP99Ms.toFixed(2)} | ${r.lagMaxMs.toFixed(1)} | ${(r.blockedShare * 100).toFixed(1)} % | ${r.latencyP50Ms.toFixed(3)} | ${r.latencyP99Ms.toFixed(3)} | ${r.singleCreatesPerSecond} | ${(r.singleCommitShare * 100).toFixed(1)} % | ${r.singleOpsPerGroup.toFixed(1)} |`),
+  ].join("\n");
+  await write(
+    "event-loop",
+    "Task engine over a real SQLite file in this process (no transport): end-to-end workload of bench/tasks.ts with 4 workers, then 1000 dispatch-latency samples (one create at a time, one waiting worker), then 16 callers each awaiting single creates for 3 s (COMMIT share: the part of that time the JavaScript thread spent inside COMMIT). " +
+      "COMMIT ms: time the JavaScript thread spends in the COMMIT statement, per group, during the end-to-end part. A 1 ms interval timer runs during the latency part; 'loop blocked' is its total lateness beyond 1.2 ms as a share of that part. " +
+      "in-commit: synchronous=FULL, the fsync inside COMMIT on the JavaScript thread (the former design). off-loop: synchronous=NORMAL, fdatasync of the WAL on the thread pool before answering, checkpoints on a worker thread. Rounds alternate.\n\n" +
+      table,
+  );
+}
+
+if (which === "all" || which === "per-call") {
+  const { perCallBench } = await import("./per-call.ts");
+  const rows = await perCallBench();
+  const table = [
+    "| server | call | server CPU µs per call | calls/s |",
+    "|---|---|---:|---:|",
+    ...rows.map((r) => `| ${r.server} | ${r.call} | ${r.serverCpuUsPerCall} | ${r.callsPerSecond} |`),
+  ].join("\n");
+  await write(
+    "per-call",
+    `h2load (nghttp2) sends ${rows[0]?.calls ?? 0} gRPC calls per row over one h2c connection, 32 streams in flight; server CPU time (utime + stime, /proc) over those calls ÷ calls. ` +
+      "Lean servers: node:http2 under Bun with no Connect (bench/h2-floor-server.ts).\n\n" +
+      table,
+  );
 }
 
 if (which === "all" || which === "mail") {
@@ -84,7 +117,7 @@ if (which === "all" || which === "mail") {
   ].join("\n");
   await write(
     "mail",
-    "One server process (`src/main.ts`, SQLite WAL synchronous=FULL) per bus; clients in this process over gRPC (h2c). " +
+    "One server process (`src/main.ts`, SQLite WAL, durable acknowledgements) per bus; clients in this process over gRPC (h2c). " +
       "Latency: one publisher awaiting each publish, one streaming subscriber; time from the publish call to the message's arrival (2000 samples). " +
       "Throughput: 16 concurrent publishers for 4 s, counted as delivered at one subscriber. Leases: 16 workers acquiring and releasing their own path for 4 s. " +
       "NATS: a local nats-server 2.9 with JetStream (file store).\n\n" +

@@ -3,7 +3,7 @@
 // claims by id under contention. Measured twice where it makes sense: at domain level (the
 // engine over a real SQLite file, no transport) and through a real server process with gRPC
 // clients in this process, so the transport's share is visible. Used by bench/run.ts; asserts
-// nothing. Every acknowledgement measured here comes after an fsync'd commit (synchronous=FULL).
+// nothing. Every acknowledgement measured here comes after its commit is on disk (src/db/README.md).
 import { fromJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TaskService } from "../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { systemClock } from "../src/core/clock.ts";
-import { openDatabase } from "../src/db/client.ts";
+import { openDatabase, type Database } from "../src/db/client.ts";
 import { createTaskEngine, type TaskEngine } from "../src/tasks/engine.ts";
 import type { Assignment, NewTask } from "../src/tasks/types.ts";
 import { createTaskEventHub } from "../src/tasks/watch.ts";
@@ -65,7 +65,7 @@ const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted
 // ------------------------------------------------------------------ shared drivers
 
 /** What a producer, a worker and a claimer need, at either level. */
-interface Port {
+export interface Port {
   createBatch(n: number, offset: number): Promise<void>;
   createOne(id: string): Promise<void>;
   /** Opens a worker stream; `onAssigned` gets each pushed assignment. Answers a closer. */
@@ -77,7 +77,7 @@ interface Port {
 }
 
 /** Enqueue N tasks in batches from PRODUCERS concurrent producers; W stream workers complete them in batches. */
-async function endToEnd(port: Port, level: "domain" | "grpc", workers: number, n: number): Promise<E2ERow> {
+export async function endToEnd(port: Port, level: "domain" | "grpc", workers: number, n: number): Promise<E2ERow> {
   let done = 0;
   let finish!: () => void;
   const all = new Promise<void>((r) => (finish = r));
@@ -125,7 +125,7 @@ async function endToEnd(port: Port, level: "domain" | "grpc", workers: number, n
 }
 
 /** One idle worker waiting; enqueue one task at a time; time from the enqueue call to the push. */
-async function dispatchLatency(port: Port, level: "domain" | "grpc", samples: number): Promise<LatencyRow> {
+export async function dispatchLatency(port: Port, level: "domain" | "grpc", samples: number): Promise<LatencyRow> {
   let waiting: ((v: { id: string; token: number }) => void) | undefined;
   const close = await port.worker(`bench-latency-${level}`, 1, (id, token) => waiting?.({ id, token }));
   const latencies: number[] = [];
@@ -164,9 +164,10 @@ async function claimRace(port: Port, level: "domain" | "grpc", tasks: number, cl
 
 // ------------------------------------------------------------------ domain level
 
-const payloadOf = (i: number) => ({ n: i, kind: "bench" });
+// ~100 bytes of JSON, the same as bench/peers gives BullMQ.
+export const payloadOf = (i: number) => ({ n: i, kind: "bench", text: "x".repeat(60) });
 
-function domainPort(engine: TaskEngine): Port {
+export function domainPort(engine: TaskEngine): Port {
   return {
     async createBatch(n, offset) {
       const batch: NewTask[] = Array.from({ length: n }, (_, i) => ({ queue: QUEUE, payload: payloadOf(offset + i) }));
@@ -201,14 +202,14 @@ function domainPort(engine: TaskEngine): Port {
 }
 
 /** A fresh engine over a fresh SQLite file, composed as the tasks module does (event hub, no watcher). */
-async function withDomainEngine<T>(fn: (engine: TaskEngine) => Promise<T>): Promise<T> {
+export async function withDomainEngine<T>(fn: (engine: TaskEngine, database: Database) => Promise<T>, sync?: "off-loop" | "in-commit"): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-tasks-"));
-  const database = openDatabase(join(dir, "switchyard.db"));
+  const database = openDatabase(join(dir, "switchyard.db"), { sync });
   const hub = createTaskEventHub();
   const engine = createTaskEngine({ database, clock: systemClock, events: (e) => hub.publish(e) });
   engine.start();
   try {
-    return await fn(engine);
+    return await fn(engine, database);
   } finally {
     engine.stop();
     await database.close();
@@ -219,20 +220,20 @@ async function withDomainEngine<T>(fn: (engine: TaskEngine) => Promise<T>): Prom
 // ------------------------------------------------------------------ gRPC level
 
 /** Starts `src/main.ts` on a fresh data dir; BENCH_SERVER_PROFILE=<dir> adds --cpu-prof. */
-async function withServer<T>(fn: (url: string) => Promise<T>): Promise<T> {
+export async function withServer<T>(fn: (url: string, pid: number) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "switchyard-bench-server-"));
   const prof = process.env.BENCH_SERVER_PROFILE;
   const args = prof ? ["bun", "--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${prof}`, join(repoRoot, "src/main.ts")] : ["bun", join(repoRoot, "src/main.ts")];
   const server = Bun.spawn(args, {
-    env: { ...process.env, SWITCHYARD_PORT: String(port), SWITCHYARD_HOST: "127.0.0.1", SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_LOG_LEVEL: "warn" },
+    env: { ...process.env, SWITCHYARD_PORT: String(port), SWITCHYARD_HOST: "127.0.0.1", SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_LOG_LEVEL: "warn", ...env },
     stdout: "ignore",
     stderr: "inherit",
   });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${url}/healthz`);
-    return await fn(url);
+    return await fn(url, server.pid);
   } finally {
     server.kill("SIGTERM");
     await server.exited;
@@ -240,7 +241,7 @@ async function withServer<T>(fn: (url: string) => Promise<T>): Promise<T> {
   }
 }
 
-function grpcPort(url: string): Port {
+export function grpcPort(url: string): Port {
   // Producers and claimers share a few connections; each worker has its own, like a process of its own.
   const shared = Array.from({ length: 4 }, () => clientFor(TaskService, url, "grpc"));
   let turn = 0;

@@ -18,6 +18,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config.logLevel);
+  // A stray rejection (a bug) is logged once with its cause; it does not take down the control
+  // plane of every worker in the fleet. Exceptions thrown synchronously still end the process.
+  process.on("unhandledRejection", (error) => log.error("unhandled rejection (a bug: please report it)", { error }));
   if (!config.apiToken && config.auth.serviceTokens.length === 0 && !config.auth.jwtSecret && !config.auth.jwksUrl && !config.auth.jwksFile) {
     log.warn("no SWITCHYARD_API_TOKEN, service token or JWT key is set: the server is OPEN, every RPC and route answers without authentication");
   }

@@ -3,22 +3,41 @@ import { failpoint } from "../core/failpoints.ts";
 
 /**
  * Group commit: writes submitted while a transaction is being prepared share that
- * transaction, and each caller is answered only after the COMMIT (one fsync for the whole
- * group) has returned. This is how durable writes reach thousands per second.
+ * transaction, and each caller is answered only after the commit that holds it is durable on
+ * disk. This is how durable writes reach thousands per second.
+ *
+ * With a `durable` function (the WAL syncer, see client.ts and README.md) the COMMIT only
+ * writes the WAL and durability comes from a sync issued off the JavaScript thread: groups
+ * committed while a sync is in flight wait for the next one, and one sync answers every group
+ * committed before it began. Without it, COMMIT itself is durable (synchronous=FULL) and
+ * callers are answered right after it.
  */
 export interface Committer {
-  /** Runs `work` inside the next group transaction; resolves with its result after commit. */
+  /** Runs `work` inside the next group transaction; resolves with its result after the durable commit. */
   run<T>(work: () => T): Promise<T>;
-  /** Waits for pending groups, then refuses new work. */
+  /** Waits for pending groups and their syncs, then refuses new work. */
   close(): Promise<void>;
-  /** Figures for benchmarks: groups committed and operations they held. */
-  readonly stats: { groups: number; operations: number };
+  /** Figures for benchmarks: groups committed, operations they held, syncs issued, ms spent in COMMIT on this thread. */
+  readonly stats: { groups: number; operations: number; syncs: number; commitMs: number };
+}
+
+export interface CommitterOptions {
+  /** Makes every COMMIT that returned before the call durable; resolves when it is. */
+  durable?: () => Promise<void>;
+  /** Called after each committed group (the checkpointer's counter). */
+  committed?: () => void;
 }
 
 interface Pending {
   work: () => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+/** A committed group's answers, delivered once its commit is durable. */
+interface Settled {
+  group: Pending[];
+  results: { ok: boolean; value: unknown }[];
 }
 
 /** Maximum operations in one transaction; a larger backlog is split over several commits. */
@@ -31,13 +50,25 @@ export class CommitterClosedError extends Error {
   }
 }
 
-export function createCommitter(sqlite: Sqlite): Committer {
+/** A failed sync leaves the file's state on disk unknown: the committer stops (fail-stop). */
+export class DurabilityError extends Error {
+  constructor(cause: unknown) {
+    super(`the write-ahead log could not be synced to disk; no further writes are accepted: ${String(cause)}`, { cause });
+    this.name = "DurabilityError";
+  }
+}
+
+export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}): Committer {
+  const { durable, committed } = options;
   let queue: Pending[] = [];
   let scheduled = false;
   let closed = false;
-  let idle: Promise<void> = Promise.resolve();
-  let markIdle: () => void = () => {};
-  const stats = { groups: 0, operations: 0 };
+  let broken: DurabilityError | undefined;
+  /** Groups committed, not yet covered by a sync that began after their COMMIT. */
+  let unsynced: Settled[] = [];
+  let syncing = false;
+  let quiet: (() => void)[] = [];
+  const stats = { groups: 0, operations: 0, syncs: 0, commitMs: 0 };
   // Every operation runs in its own savepoint, and SQLite copies each page an operation first
   // touches into a sub-journal so the savepoint can be undone. Kept in a temp FILE (the
   // default) that copy more than doubles the cost of a row write; in memory it is cheap. The
@@ -58,10 +89,53 @@ export function createCommitter(sqlite: Sqlite): Committer {
       if (group === queue) queue = [];
       runGroup(group);
     }
-    markIdle();
+    if (unsynced.length > 0 && !syncing) startSync();
+    settleQuiet();
+  }
+
+  function settle(s: Settled): void {
+    const { group, results } = s;
+    for (let i = 0; i < group.length; i++) {
+      const r = results[i]!;
+      if (r.ok) group[i]!.resolve(r.value);
+      else group[i]!.reject(r.value);
+    }
+  }
+
+  function startSync(): void {
+    syncing = true;
+    const batch = unsynced;
+    unsynced = [];
+    stats.syncs++;
+    durable!().then(
+      () => {
+        for (const s of batch) settle(s);
+        syncing = false;
+        if (unsynced.length > 0) startSync();
+        settleQuiet();
+      },
+      (error) => {
+        broken ??= new DurabilityError(error);
+        for (const s of [...batch, ...unsynced]) for (const p of s.group) p.reject(broken);
+        unsynced = [];
+        syncing = false;
+        settleQuiet();
+      },
+    );
+  }
+
+  function settleQuiet(): void {
+    if (scheduled || syncing || unsynced.length > 0) return;
+    const waiting = quiet;
+    quiet = [];
+    for (const w of waiting) w();
   }
 
   function runGroup(group: Pending[]): void {
+    if (broken) {
+      for (const p of group) p.reject(broken);
+      return;
+    }
     const results: { ok: boolean; value: unknown }[] = [];
     try {
       begin.run();
@@ -88,10 +162,13 @@ export function createCommitter(sqlite: Sqlite): Committer {
         for (const p of queue.splice(0, MAX_GROUP - group.length)) group.push(p);
       }
     }
+    const t0 = performance.now();
     try {
-      failpoint("db.sync");
+      // (db.sync, the slow-disk failpoint, is where the fsync is: wal-sync.ts off the loop, or this COMMIT with sync "in-commit".)
+      if (!durable) failpoint("db.sync");
       failpoint("db.commit.before");
       commit.run();
+      stats.commitMs += performance.now() - t0;
     } catch (error) {
       try {
         rollback.run();
@@ -104,22 +181,22 @@ export function createCommitter(sqlite: Sqlite): Committer {
     stats.groups++;
     stats.operations += group.length;
     failpoint("db.commit.after");
-    for (let i = 0; i < group.length; i++) {
-      const r = results[i]!;
-      if (r.ok) group[i]!.resolve(r.value);
-      else group[i]!.reject(r.value);
-    }
+    committed?.();
+    // Answered only once durable: with a syncer, after a sync that begins after this COMMIT
+    // returned (startSync is only ever called after the COMMITs of the groups it takes).
+    if (durable) unsynced.push({ group, results });
+    else settle({ group, results });
   }
 
   return {
     stats,
     run<T>(work: () => T): Promise<T> {
       if (closed) return Promise.reject(new CommitterClosedError());
+      if (broken) return Promise.reject(broken);
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
         if (!scheduled) {
           scheduled = true;
-          idle = new Promise((r) => (markIdle = r));
           // setImmediate lets every request that arrived in this turn of the loop join the group.
           setImmediate(flush);
         }
@@ -127,7 +204,7 @@ export function createCommitter(sqlite: Sqlite): Committer {
     },
     async close() {
       closed = true;
-      if (scheduled) await idle;
+      if (scheduled || syncing || unsynced.length > 0) await new Promise<void>((r) => quiet.push(r));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, statfsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AppError } from "../core/errors.ts";
 import type { Clock } from "../core/clock.ts";
@@ -78,6 +78,23 @@ export function isReadOnlyMount(path: string): boolean {
     return false;
   }
 }
+
+/** Bytes free for this process on the file system holding `path`; undefined when unknown. */
+export function freeBytes(path: string): number | undefined {
+  try {
+    const s = statfsSync(dirname(resolve(path)));
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Below this much free space a full disk is still reported as full even when a small write
+ * fits (SQLite reuses WAL pages it already holds, and background writes are small): health
+ * does not flap between full and operational while the disk stays full.
+ */
+const FULL_UNTIL_FREE_BYTES = 4 * 1024 * 1024;
 
 export interface StorageGuardOptions {
   path: string;
@@ -160,7 +177,10 @@ export function createStorageGuard(options: StorageGuardOptions): StorageGuard {
           return committer.run(work).then(
             (value) => {
               pending--;
-              if (fault && !fault.permanent) set(undefined);
+              if (fault && !fault.permanent) {
+                const free = fault.reason === "STORAGE_FULL" ? freeBytes(path) : undefined;
+                if (free === undefined || free >= FULL_UNTIL_FREE_BYTES) set(undefined);
+              }
               return value;
             },
             (error: unknown) => {

@@ -111,19 +111,30 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
   }
 
   async function serve(req: NodeRequest, res: NodeResponse, record: CallRecord): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://switchyard");
-    const header = headersOf(req);
     const contextValues = createContextValues();
     contextValues.set(callRecordKey, record);
     const method = req.method ?? "GET";
     const edge: EdgeRequest = { clientAddress: req.socket?.remoteAddress ?? "unknown", counted: false };
     contextValues.set(edgeRequestKey, edge);
+    // RPC paths are matched on the raw path first: no URL or Headers object is built for them
+    // (Connect builds its own), which is most of the per-call work done here.
+    const raw = req.url ?? "/";
+    const q = raw.indexOf("?");
+    const rawPath = q < 0 ? raw : raw.slice(0, q);
+    const direct = deps.handlers.get(rawPath);
+    if (direct) {
+      record.protocol = protocolOf(req.headers["content-type"] ?? null);
+      record.route = rawPath;
+      return serveRpc(direct, req, res, () => new URL(raw, "http://switchyard"), contextValues, method);
+    }
+    const url = new URL(raw, "http://switchyard");
+    const header = headersOf(req);
 
     const handler = deps.handlers.get(url.pathname);
     if (handler) {
       record.protocol = protocolOf(header.get("content-type"));
       record.route = url.pathname;
-      return serveRpc(handler, req, res, url, contextValues, method);
+      return serveRpc(handler, req, res, () => url, contextValues, method);
     }
     const rpcProtocol = rpcProtocolOf(header);
     if (rpcProtocol && method === "POST") {
@@ -162,11 +173,11 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
       return;
     }
     const signal = clientGone(req, res);
-    const raw = deps.raw?.match(method, url.pathname);
-    if (raw) {
+    const rawRoute = deps.raw?.match(method, url.pathname);
+    if (rawRoute) {
       record.protocol = "rest";
-      record.route = `${raw.route.method} ${raw.route.path}`;
-      return raw.route.handle({ req, res, url, header, contextValues, signal }, raw.params, deps);
+      record.route = `${rawRoute.route.method} ${rawRoute.route.path}`;
+      return rawRoute.route.handle({ req, res, url, header, contextValues, signal }, rawRoute.params, deps);
     }
     const legacy = deps.legacy.match(method, url.pathname);
     if (legacy) {
@@ -213,7 +224,7 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
     handler: UniversalHandler,
     req: NodeRequest,
     res: NodeResponse,
-    url: URL,
+    urlOf: () => URL,
     contextValues: ReturnType<typeof createContextValues>,
     method: string,
   ): Promise<void> {
@@ -254,12 +265,15 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
       }
       uReq.header.set("content-length", String(body.byteLength));
       uReq = { ...uReq, body: createAsyncIterable([body]) };
-    } else if (method === "GET" && url.searchParams.get("encoding") === "json" && url.searchParams.has("message")) {
-      const gated = gateJsonBody(handler.method, "unary", new TextEncoder().encode(url.searchParams.get("message")!));
-      if (gated.error) {
-        contextValues.set(preParseErrorKey, gated.error);
-        url.searchParams.set("message", "{}");
-        uReq = { ...uReq, url: url.toString() };
+    } else if (method === "GET") {
+      const url = urlOf();
+      if (url.searchParams.get("encoding") === "json" && url.searchParams.has("message")) {
+        const gated = gateJsonBody(handler.method, "unary", new TextEncoder().encode(url.searchParams.get("message")!));
+        if (gated.error) {
+          contextValues.set(preParseErrorKey, gated.error);
+          url.searchParams.set("message", "{}");
+          uReq = { ...uReq, url: url.toString() };
+        }
       }
     }
     const uRes = await handler(uReq);

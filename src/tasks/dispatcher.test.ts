@@ -10,7 +10,13 @@ afterEach(async () => {
   await t.close();
 });
 
-const settle = () => new Promise((r) => setTimeout(r, 20));
+// Lets the dispatch rounds that the last step started run, then waits for a write queued after
+// them: answers come in commit order, so their pushes have been sent by the time it returns
+// (the commit's fsync is off the event loop, so a timer alone may fire before it).
+const settle = async () => {
+  await new Promise((r) => setTimeout(r, 20));
+  await t.database.committer.run(() => undefined);
+};
 
 function worker(credits: number, queues = ["q"]) {
   const got: WorkerMessage[] = [];

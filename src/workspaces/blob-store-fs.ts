@@ -61,6 +61,9 @@ export function createFsBlobStore(root: string): BlobStore {
           pendingBytes = 0;
           await writing;
           writing = writeAll(buf);
+          // Awaited on the next batch or at the end; until then its failure (ENOSPC) must not
+          // count as unhandled, which would end the process.
+          writing.catch(() => {});
         };
         for await (const chunk of source) {
           size += chunk.byteLength;

@@ -8,11 +8,19 @@ import { codeName, errorInfo, toConnectError } from "../errors.ts";
  * the outcome (code, reason) is written to the request's CallRecord for the log and metrics.
  */
 export function errorInterceptor(log: Logger): Interceptor {
+  // The RPC's name, built once per method rather than once per call.
+  const names = new WeakMap<object, string>();
+  const nameOf = (req: { service: { typeName: string }; method: { name: string } }) => {
+    let n = names.get(req.method);
+    if (n === undefined) names.set(req.method, (n = `${req.service.typeName}/${req.method.name}`));
+    return n;
+  };
   return (next) => async (req) => {
     const record = req.contextValues.get(callRecordKey);
-    if (record) record.rpc = `${req.service.typeName}/${req.method.name}`;
+    const rpc = nameOf(req);
+    if (record) record.rpc = rpc;
     const fail = (error: unknown) => {
-      const connectError = toConnectError(error, log, { rpc: `${req.service.typeName}/${req.method.name}`, requestId: record?.requestId });
+      const connectError = toConnectError(error, log, { rpc, requestId: record?.requestId });
       if (record) {
         record.code = codeName(connectError.code);
         record.reason = errorInfo(connectError)?.reason;

@@ -26,8 +26,29 @@ async function call<I extends DescMessage, O extends DescMessage>(ex: Exchange, 
   });
 }
 
-function fail(ex: Exchange, deps: RawDeps, error: unknown): void {
+/** Most of a refused upload's body read and dropped so that its client can read the answer. */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+async function fail(ex: Exchange, deps: RawDeps, error: unknown): Promise<void> {
+  // Refused before its body was read (or part of it): an HTTP/1.1 client still sending cannot
+  // read the answer, its connection is reset instead. A body of a bounded declared length is
+  // read and dropped first; anything larger is answered at once and the connection closed.
+  const declared = Number(ex.header.get("content-length") ?? Number.NaN);
   const connectError = toConnectError(error, deps.log);
+  const reason = errorInfo(connectError)?.reason ?? "";
+  const sizeRefusal = reason.endsWith("_TOO_LARGE");
+  if (!sizeRefusal && !ex.req.complete && !ex.req.destroyed && Number.isSafeInteger(declared) && declared <= DRAIN_LIMIT) {
+    const stalled = setTimeout(() => ex.req.destroy(), 10_000);
+    try {
+      for await (const _ of ex.req as AsyncIterable<Uint8Array>) {
+        // dropped
+      }
+    } catch {
+      // the client went away (or stalled)
+    } finally {
+      clearTimeout(stalled);
+    }
+  }
   const record = ex.contextValues.get(callRecordKey);
   if (record && record.code === "ok") {
     record.code = codeName(connectError.code);
@@ -90,7 +111,7 @@ function uploadRoute(path: string, method: typeof BlobService.method.uploadBlob 
         const shape = seed002Shape(method);
         sendJson(ex.res, shape.status!(out), shape.json!(toJson(method.output as DescMessage, out, { useProtoFieldName: true, alwaysEmitImplicit: true }), method.output, out));
       } catch (error) {
-        fail(ex, deps, error);
+        await fail(ex, deps, error);
       }
     },
   };

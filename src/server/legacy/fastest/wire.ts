@@ -61,6 +61,11 @@ const REASONS: Record<string, number> = {
   BLOB_TOO_LARGE: 413,
   MANIFEST_TOO_LARGE: 413,
   BODY_TOO_LARGE: 413,
+  // Storage faults say what they are, not "rate limited" (docs/faults.md).
+  STORAGE_FULL: 507,
+  STORAGE_READ_ONLY: 503,
+  STORAGE_UNAVAILABLE: 503,
+  WRITES_BACKLOGGED: 429,
 };
 
 /** Seed 002 error body and status. */

@@ -1,0 +1,213 @@
+// Side-by-side task-queue benchmark: Switchyard over gRPC against BullMQ (Node 20) on Redis with
+// its built-in defaults and with `appendfsync always`, and bunqueue's TCP server (when installed). `bun bench/peers/run.ts` (after
+// bench/peers/setup.sh). Rounds are interleaved (every system once per round, each started
+// fresh), medians are reported with every round, and ratios are Switchyard ÷ peer.
+// Workloads (same shapes on both sides, ~100-byte JSON payloads):
+//   A: 4 producers enqueue N tasks in batches of 500 → W workers take them → complete (W=1, 16)
+//   B: one idle waiting worker; one enqueue at a time; time from the call to the worker having it
+//   C: 16 clients (own connection each) create single tasks for 4 s
+// Asserts nothing.
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { fromJson } from "@bufbuild/protobuf";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { clientFor } from "../../src/testing/clients.ts";
+import { freePort } from "../../src/testing/server.ts";
+import { dispatchLatency, endToEnd, grpcPort, payloadOf, withServer } from "../tasks.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const N = Number(process.env.BENCH_TASKS ?? 50_000);
+const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 1_000);
+const C_MS = 4_000;
+const here = import.meta.dir;
+
+interface Figures {
+  a1: number;
+  a16: number;
+  bP50: number;
+  bP99: number;
+  c: number;
+}
+type System = "switchyard" | "bullmq-default" | "bullmq-aof-always" | "bunqueue-tcp";
+const BUNQUEUE_CLI = join(import.meta.dir, "node_modules/bunqueue/dist/cli/index.js");
+const SYSTEMS: System[] = ["switchyard", "bullmq-default", "bullmq-aof-always", ...(existsSync(BUNQUEUE_CLI) ? (["bunqueue-tcp"] as const) : [])];
+
+async function singleCreates(url: string, ms: number): Promise<number> {
+  const clients = Array.from({ length: 16 }, () => clientFor(TaskService, url, "grpc"));
+  for (const c of clients) await c.createTask({ task: { queue: "c-warm", payload: fromJson(ValueSchema, payloadOf(0)) } });
+  let count = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    clients.map(async (c) => {
+      for (let i = 0; performance.now() < end; i++) {
+        await c.createTask({ task: { queue: "c", payload: fromJson(ValueSchema, payloadOf(i)) } });
+        count++;
+      }
+    }),
+  );
+  return Math.round(count / ((performance.now() - t0) / 1000));
+}
+
+async function switchyard(): Promise<Figures> {
+  return withServer(async (url) => {
+    const port = grpcPort(url);
+    await endToEnd(port, "grpc", 4, 5_000); // warm up
+    const a1 = await endToEnd(port, "grpc", 1, N);
+    const a16 = await endToEnd(port, "grpc", 16, N);
+    const b = await dispatchLatency(port, "grpc", SAMPLES);
+    const c = await singleCreates(url, C_MS);
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c };
+  });
+}
+
+async function sh(cmd: string[], cwd = here): Promise<string> {
+  const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "inherit" });
+  const out = await new Response(p.stdout).text();
+  if ((await p.exited) !== 0) throw new Error(`${cmd.join(" ")} failed`);
+  return out.trim();
+}
+
+async function bullmq(aof: boolean): Promise<Figures> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-redis-"));
+  const args = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no"];
+  if (aof) args.push("--appendonly", "yes", "--appendfsync", "always");
+  const redis = Bun.spawn(args, { stdout: "ignore", stderr: "inherit" });
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await sh(["redis-cli", "-p", String(port), "ping"])) === "PONG") break;
+      } catch {}
+      await Bun.sleep(50);
+    }
+    const run = async (w: string, n: number) => {
+      const out = JSON.parse(await sh(["node", "bullmq.mjs", String(port), w, String(n)]));
+      await sh(["redis-cli", "-p", String(port), "flushall"]);
+      return out;
+    };
+    await run("a1", 5_000); // warm up
+    const a1 = await run("a1", N);
+    const a16 = await run("a16", N);
+    const b = await run("b", SAMPLES);
+    const c = await run("c", C_MS);
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond };
+  } finally {
+    redis.kill("SIGTERM");
+    await redis.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("error", () => resolve(false));
+  });
+
+async function bunqueue(): Promise<Figures> {
+  const [port, httpPort] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-bunqueue-"));
+  const server = Bun.spawn(
+    ["bun", BUNQUEUE_CLI, "start", "--tcp-port", String(port), "--http-port", String(httpPort), "--host", "127.0.0.1", "--data-path", join(dir, "queue.db")],
+    { stdout: "ignore", stderr: "inherit" },
+  );
+  try {
+    for (let i = 0; i < 200 && !(await portOpen(port)); i++) await Bun.sleep(50);
+    const run = async (w: string, n: number) => JSON.parse(await sh(["bun", "bunqueue.mjs", String(port), w, String(n)]));
+    await run("a1", 5_000); // warm up
+    const a1 = await run("a1", N);
+    const a16 = await run("a16", N);
+    const b = await run("b", SAMPLES);
+    const c = await run("c", C_MS);
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond };
+  } finally {
+    server.kill("SIGTERM");
+    await server.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const rounds: Record<System, Figures[]> = { switchyard: [], "bullmq-default": [], "bullmq-aof-always": [], "bunqueue-tcp": [] };
+for (let r = 1; r <= ROUNDS; r++) {
+  for (const s of SYSTEMS) {
+    const f = s === "switchyard" ? await switchyard() : s === "bunqueue-tcp" ? await bunqueue() : await bullmq(s === "bullmq-aof-always");
+    rounds[s].push(f);
+    console.error(`round ${r} ${s}: ${JSON.stringify(f)}`);
+  }
+}
+
+const med = (s: System, k: keyof Figures) => median(rounds[s].map((f) => f[k]));
+const withBunqueue = SYSTEMS.includes("bunqueue-tcp");
+const fmt = (k: keyof Figures, v: number) => (k === "bP50" || k === "bP99" ? v.toFixed(2) : String(Math.round(v)));
+const rows: [string, keyof Figures, boolean][] = [
+  ["A: batch enqueue → workers → complete, W=1 (tasks/s)", "a1", true],
+  ["A, W=16 (tasks/s)", "a16", true],
+  ["B: enqueue → waiting worker, p50 (ms)", "bP50", false],
+  ["B, p99 (ms)", "bP99", false],
+  ["C: single creates, 16 clients (creates/s)", "c", true],
+];
+const ratio = (k: keyof Figures, higherBetter: boolean, peer: System) => {
+  const x = med("switchyard", k) / med(peer, k);
+  return `${x.toFixed(2)}×${higherBetter ? "" : " (lower is better)"}`;
+};
+const table = [
+  `| workload | Switchyard | BullMQ, default Redis | BullMQ, AOF always |${withBunqueue ? " bunqueue TCP |" : ""} Switchyard ÷ default | Switchyard ÷ AOF always |${withBunqueue ? " Switchyard ÷ bunqueue |" : ""}`,
+  `|---|---:|---:|---:|${withBunqueue ? "---:|" : ""}---:|---:|${withBunqueue ? "---:|" : ""}`,
+  ...rows.map(
+    ([label, k, hb]) =>
+      `| ${label} | ${fmt(k, med("switchyard", k))} | ${fmt(k, med("bullmq-default", k))} | ${fmt(k, med("bullmq-aof-always", k))} |${withBunqueue ? ` ${fmt(k, med("bunqueue-tcp", k))} |` : ""} ${ratio(k, hb, "bullmq-default")} | ${ratio(k, hb, "bullmq-aof-always")} |${withBunqueue ? ` ${ratio(k, hb, "bunqueue-tcp")} |` : ""}`,
+  ),
+].join("\n");
+const every = [
+  "| system | round | A W=1 | A W=16 | B p50 | B p99 | C |",
+  "|---|---:|---:|---:|---:|---:|---:|",
+  ...SYSTEMS.flatMap((s) => rounds[s].map((f, i) => `| ${s} | ${i + 1} | ${f.a1} | ${f.a16} | ${f.bP50.toFixed(2)} | ${f.bP99.toFixed(2)} | ${f.c} |`)),
+].join("\n");
+
+const redisVersion = await sh(["redis-server", "--version"]);
+const bullmqVersion = await sh(["node", "-p", "require('./node_modules/bullmq/package.json').version"]);
+const nodeVersion = await sh(["node", "--version"]);
+const bunqueueVersion = withBunqueue ? await sh(["node", "-p", "require('./node_modules/bunqueue/package.json').version"]) : "";
+const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
+const date = new Date().toISOString().slice(0, 10);
+const text = `# peers benchmark, ${date}
+
+Command: \`bench/peers/setup.sh && bun bench/peers/run.ts\` (BENCH_ROUNDS=${ROUNDS} BENCH_TASKS=${N} BENCH_LATENCY_SAMPLES=${SAMPLES})
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, shared (load average at the end: ${load})
+Versions: Switchyard (this commit) on Bun ${Bun.version}, clients @connectrpc/connect-node gRPC (h2c) in the Bun driver process;
+BullMQ ${bullmqVersion} with ioredis on Node ${nodeVersion};${withBunqueue ? ` bunqueue ${bunqueueVersion} (server and client on Bun);` : ""} ${redisVersion.split(" ").slice(0, 3).join(" ")} (Debian package).
+
+Durability:
+- Switchyard: SQLite WAL; every acknowledgement after an fdatasync of the WAL that began after the commit (src/db/README.md).
+- BullMQ, default Redis: redis-server built-in defaults (RDB snapshots, \`appendonly no\`): an acknowledged job is in memory only.
+- BullMQ, AOF always: \`--appendonly yes --appendfsync always\`: Redis fsyncs the AOF before answering a write.${withBunqueue ? `\n- bunqueue ${bunqueueVersion} TCP server (\`bunqueue start\`, its SQLite file): \`PRAGMA synchronous = NORMAL\` in its code (no fsync at each commit).` : ""}
+
+Workloads (~100-byte JSON payloads, every system started fresh each round, rounds interleaved, ${ROUNDS} rounds, medians):
+- A: ${N} tasks enqueued by 4 producers in batches of 500 (BullMQ \`addBulk\`, Switchyard \`BatchCreateTasks\`); W workers
+  (Switchyard: \`ConnectWorker\` streams with 1000 credits completing what arrived in one loop turn with \`BatchCompleteTasks\`;
+  BullMQ${withBunqueue ? " and bunqueue" : ""}: \`Worker\`s with concurrency 64, each its own connection, completing jobs one by one); time until all complete.
+- B: one idle worker waiting; ${SAMPLES} enqueues one after another (after 100 warm-up); time from the call to the worker having it.
+- C: 16 clients, each its own connection, creating single tasks for ${C_MS / 1000} s.
+
+## Medians
+
+${table}
+
+## Every round
+
+${every}
+`;
+const file = join(here, "..", "results", `${date}-peers.md`);
+await Bun.write(file, text);
+console.log(text);
+console.log(`written to ${file}`);

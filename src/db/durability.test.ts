@@ -1,0 +1,215 @@
+// Durability of the group committer with the WAL synced off the event loop: an answer waits for
+// a sync that began after its commit; a process killed right after acknowledgements keeps every
+// acknowledged write; checkpoints happen on the worker's connection, not the writer's.
+import { afterEach, describe, expect, it } from "bun:test";
+import { Database as Sqlite } from "bun:sqlite";
+import { mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase, type Database } from "./client.ts";
+import { createCommitter, DurabilityError } from "./group-commit.ts";
+import { startCheckpointer } from "./checkpointer.ts";
+import { createWalSyncer } from "./wal-sync.ts";
+
+let dir: string;
+const toClose: Database[] = [];
+
+function freshDir(): string {
+  dir = mkdtempSync(join(tmpdir(), "switchyard-durable-"));
+  return dir;
+}
+
+afterEach(async () => {
+  for (const d of toClose.splice(0)) await d.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A sync the test releases by hand, recording how many groups were committed when each began. */
+function manualSync(groups: () => number) {
+  const calls: { committedBefore: number; release: () => void; fail: (e: unknown) => void }[] = [];
+  return {
+    calls,
+    durable: () =>
+      new Promise<void>((resolve, reject) => calls.push({ committedBefore: groups(), release: resolve, fail: reject })),
+  };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("answers after the sync", () => {
+  function setup() {
+    const sqlite = new Sqlite(join(freshDir(), "m.db"));
+    sqlite.exec("PRAGMA journal_mode = WAL");
+    sqlite.exec("CREATE TABLE t (v TEXT NOT NULL UNIQUE)");
+    let committer: ReturnType<typeof createCommitter>;
+    const sync = manualSync(() => committer.stats.groups);
+    committer = createCommitter(sqlite, { durable: sync.durable });
+    const insert = sqlite.prepare("INSERT INTO t (v) VALUES (?)");
+    return { sqlite, committer, sync, insert };
+  }
+
+  it("holds every answer of a committed group until a sync that began after its commit returns", async () => {
+    const { sqlite, committer, sync, insert } = setup();
+    const answered: string[] = [];
+    const first = ["a", "b"].map((v) => committer.run(() => insert.run(v)).then(() => answered.push(v)));
+    await tick();
+    await tick();
+    // Committed (visible to a reader) but not acknowledged: the sync has not returned.
+    expect(sqlite.query("SELECT count(*) AS n FROM t").get()).toEqual({ n: 2 });
+    expect(sync.calls.map((c) => c.committedBefore)).toEqual([1]);
+    expect(answered).toEqual([]);
+
+    // A group committed while that sync is in flight is not covered by it.
+    const second = committer.run(() => insert.run("c")).then(() => answered.push("c"));
+    await tick();
+    await tick();
+    expect(committer.stats.groups).toBe(2);
+    sync.calls[0]!.release();
+    await Promise.all(first);
+    await tick();
+    expect(answered).toEqual(["a", "b"]);
+    // The next sync began after group 2's commit, and it alone answers "c".
+    expect(sync.calls.map((c) => c.committedBefore)).toEqual([1, 2]);
+    sync.calls[1]!.release();
+    await second;
+    expect(answered).toEqual(["a", "b", "c"]);
+    sqlite.close();
+  });
+
+  it("answers several groups committed during one sync with the next single sync", async () => {
+    const { sqlite, committer, sync, insert } = setup();
+    const p0 = committer.run(() => insert.run("x0"));
+    await tick();
+    const later = [];
+    for (let i = 1; i <= 3; i++) {
+      later.push(committer.run(() => insert.run(`x${i}`)));
+      await tick(); // each in a group of its own
+    }
+    expect(committer.stats.groups).toBe(4);
+    expect(sync.calls.length).toBe(1);
+    sync.calls[0]!.release();
+    await p0;
+    await tick();
+    expect(sync.calls.length).toBe(2);
+    expect(sync.calls[1]!.committedBefore).toBe(4);
+    sync.calls[1]!.release();
+    await Promise.all(later);
+    expect(committer.stats.syncs).toBe(2);
+    sqlite.close();
+  });
+
+  it("stops accepting writes after a failed sync and fails what that sync would have answered", async () => {
+    const { sqlite, committer, sync, insert } = setup();
+    const p = committer.run(() => insert.run("y"));
+    await tick();
+    sync.calls[0]!.fail(new Error("EIO"));
+    await expect(p).rejects.toBeInstanceOf(DurabilityError);
+    await expect(committer.run(() => insert.run("z"))).rejects.toBeInstanceOf(DurabilityError);
+    sqlite.close();
+  });
+});
+
+describe("a process killed right after acknowledgements", () => {
+  it("keeps every write it acknowledged, and the file is intact", async () => {
+    const path = join(freshDir(), "k.db");
+    const setupDb = new Sqlite(path);
+    setupDb.exec("PRAGMA journal_mode = WAL");
+    setupDb.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)");
+    setupDb.close();
+    const child = Bun.spawn(["bun", join(import.meta.dir, "ack-writer.ts"), path], { stdout: "pipe", stderr: "inherit" });
+    const acked: string[] = [];
+    const reader = child.stdout.getReader();
+    const decoder = new TextDecoder();
+    let rest = "";
+    while (acked.length < 3000) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const lines = (rest + decoder.decode(value)).split("\n");
+      rest = lines.pop()!;
+      acked.push(...lines);
+    }
+    child.kill("SIGKILL");
+    expect(await child.exited).not.toBe(0);
+    expect(acked.length).toBeGreaterThanOrEqual(3000);
+
+    const after = new Sqlite(path);
+    expect(after.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    const rows = new Set((after.query("SELECT v FROM t").all() as { v: string }[]).map((r) => r.v));
+    expect(acked.filter((v) => !rows.has(v))).toEqual([]);
+    after.close();
+  }, 30_000);
+});
+
+describe("checkpoints", () => {
+  it("copy the WAL into the database file from the worker while the writer never checkpoints", async () => {
+    const database = openDatabase(join(freshDir(), "c.db"), { migrate: false });
+    toClose.push(database);
+    expect(database.sqlite.query("PRAGMA wal_autocheckpoint").get()).toEqual({ wal_autocheckpoint: 0 });
+    expect(database.sqlite.query("PRAGMA synchronous").get()).toEqual({ synchronous: 1 }); // NORMAL
+    database.sqlite.exec("CREATE TABLE t (v TEXT)");
+    const sizeBefore = statSync(database.path).size;
+    const insert = database.sqlite.prepare("INSERT INTO t (v) VALUES (?)");
+    const blob = "x".repeat(1000);
+    await Promise.all(Array.from({ length: 2000 }, () => database.committer.run(() => insert.run(blob))));
+    const deadline = Date.now() + 20_000;
+    const done = () => statSync(database.path).size > sizeBefore + 1_000_000 && database.checkpoints()!.checkpoints > 0;
+    while (!done() && Date.now() < deadline) await Bun.sleep(20);
+    expect(statSync(database.path).size).toBeGreaterThan(sizeBefore + 1_000_000);
+    expect(database.checkpoints()!.checkpoints).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+describe("the WAL syncer", () => {
+  it("notices the file at the path was replaced and syncs the new one", async () => {
+    const wal = join(freshDir(), "x.db-wal");
+    writeFileSync(wal, "first");
+    const syncer = createWalSyncer(wal);
+    await syncer.sync();
+    await syncer.sync();
+    expect(syncer.reopens).toBe(0);
+    writeFileSync(`${wal}.new`, "second");
+    renameSync(`${wal}.new`, wal); // a new inode at the same path
+    await syncer.sync();
+    expect(syncer.reopens).toBe(1);
+    await syncer.sync();
+    expect(syncer.reopens).toBe(1);
+    await syncer.close();
+  });
+});
+
+describe("the checkpoint worker", () => {
+  it("starts with the first change, stops when idle, and starts again with the next change", async () => {
+    const path = join(freshDir(), "w.db");
+    const db = new Sqlite(path);
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA wal_autocheckpoint = 0");
+    db.exec("CREATE TABLE t (v TEXT)");
+    const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+    const lost: unknown[] = [];
+    const cp = startCheckpointer(path, (e) => lost.push(e), 20, 200);
+    const until = async (what: () => boolean) => {
+      const deadline = Date.now() + 20_000;
+      while (!what() && Date.now() < deadline) await Bun.sleep(10);
+      expect(what()).toBe(true);
+    };
+    expect(cp.stats().starts).toBe(0); // nothing changed yet: no worker
+    insert.run("a");
+    cp.committed();
+    expect(cp.stats().starts).toBe(1);
+    await until(() => cp.stats().checkpoints >= 1);
+    const ticks = () => cp.stats().ticks;
+    // Idle: the worker stops (its ticks stop), then a new change starts a new one.
+    await until(() => {
+      const before = ticks();
+      Bun.sleepSync(100);
+      return ticks() === before;
+    });
+    insert.run("b");
+    cp.committed();
+    expect(cp.stats().starts).toBe(2);
+    await until(() => cp.stats().checkpoints >= 2);
+    await cp.close();
+    expect(lost).toEqual([]);
+    db.close();
+  }, 30_000);
+});
