@@ -1,0 +1,181 @@
+"""Reference insights worker for Switchyard (gRPC, grpcio): serves every task type of queue
+`insights` with deterministic scripted output instead of a model.
+
+    python worker.py <host:port> <stubs dir> <worker id> [--delay-ms MS] [--malformed] [--fail]
+
+Holds `TaskService.ConnectWorker` on queue `insights` and, for each task it is given, builds
+the result from the payload alone (same payload, same result):
+
+- `next_steps.generate`: `{ next_steps: [{ title, description, rationale, priority, category }] }`,
+  `max_count` of them, titled after the project's files and intent.
+- `decisions.extract`: `{ decisions: [{ title, decision, rationale, conversation_id, message_id,
+  concepts }] }`, one per user message that says "decide", "use" or "choose".
+- `drift.analyze`: `{ source_changes_summary, target_changes_summary, risk_level,
+  can_auto_sync, recommendation, conflicting_files }` from the file lists.
+- `conversation.turn`: streams its reply word by word as progress messages
+  (`HeartbeatTask(progress_message=delta)`), then completes with `{ content, changed_files }`.
+- any other type (`atlas.index`, `action_item.run`, `credentials.validate`,
+  `resource.destroy`, `deploy.*`): `{ ok: true, type }`.
+
+`--delay-ms` sleeps before answering (a slow worker), `--malformed` answers results that do not
+fill their message (the server must fail the task), `--fail` fails every task. Prints one JSON
+line per task and a summary when it stops (SIGTERM/SIGINT).
+"""
+import json
+import signal
+import sys
+import threading
+import time
+
+import os
+
+import grpc
+
+target, stubs, worker_id = sys.argv[1:4]
+args = sys.argv[4:]
+delay = int(args[args.index("--delay-ms") + 1]) / 1000 if "--delay-ms" in args else 0
+malformed = "--malformed" in args
+fail_all = "--fail" in args
+sys.path.insert(0, stubs)
+from google.protobuf import duration_pb2, json_format, struct_pb2  # noqa: E402
+from switchyard.tasks.v1 import tasks_pb2 as tpb  # noqa: E402
+from switchyard.tasks.v1 import tasks_service_pb2 as tspb  # noqa: E402
+from switchyard.tasks.v1 import tasks_service_pb2_grpc as tgrpc  # noqa: E402
+
+# With SWITCHYARD_API_TOKEN set, every call carries it as a bearer token.
+token = os.environ.get("SWITCHYARD_API_TOKEN", "")
+md = [("authorization", f"Bearer {token}")] if token else []
+stopping = threading.Event()
+lock = threading.Lock()
+summary = {"worker": worker_id, "tasks": 0}
+
+
+def emit(line):
+    with lock:
+        print(json.dumps(line), flush=True)
+
+
+def next_steps(p):
+    project = p.get("project", {})
+    files = p.get("files", [])
+    n = int(p.get("max_count", 5))
+    categories = ["feature", "test", "docs", "refactor", "fix"]
+    priorities = ["high", "medium", "low"]
+    out = []
+    for i in range(n):
+        subject = files[i % len(files)] if files else project.get("name", "the project")
+        out.append({
+            "title": f"Step {i + 1}: work on {subject}",
+            "description": f"Scripted suggestion {i + 1} for {project.get('name', '')} ({project.get('intent', '') or 'no intent'}).",
+            "rationale": f"{len(files)} file(s) in the latest snapshot.",
+            "priority": priorities[i % 3],
+            "category": categories[i % 5],
+        })
+    return {"next_steps": out}
+
+
+def decisions(p):
+    out = []
+    for c in p.get("conversations", []):
+        for m in c.get("messages", []):
+            text = m.get("content", "")
+            if m.get("role") == "user" and any(w in text.lower() for w in ("decide", "use ", "choose")):
+                words = [w.strip(".,!?").lower() for w in text.split() if len(w) > 3]
+                out.append({
+                    "title": text[:60],
+                    "decision": text,
+                    "rationale": "stated by the user",
+                    "conversation_id": c["id"],
+                    "message_id": m["id"],
+                    "concepts": words[:3],
+                })
+    return {"decisions": out}
+
+
+def drift(p):
+    d = p.get("drift", {})
+    added, modified, deleted = d.get("added", []), d.get("modified", []), d.get("deleted", [])
+    changed = len(added) + len(modified) + len(deleted)
+    risk = "low" if not modified else ("medium" if len(modified) < 5 else "high")
+    return {
+        "source_changes_summary": f"main: {len(added)} added, {len(modified)} modified, {len(deleted)} deleted",
+        "target_changes_summary": f"{changed} file(s) differ from main",
+        "risk_level": risk,
+        "can_auto_sync": not modified,
+        "recommendation": "Sync now." if not modified else f"Review {', '.join(modified)} before syncing.",
+        "conflicting_files": modified,
+    }
+
+
+def turn(tasks, task, lease, p):
+    reply = f"Scripted reply to: {p.get('prompt', '')}"
+    for word in reply.split(" "):
+        tasks.HeartbeatTask(tspb.HeartbeatTaskRequest(id=task.id, fencing_token=lease.fencing_token, progress_message=word + " "), timeout=10, metadata=md)
+    changed = ["README.md"] if "[edit]" in p.get("prompt", "") else []
+    return {"content": reply + " ", "changed_files": changed}
+
+
+def bad(kind):
+    # Results that do not fill their message: a wrong type where a list or a string must be.
+    return {"next_steps": "none"} if kind == "next_steps.generate" else {"decisions": [{"title": 3}]} if kind == "decisions.extract" else {"risk_level": "catastrophic"}
+
+
+def run(channel, task, lease):
+    tasks = tgrpc.TaskServiceStub(channel)
+    payload = json_format.MessageToDict(task.payload) if task.HasField("payload") else {}
+    outcome = {"task": task.id, "type": task.type}
+    try:
+        if delay:
+            time.sleep(delay)
+        if fail_all:
+            tasks.FailTask(tspb.FailTaskRequest(id=task.id, fencing_token=lease.fencing_token, error=tpb.TaskError(message="scripted failure", reason="SCRIPTED_FAILURE")), timeout=10, metadata=md)
+            outcome["result"] = "failed"
+        else:
+            if malformed:
+                result = bad(task.type)
+            elif task.type == "next_steps.generate":
+                result = next_steps(payload)
+            elif task.type == "decisions.extract":
+                result = decisions(payload)
+            elif task.type == "drift.analyze":
+                result = drift(payload)
+            elif task.type == "conversation.turn":
+                result = turn(tasks, task, lease, payload)
+            else:
+                result = {"ok": True, "type": task.type}
+            value = struct_pb2.Value()
+            json_format.ParseDict(result, value)
+            done = tasks.CompleteTask(tspb.CompleteTaskRequest(id=task.id, fencing_token=lease.fencing_token, result=value), timeout=10, metadata=md)
+            outcome["result"] = tpb.TaskState.Name(done.task.state) if done.HasField("task") else "completed"
+    except grpc.RpcError as error:
+        outcome["result"] = f"refused: {error.code().name}"
+    with lock:
+        summary["tasks"] += 1
+    emit({"task_done": outcome})
+
+
+def main():
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    with grpc.insecure_channel(target) as channel:
+        tasks = tgrpc.TaskServiceStub(channel)
+        stream = tasks.ConnectWorker(
+            tspb.ConnectWorkerRequest(worker_id=worker_id, queues=["insights"], credits=4, lease_duration=duration_pb2.Duration(seconds=60)),
+            metadata=md,
+        )
+        threading.Thread(target=lambda: (stopping.wait(), stream.cancel()), daemon=True).start()
+        try:
+            for message in stream:
+                kind = message.WhichOneof("message")
+                if kind == "session":
+                    emit({"connected": message.session.session_id})
+                elif kind == "assigned":
+                    threading.Thread(target=run, args=(channel, message.assigned.task, message.assigned.lease), daemon=True).start()
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.CANCELLED:
+                emit({"stream_error": error.code().name})
+    emit({"summary": summary})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  ConversationEventSchema,
+  ConversationEventType,
+  ConversationMessageSchema,
+  ConversationSchema,
+  TimelineEntrySchema,
+  type Conversation,
+  type ConversationEvent,
+  type ConversationMessage,
+} from "../../gen/switchyard/workspaces/v1/conversations_pb.js";
+import { DecisionSchema, DriftAnalysisSchema, NextStepSchema, type Decision, type DriftAnalysis, type NextStep } from "../../gen/switchyard/workspaces/v1/insights_pb.js";
+import type { WorkspaceDomain } from "../workspaces/context.ts";
+import { conceptLinks } from "./decisions.ts";
+import type { DriftAnalysis as DomainDrift } from "./drift-analysis.ts";
+import type * as T from "./types.ts";
+
+const ts = (ms: number | undefined) => (ms === undefined ? undefined : timestampFromMs(ms));
+
+export function nextStepMessage(s: T.NextStep): NextStep {
+  return create(NextStepSchema, {
+    id: s.id, projectId: s.projectId, title: s.title, description: s.description, rationale: s.rationale, priority: s.priority, category: s.category,
+    status: s.status, helpful: s.helpful, taskId: s.taskId, createdAt: ts(s.createdAt), updatedAt: ts(s.updatedAt),
+  });
+}
+
+export function decisionMessage(x: T.Decision, withLinks: boolean): Decision {
+  return create(DecisionSchema, {
+    id: x.id, projectId: x.projectId, title: x.title, decision: x.decision, rationale: x.rationale, conversationId: x.conversationId, messageId: x.messageId,
+    links: withLinks ? conceptLinks(x) : [], createdAt: ts(x.createdAt),
+  });
+}
+
+export function driftAnalysisMessage(a: DomainDrift): DriftAnalysis {
+  const r = a.drift;
+  return create(DriftAnalysisSchema, {
+    sourceChangesSummary: a.sourceChangesSummary, targetChangesSummary: a.targetChangesSummary, riskLevel: a.riskLevel, canAutoSync: a.canAutoSync,
+    recommendation: a.recommendation, conflictingFiles: a.conflictingFiles, sourceWorkspaceId: a.sourceWorkspaceId, taskId: a.taskId, analyzedAt: ts(a.analyzedAt),
+    drift: {
+      sourceManifestHash: r.sourceManifestHash, targetManifestHash: r.targetManifestHash, added: r.added, modified: r.modified, deleted: r.deleted,
+      filesAdded: r.added.length, filesModified: r.modified.length, filesDeleted: r.deleted.length, bytesChanged: BigInt(r.bytesChanged), includesDirty: r.includesDirty,
+    },
+  });
+}
+
+export function conversationMessage(ws: WorkspaceDomain, tenant: string, c: T.Conversation, messageCount: number): Conversation {
+  const w = ws.store.getWorkspace(tenant, c.workspaceId);
+  const p = ws.store.getProject(tenant, c.projectId);
+  return create(ConversationSchema, {
+    id: c.id, workspaceId: c.workspaceId, title: c.title, workspaceName: w?.name ?? "", projectId: c.projectId, projectName: p?.name ?? "",
+    manifestHash: c.manifestHash, messageCount, status: c.status, createdAt: ts(c.createdAt), updatedAt: ts(c.updatedAt),
+  });
+}
+
+export function messageMessage(m: T.Message): ConversationMessage {
+  return create(ConversationMessageSchema, {
+    id: m.id, conversationId: m.conversationId, role: m.role, content: m.content, status: m.status, error: m.error, changedFiles: m.changedFiles,
+    taskId: m.taskId, createdAt: ts(m.createdAt), completedAt: ts(m.completedAt),
+  });
+}
+
+const EVENT_TYPES: Record<T.ConversationEventType, ConversationEventType> = {
+  message_created: ConversationEventType.MESSAGE_CREATED,
+  message_delta: ConversationEventType.MESSAGE_DELTA,
+  message_completed: ConversationEventType.MESSAGE_COMPLETED,
+  files_changed: ConversationEventType.FILES_CHANGED,
+  cleared: ConversationEventType.CLEARED,
+  conversation_updated: ConversationEventType.CONVERSATION_UPDATED,
+};
+
+export function eventMessage(e: T.ConversationEvent): ConversationEvent {
+  const m = e.data.message as T.Message | undefined;
+  return create(ConversationEventSchema, {
+    sequence: BigInt(e.sequence), type: EVENT_TYPES[e.type], createdAt: ts(e.createdAt), messageId: e.messageId,
+    message: m ? messageMessage(m) : undefined, delta: (e.data.delta as string) ?? "", changedFiles: (e.data.changed_files as string[]) ?? [],
+  });
+}
+
+export function timelineMessage(t: { id: string; type: string; title: string; refId: string; data: Record<string, unknown>; createdAt: number }) {
+  return create(TimelineEntrySchema, { id: t.id, type: t.type, title: t.title, refId: t.refId, data: JSON.parse(JSON.stringify(t.data)) as JsonObject, createdAt: ts(t.createdAt) });
+}

@@ -1,0 +1,130 @@
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/**
+ * Task-backed calls: one row per task this domain created (next steps, decisions, drift
+ * analysis, conversation turns…). `status` pending → done | failed once the task is final and
+ * its result applied; `output` is what the call answers (JSON), `error` the refusal (JSON).
+ */
+export const insCalls = sqliteTable(
+  "ins_calls",
+  {
+    tenant: text("tenant").notNull(),
+    taskId: text("task_id").notNull(),
+    type: text("type").notNull(),
+    subject: text("subject").notNull(),
+    status: text("status").notNull(),
+    output: text("output"),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.taskId] }), index("ins_calls_pending").on(t.status)],
+);
+
+/** Next-step suggestions of a project. */
+export const insNextSteps = sqliteTable(
+  "ins_next_steps",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    projectId: text("project_id").notNull(),
+    title: text("title").notNull(),
+    description: text("description").notNull(),
+    rationale: text("rationale").notNull(),
+    priority: text("priority").notNull(),
+    category: text("category").notNull(),
+    status: text("status").notNull(),
+    /** 1 helpful, 0 not, null no feedback. */
+    helpful: integer("helpful"),
+    taskId: text("task_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ins_next_steps_project").on(t.tenant, t.projectId, t.status, t.createdAt)],
+);
+
+/** Decisions extracted from a project's conversations; `concepts` a JSON list of concept names. */
+export const insDecisions = sqliteTable(
+  "ins_decisions",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    projectId: text("project_id").notNull(),
+    title: text("title").notNull(),
+    decision: text("decision").notNull(),
+    rationale: text("rationale").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    messageId: text("message_id").notNull(),
+    concepts: text("concepts").notNull(),
+    taskId: text("task_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ins_decisions_project").on(t.tenant, t.projectId, t.createdAt)],
+);
+
+/** Conversations with an agent about a workspace. */
+export const insConversations = sqliteTable(
+  "ins_conversations",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    projectId: text("project_id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    title: text("title").notNull(),
+    manifestHash: text("manifest_hash").notNull(),
+    status: text("status").notNull(),
+    /** Messages before this time are cleared (not shown, not given to the agent). */
+    clearedAt: integer("cleared_at").notNull().default(0),
+    lastSeq: integer("last_seq").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ins_conversations_updated").on(t.tenant, t.updatedAt)],
+);
+
+/** Messages of a conversation; `seq` orders them. */
+export const insMessages = sqliteTable(
+  "ins_messages",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    seq: integer("seq").notNull(),
+    role: text("role").notNull(),
+    content: text("content").notNull(),
+    status: text("status").notNull(),
+    error: text("error").notNull().default(""),
+    changedFiles: text("changed_files").notNull().default("[]"),
+    taskId: text("task_id").notNull().default(""),
+    cleared: integer("cleared").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    completedAt: integer("completed_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), uniqueIndex("ins_messages_seq").on(t.tenant, t.conversationId, t.seq)],
+);
+
+/** A conversation's events (stream replay and timeline); `data` is JSON. */
+export const insConversationEvents = sqliteTable(
+  "ins_conversation_events",
+  {
+    tenant: text("tenant").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    sequence: integer("sequence").notNull(),
+    type: text("type").notNull(),
+    messageId: text("message_id").notNull().default(""),
+    data: text("data").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.conversationId, t.sequence] })],
+);
+
+/** Dismissed action items (any kind, including drift and deployment ones). */
+export const insDismissals = sqliteTable(
+  "ins_dismissals",
+  {
+    tenant: text("tenant").notNull(),
+    itemId: text("item_id").notNull(),
+    dismissedAt: integer("dismissed_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.itemId] })],
+);

@@ -1,0 +1,90 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { ConversationService } from "../../gen/switchyard/workspaces/v1/conversation_service_pb.js";
+import { InsightService } from "../../gen/switchyard/workspaces/v1/insight_service_pb.js";
+import { invalidArgument } from "../core/errors.ts";
+import { tenantOf } from "../core/principal.ts";
+import type { InsightsDomain } from "./context.ts";
+import * as conv from "./conversations.ts";
+import * as cv from "./convert.ts";
+import { extractDecisions, listDecisions } from "./decisions.ts";
+import { analyzeDrift } from "./drift-analysis.ts";
+import { generateNextSteps, listNextSteps, updateNextStep } from "./next-steps.ts";
+
+/** InsightService: next steps, decisions, drift analysis (task-backed calls). */
+export function insightService(d: InsightsDomain): Partial<ServiceImpl<typeof InsightService>> {
+  return {
+    listNextSteps(req, ctx) {
+      const r = listNextSteps(d, tenantOf(ctx), req.projectId, req.status, req.pageSize, req.pageToken);
+      return { nextSteps: r.items.map(cv.nextStepMessage), nextPageToken: r.next };
+    },
+    async generateNextSteps(req, ctx) {
+      const r = await generateNextSteps(d, tenantOf(ctx), req.projectId, { maxCount: req.maxCount, requestId: req.requestId });
+      return { nextSteps: r.steps.map(cv.nextStepMessage), generatedCount: r.steps.length, taskId: r.taskId };
+    },
+    async updateNextStep(req, ctx) {
+      if (!req.status) throw invalidArgument("status", "is required");
+      await updateNextStep(d, tenantOf(ctx), req.projectId, req.nextStepId, { status: req.status });
+      return { success: true };
+    },
+    async submitNextStepFeedback(req, ctx) {
+      if (req.helpful === undefined) throw invalidArgument("helpful", "is required");
+      await updateNextStep(d, tenantOf(ctx), req.projectId, req.nextStepId, { helpful: req.helpful });
+      return { success: true };
+    },
+    listDecisions(req, ctx) {
+      const r = listDecisions(d, tenantOf(ctx), req.projectId, req.pageSize, req.pageToken);
+      return { decisions: r.items.map((x) => cv.decisionMessage(x, req.includeLinks)), nextPageToken: r.next };
+    },
+    async extractDecisions(req, ctx) {
+      const r = await extractDecisions(d, tenantOf(ctx), req.projectId, req.requestId);
+      return { decisions: r.decisions.map((x) => cv.decisionMessage(x, true)), extractedCount: r.decisions.length, taskId: r.taskId };
+    },
+    async analyzeWorkspaceDrift(req, ctx) {
+      return { analysis: cv.driftAnalysisMessage(await analyzeDrift(d, tenantOf(ctx), req.workspaceId, req.includeDirty)) };
+    },
+  };
+}
+
+/** ConversationService: conversations, messages (turns as tasks), events. */
+export function conversationService(d: InsightsDomain): Partial<ServiceImpl<typeof ConversationService>> {
+  const view = (tenant: string, c: ReturnType<typeof conv.getConversation>) => cv.conversationMessage(d.workspaces, tenant, c, d.store.countMessages(tenant, c.id));
+  return {
+    async createConversation(req, ctx) {
+      const tenant = tenantOf(ctx);
+      return { conversation: view(tenant, await conv.createConversation(d, tenant, { workspaceId: req.workspaceId, title: req.title })) };
+    },
+    listConversations(req, ctx) {
+      const tenant = tenantOf(ctx);
+      const r = conv.listConversations(d, tenant, req.limit, req.offset, req.pageToken);
+      return { conversations: r.items.map((c) => view(tenant, c)), nextPageToken: r.next };
+    },
+    getConversation(req, ctx) {
+      const tenant = tenantOf(ctx);
+      return { conversation: view(tenant, conv.getConversation(d, tenant, req.conversationId)) };
+    },
+    async updateConversation(req, ctx) {
+      await conv.updateConversation(d, tenantOf(ctx), req.conversationId, { title: req.title, workspaceId: req.workspaceId });
+      return { success: true };
+    },
+    listConversationMessages(req, ctx) {
+      const r = conv.listMessages(d, tenantOf(ctx), req.conversationId, req.limit, req.before ? timestampMs(req.before) : 0, req.pageToken);
+      return { messages: r.items.map(cv.messageMessage), nextPageToken: r.next, hasMore: r.hasMore };
+    },
+    async sendConversationMessage(req, ctx) {
+      const r = await conv.sendMessage(d, tenantOf(ctx), req.conversationId, req.prompt, req.requestId);
+      return { userMessage: cv.messageMessage(r.user), assistantMessage: cv.messageMessage(r.assistant), taskId: r.taskId };
+    },
+    async clearConversation(req, ctx) {
+      return { success: true, clearedCount: await conv.clearConversation(d, tenantOf(ctx), req.conversationId) };
+    },
+    getConversationTimeline(req, ctx) {
+      const r = conv.timeline(d, tenantOf(ctx), req.conversationId, req.pageSize, req.pageToken);
+      return { timeline: r.items.map(cv.timelineMessage), nextPageToken: r.next };
+    },
+    async *streamConversation(req, ctx) {
+      if (req.afterSequence < 0n) throw invalidArgument("after_sequence", "must not be negative");
+      for await (const e of conv.watchConversation(d, tenantOf(ctx), req.conversationId, Number(req.afterSequence), ctx.signal)) yield { event: cv.eventMessage(e) };
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import type { Database as Sqlite } from "bun:sqlite";
+import type { Call, Conversation, ConversationEvent, Decision, Message, NextStep } from "./types.ts";
+
+type Row = Record<string, any>;
+
+const callOf = (r: Row): Call => ({
+  tenant: r.tenant,
+  taskId: r.task_id,
+  type: r.type,
+  subject: r.subject,
+  status: r.status,
+  output: r.output === null ? undefined : JSON.parse(r.output),
+  error: r.error === null ? undefined : JSON.parse(r.error),
+  createdAt: r.created_at,
+  finishedAt: r.finished_at ?? undefined,
+});
+const stepOf = (r: Row): NextStep => ({
+  id: r.id, projectId: r.project_id, title: r.title, description: r.description, rationale: r.rationale, priority: r.priority,
+  category: r.category, status: r.status, helpful: r.helpful === null ? undefined : r.helpful === 1, taskId: r.task_id, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+const decisionOf = (r: Row): Decision => ({
+  id: r.id, projectId: r.project_id, title: r.title, decision: r.decision, rationale: r.rationale, conversationId: r.conversation_id,
+  messageId: r.message_id, concepts: JSON.parse(r.concepts), taskId: r.task_id, createdAt: r.created_at,
+});
+const conversationOf = (r: Row): Conversation => ({
+  id: r.id, projectId: r.project_id, workspaceId: r.workspace_id, title: r.title, manifestHash: r.manifest_hash, status: r.status,
+  clearedAt: r.cleared_at, lastSeq: r.last_seq, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+const messageOf = (r: Row): Message => ({
+  id: r.id, conversationId: r.conversation_id, seq: r.seq, role: r.role, content: r.content, status: r.status, error: r.error,
+  changedFiles: JSON.parse(r.changed_files), taskId: r.task_id, createdAt: r.created_at, completedAt: r.completed_at ?? undefined,
+});
+const eventOf = (r: Row): ConversationEvent => ({
+  conversationId: r.conversation_id, sequence: r.sequence, type: r.type, messageId: r.message_id, data: JSON.parse(r.data), createdAt: r.created_at,
+});
+
+/** All SQL of the insights domain. Writes are called inside `committer.run` by the domain. */
+export function createInsightsStore(db: Sqlite) {
+  const q = (sql: string) => db.query(sql);
+  return {
+    // ------------------------------------------------------------ calls
+    insertCall(c: Call): void {
+      q(`INSERT OR IGNORE INTO ins_calls (tenant, task_id, type, subject, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)`).run(c.tenant, c.taskId, c.type, c.subject, c.createdAt);
+    },
+    getCall(tenant: string, taskId: string): Call | undefined {
+      const r = q(`SELECT * FROM ins_calls WHERE tenant = ? AND task_id = ?`).get(tenant, taskId) as Row | null;
+      return r ? callOf(r) : undefined;
+    },
+    finishCall(tenant: string, taskId: string, set: { status: "done" | "failed"; output?: unknown; error?: { reason: string; message: string } }, now: number): boolean {
+      const r = q(`UPDATE ins_calls SET status = ?, output = ?, error = ?, finished_at = ? WHERE tenant = ? AND task_id = ? AND status = 'pending'`).run(
+        set.status, set.output === undefined ? null : JSON.stringify(set.output), set.error ? JSON.stringify(set.error) : null, now, tenant, taskId);
+      return r.changes > 0;
+    },
+    pendingCalls(limit: number): Call[] {
+      return (q(`SELECT * FROM ins_calls WHERE status = 'pending' ORDER BY created_at LIMIT ?`).all(limit) as Row[]).map(callOf);
+    },
+
+    // ------------------------------------------------------------ next steps
+    insertNextStep(tenant: string, s: NextStep): void {
+      q(`INSERT INTO ins_next_steps (tenant, id, project_id, title, description, rationale, priority, category, status, helpful, task_id, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`).run(tenant, s.id, s.projectId, s.title, s.description, s.rationale, s.priority, s.category, s.status, s.taskId, s.createdAt, s.updatedAt);
+    },
+    getNextStep(tenant: string, projectId: string, id: string): NextStep | undefined {
+      const r = q(`SELECT * FROM ins_next_steps WHERE tenant = ? AND project_id = ? AND id = ?`).get(tenant, projectId, id) as Row | null;
+      return r ? stepOf(r) : undefined;
+    },
+    listNextSteps(tenant: string, projectId: string, status: string, limit: number, offset: number): NextStep[] {
+      return (q(`SELECT * FROM ins_next_steps WHERE tenant = ? AND project_id = ? AND status = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
+        .all(tenant, projectId, status, limit, offset) as Row[]).map(stepOf);
+    },
+    nextStepsOfTask(tenant: string, taskId: string): NextStep[] {
+      return (q(`SELECT * FROM ins_next_steps WHERE tenant = ? AND task_id = ? ORDER BY rowid`).all(tenant, taskId) as Row[]).map(stepOf);
+    },
+    updateNextStep(tenant: string, projectId: string, id: string, set: { status?: string; helpful?: boolean }, now: number): boolean {
+      const r = q(`UPDATE ins_next_steps SET status = coalesce(?, status), helpful = coalesce(?, helpful), updated_at = ? WHERE tenant = ? AND project_id = ? AND id = ?`).run(
+        set.status ?? null, set.helpful === undefined ? null : set.helpful ? 1 : 0, now, tenant, projectId, id);
+      return r.changes > 0;
+    },
+
+    // ------------------------------------------------------------ decisions
+    insertDecision(tenant: string, d: Decision): void {
+      q(`INSERT INTO ins_decisions (tenant, id, project_id, title, decision, rationale, conversation_id, message_id, concepts, task_id, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(tenant, d.id, d.projectId, d.title, d.decision, d.rationale, d.conversationId, d.messageId, JSON.stringify(d.concepts), d.taskId, d.createdAt);
+    },
+    listDecisions(tenant: string, projectId: string, limit: number, offset: number): Decision[] {
+      return (q(`SELECT * FROM ins_decisions WHERE tenant = ? AND project_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`).all(tenant, projectId, limit, offset) as Row[]).map(decisionOf);
+    },
+    decisionsOfTask(tenant: string, taskId: string): Decision[] {
+      return (q(`SELECT * FROM ins_decisions WHERE tenant = ? AND task_id = ? ORDER BY rowid`).all(tenant, taskId) as Row[]).map(decisionOf);
+    },
+    /** When the last extraction of a project finished (its conversations since are read next). */
+    lastExtraction(tenant: string, projectId: string): number {
+      const r = q(`SELECT max(finished_at) AS t FROM ins_calls WHERE tenant = ? AND subject = ? AND type = 'decisions.extract' AND status = 'done'`).get(tenant, projectId) as Row;
+      return r.t ?? 0;
+    },
+
+    // ------------------------------------------------------------ conversations
+    insertConversation(tenant: string, c: Conversation): void {
+      q(`INSERT INTO ins_conversations (tenant, id, project_id, workspace_id, title, manifest_hash, status, cleared_at, last_seq, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`).run(tenant, c.id, c.projectId, c.workspaceId, c.title, c.manifestHash, c.status, c.createdAt, c.updatedAt);
+    },
+    getConversation(tenant: string, id: string): Conversation | undefined {
+      const r = q(`SELECT * FROM ins_conversations WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
+      return r ? conversationOf(r) : undefined;
+    },
+    listConversations(tenant: string, limit: number, offset: number): Conversation[] {
+      return (q(`SELECT * FROM ins_conversations WHERE tenant = ? ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`).all(tenant, limit, offset) as Row[]).map(conversationOf);
+    },
+    conversationsOfProject(tenant: string, projectId: string): Conversation[] {
+      return (q(`SELECT * FROM ins_conversations WHERE tenant = ? AND project_id = ? ORDER BY created_at`).all(tenant, projectId) as Row[]).map(conversationOf);
+    },
+    countConversations(tenant: string): number {
+      return (q(`SELECT count(*) AS n FROM ins_conversations WHERE tenant = ?`).get(tenant) as Row).n;
+    },
+    updateConversation(tenant: string, id: string, set: { title?: string; workspaceId?: string; manifestHash?: string; clearedAt?: number; status?: string }, now: number): void {
+      q(`UPDATE ins_conversations SET title = coalesce(?, title), workspace_id = coalesce(?, workspace_id), manifest_hash = coalesce(?, manifest_hash),
+        cleared_at = coalesce(?, cleared_at), status = coalesce(?, status), updated_at = ? WHERE tenant = ? AND id = ?`).run(
+        set.title ?? null, set.workspaceId ?? null, set.manifestHash ?? null, set.clearedAt ?? null, set.status ?? null, now, tenant, id);
+    },
+    insertMessage(tenant: string, m: Omit<Message, "seq">): Message {
+      const r = q(`SELECT coalesce(max(seq), 0) + 1 AS s FROM ins_messages WHERE tenant = ? AND conversation_id = ?`).get(tenant, m.conversationId) as Row;
+      q(`INSERT INTO ins_messages (tenant, id, conversation_id, seq, role, content, status, error, changed_files, task_id, created_at, completed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(tenant, m.id, m.conversationId, r.s, m.role, m.content, m.status, m.error, JSON.stringify(m.changedFiles), m.taskId, m.createdAt, m.completedAt ?? null);
+      return { ...m, seq: r.s };
+    },
+    getMessage(tenant: string, id: string): Message | undefined {
+      const r = q(`SELECT * FROM ins_messages WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
+      return r ? messageOf(r) : undefined;
+    },
+    messageOfTask(tenant: string, taskId: string): Message | undefined {
+      const r = q(`SELECT * FROM ins_messages WHERE tenant = ? AND task_id = ? AND role = 'assistant'`).get(tenant, taskId) as Row | null;
+      return r ? messageOf(r) : undefined;
+    },
+    updateMessage(tenant: string, id: string, set: { content?: string; status?: string; error?: string; changedFiles?: string[]; completedAt?: number }): void {
+      q(`UPDATE ins_messages SET content = coalesce(?, content), status = coalesce(?, status), error = coalesce(?, error),
+        changed_files = coalesce(?, changed_files), completed_at = coalesce(?, completed_at) WHERE tenant = ? AND id = ?`).run(
+        set.content ?? null, set.status ?? null, set.error ?? null, set.changedFiles ? JSON.stringify(set.changedFiles) : null, set.completedAt ?? null, tenant, id);
+    },
+    /** Visible (not cleared) messages, oldest first: the newest `limit` created before `before` (0 = now), and `beforeSeq` (0 = none). */
+    listMessages(tenant: string, conversationId: string, limit: number, before: number, beforeSeq: number): Message[] {
+      const rows = q(`SELECT * FROM ins_messages WHERE tenant = ? AND conversation_id = ? AND cleared = 0 AND (? = 0 OR created_at < ?) AND (? = 0 OR seq < ?) ORDER BY seq DESC LIMIT ?`)
+        .all(tenant, conversationId, before, before, beforeSeq, beforeSeq, limit) as Row[];
+      return rows.map(messageOf).reverse();
+    },
+    messagesSince(tenant: string, conversationId: string, since: number): Message[] {
+      return (q(`SELECT * FROM ins_messages WHERE tenant = ? AND conversation_id = ? AND cleared = 0 AND created_at > ? ORDER BY seq`).all(tenant, conversationId, since) as Row[]).map(messageOf);
+    },
+    countMessages(tenant: string, conversationId: string): number {
+      return (q(`SELECT count(*) AS n FROM ins_messages WHERE tenant = ? AND conversation_id = ? AND cleared = 0`).get(tenant, conversationId) as Row).n;
+    },
+    clearMessages(tenant: string, conversationId: string): number {
+      return q(`UPDATE ins_messages SET cleared = 1 WHERE tenant = ? AND conversation_id = ? AND cleared = 0`).run(tenant, conversationId).changes;
+    },
+    /** Appends an event with the conversation's next sequence. */
+    appendEvent(tenant: string, e: Omit<ConversationEvent, "sequence">): ConversationEvent {
+      const r = q(`UPDATE ins_conversations SET last_seq = last_seq + 1 WHERE tenant = ? AND id = ? RETURNING last_seq`).get(tenant, e.conversationId) as Row;
+      q(`INSERT INTO ins_conversation_events (tenant, conversation_id, sequence, type, message_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+        tenant, e.conversationId, r.last_seq, e.type, e.messageId, JSON.stringify(e.data), e.createdAt);
+      return { ...e, sequence: r.last_seq };
+    },
+    eventsAfter(tenant: string, conversationId: string, after: number, limit: number): ConversationEvent[] {
+      return (q(`SELECT * FROM ins_conversation_events WHERE tenant = ? AND conversation_id = ? AND sequence > ? ORDER BY sequence LIMIT ?`).all(tenant, conversationId, after, limit) as Row[]).map(eventOf);
+    },
+
+    // ------------------------------------------------------------ action items
+    dismiss(tenant: string, itemId: string, now: number): void {
+      q(`INSERT OR IGNORE INTO ins_dismissals (tenant, item_id, dismissed_at) VALUES (?, ?, ?)`).run(tenant, itemId, now);
+    },
+    dismissed(tenant: string): Set<string> {
+      return new Set((q(`SELECT item_id FROM ins_dismissals WHERE tenant = ?`).all(tenant) as Row[]).map((r) => r.item_id));
+    },
+  };
+}
+
+export type InsightsStore = ReturnType<typeof createInsightsStore>;

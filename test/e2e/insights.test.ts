@@ -1,0 +1,317 @@
+// Seed 002's agent-backed features as task-backed calls on queue `insights`, served by the
+// reference Python worker (examples/insights-worker): next steps, decisions, drift analysis,
+// conversations (turns streamed as events, WebSocket with ?token=), with no worker, a slow
+// worker and a worker answering malformed results; REST with seed 002 shapes, gRPC and Connect.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import WebSocket from "ws";
+import { TaskState } from "../../gen/switchyard/tasks/v1/tasks_pb.js";
+import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { ConversationService } from "../../gen/switchyard/workspaces/v1/conversation_service_pb.js";
+import { InsightService } from "../../gen/switchyard/workspaces/v1/insight_service_pb.js";
+import { AppError } from "../../src/core/errors.ts";
+import { getConversation, listMessages, sendMessage } from "../../src/insights/conversations.ts";
+import { extractDecisions, listDecisions } from "../../src/insights/decisions.ts";
+import { analyzeDrift } from "../../src/insights/drift-analysis.ts";
+import type { InsightsModule } from "../../src/insights/module.ts";
+import { generateNextSteps, listNextSteps, updateNextStep } from "../../src/insights/next-steps.ts";
+import { clientFor } from "../../src/testing/clients.ts";
+import { preparePython } from "../../src/testing/python.ts";
+import { startTestServer, type TestServer } from "../../src/testing/server.ts";
+import { cliManifest, sha256 } from "./helpers/fastest-cli.ts";
+import { startInsightsWorker, type InsightsWorker } from "./helpers/insights-worker.ts";
+
+const TOKEN = "insights-test-token";
+let server: TestServer;
+let py: { python: string; stubs: string };
+beforeAll(async () => {
+  [server, py] = await Promise.all([startTestServer({ SWITCHYARD_API_TOKEN: TOKEN, SWITCHYARD_INSIGHTS_DEADLINE_MS: "1500" }), preparePython()]);
+});
+afterAll(() => server.close());
+
+const enc = (s: string) => new TextEncoder().encode(s);
+async function api(method: string, path: string, body?: unknown) {
+  const raw = body instanceof Uint8Array;
+  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
+  if (!raw) headers["content-type"] = "application/json";
+  const res = await fetch(server.url + path, { method, headers, body: method === "GET" ? undefined : raw ? (body as BodyInit) : JSON.stringify(body ?? {}) });
+  return { status: res.status, json: (await res.json()) as any };
+}
+async function push(files: Record<string, string>) {
+  for (const c of Object.values(files)) await api("PUT", `/v1/blobs/upload/${sha256(c)}`, enc(c));
+  const m = cliManifest(Object.entries(files).map(([path, c]) => ({ path, content: enc(c) })));
+  await api("PUT", `/v1/blobs/manifests/${m.hash}`, m.bytes);
+  return m.hash;
+}
+/** A project whose main is at `base` + a change of a.txt; a feature workspace that changed a.txt and added b.txt. */
+async function project(name: string) {
+  const p = (await api("POST", "/v1/projects", { name })).json.project;
+  const main = (await api("POST", `/v1/projects/${p.id}/workspaces`, { name: "main" })).json.workspace;
+  const snap = async (id: string, files: Record<string, string>, ws: string, parents: string[]) =>
+    api("POST", `/v1/projects/${p.id}/snapshots`, { manifest_hash: await push(files), snapshot_id: `${name}-${id}`, workspace_id: ws, parent_snapshot_ids: parents.map((x) => `${name}-${x}`) });
+  await snap("base", { "a.txt": "one\n", "src/app.ts": "x\n" }, main.id, []);
+  const feature = (await api("POST", `/v1/projects/${p.id}/workspaces`, { name: "feature", base_snapshot_id: `${name}-base` })).json.workspace;
+  await snap("main", { "a.txt": "ONE\n", "src/app.ts": "x\n" }, main.id, ["base"]);
+  await snap("feat", { "a.txt": "uno\n", "src/app.ts": "x\n", "b.txt": "b\n" }, feature.id, ["base"]);
+  return { p, main, feature };
+}
+const tasks = () => clientFor(TaskService, server.url, "grpc", TOKEN);
+const domain = () => (server.app.modules.insights as InsightsModule).domain;
+const reason = async (f: () => unknown) => {
+  try {
+    await f();
+  } catch (e) {
+    return e instanceof AppError ? `${e.code}:${e.reason}` : String(e);
+  }
+  return "ok";
+};
+async function eventually<T>(f: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await Bun.sleep(50);
+  }
+}
+
+describe("without a worker", () => {
+  it("answers 503 NO_WORKER within the deadline and leaves the task queued; a worker then runs it and a retry answers its result", async () => {
+    const { p } = await project("noworker");
+    const started = Date.now();
+    const first = await api("POST", `/v1/projects/${p.id}/next-steps/generate`, { request_id: "r1" });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(first.status).toBe(503);
+    expect(first.json.error.code).toBe("SERVICE_UNAVAILABLE");
+    expect(first.json.error.reason).toBe("NO_WORKER");
+    const taskId = first.json.error.metadata.task_id as string;
+    const task = (await tasks().getTask({ id: taskId })).task!;
+    expect(task.state).toBe(TaskState.PENDING);
+    expect(task.queue).toBe("insights");
+    expect(task.type).toBe("next_steps.generate");
+
+    const worker = await startInsightsWorker(py.python, py.stubs, server.port, "w-late", [], TOKEN);
+    try {
+      await worker.waitFor((l) => (l.task_done as any)?.task === taskId);
+      const retry = await api("POST", `/v1/projects/${p.id}/next-steps/generate`, { request_id: "r1" });
+      expect(retry.status).toBe(200);
+      expect(retry.json.task_id).toBe(taskId);
+      expect(retry.json.generated_count).toBe(5);
+    } finally {
+      await worker.stop();
+    }
+  }, 40_000);
+});
+
+describe("with the reference worker", () => {
+  let worker: InsightsWorker;
+  beforeAll(async () => {
+    worker = await startInsightsWorker(py.python, py.stubs, server.port, "w-main", [], TOKEN);
+  });
+  afterAll(() => worker.stop());
+
+  it("generates next steps in seed 002's shape, lists them by status, updates status and feedback (REST, gRPC, Connect)", async () => {
+    const { p } = await project("steps");
+    await api("PATCH", `/v1/projects/${p.id}/brief`, { intent: "ship the CLI" });
+    const gen = await api("POST", `/v1/projects/${p.id}/next-steps/generate`, { max_count: 3 });
+    expect(gen.status).toBe(200);
+    expect(gen.json.generated_count).toBe(3);
+    const step = gen.json.next_steps[0];
+    expect(Object.keys(step).sort()).toEqual(["category", "created_at", "description", "id", "priority", "project_id", "rationale", "status", "task_id", "title", "updated_at"].sort());
+    expect(step.status).toBe("pending");
+    expect(step.helpful).toBeUndefined(); // no feedback yet
+    expect(step.description).toContain("ship the CLI");
+    expect(step.title).toContain("a.txt"); // the worker saw the project's files
+
+    const listed = await api("GET", `/v1/projects/${p.id}/next-steps`);
+    expect(listed.json.next_steps.map((s: { id: string }) => s.id).sort()).toEqual(gen.json.next_steps.map((s: { id: string }) => s.id).sort());
+    expect((await api("PATCH", `/v1/projects/${p.id}/next-steps/${step.id}`, { status: "started" })).json).toEqual({ success: true });
+    expect((await api("POST", `/v1/projects/${p.id}/next-steps/${step.id}/feedback`, { helpful: false })).json).toEqual({ success: true });
+    const started = await api("GET", `/v1/projects/${p.id}/next-steps?status=started`);
+    expect(started.json.next_steps).toHaveLength(1);
+    expect(started.json.next_steps[0].helpful).toBe(false);
+    const bad = await api("PATCH", `/v1/projects/${p.id}/next-steps/${step.id}`, { status: "done" });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.metadata.field).toBe("status");
+    expect((await api("PATCH", `/v1/projects/${p.id}/next-steps/step_nope`, { status: "started" })).status).toBe(404);
+
+    const grpc = clientFor(InsightService, server.url, "grpc", TOKEN);
+    expect((await grpc.listNextSteps({ projectId: p.id, status: "pending" })).nextSteps).toHaveLength(2);
+    const connect = clientFor(InsightService, server.url, "connect", TOKEN);
+    const more = await connect.generateNextSteps({ projectId: p.id, maxCount: 2 });
+    expect(more.generatedCount).toBe(2);
+    expect(more.nextSteps[0]!.taskId).toBe(more.taskId);
+  }, 30_000);
+
+  it("analyzes a workspace's drift from main (the worker's assessment over Switchyard's diff)", async () => {
+    const { feature, main } = await project("drift");
+    const r = await api("POST", `/v1/workspaces/${feature.id}/drift/analyze`);
+    expect(r.status).toBe(200);
+    const a = r.json.analysis;
+    expect(a.source_workspace_id).toBe(main.id);
+    expect(a.risk_level).toBe("medium");
+    expect(a.can_auto_sync).toBe(false);
+    expect(a.conflicting_files).toEqual(["a.txt"]);
+    expect(a.drift.modified).toEqual(["a.txt"]);
+    expect(a.drift.deleted).toEqual(["b.txt"]);
+    expect(typeof a.drift.bytes_changed).toBe("number");
+    expect(a.task_id).toMatch(/^task_/);
+    const isMain = await api("POST", `/v1/workspaces/${main.id}/drift/analyze`);
+    expect(isMain.status).toBe(400);
+    expect(isMain.json.error.code).toBe("PRECONDITION_FAILED");
+    expect(isMain.json.error.reason).toBe("WORKSPACE_IS_MAIN");
+  }, 30_000);
+
+  it("runs a conversation: the reply streams over the WebSocket (?token=), messages page with limit/before, rename, move, clear, timeline, decisions", async () => {
+    const { p, feature, main } = await project("conv");
+    const created = await api("POST", "/v1/conversations", { workspace_id: feature.id, title: "Plan" });
+    expect(created.status).toBe(200);
+    const c = created.json.conversation;
+    expect(c.project_name).toBe("conv");
+    expect(c.workspace_name).toBe("feature");
+    expect(c.manifest_hash).toMatch(/^[0-9a-f]{64}$/);
+
+    // No token: refused before the upgrade.
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${server.url.replace("http", "ws")}/v1/conversations/${c.id}/stream`);
+      ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on("open", () => resolve(101));
+    });
+    expect(refused).toBe(401);
+
+    const frames: any[] = [];
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/v1/conversations/${c.id}/stream?token=${TOKEN}`);
+    ws.on("message", (data) => frames.push(JSON.parse(String(data))));
+    await new Promise((r) => ws.on("open", r));
+
+    const sent = await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "We decide to use sqlite for storage [edit]" });
+    expect(sent.status).toBe(200);
+    expect(sent.json.user_message.role).toBe("user");
+    expect(sent.json.assistant_message.status).toBe("streaming");
+    const done = await eventually(() => frames.find((f) => f.type === "CONVERSATION_EVENT_TYPE_MESSAGE_COMPLETED"));
+    ws.close();
+    expect(done.message.content).toBe("Scripted reply to: We decide to use sqlite for storage [edit] ");
+    const deltas = frames.filter((f) => f.type === "CONVERSATION_EVENT_TYPE_MESSAGE_DELTA").map((f) => f.delta).join("");
+    expect(deltas).toBe(done.message.content);
+    expect(frames.map((f) => Number(f.sequence))).toEqual(frames.map((_, i) => i + 1));
+    expect(frames.find((f) => f.type === "CONVERSATION_EVENT_TYPE_FILES_CHANGED").changed_files).toEqual(["README.md"]);
+
+    // A second turn, then messages paged newest-last.
+    await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "and choose bun as runtime" });
+    await eventually(async () => ((await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages.at(-1).status === "complete" ? true : undefined));
+    const all = (await api("GET", `/v1/conversations/${c.id}/messages`)).json;
+    expect(all.messages.map((m: { role: string }) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
+    const last2 = (await api("GET", `/v1/conversations/${c.id}/messages?limit=2`)).json;
+    expect(last2.messages.map((m: { id: string }) => m.id)).toEqual(all.messages.slice(2).map((m: { id: string }) => m.id));
+    expect(last2.has_more).toBe(true);
+    const before = (await api("GET", `/v1/conversations/${c.id}/messages?before=${encodeURIComponent(all.messages[2].created_at)}`)).json;
+    expect(before.messages.every((m: { created_at: string }) => m.created_at < all.messages[2].created_at)).toBe(true);
+
+    // Decisions from the conversation, with their concept links.
+    const extracted = await api("POST", `/v1/projects/${p.id}/decisions/extract`);
+    expect(extracted.status).toBe(200);
+    expect(extracted.json.extracted_count).toBe(2);
+    expect(extracted.json.decisions[0].conversation_id).toBe(c.id);
+    const again = await api("POST", `/v1/projects/${p.id}/decisions/extract`);
+    expect(again.json.extracted_count).toBe(0); // nothing new since the last extraction
+    const withLinks = await api("GET", `/v1/projects/${p.id}/decisions?include_links=true`);
+    expect(withLinks.json.decisions).toHaveLength(2);
+    expect(withLinks.json.decisions[0].links.length).toBeGreaterThan(0);
+    expect((await api("GET", `/v1/projects/${p.id}/decisions`)).json.decisions[0].links).toEqual([]);
+
+    // Rename, move within the project, list, timeline, clear.
+    expect((await api("PATCH", `/v1/conversations/${c.id}`, { title: "Storage plan", workspace_id: main.id })).json).toEqual({ success: true });
+    const got = (await api("GET", `/v1/conversations/${c.id}`)).json.conversation;
+    expect([got.title, got.workspace_id, got.message_count]).toEqual(["Storage plan", main.id, 4]);
+    const other = await project("conv-other");
+    const move = await api("PATCH", `/v1/conversations/${c.id}`, { workspace_id: other.main.id });
+    expect(move.status).toBe(400);
+    const listed = (await api("GET", `/v1/conversations?limit=1&offset=0`)).json;
+    expect(listed.conversations).toHaveLength(1);
+    expect(listed.next_page_token).toBe("");
+    const timeline = (await api("GET", `/v1/conversations/${c.id}/timeline`)).json.timeline;
+    expect(timeline.map((t: { type: string }) => t.type)).toEqual(["files_changed", "message_completed", "message_completed", "conversation_updated"]);
+    expect((await api("POST", `/v1/conversations/${c.id}/clear`)).json).toEqual({ success: true, cleared_count: 4 });
+    expect((await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages).toEqual([]);
+
+    // The same conversation over gRPC: the stream replays after a sequence.
+    const grpc = clientFor(ConversationService, server.url, "grpc", TOKEN);
+    const abort = new AbortController();
+    const seen: string[] = [];
+    for await (const r of grpc.streamConversation({ conversationId: c.id, afterSequence: BigInt(frames.length) }, { signal: abort.signal })) {
+      seen.push(String(r.event!.type));
+      if (seen.length === 3) break;
+    }
+    expect(seen.length).toBe(3);
+  }, 40_000);
+
+  it("keeps tenants apart in every domain function", async () => {
+    const { p, feature } = await project("tenants");
+    const d = domain();
+    const c = (await api("POST", "/v1/conversations", { workspace_id: feature.id })).json.conversation;
+    const other = "globex";
+    const calls: [string, () => unknown][] = [
+      ["listNextSteps", () => listNextSteps(d, other, p.id, "", 0, "")],
+      ["generateNextSteps", () => generateNextSteps(d, other, p.id, { maxCount: 1, requestId: "" })],
+      ["updateNextStep", () => updateNextStep(d, other, p.id, "x", { status: "started" })],
+      ["listDecisions", () => listDecisions(d, other, p.id, 0, "")],
+      ["extractDecisions", () => extractDecisions(d, other, p.id, "")],
+      ["analyzeDrift", () => analyzeDrift(d, other, feature.id, false)],
+      ["getConversation", () => getConversation(d, other, c.id)],
+      ["listMessages", () => listMessages(d, other, c.id, 0, 0, "")],
+      ["sendMessage", () => sendMessage(d, other, c.id, "hi", "")],
+    ];
+    for (const [name, f] of calls) expect(`${name} ${await reason(f)}`).toMatch(new RegExp(`^${name} not_found:`));
+    expect(await reason(() => getConversation(d, "default", c.id))).toBe("ok");
+  });
+});
+
+describe("misbehaving workers", () => {
+  it("fails the task on a malformed result (MALFORMED_RESULT) and answers 503 WORKER_TASK_FAILED; the server keeps serving", async () => {
+    const { p, feature } = await project("malformed");
+    const worker = await startInsightsWorker(py.python, py.stubs, server.port, "w-bad", ["--malformed"], TOKEN);
+    try {
+      const r = await api("POST", `/v1/projects/${p.id}/next-steps/generate`);
+      expect(r.status).toBe(503);
+      expect(r.json.error.reason).toBe("WORKER_TASK_FAILED");
+      expect(r.json.error.metadata.cause).toBe("MALFORMED_RESULT");
+      const task = (await tasks().getTask({ id: r.json.error.metadata.task_id })).task!;
+      expect(task.state).toBe(TaskState.FAILED);
+      expect(task.error!.reason).toBe("MALFORMED_RESULT");
+      expect(task.error!.message).toContain("next_steps");
+      const drift = await api("POST", `/v1/workspaces/${feature.id}/drift/analyze`);
+      expect(drift.json.error.metadata.cause).toBe("MALFORMED_RESULT");
+      expect((await api("GET", `/v1/projects/${p.id}/next-steps`)).json.next_steps).toEqual([]);
+    } finally {
+      await worker.stop();
+    }
+  }, 30_000);
+
+  it("answers 503 WORKER_TIMEOUT when a slow worker holds the task past the deadline; a retry with the same request_id answers its result", async () => {
+    const { p } = await project("slow");
+    const worker = await startInsightsWorker(py.python, py.stubs, server.port, "w-slow", ["--delay-ms", "2500"], TOKEN);
+    try {
+      const r = await api("POST", `/v1/projects/${p.id}/next-steps/generate`, { request_id: "slow-1", max_count: 2 });
+      expect(r.status).toBe(503);
+      expect(r.json.error.reason).toBe("WORKER_TIMEOUT");
+      await worker.waitFor((l) => (l.task_done as any)?.task === r.json.error.metadata.task_id);
+      const retry = await api("POST", `/v1/projects/${p.id}/next-steps/generate`, { request_id: "slow-1", max_count: 2 });
+      expect(retry.status).toBe(200);
+      expect(retry.json.generated_count).toBe(2);
+    } finally {
+      await worker.stop();
+    }
+  }, 30_000);
+
+  it("marks a conversation reply as an error when the worker fails the turn", async () => {
+    const { feature } = await project("failturn");
+    const c = (await api("POST", "/v1/conversations", { workspace_id: feature.id })).json.conversation;
+    const worker = await startInsightsWorker(py.python, py.stubs, server.port, "w-fail", ["--fail"], TOKEN);
+    try {
+      await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "hello" });
+      const m = await eventually(async () => (await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages.find((x: { role: string; status: string }) => x.role === "assistant" && x.status === "error"));
+      expect(m.error).toContain("SCRIPTED_FAILURE");
+    } finally {
+      await worker.stop();
+    }
+  }, 30_000);
+});
