@@ -25,10 +25,16 @@ export interface TaskPort {
 export interface TaskKind {
   type: string;
   check(result: Json | undefined): string | undefined;
-  apply(tenant: string, call: Call, result: Json | undefined, now: number): unknown;
-  failed?(tenant: string, call: Call, error: { reason: string; message: string }, now: number): void;
-  progress?(tenant: string, call: Call, task: Task, now: number): void;
+  /** `after` runs a function once the write committed (live notifications). */
+  apply(tenant: string, call: Call, result: Json | undefined, now: number, after: After, task: Task | undefined): unknown;
+  failed?(tenant: string, call: Call, error: { reason: string; message: string }, now: number, after: After, task: Task | undefined): void;
+  /** A running task changed: claimed, or a progress update. */
+  progress?(tenant: string, call: Call, task: Task, now: number, after: After): void;
+  /** Attempts of the task (default 1). */
+  maxAttempts?: number;
 }
+
+export type After = (f: () => void) => void;
 
 export interface InsightsDomain {
   database: Database;

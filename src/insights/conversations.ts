@@ -34,7 +34,7 @@ export function turnKind(d: InsightsDomain): TaskKind {
   return {
     type: TURN_TYPE,
     check: (r) => checkShape(r, { content: "text", changed_files: { optional: "strings" } }),
-    apply(tenant, call, result, now) {
+    apply(tenant, call, result, now, after) {
       const r = result as { content: string; changed_files?: string[] };
       const m = d.store.messageOfTask(tenant, call.taskId);
       if (!m) return {};
@@ -43,18 +43,18 @@ export function turnKind(d: InsightsDomain): TaskKind {
       if (r.changed_files?.length) emit(d, tenant, m.conversationId, "files_changed", m.id, { changed_files: r.changed_files }, now, events);
       emit(d, tenant, m.conversationId, "message_completed", m.id, { message: { ...m, content: r.content, status: "complete", changedFiles: r.changed_files ?? [], completedAt: now } }, now, events);
       d.store.updateConversation(tenant, m.conversationId, {}, now);
-      queueMicrotask(() => publish(d, tenant, events));
+      after(() => publish(d, tenant, events));
       return { message_id: m.id };
     },
-    failed(tenant, call, error, now) {
+    failed(tenant, call, error, now, after) {
       const m = d.store.messageOfTask(tenant, call.taskId);
       if (!m) return;
       const events: ConversationEvent[] = [];
       d.store.updateMessage(tenant, m.id, { status: "error", error: `${error.reason}: ${error.message}`, completedAt: now });
       emit(d, tenant, m.conversationId, "message_completed", m.id, { message: { ...m, status: "error", error: `${error.reason}: ${error.message}`, completedAt: now } }, now, events);
-      queueMicrotask(() => publish(d, tenant, events));
+      after(() => publish(d, tenant, events));
     },
-    progress(tenant: string, call, task: Task, now) {
+    progress(tenant: string, call, task: Task, now, after) {
       const delta = task.progressMessage;
       if (!delta) return;
       const m = d.store.messageOfTask(tenant, call.taskId);
@@ -62,7 +62,7 @@ export function turnKind(d: InsightsDomain): TaskKind {
       const events: ConversationEvent[] = [];
       d.store.updateMessage(tenant, m.id, { content: m.content + delta });
       emit(d, tenant, m.conversationId, "message_delta", m.id, { delta }, now, events);
-      queueMicrotask(() => publish(d, tenant, events));
+      after(() => publish(d, tenant, events));
     },
   };
 }

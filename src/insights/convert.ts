@@ -11,6 +11,7 @@ import {
   type ConversationMessage,
 } from "../../gen/switchyard/workspaces/v1/conversations_pb.js";
 import { DecisionSchema, DriftAnalysisSchema, NextStepSchema, type Decision, type DriftAnalysis, type NextStep } from "../../gen/switchyard/workspaces/v1/insights_pb.js";
+import { ActionItemRunSchema, ActionItemSchema, type ActionItem, type ActionItemRun } from "../../gen/switchyard/workspaces/v1/action_items_pb.js";
 import type { WorkspaceDomain } from "../workspaces/context.ts";
 import { conceptLinks } from "./decisions.ts";
 import type { DriftAnalysis as DomainDrift } from "./drift-analysis.ts";
@@ -79,4 +80,22 @@ export function eventMessage(e: T.ConversationEvent): ConversationEvent {
 
 export function timelineMessage(t: { id: string; type: string; title: string; refId: string; data: Record<string, unknown>; createdAt: number }) {
   return create(TimelineEntrySchema, { id: t.id, type: t.type, title: t.title, refId: t.refId, data: JSON.parse(JSON.stringify(t.data)) as JsonObject, createdAt: ts(t.createdAt) });
+}
+
+export function actionItemMessage(i: T.ActionItem): ActionItem {
+  return create(ActionItemSchema, {
+    id: i.id, type: i.type, severity: i.severity, workspaceId: i.workspaceId, projectId: i.projectId, title: i.title, description: i.description,
+    actionLabel: i.actionLabel, actionType: i.actionType, actionData: JSON.parse(JSON.stringify(i.actionData)) as JsonObject, files: i.files, dismissible: true,
+    latestRunId: i.latestRunId, createdAt: ts(i.createdAt),
+  });
+}
+
+/** A run; `withPatch` false leaves the patch out (lists). */
+export function runMessage(r: T.Run, withPatch: boolean): ActionItemRun {
+  return create(ActionItemRunSchema, {
+    id: r.id, actionItemId: r.itemId, workspaceId: r.workspaceId, status: r.status, attemptCount: r.attemptCount, maxAttempts: r.maxAttempts,
+    summary: r.result?.summary ?? "", report: r.result?.report ?? "", patch: withPatch ? (r.result?.patch ?? "") : "", checks: r.result?.checks ?? [],
+    error: r.error, baseManifestHash: r.baseManifestHash, resultManifestHash: r.resultManifestHash, taskId: r.taskId,
+    createdAt: ts(r.createdAt), updatedAt: ts(r.updatedAt), completedAt: ts(r.completedAt),
+  });
 }

@@ -2,6 +2,7 @@ import { AppError } from "../core/errors.ts";
 import type { Json } from "../tasks/types.ts";
 import { compareDrift } from "../workspaces/drift.ts";
 import { getWorkspace } from "../workspaces/workspaces.ts";
+import { ANALYSIS_TYPES, SEVERITIES, storeFindings } from "./action-items.ts";
 import { checkShape } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { awaitCall, startCall } from "./task-call.ts";
@@ -22,15 +23,20 @@ export interface DriftAnalysis {
   analyzedAt: number;
 }
 
-/** `drift.analyze`: result `{ source_changes_summary, target_changes_summary, risk_level, can_auto_sync, recommendation, conflicting_files? }`. */
-export function driftKind(): TaskKind {
+/** `drift.analyze`: result `{ source_changes_summary, target_changes_summary, risk_level, can_auto_sync, recommendation, conflicting_files?, findings? }`; findings (`[{ type, severity, title, description?, files? }]`) become action items. */
+export function driftKind(d: InsightsDomain): TaskKind {
   return {
     type: DRIFT_TYPE,
     check: (r) =>
       checkShape(r, {
         source_changes_summary: "text", target_changes_summary: "text", risk_level: { enum: RISKS }, can_auto_sync: "boolean", recommendation: "text", conflicting_files: { optional: "strings" },
+        findings: { optional: { list: { type: { enum: ANALYSIS_TYPES }, severity: { enum: SEVERITIES }, title: "string", description: { optional: "text" }, files: { optional: "strings" } }, max: 50 } },
       }),
-    apply: (_tenant, _call, result) => result,
+    apply(tenant, call, result, now) {
+      const findings = (result as { findings?: { type: string; severity: string; title: string }[] }).findings;
+      if (findings?.length) storeFindings(d, tenant, call.subject, findings, now);
+      return result;
+    },
   };
 }
 

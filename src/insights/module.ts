@@ -7,12 +7,14 @@ import type { TaskEventHub } from "../tasks/watch.ts";
 import { ALL_TENANTS } from "../tasks/watch.ts";
 import type { WorkspaceDomain } from "../workspaces/context.ts";
 import type { InsightsDomain, TaskPort } from "./context.ts";
+import { runKind } from "./action-items.ts";
 import { conversationSocket } from "./conversation-socket.ts";
 import { turnKind } from "./conversations.ts";
 import { decisionsKind } from "./decisions.ts";
 import { driftKind } from "./drift-analysis.ts";
 import { nextStepsKind } from "./next-steps.ts";
-import { conversationService, insightService } from "./service.ts";
+import { actionItemService, conversationService, insightService } from "./service.ts";
+import { ActionItemService } from "../../gen/switchyard/workspaces/v1/action_item_service_pb.js";
 import { createInsightsStore } from "./store.ts";
 import { followTasks, registerKind } from "./task-call.ts";
 
@@ -50,7 +52,7 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
     callWaiters: new Map(),
     conversationWatchers: new Map(),
   };
-  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(), turnKind(d)]) registerKind(d, kind);
+  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d)]) registerKind(d, kind);
   return d;
 }
 
@@ -68,6 +70,7 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
     services: [
       { service: InsightService, impl: insightService(domain) } as ServiceRegistration,
       { service: ConversationService, impl: conversationService(domain) } as ServiceRegistration,
+      { service: ActionItemService, impl: actionItemService(domain) } as ServiceRegistration,
     ],
     upgrades: [socket],
     start() {

@@ -128,3 +128,118 @@ export const insDismissals = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenant, t.itemId] })],
 );
+
+/** Action items found by analysis (ids `ai_…`); drift and deployment items are derived, not stored. */
+export const insActionItems = sqliteTable(
+  "ins_action_items",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    type: text("type").notNull(),
+    severity: text("severity").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    projectId: text("project_id").notNull(),
+    title: text("title").notNull(),
+    description: text("description").notNull(),
+    files: text("files").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ins_action_items_ws").on(t.tenant, t.workspaceId)],
+);
+
+/** Runs of action items (`action_item.run` tasks); `result` JSON `{ summary, report, patch, checks, files }`. */
+export const insActionRuns = sqliteTable(
+  "ins_action_runs",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    itemId: text("item_id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    status: text("status").notNull(),
+    attemptCount: integer("attempt_count").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull(),
+    result: text("result"),
+    error: text("error").notNull().default(""),
+    baseManifestHash: text("base_manifest_hash").notNull(),
+    resultManifestHash: text("result_manifest_hash").notNull().default(""),
+    taskId: text("task_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    completedAt: integer("completed_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ins_action_runs_item").on(t.tenant, t.itemId, t.createdAt)],
+);
+
+/** Provider credentials: the token sealed by the secret box, never stored or returned plain. */
+export const insCredentials = sqliteTable(
+  "ins_credentials",
+  {
+    tenant: text("tenant").notNull(),
+    provider: text("provider").notNull(),
+    id: text("id").notNull(),
+    userId: text("user_id").notNull(),
+    sealed: text("sealed").notNull(),
+    metadata: text("metadata").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.provider] })],
+);
+
+/** Per-workspace deployment settings. */
+export const insDeploySettings = sqliteTable(
+  "ins_deploy_settings",
+  {
+    tenant: text("tenant").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    autoDeploy: integer("auto_deploy").notNull(),
+    runtimeOverride: text("runtime_override").notNull(),
+    buildCommand: text("build_command").notNull(),
+    startCommand: text("start_command").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.workspaceId] })],
+);
+
+/** Deployments; `tasks` JSON of the pipeline's task ids `{ detect, provision, deploy }`. */
+export const insDeployments = sqliteTable(
+  "ins_deployments",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    projectId: text("project_id").notNull(),
+    snapshotId: text("snapshot_id").notNull(),
+    status: text("status").notNull(),
+    trigger: text("trigger").notNull(),
+    url: text("url").notNull().default(""),
+    error: text("error").notNull().default(""),
+    conversationId: text("conversation_id").notNull().default(""),
+    taskId: text("task_id").notNull(),
+    tasks: text("tasks").notNull(),
+    requestId: text("request_id"),
+    startedAt: integer("started_at").notNull(),
+    completedAt: integer("completed_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ins_deployments_ws").on(t.tenant, t.workspaceId, t.startedAt), uniqueIndex("ins_deployments_request").on(t.tenant, t.requestId)],
+);
+
+/** Provisioned resources; `connection` JSON sealed by the secret box. */
+export const insResources = sqliteTable(
+  "ins_resources",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    projectId: text("project_id").notNull(),
+    type: text("type").notNull(),
+    provider: text("provider").notNull(),
+    name: text("name").notNull(),
+    status: text("status").notNull(),
+    providerResourceId: text("provider_resource_id").notNull(),
+    connection: text("connection").notNull(),
+    envVarKeys: text("env_var_keys").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ins_resources_project").on(t.tenant, t.projectId, t.createdAt)],
+);

@@ -1,9 +1,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { ActionItemService } from "../../gen/switchyard/workspaces/v1/action_item_service_pb.js";
 import { ConversationService } from "../../gen/switchyard/workspaces/v1/conversation_service_pb.js";
 import { InsightService } from "../../gen/switchyard/workspaces/v1/insight_service_pb.js";
 import { invalidArgument } from "../core/errors.ts";
 import { tenantOf } from "../core/principal.ts";
+import * as actions from "./action-items.ts";
 import type { InsightsDomain } from "./context.ts";
 import * as conv from "./conversations.ts";
 import * as cv from "./convert.ts";
@@ -85,6 +87,34 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
     async *streamConversation(req, ctx) {
       if (req.afterSequence < 0n) throw invalidArgument("after_sequence", "must not be negative");
       for await (const e of conv.watchConversation(d, tenantOf(ctx), req.conversationId, Number(req.afterSequence), ctx.signal)) yield { event: cv.eventMessage(e) };
+    },
+  };
+}
+
+/** ActionItemService: items from drift, analysis and failed deployments; runs as tasks. */
+export function actionItemService(d: InsightsDomain): Partial<ServiceImpl<typeof ActionItemService>> {
+  return {
+    async listActionItems(req, ctx) {
+      const r = await actions.listActionItems(d, tenantOf(ctx), { workspaceId: req.workspaceId, pageSize: req.pageSize, pageToken: req.pageToken });
+      return { items: r.items.map(cv.actionItemMessage), nextPageToken: r.next };
+    },
+    async dismissActionItem(req, ctx) {
+      await actions.dismissActionItem(d, tenantOf(ctx), req.itemId);
+      return { success: true };
+    },
+    async createActionItemRun(req, ctx) {
+      return { run: cv.runMessage(await actions.createRun(d, tenantOf(ctx), req.itemId, req.requestId), true) };
+    },
+    async listActionItemRuns(req, ctx) {
+      const r = await actions.listRuns(d, tenantOf(ctx), req.itemId, req.pageSize, req.pageToken);
+      return { runs: r.items.map((x) => cv.runMessage(x, false)), nextPageToken: r.next };
+    },
+    getActionItemRun(req, ctx) {
+      return { run: cv.runMessage(actions.getRun(d, tenantOf(ctx), req.runId), true) };
+    },
+    async applyActionItemRun(req, ctx) {
+      await actions.applyRun(d, tenantOf(ctx), req.runId);
+      return { success: true };
     },
   };
 }

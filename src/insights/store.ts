@@ -1,5 +1,5 @@
 import type { Database as Sqlite } from "bun:sqlite";
-import type { Call, Conversation, ConversationEvent, Decision, Message, NextStep } from "./types.ts";
+import type { AnalysisItem, Call, Conversation, ConversationEvent, Credential, Decision, Deployment, DeploySettings, Message, NextStep, Resource, Run } from "./types.ts";
 
 type Row = Record<string, any>;
 
@@ -32,6 +32,23 @@ const messageOf = (r: Row): Message => ({
 });
 const eventOf = (r: Row): ConversationEvent => ({
   conversationId: r.conversation_id, sequence: r.sequence, type: r.type, messageId: r.message_id, data: JSON.parse(r.data), createdAt: r.created_at,
+});
+
+const runOf = (r: Row): Run => ({
+  id: r.id, itemId: r.item_id, workspaceId: r.workspace_id, status: r.status, attemptCount: r.attempt_count, maxAttempts: r.max_attempts,
+  result: r.result === null ? undefined : JSON.parse(r.result), error: r.error, baseManifestHash: r.base_manifest_hash, resultManifestHash: r.result_manifest_hash,
+  taskId: r.task_id, createdAt: r.created_at, updatedAt: r.updated_at, completedAt: r.completed_at ?? undefined,
+});
+const credentialOf = (r: Row): Credential => ({
+  id: r.id, provider: r.provider, userId: r.user_id, sealed: r.sealed, metadata: JSON.parse(r.metadata), createdAt: r.created_at, updatedAt: r.updated_at,
+});
+const deploymentOf = (r: Row): Deployment => ({
+  id: r.id, workspaceId: r.workspace_id, projectId: r.project_id, snapshotId: r.snapshot_id, status: r.status, trigger: r.trigger, url: r.url, error: r.error,
+  conversationId: r.conversation_id, taskId: r.task_id, tasks: JSON.parse(r.tasks), startedAt: r.started_at, completedAt: r.completed_at ?? undefined,
+});
+const resourceOf = (r: Row): Resource => ({
+  id: r.id, projectId: r.project_id, type: r.type, provider: r.provider, name: r.name, status: r.status, providerResourceId: r.provider_resource_id,
+  sealedConnection: r.connection, envVarKeys: JSON.parse(r.env_var_keys), createdAt: r.created_at, updatedAt: r.updated_at,
 });
 
 /** All SQL of the insights domain. Writes are called inside `committer.run` by the domain. */
@@ -168,6 +185,104 @@ export function createInsightsStore(db: Sqlite) {
     },
     dismissed(tenant: string): Set<string> {
       return new Set((q(`SELECT item_id FROM ins_dismissals WHERE tenant = ?`).all(tenant) as Row[]).map((r) => r.item_id));
+    },
+    insertActionItem(tenant: string, a: AnalysisItem): void {
+      q(`INSERT OR IGNORE INTO ins_action_items (tenant, id, type, severity, workspace_id, project_id, title, description, files, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        tenant, a.id, a.type, a.severity, a.workspaceId, a.projectId, a.title, a.description, JSON.stringify(a.files), a.createdAt);
+    },
+    actionItems(tenant: string): AnalysisItem[] {
+      return (q(`SELECT * FROM ins_action_items WHERE tenant = ? ORDER BY created_at DESC`).all(tenant) as Row[]).map((r) => ({
+        id: r.id, type: r.type, severity: r.severity, workspaceId: r.workspace_id, projectId: r.project_id, title: r.title, description: r.description, files: JSON.parse(r.files), createdAt: r.created_at,
+      }));
+    },
+    insertRun(tenant: string, r: Run): void {
+      q(`INSERT INTO ins_action_runs (tenant, id, item_id, workspace_id, status, attempt_count, max_attempts, result, error, base_manifest_hash, result_manifest_hash, task_id, created_at, updated_at, completed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, '', ?, ?, ?, NULL)`).run(tenant, r.id, r.itemId, r.workspaceId, r.status, r.attemptCount, r.maxAttempts, r.baseManifestHash, r.taskId, r.createdAt, r.updatedAt);
+    },
+    getRun(tenant: string, id: string): Run | undefined {
+      const r = q(`SELECT * FROM ins_action_runs WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
+      return r ? runOf(r) : undefined;
+    },
+    runOfTask(tenant: string, taskId: string): Run | undefined {
+      const r = q(`SELECT * FROM ins_action_runs WHERE tenant = ? AND task_id = ?`).get(tenant, taskId) as Row | null;
+      return r ? runOf(r) : undefined;
+    },
+    runsOfItem(tenant: string, itemId: string, limit: number, offset: number): Run[] {
+      return (q(`SELECT * FROM ins_action_runs WHERE tenant = ? AND item_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`).all(tenant, itemId, limit, offset) as Row[]).map(runOf);
+    },
+    latestRuns(tenant: string): Map<string, string> {
+      const rows = q(`SELECT item_id, id FROM ins_action_runs WHERE tenant = ? ORDER BY created_at`).all(tenant) as Row[];
+      return new Map(rows.map((r) => [r.item_id, r.id]));
+    },
+    updateRun(tenant: string, id: string, set: Partial<Pick<Run, "status" | "attemptCount" | "result" | "error" | "resultManifestHash" | "completedAt">>, now: number): void {
+      q(`UPDATE ins_action_runs SET status = coalesce(?, status), attempt_count = coalesce(?, attempt_count), result = coalesce(?, result), error = coalesce(?, error),
+        result_manifest_hash = coalesce(?, result_manifest_hash), completed_at = coalesce(?, completed_at), updated_at = ? WHERE tenant = ? AND id = ?`).run(
+        set.status ?? null, set.attemptCount ?? null, set.result === undefined ? null : JSON.stringify(set.result), set.error ?? null, set.resultManifestHash ?? null, set.completedAt ?? null, now, tenant, id);
+    },
+
+    // ------------------------------------------------------------ infrastructure
+    upsertCredential(tenant: string, c: Credential): void {
+      q(`INSERT INTO ins_credentials (tenant, provider, id, user_id, sealed, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (tenant, provider) DO UPDATE SET sealed = excluded.sealed, metadata = excluded.metadata, user_id = excluded.user_id, updated_at = excluded.updated_at`).run(
+        tenant, c.provider, c.id, c.userId, c.sealed, JSON.stringify(c.metadata), c.createdAt, c.updatedAt);
+    },
+    getCredential(tenant: string, provider: string): Credential | undefined {
+      const r = q(`SELECT * FROM ins_credentials WHERE tenant = ? AND provider = ?`).get(tenant, provider) as Row | null;
+      return r ? credentialOf(r) : undefined;
+    },
+    listCredentials(tenant: string): Credential[] {
+      return (q(`SELECT * FROM ins_credentials WHERE tenant = ? ORDER BY provider`).all(tenant) as Row[]).map(credentialOf);
+    },
+    deleteCredential(tenant: string, provider: string): boolean {
+      return q(`DELETE FROM ins_credentials WHERE tenant = ? AND provider = ?`).run(tenant, provider).changes > 0;
+    },
+    getSettings(tenant: string, workspaceId: string): DeploySettings | undefined {
+      const r = q(`SELECT * FROM ins_deploy_settings WHERE tenant = ? AND workspace_id = ?`).get(tenant, workspaceId) as Row | null;
+      return r ? { workspaceId: r.workspace_id, autoDeploy: r.auto_deploy === 1, runtimeOverride: r.runtime_override, buildCommand: r.build_command, startCommand: r.start_command, updatedAt: r.updated_at } : undefined;
+    },
+    putSettings(tenant: string, s: DeploySettings): void {
+      q(`INSERT INTO ins_deploy_settings (tenant, workspace_id, auto_deploy, runtime_override, build_command, start_command, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (tenant, workspace_id) DO UPDATE SET auto_deploy = excluded.auto_deploy, runtime_override = excluded.runtime_override, build_command = excluded.build_command,
+        start_command = excluded.start_command, updated_at = excluded.updated_at`).run(tenant, s.workspaceId, s.autoDeploy ? 1 : 0, s.runtimeOverride, s.buildCommand, s.startCommand, s.updatedAt);
+    },
+    insertDeployment(tenant: string, x: Deployment, requestId: string | null): void {
+      q(`INSERT INTO ins_deployments (tenant, id, workspace_id, project_id, snapshot_id, status, trigger, url, error, conversation_id, task_id, tasks, request_id, started_at, completed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?, ?, NULL)`).run(tenant, x.id, x.workspaceId, x.projectId, x.snapshotId, x.status, x.trigger, x.conversationId, x.taskId, JSON.stringify(x.tasks), requestId, x.startedAt);
+    },
+    getDeployment(tenant: string, id: string): Deployment | undefined {
+      const r = q(`SELECT * FROM ins_deployments WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
+      return r ? deploymentOf(r) : undefined;
+    },
+    deploymentByRequest(tenant: string, requestId: string): Deployment | undefined {
+      const r = q(`SELECT * FROM ins_deployments WHERE tenant = ? AND request_id = ?`).get(tenant, requestId) as Row | null;
+      return r ? deploymentOf(r) : undefined;
+    },
+    listDeployments(tenant: string, workspaceId: string, limit: number, offset: number): Deployment[] {
+      return (q(`SELECT * FROM ins_deployments WHERE tenant = ? AND workspace_id = ? ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?`).all(tenant, workspaceId, limit, offset) as Row[]).map(deploymentOf);
+    },
+    failedDeployments(tenant: string): Deployment[] {
+      return (q(`SELECT * FROM ins_deployments WHERE tenant = ? AND status = 'failed' ORDER BY started_at DESC LIMIT 1000`).all(tenant) as Row[]).map(deploymentOf);
+    },
+    updateDeployment(tenant: string, id: string, set: { status?: string; url?: string; error?: string; completedAt?: number }): void {
+      q(`UPDATE ins_deployments SET status = coalesce(?, status), url = coalesce(?, url), error = coalesce(?, error), completed_at = coalesce(?, completed_at) WHERE tenant = ? AND id = ?`).run(
+        set.status ?? null, set.url ?? null, set.error ?? null, set.completedAt ?? null, tenant, id);
+    },
+    insertResource(tenant: string, r: Resource): void {
+      q(`INSERT INTO ins_resources (tenant, id, project_id, type, provider, name, status, provider_resource_id, connection, env_var_keys, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        tenant, r.id, r.projectId, r.type, r.provider, r.name, r.status, r.providerResourceId, r.sealedConnection, JSON.stringify(r.envVarKeys), r.createdAt, r.updatedAt);
+    },
+    getResource(tenant: string, projectId: string, id: string): Resource | undefined {
+      const r = q(`SELECT * FROM ins_resources WHERE tenant = ? AND project_id = ? AND id = ?`).get(tenant, projectId, id) as Row | null;
+      return r ? resourceOf(r) : undefined;
+    },
+    listResources(tenant: string, projectId: string, limit: number, offset: number): Resource[] {
+      return (q(`SELECT * FROM ins_resources WHERE tenant = ? AND project_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`).all(tenant, projectId, limit, offset) as Row[]).map(resourceOf);
+    },
+    setResourceStatus(tenant: string, id: string, status: string, now: number): void {
+      q(`UPDATE ins_resources SET status = ?, updated_at = ? WHERE tenant = ? AND id = ?`).run(status, now, tenant, id);
+    },
+    deleteResource(tenant: string, id: string): void {
+      q(`DELETE FROM ins_resources WHERE tenant = ? AND id = ?`).run(tenant, id);
     },
   };
 }

@@ -20,6 +20,8 @@ export interface CallSpec {
   /** A chosen task id (for records written before the task, e.g. a conversation's reply). */
   taskId?: string;
   timeoutMs?: number;
+  /** Tasks this one waits for (a chain: a failed one cancels this one). */
+  dependsOn?: string[];
 }
 
 /** Checks an idempotency key (≤ 128 characters). */
@@ -43,7 +45,10 @@ export async function startCall(d: InsightsDomain, tenant: string, spec: CallSpe
     inWrite?.(taskId, now);
   });
   try {
-    await d.tasks.createTask(tenant, { id: taskId, queue: INSIGHTS_QUEUE, type: spec.type, payload: spec.payload, title: spec.title, maxAttempts: 1, timeoutMs: spec.timeoutMs });
+    await d.tasks.createTask(tenant, {
+      id: taskId, queue: INSIGHTS_QUEUE, type: spec.type, payload: spec.payload, title: spec.title, maxAttempts: d.kinds.get(spec.type)?.maxAttempts ?? 1,
+      timeoutMs: spec.timeoutMs, dependsOn: spec.dependsOn,
+    });
   } catch (e) {
     await finish(d, tenant, taskId, { status: "failed", error: { reason: "TASK_NOT_CREATED", message: e instanceof Error ? e.message : String(e) } });
     throw e;
@@ -94,16 +99,19 @@ async function finish(d: InsightsDomain, tenant: string, taskId: string, set: { 
   if (!call || call.status !== "pending") return;
   const kind = d.kinds.get(call.type);
   const now = d.clock.now();
+  const later: (() => void)[] = [];
+  const after = (f: () => void) => void later.push(f);
   await d.database.committer.run(() => {
     if (set.status === "done" && kind) {
-      const output = kind.apply(tenant, call, task?.result, now);
+      const output = kind.apply(tenant, call, task?.result, now, after, task);
       d.store.finishCall(tenant, taskId, { status: "done", output }, now);
     } else {
       const error = set.error ?? { reason: "WORKER_TASK_FAILED", message: "failed" };
-      kind?.failed?.(tenant, call, error, now);
+      kind?.failed?.(tenant, call, error, now, after, task);
       d.store.finishCall(tenant, taskId, { status: "failed", error }, now);
     }
   });
+  for (const f of later) f();
   for (const w of d.callWaiters.get(key(tenant, taskId)) ?? []) w();
 }
 
@@ -115,7 +123,9 @@ export async function onTask(d: InsightsDomain, task: Task): Promise<void> {
     const kind = d.kinds.get(call.type);
     if (task.state === "running" && kind?.progress) {
       const now = d.clock.now();
-      await d.database.committer.run(() => kind.progress!(task.tenant, call, task, now));
+      const later: (() => void)[] = [];
+      await d.database.committer.run(() => kind.progress!(task.tenant, call, task, now, (f) => void later.push(f)));
+      for (const f of later) f();
     }
     return;
   }
@@ -137,7 +147,7 @@ export async function followTasks(d: InsightsDomain, signal: AbortSignal): Promi
   try {
     for (let next = await first; !next.done; next = await events.next()) {
       const e = next.value;
-      if (e.kind === "updated" || FINAL.has(e.task.state)) await onTask(d, e.task).catch(() => {});
+      if (e.kind === "updated" || e.kind === "claimed" || FINAL.has(e.task.state)) await onTask(d, e.task).catch(() => {});
     }
   } catch {
     // overflow or shutdown: a restart of the follower resweeps

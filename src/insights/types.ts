@@ -81,3 +81,90 @@ export interface ConversationEvent {
   data: Record<string, unknown>;
   createdAt: number;
 }
+
+/** An action item found by analysis (persisted; drift and deployment items are derived). */
+export interface AnalysisItem {
+  id: string;
+  type: string;
+  severity: string;
+  workspaceId: string;
+  projectId: string;
+  title: string;
+  description: string;
+  files: string[];
+  createdAt: number;
+}
+
+/** An action item as listed (any kind). */
+export interface ActionItem extends AnalysisItem {
+  actionLabel: string;
+  actionType: string;
+  actionData: Record<string, unknown>;
+  latestRunId: string;
+}
+
+export interface Run {
+  id: string;
+  itemId: string;
+  workspaceId: string;
+  status: string;
+  attemptCount: number;
+  maxAttempts: number;
+  result: { summary: string; report: string; patch: string; checks: { name: string; status: string; output: string }[]; files: { path: string; content: string | null }[] } | undefined;
+  error: string;
+  baseManifestHash: string;
+  resultManifestHash: string;
+  taskId: string;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | undefined;
+}
+
+export interface Credential {
+  id: string;
+  provider: string;
+  userId: string;
+  sealed: string;
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DeploySettings {
+  workspaceId: string;
+  autoDeploy: boolean;
+  runtimeOverride: string;
+  buildCommand: string;
+  startCommand: string;
+  updatedAt: number;
+}
+
+export interface Deployment {
+  id: string;
+  workspaceId: string;
+  projectId: string;
+  snapshotId: string;
+  status: string;
+  trigger: string;
+  url: string;
+  error: string;
+  conversationId: string;
+  taskId: string;
+  tasks: { detect: string; provision: string; deploy: string };
+  startedAt: number;
+  completedAt: number | undefined;
+}
+
+export interface Resource {
+  id: string;
+  projectId: string;
+  type: string;
+  provider: string;
+  name: string;
+  status: string;
+  providerResourceId: string;
+  sealedConnection: string;
+  envVarKeys: string[];
+  createdAt: number;
+  updatedAt: number;
+}

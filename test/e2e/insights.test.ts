@@ -9,6 +9,7 @@ import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { ConversationService } from "../../gen/switchyard/workspaces/v1/conversation_service_pb.js";
 import { InsightService } from "../../gen/switchyard/workspaces/v1/insight_service_pb.js";
 import { AppError } from "../../src/core/errors.ts";
+import { createRun, dismissActionItem, getRun } from "../../src/insights/action-items.ts";
 import { getConversation, listMessages, sendMessage } from "../../src/insights/conversations.ts";
 import { extractDecisions, listDecisions } from "../../src/insights/decisions.ts";
 import { analyzeDrift } from "../../src/insights/drift-analysis.ts";
@@ -244,6 +245,56 @@ describe("with the reference worker", () => {
     expect(seen.length).toBe(3);
   }, 40_000);
 
+  it("aggregates action items (drift, analysis findings) by severity, dismisses them persistently, runs one as a task and applies its patch", async () => {
+    const { p, feature } = await project("actions");
+    const items = async () => (await api("GET", `/v1/action-items?workspace_id=${feature.id}`)).json.items as any[];
+    const drift = (await items()).find((i) => i.id === `drift-${feature.id}`);
+    expect(drift).toMatchObject({ type: "drift", severity: "medium", action_type: "sync", project_id: p.id, dismissible: true });
+    expect(drift.files).toContain("a.txt");
+    const notRunnable = await api("POST", `/v1/action-items/${drift.id}/runs`);
+    expect(notRunnable.json.error.reason).toBe("ACTION_ITEM_NOT_RUNNABLE");
+
+    // The drift analysis' finding becomes an analysis item.
+    expect((await api("POST", `/v1/workspaces/${feature.id}/drift/analyze`)).status).toBe(200);
+    const finding = (await items()).find((i) => i.type === "test_coverage");
+    expect(finding).toMatchObject({ severity: "medium", action_type: "run", files: ["a.txt"] });
+    expect(finding.id).toMatch(/^ai_/);
+
+    const created = await api("POST", `/v1/action-items/${finding.id}/runs`, { request_id: "run-1" });
+    expect(created.status).toBe(200);
+    const run = created.json.run;
+    expect(["queued", "running", "ready"]).toContain(run.status);
+    expect(run.max_attempts).toBe(3);
+    const ready = await eventually(async () => {
+      const r = (await api("GET", `/v1/action-items/runs/${run.id}`)).json.run;
+      return r.status === "ready" ? r : undefined;
+    });
+    expect(ready.summary).toBe("Scripted fix for Changed files have no tests");
+    expect(ready.patch).toContain("+++ b/a.txt");
+    expect(ready.checks.map((c: { name: string }) => c.name)).toEqual(["build", "test"]);
+    expect(ready.attempt_count).toBe(1);
+    const listed = (await api("GET", `/v1/action-items/${finding.id}/runs`)).json.runs;
+    expect(listed.map((r: { id: string }) => r.id)).toEqual([run.id]);
+    expect(listed[0].patch).toBe("");
+    expect((await items()).find((i) => i.id === finding.id).latest_run_id).toBe(run.id);
+
+    expect((await api("POST", `/v1/action-items/runs/${run.id}/apply`)).json).toEqual({ success: true });
+    expect((await api("POST", `/v1/action-items/runs/${run.id}/apply`)).json).toEqual({ success: true }); // idempotent
+    const applied = (await api("GET", `/v1/action-items/runs/${run.id}`)).json.run;
+    expect(applied.status).toBe("applied");
+    const ws = (await api("GET", `/v1/workspaces/${feature.id}`)).json.workspace;
+    expect(ws.current_manifest_hash).toBe(applied.result_manifest_hash);
+    const manifest = JSON.parse(await (await fetch(`${server.url}/v1/blobs/manifests/${applied.result_manifest_hash}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
+    const a = manifest.files.find((f: { path: string }) => f.path === "a.txt");
+    expect(a.hash).toBe(sha256("fixed: Changed files have no tests\n"));
+
+    // Dismissed items stay dismissed (drift too).
+    for (const id of [drift.id, finding.id]) expect((await api("POST", `/v1/action-items/${id}/dismiss`)).json).toEqual({ success: true });
+    expect((await items()).map((i) => i.id)).toEqual([]);
+    expect((await api("POST", `/v1/action-items/${drift.id}/dismiss`)).status).toBe(200);
+    expect((await api("POST", "/v1/action-items/ai_nope/dismiss")).status).toBe(404);
+  }, 30_000);
+
   it("keeps tenants apart in every domain function", async () => {
     const { p, feature } = await project("tenants");
     const d = domain();
@@ -259,6 +310,9 @@ describe("with the reference worker", () => {
       ["getConversation", () => getConversation(d, other, c.id)],
       ["listMessages", () => listMessages(d, other, c.id, 0, 0, "")],
       ["sendMessage", () => sendMessage(d, other, c.id, "hi", "")],
+      ["dismissActionItem", () => dismissActionItem(d, other, `drift-${feature.id}`)],
+      ["createRun", () => createRun(d, other, `drift-${feature.id}`, "")],
+      ["getRun", () => getRun(d, other, "run_x")],
     ];
     for (const [name, f] of calls) expect(`${name} ${await reason(f)}`).toMatch(new RegExp(`^${name} not_found:`));
     expect(await reason(() => getConversation(d, "default", c.id))).toBe("ok");
