@@ -1,9 +1,10 @@
 """Reference insights worker for Switchyard (gRPC, grpcio): serves every task type of queue
 `insights` with deterministic scripted output instead of a model.
 
-    python worker.py <host:port> <stubs dir> <worker id> [--delay-ms MS] [--malformed] [--fail]
+    python worker.py <host:port> <stubs dir> <worker id> [--queues insights,deploy] [--delay-ms MS]
+                     [--malformed] [--fail] [--fail-step detect|provision|deploy]
 
-Holds `TaskService.ConnectWorker` on queue `insights` and, for each task it is given, builds
+Holds `TaskService.ConnectWorker` on queues `insights` and `deploy` and, for each task it is given, builds
 the result from the payload alone (same payload, same result):
 
 - `next_steps.generate`: `{ next_steps: [{ title, description, rationale, priority, category }] }`,
@@ -17,11 +18,15 @@ the result from the payload alone (same payload, same result):
 - `action_item.run`: `{ summary, report, patch, checks, files: [{ path, content }] }`, rewriting
   the item's files.
 - `drift.analyze` also returns a `test_coverage` finding when changed files include no test.
-- any other type (`atlas.index`, `action_item.run`, `credentials.validate`,
-  `resource.destroy`, `deploy.*`): `{ ok: true, type }`.
+- queue `deploy`: `credentials.validate` fetches the token with `GetTaskCredential` (as the
+  task's holder) and calls it valid when it starts with `valid-`; `deploy.detect` →
+  `deploy.provision` (a resource per requested one, with connection info) → `deploy.run` (a
+  URL); `resource.destroy` → `{ destroyed: true }`.
+- any other type: `{ ok: true, type }`.
 
 `--delay-ms` sleeps before answering (a slow worker), `--malformed` answers results that do not
-fill their message (the server must fail the task), `--fail` fails every task. Prints one JSON
+fill their message (the server must fail the task), `--fail` fails every task, `--fail-step`
+fails one step of the deploy chain. Prints one JSON
 line per task and a summary when it stops (SIGTERM/SIGINT).
 """
 import json
@@ -39,11 +44,15 @@ args = sys.argv[4:]
 delay = int(args[args.index("--delay-ms") + 1]) / 1000 if "--delay-ms" in args else 0
 malformed = "--malformed" in args
 fail_all = "--fail" in args
+fail_step = args[args.index("--fail-step") + 1] if "--fail-step" in args else ""
+queues = args[args.index("--queues") + 1].split(",") if "--queues" in args else ["insights", "deploy"]
 sys.path.insert(0, stubs)
 from google.protobuf import duration_pb2, json_format, struct_pb2  # noqa: E402
 from switchyard.tasks.v1 import tasks_pb2 as tpb  # noqa: E402
 from switchyard.tasks.v1 import tasks_service_pb2 as tspb  # noqa: E402
 from switchyard.tasks.v1 import tasks_service_pb2_grpc as tgrpc  # noqa: E402
+from switchyard.workspaces.v1 import infrastructure_service_pb2 as ipb  # noqa: E402
+from switchyard.workspaces.v1 import infrastructure_service_pb2_grpc as igrpc  # noqa: E402
 
 # With SWITCHYARD_API_TOKEN set, every call carries it as a bearer token.
 token = os.environ.get("SWITCHYARD_API_TOKEN", "")
@@ -135,6 +144,37 @@ def turn(tasks, task, lease, p):
     return {"content": reply + " ", "changed_files": changed}
 
 
+def credential(channel, task, lease, provider):
+    """The provider token, asked for as the task's holder (never printed)."""
+    infra = igrpc.InfrastructureServiceStub(channel)
+    return infra.GetTaskCredential(ipb.GetTaskCredentialRequest(task_id=task.id, fencing_token=lease.fencing_token, provider=provider), timeout=10, metadata=md).api_token
+
+
+def deploy_step(channel, task, lease, p):
+    step = task.type.split(".")[-1] if task.type.startswith("deploy.") else task.type
+    if fail_step and fail_step == step:
+        raise RuntimeError(f"scripted failure of {step}")
+    if task.type == "credentials.validate":
+        token = credential(channel, task, lease, p["provider"])
+        return {"valid": token.startswith("valid-"), "message": "" if token.startswith("valid-") else "token refused", "account": "scripted-account"}
+    if task.type == "deploy.detect":
+        return {"runtime": p.get("detection", {}).get("runtime", ""), "notes": "scripted detection"}
+    if task.type == "deploy.provision":
+        credential(channel, task, lease, p["provider"])
+        return {"resources": [{
+            "type": r["type"], "name": r["name"], "provider_resource_id": f"{p['provider']}-{r['name']}",
+            "connection": {"host": f"{r['name']}.example.internal", "port": 5432, "password": "scripted-secret", "url": f"postgres://u:scripted-secret@{r['name']}.example.internal/db"},
+            "env_var_keys": ["DATABASE_URL"] if r["type"] == "database" else ["REDIS_URL"],
+        } for r in p.get("resources", [])]}
+    if task.type == "deploy.run":
+        credential(channel, task, lease, p["provider"])
+        return {"url": f"https://{p['workspace_id']}.{p['provider']}.example.app"}
+    if task.type == "resource.destroy":
+        credential(channel, task, lease, p["provider"])
+        return {"destroyed": True}
+    return None
+
+
 def bad(kind):
     # Results that do not fill their message: a wrong type where a list or a string must be.
     return {"next_steps": "none"} if kind == "next_steps.generate" else {"decisions": [{"title": 3}]} if kind == "decisions.extract" else {"risk_level": "catastrophic"}
@@ -159,6 +199,8 @@ def run(channel, task, lease):
                 result = decisions(payload)
             elif task.type == "drift.analyze":
                 result = drift(payload)
+            elif task.type.startswith("deploy.") or task.type in ("credentials.validate", "resource.destroy"):
+                result = deploy_step(channel, task, lease, payload)
             elif task.type == "action_item.run":
                 result = action_run(payload)
             elif task.type == "conversation.turn":
@@ -171,6 +213,9 @@ def run(channel, task, lease):
             outcome["result"] = tpb.TaskState.Name(done.task.state) if done.HasField("task") else "completed"
     except grpc.RpcError as error:
         outcome["result"] = f"refused: {error.code().name}"
+    except RuntimeError as error:
+        tasks.FailTask(tspb.FailTaskRequest(id=task.id, fencing_token=lease.fencing_token, error=tpb.TaskError(message=str(error), reason="STEP_FAILED")), timeout=10, metadata=md)
+        outcome["result"] = "failed"
     with lock:
         summary["tasks"] += 1
     emit({"task_done": outcome})
@@ -182,7 +227,7 @@ def main():
     with grpc.insecure_channel(target) as channel:
         tasks = tgrpc.TaskServiceStub(channel)
         stream = tasks.ConnectWorker(
-            tspb.ConnectWorkerRequest(worker_id=worker_id, queues=["insights"], credits=4, lease_duration=duration_pb2.Duration(seconds=60)),
+            tspb.ConnectWorkerRequest(worker_id=worker_id, queues=queues, credits=4, lease_duration=duration_pb2.Duration(seconds=60)),
             metadata=md,
         )
         threading.Thread(target=lambda: (stopping.wait(), stream.cancel()), daemon=True).start()

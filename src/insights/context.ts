@@ -26,12 +26,16 @@ export interface TaskKind {
   type: string;
   check(result: Json | undefined): string | undefined;
   /** `after` runs a function once the write committed (live notifications). */
-  apply(tenant: string, call: Call, result: Json | undefined, now: number, after: After, task: Task | undefined): unknown;
+  apply(tenant: string, call: Call, result: Json | undefined, now: number, after: After, task: Task | undefined, prepared?: unknown): unknown;
+  /** Async work before the write that applies a result (sealing secrets); its answer goes to `apply`. */
+  prepare?(tenant: string, call: Call, result: Json | undefined): Promise<unknown>;
   failed?(tenant: string, call: Call, error: { reason: string; message: string }, now: number, after: After, task: Task | undefined): void;
   /** A running task changed: claimed, or a progress update. */
   progress?(tenant: string, call: Call, task: Task, now: number, after: After): void;
   /** Attempts of the task (default 1). */
   maxAttempts?: number;
+  /** The queue its workers serve (default `insights`). */
+  queue?: string;
 }
 
 export type After = (f: () => void) => void;
@@ -54,3 +58,5 @@ export interface InsightsDomain {
 
 /** The queue insight workers serve (every task type of this domain). */
 export const INSIGHTS_QUEUE = "insights";
+/** The queue deploy workers serve (credentials, resources, the deploy chain). */
+export const DEPLOY_QUEUE = "deploy";

@@ -12,6 +12,16 @@ import {
 } from "../../gen/switchyard/workspaces/v1/conversations_pb.js";
 import { DecisionSchema, DriftAnalysisSchema, NextStepSchema, type Decision, type DriftAnalysis, type NextStep } from "../../gen/switchyard/workspaces/v1/insights_pb.js";
 import { ActionItemRunSchema, ActionItemSchema, type ActionItem, type ActionItemRun } from "../../gen/switchyard/workspaces/v1/action_items_pb.js";
+import {
+  DeploymentSchema,
+  DeploymentSettingsSchema,
+  InfrastructureResourceSchema,
+  ProviderCredentialSchema,
+  type Deployment,
+  type DeploymentSettings,
+  type InfrastructureResource,
+  type ProviderCredential,
+} from "../../gen/switchyard/workspaces/v1/infrastructure_pb.js";
 import type { WorkspaceDomain } from "../workspaces/context.ts";
 import { conceptLinks } from "./decisions.ts";
 import type { DriftAnalysis as DomainDrift } from "./drift-analysis.ts";
@@ -97,5 +107,31 @@ export function runMessage(r: T.Run, withPatch: boolean): ActionItemRun {
     summary: r.result?.summary ?? "", report: r.result?.report ?? "", patch: withPatch ? (r.result?.patch ?? "") : "", checks: r.result?.checks ?? [],
     error: r.error, baseManifestHash: r.baseManifestHash, resultManifestHash: r.resultManifestHash, taskId: r.taskId,
     createdAt: ts(r.createdAt), updatedAt: ts(r.updatedAt), completedAt: ts(r.completedAt),
+  });
+}
+
+const json = (v: unknown) => JSON.parse(JSON.stringify(v ?? {})) as JsonObject;
+
+export function credentialMessage(c: T.Credential): ProviderCredential {
+  return create(ProviderCredentialSchema, { id: c.id, userId: c.userId, provider: c.provider, metadata: json(c.metadata), createdAt: ts(c.createdAt), updatedAt: ts(c.updatedAt) });
+}
+
+export function settingsMessage(s: T.DeploySettings): DeploymentSettings {
+  return create(DeploymentSettingsSchema, {
+    workspaceId: s.workspaceId, autoDeploy: s.autoDeploy, runtimeOverride: s.runtimeOverride, buildCommand: s.buildCommand, startCommand: s.startCommand, updatedAt: s.updatedAt ? ts(s.updatedAt) : undefined,
+  });
+}
+
+export function deploymentMessage(x: T.Deployment): Deployment {
+  return create(DeploymentSchema, {
+    id: x.id, workspaceId: x.workspaceId, projectId: x.projectId, snapshotId: x.snapshotId, status: x.status, trigger: x.trigger, url: x.url, error: x.error,
+    conversationId: x.conversationId, taskId: x.taskId, startedAt: ts(x.startedAt), completedAt: ts(x.completedAt),
+  });
+}
+
+export function resourceMessage(r: T.Resource, connection: Record<string, unknown>): InfrastructureResource {
+  return create(InfrastructureResourceSchema, {
+    id: r.id, projectId: r.projectId, type: r.type, provider: r.provider, name: r.name, status: r.status, providerResourceId: r.providerResourceId,
+    connectionInfo: json(connection), envVarKeys: r.envVarKeys, createdAt: ts(r.createdAt), updatedAt: ts(r.updatedAt),
   });
 }

@@ -8,12 +8,14 @@ import { ALL_TENANTS } from "../tasks/watch.ts";
 import type { WorkspaceDomain } from "../workspaces/context.ts";
 import type { InsightsDomain, TaskPort } from "./context.ts";
 import { runKind } from "./action-items.ts";
+import { infrastructureKinds } from "./infrastructure.ts";
 import { conversationSocket } from "./conversation-socket.ts";
 import { turnKind } from "./conversations.ts";
 import { decisionsKind } from "./decisions.ts";
 import { driftKind } from "./drift-analysis.ts";
 import { nextStepsKind } from "./next-steps.ts";
-import { actionItemService, conversationService, insightService } from "./service.ts";
+import { actionItemService, conversationService, infrastructureService, insightService } from "./service.ts";
+import { InfrastructureService } from "../../gen/switchyard/workspaces/v1/infrastructure_service_pb.js";
 import { ActionItemService } from "../../gen/switchyard/workspaces/v1/action_item_service_pb.js";
 import { createInsightsStore } from "./store.ts";
 import { followTasks, registerKind } from "./task-call.ts";
@@ -52,7 +54,7 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
     callWaiters: new Map(),
     conversationWatchers: new Map(),
   };
-  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d)]) registerKind(d, kind);
+  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
   return d;
 }
 
@@ -71,6 +73,7 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
       { service: InsightService, impl: insightService(domain) } as ServiceRegistration,
       { service: ConversationService, impl: conversationService(domain) } as ServiceRegistration,
       { service: ActionItemService, impl: actionItemService(domain) } as ServiceRegistration,
+      { service: InfrastructureService, impl: infrastructureService(domain) } as ServiceRegistration,
     ],
     upgrades: [socket],
     start() {

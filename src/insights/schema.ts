@@ -15,6 +15,8 @@ export const insCalls = sqliteTable(
     status: text("status").notNull(),
     output: text("output"),
     error: text("error"),
+    /** A secret the task's holder may fetch (a credential being validated), sealed; erased when finished. */
+    secret: text("secret"),
     createdAt: integer("created_at").notNull(),
     finishedAt: integer("finished_at"),
   },

@@ -1,10 +1,12 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { ActionItemService } from "../../gen/switchyard/workspaces/v1/action_item_service_pb.js";
+import { InfrastructureService } from "../../gen/switchyard/workspaces/v1/infrastructure_service_pb.js";
 import { ConversationService } from "../../gen/switchyard/workspaces/v1/conversation_service_pb.js";
 import { InsightService } from "../../gen/switchyard/workspaces/v1/insight_service_pb.js";
 import { invalidArgument } from "../core/errors.ts";
-import { tenantOf } from "../core/principal.ts";
+import { principalOf, tenantOf } from "../core/principal.ts";
+import * as infra from "./infrastructure.ts";
 import * as actions from "./action-items.ts";
 import type { InsightsDomain } from "./context.ts";
 import * as conv from "./conversations.ts";
@@ -115,6 +117,75 @@ export function actionItemService(d: InsightsDomain): Partial<ServiceImpl<typeof
     async applyActionItemRun(req, ctx) {
       await actions.applyRun(d, tenantOf(ctx), req.runId);
       return { success: true };
+    },
+  };
+}
+
+/** InfrastructureService: credentials (sealed), settings, deployments (a task chain), resources, detection. */
+export function infrastructureService(d: InsightsDomain): Partial<ServiceImpl<typeof InfrastructureService>> {
+  const resource = async (tenant: string, r: Parameters<typeof infra.maskedConnection>[2]) => cv.resourceMessage(r, await infra.maskedConnection(d, tenant, r));
+  return {
+    listProviderCredentials(_req, ctx) {
+      return { credentials: infra.listCredentials(d, tenantOf(ctx)).map(cv.credentialMessage) };
+    },
+    async setProviderCredential(req, ctx) {
+      const p = principalOf(ctx);
+      const id = await infra.setCredential(d, p.tenant, p.user, { provider: req.provider, apiToken: req.apiToken, metadata: (req.metadata ?? {}) as Record<string, unknown> });
+      return { success: true, id };
+    },
+    async deleteProviderCredential(req, ctx) {
+      await infra.deleteCredential(d, tenantOf(ctx), req.provider);
+      return { success: true };
+    },
+    getDeploymentSettings(req, ctx) {
+      return { settings: cv.settingsMessage(infra.getSettings(d, tenantOf(ctx), req.workspaceId)) };
+    },
+    async updateDeploymentSettings(req, ctx) {
+      const s = await infra.updateSettings(d, tenantOf(ctx), req.workspaceId, { autoDeploy: req.autoDeploy, runtimeOverride: req.runtimeOverride, buildCommand: req.buildCommand, startCommand: req.startCommand });
+      return { settings: cv.settingsMessage(s) };
+    },
+    listDeployments(req, ctx) {
+      if (req.limit < 0) throw invalidArgument("limit", "must not be negative");
+      const r = infra.listDeployments(d, tenantOf(ctx), req.workspaceId, req.limit, req.pageToken);
+      return { deployments: r.items.map(cv.deploymentMessage), nextPageToken: r.next };
+    },
+    async updateDeploymentStatus(req, ctx) {
+      await infra.updateDeploymentStatus(d, tenantOf(ctx), req.deploymentId, { status: req.status, url: req.url, error: req.error, fencingToken: req.fencingToken === undefined ? undefined : Number(req.fencingToken) });
+      return { success: true };
+    },
+    async listResources(req, ctx) {
+      const tenant = tenantOf(ctx);
+      const r = infra.listResources(d, tenant, req.projectId, req.pageSize, req.pageToken);
+      return { resources: await Promise.all(r.items.map((x) => resource(tenant, x))), nextPageToken: r.next };
+    },
+    async getResource(req, ctx) {
+      const tenant = tenantOf(ctx);
+      return { resource: await resource(tenant, infra.getResource(d, tenant, req.projectId, req.resourceId)) };
+    },
+    async deleteResource(req, ctx) {
+      await infra.deleteResource(d, tenantOf(ctx), req.projectId, req.resourceId);
+      return { success: true };
+    },
+    async detectRequirements(req, ctx) {
+      const r = await infra.detectRequirements(d, tenantOf(ctx), req.projectId, req.manifestHash);
+      const x = r.detection;
+      return {
+        requirements: x.requirements,
+        suggestedResources: r.suggested,
+        detection: { manifestHash: x.manifestHash, runtime: x.runtime, framework: x.framework, buildCommand: x.buildCommand, startCommand: x.startCommand, port: x.port, filesScanned: x.filesScanned },
+      };
+    },
+    async deployProject(req, ctx) {
+      const tenant = tenantOf(ctx);
+      const r = await infra.deployProject(d, tenant, req.projectId, { workspaceId: req.workspaceId, source: req.source, requestId: req.requestId });
+      const x = r.deployment;
+      return {
+        success: x.status === "succeeded", deploymentId: x.id, url: x.url, status: x.status, error: x.error,
+        resources: await Promise.all(r.resources.map((y) => resource(tenant, y))), provisionedResources: await Promise.all(r.provisioned.map((y) => resource(tenant, y))),
+      };
+    },
+    async getTaskCredential(req, ctx) {
+      return { apiToken: await infra.taskCredential(d, tenantOf(ctx), req.taskId, Number(req.fencingToken), req.provider) };
     },
   };
 }

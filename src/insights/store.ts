@@ -56,15 +56,19 @@ export function createInsightsStore(db: Sqlite) {
   const q = (sql: string) => db.query(sql);
   return {
     // ------------------------------------------------------------ calls
-    insertCall(c: Call): void {
-      q(`INSERT OR IGNORE INTO ins_calls (tenant, task_id, type, subject, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)`).run(c.tenant, c.taskId, c.type, c.subject, c.createdAt);
+    insertCall(c: Call, sealedSecret?: string): void {
+      q(`INSERT OR IGNORE INTO ins_calls (tenant, task_id, type, subject, status, secret, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`).run(c.tenant, c.taskId, c.type, c.subject, sealedSecret ?? null, c.createdAt);
+    },
+    callSecret(tenant: string, taskId: string): string | undefined {
+      const r = q(`SELECT secret FROM ins_calls WHERE tenant = ? AND task_id = ? AND status = 'pending'`).get(tenant, taskId) as Row | null;
+      return r?.secret ?? undefined;
     },
     getCall(tenant: string, taskId: string): Call | undefined {
       const r = q(`SELECT * FROM ins_calls WHERE tenant = ? AND task_id = ?`).get(tenant, taskId) as Row | null;
       return r ? callOf(r) : undefined;
     },
     finishCall(tenant: string, taskId: string, set: { status: "done" | "failed"; output?: unknown; error?: { reason: string; message: string } }, now: number): boolean {
-      const r = q(`UPDATE ins_calls SET status = ?, output = ?, error = ?, finished_at = ? WHERE tenant = ? AND task_id = ? AND status = 'pending'`).run(
+      const r = q(`UPDATE ins_calls SET status = ?, output = ?, error = ?, secret = NULL, finished_at = ? WHERE tenant = ? AND task_id = ? AND status = 'pending'`).run(
         set.status, set.output === undefined ? null : JSON.stringify(set.output), set.error ? JSON.stringify(set.error) : null, now, tenant, taskId);
       return r.changes > 0;
     },

@@ -3,7 +3,7 @@ import { AppError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { ALL_TENANTS } from "../tasks/watch.ts";
 import type { Json, Task } from "../tasks/types.ts";
-import { INSIGHTS_QUEUE, type InsightsDomain, type TaskKind } from "./context.ts";
+import { DEPLOY_QUEUE, INSIGHTS_QUEUE, type InsightsDomain, type TaskKind } from "./context.ts";
 import type { Call } from "./types.ts";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
@@ -22,6 +22,8 @@ export interface CallSpec {
   timeoutMs?: number;
   /** Tasks this one waits for (a chain: a failed one cancels this one). */
   dependsOn?: string[];
+  /** A secret (already sealed) the task's holder may fetch with GetTaskCredential. */
+  sealedSecret?: string;
 }
 
 /** Checks an idempotency key (≤ 128 characters). */
@@ -41,12 +43,12 @@ export async function startCall(d: InsightsDomain, tenant: string, spec: CallSpe
   if (existing) return { taskId, call: existing, created: false };
   const now = d.clock.now();
   await d.database.committer.run(() => {
-    d.store.insertCall({ tenant, taskId, type: spec.type, subject: spec.subject, status: "pending", output: undefined, error: undefined, createdAt: now, finishedAt: undefined });
+    d.store.insertCall({ tenant, taskId, type: spec.type, subject: spec.subject, status: "pending", output: undefined, error: undefined, createdAt: now, finishedAt: undefined }, spec.sealedSecret);
     inWrite?.(taskId, now);
   });
   try {
     await d.tasks.createTask(tenant, {
-      id: taskId, queue: INSIGHTS_QUEUE, type: spec.type, payload: spec.payload, title: spec.title, maxAttempts: d.kinds.get(spec.type)?.maxAttempts ?? 1,
+      id: taskId, queue: d.kinds.get(spec.type)?.queue ?? INSIGHTS_QUEUE, type: spec.type, payload: spec.payload, title: spec.title, maxAttempts: d.kinds.get(spec.type)?.maxAttempts ?? 1,
       timeoutMs: spec.timeoutMs, dependsOn: spec.dependsOn,
     });
   } catch (e) {
@@ -88,7 +90,8 @@ export async function awaitCall(d: InsightsDomain, tenant: string, taskId: strin
   }
   const task = d.tasks.getTask(tenant, taskId);
   if (!task || task.state === "pending" || task.state === "blocked") {
-    throw new AppError("unavailable", "NO_WORKER", `no worker took task ${taskId} (queue ${INSIGHTS_QUEUE}) within ${deadlineMs} ms; it stays queued`, { task_id: taskId, queue: INSIGHTS_QUEUE });
+    const queue = task?.queue ?? INSIGHTS_QUEUE;
+    throw new AppError("unavailable", "NO_WORKER", `no worker took task ${taskId} (queue ${queue}) within ${deadlineMs} ms; it stays queued`, { task_id: taskId, queue });
   }
   throw new AppError("unavailable", "WORKER_TIMEOUT", `the worker has not finished task ${taskId} within ${deadlineMs} ms; a retry with the same request_id answers its result`, { task_id: taskId });
 }
@@ -101,9 +104,10 @@ async function finish(d: InsightsDomain, tenant: string, taskId: string, set: { 
   const now = d.clock.now();
   const later: (() => void)[] = [];
   const after = (f: () => void) => void later.push(f);
+  const prepared = set.status === "done" && kind?.prepare ? await kind.prepare(tenant, call, task?.result) : undefined;
   await d.database.committer.run(() => {
     if (set.status === "done" && kind) {
-      const output = kind.apply(tenant, call, task?.result, now, after, task);
+      const output = kind.apply(tenant, call, task?.result, now, after, task, prepared);
       d.store.finishCall(tenant, taskId, { status: "done", output }, now);
     } else {
       const error = set.error ?? { reason: "WORKER_TASK_FAILED", message: "failed" };
@@ -137,7 +141,7 @@ export async function onTask(d: InsightsDomain, task: Task): Promise<void> {
 /** Follows every tenant's tasks of the insights queue until `signal`; first sweeps calls whose task finished while nobody followed. */
 export async function followTasks(d: InsightsDomain, signal: AbortSignal): Promise<void> {
   // Registered before the sweep (the first next() runs the watch up to its first wait): no event slips between.
-  const events = d.tasks.follow([INSIGHTS_QUEUE], signal)[Symbol.asyncIterator]();
+  const events = d.tasks.follow([INSIGHTS_QUEUE, DEPLOY_QUEUE], signal)[Symbol.asyncIterator]();
   const first = events.next();
   for (const call of d.store.pendingCalls(10_000)) {
     const task = d.tasks.getTask(call.tenant, call.taskId);

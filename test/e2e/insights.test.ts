@@ -4,6 +4,8 @@
 // worker and a worker answering malformed results; REST with seed 002 shapes, gRPC and Connect.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import WebSocket from "ws";
+import { toJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { TaskState } from "../../gen/switchyard/tasks/v1/tasks_pb.js";
 import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { ConversationService } from "../../gen/switchyard/workspaces/v1/conversation_service_pb.js";
@@ -295,6 +297,73 @@ describe("with the reference worker", () => {
     expect((await api("POST", "/v1/action-items/ai_nope/dismiss")).status).toBe(404);
   }, 30_000);
 
+  it("stores provider credentials sealed after a worker validated them, detects requirements, deploys through the detect → provision → deploy chain, masks and destroys resources", async () => {
+    const bad = await api("POST", "/v1/infrastructure/credentials", { provider: "railway", api_token: "nope-123" });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.reason).toBe("CREDENTIAL_REJECTED");
+    expect((await api("POST", "/v1/infrastructure/credentials", { provider: "heroku", api_token: "valid-1" })).json.error.metadata.field).toBe("provider");
+    const set = await api("POST", "/v1/infrastructure/credentials", { provider: "railway", api_token: "valid-railway-token-42", metadata: { team: "core" } });
+    expect(set.status).toBe(200);
+    expect(set.json.id).toMatch(/^cred_/);
+    const creds = (await api("GET", "/v1/infrastructure/credentials")).json.credentials;
+    expect(creds).toHaveLength(1);
+    expect(creds[0]).toMatchObject({ provider: "railway", metadata: { team: "core", account: "scripted-account" } });
+    expect(JSON.stringify(creds)).not.toContain("valid-railway-token-42");
+
+    // A project needing postgres (package.json) and an env var (.env.example).
+    const p = (await api("POST", "/v1/projects", { name: "shop" })).json.project;
+    const main = (await api("POST", `/v1/projects/${p.id}/workspaces`, { name: "main" })).json.workspace;
+    const pkg = JSON.stringify({ scripts: { build: "tsc", start: "node dist/index.js" }, dependencies: { hono: "4", pg: "8" } });
+    const h = await push({ "package.json": pkg, ".env.example": "API_KEY=\n", "src/index.ts": "export {}\n" });
+    await api("POST", `/v1/projects/${p.id}/snapshots`, { manifest_hash: h, snapshot_id: "shop-1", workspace_id: main.id });
+    const det = (await api("GET", `/v1/infrastructure/projects/${p.id}/detect`)).json;
+    expect(det.detection).toMatchObject({ runtime: "node", framework: "hono", build_command: "npm run build", start_command: "npm run start", port: 3000, files_scanned: 3, manifest_hash: h });
+    expect(det.requirements.map((r: { type: string; name: string; satisfied: boolean }) => `${r.type}:${r.name}:${r.satisfied}`)).toEqual(["runtime:node:true", "database:postgres:false", "env_var:API_KEY:false"]);
+    expect(det.suggested_resources).toEqual([{ type: "database", provider: "railway", name: "shop-postgres", reason: "needed by package.json: pg" }]);
+
+    expect((await api("GET", `/v1/infrastructure/workspaces/${main.id}/deployment-settings`)).json.settings).toMatchObject({ auto_deploy: false, build_command: "" });
+    const put = await api("PUT", `/v1/infrastructure/workspaces/${main.id}/deployment-settings`, { build_command: "npm ci && npm run build" });
+    expect(put.json.settings.build_command).toBe("npm ci && npm run build");
+    expect((await api("PUT", `/v1/infrastructure/workspaces/${main.id}/deployment-settings`, { runtime_override: "cobol" })).json.error.metadata.field).toBe("runtime_override");
+
+    const dep = await api("POST", `/v1/infrastructure/projects/${p.id}/deploy`, { request_id: "dep-1" });
+    expect(dep.status).toBe(200);
+    expect(dep.json).toMatchObject({ success: true, status: "succeeded", url: `https://${main.id}.railway.example.app`, error: "" });
+    expect(dep.json.provisioned_resources).toHaveLength(1);
+    const res = dep.json.provisioned_resources[0];
+    expect(res).toMatchObject({ type: "database", provider: "railway", name: "shop-postgres", status: "active", env_var_keys: ["DATABASE_URL"] });
+    expect(res.connection_info).toEqual({ host: "shop-postgres.example.internal", port: 5432, password: "********", url: "********" });
+    expect((await api("POST", `/v1/infrastructure/projects/${p.id}/deploy`, { request_id: "dep-1" })).json.deployment_id).toBe(dep.json.deployment_id);
+
+    const deployments = (await api("GET", `/v1/infrastructure/workspaces/${main.id}/deployments`)).json.deployments;
+    expect(deployments.map((x: { id: string; status: string }) => `${x.id}:${x.status}`)).toEqual([`${dep.json.deployment_id}:succeeded`]);
+    const chain = (await tasks().listTasks({ queues: ["deploy"] })).tasks.filter((t) => t.type.startsWith("deploy."));
+    const byType = Object.fromEntries(chain.map((t) => [t.type, t]));
+    expect(byType["deploy.run"]!.dependsOn).toEqual([byType["deploy.provision"]!.id]);
+    expect(byType["deploy.provision"]!.dependsOn).toEqual([byType["deploy.detect"]!.id]);
+    // The build command of the settings reached the deploy step; no token is in any payload.
+    expect(JSON.stringify(chain.map((t) => toJson(ValueSchema, t.payload!)))).toContain("npm ci && npm run build");
+    // The token is nowhere in the database in clear: not in tasks, calls or credentials.
+    const sqlite = domain().database.sqlite;
+    for (const table of ["tasks", "ins_calls", "ins_credentials", "ins_resources"]) {
+      expect(JSON.stringify(sqlite.query(`SELECT * FROM ${table}`).all())).not.toContain("valid-railway-token-42");
+    }
+    expect(JSON.stringify(sqlite.query("SELECT * FROM ins_resources").all())).not.toContain("scripted-secret");
+
+    // Status callbacks only move forward.
+    const back = await api("POST", `/v1/infrastructure/deployments/${dep.json.deployment_id}/status`, { status: "building" });
+    expect(back.json.error.reason).toBe("INVALID_TRANSITION");
+    expect((await api("POST", `/v1/infrastructure/deployments/${dep.json.deployment_id}/status`, { status: "succeeded" })).json).toEqual({ success: true });
+
+    // The resource satisfies the need now; destroying it forgets it.
+    const again = (await api("GET", `/v1/infrastructure/projects/${p.id}/detect`)).json;
+    expect(again.suggested_resources).toEqual([]);
+    expect((await api("GET", `/v1/infrastructure/projects/${p.id}/resources/${res.id}`)).json.resource.connection_info.password).toBe("********");
+    expect((await api("DELETE", `/v1/infrastructure/projects/${p.id}/resources/${res.id}`)).json).toEqual({ success: true });
+    expect((await api("GET", `/v1/infrastructure/projects/${p.id}/resources`)).json.resources).toEqual([]);
+    expect((await api("DELETE", "/v1/infrastructure/credentials/fly")).status).toBe(404);
+  }, 30_000);
+
   it("keeps tenants apart in every domain function", async () => {
     const { p, feature } = await project("tenants");
     const d = domain();
@@ -351,6 +420,31 @@ describe("misbehaving workers", () => {
       const retry = await api("POST", `/v1/projects/${p.id}/next-steps/generate`, { request_id: "slow-1", max_count: 2 });
       expect(retry.status).toBe(200);
       expect(retry.json.generated_count).toBe(2);
+    } finally {
+      await worker.stop();
+    }
+  }, 30_000);
+
+  it("fails a deployment whose provision step fails: the deploy step is cancelled and a deploy action item appears", async () => {
+    const p = (await api("POST", "/v1/projects", { name: "brokenshop" })).json.project;
+    const main = (await api("POST", `/v1/projects/${p.id}/workspaces`, { name: "main" })).json.workspace;
+    const h = await push({ "package.json": JSON.stringify({ dependencies: { redis: "4" } }) });
+    await api("POST", `/v1/projects/${p.id}/snapshots`, { manifest_hash: h, snapshot_id: "broken-1", workspace_id: main.id });
+    const worker = await startInsightsWorker(py.python, py.stubs, server.port, "w-failstep", ["--queues", "deploy", "--fail-step", "provision"], TOKEN);
+    try {
+      const dep = await api("POST", `/v1/infrastructure/projects/${p.id}/deploy`);
+      expect(dep.status).toBe(200);
+      expect(dep.json.success).toBe(false);
+      expect(dep.json.status).toBe("failed");
+      expect(dep.json.error).toContain("provision: STEP_FAILED");
+      const all = (await tasks().listTasks({ queues: ["deploy"], pageSize: 100 })).tasks;
+      const step = (type: string) => all.find((t) => t.type === type && toJson(ValueSchema, t.payload!) && (toJson(ValueSchema, t.payload!) as { deployment_id: string }).deployment_id === dep.json.deployment_id)!;
+      expect(step("deploy.detect").state).toBe(TaskState.SUCCEEDED);
+      expect(step("deploy.provision").state).toBe(TaskState.FAILED);
+      expect(step("deploy.run").state).toBe(TaskState.CANCELLED);
+      expect(step("deploy.run").error!.reason).toBe("DEPENDENCY_FAILED");
+      const items = (await api("GET", `/v1/action-items?workspace_id=${main.id}`)).json.items;
+      expect(items.find((i: { id: string }) => i.id === `deploy-${dep.json.deployment_id}`)).toMatchObject({ type: "deploy_failed", severity: "high", action_type: "deploy" });
     } finally {
       await worker.stop();
     }

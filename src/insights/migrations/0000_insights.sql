@@ -41,6 +41,7 @@ CREATE TABLE `ins_calls` (
 	`status` text NOT NULL,
 	`output` text,
 	`error` text,
+	`secret` text,
 	`created_at` integer NOT NULL,
 	`finished_at` integer,
 	PRIMARY KEY(`tenant`, `task_id`)
