@@ -17,6 +17,7 @@ the result from the payload alone (same payload, same result):
   (`HeartbeatTask(progress_message=delta)`), then completes with `{ content, changed_files }`.
 - `action_item.run`: `{ summary, report, patch, checks, files: [{ path, content }] }`, rewriting
   the item's files.
+- `atlas.diagram`: `{ title, nodes, edges }` of the first 20 concepts given.
 - `drift.analyze` also returns a `test_coverage` finding when changed files include no test.
 - queue `deploy`: `credentials.validate` fetches the token with `GetTaskCredential` (as the
   task's holder) and calls it valid when it starts with `valid-`; `deploy.detect` →
@@ -175,6 +176,16 @@ def deploy_step(channel, task, lease, p):
     return None
 
 
+def diagram(p):
+    concepts = p.get("concepts", [])[:20]
+    ids = {c["id"] for c in concepts}
+    return {
+        "title": f"{p.get('type', '')} diagram of {len(concepts)} concept(s)",
+        "nodes": [{"id": c["id"], "label": c["name"], "concept_id": c["id"], "group": c.get("layer", "")} for c in concepts],
+        "edges": [{"source": e["source_id"], "target": e["target_id"], "label": e["type"]} for e in p.get("edges", []) if e["source_id"] in ids and e["target_id"] in ids],
+    }
+
+
 def bad(kind):
     # Results that do not fill their message: a wrong type where a list or a string must be.
     return {"next_steps": "none"} if kind == "next_steps.generate" else {"decisions": [{"title": 3}]} if kind == "decisions.extract" else {"risk_level": "catastrophic"}
@@ -201,6 +212,8 @@ def run(channel, task, lease):
                 result = drift(payload)
             elif task.type.startswith("deploy.") or task.type in ("credentials.validate", "resource.destroy"):
                 result = deploy_step(channel, task, lease, payload)
+            elif task.type == "atlas.diagram":
+                result = diagram(payload)
             elif task.type == "action_item.run":
                 result = action_run(payload)
             elif task.type == "conversation.turn":

@@ -22,6 +22,7 @@ import {
   type InfrastructureResource,
   type ProviderCredential,
 } from "../../gen/switchyard/workspaces/v1/infrastructure_pb.js";
+import { AtlasConceptSchema, AtlasEdgeSchema, DiagramSchema, type AtlasConcept, type AtlasEdge, type Diagram } from "../../gen/switchyard/workspaces/v1/atlas_pb.js";
 import type { WorkspaceDomain } from "../workspaces/context.ts";
 import { conceptLinks } from "./decisions.ts";
 import type { DriftAnalysis as DomainDrift } from "./drift-analysis.ts";
@@ -36,10 +37,11 @@ export function nextStepMessage(s: T.NextStep): NextStep {
   });
 }
 
-export function decisionMessage(x: T.Decision, withLinks: boolean): Decision {
+/** A decision; `links` its Atlas links (undefined: none asked; empty from the Atlas: the names the worker gave). */
+export function decisionMessage(x: T.Decision, links: ReturnType<typeof conceptLinks> | undefined): Decision {
   return create(DecisionSchema, {
     id: x.id, projectId: x.projectId, title: x.title, decision: x.decision, rationale: x.rationale, conversationId: x.conversationId, messageId: x.messageId,
-    links: withLinks ? conceptLinks(x) : [], createdAt: ts(x.createdAt),
+    links: links === undefined ? [] : links.length ? links : conceptLinks(x), createdAt: ts(x.createdAt),
   });
 }
 
@@ -133,5 +135,21 @@ export function resourceMessage(r: T.Resource, connection: Record<string, unknow
   return create(InfrastructureResourceSchema, {
     id: r.id, projectId: r.projectId, type: r.type, provider: r.provider, name: r.name, status: r.status, providerResourceId: r.providerResourceId,
     connectionInfo: json(connection), envVarKeys: r.envVarKeys, createdAt: ts(r.createdAt), updatedAt: ts(r.updatedAt),
+  });
+}
+
+export function conceptMessage(projectId: string, c: T.Concept): AtlasConcept {
+  return create(AtlasConceptSchema, { id: c.id, projectId, name: c.name, description: c.description, layer: c.layer, path: c.path, parentId: c.parentId, hasEmbedding: false, updatedAt: ts(c.updatedAt) });
+}
+
+export function edgeMessage(e: T.Edge): AtlasEdge {
+  return create(AtlasEdgeSchema, { id: e.id, sourceId: e.sourceId, targetId: e.targetId, type: e.type, weight: e.weight });
+}
+
+export function diagramMessage(x: T.Diagram): Diagram {
+  return create(DiagramSchema, {
+    id: x.id, projectId: x.projectId, conceptId: x.conceptId, type: x.type, title: x.title,
+    nodes: x.nodes.map((n) => ({ id: n.id, label: n.label, conceptId: n.concept_id ?? "", group: n.group ?? "" })),
+    edges: x.edges.map((e) => ({ source: e.source, target: e.target, label: e.label ?? "" })), createdAt: ts(x.createdAt),
   });
 }

@@ -14,7 +14,9 @@ import { turnKind } from "./conversations.ts";
 import { decisionsKind } from "./decisions.ts";
 import { driftKind } from "./drift-analysis.ts";
 import { nextStepsKind } from "./next-steps.ts";
-import { actionItemService, conversationService, infrastructureService, insightService } from "./service.ts";
+import { actionItemService, atlasService, conversationService, infrastructureService, insightService } from "./service.ts";
+import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
+import { diagramKind } from "./atlas.ts";
 import { InfrastructureService } from "../../gen/switchyard/workspaces/v1/infrastructure_service_pb.js";
 import { ActionItemService } from "../../gen/switchyard/workspaces/v1/action_item_service_pb.js";
 import { createInsightsStore } from "./store.ts";
@@ -54,7 +56,7 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
     callWaiters: new Map(),
     conversationWatchers: new Map(),
   };
-  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
+  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), diagramKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
   return d;
 }
 
@@ -74,6 +76,7 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
       { service: ConversationService, impl: conversationService(domain) } as ServiceRegistration,
       { service: ActionItemService, impl: actionItemService(domain) } as ServiceRegistration,
       { service: InfrastructureService, impl: infrastructureService(domain) } as ServiceRegistration,
+      { service: AtlasService, impl: atlasService(domain) } as ServiceRegistration,
     ],
     upgrades: [socket],
     start() {

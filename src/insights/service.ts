@@ -8,6 +8,8 @@ import { invalidArgument } from "../core/errors.ts";
 import { principalOf, tenantOf } from "../core/principal.ts";
 import * as infra from "./infrastructure.ts";
 import * as actions from "./action-items.ts";
+import * as atlas from "./atlas.ts";
+import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
 import type { InsightsDomain } from "./context.ts";
 import * as conv from "./conversations.ts";
 import * as cv from "./convert.ts";
@@ -37,12 +39,14 @@ export function insightService(d: InsightsDomain): Partial<ServiceImpl<typeof In
       return { success: true };
     },
     listDecisions(req, ctx) {
-      const r = listDecisions(d, tenantOf(ctx), req.projectId, req.pageSize, req.pageToken);
-      return { decisions: r.items.map((x) => cv.decisionMessage(x, req.includeLinks)), nextPageToken: r.next };
+      const tenant = tenantOf(ctx);
+      const r = listDecisions(d, tenant, req.projectId, req.pageSize, req.pageToken);
+      const links = req.includeLinks ? atlas.decisionLinks(d, tenant, req.projectId) : undefined;
+      return { decisions: r.items.map((x) => cv.decisionMessage(x, links ? (links.get(x.id) ?? []) : undefined)), nextPageToken: r.next };
     },
     async extractDecisions(req, ctx) {
       const r = await extractDecisions(d, tenantOf(ctx), req.projectId, req.requestId);
-      return { decisions: r.decisions.map((x) => cv.decisionMessage(x, true)), extractedCount: r.decisions.length, taskId: r.taskId };
+      return { decisions: r.decisions.map((x) => cv.decisionMessage(x, [])), extractedCount: r.decisions.length, taskId: r.taskId };
     },
     async analyzeWorkspaceDrift(req, ctx) {
       return { analysis: cv.driftAnalysisMessage(await analyzeDrift(d, tenantOf(ctx), req.workspaceId, req.includeDirty)) };
@@ -186,6 +190,30 @@ export function infrastructureService(d: InsightsDomain): Partial<ServiceImpl<ty
     },
     async getTaskCredential(req, ctx) {
       return { apiToken: await infra.taskCredential(d, tenantOf(ctx), req.taskId, Number(req.fencingToken), req.provider) };
+    },
+  };
+}
+
+/** AtlasService: the graph Switchyard derives from the manifest, token search, diagrams as tasks. */
+export function atlasService(d: InsightsDomain): Partial<ServiceImpl<typeof AtlasService>> {
+  return {
+    searchAtlas(req, ctx) {
+      return { results: atlas.searchAtlas(d, tenantOf(ctx), req.projectId, req.query, req.limit) };
+    },
+    getAtlas(req, ctx) {
+      const g = atlas.getAtlas(d, tenantOf(ctx), req.projectId);
+      return { concepts: g.concepts.map((c) => cv.conceptMessage(req.projectId, c)), edges: g.edges.map(cv.edgeMessage) };
+    },
+    async indexAtlas(req, ctx) {
+      const r = await atlas.indexAtlas(d, tenantOf(ctx), req.projectId, req.embed);
+      return { conceptsCreated: r.conceptsCreated, edgesCreated: r.edgesCreated, chunksCreated: 0, embeddingsCreated: 0, snapshotId: r.snapshotId, truncated: r.truncated };
+    },
+    listDiagrams(req, ctx) {
+      const r = atlas.listDiagrams(d, tenantOf(ctx), req.projectId, req.pageSize, req.pageToken);
+      return { diagrams: r.items.map(cv.diagramMessage), nextPageToken: r.next };
+    },
+    async createDiagram(req, ctx) {
+      return { diagram: cv.diagramMessage(await atlas.createDiagram(d, tenantOf(ctx), req.projectId, { type: req.type, conceptId: req.conceptId, requestId: req.requestId })) };
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Database as Sqlite } from "bun:sqlite";
-import type { AnalysisItem, Call, Conversation, ConversationEvent, Credential, Decision, Deployment, DeploySettings, Message, NextStep, Resource, Run } from "./types.ts";
+import type { AnalysisItem, Call, Concept, Diagram, Edge, Conversation, ConversationEvent, Credential, Decision, Deployment, DeploySettings, Message, NextStep, Resource, Run } from "./types.ts";
 
 type Row = Record<string, any>;
 
@@ -49,6 +49,10 @@ const deploymentOf = (r: Row): Deployment => ({
 const resourceOf = (r: Row): Resource => ({
   id: r.id, projectId: r.project_id, type: r.type, provider: r.provider, name: r.name, status: r.status, providerResourceId: r.provider_resource_id,
   sealedConnection: r.connection, envVarKeys: JSON.parse(r.env_var_keys), createdAt: r.created_at, updatedAt: r.updated_at,
+});
+
+const diagramOf = (r: Row): Diagram => ({
+  id: r.id, projectId: r.project_id, conceptId: r.concept_id, type: r.type, title: r.title, nodes: JSON.parse(r.nodes), edges: JSON.parse(r.edges), taskId: r.task_id, createdAt: r.created_at,
 });
 
 /** All SQL of the insights domain. Writes are called inside `committer.run` by the domain. */
@@ -222,6 +226,45 @@ export function createInsightsStore(db: Sqlite) {
       q(`UPDATE ins_action_runs SET status = coalesce(?, status), attempt_count = coalesce(?, attempt_count), result = coalesce(?, result), error = coalesce(?, error),
         result_manifest_hash = coalesce(?, result_manifest_hash), completed_at = coalesce(?, completed_at), updated_at = ? WHERE tenant = ? AND id = ?`).run(
         set.status ?? null, set.attemptCount ?? null, set.result === undefined ? null : JSON.stringify(set.result), set.error ?? null, set.resultManifestHash ?? null, set.completedAt ?? null, now, tenant, id);
+    },
+
+    // ------------------------------------------------------------ atlas
+    /** Replaces a project's graph (inside one write). */
+    replaceAtlas(tenant: string, projectId: string, g: { concepts: Concept[]; edges: Edge[]; snapshotId: string; truncated: boolean }, now: number): void {
+      q(`DELETE FROM ins_atlas_concepts WHERE tenant = ? AND project_id = ?`).run(tenant, projectId);
+      q(`DELETE FROM ins_atlas_edges WHERE tenant = ? AND project_id = ?`).run(tenant, projectId);
+      const c = q(`INSERT INTO ins_atlas_concepts (tenant, project_id, id, name, description, layer, path, parent_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      for (const x of g.concepts) c.run(tenant, projectId, x.id, x.name, x.description, x.layer, x.path, x.parentId, now);
+      const e = q(`INSERT OR IGNORE INTO ins_atlas_edges (tenant, project_id, id, source_id, target_id, type, weight) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+      for (const x of g.edges) e.run(tenant, projectId, x.id, x.sourceId, x.targetId, x.type, x.weight);
+      q(`INSERT INTO ins_atlas_index (tenant, project_id, snapshot_id, concepts, edges, truncated, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (tenant, project_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, concepts = excluded.concepts, edges = excluded.edges, truncated = excluded.truncated, indexed_at = excluded.indexed_at`).run(
+        tenant, projectId, g.snapshotId, g.concepts.length, g.edges.length, g.truncated ? 1 : 0, now);
+    },
+    atlasIndex(tenant: string, projectId: string): { snapshotId: string; concepts: number; edges: number; truncated: boolean } | undefined {
+      const r = q(`SELECT * FROM ins_atlas_index WHERE tenant = ? AND project_id = ?`).get(tenant, projectId) as Row | null;
+      return r ? { snapshotId: r.snapshot_id, concepts: r.concepts, edges: r.edges, truncated: r.truncated === 1 } : undefined;
+    },
+    concepts(tenant: string, projectId: string): Concept[] {
+      return (q(`SELECT * FROM ins_atlas_concepts WHERE tenant = ? AND project_id = ? ORDER BY rowid`).all(tenant, projectId) as Row[]).map((r) => ({
+        id: r.id, name: r.name, description: r.description, layer: r.layer, path: r.path, parentId: r.parent_id, updatedAt: r.updated_at,
+      }));
+    },
+    edges(tenant: string, projectId: string): Edge[] {
+      return (q(`SELECT * FROM ins_atlas_edges WHERE tenant = ? AND project_id = ? ORDER BY rowid`).all(tenant, projectId) as Row[]).map((r) => ({
+        id: r.id, sourceId: r.source_id, targetId: r.target_id, type: r.type, weight: r.weight,
+      }));
+    },
+    insertDiagram(tenant: string, x: Diagram): void {
+      q(`INSERT INTO ins_diagrams (tenant, id, project_id, concept_id, type, title, nodes, edges, task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        tenant, x.id, x.projectId, x.conceptId, x.type, x.title, JSON.stringify(x.nodes), JSON.stringify(x.edges), x.taskId, x.createdAt);
+    },
+    diagramOfTask(tenant: string, taskId: string): Diagram | undefined {
+      const r = q(`SELECT * FROM ins_diagrams WHERE tenant = ? AND task_id = ?`).get(tenant, taskId) as Row | null;
+      return r ? diagramOf(r) : undefined;
+    },
+    listDiagrams(tenant: string, projectId: string, limit: number, offset: number): Diagram[] {
+      return (q(`SELECT * FROM ins_diagrams WHERE tenant = ? AND project_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`).all(tenant, projectId, limit, offset) as Row[]).map(diagramOf);
     },
 
     // ------------------------------------------------------------ infrastructure

@@ -168,3 +168,35 @@ export interface Resource {
   createdAt: number;
   updatedAt: number;
 }
+
+export interface Concept {
+  id: string;
+  name: string;
+  description: string;
+  /** `system`, `module`, `code` or `decision`. */
+  layer: string;
+  path: string;
+  parentId: string;
+  updatedAt: number;
+}
+
+export interface Edge {
+  id: string;
+  sourceId: string;
+  targetId: string;
+  /** `contains`, `depends_on` or `decided_by`. */
+  type: string;
+  weight: number;
+}
+
+export interface Diagram {
+  id: string;
+  projectId: string;
+  conceptId: string;
+  type: string;
+  title: string;
+  nodes: { id: string; label: string; concept_id?: string; group?: string }[];
+  edges: { source: string; target: string; label?: string }[];
+  taskId: string;
+  createdAt: number;
+}

@@ -364,6 +364,59 @@ describe("with the reference worker", () => {
     expect((await api("DELETE", "/v1/infrastructure/credentials/fly")).status).toBe(404);
   }, 30_000);
 
+  it("indexes the Atlas from the latest snapshot (systems, modules, code, imports, decisions), searches it by tokens and generates diagrams as tasks", async () => {
+    const p = (await api("POST", "/v1/projects", { name: "atlas" })).json.project;
+    expect((await api("POST", `/v1/projects/${p.id}/atlas/index`)).json.error.reason).toBe("NO_SNAPSHOT");
+    const main = (await api("POST", `/v1/projects/${p.id}/workspaces`, { name: "main" })).json.workspace;
+    const h = await push({
+      "README.md": "# atlas\n",
+      "src/api/server.ts": 'import { routes } from "./routes";\nimport { schema } from "../db/schema.js";\n',
+      "src/api/routes.ts": "export const routes = [];\n",
+      "src/db/schema.ts": "export const schema = {};\n",
+      "docs/guide.md": "guide\n",
+    });
+    await api("POST", `/v1/projects/${p.id}/snapshots`, { manifest_hash: h, snapshot_id: "atlas-1", workspace_id: main.id });
+    const c = (await api("POST", "/v1/conversations", { workspace_id: main.id })).json.conversation;
+    await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "We decide to keep the schema in one file" });
+    await eventually(async () => ((await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages.at(-1).status === "complete" ? true : undefined));
+    expect((await api("POST", `/v1/projects/${p.id}/decisions/extract`)).json.extracted_count).toBe(1);
+    expect((await api("POST", `/v1/projects/${p.id}/atlas/diagrams`, { type: "flow" })).json.error.reason).toBe("ATLAS_EMPTY");
+
+    const indexed = await api("POST", `/v1/projects/${p.id}/atlas/index`);
+    expect(indexed.status).toBe(200);
+    // 3 systems (the top, src, docs), 2 modules, 5 files, 1 decision.
+    expect(indexed.json).toMatchObject({ concepts_created: 11, snapshot_id: "atlas-1", truncated: false, chunks_created: 0 });
+    expect((await api("POST", `/v1/projects/${p.id}/atlas/index`)).json).toEqual(indexed.json); // unchanged snapshot
+    expect((await api("POST", `/v1/projects/${p.id}/atlas/index?embed=true`)).json.error.reason).toBe("EMBEDDER_UNAVAILABLE");
+    const graph = (await api("GET", `/v1/projects/${p.id}/atlas`)).json;
+    const byPath = Object.fromEntries(graph.concepts.map((x: { path: string; layer: string; name: string }) => [x.path || x.name, x]));
+    expect(byPath["src"].layer).toBe("system");
+    expect(byPath["src/api"].layer).toBe("module");
+    expect(byPath["src/api"].parent_id).toBe(byPath["src"].id);
+    expect(byPath["src/api/server.ts"].layer).toBe("code");
+    const deps = graph.edges.filter((e: { type: string }) => e.type === "depends_on").map((e: { source_id: string; target_id: string; weight: number }) => [e.source_id, e.target_id, e.weight]);
+    expect(deps).toEqual([
+      [byPath["src/api/server.ts"].id, byPath["src/api/routes.ts"].id, 0.5],
+      [byPath["src/api/server.ts"].id, byPath["src/db/schema.ts"].id, 0.5],
+    ]);
+    const decided = graph.edges.filter((e: { type: string }) => e.type === "decided_by").map((e: { source_id: string }) => e.source_id);
+    expect(decided).toContain(byPath["src/db/schema.ts"].id);
+
+    const found = (await api("POST", `/v1/projects/${p.id}/atlas/search`, { query: "routes api" })).json.results;
+    expect(found[0]).toMatchObject({ name: "routes.ts", layer: "code", score: 0.75 }); // "routes" in the name, "api" in the path
+    expect((await api("POST", `/v1/projects/${p.id}/atlas/search`, { query: "" })).json.error.metadata.field).toBe("query");
+    const links = (await api("GET", `/v1/projects/${p.id}/decisions?include_links=true`)).json.decisions[0].links;
+    expect(links.map((l: { concept_id: string }) => l.concept_id)).toContain(byPath["src/db/schema.ts"].id);
+
+    const diagram = await api("POST", `/v1/projects/${p.id}/atlas/diagrams`, { type: "dependency", concept_id: byPath["src/api/server.ts"].id });
+    expect(diagram.status).toBe(200);
+    expect(diagram.json.diagram.nodes.map((n: { label: string }) => n.label).sort()).toEqual(["api", "routes.ts", "schema.ts", "server.ts"]);
+    expect(diagram.json.diagram.edges.length).toBe(4); // api contains server and routes; server depends on routes and schema
+    expect((await api("GET", `/v1/projects/${p.id}/atlas/diagrams`)).json.diagrams.map((x: { id: string }) => x.id)).toEqual([diagram.json.diagram.id]);
+    expect((await api("POST", `/v1/projects/${p.id}/atlas/diagrams`, { type: "mindmap" })).json.error.metadata.field).toBe("type");
+    expect((await api("POST", `/v1/projects/${p.id}/atlas/diagrams`, { type: "flow", concept_id: "concept_nope" })).status).toBe(404);
+  }, 30_000);
+
   it("keeps tenants apart in every domain function", async () => {
     const { p, feature } = await project("tenants");
     const d = domain();

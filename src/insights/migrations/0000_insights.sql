@@ -33,6 +33,41 @@ CREATE TABLE `ins_action_runs` (
 );
 --> statement-breakpoint
 CREATE INDEX `ins_action_runs_item` ON `ins_action_runs` (`tenant`,`item_id`,`created_at`);--> statement-breakpoint
+CREATE TABLE `ins_atlas_concepts` (
+	`tenant` text NOT NULL,
+	`project_id` text NOT NULL,
+	`id` text NOT NULL,
+	`name` text NOT NULL,
+	`description` text NOT NULL,
+	`layer` text NOT NULL,
+	`path` text NOT NULL,
+	`parent_id` text NOT NULL,
+	`updated_at` integer NOT NULL,
+	PRIMARY KEY(`tenant`, `project_id`, `id`)
+);
+--> statement-breakpoint
+CREATE TABLE `ins_atlas_edges` (
+	`tenant` text NOT NULL,
+	`project_id` text NOT NULL,
+	`id` text NOT NULL,
+	`source_id` text NOT NULL,
+	`target_id` text NOT NULL,
+	`type` text NOT NULL,
+	`weight` real NOT NULL,
+	PRIMARY KEY(`tenant`, `project_id`, `id`)
+);
+--> statement-breakpoint
+CREATE TABLE `ins_atlas_index` (
+	`tenant` text NOT NULL,
+	`project_id` text NOT NULL,
+	`snapshot_id` text NOT NULL,
+	`concepts` integer NOT NULL,
+	`edges` integer NOT NULL,
+	`truncated` integer NOT NULL,
+	`indexed_at` integer NOT NULL,
+	PRIMARY KEY(`tenant`, `project_id`)
+);
+--> statement-breakpoint
 CREATE TABLE `ins_calls` (
 	`tenant` text NOT NULL,
 	`task_id` text NOT NULL,
@@ -135,6 +170,21 @@ CREATE TABLE `ins_deployments` (
 --> statement-breakpoint
 CREATE INDEX `ins_deployments_ws` ON `ins_deployments` (`tenant`,`workspace_id`,`started_at`);--> statement-breakpoint
 CREATE UNIQUE INDEX `ins_deployments_request` ON `ins_deployments` (`tenant`,`request_id`);--> statement-breakpoint
+CREATE TABLE `ins_diagrams` (
+	`tenant` text NOT NULL,
+	`id` text NOT NULL,
+	`project_id` text NOT NULL,
+	`concept_id` text NOT NULL,
+	`type` text NOT NULL,
+	`title` text NOT NULL,
+	`nodes` text NOT NULL,
+	`edges` text NOT NULL,
+	`task_id` text NOT NULL,
+	`created_at` integer NOT NULL,
+	PRIMARY KEY(`tenant`, `id`)
+);
+--> statement-breakpoint
+CREATE INDEX `ins_diagrams_project` ON `ins_diagrams` (`tenant`,`project_id`,`created_at`);--> statement-breakpoint
 CREATE TABLE `ins_dismissals` (
 	`tenant` text NOT NULL,
 	`item_id` text NOT NULL,

@@ -898,7 +898,7 @@ export const InfrastructureService: GenService<{
    * validated it with the provider. Idempotent (upsert by provider).
    * Errors: `invalid_argument` naming `provider` (unknown provider) or `api_token` (empty or over
    * 4096 characters); `CREDENTIAL_REJECTED` (failed_precondition) when the provider refused the
-   * token; `WORKER_UNAVAILABLE` (unavailable).
+   * token; `NO_WORKER`, `WORKER_TIMEOUT`, `WORKER_TASK_FAILED` (unavailable).
    *
    * @generated from rpc switchyard.workspaces.v1.InfrastructureService.SetProviderCredential
    */
@@ -997,7 +997,7 @@ export const InfrastructureService: GenService<{
    * Errors: `PROJECT_NOT_FOUND`, `RESOURCE_NOT_FOUND` (not_found); `RESOURCE_DESTROY_FAILED`
    * (failed_precondition) when the provider refused (the resource stays, status `failed`);
    * `CREDENTIAL_NOT_FOUND` (failed_precondition) when no credential for its provider is
-   * stored; `WORKER_UNAVAILABLE` (unavailable).
+   * stored; `NO_WORKER`, `WORKER_TIMEOUT` (unavailable).
    *
    * @generated from rpc switchyard.workspaces.v1.InfrastructureService.DeleteResource
    */
@@ -1031,7 +1031,7 @@ export const InfrastructureService: GenService<{
    * Errors: `PROJECT_NOT_FOUND`, `WORKSPACE_NOT_FOUND` (not_found); `NO_MAIN_WORKSPACE`,
    * `NO_MANIFEST` (failed_precondition); `invalid_argument` naming `source` when not `manual`,
    * `chat` or `auto`; `CREDENTIAL_NOT_FOUND` (failed_precondition) when a needed provider has
-   * no credential; `WORKER_UNAVAILABLE` (unavailable).
+   * no credential; `NO_WORKER` (unavailable) when no worker took the first step.
    *
    * @generated from rpc switchyard.workspaces.v1.InfrastructureService.DeployProject
    */
