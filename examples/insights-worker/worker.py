@@ -17,6 +17,7 @@ the result from the payload alone (same payload, same result):
   (`HeartbeatTask(progress_message=delta)`), then completes with `{ content, changed_files }`.
 - `action_item.run`: `{ summary, report, patch, checks, files: [{ path, content }] }`, rewriting
   the item's files.
+- `snapshot.summarize`: `{ summary }` counting the changed files.
 - `atlas.diagram`: `{ title, nodes, edges }` of the first 20 concepts given.
 - `drift.analyze` also returns a `test_coverage` finding when changed files include no test.
 - queue `deploy`: `credentials.validate` fetches the token with `GetTaskCredential` (as the
@@ -212,6 +213,8 @@ def run(channel, task, lease):
                 result = drift(payload)
             elif task.type.startswith("deploy.") or task.type in ("credentials.validate", "resource.destroy"):
                 result = deploy_step(channel, task, lease, payload)
+            elif task.type == "snapshot.summarize":
+                result = {"summary": f"{len(payload.get('added', []))} added, {len(payload.get('modified', []))} modified, {len(payload.get('deleted', []))} deleted"}
             elif task.type == "atlas.diagram":
                 result = diagram(payload)
             elif task.type == "action_item.run":

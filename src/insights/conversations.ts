@@ -3,9 +3,12 @@ import { newId } from "../core/ids.ts";
 import type { Json, Task } from "../tasks/types.ts";
 import { getProject } from "../workspaces/projects.ts";
 import { getWorkspace, manifestOf } from "../workspaces/workspaces.ts";
+import { loadManifest } from "../workspaces/blobs.ts";
+import { sha256Hex } from "../workspaces/manifests.ts";
+import { createSnapshot } from "../workspaces/snapshots.ts";
 import { checkShape, limitOffset, notFound, page } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
-import { startCall } from "./task-call.ts";
+import { awaitCall, startCall } from "./task-call.ts";
 import type { Conversation, ConversationEvent, ConversationEventType, Message } from "./types.ts";
 
 export const TURN_TYPE = "conversation.turn";
@@ -231,4 +234,62 @@ export async function* watchConversation(d: InsightsDomain, tenant: string, id: 
     set.delete(listener);
     if (set.size === 0) d.conversationWatchers.delete(k);
   }
+}
+
+/** The project context of a conversation: project, workspace, brief, manifest and its size. */
+export async function projectInfo(d: InsightsDomain, tenant: string, id: string) {
+  const c = getConversation(d, tenant, id);
+  const project = getProject(d.workspaces, tenant, c.projectId);
+  const w = getWorkspace(d.workspaces, tenant, c.workspaceId);
+  const current = manifestOf(d.workspaces, w, true) ?? "";
+  const snapshotManifest = manifestOf(d.workspaces, { ...w, currentManifestHash: null }, false) ?? "";
+  const files = current ? (await loadManifest(d.workspaces, tenant, current)).files : [];
+  return {
+    projectId: project.id, projectName: project.name, intent: project.intent, brief: project.brief, workspaceId: w.id, workspaceName: w.name,
+    isMainWorkspace: project.mainWorkspaceId === w.id, manifestHash: current, fileCount: files.length, totalBytes: files.reduce((n, f) => n + f.size, 0),
+    lastSnapshotId: w.lastSnapshotId ?? "", isDirty: current !== "" && current !== snapshotManifest,
+  };
+}
+
+export const SUMMARY_TYPE = "snapshot.summarize";
+
+/** `snapshot.summarize`: payload `{ conversation_id, added, modified, deleted }`; result `{ summary }`. */
+export function summaryKind(): TaskKind {
+  return { type: SUMMARY_TYPE, check: (r) => checkShape(r, { summary: "text" }), apply: (_t, _c, result) => result };
+}
+
+/**
+ * Snapshots the conversation's workspace when its current files differ from its last snapshot
+ * (else answers the last snapshot), optionally with a worker's summary (`snapshot.summarize`;
+ * without an answer in time the snapshot is taken with an empty summary).
+ */
+export async function snapshotConversation(d: InsightsDomain, tenant: string, id: string, input: { generateSummary: boolean; requestId: string }) {
+  const c = getConversation(d, tenant, id);
+  const w = getWorkspace(d.workspaces, tenant, c.workspaceId);
+  const info = await projectInfo(d, tenant, id);
+  if (!info.manifestHash) throw new AppError("failed_precondition", "NO_MANIFEST", "the conversation's workspace has no files", { workspace_id: w.id });
+  if (!info.isDirty) return { snapshotId: w.lastSnapshotId ?? "", manifestHash: info.manifestHash, wasDirty: false, summary: "" };
+  let summary = "";
+  if (input.generateSummary) {
+    const base = manifestOf(d.workspaces, { ...w, currentManifestHash: null }, false);
+    const load = async (h: string | undefined) => new Map((h ? (await loadManifest(d.workspaces, tenant, h)).files : []).map((f) => [f.path, f.hash]));
+    const [before, after] = await Promise.all([load(base), load(info.manifestHash)]);
+    const payload = {
+      conversation_id: id,
+      added: [...after.keys()].filter((p) => !before.has(p)),
+      modified: [...after.keys()].filter((p) => before.has(p) && before.get(p) !== after.get(p)),
+      deleted: [...before.keys()].filter((p) => !after.has(p)),
+    } as unknown as Json;
+    try {
+      const { taskId } = await startCall(d, tenant, { type: SUMMARY_TYPE, subject: id, payload, title: `Summarize ${c.title}`, requestId: input.requestId || undefined });
+      summary = ((await awaitCall(d, tenant, taskId)).output as { summary: string }).summary.slice(0, 2000);
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code !== "unavailable") throw e;
+    }
+  }
+  const snapshotId = input.requestId ? `snap_${sha256Hex(`${tenant}\u0000${id}\u0000${input.requestId}`).slice(0, 24)}` : undefined;
+  const { snapshot } = await createSnapshot(d.workspaces, tenant, {
+    projectId: c.projectId, manifestHash: info.manifestHash, snapshotId, parents: w.lastSnapshotId ? [w.lastSnapshotId] : [], workspaceId: w.id, source: "conversation", summary,
+  });
+  return { snapshotId: snapshot.id, manifestHash: info.manifestHash, wasDirty: true, summary };
 }

@@ -281,7 +281,7 @@ export interface DeployOutcome {
  * `deploy.run` — each depending on the previous (a failing step fails the deployment and the
  * engine cancels the rest). Waits for the chain up to the deadline.
  */
-export async function deployProject(d: InsightsDomain, tenant: string, projectId: string, input: { workspaceId?: string; source?: string; requestId: string; conversationId?: string }): Promise<DeployOutcome> {
+export async function deployProject(d: InsightsDomain, tenant: string, projectId: string, input: { workspaceId?: string; source?: string; requestId: string; conversationId?: string; wait?: boolean }): Promise<DeployOutcome> {
   const project = getProject(d.workspaces, tenant, projectId);
   const trigger = input.source || "manual";
   oneOf("source", trigger, ["manual", "chat", "auto"]);
@@ -323,7 +323,7 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
     x = deployment;
   }
   try {
-    await awaitCall(d, tenant, x.tasks.deploy);
+    if (input.wait !== false) await awaitCall(d, tenant, x.tasks.deploy);
   } catch (e) {
     if (!(e instanceof AppError)) throw e;
     // No worker took the first step: unavailable (the chain stays queued). Otherwise the answer is the status.
@@ -353,4 +353,19 @@ export async function updateDeploymentStatus(d: InsightsDomain, tenant: string, 
   if (x.status === input.status) return;
   const ok = await d.database.committer.run(() => moveDeployment(d, tenant, id, input.status, d.clock.now(), { url: input.url, error: input.error }));
   if (!ok) throw new AppError("failed_precondition", "INVALID_TRANSITION", `deployment ${id} cannot go from ${x.status} to ${input.status}`, { deployment_id: id, status: x.status });
+}
+
+/** A deployment's log: one line per step of its chain, with the step's state and error. */
+export function deploymentLog(d: InsightsDomain, tenant: string, x: Deployment): { sequence: number; timestamp: number; stream: string; level: string; message: string }[] {
+  const out: { sequence: number; timestamp: number; stream: string; level: string; message: string }[] = [];
+  for (const [step, taskId] of Object.entries(x.tasks)) {
+    const t = d.tasks.getTask(tenant, taskId);
+    if (!t) continue;
+    const failed = t.state === "failed" || t.state === "cancelled" || t.state === "timed_out";
+    out.push({
+      sequence: out.length + 1, timestamp: t.finishedAt ?? t.startedAt ?? t.createdAt, stream: "system", level: failed ? "error" : "info",
+      message: `${step}: ${t.state}${t.error ? ` (${t.error.reason ?? ""}: ${t.error.message})` : ""}`,
+    });
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import type { InsightsDomain, TaskPort } from "./context.ts";
 import { runKind } from "./action-items.ts";
 import { infrastructureKinds } from "./infrastructure.ts";
 import { conversationSocket } from "./conversation-socket.ts";
-import { turnKind } from "./conversations.ts";
+import { summaryKind, turnKind } from "./conversations.ts";
 import { decisionsKind } from "./decisions.ts";
 import { driftKind } from "./drift-analysis.ts";
 import { nextStepsKind } from "./next-steps.ts";
@@ -56,7 +56,7 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
     callWaiters: new Map(),
     conversationWatchers: new Map(),
   };
-  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), diagramKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
+  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), summaryKind(), diagramKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
   return d;
 }
 

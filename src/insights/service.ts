@@ -1,5 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import { AppError } from "../core/errors.ts";
+import { page as pageOf } from "./checks.ts";
 import { ActionItemService } from "../../gen/switchyard/workspaces/v1/action_item_service_pb.js";
 import { InfrastructureService } from "../../gen/switchyard/workspaces/v1/infrastructure_service_pb.js";
 import { ConversationService } from "../../gen/switchyard/workspaces/v1/conversation_service_pb.js";
@@ -89,6 +91,39 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
     getConversationTimeline(req, ctx) {
       const r = conv.timeline(d, tenantOf(ctx), req.conversationId, req.pageSize, req.pageToken);
       return { timeline: r.items.map(cv.timelineMessage), nextPageToken: r.next };
+    },
+    async getConversationProjectInfo(req, ctx) {
+      const r = await conv.projectInfo(d, tenantOf(ctx), req.conversationId);
+      return { ...r, totalBytes: BigInt(r.totalBytes) };
+    },
+    listConversationDeployments(req, ctx) {
+      const tenant = tenantOf(ctx);
+      conv.getConversation(d, tenant, req.conversationId);
+      const { limit, offset } = pageOf(req.pageSize, req.pageToken, 20, 100);
+      const items = d.store.deploymentsOfConversation(tenant, req.conversationId, limit + 1, offset);
+      return { deployments: items.slice(0, limit).map(cv.deploymentMessage), nextPageToken: items.length > limit ? String(offset + limit) : "" };
+    },
+    async deployConversation(req, ctx) {
+      const tenant = tenantOf(ctx);
+      const c = conv.getConversation(d, tenant, req.conversationId);
+      await conv.snapshotConversation(d, tenant, c.id, { generateSummary: false, requestId: req.requestId ? `deploy:${req.requestId}` : "" });
+      const r = await infra.deployProject(d, tenant, c.projectId, { workspaceId: c.workspaceId, source: "chat", requestId: req.requestId ? `${c.id}:${req.requestId}` : "", conversationId: c.id, wait: false });
+      return { deployment: cv.deploymentMessage(r.deployment) };
+    },
+    listDeploymentLogs(req, ctx) {
+      const tenant = tenantOf(ctx);
+      conv.getConversation(d, tenant, req.conversationId);
+      const x = d.store.getDeployment(tenant, req.deploymentId);
+      if (!x || x.conversationId !== req.conversationId) throw new AppError("not_found", "DEPLOYMENT_NOT_FOUND", `deployment ${req.deploymentId} not found`, { id: req.deploymentId });
+      const { limit, offset } = pageOf(req.pageSize, req.pageToken, 100, 1000);
+      const all = infra.deploymentLog(d, tenant, x);
+      return {
+        logs: all.slice(offset, offset + limit).map((l) => ({ sequence: BigInt(l.sequence), timestamp: timestampFromMs(l.timestamp), stream: l.stream, level: l.level, message: l.message })),
+        nextPageToken: offset + limit < all.length ? String(offset + limit) : "",
+      };
+    },
+    async createConversationSnapshot(req, ctx) {
+      return conv.snapshotConversation(d, tenantOf(ctx), req.conversationId, { generateSummary: req.generateSummary, requestId: req.requestId });
     },
     async *streamConversation(req, ctx) {
       if (req.afterSequence < 0n) throw invalidArgument("after_sequence", "must not be negative");

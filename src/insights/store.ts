@@ -307,6 +307,9 @@ export function createInsightsStore(db: Sqlite) {
     listDeployments(tenant: string, workspaceId: string, limit: number, offset: number): Deployment[] {
       return (q(`SELECT * FROM ins_deployments WHERE tenant = ? AND workspace_id = ? ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?`).all(tenant, workspaceId, limit, offset) as Row[]).map(deploymentOf);
     },
+    deploymentsOfConversation(tenant: string, conversationId: string, limit: number, offset: number): Deployment[] {
+      return (q(`SELECT * FROM ins_deployments WHERE tenant = ? AND conversation_id = ? ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?`).all(tenant, conversationId, limit, offset) as Row[]).map(deploymentOf);
+    },
     failedDeployments(tenant: string): Deployment[] {
       return (q(`SELECT * FROM ins_deployments WHERE tenant = ? AND status = 'failed' ORDER BY started_at DESC LIMIT 1000`).all(tenant) as Row[]).map(deploymentOf);
     },

@@ -417,6 +417,31 @@ describe("with the reference worker", () => {
     expect((await api("POST", `/v1/projects/${p.id}/atlas/diagrams`, { type: "flow", concept_id: "concept_nope" })).status).toBe(404);
   }, 30_000);
 
+  it("gives a conversation its project info, snapshots its dirty files with a worker's summary, deploys from it and lists its deployments and logs", async () => {
+    const { p, feature } = await project("convdeploy");
+    const c = (await api("POST", "/v1/conversations", { workspace_id: feature.id })).json.conversation;
+    const clean = (await api("GET", `/v1/conversations/${c.id}/project-info`)).json;
+    expect(clean).toMatchObject({ project_id: p.id, project_name: "convdeploy", workspace_name: "feature", is_main_workspace: false, file_count: 3, is_dirty: false, last_snapshot_id: "convdeploy-feat" });
+    expect((await api("POST", `/v1/conversations/${c.id}/snapshot`)).json).toEqual({ snapshot_id: "convdeploy-feat", manifest_hash: clean.manifest_hash, was_dirty: false, summary: "" });
+
+    const dirty = await push({ "a.txt": "uno\n", "src/app.ts": "y\n", "b.txt": "b\n", "c.txt": "c\n" });
+    expect((await api("POST", `/v1/workspaces/${feature.id}/current-manifest`, { manifest_hash: dirty })).status).toBe(200);
+    const info = (await api("GET", `/v1/conversations/${c.id}/project-info`)).json;
+    expect(info).toMatchObject({ is_dirty: true, manifest_hash: dirty, file_count: 4 });
+    const snap = (await api("POST", `/v1/conversations/${c.id}/snapshot`, { generate_summary: true, request_id: "s1" })).json;
+    expect(snap).toMatchObject({ manifest_hash: dirty, was_dirty: true, summary: "1 added, 1 modified, 0 deleted" });
+    expect((await api("GET", `/v1/snapshots/${snap.snapshot_id}`)).json.snapshot.parent_snapshot_ids).toEqual(["convdeploy-feat"]);
+    expect((await api("GET", `/v1/conversations/${c.id}/project-info`)).json.is_dirty).toBe(false);
+
+    await api("POST", "/v1/infrastructure/credentials", { provider: "railway", api_token: "valid-railway-token-42" });
+    const dep = (await api("POST", `/v1/conversations/${c.id}/deploy`, { request_id: "d1" })).json.deployment;
+    expect(dep).toMatchObject({ conversation_id: c.id, trigger: "chat", workspace_id: feature.id });
+    await eventually(async () => ((await api("GET", `/v1/conversations/${c.id}/deployments`)).json.deployments[0]?.status === "succeeded" ? true : undefined));
+    const logs = (await api("GET", `/v1/conversations/${c.id}/deployments/${dep.id}/logs`)).json.logs;
+    expect(logs.map((l: { message: string }) => l.message)).toEqual(["detect: succeeded", "provision: succeeded", "deploy: succeeded"]);
+    expect((await api("GET", `/v1/conversations/${c.id}/deployments/dep_other/logs`)).status).toBe(404);
+  }, 30_000);
+
   it("keeps tenants apart in every domain function", async () => {
     const { p, feature } = await project("tenants");
     const d = domain();
