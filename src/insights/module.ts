@@ -14,7 +14,9 @@ import { summaryKind, turnKind } from "./conversations.ts";
 import { decisionsKind } from "./decisions.ts";
 import { driftKind } from "./drift-analysis.ts";
 import { nextStepsKind } from "./next-steps.ts";
-import { actionItemService, atlasService, conversationService, infrastructureService, insightService } from "./service.ts";
+import { actionItemService, atlasService, conversationService, infrastructureService, insightService, scheduleService } from "./service.ts";
+import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
+import { runDueSchedules } from "./schedules.ts";
 import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
 import { diagramKind } from "./atlas.ts";
 import { InfrastructureService } from "../../gen/switchyard/workspaces/v1/infrastructure_service_pb.js";
@@ -68,6 +70,7 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
   const domain = createInsightsDomain(ctx, { tasks: taskPort(deps.tasks), workspaces: deps.workspaces.domain });
   const socket = conversationSocket(domain, ctx.auth);
   const stop = new AbortController();
+  let scheduler: ReturnType<typeof setInterval> | undefined;
   return {
     name: "insights",
     domain,
@@ -77,12 +80,24 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
       { service: ActionItemService, impl: actionItemService(domain) } as ServiceRegistration,
       { service: InfrastructureService, impl: infrastructureService(domain) } as ServiceRegistration,
       { service: AtlasService, impl: atlasService(domain) } as ServiceRegistration,
+      { service: ScheduleService, impl: scheduleService(domain) } as ServiceRegistration,
     ],
     upgrades: [socket],
     start() {
       void followTasks(domain, stop.signal).catch((error) => ctx.log.error("insights follower stopped", { error: String(error) }));
+      // Schedules tick at most once a second; one pass at a time.
+      let running = false;
+      scheduler = setInterval(() => {
+        if (running) return;
+        running = true;
+        void runDueSchedules(domain)
+          .catch((error) => ctx.log.error("schedules pass failed", { error: String(error) }))
+          .finally(() => (running = false));
+      }, 1000);
+      scheduler.unref?.();
     },
     async close() {
+      if (scheduler) clearInterval(scheduler);
       stop.abort();
       socket.close();
     },

@@ -309,3 +309,25 @@ export const insDiagrams = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenant, t.id] }), index("ins_diagrams_project").on(t.tenant, t.projectId, t.createdAt)],
 );
+
+/** Periodic tasks: a task from the template at each cron tick (UTC). */
+export const insSchedules = sqliteTable(
+  "ins_schedules",
+  {
+    tenant: text("tenant").notNull(),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    cron: text("cron").notNull(),
+    queue: text("queue").notNull(),
+    type: text("type").notNull(),
+    payload: text("payload"),
+    paused: integer("paused").notNull().default(0),
+    nextRunAt: integer("next_run_at"),
+    lastRunAt: integer("last_run_at"),
+    lastTaskId: text("last_task_id").notNull().default(""),
+    runCount: integer("run_count").notNull().default(0),
+    requestId: text("request_id"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] }), uniqueIndex("ins_schedules_name").on(t.tenant, t.name), uniqueIndex("ins_schedules_request").on(t.tenant, t.requestId), index("ins_schedules_due").on(t.paused, t.nextRunAt)],
+);

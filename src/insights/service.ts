@@ -11,6 +11,12 @@ import { principalOf, tenantOf } from "../core/principal.ts";
 import * as infra from "./infrastructure.ts";
 import * as actions from "./action-items.ts";
 import * as atlas from "./atlas.ts";
+import * as schedules from "./schedules.ts";
+import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
+import { ScheduleSchema } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
+import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import type { Schedule as DomainSchedule } from "./types.ts";
 import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
 import type { InsightsDomain } from "./context.ts";
 import * as conv from "./conversations.ts";
@@ -249,6 +255,41 @@ export function atlasService(d: InsightsDomain): Partial<ServiceImpl<typeof Atla
     },
     async createDiagram(req, ctx) {
       return { diagram: cv.diagramMessage(await atlas.createDiagram(d, tenantOf(ctx), req.projectId, { type: req.type, conceptId: req.conceptId, requestId: req.requestId })) };
+    },
+  };
+}
+
+const scheduleMessage = (s: DomainSchedule) =>
+  create(ScheduleSchema, {
+    id: s.id, name: s.name, cron: s.cron, queue: s.queue, type: s.type, payload: s.payload === undefined ? undefined : fromJson(ValueSchema, s.payload as JsonValue),
+    paused: s.paused, nextRunAt: s.nextRunAt === undefined ? undefined : timestampFromMs(s.nextRunAt), lastRunAt: s.lastRunAt === undefined ? undefined : timestampFromMs(s.lastRunAt),
+    lastTaskId: s.lastTaskId, runCount: BigInt(s.runCount), createdAt: timestampFromMs(s.createdAt),
+  });
+
+/** ScheduleService: periodic tasks (a task from a template at each cron tick). */
+export function scheduleService(d: InsightsDomain): Partial<ServiceImpl<typeof ScheduleService>> {
+  return {
+    async createSchedule(req, ctx) {
+      const s = req.schedule;
+      if (!s) throw invalidArgument("schedule", "is required");
+      const created = await schedules.createSchedule(d, tenantOf(ctx), {
+        name: s.name, cron: s.cron, queue: s.queue, type: s.type, payload: s.payload ? (toJson(ValueSchema, s.payload) as never) : undefined, requestId: req.requestId,
+      });
+      return { schedule: scheduleMessage(created) };
+    },
+    listSchedules(req, ctx) {
+      const r = schedules.listSchedules(d, tenantOf(ctx), req.pageSize, req.pageToken);
+      return { schedules: r.items.map(scheduleMessage), nextPageToken: r.next };
+    },
+    async pauseSchedule(req, ctx) {
+      return { schedule: scheduleMessage(await schedules.setPaused(d, tenantOf(ctx), req.id, true)) };
+    },
+    async resumeSchedule(req, ctx) {
+      return { schedule: scheduleMessage(await schedules.setPaused(d, tenantOf(ctx), req.id, false)) };
+    },
+    async deleteSchedule(req, ctx) {
+      await schedules.deleteSchedule(d, tenantOf(ctx), req.id);
+      return { success: true };
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Database as Sqlite } from "bun:sqlite";
+import type { Schedule } from "./types.ts";
 import type { AnalysisItem, Call, Concept, Diagram, Edge, Conversation, ConversationEvent, Credential, Decision, Deployment, DeploySettings, Message, NextStep, Resource, Run } from "./types.ts";
 
 type Row = Record<string, any>;
@@ -338,3 +339,51 @@ export function createInsightsStore(db: Sqlite) {
 }
 
 export type InsightsStore = ReturnType<typeof createInsightsStore>;
+
+const scheduleOf = (r: Row): Schedule => ({
+  tenant: r.tenant, id: r.id, name: r.name, cron: r.cron, queue: r.queue, type: r.type, payload: r.payload === null ? undefined : JSON.parse(r.payload),
+  paused: r.paused === 1, nextRunAt: r.next_run_at ?? undefined, lastRunAt: r.last_run_at ?? undefined, lastTaskId: r.last_task_id, runCount: r.run_count, createdAt: r.created_at,
+});
+
+/** All SQL of schedules (table `ins_schedules`). */
+export function scheduleStore(db: Sqlite) {
+  const q = (sql: string) => db.query(sql);
+  return {
+    insert(s: Schedule, requestId: string | null): void {
+      q(`INSERT INTO ins_schedules (tenant, id, name, cron, queue, type, payload, paused, next_run_at, last_run_at, last_task_id, run_count, request_id, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, '', 0, ?, ?)`).run(s.tenant, s.id, s.name, s.cron, s.queue, s.type, s.payload === undefined ? null : JSON.stringify(s.payload), s.nextRunAt ?? null, requestId, s.createdAt);
+    },
+    get(tenant: string, id: string): Schedule | undefined {
+      const r = q(`SELECT * FROM ins_schedules WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
+      return r ? scheduleOf(r) : undefined;
+    },
+    byName(tenant: string, name: string): Schedule | undefined {
+      const r = q(`SELECT * FROM ins_schedules WHERE tenant = ? AND name = ?`).get(tenant, name) as Row | null;
+      return r ? scheduleOf(r) : undefined;
+    },
+    byRequest(tenant: string, requestId: string): Schedule | undefined {
+      const r = q(`SELECT * FROM ins_schedules WHERE tenant = ? AND request_id = ?`).get(tenant, requestId) as Row | null;
+      return r ? scheduleOf(r) : undefined;
+    },
+    count(tenant: string): number {
+      return (q(`SELECT count(*) AS n FROM ins_schedules WHERE tenant = ?`).get(tenant) as Row).n;
+    },
+    list(tenant: string, limit: number, offset: number): Schedule[] {
+      return (q(`SELECT * FROM ins_schedules WHERE tenant = ? ORDER BY name LIMIT ? OFFSET ?`).all(tenant, limit, offset) as Row[]).map(scheduleOf);
+    },
+    due(now: number, limit: number): Schedule[] {
+      return (q(`SELECT * FROM ins_schedules WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`).all(now, limit) as Row[]).map(scheduleOf);
+    },
+    setPaused(tenant: string, id: string, paused: boolean, nextRunAt: number | null): void {
+      q(`UPDATE ins_schedules SET paused = ?, next_run_at = ? WHERE tenant = ? AND id = ?`).run(paused ? 1 : 0, nextRunAt, tenant, id);
+    },
+    /** Records a tick's task and moves to the next tick, if the schedule is still at `tick`. */
+    ran(tenant: string, id: string, tick: number, taskId: string, now: number, next: number | null): void {
+      q(`UPDATE ins_schedules SET last_run_at = ?, last_task_id = ?, run_count = run_count + 1, next_run_at = ? WHERE tenant = ? AND id = ? AND next_run_at = ?`).run(now, taskId, next, tenant, id, tick);
+    },
+    delete(tenant: string, id: string): boolean {
+      return q(`DELETE FROM ins_schedules WHERE tenant = ? AND id = ?`).run(tenant, id).changes > 0;
+    },
+  };
+}
+

@@ -200,3 +200,20 @@ export interface Diagram {
   taskId: string;
   createdAt: number;
 }
+
+/** A periodic task (see schedules.ts). */
+export interface Schedule {
+  tenant: string;
+  id: string;
+  name: string;
+  cron: string;
+  queue: string;
+  type: string;
+  payload: unknown;
+  paused: boolean;
+  nextRunAt: number | undefined;
+  lastRunAt: number | undefined;
+  lastTaskId: string;
+  runCount: number;
+  createdAt: number;
+}

@@ -4,13 +4,15 @@
 // worker and a worker answering malformed results; REST with seed 002 shapes, gRPC and Connect.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import WebSocket from "ws";
-import { toJson } from "@bufbuild/protobuf";
+import { fromJson, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { TaskState } from "../../gen/switchyard/tasks/v1/tasks_pb.js";
 import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { ConversationService } from "../../gen/switchyard/workspaces/v1/conversation_service_pb.js";
 import { InsightService } from "../../gen/switchyard/workspaces/v1/insight_service_pb.js";
 import { AppError } from "../../src/core/errors.ts";
+import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
+import { listSchedules, setPaused } from "../../src/insights/schedules.ts";
 import { createRun, dismissActionItem, getRun } from "../../src/insights/action-items.ts";
 import { getConversation, listMessages, sendMessage } from "../../src/insights/conversations.ts";
 import { extractDecisions, listDecisions } from "../../src/insights/decisions.ts";
@@ -541,3 +543,41 @@ describe("misbehaving workers", () => {
     }
   }, 30_000);
 });
+
+describe("scheduled jobs", () => {
+  it("creates a task at each cron tick, exactly once per tick; pause stops it, resume restarts it; tenants apart", async () => {
+    const client = clientFor(ScheduleService, server.url, "grpc", TOKEN);
+    const bad = await client.createSchedule({ schedule: { name: "x", cron: "every minute", queue: "q", type: "t" } }).catch((e) => e);
+    expect(String(bad.message)).toContain("cron");
+    const { schedule } = await client.createSchedule({ schedule: { name: "drift-check", cron: "* * * * * *", queue: "sched-test", type: "drift.check", payload: fromJson(ValueSchema, { all: true }) }, requestId: "s-1" });
+    expect(schedule!.id).toMatch(/^sched_/);
+    expect((await client.createSchedule({ schedule: { name: "drift-check", cron: "* * * * * *", queue: "sched-test", type: "drift.check" }, requestId: "s-1" })).schedule!.id).toBe(schedule!.id);
+    const made = async () => (await tasks().listTasks({ queues: ["sched-test"], pageSize: 100 })).tasks;
+    await eventually(async () => ((await made()).length >= 2 ? true : undefined), 10_000);
+    const first = await made();
+    expect(new Set(first.map((t) => t.title)).size).toBe(first.length); // one task per tick
+    expect(toJson(ValueSchema, first[0]!.payload!)).toEqual({ all: true });
+    expect(first[0]!.type).toBe("drift.check");
+
+    const paused = (await client.pauseSchedule({ id: schedule!.id })).schedule!;
+    expect(paused.paused).toBe(true);
+    expect(paused.nextRunAt).toBeUndefined();
+    const count = (await made()).length;
+    await Bun.sleep(2200); // two ticks would have passed
+    expect((await made()).length).toBe(count);
+    const listed = (await client.listSchedules({})).schedules;
+    expect(listed.map((x) => [x.name, x.paused, Number(x.runCount)])).toEqual([["drift-check", true, count]]);
+    expect(listed[0]!.lastTaskId).toBe((await made()).find((t) => t.id === listed[0]!.lastTaskId)!.id);
+
+    const resumed = (await client.resumeSchedule({ id: schedule!.id })).schedule!;
+    expect(resumed.paused).toBe(false);
+    expect(resumed.nextRunAt).toBeDefined();
+    await eventually(async () => ((await made()).length > count ? true : undefined), 10_000);
+    const d = domain();
+    expect(listSchedules(d, "globex", 0, "").items).toEqual([]);
+    expect(await reason(() => setPaused(d, "globex", schedule!.id, true))).toBe("not_found:SCHEDULE_NOT_FOUND");
+    expect((await client.deleteSchedule({ id: schedule!.id })).success).toBe(true);
+    expect((await client.listSchedules({})).schedules).toEqual([]);
+  }, 30_000);
+});
+

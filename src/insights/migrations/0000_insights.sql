@@ -244,4 +244,25 @@ CREATE TABLE `ins_resources` (
 	PRIMARY KEY(`tenant`, `id`)
 );
 --> statement-breakpoint
-CREATE INDEX `ins_resources_project` ON `ins_resources` (`tenant`,`project_id`,`created_at`);
+CREATE INDEX `ins_resources_project` ON `ins_resources` (`tenant`,`project_id`,`created_at`);--> statement-breakpoint
+CREATE TABLE `ins_schedules` (
+	`tenant` text NOT NULL,
+	`id` text NOT NULL,
+	`name` text NOT NULL,
+	`cron` text NOT NULL,
+	`queue` text NOT NULL,
+	`type` text NOT NULL,
+	`payload` text,
+	`paused` integer DEFAULT 0 NOT NULL,
+	`next_run_at` integer,
+	`last_run_at` integer,
+	`last_task_id` text DEFAULT '' NOT NULL,
+	`run_count` integer DEFAULT 0 NOT NULL,
+	`request_id` text,
+	`created_at` integer NOT NULL,
+	PRIMARY KEY(`tenant`, `id`)
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `ins_schedules_name` ON `ins_schedules` (`tenant`,`name`);--> statement-breakpoint
+CREATE UNIQUE INDEX `ins_schedules_request` ON `ins_schedules` (`tenant`,`request_id`);--> statement-breakpoint
+CREATE INDEX `ins_schedules_due` ON `ins_schedules` (`paused`,`next_run_at`);
