@@ -314,22 +314,20 @@ export function createTaskEngine(deps: TaskEngineDeps) {
   }
 
   function completeRow(tenant: string, id: string, token: number, result: Json | undefined, now: number, ev: EventBuffer): TaskRow {
-    if (resultChecks.size) {
-      const current = held(tenant, id, token, now);
-      const problem = resultChecks.get(current.type)?.(result);
-      if (problem !== undefined) {
-        // A result that does not fill its message fails the task for good (no retry), dependents cancelled.
-        const error: TaskError = { message: `malformed result: ${problem}`, retryable: false, reason: "MALFORMED_RESULT" };
-        const failed = store
-          .q(`UPDATE tasks SET state = ${S.failed}, error = ?, finished_at = ?, lease_expires_at = NULL, deadline_at = NULL, updated_at = ? WHERE seq = ? RETURNING *`)
-          .get(JSON.stringify(error), now, now, current.seq) as TaskRow;
-        ev.push({ kind: "failed", row: failed, prev: S.running });
-        if (current.has_dependents) cancelDependents(tenant, current.id, "failed", now, ev);
-        return failed;
-      }
-    }
     const row = store.complete(tenant, id, token, result === undefined ? null : JSON.stringify(result), now);
     if (!row) throw refusal(tenant, id, token, now);
+    const problem = resultChecks.size ? resultChecks.get(row.type)?.(result) : undefined;
+    if (problem !== undefined) {
+      // A result that does not fill its message fails the task for good (no retry), in the same
+      // write: nobody ever sees it succeeded; dependents are cancelled.
+      const error: TaskError = { message: `malformed result: ${problem}`, retryable: false, reason: "MALFORMED_RESULT" };
+      const failed = store
+        .q(`UPDATE tasks SET state = ${S.failed}, result = NULL, error = ?, updated_at = ? WHERE seq = ? RETURNING *`)
+        .get(JSON.stringify(error), now, row.seq) as TaskRow;
+      if (sink) ev.push({ kind: "failed", row: failed, prev: S.running });
+      if (failed.has_dependents) cancelDependents(tenant, failed.id, "failed", now, ev);
+      return failed;
+    }
     if (sink) ev.push({ kind: "succeeded", row, prev: S.running });
     if (row.has_dependents && unblockDependents(tenant, row.id, now, ev)) dispatcher.kick();
     return row;
