@@ -14,7 +14,7 @@ import * as atlas from "./atlas.ts";
 import * as schedules from "./schedules.ts";
 import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
 import { ScheduleSchema } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
-import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Schedule as DomainSchedule } from "./types.ts";
 import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
@@ -97,6 +97,19 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
     getConversationTimeline(req, ctx) {
       const r = conv.timeline(d, tenantOf(ctx), req.conversationId, req.pageSize, req.pageToken);
       return { timeline: r.items.map(cv.timelineMessage), nextPageToken: r.next };
+    },
+    listOpencodeMessages(req, ctx) {
+      // The parts Switchyard knows of each message: its text, and the files a reply changed.
+      const tenant = tenantOf(ctx);
+      conv.getConversation(d, tenant, req.conversationId);
+      const { limit, offset } = pageOf(req.pageSize, req.pageToken, 50, 200);
+      const all = d.store.listMessages(tenant, req.conversationId, 10_000, 0, 0);
+      const items = all.slice(offset, offset + limit).map((m) => ({
+        messageId: m.id,
+        opencodeMessageId: m.id,
+        parts: [{ type: "text", text: m.content }, ...(m.changedFiles.length ? [{ type: "file_change", paths: m.changedFiles }] : [])] as JsonObject[],
+      }));
+      return { messages: items, nextPageToken: offset + limit < all.length ? String(offset + limit) : "" };
     },
     async getConversationProjectInfo(req, ctx) {
       const r = await conv.projectInfo(d, tenantOf(ctx), req.conversationId);

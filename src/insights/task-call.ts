@@ -104,17 +104,23 @@ async function finish(d: InsightsDomain, tenant: string, taskId: string, set: { 
   const now = d.clock.now();
   const later: (() => void)[] = [];
   const after = (f: () => void) => void later.push(f);
-  const prepared = set.status === "done" && kind?.prepare ? await kind.prepare(tenant, call, task?.result) : undefined;
-  await d.database.committer.run(() => {
-    if (set.status === "done" && kind) {
-      const output = kind.apply(tenant, call, task?.result, now, after, task, prepared);
-      d.store.finishCall(tenant, taskId, { status: "done", output }, now);
-    } else {
-      const error = set.error ?? { reason: "WORKER_TASK_FAILED", message: "failed" };
-      kind?.failed?.(tenant, call, error, now, after, task);
-      d.store.finishCall(tenant, taskId, { status: "failed", error }, now);
-    }
-  });
+  const fail = (error: { reason: string; message: string }) => {
+    kind?.failed?.(tenant, call, error, now, after, task);
+    d.store.finishCall(tenant, taskId, { status: "failed", error }, now);
+  };
+  try {
+    const prepared = set.status === "done" && kind?.prepare ? await kind.prepare(tenant, call, task?.result) : undefined;
+    await d.database.committer.run(() => {
+      if (set.status === "done" && kind) {
+        const output = kind.apply(tenant, call, task?.result, now, after, task, prepared);
+        d.store.finishCall(tenant, taskId, { status: "done", output }, now);
+      } else fail(set.error ?? { reason: "WORKER_TASK_FAILED", message: "failed" });
+    });
+  } catch (e) {
+    // Applying a (checked) result failed here: the call fails, it never stays pending.
+    later.length = 0;
+    await d.database.committer.run(() => fail({ reason: "RESULT_NOT_APPLIED", message: e instanceof Error ? e.message : String(e) }));
+  }
   for (const f of later) f();
   for (const w of d.callWaiters.get(key(tenant, taskId)) ?? []) w();
 }

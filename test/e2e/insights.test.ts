@@ -211,6 +211,9 @@ describe("with the reference worker", () => {
     const before = (await api("GET", `/v1/conversations/${c.id}/messages?before=${encodeURIComponent(all.messages[2].created_at)}`)).json;
     expect(before.messages.every((m: { created_at: string }) => m.created_at < all.messages[2].created_at)).toBe(true);
 
+    const parts = (await api("GET", `/v1/conversations/${c.id}/opencode-messages`)).json.messages;
+    expect(parts[1].parts).toEqual([{ type: "text", text: done.message.content }, { type: "file_change", paths: ["README.md"] }]);
+
     // Decisions from the conversation, with their concept links.
     const extracted = await api("POST", `/v1/projects/${p.id}/decisions/extract`);
     expect(extracted.status).toBe(200);
