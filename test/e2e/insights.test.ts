@@ -13,6 +13,8 @@ import { InsightService } from "../../gen/switchyard/workspaces/v1/insight_servi
 import { AppError } from "../../src/core/errors.ts";
 import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
 import { listSchedules, setPaused } from "../../src/insights/schedules.ts";
+import { createDiagram, getAtlas, indexAtlas, searchAtlas } from "../../src/insights/atlas.ts";
+import { deployProject, detectRequirements, getSettings, listCredentials, listDeployments, listResources, taskCredential } from "../../src/insights/infrastructure.ts";
 import { createRun, dismissActionItem, getRun } from "../../src/insights/action-items.ts";
 import { getConversation, listMessages, sendMessage } from "../../src/insights/conversations.ts";
 import { extractDecisions, listDecisions } from "../../src/insights/decisions.ts";
@@ -465,9 +467,24 @@ describe("with the reference worker", () => {
       ["dismissActionItem", () => dismissActionItem(d, other, `drift-${feature.id}`)],
       ["createRun", () => createRun(d, other, `drift-${feature.id}`, "")],
       ["getRun", () => getRun(d, other, "run_x")],
+      ["getSettings", () => getSettings(d, other, feature.id)],
+      ["listDeployments", () => listDeployments(d, other, feature.id, 0, "")],
+      ["listResources", () => listResources(d, other, p.id, 0, "")],
+      ["detectRequirements", () => detectRequirements(d, other, p.id, undefined)],
+      ["deployProject", () => deployProject(d, other, p.id, { requestId: "" })],
+      ["getAtlas", () => getAtlas(d, other, p.id)],
+      ["searchAtlas", () => searchAtlas(d, other, p.id, "a", 0)],
+      ["indexAtlas", () => indexAtlas(d, other, p.id, false)],
+      ["createDiagram", () => createDiagram(d, other, p.id, { type: "flow", requestId: "" })],
     ];
     for (const [name, f] of calls) expect(`${name} ${await reason(f)}`).toMatch(new RegExp(`^${name} not_found:`));
     expect(await reason(() => getConversation(d, "default", c.id))).toBe("ok");
+    expect(listCredentials(d, other)).toEqual([]);
+    // A task of the default tenant is no task for another one.
+    const { task } = await d.tasks.createTask("default", { queue: "nobody-serves", type: "resource.destroy", payload: { provider: "railway" } });
+    expect(await reason(() => taskCredential(d, other, task.id, 1, "railway"))).toBe("not_found:TASK_NOT_FOUND");
+    expect(await reason(() => taskCredential(d, "default", task.id, 1, "railway"))).toBe("failed_precondition:LEASE_LOST");
+    await tasks().cancelTask({ id: task.id });
   });
 });
 
