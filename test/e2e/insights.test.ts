@@ -26,6 +26,7 @@ import { preparePython } from "../../src/testing/python.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { cliManifest, sha256 } from "./helpers/fastest-cli.ts";
 import { startInsightsWorker, type InsightsWorker } from "./helpers/insights-worker.ts";
+import { readSse } from "./helpers/sse.ts";
 
 const TOKEN = "insights-test-token";
 let server: TestServer;
@@ -252,6 +253,19 @@ describe("with the reference worker", () => {
       if (seen.length === 3) break;
     }
     expect(seen.length).toBe(3);
+
+    // And over REST as Server-Sent Events (the same events, seed 002 field names).
+    const abortSse = new AbortController();
+    const res = await fetch(`${server.url}/v1/conversations/${c.id}/stream?after_sequence=0`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: abortSse.signal });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const sse: any[] = [];
+    for await (const e of readSse(res)) {
+      sse.push(e.data);
+      if (sse.length === 2) break;
+    }
+    abortSse.abort();
+    expect(sse.map((e) => e.event.type)).toEqual(["CONVERSATION_EVENT_TYPE_MESSAGE_CREATED", "CONVERSATION_EVENT_TYPE_MESSAGE_CREATED"]);
+    expect(sse[0].event.message.role).toBe("user");
   }, 40_000);
 
   it("aggregates action items (drift, analysis findings) by severity, dismisses them persistently, runs one as a task and applies its patch", async () => {
