@@ -379,7 +379,9 @@ export function scheduleStore(db: Sqlite) {
     },
     /** Records a tick's task and moves to the next tick, if the schedule is still at `tick`. */
     ran(tenant: string, id: string, tick: number, taskId: string, now: number, next: number | null): void {
-      q(`UPDATE ins_schedules SET last_run_at = ?, last_task_id = ?, run_count = run_count + 1, next_run_at = ? WHERE tenant = ? AND id = ? AND next_run_at = ?`).run(now, taskId, next, tenant, id, tick);
+      // Paused meanwhile: the task is counted, the schedule stays paused.
+      q(`UPDATE ins_schedules SET last_run_at = ?, last_task_id = ?, run_count = run_count + 1, next_run_at = CASE WHEN paused = 1 THEN NULL ELSE ? END
+        WHERE tenant = ? AND id = ? AND (next_run_at = ? OR paused = 1)`).run(now, taskId, next, tenant, id, tick);
     },
     delete(tenant: string, id: string): boolean {
       return q(`DELETE FROM ins_schedules WHERE tenant = ? AND id = ?`).run(tenant, id).changes > 0;

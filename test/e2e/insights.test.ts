@@ -32,7 +32,7 @@ const TOKEN = "insights-test-token";
 let server: TestServer;
 let py: { python: string; stubs: string };
 beforeAll(async () => {
-  [server, py] = await Promise.all([startTestServer({ SWITCHYARD_API_TOKEN: TOKEN, SWITCHYARD_INSIGHTS_DEADLINE_MS: "1500" }), preparePython()]);
+  [server, py] = await Promise.all([startTestServer({ SWITCHYARD_API_TOKEN: TOKEN, SWITCHYARD_INSIGHTS_DEADLINE_MS: "3000" }), preparePython()]);
 });
 afterAll(() => server.close());
 
@@ -525,7 +525,7 @@ describe("misbehaving workers", () => {
 
   it("answers 503 WORKER_TIMEOUT when a slow worker holds the task past the deadline; a retry with the same request_id answers its result", async () => {
     const { p } = await project("slow");
-    const worker = await startInsightsWorker(py.python, py.stubs, server.port, "w-slow", ["--delay-ms", "2500"], TOKEN);
+    const worker = await startInsightsWorker(py.python, py.stubs, server.port, "w-slow", ["--delay-ms", "5000"], TOKEN);
     try {
       const r = await api("POST", `/v1/projects/${p.id}/next-steps/generate`, { request_id: "slow-1", max_count: 2 });
       expect(r.status).toBe(503);
@@ -596,6 +596,7 @@ describe("scheduled jobs", () => {
     const paused = (await client.pauseSchedule({ id: schedule!.id })).schedule!;
     expect(paused.paused).toBe(true);
     expect(paused.nextRunAt).toBeUndefined();
+    await Bun.sleep(1200); // a pass already under way when the pause committed may still add its task
     const count = (await made()).length;
     await Bun.sleep(2200); // two ticks would have passed
     expect((await made()).length).toBe(count);
