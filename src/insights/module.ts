@@ -14,7 +14,8 @@ import { summaryKind, turnKind } from "./conversations.ts";
 import { decisionsKind } from "./decisions.ts";
 import { driftKind } from "./drift-analysis.ts";
 import { nextStepsKind } from "./next-steps.ts";
-import { actionItemService, atlasService, conversationService, infrastructureService, insightService, scheduleService } from "./service.ts";
+import { actionItemService, atlasService, conversationService, infrastructureService, insightService, scheduleService, workspaceDeployService } from "./service.ts";
+import { WorkspaceService } from "../../gen/switchyard/workspaces/v1/workspace_service_pb.js";
 import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
 import { runDueSchedules } from "./schedules.ts";
 import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
@@ -81,6 +82,8 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
       { service: InfrastructureService, impl: infrastructureService(domain) } as ServiceRegistration,
       { service: AtlasService, impl: atlasService(domain) } as ServiceRegistration,
       { service: ScheduleService, impl: scheduleService(domain) } as ServiceRegistration,
+      // Merged with the workspaces module's WorkspaceService (which leaves DeployWorkspace out).
+      { service: WorkspaceService, impl: workspaceDeployService(domain) } as ServiceRegistration,
     ],
     upgrades: [socket],
     start() {

@@ -11,6 +11,8 @@ import { principalOf, tenantOf } from "../core/principal.ts";
 import * as infra from "./infrastructure.ts";
 import * as actions from "./action-items.ts";
 import * as atlas from "./atlas.ts";
+import { WorkspaceService } from "../../gen/switchyard/workspaces/v1/workspace_service_pb.js";
+import { getWorkspace } from "../workspaces/workspaces.ts";
 import * as schedules from "./schedules.ts";
 import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
 import { ScheduleSchema } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
@@ -303,6 +305,18 @@ export function scheduleService(d: InsightsDomain): Partial<ServiceImpl<typeof S
     async deleteSchedule(req, ctx) {
       await schedules.deleteSchedule(d, tenantOf(ctx), req.id);
       return { success: true };
+    },
+  };
+}
+
+/** The one `WorkspaceService` method this domain serves: `DeployWorkspace` (the deploy chain, answered at once). */
+export function workspaceDeployService(d: InsightsDomain): Partial<ServiceImpl<typeof WorkspaceService>> {
+  return {
+    async deployWorkspace(req, ctx) {
+      const tenant = tenantOf(ctx);
+      const w = getWorkspace(d.workspaces, tenant, req.workspaceId);
+      const r = await infra.deployProject(d, tenant, w.projectId, { workspaceId: w.id, source: "manual", requestId: req.requestId ? `ws:${w.id}:${req.requestId}` : "", wait: false });
+      return { deploymentId: r.deployment.id, status: r.deployment.status };
     },
   };
 }

@@ -383,6 +383,13 @@ describe("with the reference worker", () => {
     expect((await api("DELETE", `/v1/infrastructure/projects/${p.id}/resources/${res.id}`)).json).toEqual({ success: true });
     expect((await api("GET", `/v1/infrastructure/projects/${p.id}/resources`)).json.resources).toEqual([]);
     expect((await api("DELETE", "/v1/infrastructure/credentials/fly")).status).toBe(404);
+
+    // POST /v1/workspaces/{id}/deploy starts the same chain and answers at once.
+    const started = await api("POST", `/v1/workspaces/${main.id}/deploy`, { request_id: "w-1" });
+    expect(started.status).toBe(200);
+    expect(started.json.deployment_id).toMatch(/^dep_/);
+    await eventually(async () => ((await api("GET", `/v1/infrastructure/workspaces/${main.id}/deployments`)).json.deployments.find((x: { id: string }) => x.id === started.json.deployment_id)?.status === "succeeded" ? true : undefined));
+    expect((await api("POST", `/v1/workspaces/${main.id}/deploy`, { request_id: "w-1" })).json.deployment_id).toBe(started.json.deployment_id);
   }, 30_000);
 
   it("indexes the Atlas from the latest snapshot (systems, modules, code, imports, decisions), searches it by tokens and generates diagrams as tasks", async () => {
