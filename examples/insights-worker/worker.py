@@ -14,7 +14,8 @@ the result from the payload alone (same payload, same result):
 - `drift.analyze`: `{ source_changes_summary, target_changes_summary, risk_level,
   can_auto_sync, recommendation, conflicting_files }` from the file lists.
 - `conversation.turn`: streams its reply word by word as progress messages
-  (`HeartbeatTask(progress_message=delta)`), then completes with `{ content, changed_files }`.
+  (`HeartbeatTask(progress_message="<offset>:<delta>")`, offset = length of the reply sent so
+  far), then completes with `{ content, changed_files }`.
 - `action_item.run`: `{ summary, report, patch, checks, files: [{ path, content }] }`, rewriting
   the item's files.
 - `snapshot.summarize`: `{ summary }` counting the changed files.
@@ -140,8 +141,12 @@ def action_run(p):
 
 def turn(tasks, task, lease, p):
     reply = f"Scripted reply to: {p.get('prompt', '')}"
+    sent = ""
     for word in reply.split(" "):
-        tasks.HeartbeatTask(tspb.HeartbeatTaskRequest(id=task.id, fencing_token=lease.fencing_token, progress_message=word + " "), timeout=10, metadata=md)
+        # `<offset>:<delta>`: the offset (length of the reply sent so far) lets the server ignore replays.
+        delta = word + " "
+        tasks.HeartbeatTask(tspb.HeartbeatTaskRequest(id=task.id, fencing_token=lease.fencing_token, progress_message=f"{len(sent)}:{delta}"), timeout=10, metadata=md)
+        sent += delta
     changed = ["README.md"] if "[edit]" in p.get("prompt", "") else []
     return {"content": reply + " ", "changed_files": changed}
 

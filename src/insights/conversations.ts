@@ -32,7 +32,7 @@ function publish(d: InsightsDomain, tenant: string, events: ConversationEvent[])
   for (const e of events) for (const w of d.conversationWatchers.get(key(tenant, e.conversationId)) ?? []) w(e);
 }
 
-/** `conversation.turn`: progress messages are reply deltas; result `{ content, changed_files? }`. */
+/** `conversation.turn`: progress messages are reply deltas (`<offset>:<text>`); result `{ content, changed_files? }`. */
 export function turnKind(d: InsightsDomain): TaskKind {
   return {
     type: TURN_TYPE,
@@ -58,10 +58,15 @@ export function turnKind(d: InsightsDomain): TaskKind {
       after(() => publish(d, tenant, events));
     },
     progress(tenant: string, call, task: Task, now, after) {
-      const delta = task.progressMessage;
-      if (!delta) return;
+      // Deltas are `<offset>:<text>`, offset = the reply's length before them in Unicode code
+      // points (Python's `len` of the text sent so far): a replayed or stale update (the same
+      // progress message seen again with another change of the task) is ignored.
+      const m0 = /^(\d{1,9}):/.exec(task.progressMessage);
+      if (!m0) return;
       const m = d.store.messageOfTask(tenant, call.taskId);
-      if (!m || m.status !== "streaming") return;
+      if (!m || m.status !== "streaming" || Number(m0[1]) !== [...m.content].length) return;
+      const delta = task.progressMessage.slice(m0[0].length);
+      if (!delta) return;
       const events: ConversationEvent[] = [];
       d.store.updateMessage(tenant, m.id, { content: m.content + delta });
       emit(d, tenant, m.conversationId, "message_delta", m.id, { delta }, now, events);

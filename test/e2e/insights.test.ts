@@ -204,10 +204,15 @@ describe("with the reference worker", () => {
     expect(frames.find((f) => f.type === "CONVERSATION_EVENT_TYPE_FILES_CHANGED").changed_files).toEqual(["README.md"]);
 
     // A second turn, then messages paged newest-last.
-    await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "and choose bun as runtime" });
+    await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "and 🚀 choose bun as runtime" });
     await eventually(async () => ((await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages.at(-1).status === "complete" ? true : undefined));
     const all = (await api("GET", `/v1/conversations/${c.id}/messages`)).json;
     expect(all.messages.map((m: { role: string }) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
+    // Offsets count code points: the deltas after an emoji still line up.
+    const second = all.messages[3];
+    const streamed = domain().store.eventsAfter("default", c.id, 0, 1000).filter((e) => e.type === "message_delta" && e.messageId === second.id).map((e) => e.data.delta).join("");
+    expect(streamed).toBe(second.content);
+    expect(second.content).toContain("🚀");
     const last2 = (await api("GET", `/v1/conversations/${c.id}/messages?limit=2`)).json;
     expect(last2.messages.map((m: { id: string }) => m.id)).toEqual(all.messages.slice(2).map((m: { id: string }) => m.id));
     expect(last2.has_more).toBe(true);
