@@ -15,7 +15,9 @@ the result from the payload alone (same payload, same result):
   can_auto_sync, recommendation, conflicting_files }` from the file lists.
 - `conversation.turn`: streams its reply word by word as progress messages
   (`HeartbeatTask(progress_message="<offset>:<delta>")`, offset = length of the reply sent so
-  far), then completes with `{ content, changed_files }`.
+  far), then completes with `{ content, changed_files }`. With `[ask]` in the prompt it first asks
+  a question (`progress_message="question:{json}"`) and waits for `question_q1` in its task's
+  metadata (the user's answer or rejection).
 - `action_item.run`: `{ summary, report, patch, checks, files: [{ path, content }] }`, rewriting
   the item's files.
 - `snapshot.summarize`: `{ summary }` counting the changed files.
@@ -139,8 +141,25 @@ def action_run(p):
     }
 
 
+def ask(tasks, task, lease):
+    """Asks the user a question (a `question:` progress message), waits for the answer in the task's metadata."""
+    question = {"id": "q1", "questions": [{"question": "Where should it deploy?", "options": ["fly", "railway"]}]}
+    tasks.HeartbeatTask(tspb.HeartbeatTaskRequest(id=task.id, fencing_token=lease.fencing_token, progress_message="question:" + json.dumps(question)), timeout=10, metadata=md)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not stopping.is_set():
+        got = tasks.GetTask(tspb.GetTaskRequest(id=task.id), timeout=10, metadata=md).task
+        meta = json_format.MessageToDict(got.metadata) if got.HasField("metadata") else {}
+        if "question_q1" in meta:
+            answer = meta["question_q1"]
+            return "rejected" if answer.get("status") == "rejected" else ", ".join(a for lst in answer.get("answers", []) for a in lst)
+        time.sleep(0.1)
+    return "no answer"
+
+
 def turn(tasks, task, lease, p):
     reply = f"Scripted reply to: {p.get('prompt', '')}"
+    if "[ask]" in p.get("prompt", ""):
+        reply += f" (answer: {ask(tasks, task, lease)})"
     sent = ""
     for word in reply.split(" "):
         # `<offset>:<delta>`: the offset (length of the reply sent so far) lets the server ignore replays.

@@ -12,6 +12,8 @@ export interface TaskPort {
   getTask(tenant: string, id: string): Task | undefined;
   /** Every tenant's events of these queues (the domain's follower). */
   follow(queues: string[], signal: AbortSignal): AsyncIterable<TaskEvent>;
+  /** Merges keys into a task's metadata (answers to an agent's question reach its worker this way). */
+  updateMetadata(tenant: string, id: string, metadata: Record<string, Json>): Promise<unknown>;
   /** The check of a task type's completion results; a refused result fails the task (MALFORMED_RESULT). */
   checkResults(type: string, check: (result: Json | undefined) => string | undefined): void;
 }

@@ -9,7 +9,7 @@ import { createSnapshot } from "../workspaces/snapshots.ts";
 import { checkShape, limitOffset, notFound, page } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { awaitCall, startCall } from "./task-call.ts";
-import type { Conversation, ConversationEvent, ConversationEventType, Message } from "./types.ts";
+import type { Conversation, ConversationEvent, ConversationEventType, Message, Question } from "./types.ts";
 
 export const TURN_TYPE = "conversation.turn";
 const MAX_TITLE = 200;
@@ -61,6 +61,7 @@ export function turnKind(d: InsightsDomain): TaskKind {
       // Deltas are `<offset>:<text>`, offset = the reply's length before them in Unicode code
       // points (Python's `len` of the text sent so far): a replayed or stale update (the same
       // progress message seen again with another change of the task) is ignored.
+      if (task.progressMessage.startsWith("question:")) return askQuestion(d, tenant, call.taskId, task.progressMessage.slice(9), now, after);
       const m0 = /^(\d{1,9}):/.exec(task.progressMessage);
       if (!m0) return;
       const m = d.store.messageOfTask(tenant, call.taskId);
@@ -164,13 +165,15 @@ export async function sendMessage(d: InsightsDomain, tenant: string, id: string,
   return { user, assistant, taskId };
 }
 
-/** Clears the messages (kept, hidden; not given to the agent again). */
+/** Clears the messages (kept, hidden; not given to the agent again) and the questions; refused during a turn. */
 export async function clearConversation(d: InsightsDomain, tenant: string, id: string): Promise<number> {
   getConversation(d, tenant, id);
+  if (d.store.streamingMessages(tenant, id) > 0) throw new AppError("failed_precondition", "CONVERSATION_BUSY", "an agent turn is running; clear after it", { conversation_id: id });
   const now = d.clock.now();
   const events: ConversationEvent[] = [];
   const n = await d.database.committer.run(() => {
     const n = d.store.clearMessages(tenant, id);
+    d.store.clearQuestions(tenant, id);
     d.store.updateConversation(tenant, id, { clearedAt: now }, now);
     emit(d, tenant, id, "cleared", "", { cleared_count: n }, now, events);
     return n;
@@ -297,4 +300,61 @@ export async function snapshotConversation(d: InsightsDomain, tenant: string, id
     projectId: c.projectId, manifestHash: info.manifestHash, snapshotId, parents: w.lastSnapshotId ? [w.lastSnapshotId] : [], workspaceId: w.id, source: "conversation", summary,
   });
   return { snapshotId: snapshot.id, manifestHash: info.manifestHash, wasDirty: true, summary };
+}
+
+const MAX_QUESTIONS = 20;
+
+/**
+ * An agent's question during a turn: progress message `question:{ id, questions: [{ question,
+ * options? }] }`. Stored once (by id), announced as `question_asked`; a malformed one is ignored.
+ */
+function askQuestion(d: InsightsDomain, tenant: string, taskId: string, json: string, now: number, after: (f: () => void) => void): void {
+  const m = d.store.messageOfTask(tenant, taskId);
+  if (!m || m.status !== "streaming") return;
+  let x: { id?: unknown; questions?: unknown };
+  try {
+    x = JSON.parse(json);
+  } catch {
+    return;
+  }
+  const ok = typeof x.id === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(x.id) && Array.isArray(x.questions) && x.questions.length > 0 && x.questions.length <= MAX_QUESTIONS &&
+    x.questions.every((q: { question?: unknown; options?: unknown }) => typeof q?.question === "string" && q.question.length <= 4000 && (q.options === undefined || (Array.isArray(q.options) && q.options.length <= 50 && q.options.every((o) => typeof o === "string"))));
+  if (!ok) return;
+  const question = { conversationId: m.conversationId, id: x.id as string, messageId: m.id, taskId, questions: x.questions as Question["questions"], status: "pending", answers: undefined, createdAt: now };
+  if (!d.store.insertQuestion(tenant, question)) return;
+  const events: ConversationEvent[] = [];
+  emit(d, tenant, m.conversationId, "question_asked", m.id, { question }, now, events);
+  after(() => publish(d, tenant, events));
+}
+
+/**
+ * Answers (one list of strings per question, each an offered option when the question offers
+ * some) or rejects a pending question; the worker finds `question_<id>: { status, answers }`
+ * in its task's metadata.
+ */
+export async function resolveQuestion(d: InsightsDomain, tenant: string, conversationId: string, questionId: string, answers: unknown[][] | undefined): Promise<void> {
+  getConversation(d, tenant, conversationId);
+  const q = d.store.getQuestion(tenant, conversationId, questionId);
+  if (!q) throw notFound("QUESTION_NOT_FOUND", "question", questionId);
+  if (q.status !== "pending") throw new AppError("failed_precondition", "QUESTION_RESOLVED", `question ${questionId} is ${q.status}`, { question_id: questionId, status: q.status });
+  if (answers) {
+    if (answers.length !== q.questions.length) throw invalidArgument("answers", `${q.questions.length} answer list(s) expected, one per question`);
+    answers.forEach((list, i) =>
+      list.forEach((a, j) => {
+        const options = q.questions[i]!.options;
+        if (typeof a !== "string" || (options && options.length > 0 && !options.includes(a))) throw invalidArgument(`answers[${i}][${j}]`, "must be one of the offered options");
+      }),
+    );
+  }
+  const status = answers ? "answered" : "rejected";
+  const now = d.clock.now();
+  const events: ConversationEvent[] = [];
+  const changed = await d.database.committer.run(() => {
+    if (!d.store.resolveQuestion(tenant, conversationId, questionId, status, answers as string[][] | undefined)) return false;
+    emit(d, tenant, conversationId, "question_resolved", q.messageId, { question: { ...q, status, answers } }, now, events);
+    return true;
+  });
+  if (!changed) throw new AppError("failed_precondition", "QUESTION_RESOLVED", `question ${questionId} was resolved meanwhile`, { question_id: questionId });
+  publish(d, tenant, events);
+  await d.tasks.updateMetadata(tenant, q.taskId, { [`question_${questionId}`]: { status, answers: (answers ?? []) as Json } }).catch(() => {});
 }

@@ -78,13 +78,17 @@ const EVENT_TYPES: Record<T.ConversationEventType, ConversationEventType> = {
   message_delta: ConversationEventType.MESSAGE_DELTA,
   message_completed: ConversationEventType.MESSAGE_COMPLETED,
   files_changed: ConversationEventType.FILES_CHANGED,
+  question_asked: ConversationEventType.QUESTION_ASKED,
+  question_resolved: ConversationEventType.QUESTION_RESOLVED,
   cleared: ConversationEventType.CLEARED,
   conversation_updated: ConversationEventType.CONVERSATION_UPDATED,
 };
 
 export function eventMessage(e: T.ConversationEvent): ConversationEvent {
   const m = e.data.message as T.Message | undefined;
+  const q = e.data.question as T.Question | undefined;
   return create(ConversationEventSchema, {
+    question: q ? { id: q.id, messageId: q.messageId, questions: q.questions.map((x) => json(x)), status: q.status, createdAt: ts(q.createdAt) } : undefined,
     sequence: BigInt(e.sequence), type: EVENT_TYPES[e.type], createdAt: ts(e.createdAt), messageId: e.messageId,
     message: m ? messageMessage(m) : undefined, delta: (e.data.delta as string) ?? "", changedFiles: (e.data.changed_files as string[]) ?? [],
   });

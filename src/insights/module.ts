@@ -42,6 +42,7 @@ export function taskPort(tasks: { engine: TaskEngine; hub: TaskEventHub }): Task
     },
     follow: (queues, signal) => tasks.hub.watch({ tenant: ALL_TENANTS, taskIds: [], queues, kinds: [] }, signal),
     checkResults: (type, check) => tasks.engine.checkResults(type, check),
+    updateMetadata: (tenant, id, metadata) => tasks.engine.scoped(tenant).updateTask({ id, metadata }),
   };
 }
 

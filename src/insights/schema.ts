@@ -331,3 +331,20 @@ export const insSchedules = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenant, t.id] }), uniqueIndex("ins_schedules_name").on(t.tenant, t.name), uniqueIndex("ins_schedules_request").on(t.tenant, t.requestId), index("ins_schedules_due").on(t.paused, t.nextRunAt)],
 );
+
+/** Questions an agent asked during a turn; `questions`/`answers` JSON. */
+export const insQuestions = sqliteTable(
+  "ins_questions",
+  {
+    tenant: text("tenant").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    id: text("id").notNull(),
+    messageId: text("message_id").notNull(),
+    taskId: text("task_id").notNull(),
+    questions: text("questions").notNull(),
+    status: text("status").notNull(),
+    answers: text("answers"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.conversationId, t.id] })],
+);

@@ -17,7 +17,7 @@ import * as schedules from "./schedules.ts";
 import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
 import { ScheduleSchema } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
 import { create, fromJson, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
-import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { ListValueSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Schedule as DomainSchedule } from "./types.ts";
 import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
 import type { InsightsDomain } from "./context.ts";
@@ -112,6 +112,14 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
         parts: [{ type: "text", text: m.content }, ...(m.changedFiles.length ? [{ type: "file_change", paths: m.changedFiles }] : [])] as JsonObject[],
       }));
       return { messages: items, nextPageToken: offset + limit < all.length ? String(offset + limit) : "" };
+    },
+    async replyOpencodeQuestion(req, ctx) {
+      await conv.resolveQuestion(d, tenantOf(ctx), req.conversationId, req.questionId, req.answers.map((l) => toJson(ListValueSchema, l) as unknown[]));
+      return { success: true };
+    },
+    async rejectOpencodeQuestion(req, ctx) {
+      await conv.resolveQuestion(d, tenantOf(ctx), req.conversationId, req.questionId, undefined);
+      return { success: true };
     },
     async getConversationProjectInfo(req, ctx) {
       const r = await conv.projectInfo(d, tenantOf(ctx), req.conversationId);

@@ -1,5 +1,5 @@
 import type { Database as Sqlite } from "bun:sqlite";
-import type { Schedule } from "./types.ts";
+import type { Question, Schedule } from "./types.ts";
 import type { AnalysisItem, Call, Concept, Diagram, Edge, Conversation, ConversationEvent, Credential, Decision, Deployment, DeploySettings, Message, NextStep, Resource, Run } from "./types.ts";
 
 type Row = Record<string, any>;
@@ -186,6 +186,25 @@ export function createInsightsStore(db: Sqlite) {
     },
     eventsAfter(tenant: string, conversationId: string, after: number, limit: number): ConversationEvent[] {
       return (q(`SELECT * FROM ins_conversation_events WHERE tenant = ? AND conversation_id = ? AND sequence > ? ORDER BY sequence LIMIT ?`).all(tenant, conversationId, after, limit) as Row[]).map(eventOf);
+    },
+
+    insertQuestion(tenant: string, x: Question): boolean {
+      return q(`INSERT OR IGNORE INTO ins_questions (tenant, conversation_id, id, message_id, task_id, questions, status, answers, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, ?)`).run(
+        tenant, x.conversationId, x.id, x.messageId, x.taskId, JSON.stringify(x.questions), x.createdAt).changes > 0;
+    },
+    getQuestion(tenant: string, conversationId: string, id: string): Question | undefined {
+      const r = q(`SELECT * FROM ins_questions WHERE tenant = ? AND conversation_id = ? AND id = ?`).get(tenant, conversationId, id) as Row | null;
+      return r ? { conversationId: r.conversation_id, id: r.id, messageId: r.message_id, taskId: r.task_id, questions: JSON.parse(r.questions), status: r.status, answers: r.answers === null ? undefined : JSON.parse(r.answers), createdAt: r.created_at } : undefined;
+    },
+    resolveQuestion(tenant: string, conversationId: string, id: string, status: string, answers: string[][] | undefined): boolean {
+      return q(`UPDATE ins_questions SET status = ?, answers = ? WHERE tenant = ? AND conversation_id = ? AND id = ? AND status = 'pending'`).run(
+        status, answers === undefined ? null : JSON.stringify(answers), tenant, conversationId, id).changes > 0;
+    },
+    clearQuestions(tenant: string, conversationId: string): void {
+      q(`DELETE FROM ins_questions WHERE tenant = ? AND conversation_id = ?`).run(tenant, conversationId);
+    },
+    streamingMessages(tenant: string, conversationId: string): number {
+      return (q(`SELECT count(*) AS n FROM ins_messages WHERE tenant = ? AND conversation_id = ? AND status = 'streaming'`).get(tenant, conversationId) as Row).n;
     },
 
     // ------------------------------------------------------------ action items

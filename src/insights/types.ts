@@ -71,7 +71,19 @@ export interface Message {
 }
 
 /** Event types of a conversation (the proto's names without prefix, lower case). */
-export type ConversationEventType = "message_created" | "message_delta" | "message_completed" | "files_changed" | "cleared" | "conversation_updated";
+export type ConversationEventType = "message_created" | "message_delta" | "message_completed" | "files_changed" | "question_asked" | "question_resolved" | "cleared" | "conversation_updated";
+
+/** A question an agent asked during a turn: `questions` `[{ question, options? }]`. */
+export interface Question {
+  conversationId: string;
+  id: string;
+  messageId: string;
+  taskId: string;
+  questions: { question: string; options?: string[] }[];
+  status: string;
+  answers: string[][] | undefined;
+  createdAt: number;
+}
 
 export interface ConversationEvent {
   conversationId: string;

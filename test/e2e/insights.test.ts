@@ -475,6 +475,33 @@ describe("with the reference worker", () => {
     expect((await api("GET", `/v1/conversations/${c.id}/deployments/dep_other/logs`)).status).toBe(404);
   }, 30_000);
 
+  it("relays an agent's question during a turn: answered with an offered option, or rejected; clearing waits for the turn", async () => {
+    const { feature } = await project("questions");
+    const c = (await api("POST", "/v1/conversations", { workspace_id: feature.id })).json.conversation;
+    const asked = async () => eventually(() => domain().store.eventsAfter("default", c.id, 0, 1000).filter((e) => e.type === "question_asked").at(-1));
+    await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "ship it [ask]" });
+    const q = await asked();
+    expect((q.data.question as { questions: unknown[] }).questions).toEqual([{ question: "Where should it deploy?", options: ["fly", "railway"] }]);
+    expect((await api("POST", `/v1/conversations/${c.id}/clear`)).json.error.reason).toBe("CONVERSATION_BUSY");
+    const wrong = await api("POST", `/v1/conversations/${c.id}/opencode-questions/q1/reply`, { answers: [["heroku"]] });
+    expect(wrong.json.error.metadata.field).toBe("answers[0][0]");
+    expect((await api("POST", `/v1/conversations/${c.id}/opencode-questions/q1/reply`, { answers: [["fly"], ["x"]] })).json.error.metadata.field).toBe("answers");
+    expect((await api("POST", `/v1/conversations/${c.id}/opencode-questions/q1/reply`, { answers: [["fly"]] })).json).toEqual({ success: true });
+    expect((await api("POST", `/v1/conversations/${c.id}/opencode-questions/q1/reject`)).json.error.reason).toBe("QUESTION_RESOLVED");
+    const reply = await eventually(async () => (await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages.find((m: { role: string; status: string }) => m.role === "assistant" && m.status === "complete"));
+    expect(reply.content).toContain("(answer: fly)");
+    const resolved = domain().store.eventsAfter("default", c.id, 0, 1000).find((e) => e.type === "question_resolved")!;
+    expect((resolved.data.question as { answers: string[][] }).answers).toEqual([["fly"]]);
+
+    expect((await api("POST", `/v1/conversations/${c.id}/clear`)).json.success).toBe(true);
+    await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "again [ask]" });
+    await eventually(async () => (domain().store.getQuestion("default", c.id, "q1")?.status === "pending" ? true : undefined));
+    expect((await api("POST", `/v1/conversations/${c.id}/opencode-questions/q1/reject`)).json).toEqual({ success: true });
+    const rejected = await eventually(async () => (await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages.find((m: { role: string; status: string }) => m.role === "assistant" && m.status === "complete"));
+    expect(rejected.content).toContain("(answer: rejected)");
+    expect((await api("POST", `/v1/conversations/${c.id}/opencode-questions/nope/reject`)).status).toBe(404);
+  }, 30_000);
+
   it("keeps tenants apart in every domain function", async () => {
     const { p, feature } = await project("tenants");
     const d = domain();

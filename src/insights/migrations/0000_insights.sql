@@ -228,6 +228,19 @@ CREATE TABLE `ins_next_steps` (
 );
 --> statement-breakpoint
 CREATE INDEX `ins_next_steps_project` ON `ins_next_steps` (`tenant`,`project_id`,`status`,`created_at`);--> statement-breakpoint
+CREATE TABLE `ins_questions` (
+	`tenant` text NOT NULL,
+	`conversation_id` text NOT NULL,
+	`id` text NOT NULL,
+	`message_id` text NOT NULL,
+	`task_id` text NOT NULL,
+	`questions` text NOT NULL,
+	`status` text NOT NULL,
+	`answers` text,
+	`created_at` integer NOT NULL,
+	PRIMARY KEY(`tenant`, `conversation_id`, `id`)
+);
+--> statement-breakpoint
 CREATE TABLE `ins_resources` (
 	`tenant` text NOT NULL,
 	`id` text NOT NULL,
