@@ -223,4 +223,3 @@ export function storeFindings(d: InsightsDomain, tenant: string, workspaceId: st
   }
 }
 
-export { invalidArgument };

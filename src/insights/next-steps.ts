@@ -2,7 +2,6 @@ import { invalidArgument } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Json } from "../tasks/types.ts";
 import { getProject } from "../workspaces/projects.ts";
-import { listWorkspaces } from "../workspaces/workspaces.ts";
 import { checkShape, notFound, oneOf, page } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { projectFiles } from "./project-files.ts";
@@ -75,4 +74,3 @@ export async function updateNextStep(d: InsightsDomain, tenant: string, projectI
   await d.database.committer.run(() => d.store.updateNextStep(tenant, projectId, id, set, d.clock.now()));
 }
 
-export { listWorkspaces };

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { AppError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
-import { ALL_TENANTS } from "../tasks/watch.ts";
 import type { Json, Task } from "../tasks/types.ts";
 import { DEPLOY_QUEUE, INSIGHTS_QUEUE, type InsightsDomain, type TaskKind } from "./context.ts";
 import type { Call } from "./types.ts";
@@ -165,7 +164,6 @@ export async function followTasks(d: InsightsDomain, signal: AbortSignal): Promi
   }
 }
 
-export { ALL_TENANTS };
 /** Registers a task kind: its result check on the engine, its effects here. */
 export function registerKind(d: InsightsDomain, kind: TaskKind): void {
   d.kinds.set(kind.type, kind);
