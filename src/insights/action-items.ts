@@ -1,4 +1,4 @@
-import { AppError, invalidArgument } from "../core/errors.ts";
+import { AppError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Json } from "../tasks/types.ts";
 import { loadManifest, storeBytes } from "../workspaces/blobs.ts";
