@@ -36,6 +36,7 @@ import { createAuthModule } from "./auth/module.ts";
 import { createAgentsModule } from "./agents/module.ts";
 import { createEdge } from "./edge/edge.ts";
 import { createWorkspacesModule } from "./workspaces/module.ts";
+import { createInsightsModule } from "./insights/module.ts";
 import { createRawRouter } from "./server/raw-route.ts";
 import { combineShapes } from "./server/rest/shapes.ts";
 import { createMemoryModule } from "./memory/module.ts";
@@ -127,14 +128,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
   const edge = createEdge({ config, clock, log });
   const tasksModule = createTasksModule(ctx);
+  const workspacesModule = createWorkspacesModule(ctx, { tasks: tasksModule });
   const modules: DomainModule[] = [
     createAuthModule(ctx),
     tasksModule,
     await createMailModule(ctx),
     createServersModule(ctx, tasksModule),
     createAgentsModule(ctx, { tasks: tasksModule, limiter: edge.limiter }),
-    createWorkspacesModule(ctx, { tasks: tasksModule }),
+    workspacesModule,
     await createMemoryModule(ctx, tasksModule.engine),
+    createInsightsModule(ctx, { tasks: tasksModule, workspaces: workspacesModule }),
   ];
 
   const services: DescService[] = await loadServiceDescriptors();

@@ -99,6 +99,8 @@ export interface Config {
   blobGcGraceMs: number;
   /** How long a sync preview waits for an agent worker to combine conflicts; 0 = not asked. */
   syncAgentDeadlineMs: number;
+  /** How long a task-backed insight call (next steps, decisions, drift analysis…) waits for its worker. */
+  insightsDeadlineMs: number;
 }
 
 /** Settings of the servers domain (registry, health checker, push dispatcher). */
@@ -154,6 +156,7 @@ export const VARIABLES = {
   SWITCHYARD_BLOB_MAX_BYTES: "largest workspace blob accepted, in bytes (default 104857600 = 100 MiB; 413 above)",
   SWITCHYARD_BLOB_GC_GRACE_MS: "blobs younger than this are never collected by blob GC (default 3600000 = 1 h)",
   SWITCHYARD_SYNC_AGENT_DEADLINE_MS: "how long sync prepare waits for an agent worker to combine conflicting files (default 0: no agent is asked)",
+  SWITCHYARD_INSIGHTS_DEADLINE_MS: "how long a task-backed insight call (next steps, decisions, drift analysis, conversation turns) waits for its worker (default 30000)",
   SWITCHYARD_PORT: "port of the one listener (default 8080; 0 picks a free port)",
   SWITCHYARD_HOST: "address to bind (default 0.0.0.0)",
   SWITCHYARD_DATA_DIR: "folder for the SQLite file and blobs (default ./data)",
@@ -401,6 +404,7 @@ export function loadConfig(env: Env = process.env): Config {
     blobMaxBytes: int("SWITCHYARD_BLOB_MAX_BYTES", 100 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
     blobGcGraceMs: int("SWITCHYARD_BLOB_GC_GRACE_MS", 3600 * 1000, 0, 30 * 24 * 3600 * 1000),
     syncAgentDeadlineMs: int("SWITCHYARD_SYNC_AGENT_DEADLINE_MS", 0, 0, 10 * 60 * 1000),
+    insightsDeadlineMs: int("SWITCHYARD_INSIGHTS_DEADLINE_MS", 30_000, 100, 10 * 60 * 1000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

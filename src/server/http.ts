@@ -29,6 +29,8 @@ import type { RestShapes } from "./rest/shapes.ts";
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 export interface UpgradeRoute {
   path: string;
+  /** For paths with parameters (`/v1/conversations/{id}/stream`): matched when `path` is not equal. */
+  matches?(path: string): boolean;
   handle(req: NodeRequest, socket: Socket, head: Buffer): void;
 }
 
@@ -325,7 +327,7 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
   Object.defineProperty(handle, "inFlight", { get: () => inFlight });
   handle.upgrade = (req, socket, head) => {
     const path = (req.url ?? "/").split("?")[0];
-    const route = deps.upgrades.find((u) => u.path === path);
+    const route = deps.upgrades.find((u) => u.path === path || (path !== undefined && u.matches?.(path)));
     if (!route) {
       socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
       return;

@@ -74,7 +74,9 @@ export function createRpc(options: RpcOptions): Rpc {
         }
       : undefined,
   });
-  const impls = new Map(options.implementations.map((r) => [r.service.typeName, r.impl]));
+  // Several registrations of one service merge (a domain may serve methods of another's service).
+  const impls = new Map<string, object>();
+  for (const r of options.implementations) impls.set(r.service.typeName, { ...(impls.get(r.service.typeName) ?? {}), ...(r.impl as object) });
   const methods = new Map<string, DescMethod>();
   for (const service of options.services) {
     const impl: Record<string, unknown> = { ...(impls.get(service.typeName) ?? {}) };

@@ -118,6 +118,11 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
   /** Listeners of raw committed changes (no task mapping), e.g. the servers domain's holder counts. */
   const changeListeners = new Set<(change: TaskChange) => void>();
+  /**
+   * Result checks by task type (registered by the domains that read those results): a completion
+   * whose result the check refuses (it answers the problem) fails the task with MALFORMED_RESULT.
+   */
+  const resultChecks = new Map<string, (result: Json | undefined) => string | undefined>();
   /** Holders (worker or server ids) that get no new tasks: maintenance drain. */
   // Holders in maintenance, as `${tenant}\u0000${holder}`: worker ids are chosen by clients and
   // two tenants may both have a "w1".
@@ -311,6 +316,18 @@ export function createTaskEngine(deps: TaskEngineDeps) {
   function completeRow(tenant: string, id: string, token: number, result: Json | undefined, now: number, ev: EventBuffer): TaskRow {
     const row = store.complete(tenant, id, token, result === undefined ? null : JSON.stringify(result), now);
     if (!row) throw refusal(tenant, id, token, now);
+    const problem = resultChecks.size ? resultChecks.get(row.type)?.(result) : undefined;
+    if (problem !== undefined) {
+      // A result that does not fill its message fails the task for good (no retry), in the same
+      // write: nobody ever sees it succeeded; dependents are cancelled.
+      const error: TaskError = { message: `malformed result: ${problem}`, retryable: false, reason: "MALFORMED_RESULT" };
+      const failed = store
+        .q(`UPDATE tasks SET state = ${S.failed}, result = NULL, error = ?, updated_at = ? WHERE seq = ? RETURNING *`)
+        .get(JSON.stringify(error), now, row.seq) as TaskRow;
+      if (sink) ev.push({ kind: "failed", row: failed, prev: S.running });
+      if (failed.has_dependents) cancelDependents(tenant, failed.id, "failed", now, ev);
+      return failed;
+    }
     if (sink) ev.push({ kind: "succeeded", row, prev: S.running });
     if (row.has_dependents && unblockDependents(tenant, row.id, now, ev)) dispatcher.kick();
     return row;
@@ -988,6 +1005,11 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     dispatcherState: () => dispatcher.state(),
 
     // ------------------------------------------------------------ holders (servers domain)
+
+    /** Registers the check of completion results of a task type (all tenants); see `resultChecks`. */
+    checkResults(type: string, check: (result: Json | undefined) => string | undefined): void {
+      resultChecks.set(type, check);
+    },
 
     /** Listens to every committed change without mapping tasks; answers an unsubscribe. */
     onChange(listener: (change: TaskChange) => void): () => void {

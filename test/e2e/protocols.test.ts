@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HealthStatus, SystemService } from "../../gen/switchyard/system/v1/system_service_pb.js";
-import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
 import { clientFor, type Protocol } from "../../src/testing/clients.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { rejection } from "../../src/testing/async.ts";
@@ -45,14 +44,6 @@ for (const protocol of ["grpc", "grpc-web", "connect"] as Protocol[]) {
       const info = error.findDetails(ErrorInfoSchema)[0];
       expect(info?.reason).toBe("SETTING_NOT_FOUND");
       expect(info?.metadata.name).toBe("does.not.exist");
-    });
-
-    it("gets unimplemented, naming the RPC, from a domain not built yet", async () => {
-      const client = clientFor(AtlasService, server.url, protocol);
-      const error = await rejection(client.getAtlas({ projectId: "p1" }));
-      expect(error.code).toBe(Code.Unimplemented);
-      expect(error.rawMessage).toContain("switchyard.workspaces.v1.AtlasService.GetAtlas");
-      expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("NOT_IMPLEMENTED");
     });
   });
 }
@@ -115,13 +106,6 @@ describe("REST", () => {
     const wrong = await fetch(`${server.url}/v1/system/info`, { method: "DELETE" });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get("allow")).toBe("GET");
-  });
-
-  it("answers 501 naming the RPC for a domain not built yet", async () => {
-    const res = await fetch(`${server.url}/v1/projects/p1/atlas`);
-    expect(res.status).toBe(501);
-    // The workspaces package answers in seed 002's error body ({ error: { code: REASON, … } }).
-    expect((await res.json()).error).toMatchObject({ code: "NOT_IMPLEMENTED", reason: "NOT_IMPLEMENTED", metadata: { rpc: "switchyard.workspaces.v1.AtlasService.GetAtlas" } });
   });
 
   it("echoes a client's request id and makes one otherwise", async () => {

@@ -344,8 +344,8 @@ export const ActionItemService: GenService<{
     output: typeof ListActionItemsResponseSchema;
   },
   /**
-   * Dismisses an action item (idempotent); for `drift-*` and `deploy-*` items it succeeds and
-   * changes nothing, as in seed 002.
+   * Dismisses an action item, persistently and idempotently, of any kind (seed 002 could not
+   * dismiss `drift-*` and `deploy-*` items); a dismissed drift item comes back once main moves.
    * Errors: `ACTION_ITEM_NOT_FOUND` (not_found).
    *
    * @generated from rpc switchyard.workspaces.v1.ActionItemService.DismissActionItem

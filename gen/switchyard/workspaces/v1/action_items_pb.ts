@@ -102,8 +102,8 @@ export type ActionItem = Message<"switchyard.workspaces.v1.ActionItem"> & {
   files: string[];
 
   /**
-   * Whether the item can be dismissed persistently (only analysis items; dismissing `drift-*`
-   * and `deploy-*` items is a no-op, as in seed 002).
+   * Whether the item can be dismissed persistently: always true here (seed 002 could dismiss
+   * only analysis items). A dismissed drift item comes back once the main workspace moves again.
    *
    * @generated from field: bool dismissible = 12;
    */
@@ -133,8 +133,8 @@ export const ActionItemSchema: GenMessage<ActionItem> = /*@__PURE__*/
 
 /**
  * A background run that generates a patch for an action item (seed 002 "runs"). It is a task
- * (type `action_items.run`, queue `agents`) run by an agent worker on a copy of the workspace;
- * a `ready` run's patch is applied with `ApplyActionItemRun`.
+ * (type `action_item.run`, queue `insights`, up to 3 attempts) run by a worker on a copy of the
+ * workspace; a `ready` run's files are applied with `ApplyActionItemRun`.
  *
  * @generated from message switchyard.workspaces.v1.ActionItemRun
  */

@@ -335,9 +335,10 @@ export const CreateDiagramResponseSchema: GenMessage<CreateDiagramResponse> = /*
 /**
  * A project's Atlas: a knowledge graph of its systems, modules, code and decisions, derived
  * from the latest snapshot's manifest. Paths and JSON shapes are those of seed 002
- * (`/v1/projects/{project_id}/atlas...`). Embeddings go through the server's embedder
- * (`EMBEDDINGS_URL`, else the built-in lexical one); diagram generation is a task on queue
- * `ai` (type `atlas.generate_diagram`) done by an LLM worker, as in `InsightService`.
+ * (`/v1/projects/{project_id}/atlas...`). The graph is derived by Switchyard itself (no model);
+ * embeddings would go through the memory domain's embedder (not in this build: `embed=true`
+ * answers `EMBEDDER_UNAVAILABLE`); diagram generation is a task on queue `insights` (type
+ * `atlas.diagram`) done by an LLM worker, as in `InsightService`.
  *
  * Every RPC needs a bearer token (`unauthenticated`, reasons `TOKEN_MISSING`, `TOKEN_INVALID`,
  * `TOKEN_EXPIRED`). A project of another user answers `PROJECT_NOT_FOUND` (not_found).
@@ -404,7 +405,7 @@ export const AtlasService: GenService<{
    * Idempotent with `request_id`: a retry answers the diagram generated first.
    * Errors: `PROJECT_NOT_FOUND`, `CONCEPT_NOT_FOUND` (not_found); `invalid_argument` naming
    * `type` when not `flow`, `dependency`, `component` or `sequence`; `ATLAS_EMPTY`
-   * (failed_precondition) before the first `IndexAtlas`; `WORKER_UNAVAILABLE`,
+   * (failed_precondition) before the first `IndexAtlas`; `NO_WORKER`, `WORKER_TIMEOUT`,
    * `WORKER_TASK_FAILED` (unavailable).
    *
    * @generated from rpc switchyard.workspaces.v1.AtlasService.CreateDiagram

@@ -16,7 +16,63 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/workspaces/v1/infrastructure_service.proto.
  */
 export const file_switchyard_workspaces_v1_infrastructure_service: GenFile = /*@__PURE__*/
-  fileDesc("CjVzd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvaW5mcmFzdHJ1Y3R1cmVfc2VydmljZS5wcm90bxIYc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxIiAKHkxpc3RQcm92aWRlckNyZWRlbnRpYWxzUmVxdWVzdCJkCh9MaXN0UHJvdmlkZXJDcmVkZW50aWFsc1Jlc3BvbnNlEkEKC2NyZWRlbnRpYWxzGAEgAygLMiwuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlByb3ZpZGVyQ3JlZGVudGlhbCJ7ChxTZXRQcm92aWRlckNyZWRlbnRpYWxSZXF1ZXN0EhUKCHByb3ZpZGVyGAEgASgJQgPgQQISGQoJYXBpX3Rva2VuGAIgASgJQgbgQQLgQQQSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjwKHVNldFByb3ZpZGVyQ3JlZGVudGlhbFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSCgoCaWQYAiABKAkiOAofRGVsZXRlUHJvdmlkZXJDcmVkZW50aWFsUmVxdWVzdBIVCghwcm92aWRlchgBIAEoCUID4EECIjMKIERlbGV0ZVByb3ZpZGVyQ3JlZGVudGlhbFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiOQocR2V0RGVwbG95bWVudFNldHRpbmdzUmVxdWVzdBIZCgx3b3Jrc3BhY2VfaWQYASABKAlCA+BBAiJfCh1HZXREZXBsb3ltZW50U2V0dGluZ3NSZXNwb25zZRI+CghzZXR0aW5ncxgBIAEoCzIsLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5EZXBsb3ltZW50U2V0dGluZ3Mi9gEKH1VwZGF0ZURlcGxveW1lbnRTZXR0aW5nc1JlcXVlc3QSGQoMd29ya3NwYWNlX2lkGAEgASgJQgPgQQISGAoLYXV0b19kZXBsb3kYAiABKAhIAIgBARIdChBydW50aW1lX292ZXJyaWRlGAMgASgJSAGIAQESGgoNYnVpbGRfY29tbWFuZBgEIAEoCUgCiAEBEhoKDXN0YXJ0X2NvbW1hbmQYBSABKAlIA4gBAUIOCgxfYXV0b19kZXBsb3lCEwoRX3J1bnRpbWVfb3ZlcnJpZGVCEAoOX2J1aWxkX2NvbW1hbmRCEAoOX3N0YXJ0X2NvbW1hbmQiYgogVXBkYXRlRGVwbG95bWVudFNldHRpbmdzUmVzcG9uc2USPgoIc2V0dGluZ3MYASABKAsyLC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGVwbG95bWVudFNldHRpbmdzIlYKFkxpc3REZXBsb3ltZW50c1JlcXVlc3QSGQoMd29ya3NwYWNlX2lkGAEgASgJQgPgQQISDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJtChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRI5CgtkZXBsb3ltZW50cxgBIAMoCzIkLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5EZXBsb3ltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLoAQodVXBkYXRlRGVwbG95bWVudFN0YXR1c1JlcXVlc3QSGgoNZGVwbG95bWVudF9pZBgBIAEoCUID4EECEhMKBnN0YXR1cxgCIAEoCUID4EECEhAKA3VybBgDIAEoCUgAiAEBEhIKBWVycm9yGAQgASgJSAGIAQESMAoMY29tcGxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1mZW5jaW5nX3Rva2VuGAYgASgDSAKIAQFCBgoEX3VybEIICgZfZXJyb3JCEAoOX2ZlbmNpbmdfdG9rZW4iMQoeVXBkYXRlRGVwbG95bWVudFN0YXR1c1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiVgoUTGlzdFJlc291cmNlc1JlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJInUKFUxpc3RSZXNvdXJjZXNSZXNwb25zZRJDCglyZXNvdXJjZXMYASADKAsyMC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuSW5mcmFzdHJ1Y3R1cmVSZXNvdXJjZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRwoSR2V0UmVzb3VyY2VSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAhIYCgtyZXNvdXJjZV9pZBgCIAEoCUID4EECIlkKE0dldFJlc291cmNlUmVzcG9uc2USQgoIcmVzb3VyY2UYASABKAsyMC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuSW5mcmFzdHJ1Y3R1cmVSZXNvdXJjZSJKChVEZWxldGVSZXNvdXJjZVJlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECEhgKC3Jlc291cmNlX2lkGAIgASgJQgPgQQIiKQoWRGVsZXRlUmVzb3VyY2VSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIImIKGURldGVjdFJlcXVpcmVtZW50c1JlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECEhoKDW1hbmlmZXN0X2hhc2gYAiABKAlIAIgBAUIQCg5fbWFuaWZlc3RfaGFzaCLpAQoaRGV0ZWN0UmVxdWlyZW1lbnRzUmVzcG9uc2USSQoMcmVxdWlyZW1lbnRzGAEgAygLMjMuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkluZnJhc3RydWN0dXJlUmVxdWlyZW1lbnQSSAoTc3VnZ2VzdGVkX3Jlc291cmNlcxgCIAMoCzIrLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5TdWdnZXN0ZWRSZXNvdXJjZRI2CglkZXRlY3Rpb24YAyABKAsyIy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGV0ZWN0aW9uIpkBCglEZXRlY3Rpb24SFQoNbWFuaWZlc3RfaGFzaBgBIAEoCRIPCgdydW50aW1lGAIgASgJEhEKCWZyYW1ld29yaxgDIAEoCRIVCg1idWlsZF9jb21tYW5kGAQgASgJEhUKDXN0YXJ0X2NvbW1hbmQYBSABKAkSDAoEcG9ydBgGIAEoBRIVCg1maWxlc19zY2FubmVkGAcgASgFIo8BChREZXBsb3lQcm9qZWN0UmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISGQoMd29ya3NwYWNlX2lkGAIgASgJSACIAQESEwoGc291cmNlGAMgASgJSAGIAQESEgoKcmVxdWVzdF9pZBgEIAEoCUIPCg1fd29ya3NwYWNlX2lkQgkKB19zb3VyY2UigQIKFURlcGxveVByb2plY3RSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSCwoDdXJsGAMgASgJEkMKCXJlc291cmNlcxgEIAMoCzIwLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5JbmZyYXN0cnVjdHVyZVJlc291cmNlEk8KFXByb3Zpc2lvbmVkX3Jlc291cmNlcxgFIAMoCzIwLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5JbmZyYXN0cnVjdHVyZVJlc291cmNlEg0KBWVycm9yGAYgASgJEg4KBnN0YXR1cxgHIAEoCTKeEgoVSW5mcmFzdHJ1Y3R1cmVTZXJ2aWNlErYBChdMaXN0UHJvdmlkZXJDcmVkZW50aWFscxI4LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0UHJvdmlkZXJDcmVkZW50aWFsc1JlcXVlc3QaOS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuTGlzdFByb3ZpZGVyQ3JlZGVudGlhbHNSZXNwb25zZSImgtPkkwIgEh4vdjEvaW5mcmFzdHJ1Y3R1cmUvY3JlZGVudGlhbHMSswEKFVNldFByb3ZpZGVyQ3JlZGVudGlhbBI2LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5TZXRQcm92aWRlckNyZWRlbnRpYWxSZXF1ZXN0Gjcuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlNldFByb3ZpZGVyQ3JlZGVudGlhbFJlc3BvbnNlIimC0+STAiM6ASoiHi92MS9pbmZyYXN0cnVjdHVyZS9jcmVkZW50aWFscxLEAQoYRGVsZXRlUHJvdmlkZXJDcmVkZW50aWFsEjkuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRlbGV0ZVByb3ZpZGVyQ3JlZGVudGlhbFJlcXVlc3QaOi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGVsZXRlUHJvdmlkZXJDcmVkZW50aWFsUmVzcG9uc2UiMYLT5JMCKyopL3YxL2luZnJhc3RydWN0dXJlL2NyZWRlbnRpYWxzL3twcm92aWRlcn0S0gEKFUdldERlcGxveW1lbnRTZXR0aW5ncxI2LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXREZXBsb3ltZW50U2V0dGluZ3NSZXF1ZXN0Gjcuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkdldERlcGxveW1lbnRTZXR0aW5nc1Jlc3BvbnNlIkiC0+STAkISQC92MS9pbmZyYXN0cnVjdHVyZS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L2RlcGxveW1lbnQtc2V0dGluZ3MS3gEKGFVwZGF0ZURlcGxveW1lbnRTZXR0aW5ncxI5LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5VcGRhdGVEZXBsb3ltZW50U2V0dGluZ3NSZXF1ZXN0Gjouc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlVwZGF0ZURlcGxveW1lbnRTZXR0aW5nc1Jlc3BvbnNlIkuC0+STAkU6ASoaQC92MS9pbmZyYXN0cnVjdHVyZS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L2RlcGxveW1lbnQtc2V0dGluZ3MSuAEKD0xpc3REZXBsb3ltZW50cxIwLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0RGVwbG95bWVudHNSZXF1ZXN0GjEuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3REZXBsb3ltZW50c1Jlc3BvbnNlIkCC0+STAjoSOC92MS9pbmZyYXN0cnVjdHVyZS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L2RlcGxveW1lbnRzEs0BChZVcGRhdGVEZXBsb3ltZW50U3RhdHVzEjcuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlVwZGF0ZURlcGxveW1lbnRTdGF0dXNSZXF1ZXN0Gjguc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlVwZGF0ZURlcGxveW1lbnRTdGF0dXNSZXNwb25zZSJAgtPkkwI6OgEqIjUvdjEvaW5mcmFzdHJ1Y3R1cmUvZGVwbG95bWVudHMve2RlcGxveW1lbnRfaWR9L3N0YXR1cxKsAQoNTGlzdFJlc291cmNlcxIuLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0UmVzb3VyY2VzUmVxdWVzdBovLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0UmVzb3VyY2VzUmVzcG9uc2UiOoLT5JMCNBIyL3YxL2luZnJhc3RydWN0dXJlL3Byb2plY3RzL3twcm9qZWN0X2lkfS9yZXNvdXJjZXMStAEKC0dldFJlc291cmNlEiwuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkdldFJlc291cmNlUmVxdWVzdBotLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXRSZXNvdXJjZVJlc3BvbnNlIkiC0+STAkISQC92MS9pbmZyYXN0cnVjdHVyZS9wcm9qZWN0cy97cHJvamVjdF9pZH0vcmVzb3VyY2VzL3tyZXNvdXJjZV9pZH0SvQEKDkRlbGV0ZVJlc291cmNlEi8uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRlbGV0ZVJlc291cmNlUmVxdWVzdBowLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5EZWxldGVSZXNvdXJjZVJlc3BvbnNlIkiC0+STAkIqQC92MS9pbmZyYXN0cnVjdHVyZS9wcm9qZWN0cy97cHJvamVjdF9pZH0vcmVzb3VyY2VzL3tyZXNvdXJjZV9pZH0SuAEKEkRldGVjdFJlcXVpcmVtZW50cxIzLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5EZXRlY3RSZXF1aXJlbWVudHNSZXF1ZXN0GjQuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRldGVjdFJlcXVpcmVtZW50c1Jlc3BvbnNlIjeC0+STAjESLy92MS9pbmZyYXN0cnVjdHVyZS9wcm9qZWN0cy97cHJvamVjdF9pZH0vZGV0ZWN0EqwBCg1EZXBsb3lQcm9qZWN0Ei4uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRlcGxveVByb2plY3RSZXF1ZXN0Gi8uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRlcGxveVByb2plY3RSZXNwb25zZSI6gtPkkwI0OgEqIi8vdjEvaW5mcmFzdHJ1Y3R1cmUvcHJvamVjdHMve3Byb2plY3RfaWR9L2RlcGxveUKKAQocZGV2LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MVABWk1naXRodWIuY29tL3N3aXRjaHlhcmQvc3dpdGNoeWFyZC9nZW4vZ28vc3dpdGNoeWFyZC93b3Jrc3BhY2VzL3YxO3dvcmtzcGFjZXN2MaoCGFN3aXRjaHlhcmQuV29ya3NwYWNlcy5WMWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp, file_switchyard_workspaces_v1_infrastructure]);
+  fileDesc("CjVzd2l0Y2h5YXJkL3dvcmtzcGFjZXMvdjEvaW5mcmFzdHJ1Y3R1cmVfc2VydmljZS5wcm90bxIYc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxImMKGEdldFRhc2tDcmVkZW50aWFsUmVxdWVzdBIUCgd0YXNrX2lkGAEgASgJQgPgQQISGgoNZmVuY2luZ190b2tlbhgCIAEoA0ID4EECEhUKCHByb3ZpZGVyGAMgASgJQgPgQQIiLgoZR2V0VGFza0NyZWRlbnRpYWxSZXNwb25zZRIRCglhcGlfdG9rZW4YASABKAkiIAoeTGlzdFByb3ZpZGVyQ3JlZGVudGlhbHNSZXF1ZXN0ImQKH0xpc3RQcm92aWRlckNyZWRlbnRpYWxzUmVzcG9uc2USQQoLY3JlZGVudGlhbHMYASADKAsyLC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuUHJvdmlkZXJDcmVkZW50aWFsInsKHFNldFByb3ZpZGVyQ3JlZGVudGlhbFJlcXVlc3QSFQoIcHJvdmlkZXIYASABKAlCA+BBAhIZCglhcGlfdG9rZW4YAiABKAlCBuBBAuBBBBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiPAodU2V0UHJvdmlkZXJDcmVkZW50aWFsUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIKCgJpZBgCIAEoCSI4Ch9EZWxldGVQcm92aWRlckNyZWRlbnRpYWxSZXF1ZXN0EhUKCHByb3ZpZGVyGAEgASgJQgPgQQIiMwogRGVsZXRlUHJvdmlkZXJDcmVkZW50aWFsUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCI5ChxHZXREZXBsb3ltZW50U2V0dGluZ3NSZXF1ZXN0EhkKDHdvcmtzcGFjZV9pZBgBIAEoCUID4EECIl8KHUdldERlcGxveW1lbnRTZXR0aW5nc1Jlc3BvbnNlEj4KCHNldHRpbmdzGAEgASgLMiwuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRlcGxveW1lbnRTZXR0aW5ncyL2AQofVXBkYXRlRGVwbG95bWVudFNldHRpbmdzUmVxdWVzdBIZCgx3b3Jrc3BhY2VfaWQYASABKAlCA+BBAhIYCgthdXRvX2RlcGxveRgCIAEoCEgAiAEBEh0KEHJ1bnRpbWVfb3ZlcnJpZGUYAyABKAlIAYgBARIaCg1idWlsZF9jb21tYW5kGAQgASgJSAKIAQESGgoNc3RhcnRfY29tbWFuZBgFIAEoCUgDiAEBQg4KDF9hdXRvX2RlcGxveUITChFfcnVudGltZV9vdmVycmlkZUIQCg5fYnVpbGRfY29tbWFuZEIQCg5fc3RhcnRfY29tbWFuZCJiCiBVcGRhdGVEZXBsb3ltZW50U2V0dGluZ3NSZXNwb25zZRI+CghzZXR0aW5ncxgBIAEoCzIsLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5EZXBsb3ltZW50U2V0dGluZ3MiVgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIZCgx3b3Jrc3BhY2VfaWQYASABKAlCA+BBAhINCgVsaW1pdBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIm0KF0xpc3REZXBsb3ltZW50c1Jlc3BvbnNlEjkKC2RlcGxveW1lbnRzGAEgAygLMiQuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRlcGxveW1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIugBCh1VcGRhdGVEZXBsb3ltZW50U3RhdHVzUmVxdWVzdBIaCg1kZXBsb3ltZW50X2lkGAEgASgJQgPgQQISEwoGc3RhdHVzGAIgASgJQgPgQQISEAoDdXJsGAMgASgJSACIAQESEgoFZXJyb3IYBCABKAlIAYgBARIwCgxjb21wbGV0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKDWZlbmNpbmdfdG9rZW4YBiABKANIAogBAUIGCgRfdXJsQggKBl9lcnJvckIQCg5fZmVuY2luZ190b2tlbiIxCh5VcGRhdGVEZXBsb3ltZW50U3RhdHVzUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCJWChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkidQoVTGlzdFJlc291cmNlc1Jlc3BvbnNlEkMKCXJlc291cmNlcxgBIAMoCzIwLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5JbmZyYXN0cnVjdHVyZVJlc291cmNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJHChJHZXRSZXNvdXJjZVJlcXVlc3QSFwoKcHJvamVjdF9pZBgBIAEoCUID4EECEhgKC3Jlc291cmNlX2lkGAIgASgJQgPgQQIiWQoTR2V0UmVzb3VyY2VSZXNwb25zZRJCCghyZXNvdXJjZRgBIAEoCzIwLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5JbmZyYXN0cnVjdHVyZVJlc291cmNlIkoKFURlbGV0ZVJlc291cmNlUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISGAoLcmVzb3VyY2VfaWQYAiABKAlCA+BBAiIpChZEZWxldGVSZXNvdXJjZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiYgoZRGV0ZWN0UmVxdWlyZW1lbnRzUmVxdWVzdBIXCgpwcm9qZWN0X2lkGAEgASgJQgPgQQISGgoNbWFuaWZlc3RfaGFzaBgCIAEoCUgAiAEBQhAKDl9tYW5pZmVzdF9oYXNoIukBChpEZXRlY3RSZXF1aXJlbWVudHNSZXNwb25zZRJJCgxyZXF1aXJlbWVudHMYASADKAsyMy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuSW5mcmFzdHJ1Y3R1cmVSZXF1aXJlbWVudBJIChNzdWdnZXN0ZWRfcmVzb3VyY2VzGAIgAygLMisuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlN1Z2dlc3RlZFJlc291cmNlEjYKCWRldGVjdGlvbhgDIAEoCzIjLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5EZXRlY3Rpb24imQEKCURldGVjdGlvbhIVCg1tYW5pZmVzdF9oYXNoGAEgASgJEg8KB3J1bnRpbWUYAiABKAkSEQoJZnJhbWV3b3JrGAMgASgJEhUKDWJ1aWxkX2NvbW1hbmQYBCABKAkSFQoNc3RhcnRfY29tbWFuZBgFIAEoCRIMCgRwb3J0GAYgASgFEhUKDWZpbGVzX3NjYW5uZWQYByABKAUijwEKFERlcGxveVByb2plY3RSZXF1ZXN0EhcKCnByb2plY3RfaWQYASABKAlCA+BBAhIZCgx3b3Jrc3BhY2VfaWQYAiABKAlIAIgBARITCgZzb3VyY2UYAyABKAlIAYgBARISCgpyZXF1ZXN0X2lkGAQgASgJQg8KDV93b3Jrc3BhY2VfaWRCCQoHX3NvdXJjZSKBAgoVRGVwbG95UHJvamVjdFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSFQoNZGVwbG95bWVudF9pZBgCIAEoCRILCgN1cmwYAyABKAkSQwoJcmVzb3VyY2VzGAQgAygLMjAuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkluZnJhc3RydWN0dXJlUmVzb3VyY2USTwoVcHJvdmlzaW9uZWRfcmVzb3VyY2VzGAUgAygLMjAuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkluZnJhc3RydWN0dXJlUmVzb3VyY2USDQoFZXJyb3IYBiABKAkSDgoGc3RhdHVzGAcgASgJMtcTChVJbmZyYXN0cnVjdHVyZVNlcnZpY2UStgEKF0xpc3RQcm92aWRlckNyZWRlbnRpYWxzEjguc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3RQcm92aWRlckNyZWRlbnRpYWxzUmVxdWVzdBo5LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5MaXN0UHJvdmlkZXJDcmVkZW50aWFsc1Jlc3BvbnNlIiaC0+STAiASHi92MS9pbmZyYXN0cnVjdHVyZS9jcmVkZW50aWFscxKzAQoVU2V0UHJvdmlkZXJDcmVkZW50aWFsEjYuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlNldFByb3ZpZGVyQ3JlZGVudGlhbFJlcXVlc3QaNy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuU2V0UHJvdmlkZXJDcmVkZW50aWFsUmVzcG9uc2UiKYLT5JMCIzoBKiIeL3YxL2luZnJhc3RydWN0dXJlL2NyZWRlbnRpYWxzEsQBChhEZWxldGVQcm92aWRlckNyZWRlbnRpYWwSOS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGVsZXRlUHJvdmlkZXJDcmVkZW50aWFsUmVxdWVzdBo6LnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5EZWxldGVQcm92aWRlckNyZWRlbnRpYWxSZXNwb25zZSIxgtPkkwIrKikvdjEvaW5mcmFzdHJ1Y3R1cmUvY3JlZGVudGlhbHMve3Byb3ZpZGVyfRLSAQoVR2V0RGVwbG95bWVudFNldHRpbmdzEjYuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkdldERlcGxveW1lbnRTZXR0aW5nc1JlcXVlc3QaNy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuR2V0RGVwbG95bWVudFNldHRpbmdzUmVzcG9uc2UiSILT5JMCQhJAL3YxL2luZnJhc3RydWN0dXJlL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vZGVwbG95bWVudC1zZXR0aW5ncxLeAQoYVXBkYXRlRGVwbG95bWVudFNldHRpbmdzEjkuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLlVwZGF0ZURlcGxveW1lbnRTZXR0aW5nc1JlcXVlc3QaOi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuVXBkYXRlRGVwbG95bWVudFNldHRpbmdzUmVzcG9uc2UiS4LT5JMCRToBKhpAL3YxL2luZnJhc3RydWN0dXJlL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vZGVwbG95bWVudC1zZXR0aW5ncxK4AQoPTGlzdERlcGxveW1lbnRzEjAuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3REZXBsb3ltZW50c1JlcXVlc3QaMS5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2UiQILT5JMCOhI4L3YxL2luZnJhc3RydWN0dXJlL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vZGVwbG95bWVudHMSzQEKFlVwZGF0ZURlcGxveW1lbnRTdGF0dXMSNy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuVXBkYXRlRGVwbG95bWVudFN0YXR1c1JlcXVlc3QaOC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuVXBkYXRlRGVwbG95bWVudFN0YXR1c1Jlc3BvbnNlIkCC0+STAjo6ASoiNS92MS9pbmZyYXN0cnVjdHVyZS9kZXBsb3ltZW50cy97ZGVwbG95bWVudF9pZH0vc3RhdHVzEqwBCg1MaXN0UmVzb3VyY2VzEi4uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3RSZXNvdXJjZXNSZXF1ZXN0Gi8uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkxpc3RSZXNvdXJjZXNSZXNwb25zZSI6gtPkkwI0EjIvdjEvaW5mcmFzdHJ1Y3R1cmUvcHJvamVjdHMve3Byb2plY3RfaWR9L3Jlc291cmNlcxK0AQoLR2V0UmVzb3VyY2USLC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuR2V0UmVzb3VyY2VSZXF1ZXN0Gi0uc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkdldFJlc291cmNlUmVzcG9uc2UiSILT5JMCQhJAL3YxL2luZnJhc3RydWN0dXJlL3Byb2plY3RzL3twcm9qZWN0X2lkfS9yZXNvdXJjZXMve3Jlc291cmNlX2lkfRK9AQoORGVsZXRlUmVzb3VyY2USLy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGVsZXRlUmVzb3VyY2VSZXF1ZXN0GjAuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRlbGV0ZVJlc291cmNlUmVzcG9uc2UiSILT5JMCQipAL3YxL2luZnJhc3RydWN0dXJlL3Byb2plY3RzL3twcm9qZWN0X2lkfS9yZXNvdXJjZXMve3Jlc291cmNlX2lkfRK4AQoSRGV0ZWN0UmVxdWlyZW1lbnRzEjMuc3dpdGNoeWFyZC53b3Jrc3BhY2VzLnYxLkRldGVjdFJlcXVpcmVtZW50c1JlcXVlc3QaNC5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGV0ZWN0UmVxdWlyZW1lbnRzUmVzcG9uc2UiN4LT5JMCMRIvL3YxL2luZnJhc3RydWN0dXJlL3Byb2plY3RzL3twcm9qZWN0X2lkfS9kZXRlY3QSrAEKDURlcGxveVByb2plY3QSLi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGVwbG95UHJvamVjdFJlcXVlc3QaLy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuRGVwbG95UHJvamVjdFJlc3BvbnNlIjqC0+STAjQ6ASoiLy92MS9pbmZyYXN0cnVjdHVyZS9wcm9qZWN0cy97cHJvamVjdF9pZH0vZGVwbG95ErYBChFHZXRUYXNrQ3JlZGVudGlhbBIyLnN3aXRjaHlhcmQud29ya3NwYWNlcy52MS5HZXRUYXNrQ3JlZGVudGlhbFJlcXVlc3QaMy5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjEuR2V0VGFza0NyZWRlbnRpYWxSZXNwb25zZSI4gtPkkwIyOgEqIi0vdjEvaW5mcmFzdHJ1Y3R1cmUvdGFza3Mve3Rhc2tfaWR9L2NyZWRlbnRpYWxCigEKHGRldi5zd2l0Y2h5YXJkLndvcmtzcGFjZXMudjFQAVpNZ2l0aHViLmNvbS9zd2l0Y2h5YXJkL3N3aXRjaHlhcmQvZ2VuL2dvL3N3aXRjaHlhcmQvd29ya3NwYWNlcy92MTt3b3Jrc3BhY2VzdjGqAhhTd2l0Y2h5YXJkLldvcmtzcGFjZXMuVjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp, file_switchyard_workspaces_v1_infrastructure]);
+
+/**
+ * Request of `InfrastructureService.GetTaskCredential`.
+ *
+ * @generated from message switchyard.workspaces.v1.GetTaskCredentialRequest
+ */
+export type GetTaskCredentialRequest = Message<"switchyard.workspaces.v1.GetTaskCredentialRequest"> & {
+  /**
+   * The held task.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * The holder's fencing token (from its lease).
+   *
+   * @generated from field: int64 fencing_token = 2;
+   */
+  fencingToken: bigint;
+
+  /**
+   * The provider whose token is needed.
+   *
+   * @generated from field: string provider = 3;
+   */
+  provider: string;
+};
+
+/**
+ * Describes the message switchyard.workspaces.v1.GetTaskCredentialRequest.
+ * Use `create(GetTaskCredentialRequestSchema)` to create a new message.
+ */
+export const GetTaskCredentialRequestSchema: GenMessage<GetTaskCredentialRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 0);
+
+/**
+ * Response of `InfrastructureService.GetTaskCredential`.
+ *
+ * @generated from message switchyard.workspaces.v1.GetTaskCredentialResponse
+ */
+export type GetTaskCredentialResponse = Message<"switchyard.workspaces.v1.GetTaskCredentialResponse"> & {
+  /**
+   * The provider's API token, in clear (only in this answer).
+   *
+   * @generated from field: string api_token = 1;
+   */
+  apiToken: string;
+};
+
+/**
+ * Describes the message switchyard.workspaces.v1.GetTaskCredentialResponse.
+ * Use `create(GetTaskCredentialResponseSchema)` to create a new message.
+ */
+export const GetTaskCredentialResponseSchema: GenMessage<GetTaskCredentialResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 1);
 
 /**
  * Request of `InfrastructureService.ListProviderCredentials`.
@@ -31,7 +87,7 @@ export type ListProviderCredentialsRequest = Message<"switchyard.workspaces.v1.L
  * Use `create(ListProviderCredentialsRequestSchema)` to create a new message.
  */
 export const ListProviderCredentialsRequestSchema: GenMessage<ListProviderCredentialsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 0);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 2);
 
 /**
  * Response of `InfrastructureService.ListProviderCredentials`.
@@ -52,7 +108,7 @@ export type ListProviderCredentialsResponse = Message<"switchyard.workspaces.v1.
  * Use `create(ListProviderCredentialsResponseSchema)` to create a new message.
  */
 export const ListProviderCredentialsResponseSchema: GenMessage<ListProviderCredentialsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 1);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 3);
 
 /**
  * Request of `InfrastructureService.SetProviderCredential`.
@@ -87,7 +143,7 @@ export type SetProviderCredentialRequest = Message<"switchyard.workspaces.v1.Set
  * Use `create(SetProviderCredentialRequestSchema)` to create a new message.
  */
 export const SetProviderCredentialRequestSchema: GenMessage<SetProviderCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 2);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 4);
 
 /**
  * Response of `InfrastructureService.SetProviderCredential`.
@@ -115,7 +171,7 @@ export type SetProviderCredentialResponse = Message<"switchyard.workspaces.v1.Se
  * Use `create(SetProviderCredentialResponseSchema)` to create a new message.
  */
 export const SetProviderCredentialResponseSchema: GenMessage<SetProviderCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 3);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 5);
 
 /**
  * Request of `InfrastructureService.DeleteProviderCredential`.
@@ -136,7 +192,7 @@ export type DeleteProviderCredentialRequest = Message<"switchyard.workspaces.v1.
  * Use `create(DeleteProviderCredentialRequestSchema)` to create a new message.
  */
 export const DeleteProviderCredentialRequestSchema: GenMessage<DeleteProviderCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 4);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 6);
 
 /**
  * Response of `InfrastructureService.DeleteProviderCredential`.
@@ -157,7 +213,7 @@ export type DeleteProviderCredentialResponse = Message<"switchyard.workspaces.v1
  * Use `create(DeleteProviderCredentialResponseSchema)` to create a new message.
  */
 export const DeleteProviderCredentialResponseSchema: GenMessage<DeleteProviderCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 5);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 7);
 
 /**
  * Request of `InfrastructureService.GetDeploymentSettings`.
@@ -178,7 +234,7 @@ export type GetDeploymentSettingsRequest = Message<"switchyard.workspaces.v1.Get
  * Use `create(GetDeploymentSettingsRequestSchema)` to create a new message.
  */
 export const GetDeploymentSettingsRequestSchema: GenMessage<GetDeploymentSettingsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 6);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 8);
 
 /**
  * Response of `InfrastructureService.GetDeploymentSettings`.
@@ -199,7 +255,7 @@ export type GetDeploymentSettingsResponse = Message<"switchyard.workspaces.v1.Ge
  * Use `create(GetDeploymentSettingsResponseSchema)` to create a new message.
  */
 export const GetDeploymentSettingsResponseSchema: GenMessage<GetDeploymentSettingsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 7);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 9);
 
 /**
  * Request of `InfrastructureService.UpdateDeploymentSettings`.
@@ -248,7 +304,7 @@ export type UpdateDeploymentSettingsRequest = Message<"switchyard.workspaces.v1.
  * Use `create(UpdateDeploymentSettingsRequestSchema)` to create a new message.
  */
 export const UpdateDeploymentSettingsRequestSchema: GenMessage<UpdateDeploymentSettingsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 8);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 10);
 
 /**
  * Response of `InfrastructureService.UpdateDeploymentSettings`.
@@ -269,7 +325,7 @@ export type UpdateDeploymentSettingsResponse = Message<"switchyard.workspaces.v1
  * Use `create(UpdateDeploymentSettingsResponseSchema)` to create a new message.
  */
 export const UpdateDeploymentSettingsResponseSchema: GenMessage<UpdateDeploymentSettingsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 9);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 11);
 
 /**
  * Request of `InfrastructureService.ListDeployments`; REST query `?limit=30`.
@@ -305,7 +361,7 @@ export type ListDeploymentsRequest = Message<"switchyard.workspaces.v1.ListDeplo
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 10);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 12);
 
 /**
  * Response of `InfrastructureService.ListDeployments`.
@@ -333,7 +389,7 @@ export type ListDeploymentsResponse = Message<"switchyard.workspaces.v1.ListDepl
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 11);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 13);
 
 /**
  * Request of `InfrastructureService.UpdateDeploymentStatus` (seed 002
@@ -390,7 +446,7 @@ export type UpdateDeploymentStatusRequest = Message<"switchyard.workspaces.v1.Up
  * Use `create(UpdateDeploymentStatusRequestSchema)` to create a new message.
  */
 export const UpdateDeploymentStatusRequestSchema: GenMessage<UpdateDeploymentStatusRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 12);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 14);
 
 /**
  * Response of `InfrastructureService.UpdateDeploymentStatus`.
@@ -411,7 +467,7 @@ export type UpdateDeploymentStatusResponse = Message<"switchyard.workspaces.v1.U
  * Use `create(UpdateDeploymentStatusResponseSchema)` to create a new message.
  */
 export const UpdateDeploymentStatusResponseSchema: GenMessage<UpdateDeploymentStatusResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 13);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 15);
 
 /**
  * Request of `InfrastructureService.ListResources`.
@@ -446,7 +502,7 @@ export type ListResourcesRequest = Message<"switchyard.workspaces.v1.ListResourc
  * Use `create(ListResourcesRequestSchema)` to create a new message.
  */
 export const ListResourcesRequestSchema: GenMessage<ListResourcesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 14);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 16);
 
 /**
  * Response of `InfrastructureService.ListResources`.
@@ -474,7 +530,7 @@ export type ListResourcesResponse = Message<"switchyard.workspaces.v1.ListResour
  * Use `create(ListResourcesResponseSchema)` to create a new message.
  */
 export const ListResourcesResponseSchema: GenMessage<ListResourcesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 15);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 17);
 
 /**
  * Request of `InfrastructureService.GetResource`.
@@ -502,7 +558,7 @@ export type GetResourceRequest = Message<"switchyard.workspaces.v1.GetResourceRe
  * Use `create(GetResourceRequestSchema)` to create a new message.
  */
 export const GetResourceRequestSchema: GenMessage<GetResourceRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 16);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 18);
 
 /**
  * Response of `InfrastructureService.GetResource`.
@@ -523,7 +579,7 @@ export type GetResourceResponse = Message<"switchyard.workspaces.v1.GetResourceR
  * Use `create(GetResourceResponseSchema)` to create a new message.
  */
 export const GetResourceResponseSchema: GenMessage<GetResourceResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 17);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 19);
 
 /**
  * Request of `InfrastructureService.DeleteResource`.
@@ -551,7 +607,7 @@ export type DeleteResourceRequest = Message<"switchyard.workspaces.v1.DeleteReso
  * Use `create(DeleteResourceRequestSchema)` to create a new message.
  */
 export const DeleteResourceRequestSchema: GenMessage<DeleteResourceRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 18);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 20);
 
 /**
  * Response of `InfrastructureService.DeleteResource`.
@@ -572,7 +628,7 @@ export type DeleteResourceResponse = Message<"switchyard.workspaces.v1.DeleteRes
  * Use `create(DeleteResourceResponseSchema)` to create a new message.
  */
 export const DeleteResourceResponseSchema: GenMessage<DeleteResourceResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 19);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 21);
 
 /**
  * Request of `InfrastructureService.DetectRequirements`; REST query `?manifest_hash=<hash>`.
@@ -600,7 +656,7 @@ export type DetectRequirementsRequest = Message<"switchyard.workspaces.v1.Detect
  * Use `create(DetectRequirementsRequestSchema)` to create a new message.
  */
 export const DetectRequirementsRequestSchema: GenMessage<DetectRequirementsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 20);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 22);
 
 /**
  * Response of `InfrastructureService.DetectRequirements`.
@@ -635,7 +691,7 @@ export type DetectRequirementsResponse = Message<"switchyard.workspaces.v1.Detec
  * Use `create(DetectRequirementsResponseSchema)` to create a new message.
  */
 export const DetectRequirementsResponseSchema: GenMessage<DetectRequirementsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 21);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 23);
 
 /**
  * How a project would be built and run, as detected from its files.
@@ -698,7 +754,7 @@ export type Detection = Message<"switchyard.workspaces.v1.Detection"> & {
  * Use `create(DetectionSchema)` to create a new message.
  */
 export const DetectionSchema: GenMessage<Detection> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 22);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 24);
 
 /**
  * Request of `InfrastructureService.DeployProject`.
@@ -741,7 +797,7 @@ export type DeployProjectRequest = Message<"switchyard.workspaces.v1.DeployProje
  * Use `create(DeployProjectRequestSchema)` to create a new message.
  */
 export const DeployProjectRequestSchema: GenMessage<DeployProjectRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 23);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 25);
 
 /**
  * Response of `InfrastructureService.DeployProject`.
@@ -804,7 +860,7 @@ export type DeployProjectResponse = Message<"switchyard.workspaces.v1.DeployProj
  * Use `create(DeployProjectResponseSchema)` to create a new message.
  */
 export const DeployProjectResponseSchema: GenMessage<DeployProjectResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 24);
+  messageDesc(file_switchyard_workspaces_v1_infrastructure_service, 26);
 
 /**
  * Deployment infrastructure: provider credentials, per-workspace deployment settings,
@@ -813,10 +869,11 @@ export const DeployProjectResponseSchema: GenMessage<DeployProjectResponse> = /*
  *
  * Switchyard calls no cloud provider itself: validating a credential, provisioning or
  * destroying a resource and deploying are tasks on queue `deploy` (types
- * `infrastructure.validate_credential`, `.provision`, `.destroy`, `.deploy`) run by a deploy
- * worker; the call waits for the task and answers from it. Such calls may also answer
- * `WORKER_UNAVAILABLE` (unavailable) when no worker completed the task in time (task id in the
- * error metadata `task_id`).
+ * `credentials.validate`, `resource.destroy`, and the chain `deploy.detect` → `deploy.provision`
+ * → `deploy.run`) run by a deploy worker, which gets tokens with `GetTaskCredential`; the call
+ * waits for the task and answers from it. Such calls may also answer `NO_WORKER` (unavailable)
+ * when no worker took the task in time (it stays queued; task id in the error metadata
+ * `task_id`), `WORKER_TIMEOUT` (unavailable) when the worker has not finished in time.
  *
  * Every RPC needs a bearer token (`unauthenticated`, reasons `TOKEN_MISSING`, `TOKEN_INVALID`,
  * `TOKEN_EXPIRED`). Projects, workspaces, deployments and resources of another user answer
@@ -841,7 +898,7 @@ export const InfrastructureService: GenService<{
    * validated it with the provider. Idempotent (upsert by provider).
    * Errors: `invalid_argument` naming `provider` (unknown provider) or `api_token` (empty or over
    * 4096 characters); `CREDENTIAL_REJECTED` (failed_precondition) when the provider refused the
-   * token; `WORKER_UNAVAILABLE` (unavailable).
+   * token; `NO_WORKER`, `WORKER_TIMEOUT`, `WORKER_TASK_FAILED` (unavailable).
    *
    * @generated from rpc switchyard.workspaces.v1.InfrastructureService.SetProviderCredential
    */
@@ -940,7 +997,7 @@ export const InfrastructureService: GenService<{
    * Errors: `PROJECT_NOT_FOUND`, `RESOURCE_NOT_FOUND` (not_found); `RESOURCE_DESTROY_FAILED`
    * (failed_precondition) when the provider refused (the resource stays, status `failed`);
    * `CREDENTIAL_NOT_FOUND` (failed_precondition) when no credential for its provider is
-   * stored; `WORKER_UNAVAILABLE` (unavailable).
+   * stored; `NO_WORKER`, `WORKER_TIMEOUT` (unavailable).
    *
    * @generated from rpc switchyard.workspaces.v1.InfrastructureService.DeleteResource
    */
@@ -974,7 +1031,7 @@ export const InfrastructureService: GenService<{
    * Errors: `PROJECT_NOT_FOUND`, `WORKSPACE_NOT_FOUND` (not_found); `NO_MAIN_WORKSPACE`,
    * `NO_MANIFEST` (failed_precondition); `invalid_argument` naming `source` when not `manual`,
    * `chat` or `auto`; `CREDENTIAL_NOT_FOUND` (failed_precondition) when a needed provider has
-   * no credential; `WORKER_UNAVAILABLE` (unavailable).
+   * no credential; `NO_WORKER` (unavailable) when no worker took the first step.
    *
    * @generated from rpc switchyard.workspaces.v1.InfrastructureService.DeployProject
    */
@@ -982,6 +1039,21 @@ export const InfrastructureService: GenService<{
     methodKind: "unary";
     input: typeof DeployProjectRequestSchema;
     output: typeof DeployProjectResponseSchema;
+  },
+  /**
+   * Deploy-worker call: the provider token a held task needs (`credentials.validate`,
+   * `deploy.provision`, `deploy.run`, `resource.destroy`), answered to the task's current holder
+   * only, so tokens never travel in task payloads.
+   * Errors: `LEASE_LOST` (failed_precondition) when `fencing_token` is not the task's current
+   * holder's; `TASK_NOT_FOUND` (not_found); `CREDENTIAL_NOT_FOUND` (failed_precondition) when the
+   * task needs no credential of this provider or none is stored.
+   *
+   * @generated from rpc switchyard.workspaces.v1.InfrastructureService.GetTaskCredential
+   */
+  getTaskCredential: {
+    methodKind: "unary";
+    input: typeof GetTaskCredentialRequestSchema;
+    output: typeof GetTaskCredentialResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_switchyard_workspaces_v1_infrastructure_service, 0);

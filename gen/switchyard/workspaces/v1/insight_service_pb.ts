@@ -456,12 +456,14 @@ export const AnalyzeWorkspaceDriftResponseSchema: GenMessage<AnalyzeWorkspaceDri
  * LLM-derived insights on projects: next-step suggestions, decisions extracted from
  * conversations, and drift analysis. Paths and JSON shapes are those of seed 002.
  *
- * Switchyard runs no model: each generation is a task on queue `ai` (types
- * `insights.generate_next_steps`, `insights.extract_decisions`, `insights.analyze_drift`) done
- * by an LLM worker; the call waits for the task (up to 60 s) and answers from its result. Such
- * calls may also answer `WORKER_UNAVAILABLE` (unavailable) when no worker completed the task in
- * time (the task id is in the error metadata `task_id`; the task is cancelled) and
- * `WORKER_TASK_FAILED` (unavailable) when the worker failed it.
+ * Switchyard runs no model: each generation is a task on queue `insights` (types
+ * `next_steps.generate`, `decisions.extract`, `drift.analyze`) done by an LLM worker; the call
+ * waits for the task (`SWITCHYARD_INSIGHTS_DEADLINE_MS`, 30 s) and answers from its result. Such
+ * calls may also answer `NO_WORKER` (unavailable) when no worker took the task in time (the task
+ * id is in the error metadata `task_id`; the task stays queued and a retry with the same
+ * `request_id` answers its result once a worker ran it), `WORKER_TIMEOUT` (unavailable) when a
+ * worker holds it but has not finished, and `WORKER_TASK_FAILED` (unavailable) when the worker
+ * failed it or its result did not fill the message (metadata `cause`, e.g. `MALFORMED_RESULT`).
  *
  * Every RPC needs a bearer token (`unauthenticated`, reasons `TOKEN_MISSING`, `TOKEN_INVALID`,
  * `TOKEN_EXPIRED`). Projects and workspaces of another user answer `PROJECT_NOT_FOUND` /
@@ -485,7 +487,7 @@ export const InsightService: GenService<{
   /**
    * Generates new next-step suggestions (by an LLM worker) and stores them as `pending`.
    * Idempotent with `request_id`: a retry answers the suggestions generated first.
-   * Errors: `PROJECT_NOT_FOUND` (not_found); `WORKER_UNAVAILABLE`, `WORKER_TASK_FAILED`
+   * Errors: `PROJECT_NOT_FOUND` (not_found); `NO_WORKER`, `WORKER_TIMEOUT`, `WORKER_TASK_FAILED`
    * (unavailable).
    *
    * @generated from rpc switchyard.workspaces.v1.InsightService.GenerateNextSteps
@@ -534,7 +536,7 @@ export const InsightService: GenService<{
    * Extracts decisions from the project's conversations since the last extraction (by an LLM
    * worker), stores the new ones and links them to Atlas concepts.
    * Idempotent with `request_id`: a retry answers the decisions extracted first.
-   * Errors: `PROJECT_NOT_FOUND` (not_found); `WORKER_UNAVAILABLE`, `WORKER_TASK_FAILED`
+   * Errors: `PROJECT_NOT_FOUND` (not_found); `NO_WORKER`, `WORKER_TIMEOUT`, `WORKER_TASK_FAILED`
    * (unavailable).
    *
    * @generated from rpc switchyard.workspaces.v1.InsightService.ExtractDecisions
@@ -549,7 +551,7 @@ export const InsightService: GenService<{
    * worker given the file-level diff and the changed files) and recommends what to do. Changes
    * nothing. Takes no body; `include_dirty` is a query parameter as in seed 002.
    * Errors: `WORKSPACE_NOT_FOUND` (not_found); `NO_MAIN_WORKSPACE`, `WORKSPACE_IS_MAIN`,
-   * `NO_MANIFEST`, `MANIFEST_NOT_FOUND` (failed_precondition); `WORKER_UNAVAILABLE`,
+   * `NO_MANIFEST`, `MANIFEST_NOT_FOUND` (failed_precondition); `NO_WORKER`, `WORKER_TIMEOUT`,
    * `WORKER_TASK_FAILED` (unavailable).
    *
    * @generated from rpc switchyard.workspaces.v1.InsightService.AnalyzeWorkspaceDrift

@@ -1,0 +1,77 @@
+import { newId } from "../core/ids.ts";
+import type { Json } from "../tasks/types.ts";
+import { getProject } from "../workspaces/projects.ts";
+import { checkShape, page } from "./checks.ts";
+import type { InsightsDomain, TaskKind } from "./context.ts";
+import { awaitCall, startCall } from "./task-call.ts";
+import type { Decision } from "./types.ts";
+
+export const DECISIONS_TYPE = "decisions.extract";
+const MAX_DECISIONS = 100;
+/** Most messages given to one extraction (the newest are kept). */
+const MAX_MESSAGES = 500;
+
+/** `decisions.extract`: result `{ decisions: [{ title, decision, rationale?, conversation_id, message_id?, concepts? }] }` (≤ 100). */
+export function decisionsKind(d: InsightsDomain): TaskKind {
+  return {
+    type: DECISIONS_TYPE,
+    check: (r) =>
+      checkShape(r, {
+        decisions: { list: { title: "string", decision: "string", rationale: { optional: "text" }, conversation_id: "string", message_id: { optional: "text" }, concepts: { optional: "strings" } }, max: MAX_DECISIONS },
+      }),
+    apply(tenant, call, result, now) {
+      const list = (result as { decisions: Record<string, unknown>[] }).decisions;
+      const ids: string[] = [];
+      // Only conversations of the project are accepted as sources.
+      const known = new Set(d.store.conversationsOfProject(tenant, call.subject).map((c) => c.id));
+      for (const x of list) {
+        if (!known.has(x.conversation_id as string)) continue;
+        const id = newId("dec");
+        d.store.insertDecision(tenant, {
+          id, projectId: call.subject, title: x.title as string, decision: x.decision as string, rationale: (x.rationale as string) ?? "",
+          conversationId: x.conversation_id as string, messageId: (x.message_id as string) ?? "", concepts: ((x.concepts as string[]) ?? []).slice(0, 20), taskId: call.taskId, createdAt: now,
+        });
+        ids.push(id);
+      }
+      return { decision_ids: ids };
+    },
+  };
+}
+
+export function listDecisions(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): { items: Decision[]; next: string } {
+  getProject(d.workspaces, tenant, projectId);
+  const { limit, offset } = page(pageSize, pageToken, 50, 1000);
+  const items = d.store.listDecisions(tenant, projectId, limit + 1, offset);
+  return { items: items.slice(0, limit), next: items.length > limit ? String(offset + limit) : "" };
+}
+
+/**
+ * Extracts decisions from the project's conversation messages since the last extraction:
+ * payload `{ project: { id, name, intent }, conversations: [{ id, title, messages: [{ id, role, content }] }] }`.
+ * With no new message there is nothing to read: no task, nothing extracted.
+ */
+export async function extractDecisions(d: InsightsDomain, tenant: string, projectId: string, requestId: string): Promise<{ decisions: Decision[]; taskId: string }> {
+  const project = getProject(d.workspaces, tenant, projectId);
+  const since = d.store.lastExtraction(tenant, projectId);
+  let budget = MAX_MESSAGES;
+  const conversations = d.store
+    .conversationsOfProject(tenant, projectId)
+    .map((c) => ({ id: c.id, title: c.title, messages: d.store.messagesSince(tenant, c.id, since).filter((m) => m.content !== "").map((m) => ({ id: m.id, role: m.role, content: m.content })) }))
+    .filter((c) => c.messages.length > 0)
+    .map((c) => {
+      const messages = c.messages.slice(-Math.max(budget, 0));
+      budget -= messages.length;
+      return { ...c, messages };
+    })
+    .filter((c) => c.messages.length > 0);
+  if (conversations.length === 0 && !requestId) return { decisions: [], taskId: "" };
+  const payload = { project: { id: project.id, name: project.name, intent: project.intent }, conversations } as unknown as Json;
+  const { taskId } = await startCall(d, tenant, { type: DECISIONS_TYPE, subject: projectId, payload, title: `Decisions of ${project.name}`, requestId: requestId || undefined });
+  await awaitCall(d, tenant, taskId);
+  return { decisions: d.store.decisionsOfTask(tenant, taskId), taskId };
+}
+
+/** A decision's concept links (concept ids are `concept:<name>`, as the Atlas names them). */
+export function conceptLinks(x: Decision): { conceptId: string; name: string; layer: string; score: number }[] {
+  return x.concepts.map((name) => ({ conceptId: `concept:${name.toLowerCase()}`, name, layer: "concept", score: 1 }));
+}
