@@ -683,7 +683,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     },
 
     /** Claims one task by id, atomically (seed 000). */
-    async claimTask(input: { id: string; workerId: string; leaseMs?: number; capabilities?: string[] }): Promise<Assignment> {
+    async claimTask(input: { id: string; workerId: string; leaseMs?: number; capabilities?: string[]; ignoreDependencies?: boolean }): Promise<Assignment> {
       checkName("id", input.id);
       if (!input.workerId || typeof input.workerId !== "string" || input.workerId.length > 128) throw invalidArgument("worker_id", "is required (at most 128 characters)");
       const leaseMs = checkLease("lease_duration", input.leaseMs, config);
@@ -696,7 +696,8 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         let row = store.byId(tenant, input.id);
         if (!row) throw taskNotFound(input.id);
         if (row.state === S.running && row.lease_expires_at !== null && row.lease_expires_at <= now) row = reapExpired(row, now, ev, notices);
-        if (row.state !== S.pending || row.run_at > now) {
+        const blockedClaim = row.state === S.blocked && input.ignoreDependencies === true;
+        if ((row.state !== S.pending && !blockedClaim) || row.run_at > now) {
           const why = row.state === S.pending ? "delayed until its run_at" : STATE_NAMES[row.state]!;
           return new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} is ${why}`, { id: row.id, state: STATE_NAMES[row.state]! });
         }
@@ -709,9 +710,9 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         }
         const room = concurrencyRoom(tenant, [row.queue]).get(row.queue);
         if (room !== undefined && room <= 0) return new AppError("failed_precondition", "QUEUE_CONCURRENCY_LIMIT", `queue ${row.queue} is at its concurrency limit`, { queue: row.queue });
-        const claimed = store.claimBySeq(row.seq, input.workerId, now, leaseMs);
+        const claimed = blockedClaim ? store.claimBlockedBySeq(row.seq, input.workerId, now, leaseMs) : store.claimBySeq(row.seq, input.workerId, now, leaseMs);
         if (!claimed) return new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} was claimed by someone else`, { id: row.id });
-        ev.push({ kind: "claimed", row: claimed, prev: S.pending });
+        ev.push({ kind: "claimed", row: claimed, prev: blockedClaim ? S.blocked : S.pending });
         return claimed;
       });
       for (const [id, token, reason] of notices) dispatcher.cancelNotice(id, token, reason);

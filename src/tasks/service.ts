@@ -109,7 +109,7 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
     async claimTask(req, ctx) {
       // An empty list is "not given" in proto3: no capability matching the caller did not ask for.
       const capabilities = req.capabilities.length > 0 ? req.capabilities : undefined;
-      const a = await E(ctx).claimTask({ id: req.id, workerId: req.workerId, leaseMs: ms(req.leaseDuration), capabilities });
+      const a = await E(ctx).claimTask({ id: req.id, workerId: req.workerId, leaseMs: ms(req.leaseDuration), capabilities, ignoreDependencies: req.ignoreDependencies });
       return { task: taskMessage(a.task), lease: leaseMessage(a.lease) };
     },
     async claimTasks(req, ctx) {

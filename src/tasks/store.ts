@@ -152,6 +152,7 @@ export function createTaskStore(sqlite: Sqlite) {
   const claimSeqs = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET}
     WHERE seq IN (SELECT value FROM json_each(?5)) AND state = ${S.pending} RETURNING *`);
   const claimBySeq = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq = ?5 AND state = ${S.pending} RETURNING *`);
+  const claimBlockedBySeq = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq = ?5 AND state = ${S.blocked} RETURNING *`);
   const complete = sqlite.prepare(`UPDATE tasks SET state = ${S.succeeded}, result = ?3, progress = 100, finished_at = ?4, updated_at = ?4,
     lease_expires_at = NULL, deadline_at = NULL
     WHERE tenant = ?5 AND id = ?1 AND state = ${S.running} AND fencing_token = ?2 AND lease_expires_at > ?4 RETURNING *`);
@@ -198,6 +199,8 @@ export function createTaskStore(sqlite: Sqlite) {
       return (claimSeqs.all(workerId, now, leaseMs, caps, JSON.stringify(chosen)) as TaskRow[]).sort(claimOrder);
     },
     claimBySeq: (seq: number, workerId: string, now: number, leaseMs: number) => claimBySeq.get(workerId, now, leaseMs, null, seq) as TaskRow | null,
+    /** Claims a BLOCKED task (a claim that ignores its dependencies, seed 000). */
+    claimBlockedBySeq: (seq: number, workerId: string, now: number, leaseMs: number) => claimBlockedBySeq.get(workerId, now, leaseMs, null, seq) as TaskRow | null,
     complete: (tenant: string, id: string, token: number, result: string | null, now: number) => complete.get(id, token, result, now, tenant) as TaskRow | null,
     heartbeat: (tenant: string, id: string, token: number, now: number, leaseMs: number | null, progress: number | null, message: string | null) =>
       heartbeat.get(id, token, tenant, now, leaseMs, progress, message) as TaskRow | null,

@@ -171,3 +171,16 @@ describe("seeds that disagree: GET /health (002 and 004)", () => {
     expect(Date.parse(z.timestamp)).toBeGreaterThan(0);
   });
 });
+
+describe("runqy's CLI paths and seed 001's tags, now that workers and servers are served", () => {
+  it("answers runqy's /workers and /workers/{id} as /api/cli/workers does, and tags seed 001 server routes as the original", async () => {
+    const a = await (await fetch(`${server.url}/api/cli/workers`)).json();
+    const b = await (await fetch(`${server.url}/workers`)).json();
+    expect(b).toEqual(a);
+    expect((await fetch(`${server.url}/workers/no-such-worker`)).status).toBe((await fetch(`${server.url}/api/cli/workers/no-such-worker`)).status);
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    expect(doc.paths["/api/servers"]!.post!.tags).toEqual(["Servers"]);
+    expect(doc.paths["/api/stats/load-balancer"]!.get!.tags).toEqual(["Load Balancer"]);
+    expect(doc.paths["/api/stats/servers/{id}"]!.get!.tags).toEqual(["Statistics"]);
+  });
+});

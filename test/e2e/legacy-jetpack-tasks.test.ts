@@ -152,6 +152,20 @@ describe("seed 000 /api/tasks", () => {
     expect(ready).toContain(after.id);
   });
 
+  it("claims a task whose dependencies are unfinished, as Jetpack's claim checks only the status", async () => {
+    const dep = await create({ title: "unfinished" });
+    const waiting = await create({ title: "waits for it", dependencies: [dep.id] });
+    expect(waiting.status).toBe("blocked");
+    expect((await api("GET", "/api/tasks/ready")).body.map((x: { id: string }) => x.id)).not.toContain(waiting.id);
+    const claimed = await api("POST", `/api/tasks/${waiting.id}/claim`, { agentId: "eager" });
+    expect(claimed.status).toBe(200);
+    expect(claimed.body).toMatchObject({ id: waiting.id, status: "claimed", assignedAgent: "eager" });
+    // The dependency finishing later changes nothing for the task already running.
+    await api("POST", `/api/tasks/${dep.id}/claim`, { agentId: "a" });
+    await api("PATCH", `/api/tasks/${dep.id}`, { status: "completed" });
+    expect((await api("GET", `/api/tasks/${waiting.id}`)).body).toMatchObject({ status: "claimed", assignedAgent: "eager" });
+  });
+
   it("GET /api/tasks lists an array newest first, filtered by status, priority, assignedAgent and limit", async () => {
     const q = `list-${Date.now()}`;
     const a = await create({ title: "a", queue: q, priority: "low" });

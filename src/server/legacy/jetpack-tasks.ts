@@ -437,7 +437,8 @@ export function jetpackTaskFamilies(): LegacyFamily[] {
             throw new AppError("invalid_argument", "INVALID_ARGUMENT", "agentId is required", { field: "agentId" });
           }
           const leaseMs = optNumber(b, "leaseMs", 1_000, 3_600_000) ?? JETPACK_LEASE_MS;
-          return { id: req.params.id, workerId: agentId, leaseDuration: durationFromMs(leaseMs) };
+          // Jetpack's claim checks only the status: a task whose dependencies are unfinished is claimed too.
+          return { id: req.params.id, workerId: agentId, leaseDuration: durationFromMs(leaseMs), ignoreDependencies: true };
         },
         response: (out) => ({
           body: { ...jetpackTask(out.task!), fencingToken: Number(out.lease?.fencingToken ?? 0), leaseExpiresAt: iso(out.lease?.expireTime) },

@@ -113,6 +113,8 @@ export function runqyWorkerFamilies(): LegacyFamily[] {
         route({
           method: "GET",
           path: "/api/cli/workers",
+          // runqy's own CLI (app/cmd/apiclient.go) calls /workers.
+          aliases: [{ path: "/workers" }],
           rpc: ServerService.method.listServers,
           request: () => ({ kind: ServerKind.WORKER, pageSize: 1000 }),
           response: (out) => ({ body: { workers: out.servers.map(workerInfo), count: out.servers.length } }),
@@ -120,6 +122,7 @@ export function runqyWorkerFamilies(): LegacyFamily[] {
         route({
           method: "GET",
           path: "/api/cli/workers/:worker_id",
+          aliases: [{ path: "/workers/:worker_id" }],
           rpc: ServerService.method.listServers,
           request: (req) => ({ kind: ServerKind.WORKER, name: req.params.worker_id }),
           response: (out, req) => {

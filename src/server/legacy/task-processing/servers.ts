@@ -131,6 +131,8 @@ export function serverLegacyFamilies(): LegacyFamily[] {
     {
       name: "seed-001-servers",
       error: serversError,
+      // The original's OpenAPI tags (brucx/cf-worker-template): Servers, Statistics, Load Balancer.
+      docTag: (r) => (r.path.startsWith("/api/stats/load-balancer") ? "Load Balancer" : r.path.startsWith("/api/stats") ? "Statistics" : "Servers"),
       routes: [
         route({
           method: "POST",

@@ -1074,9 +1074,12 @@ type ClaimTaskRequest struct {
 	// Lease length; absent means the server default (30 s). 1 s to 1 h.
 	LeaseDuration *durationpb.Duration `protobuf:"bytes,3,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
 	// When given, the task's required capabilities must all be among them.
-	Capabilities  []string `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Capabilities []string `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// Also claim a task still waiting for its dependencies (BLOCKED), as seed 000's Jetpack does:
+	// its claim checks only the status. The task runs now; its dependencies no longer hold it.
+	IgnoreDependencies bool `protobuf:"varint,5,opt,name=ignore_dependencies,json=ignoreDependencies,proto3" json:"ignore_dependencies,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ClaimTaskRequest) Reset() {
@@ -1135,6 +1138,13 @@ func (x *ClaimTaskRequest) GetCapabilities() []string {
 		return x.Capabilities
 	}
 	return nil
+}
+
+func (x *ClaimTaskRequest) GetIgnoreDependencies() bool {
+	if x != nil {
+		return x.IgnoreDependencies
+	}
+	return false
 }
 
 // Answer of ClaimTask.
@@ -3173,12 +3183,13 @@ const file_switchyard_tasks_v1_tasks_service_proto_rawDesc = "" +
 	"\x11DeleteTaskRequest\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02R\x02id\"C\n" +
 	"\x12DeleteTaskResponse\x12-\n" +
-	"\x04task\x18\x01 \x01(\v2\x19.switchyard.tasks.v1.TaskR\x04task\"\xaf\x01\n" +
+	"\x04task\x18\x01 \x01(\v2\x19.switchyard.tasks.v1.TaskR\x04task\"\xe0\x01\n" +
 	"\x10ClaimTaskRequest\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02R\x02id\x12 \n" +
 	"\tworker_id\x18\x02 \x01(\tB\x03\xe0A\x02R\bworkerId\x12@\n" +
 	"\x0elease_duration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12\"\n" +
-	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\"t\n" +
+	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\x12/\n" +
+	"\x13ignore_dependencies\x18\x05 \x01(\bR\x12ignoreDependencies\"t\n" +
 	"\x11ClaimTaskResponse\x12-\n" +
 	"\x04task\x18\x01 \x01(\v2\x19.switchyard.tasks.v1.TaskR\x04task\x120\n" +
 	"\x05lease\x18\x02 \x01(\v2\x1a.switchyard.tasks.v1.LeaseR\x05lease\"\xd5\x01\n" +

@@ -177,16 +177,18 @@ class DeleteTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[_tasks_pb2.Task, _Mapping]] = ...) -> None: ...
 
 class ClaimTaskRequest(_message.Message):
-    __slots__ = ("id", "worker_id", "lease_duration", "capabilities")
+    __slots__ = ("id", "worker_id", "lease_duration", "capabilities", "ignore_dependencies")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_DURATION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    IGNORE_DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
     id: str
     worker_id: str
     lease_duration: _duration_pb2.Duration
     capabilities: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., worker_id: _Optional[str] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., capabilities: _Optional[_Iterable[str]] = ...) -> None: ...
+    ignore_dependencies: bool
+    def __init__(self, id: _Optional[str] = ..., worker_id: _Optional[str] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., capabilities: _Optional[_Iterable[str]] = ..., ignore_dependencies: _Optional[bool] = ...) -> None: ...
 
 class ClaimTaskResponse(_message.Message):
     __slots__ = ("task", "lease")
