@@ -9,6 +9,7 @@ import { LoadBalancerService, ServerService } from "../../gen/switchyard/servers
 import { LoadBalancerAlgorithm, ServerKind, ServerStatus } from "../../gen/switchyard/servers/v1/servers_pb.js";
 import { cliManifest } from "./helpers/fastest-cli.ts";
 import { startAgentWorker } from "./helpers/agent-worker.ts";
+import { makeKey, nowS, signHs256, signWith, startJwksServer, type TestKey } from "../../src/testing/jwt.ts";
 import { clientFor } from "../../src/testing/clients.ts";
 import { preparePython } from "../../src/testing/python.ts";
 import { repoRoot, startTestServer, type TestServer } from "../../src/testing/server.ts";
@@ -20,6 +21,11 @@ const TOKEN = "dashboard-test-token-0123456789";
 
 let server: TestServer;
 let guarded: TestServer;
+let identity: TestServer;
+let googleKey: TestKey;
+let jwks: { url: string; stop(): void };
+const JWT_SECRET = "dashboard-jwt-secret-0123456789";
+const GOOGLE_CLIENT = "dash-test.apps.googleusercontent.com";
 let browser: Browser;
 
 async function open(url: string): Promise<Page> {
@@ -42,6 +48,9 @@ beforeAll(async () => {
   if (build.exitCode !== 0 || !existsSync(join(repoRoot, "web/dist/index.html"))) throw new Error("dashboard build failed");
   server = await startTestServer();
   guarded = await startTestServer({ SWITCHYARD_API_TOKEN: TOKEN });
+  googleKey = await makeKey("RS256", "dash-g1");
+  jwks = startJwksServer({ "/certs": [googleKey] });
+  identity = await startTestServer({ SWITCHYARD_JWT_SECRET: JWT_SECRET, SWITCHYARD_GOOGLE_CLIENT_ID: GOOGLE_CLIENT, SWITCHYARD_GOOGLE_JWKS_URL: `${jwks.url}/certs` });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -52,6 +61,8 @@ afterAll(async () => {
   await browser?.close();
   await server?.close();
   await guarded?.close();
+  await identity?.close();
+  jwks?.stop();
 });
 
 describe("dashboard", () => {
@@ -244,6 +255,33 @@ describe("dashboard", () => {
     expect(page.url()).not.toContain(TOKEN);
     const logged = JSON.stringify(guarded.logs);
     expect(logged).not.toContain(TOKEN);
+    await page.close();
+  }, 30_000);
+
+  it("signs in with the device flow: the page shows a code, a signed-in user approves it, the page is signed in", async () => {
+    const page = await open(`${identity.url}/ui/#/tasks`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Device flow" }).click();
+    const code = await page.locator("[data-user-code]").getAttribute("data-user-code", { timeout: 15_000 });
+    expect(code).toBeTruthy();
+    const alice = await signHs256(JWT_SECRET, { sub: "alice", roles: ["user"], exp: nowS() + 300 });
+    const approved = await fetch(`${identity.url}/v1/oauth/device/authorize`, { method: "POST", headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" }, body: JSON.stringify({ user_code: code }) });
+    expect(approved.status).toBe(200);
+    await page.getByText("signed in").waitFor({ timeout: 20_000 });
+    expect(page.url()).not.toContain("token");
+    await page.close();
+  }, 45_000);
+
+  it("signs in with a Google ID token where Google is configured, and says why a bad one is refused", async () => {
+    const page = await open(`${identity.url}/ui/#/tasks`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByPlaceholder("Google ID token").fill("not-a-token");
+    await page.getByRole("button", { name: "Sign in with Google" }).click();
+    await page.getByRole("alert").filter({ hasText: "GOOGLE_CREDENTIAL_INVALID" }).waitFor();
+    const idToken = await signWith(googleKey, { iss: "https://accounts.google.com", aud: GOOGLE_CLIENT, sub: "g-dana", email: "dana@example.com", email_verified: true, iat: nowS(), exp: nowS() + 600 });
+    await page.getByPlaceholder("Google ID token").fill(idToken);
+    await page.getByRole("button", { name: "Sign in with Google" }).click();
+    await page.getByText("signed in").waitFor();
     await page.close();
   }, 30_000);
 });

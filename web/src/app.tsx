@@ -74,6 +74,22 @@ function SignIn() {
   const [open, setOpen] = useState(false);
   const [draft, setDraft] = useState("");
   const [device, setDevice] = useState<{ userCode: string; uri: string; status: string } | undefined>();
+  const [google, setGoogle] = useState("");
+  const [googleStatus, setGoogleStatus] = useState("");
+  // Google sign-in where the server has it configured: the page loads no third-party script
+  // (strict CSP, offline fleets), so the Google ID token is pasted (e.g. from
+  // `gcloud auth print-identity-token --audiences=<client id>`) and exchanged for a session.
+  const googleSignIn = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      const r = await client(AuthService).signInWithGoogle({ credential: google.trim() });
+      tokenStore.set(r.accessToken);
+      window.location.reload();
+    } catch (err) {
+      const d = describeError(err);
+      setGoogleStatus(d.unimplemented ? "this server offers no Google sign-in" : `${d.reason || d.code}: ${d.message}`);
+    }
+  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
     tokenStore.set(draft.trim());
@@ -150,6 +166,18 @@ function SignIn() {
       <button type="button" onClick={() => void deviceFlow()}>
         Device flow
       </button>
+      <form onSubmit={googleSignIn} className="signin">
+        <label>
+          <span className="sr-only">Google ID token</span>
+          <input type="password" autoComplete="off" placeholder="Google ID token" value={google} onChange={(e) => setGoogle(e.target.value)} />
+        </label>
+        <button type="submit">Sign in with Google</button>
+        {googleStatus && (
+          <span role="alert" className="error-inline">
+            {googleStatus}
+          </span>
+        )}
+      </form>
       {device && (
         <span role="status" className="device">
           {device.userCode && (
