@@ -203,6 +203,10 @@ describe("switchyard CLI", () => {
       ["cli-topic", "switchyard-cli", "plain text"],
     ]);
     expect((await cli(["mail", "publish"])).code).toBe(2);
+    // `mail publish --agent ID [PAYLOAD]` (the README's form): the one argument is the payload.
+    const inbox = await json(["mail", "publish", "--agent", "cli-agent", '{"hi":1}']);
+    expect(inbox).toMatchObject({ topic: "inbox.cli-agent", payload: { hi: 1 } });
+    expect((await cli(["mail", "publish", "--agent", "cli-agent", "some.topic", "{}"])).code).toBe(2);
   }, 30_000);
 
   it("shows health and info (JSON and table)", async () => {
