@@ -176,7 +176,7 @@ const MESSAGE_RULES: Record<string, Schema[]> = {
   "switchyard.memory.v1.HybridSearchMemoriesRequest": [{ not: { required: ["text_weight", "semantic_weight"], properties: { text_weight: { const: 0 }, semantic_weight: { const: 0 } } } }],
   "switchyard.memory.v1.SearchMemoriesRequest": [{ if: { required: ["raw_query"], properties: { raw_query: { const: true } } }, then: { properties: { query: { pattern: '^"[A-Za-z0-9 ]*[A-Za-z0-9][A-Za-z0-9 ]*"$' } } } }],
   // A worker reports exactly one payload, never `connected` (the server's own).
-  "switchyard.agents.v1.SessionEvent": [{ not: { required: ["connected"] } }],
+  "switchyard.agents.v1.SessionEvent": [{ properties: { connected: false } }],
   "switchyard.servers.v1.Server": [
     { if: { properties: { kind: { const: "SERVER_KIND_BACKEND" } }, required: ["kind"] }, then: { required: ["endpoints"], properties: { endpoints: { required: ["predict"] } } } },
   ],
@@ -333,7 +333,10 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
           .filter(({ o, members }) => members.length > 1 || (members.length === 1 && REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`)))
           .map(({ o, members }) => {
             const one = members.map((n) => ({ required: [n] }));
-            return REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`) ? { oneOf: one } : { oneOf: [...one, { not: { anyOf: one } }] };
+            // Exactly one: each branch sets its member and forbids the others (`false`), which a
+            // generator builds directly instead of filtering objects with several members out.
+            const exactlyOne = members.map((n) => ({ required: [n], properties: Object.fromEntries(members.filter((x) => x !== n).map((x) => [x, false])) }));
+            return REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`) ? { anyOf: exactlyOne } : { oneOf: [...one, { not: { anyOf: one } }] };
           })
       : [];
     return {
