@@ -14,7 +14,8 @@ export interface GlobalFlags {
   protocol: string;
   color: boolean;
   width?: string;
-  timeout: string;
+  /** Deadline of each call, seconds (`--deadline`; `--timeout` is `tasks create`'s). */
+  deadline: string;
 }
 
 /** The process around a command: streams, environment, terminal (tests pass their own). */
@@ -54,8 +55,8 @@ export function makeCtx(flags: GlobalFlags, io: Io): Ctx {
   const format = flags.output as Format;
   if (!["table", "json", "yaml"].includes(format)) throw new CliError(`--output must be table, json or yaml (got ${flags.output})`, EXIT.usage);
   if (!["grpc", "connect"].includes(flags.protocol)) throw new CliError(`--protocol must be grpc or connect (got ${flags.protocol})`, EXIT.usage);
-  const timeoutMs = Number(flags.timeout) * 1000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new CliError(`--timeout must be a positive number of seconds`, EXIT.usage);
+  const timeoutMs = Number(flags.deadline) * 1000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new CliError(`--deadline must be a positive number of seconds`, EXIT.usage);
   const columns = io.isTTY && (io.columns ?? 0) >= 20 ? io.columns : undefined;
   const width = flags.width !== undefined ? Number(flags.width) : columns;
   if (width !== undefined && (!Number.isInteger(width) || width < 20)) throw new CliError(`--width must be an integer ≥ 20`, EXIT.usage);

@@ -23,7 +23,9 @@ export function createProgram(io: Io = processIo()): Command {
     .addOption(new Option("--protocol <protocol>", "wire protocol").choices(["grpc", "connect"]).default("grpc"))
     .option("--no-color", "no colours (they are only used on a terminal anyway, and never with NO_COLOR)")
     .option("-w, --width <columns>", "table width (default: the terminal's; unlimited when not a terminal)")
-    .option("--timeout <seconds>", "deadline of each call", "30")
+    // Not --timeout: a global option takes its name wherever it is written, and `tasks create
+    // --timeout 30s` is the task's time limit.
+    .option("--deadline <seconds>", "deadline of each call", "30")
     .showHelpAfterError()
     .showSuggestionAfterError();
   const flags = () => program.opts<GlobalFlags>();

@@ -11,7 +11,27 @@ import { freePort, repoRoot, waitForHttp } from "../../src/testing/server.ts";
 // end by design and are left out; page tokens are opaque server-issued values (hooks.py).
 
 // Every service whose domain is built (the others answer 501 unimplemented until they land).
-const SERVICES = ["SystemService", "TaskService", "QueueService", "MailService", "LeaseService"];
+const SERVICES = [
+  "SystemService",
+  "TaskService",
+  "QueueService",
+  "MailService",
+  "LeaseService",
+  "ServerService",
+  "LoadBalancerService",
+  "AuthService",
+  "ProjectService",
+  "WorkspaceService",
+  "SnapshotService",
+  "BlobService",
+  "MemoryService",
+  "AgentSessionService",
+  "AgentPoolService",
+  "QuotaService",
+  "IntegrationService",
+];
+// RPCs of those services that are not built yet (501 unimplemented by design until they land).
+const UNBUILT = ["/v1/workspaces/\\{workspace_id\\}/deploy"];
 
 let proc: ReturnType<typeof Bun.spawn>;
 let url: string;
@@ -31,6 +51,9 @@ beforeAll(async () => {
       SWITCHYARD_QUEUE_CONFIG: join(dir, "queues.yaml"),
       SWITCHYARD_LOG_LEVEL: "error",
       SWITCHYARD_SHUTDOWN_GRACE_MS: "500",
+      // Rate limits are under test in rate-limits.test.ts; here a 429 would only make
+      // schemathesis back off and retry (minutes), leaving the logic behind it untested.
+      SWITCHYARD_RATE_LIMITS: "off",
     },
     stdout: "ignore",
     stderr: "inherit",
@@ -59,7 +82,7 @@ describe("the OpenAPI document as a fuzzer reads it", () => {
         "--request-timeout=10",
         "--checks=not_a_server_error,response_schema_conformance,content_type_conformance,not_refused_as_bad_input",
         `--include-tag-regex=^(${SERVICES.join("|")})$`,
-        "--exclude-path-regex=:(watch|subscribe|connect)$",
+        `--exclude-path-regex=(:(watch|subscribe|connect)|^(?:${UNBUILT.join("|")}))$`,
       ],
       { cwd: dir, env: { ...process.env, PYTHONPATH: join(repoRoot, "test/fuzz"), SCHEMATHESIS_HOOKS: "hooks", NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" },
     );

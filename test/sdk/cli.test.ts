@@ -74,6 +74,8 @@ describe("switchyard CLI", () => {
   it("creates, gets, lists, cancels, retries and deletes tasks (JSON output)", async () => {
     const created = await json(["tasks", "create", "-q", "cli-q", "-t", "echo", "-p", '{"n":1}', "--id", "cli-t1", "--priority", "7", "--tag", "x", "--max-attempts", "2"]);
     expect(created).toMatchObject({ id: "cli-t1", queue: "cli-q", type: "echo", state: "TASK_STATE_PENDING", priority: 7, payload: { n: 1 }, tags: ["x"], max_attempts: 2, attempt: 0 });
+    // The README's `tasks create … --timeout 30s`: the task's time limit, not the call's deadline.
+    expect(await json(["tasks", "create", "-q", "cli-timeouts", "--timeout", "45s"])).toMatchObject({ queue: "cli-timeouts", timeout: "45s" });
     const fromStdin = await json(["tasks", "create", "-q", "cli-q", "-p", "-", "--request-id", "r1"], { stdin: '"hello"' });
     expect(fromStdin.payload).toBe("hello");
     expect((await json(["tasks", "create", "-q", "cli-q", "-p", '"other"', "--request-id", "r1"])).id).toBe(fromStdin.id); // idempotent
@@ -201,6 +203,10 @@ describe("switchyard CLI", () => {
       ["cli-topic", "switchyard-cli", "plain text"],
     ]);
     expect((await cli(["mail", "publish"])).code).toBe(2);
+    // `mail publish --agent ID [PAYLOAD]` (the README's form): the one argument is the payload.
+    const inbox = await json(["mail", "publish", "--agent", "cli-agent", '{"hi":1}']);
+    expect(inbox).toMatchObject({ topic: "inbox.cli-agent", payload: { hi: 1 } });
+    expect((await cli(["mail", "publish", "--agent", "cli-agent", "some.topic", "{}"])).code).toBe(2);
   }, 30_000);
 
   it("shows health and info (JSON and table)", async () => {

@@ -33,10 +33,12 @@ export function registerMail(program: Command, ctx: () => Ctx): void {
     .option("--sender <id>", "who sends it", "switchyard-cli")
     .option("-H, --header <key=value>", "message header (repeatable)", header)
     .option("--request-id <key>", "idempotency key")
-    .action(async (topic: string | undefined, payloadText: string | undefined, o) => {
+    .action(async (first: string | undefined, second: string | undefined, o) => {
       const c = ctx();
-      if (!topic && !o.agent) throw new CliError("give a topic or --agent", EXIT.usage);
-      if (topic && o.agent) throw new CliError("give a topic or --agent, not both", EXIT.usage);
+      if (!first && !o.agent) throw new CliError("give a topic or --agent", EXIT.usage);
+      // `--agent ID [PAYLOAD]`: the one argument is the payload.
+      if (o.agent && second !== undefined) throw new CliError("give a topic or --agent, not both", EXIT.usage);
+      const [topic, payloadText] = o.agent ? [undefined, first] : [first, second];
       const payload = (await jsonArg(c.io, payloadText, "payload", true)) as JsonValue | undefined;
       const res = await api().publish(
         {

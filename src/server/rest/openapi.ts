@@ -5,6 +5,7 @@ import { FieldBehavior, field_behavior } from "../../../gen/google/api/field_beh
 import { MAX_PAGE_SIZE } from "../interceptors/validation.ts";
 import { bindings } from "./routes.ts";
 import { methodPolicy, openApiSecurity } from "../policy.ts";
+import { SEED_002_PACKAGE } from "../legacy/fastest/wire.ts";
 
 type Schema = Record<string, unknown>;
 
@@ -37,6 +38,8 @@ const UINT64: Schema = { type: ["string", "integer"], format: "uint64", pattern:
  * them: `<message type name>.<field>` patterns → schema additions. Kept beside the rules they
  * copy: tasks/rules.ts (names), system/settings.ts (setting names), tasks/stats.ts.
  */
+/** Not blank once trimmed (JavaScript's trim also drops U+FEFF, which Python's \s does not match). */
+const NOT_BLANK = "[^\\s\\ufeff]";
 const TASK_NAME = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$";
 const FIELD_RULES: [RegExp, Schema][] = [
   [/^switchyard\.(tasks)\.v1\.\w+\.(id|name|queue|task_id|depends_on|parent)$/, { pattern: TASK_NAME, maxLength: 128 }],
@@ -71,10 +74,127 @@ const FIELD_RULES: [RegExp, Schema][] = [
   [/^switchyard\.mail\.v1\.\w+\.fencing_token$/, { pattern: "^[1-9][0-9]{0,14}$", minimum: 1 }],
   [/^switchyard\.mail\.v1\.\w+\.ttl$/, { pattern: "^([1-9][0-9]{0,3}|[1-7][0-9]{4}|8[0-5][0-9]{3})(\\.[0-9]{1,9})?s$" }],
   [/^switchyard\.mail\.v1\.\w+\.headers$/, { maxProperties: 64, propertyNames: { pattern: "^[A-Za-z0-9_.-]{1,128}$" } }],
+  // Workspaces (src/workspaces/blob-store.ts HASH, env-vars.ts KEY and MAX_VALUE, drift.ts, gc.ts).
+  [/^switchyard\.workspaces\.v1\.\w+Request\.(hash|manifest_hash|current_manifest_hash|previous_manifest_hash)$/, { pattern: "^([0-9a-f]{64})?$" }],
+  [/^switchyard\.workspaces\.v1\.\w+Request\.hashes$/, { pattern: "^[0-9a-f]{64}$" }],
+  [/^switchyard\.workspaces\.v1\.Create(Project|Workspace)Request\.name$/, { pattern: NOT_BLANK, maxLength: 200 }],
+  [/^switchyard\.workspaces\.v1\.\w+Request\.request_id$/, { maxLength: 128 }],
+  [/^switchyard\.workspaces\.v1\.\w+Request\.(intent|brief)$/, { maxLength: 100_000 }],
+  [/^switchyard\.workspaces\.v1\.CreateSnapshotRequest\.snapshot_id$/, { pattern: "^[A-Za-z0-9_.:-]{0,128}$" }],
+  [/^switchyard\.workspaces\.v1\.CreateSnapshotRequest\.parent_snapshot_ids$/, { maxItems: 16 }],
+  [/^switchyard\.workspaces\.v1\.(SetEnvVarRequest|EnvVarEntry|DeleteEnvVarRequest)\.key$/, { pattern: "^[A-Za-z_][A-Za-z0-9_]{0,255}$" }],
+  [/^switchyard\.workspaces\.v1\.(SetEnvVarRequest|EnvVarEntry)\.value$/, { maxLength: 65_536 }],
+  [/^switchyard\.workspaces\.v1\.CreateDriftReportRequest\.files_(added|modified|deleted)$/, { minimum: 0 }],
+  [/^switchyard\.workspaces\.v1\.CreateDriftReportRequest\.bytes_changed$/, { pattern: "^[0-9]{1,15}$", minimum: 0 }],
+  [/^switchyard\.workspaces\.v1\.\w+Request\.limit$/, { minimum: 0 }],
+  [/^switchyard\.workspaces\.v1\.CollectGarbageRequest\.max_blobs$/, { minimum: 0, maximum: 100_000 }],
+  // Servers (src/servers/register-rules.ts, servers.ts, registry.ts). Endpoint URLs: a safe
+  // subset of what the URL guard's syntax check takes (a named host, not a literal address).
+  [/^switchyard\.servers\.v1\.Server\.name$/, { pattern: "^[A-Za-z0-9_.:-]{1,128}$" }],
+  [/^switchyard\.servers\.v1\.RegisterWorkerRequest\.worker_id$/, { pattern: "^[A-Za-z0-9_.:-]{0,128}$" }],
+  [/^switchyard\.servers\.v1\.RegisterWorkerRequest\.queue$/, { pattern: TASK_NAME, maxLength: 128 }],
+  [/^switchyard\.servers\.v1\.\w+\.(capabilities|groups)$/, { minLength: 1, maxLength: 128, maxItems: 64 }],
+  [/^switchyard\.servers\.v1\.\w+\.(max_concurrent|priority|weight)$/, { minimum: 0, maximum: 1_000_000 }],
+  [
+    /^switchyard\.servers\.v1\.Server\.endpoints$/,
+    { maxProperties: 16, propertyNames: { pattern: "^[a-z][a-z0-9_-]{0,31}$" }, pattern: "^https?://[a-z][a-z0-9-]{0,30}(\\.[a-z][a-z0-9-]{0,30}){1,4}(:[1-9][0-9]{1,3})?(/[A-Za-z0-9._~-]{0,30}){0,8}$", maxLength: 2048 },
+  ],
+  [/^switchyard\.servers\.v1\.\w+\.labels$/, { maxProperties: 64, propertyNames: { minLength: 1, maxLength: 64 }, maxLength: 256 }],
+  [/^switchyard\.servers\.v1\.LoadReport\.active_tasks$/, { minimum: 0, maximum: 10_000_000 }],
+  [/^switchyard\.servers\.v1\.LoadReport\.custom$/, { maxProperties: 64 }],
+  [/^switchyard\.servers\.v1\.RegisterServerRequest\.api_key$/, { maxLength: 4096 }],
+  [/^switchyard\.servers\.v1\.\w+\.request_id$/, { maxLength: 128 }],
+  [/^switchyard\.servers\.v1\.SetMaintenanceRequest\.reason$/, { maxLength: 512 }],
+  [/^switchyard\.servers\.v1\.\w+\.exclude_server_ids$/, { maxLength: 128, maxItems: 100 }],
+  // A past day (a future one is refused), as YYYY-MM-DD; the schema keeps to days every month has.
+  [/^switchyard\.servers\.v1\.GetServerStatsRequest\.date$/, { format: "date", pattern: "^((19[7-9][0-9]|20[01][0-9]|202[0-5])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))?$" }],
+  // Memory (src/memory/limits.ts LIMITS, memories.ts, search.ts, compaction.ts, backfill.ts).
+  [/^switchyard\.memory\.v1\.Memory\.type$/, { pattern: "^[a-z0-9_.-]{1,64}$" }],
+  [/^switchyard\.memory\.v1\.MemoryFilter\.types$/, { pattern: "^[a-z0-9_.-]{1,64}$" }],
+  [/^switchyard\.memory\.v1\.ListMemoriesRequest\.type$/, { pattern: "^[a-z0-9_.-]{0,64}$" }],
+  // Content: not blank, at most 64 KiB as UTF-8 (16384 characters of up to 4 bytes).
+  [/^switchyard\.memory\.v1\.Memory\.content$/, { pattern: NOT_BLANK, maxLength: 16_384 }],
+  [/^switchyard\.memory\.v1\.\w+\.tags$/, { minLength: 1, maxLength: 64, maxItems: 32 }],
+  [/^switchyard\.memory\.v1\.\w+\.tag$/, { maxLength: 64 }],
+  [/^switchyard\.memory\.v1\.\w+\.agent_id$/, { maxLength: 128 }],
+  [/^switchyard\.memory\.v1\.\w+\.(scope|source)$/, { maxLength: 256 }],
+  [/^switchyard\.memory\.v1\.\w+\.request_id$/, { maxLength: 128 }],
+  [/^switchyard\.memory\.v1\.\w+\.(importance|min_importance|importance_below|access_boost)$/, { minimum: 0, maximum: 1 }],
+  [/^switchyard\.memory\.v1\.MergePolicy\.similarity_threshold$/, { minimum: 0, maximum: 1 }],
+  [/^switchyard\.memory\.v1\.CapPolicy\.max_per_scope$/, { minimum: 1 }],
+  [/^switchyard\.memory\.v1\.\w+\.(limit|top_k)$/, { minimum: 0, maximum: 100 }],
+  [/^switchyard\.memory\.v1\.\w+\.rrf_k$/, { minimum: 0, maximum: 10_000 }],
+  [/^switchyard\.memory\.v1\.\w+\.(text_weight|semantic_weight)$/, { minimum: 0 }],
+  [/^switchyard\.memory\.v1\.\w+\.query(_text)?$/, { maxLength: 1024 }],
+  // The full-text query needs a word to search for (the plain query keeps only words).
+  [/^switchyard\.memory\.v1\.(Search|HybridSearch)MemoriesRequest\.query$/, { pattern: "[A-Za-z0-9]" }],
+  [/^switchyard\.memory\.v1\.\w+\.(ttl|half_life)$/, { pattern: "^[1-9][0-9]{0,8}(\\.[0-9]{1,9})?s$" }],
+  [/^switchyard\.memory\.v1\.\w+\.wait_timeout$/, { pattern: "^([0-9]{1,2}|[12][0-9]{2})(\\.[0-9]{1,9})?s$|^300s$" }],
+  // Must be in the future: the schema keeps to a later century.
+  [/^switchyard\.memory\.v1\.CreateMemoryRequest\.expire_time$/, { pattern: "^(2[1-9][0-9]{2})-" }],
+  [/^switchyard\.memory\.v1\.UpdateMemoryRequest\.update_mask$/, { pattern: "^((importance|metadata|tags)(,(importance|metadata|tags))*)?$" }],
+  [/^switchyard\.memory\.v1\.BatchCreateMemoriesRequest\.requests$/, { maxItems: 100 }],
+  [/^switchyard\.memory\.v1\.SetEmbeddingsRequest\.embeddings$/, { maxItems: 1000 }],
+  [/^switchyard\.memory\.v1\.BackfillEmbeddingsRequest\.batch_size$/, { minimum: 0, maximum: 1000 }],
+  [/^switchyard\.memory\.v1\.BackfillEmbeddingsRequest\.max_memories$/, { pattern: "^[0-9]{1,15}$", minimum: 0 }],
+  // Agents (src/agents/sessions.ts, integrations.ts, pool.ts).
+  [/^switchyard\.agents\.v1\.Repository\.name$/, { pattern: "^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$" }],
+  [/^switchyard\.agents\.v1\.Repository\.url$/, { pattern: "^(https://[^\\s]{1,500})?$" }],
+  [/^switchyard\.agents\.v1\.Repository\.branch$/, { pattern: "^[^\\s~^:?*[\\\\]{0,255}$" }],
+  [/^switchyard\.agents\.v1\.SessionOptions\.max_turns$/, { minimum: 0, maximum: 100 }],
+  [/^switchyard\.agents\.v1\.StartSessionRequest\.session_id$/, { pattern: "^[A-Za-z0-9._-]{1,128}$" }],
+  [/^switchyard\.agents\.v1\.StartSessionRequest\.prompt$/, { pattern: NOT_BLANK, maxLength: 100_000 }],
+  [/^switchyard\.agents\.v1\.\w+Request\.anthropic_api_key$/, { pattern: "^sk-ant-[A-Za-z0-9_-]{8,249}$" }],
+  [/^switchyard\.agents\.v1\.StartSessionRequest\.anthropic_base_url$/, { pattern: "^(https://[^\\s]{1,500})?$" }],
+  [/^switchyard\.agents\.v1\.StartSessionRequest\.github_token$/, { minLength: 1, maxLength: 500 }],
+  [/^switchyard\.agents\.v1\.\w+Request\.request_id$/, { maxLength: 128 }],
+  [/^switchyard\.agents\.v1\.ProcessIssueRequest\.issue_number$/, { pattern: "^[1-9][0-9]{0,14}$", minimum: 1 }],
+  [/^switchyard\.agents\.v1\.EndSessionRequest\.reason$/, { maxLength: 1000 }],
+  [/^switchyard\.agents\.v1\.WatchSessionRequest\.after_sequence$/, { pattern: "^[0-9]{1,15}$", minimum: 0 }],
+  [/^switchyard\.agents\.v1\.SessionUsage\.(input_tokens|output_tokens)$/, { pattern: "^[0-9]{1,15}$", minimum: 0 }],
+  [/^switchyard\.agents\.v1\.SessionUsage\.cost_usd$/, { minimum: 0 }],
+  [/^switchyard\.agents\.v1\.ProbeAgentPoolRequest\.timeout$/, { pattern: "^0\\.[1-9][0-9]{0,8}s$|^([1-9]|[1-5][0-9])(\\.[0-9]{1,9})?s$|^60s$" }],
+  [/^switchyard\.agents\.v1\.StartGitHubSetupRequest\.redirect_url$/, { pattern: "^(https?://[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63}){0,8}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]{0,200})?)?$" }],
+  [/^switchyard\.agents\.v1\.CompleteGitHubSetupRequest\.installation_id$/, { pattern: "^([0-9]{1,20})?$" }],
+  // Identity (src/auth/device-flow.ts): the one grant type of RFC 8628.
+  [/^switchyard\.auth\.v1\.ExchangeDeviceCodeRequest\.grant_type$/, { enum: ["urn:ietf:params:oauth:grant-type:device_code"] }],
 ];
 
+/** Rules across the fields of a request message (JSON Schema added to its `allOf`). */
+const MESSAGE_RULES: Record<string, Schema[]> = {
+  // A backend is pushed to: it needs a `predict` endpoint (src/servers/register-rules.ts).
+  // Exactly one of a text and a vector to search with (src/memory/search.ts).
+  "switchyard.memory.v1.SemanticSearchMemoriesRequest": [
+    {
+      oneOf: [
+        { required: ["query_text"], properties: { query_text: { pattern: NOT_BLANK } } },
+        { required: ["query_embedding"], properties: { query_embedding: { minItems: 1 } } },
+      ],
+    },
+  ],
+  // Not both weights 0; a raw full-text query is a quoted phrase here (FTS5 syntax is more than a schema says).
+  "switchyard.memory.v1.HybridSearchMemoriesRequest": [{ not: { required: ["text_weight", "semantic_weight"], properties: { text_weight: { const: 0 }, semantic_weight: { const: 0 } } } }],
+  "switchyard.memory.v1.SearchMemoriesRequest": [{ if: { required: ["raw_query"], properties: { raw_query: { const: true } } }, then: { properties: { query: { pattern: '^"[A-Za-z0-9 ]*[A-Za-z0-9][A-Za-z0-9 ]*"$' } } } }],
+  // A worker reports exactly one payload, never `connected` (the server's own).
+  "switchyard.agents.v1.SessionEvent": [{ properties: { connected: false } }],
+  "switchyard.servers.v1.Server": [
+    { if: { properties: { kind: { const: "SERVER_KIND_BACKEND" } }, required: ["kind"] }, then: { required: ["endpoints"], properties: { endpoints: { required: ["predict"] } } } },
+  ],
+};
+
+/**
+ * Fields the server needs though the proto leaves them optional. This server completes a GitHub
+ * setup from an installation id (an app-manifest `code` alone needs an integration worker it does
+ * not run yet: 503 GITHUB_EXCHANGE_FAILED).
+ */
+const ALSO_REQUIRED = new Set(["switchyard.agents.v1.CompleteGitHubSetupRequest.installation_id"]);
+const mustBeSet = (f: DescField) => isRequiredField(f) || ALSO_REQUIRED.has(`${f.parent.typeName}.${f.name}`);
+
+/** Methods whose errors are OAuth's `{ error, error_description }` (legacy/fastest/auth.ts). */
+const OAUTH_ERROR_METHODS = new Set(["switchyard.auth.v1.AuthService.ExchangeDeviceCode"]);
+
 /** Oneofs a request must set (one member exactly), beside the rule that a oneof takes at most one. */
-const REQUIRED_ONEOFS = new Set(["switchyard.mail.v1.PublishRequest.destination"]);
+const REQUIRED_ONEOFS = new Set(["switchyard.mail.v1.PublishRequest.destination", "switchyard.agents.v1.SessionEvent.payload"]);
 
 function fieldRules(f: DescField): Schema {
   const key = `${f.parent.typeName}.${f.name}`;
@@ -115,8 +235,10 @@ function scalarSchema(t: ScalarType): Schema {
     case ScalarType.BYTES:
       return { type: "string", format: "byte" };
     case ScalarType.DOUBLE:
-    case ScalarType.FLOAT:
       return { type: "number" };
+    case ScalarType.FLOAT:
+      // protobuf JSON refuses a float beyond float32's range.
+      return { type: "number", format: "float", minimum: -3.4028234663852886e38, maximum: 3.4028234663852886e38 };
     case ScalarType.INT64:
     case ScalarType.SINT64:
     case ScalarType.SFIXED64:
@@ -131,6 +253,21 @@ function scalarSchema(t: ScalarType): Schema {
     default:
       return { type: "integer", format: "int32", minimum: -2_147_483_648, maximum: 2_147_483_647 };
   }
+}
+
+/**
+ * Answers of the seed 002 package (legacy/fastest/wire.ts): 64-bit integers are JSON numbers,
+ * a field with an explicit `json_name` goes by it, an absent message field is `null`.
+ */
+const isSeed002 = (m: DescMessage) => m.file.proto.package === SEED_002_PACKAGE;
+const camelName = (name: string) => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const seed002Key = (f: DescField) => (f.jsonName !== camelName(f.name) ? f.jsonName : f.name);
+function seed002Value(schema: Schema, f: DescField): Schema {
+  const int = (s: Schema): Schema => (s.pattern === INT64.pattern || s.pattern === UINT64.pattern ? { type: "integer", format: s.format, minimum: s.minimum, maximum: s.maximum } : s);
+  if (f.fieldKind === "message") return { anyOf: [schema, { type: "null" }] };
+  if (f.fieldKind === "list") return { ...schema, items: int(schema.items as Schema) };
+  if (f.fieldKind === "map") return { ...schema, additionalProperties: int(schema.additionalProperties as Schema) };
+  return int(schema);
 }
 
 const text = (s: string | undefined) => (s ?? "").trim().replace(/\n /g, "\n");
@@ -169,9 +306,10 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
     };
     let base = f.fieldKind === "list" ? { type: "array", items: one() } : f.fieldKind === "map" ? { type: "object", additionalProperties: one() } : one();
     if (input && f.name === "page_size" && f.fieldKind === "scalar") base = { ...base, minimum: 0, maximum: MAX_PAGE_SIZE };
-    if (input && f.fieldKind === "list") base = { ...base, maxItems: 1000 };
+    // A list holds at most 1000 items unless its rule says fewer (`maxItems` in FIELD_RULES).
+    if (input && f.fieldKind === "list") base = { ...base, maxItems: (fieldRules(f).maxItems as number | undefined) ?? 1000 };
     if (input && f.fieldKind === "map") base = { ...base, ...fieldRules(f) };
-    if (input && isRequiredField(f)) base = requiredValue(base, f);
+    if (input && mustBeSet(f)) base = requiredValue(base, f);
     const description = text(getComments(f).leading);
     return description ? { ...base, description } : base;
   };
@@ -180,8 +318,12 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
     const required: string[] = [];
     for (const f of m.fields) {
       if (omit.includes(f.name)) continue;
+      if (!input && isSeed002(m)) {
+        properties[seed002Key(f)] = seed002Value(fieldSchema(f), f);
+        continue;
+      }
       properties[f.name] = fieldSchema(f, input);
-      if (input && isRequiredField(f) && !(f.fieldKind === "scalar" && f.scalar === ScalarType.BOOL)) required.push(f.name);
+      if (input && mustBeSet(f) && !(f.fieldKind === "scalar" && f.scalar === ScalarType.BOOL)) required.push(f.name);
     }
     const description = text(getComments(m).leading);
     // A oneof takes at most one member (protobuf JSON refuses two), exactly one when required.
@@ -191,7 +333,10 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
           .filter(({ o, members }) => members.length > 1 || (members.length === 1 && REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`)))
           .map(({ o, members }) => {
             const one = members.map((n) => ({ required: [n] }));
-            return REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`) ? { oneOf: one } : { oneOf: [...one, { not: { anyOf: one } }] };
+            // Exactly one: each branch sets its member and forbids the others (`false`), which a
+            // generator builds directly instead of filtering objects with several members out.
+            const exactlyOne = members.map((n) => ({ required: [n], properties: Object.fromEntries(members.filter((x) => x !== n).map((x) => [x, false])) }));
+            return REQUIRED_ONEOFS.has(`${m.typeName}.${o.name}`) ? { anyOf: exactlyOne } : { oneOf: [...one, { not: { anyOf: one } }] };
           })
       : [];
     return {
@@ -199,7 +344,7 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
       ...(description ? { description } : {}),
       properties,
       ...(required.length ? { required } : {}),
-      ...(oneofs.length ? { allOf: oneofs } : {}),
+      ...(oneofs.length || (input && MESSAGE_RULES[m.typeName]) ? { allOf: [...oneofs, ...(input ? (MESSAGE_RULES[m.typeName] ?? []) : [])] } : {}),
       additionalProperties: false,
     };
   }
@@ -223,7 +368,7 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
           for (const f of method.input.fields) {
             if (vars.includes(f.name) || f.name === b.body) continue;
             if (f.fieldKind === "map" || (f.fieldKind === "message" && !WKT[f.message.typeName])) continue;
-            const required = isRequiredField(f);
+            const required = mustBeSet(f);
             // Query parameters: a list repeats its name (`?queues=a&queues=b`).
             parameters.push({ name: f.name, in: "query", required, ...(f.fieldKind === "list" ? { style: "form", explode: true } : {}), schema: fieldSchema(f, true) });
           }
@@ -242,7 +387,7 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
               method.methodKind === "server_streaming"
                 ? { description: "Server-Sent Events: one `message` event per message (its JSON in `data`), `error` on failure (the error body in `data`), `end` at the end; comments keep the stream alive.", content: { "text/event-stream": { schema: sseEvent(ref(method.output)) } } }
                 : { description: "OK", content: { "application/json": { schema: ref(method.output) } } },
-            default: { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+            default: { description: "Error", content: { "application/json": { schema: { $ref: `#/components/schemas/${OAUTH_ERROR_METHODS.has(`${service.typeName}.${method.name}`) ? "OAuthError" : "Error"}` } } } },
           },
         };
         if (b.body !== "") {
@@ -268,6 +413,12 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
         },
       },
     },
+  };
+  schemas.OAuthError = {
+    type: "object",
+    description: "RFC 6749 section 5.2 error (the device flow's token endpoint, RFC 8628 section 3.5).",
+    properties: { error: { type: "string", description: "e.g. authorization_pending, slow_down, invalid_grant" }, error_description: { type: "string" } },
+    required: ["error"],
   };
   function sseEvent(data: Schema): Schema {
     return {
