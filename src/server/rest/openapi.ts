@@ -156,6 +156,11 @@ const FIELD_RULES: [RegExp, Schema][] = [
   [/^switchyard\.agents\.v1\.ProbeAgentPoolRequest\.timeout$/, { pattern: "^0\\.[1-9][0-9]{0,8}s$|^([1-9]|[1-5][0-9])(\\.[0-9]{1,9})?s$|^60s$" }],
   [/^switchyard\.agents\.v1\.StartGitHubSetupRequest\.redirect_url$/, { pattern: "^(https?://[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63}){0,8}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]{0,200})?)?$" }],
   [/^switchyard\.agents\.v1\.CompleteGitHubSetupRequest\.installation_id$/, { pattern: "^([0-9]{1,20})?$" }],
+  // Seed 002's agent-backed features (src/insights/): the providers a credential may be for, the
+  // statuses a deploy worker reports, a schedule's name.
+  [/^switchyard\.workspaces\.v1\.\w*Credential\w*Request\.provider$/, { enum: ["railway", "fly", "render", "vercel", "cloudflare", "neon", "upstash", "supabase"] }],
+  [/^switchyard\.workspaces\.v1\.UpdateDeploymentStatusRequest\.status$/, { enum: ["queued", "building", "deploying", "succeeded", "failed"] }],
+  [/^switchyard\.tasks\.v1\.Schedule\.(queue)$/, { pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$" }],
   // Identity (src/auth/device-flow.ts): the one grant type of RFC 8628.
   [/^switchyard\.auth\.v1\.ExchangeDeviceCodeRequest\.grant_type$/, { enum: ["urn:ietf:params:oauth:grant-type:device_code"] }],
 ];
@@ -187,7 +192,15 @@ const MESSAGE_RULES: Record<string, Schema[]> = {
  * setup from an installation id (an app-manifest `code` alone needs an integration worker it does
  * not run yet: 503 GITHUB_EXCHANGE_FAILED).
  */
-const ALSO_REQUIRED = new Set(["switchyard.agents.v1.CompleteGitHubSetupRequest.installation_id"]);
+const ALSO_REQUIRED = new Set([
+  "switchyard.agents.v1.CompleteGitHubSetupRequest.installation_id",
+  // `optional bool` marked REQUIRED: feedback must say whether the step helped.
+  "switchyard.workspaces.v1.SubmitNextStepFeedbackRequest.helpful",
+  // A schedule is a name, a cron expression and the queue its tasks go to.
+  "switchyard.tasks.v1.Schedule.name",
+  "switchyard.tasks.v1.Schedule.cron",
+  "switchyard.tasks.v1.Schedule.queue",
+]);
 const mustBeSet = (f: DescField) => isRequiredField(f) || ALSO_REQUIRED.has(`${f.parent.typeName}.${f.name}`);
 
 /** Methods whose errors are OAuth's `{ error, error_description }` (legacy/fastest/auth.ts). */
@@ -323,7 +336,8 @@ export function buildOpenApi(services: DescService[], info: { title: string; ver
         continue;
       }
       properties[f.name] = fieldSchema(f, input);
-      if (input && mustBeSet(f) && !(f.fieldKind === "scalar" && f.scalar === ScalarType.BOOL)) required.push(f.name);
+      // A plain bool cannot be "missing" (false is its absence); an `optional bool` can.
+      if (input && mustBeSet(f) && !(f.fieldKind === "scalar" && f.scalar === ScalarType.BOOL && !f.proto.proto3Optional)) required.push(f.name);
     }
     const description = text(getComments(m).leading);
     // A oneof takes at most one member (protobuf JSON refuses two), exactly one when required.
