@@ -18,6 +18,7 @@ import { actionItemService, atlasService, conversationService, infrastructureSer
 import { WorkspaceService } from "../../gen/switchyard/workspaces/v1/workspace_service_pb.js";
 import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
 import { runDueSchedules } from "./schedules.ts";
+import { analyzeKind, BACKGROUND_JOBS, ensureBackgroundJobs, runBackgroundJobs } from "./background-jobs.ts";
 import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
 import { diagramKind } from "./atlas.ts";
 import { InfrastructureService } from "../../gen/switchyard/workspaces/v1/infrastructure_service_pb.js";
@@ -46,6 +47,11 @@ export function taskPort(tasks: { engine: TaskEngine; hub: TaskEventHub }): Task
   };
 }
 
+/** Built-in schedule types run in-process by the scheduler. */
+export function builtinJobs(d: InsightsDomain): Record<string, (tenant: string, tick: number) => Promise<unknown>> {
+  return { [BACKGROUND_JOBS]: (tenant, tick) => runBackgroundJobs(d, tenant, tick) };
+}
+
 /** Builds the domain (also what tests use) and registers its task kinds. */
 export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "clock" | "secrets" | "config">, deps: { tasks: TaskPort; workspaces: WorkspaceDomain }): InsightsDomain {
   const d: InsightsDomain = {
@@ -60,7 +66,7 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
     callWaiters: new Map(),
     conversationWatchers: new Map(),
   };
-  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), summaryKind(), diagramKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
+  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), summaryKind(), diagramKind(d), analyzeKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
   return d;
 }
 
@@ -88,13 +94,15 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
     ],
     upgrades: [socket],
     start() {
+      // The default tenant's built-in background-jobs schedule, created once at startup.
+      void ensureBackgroundJobs(domain, "default").catch((error) => ctx.log.error("background jobs schedule not created", { error: String(error) }));
       void followTasks(domain, stop.signal).catch((error) => ctx.log.error("insights follower stopped", { error: String(error) }));
       // Schedules tick at most once a second; one pass at a time.
       let running = false;
       scheduler = setInterval(() => {
         if (running) return;
         running = true;
-        void runDueSchedules(domain)
+        void runDueSchedules(domain, builtinJobs(domain))
           .catch((error) => ctx.log.error("schedules pass failed", { error: String(error) }))
           .finally(() => (running = false));
       }, 1000);
