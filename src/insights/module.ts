@@ -6,7 +6,8 @@ import type { TaskEngine } from "../tasks/engine.ts";
 import type { TaskEventHub } from "../tasks/watch.ts";
 import { ALL_TENANTS } from "../tasks/watch.ts";
 import type { WorkspaceDomain } from "../workspaces/context.ts";
-import type { InsightsDomain, TaskPort } from "./context.ts";
+import type { AtlasMemory, InsightsDomain, TaskPort } from "./context.ts";
+import type { MemoryDomain } from "../memory/memory.ts";
 import { runKind } from "./action-items.ts";
 import { infrastructureKinds } from "./infrastructure.ts";
 import { conversationSocket } from "./conversation-socket.ts";
@@ -53,7 +54,34 @@ export function builtinJobs(d: InsightsDomain): Record<string, (tenant: string, 
 }
 
 /** Builds the domain (also what tests use) and registers its task kinds. */
-export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "clock" | "secrets" | "config">, deps: { tasks: TaskPort; workspaces: WorkspaceDomain }): InsightsDomain {
+/** The memory domain's functions as the Atlas' chunk store: scope `atlas:<project>`, type `atlas_chunk`, metadata `concept_id`. */
+export function atlasMemory(memory: MemoryDomain): AtlasMemory {
+  const scope = (projectId: string) => `atlas:${projectId}`;
+  return {
+    async replace(tenant, projectId, chunks) {
+      for (let guard = 0; guard < 1000; guard++) {
+        const old = memory.memories.list(tenant, { scope: scope(projectId), pageSize: 100 }).memories;
+        if (old.length === 0) break;
+        for (const m of old) await memory.memories.delete(tenant, m.id);
+      }
+      let embedded = 0;
+      let error = "";
+      for (let i = 0; i < chunks.length; i += 100) {
+        const r = await memory.memories.create(tenant, chunks.slice(i, i + 100).map((c) => ({ content: c.text, type: "atlas_chunk", scope: scope(projectId), metadata: { concept_id: c.conceptId }, source: "atlas" })), (j) => `chunks[${i + j}].`);
+        embedded += r.memories.filter((m) => m.embeddingState === "ready").length;
+        error ||= r.embeddingError;
+      }
+      return { embedded, error };
+    },
+    has: (tenant, projectId) => memory.memories.list(tenant, { scope: scope(projectId), pageSize: 1, embeddingState: "ready" }).memories.length > 0,
+    async search(tenant, projectId, query, k) {
+      const hits = await memory.search.semantic(tenant, { queryText: query, topK: k, filter: { scope: scope(projectId), types: ["atlas_chunk"] } });
+      return hits.map((h) => ({ conceptId: String((h.memory.metadata as Record<string, unknown>).concept_id ?? ""), score: h.score }));
+    },
+  };
+}
+
+export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "clock" | "secrets" | "config">, deps: { tasks: TaskPort; workspaces: WorkspaceDomain; memory?: MemoryDomain }): InsightsDomain {
   const d: InsightsDomain = {
     database: ctx.database,
     store: createInsightsStore(ctx.database.sqlite),
@@ -61,6 +89,7 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
     secrets: ctx.secrets,
     workspaces: deps.workspaces,
     tasks: deps.tasks,
+    memory: deps.memory ? atlasMemory(deps.memory) : undefined,
     deadlineMs: ctx.config.insightsDeadlineMs,
     kinds: new Map(),
     callWaiters: new Map(),
@@ -74,8 +103,8 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
  * Seed 002's agent-backed features (next steps, decisions, drift analysis, conversations) as
  * task-backed calls on queue `insights`; see README.md.
  */
-export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine: TaskEngine; hub: TaskEventHub }; workspaces: { domain: WorkspaceDomain } }): InsightsModule {
-  const domain = createInsightsDomain(ctx, { tasks: taskPort(deps.tasks), workspaces: deps.workspaces.domain });
+export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine: TaskEngine; hub: TaskEventHub }; workspaces: { domain: WorkspaceDomain }; memory?: { memory: MemoryDomain } }): InsightsModule {
+  const domain = createInsightsDomain(ctx, { tasks: taskPort(deps.tasks), workspaces: deps.workspaces.domain, memory: deps.memory?.memory });
   const socket = conversationSocket(domain, ctx.auth);
   const stop = new AbortController();
   let scheduler: ReturnType<typeof setInterval> | undefined;
