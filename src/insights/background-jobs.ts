@@ -1,4 +1,5 @@
 import type { Json } from "../tasks/types.ts";
+import { loadManifest } from "../workspaces/blobs.ts";
 import { compareDrift, reportDrift } from "../workspaces/drift.ts";
 import { getProject } from "../workspaces/projects.ts";
 import { createSnapshot, getSnapshot } from "../workspaces/snapshots.ts";
@@ -14,9 +15,13 @@ import { startCall } from "./task-call.ts";
 export const BACKGROUND_JOBS = "fastest.background_jobs";
 export const BACKGROUND_JOBS_CRON = "*/15 * * * *";
 export const ANALYZE_TYPE = "code.analyze";
-/** Workspaces handled per pass, and how recent a conversation must be to count as activity. */
+/** Workspaces handled per pass, among those of the 20 most recently updated conversations (as the seed). */
 const MAX_WORKSPACES = 10;
-const ACTIVITY_WINDOW_MS = 24 * 3600 * 1000;
+const RECENT_CONVERSATIONS = MAX_WORKSPACES * 2;
+/** The code files given to the analysis (the seed's limits: 5 files of at most 10 000 bytes). */
+const CODE = /\.(ts|tsx|js|jsx|py|go|rs|java|rb|php)$/;
+const MAX_FILES = 5;
+const MAX_FILE_BYTES = 10_000;
 
 /** Creates the tenant's built-in `fastest.background_jobs` schedule once (idempotent). */
 export async function ensureBackgroundJobs(d: InsightsDomain, tenant: string): Promise<void> {
@@ -46,18 +51,17 @@ export interface BackgroundJobsOutcome {
 }
 
 /**
- * One pass of seed 002's background jobs for one tenant: for up to 10 workspaces with
- * conversation activity in the last 24 h whose current manifest differs from their latest
- * snapshot's, a snapshot (source `system`), a drift report against the project's main
+ * One pass of seed 002's background jobs for one tenant: for up to 10 workspaces of the 20
+ * most recently updated conversations, having a snapshot and whose current manifest differs
+ * from their latest snapshot's, a snapshot (source `system`), a drift report against the project's main
  * workspace, and a `code.analyze` task for a worker (its findings become action items).
  * Everything through the workspace domain's functions.
  */
 export async function runBackgroundJobs(d: InsightsDomain, tenant: string, tick: number): Promise<BackgroundJobsOutcome> {
-  const now = d.clock.now();
   const seen = new Set<string>();
   const out: BackgroundJobsOutcome = { workspaces: [] };
-  for (const c of d.store.listConversations(tenant, 500, 0)) {
-    if (out.workspaces.length >= MAX_WORKSPACES || c.updatedAt < now - ACTIVITY_WINDOW_MS) break;
+  for (const c of d.store.listConversations(tenant, RECENT_CONVERSATIONS, 0)) {
+    if (seen.size >= MAX_WORKSPACES) break;
     if (!c.workspaceId || seen.has(c.workspaceId)) continue;
     seen.add(c.workspaceId);
     let w;
@@ -67,14 +71,15 @@ export async function runBackgroundJobs(d: InsightsDomain, tenant: string, tick:
       continue;
     }
     const current = w.currentManifestHash;
-    if (!current) continue;
-    const last = w.lastSnapshotId ? getSnapshot(d.workspaces, tenant, w.lastSnapshotId) : undefined;
-    if (last && last.manifestHash === current) continue;
+    // As the seed: only workspaces that have a snapshot, and whose manifest moved since.
+    if (!current || !w.lastSnapshotId) continue;
+    const last = getSnapshot(d.workspaces, tenant, w.lastSnapshotId);
+    if (last.manifestHash === current) continue;
     const entry: BackgroundJobsOutcome["workspaces"][number] = { workspaceId: w.id, snapshotId: "" };
     out.workspaces.push(entry);
     try {
       const { snapshot } = await createSnapshot(d.workspaces, tenant, {
-        projectId: w.projectId, manifestHash: current, parents: last ? [last.id] : [], workspaceId: w.id, source: "system", summary: "Automatic snapshot", snapshotId: `auto_${w.id}_${tick}`,
+        projectId: w.projectId, manifestHash: current, parents: [last.id], workspaceId: w.id, source: "system", summary: "Automatic snapshot", snapshotId: `auto_${w.id}_${tick}`,
       });
       entry.snapshotId = snapshot.id;
       const project = getProject(d.workspaces, tenant, w.projectId);
@@ -88,9 +93,10 @@ export async function runBackgroundJobs(d: InsightsDomain, tenant: string, tick:
         }
       }
       const changed = await changedSince(d, tenant, w.id);
+      const files = (await loadManifest(d.workspaces, tenant, current)).files.filter((f) => CODE.test(f.path) && f.size <= MAX_FILE_BYTES).slice(0, MAX_FILES).map((f) => ({ path: f.path, hash: f.hash }));
       const { taskId } = await startCall(d, tenant, {
         type: ANALYZE_TYPE, subject: w.id, requestId: `background:${tick}`, title: `Code analysis of ${w.name}`,
-        payload: { workspace_id: w.id, project_id: w.projectId, snapshot_id: snapshot.id, manifest_hash: current, changed_files: changed } as unknown as Json,
+        payload: { workspace_id: w.id, project_id: w.projectId, snapshot_id: snapshot.id, manifest_hash: current, changed_files: changed, files } as unknown as Json,
       });
       entry.analysisTaskId = taskId;
     } catch (e) {

@@ -75,7 +75,7 @@ it("snapshots, measures drift and analyses changed workspaces at a tick; paused 
   expect(snap.source).toBe("system");
   expect(snap.manifestHash).toBe(a.changed);
   expect(snap.parents).toEqual([a.s1.id]);
-  const drift = listDrift(ws, "default", a.feature.id, 10, "").items;
+  const drift = await eventually(() => { const items = listDrift(ws, "default", a.feature.id, 10, "").items; return items.length ? items : undefined; }); // written right after the snapshot
   expect(drift.length).toBe(1);
   expect([drift[0]!.filesAdded, drift[0]!.filesModified, drift[0]!.filesDeleted]).toEqual([0, 1, 1]); // what a sync from main would change
   const item = await eventually(async () => (await listActionItems(d, "default", { workspaceId: a.feature.id, pageSize: 50, pageToken: "" })).items.find((i) => i.title === "Review recently changed files"));
