@@ -129,6 +129,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const edge = createEdge({ config, clock, log });
   const tasksModule = createTasksModule(ctx);
   const workspacesModule = createWorkspacesModule(ctx, { tasks: tasksModule });
+  const memoryModule = await createMemoryModule(ctx, tasksModule.engine);
   const modules: DomainModule[] = [
     createAuthModule(ctx),
     tasksModule,
@@ -136,8 +137,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     createServersModule(ctx, tasksModule),
     createAgentsModule(ctx, { tasks: tasksModule, limiter: edge.limiter }),
     workspacesModule,
-    await createMemoryModule(ctx, tasksModule.engine),
-    createInsightsModule(ctx, { tasks: tasksModule, workspaces: workspacesModule }),
+    memoryModule,
+    createInsightsModule(ctx, { tasks: tasksModule, workspaces: workspacesModule, memory: memoryModule }),
   ];
 
   const services: DescService[] = await loadServiceDescriptors();

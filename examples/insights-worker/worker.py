@@ -22,6 +22,8 @@ the result from the payload alone (same payload, same result):
   the item's files.
 - `snapshot.summarize`: `{ summary }` counting the changed files.
 - `atlas.diagram`: `{ title, nodes, edges }` of the first 20 concepts given.
+- `code.analyze` (the background jobs): `{ findings }`, one `refactoring` finding naming the
+  changed files (none when nothing changed).
 - `drift.analyze` also returns a `test_coverage` finding when changed files include no test.
 - queue `deploy`: `credentials.validate` fetches the token with `GetTaskCredential` (as the
   task's holder) and calls it valid when it starts with `valid-`; `deploy.detect` →
@@ -126,6 +128,14 @@ def drift(p):
             {"type": "test_coverage", "severity": "medium", "title": "Changed files have no tests", "description": "Add tests for the changed files.", "files": modified}
         ],
     }
+
+
+def analyze(p):
+    # code.analyze (the background jobs): one scripted refactoring finding naming the changed files.
+    files = p.get("changed_files", [])[:10]
+    if not files:
+        return {"findings": []}
+    return {"findings": [{"type": "refactoring", "severity": "low", "title": "Review recently changed files", "description": f"{len(files)} file(s) changed since main.", "files": files}]}
 
 
 def action_run(p):
@@ -241,6 +251,8 @@ def run(channel, task, lease):
                 result = {"summary": f"{len(payload.get('added', []))} added, {len(payload.get('modified', []))} modified, {len(payload.get('deleted', []))} deleted"}
             elif task.type == "atlas.diagram":
                 result = diagram(payload)
+            elif task.type == "code.analyze":
+                result = analyze(payload)
             elif task.type == "action_item.run":
                 result = action_run(payload)
             elif task.type == "conversation.turn":

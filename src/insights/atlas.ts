@@ -59,15 +59,16 @@ function resolve(from: string, spec: string, files: Set<string>): string | undef
  */
 export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: string, embed: boolean) {
   const project = getProject(d.workspaces, tenant, projectId);
-  if (embed) throw new AppError("unavailable", "EMBEDDER_UNAVAILABLE", "no embedder is configured in this server (the memory domain is not part of this build)", { project_id: projectId });
+  if (embed && !d.memory) throw new AppError("unavailable", "EMBEDDER_UNAVAILABLE", "no embedder is configured in this server (the memory domain is not part of this build)", { project_id: projectId });
   if (!project.lastSnapshotId) throw new AppError("failed_precondition", "NO_SNAPSHOT", "the project has no snapshot", { project_id: projectId });
   const snapshot = d.workspaces.store.getSnapshot(tenant, project.lastSnapshotId)!;
   const previous = d.store.atlasIndex(tenant, projectId);
   const decisions = d.store.listDecisions(tenant, projectId, 1000, 0);
   const decisionConcepts = d.store.concepts(tenant, projectId).filter((c) => c.layer === "decision").length;
-  if (previous && previous.snapshotId === snapshot.id && decisionConcepts === decisions.length) {
-    return { conceptsCreated: previous.concepts, edgesCreated: previous.edges, snapshotId: snapshot.id, truncated: previous.truncated };
+  if (previous && previous.snapshotId === snapshot.id && decisionConcepts === decisions.length && (!embed || d.memory!.has(tenant, projectId))) {
+    return { conceptsCreated: previous.concepts, edgesCreated: previous.edges, snapshotId: snapshot.id, truncated: previous.truncated, chunksCreated: 0, embeddingsCreated: 0 };
   }
+  const texts = new Map<string, string>();
   let files;
   try {
     files = (await loadManifest(d.workspaces, tenant, snapshot.manifestHash)).files;
@@ -117,6 +118,7 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
     let text: string;
     try {
       text = new TextDecoder().decode(await readObject(d.workspaces, tenant, "blob", f.hash));
+      texts.set(f.path, text);
     } catch {
       continue;
     }
@@ -138,7 +140,19 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
     for (const t of mentioned) for (const c of (byToken.get(t) ?? []).slice(0, 20)) addEdge(c, id, "decided_by", 1);
   }
   await d.database.committer.run(() => d.store.replaceAtlas(tenant, projectId, { concepts: [...concepts.values()], edges: [...edges.values()], snapshotId: snapshot.id, truncated }, now));
-  return { conceptsCreated: concepts.size, edgesCreated: edges.size, snapshotId: snapshot.id, truncated };
+  let chunksCreated = 0;
+  let embeddingsCreated = 0;
+  if (embed) {
+    const chunks = chunksOf([...concepts.values()], texts);
+    const r = await d.memory!.replace(tenant, projectId, chunks);
+    if (r.embedded === 0 && r.error) throw new AppError("unavailable", "EMBEDDER_UNAVAILABLE", `the embedder failed: ${r.error}`, { project_id: projectId });
+    chunksCreated = chunks.length;
+    embeddingsCreated = r.embedded;
+  } else if (d.memory?.has(tenant, projectId)) {
+    // Chunks of an older index would describe other files: a plain re-index drops them (token search again).
+    await d.memory.replace(tenant, projectId, []);
+  }
+  return { conceptsCreated: concepts.size, edgesCreated: edges.size, snapshotId: snapshot.id, truncated, chunksCreated, embeddingsCreated };
 }
 
 export function getAtlas(d: InsightsDomain, tenant: string, projectId: string): { concepts: Concept[]; edges: Edge[] } {
@@ -146,11 +160,53 @@ export function getAtlas(d: InsightsDomain, tenant: string, projectId: string): 
   return { concepts: d.store.concepts(tenant, projectId), edges: d.store.edges(tenant, projectId) };
 }
 
-/** Token matching: the share of the query's tokens found in a concept's name, path and description (name matches count double). */
-export function searchAtlas(d: InsightsDomain, tenant: string, projectId: string, query: string, limit: number) {
+const CHUNK_CHARS = 1500;
+const CHUNKS_PER_FILE = 4;
+const MAX_CHUNKS = 4000;
+
+/**
+ * What is embedded: each concept's name, path and description, and for source files read while
+ * indexing, their text in pieces of 1500 characters (at most 4 per file); at most 4000 chunks.
+ */
+function chunksOf(concepts: Concept[], texts: Map<string, string>): { conceptId: string; text: string }[] {
+  const out: { conceptId: string; text: string }[] = [];
+  for (const c of concepts) {
+    if (out.length >= MAX_CHUNKS) break;
+    out.push({ conceptId: c.id, text: `${c.name}\n${c.path}\n${c.description}`.slice(0, 4000) });
+    const text = c.layer === "code" ? texts.get(c.path) : undefined;
+    for (let i = 0; text && i < text.length && i < CHUNK_CHARS * CHUNKS_PER_FILE && out.length < MAX_CHUNKS; i += CHUNK_CHARS) {
+      const piece = text.slice(i, i + CHUNK_CHARS);
+      if (piece.trim()) out.push({ conceptId: c.id, text: `${c.path}\n${piece}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * Search: when the project's chunks are embedded (`embed=true`), cosine kNN through the memory
+ * domain's vector index (a concept scores its best chunk); else token matching.
+ */
+export async function searchAtlas(d: InsightsDomain, tenant: string, projectId: string, query: string, limit: number) {
   getProject(d.workspaces, tenant, projectId);
   if (!query.trim() || query.length > 1000) throw invalidArgument("query", "must be 1 to 1000 characters");
   if (limit < 0 || limit > 100) throw invalidArgument("limit", "must be between 0 and 100");
+  if (!d.memory?.has(tenant, projectId)) return searchTokens(d, tenant, projectId, query, limit);
+  const byId = new Map(d.store.concepts(tenant, projectId).map((c) => [c.id, c]));
+  const best = new Map<string, number>();
+  for (const h of await d.memory.search(tenant, projectId, query, (limit || 10) * 4)) {
+    if (byId.has(h.conceptId) && h.score > (best.get(h.conceptId) ?? 0)) best.set(h.conceptId, h.score);
+  }
+  return [...best.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit || 10)
+    .map(([id, score]) => {
+      const c = byId.get(id)!;
+      return { id: c.id, name: c.name, description: c.description, layer: c.layer, score: Math.round(score * 1000) / 1000 };
+    });
+}
+
+/** Token matching: the share of the query's tokens found in a concept's name, path and description (name matches count double). */
+function searchTokens(d: InsightsDomain, tenant: string, projectId: string, query: string, limit: number) {
   const q = [...new Set(tokens(query))];
   if (q.length === 0) return [];
   const hits = d.store.concepts(tenant, projectId).map((c) => {

@@ -42,6 +42,16 @@ export interface TaskKind {
 
 export type After = (f: () => void) => void;
 
+/** The Atlas' chunks in the memory domain (embedded by its embedder, searched through its vector index). */
+export interface AtlasMemory {
+  /** Replaces the project's chunks; answers how many were stored with a vector, and the embedder's error if any. */
+  replace(tenant: string, projectId: string, chunks: { conceptId: string; text: string }[]): Promise<{ embedded: number; error: string }>;
+  /** Whether the project has embedded chunks. */
+  has(tenant: string, projectId: string): boolean;
+  /** Cosine kNN over the project's chunks. */
+  search(tenant: string, projectId: string, query: string, k: number): Promise<{ conceptId: string; score: number }[]>;
+}
+
 export interface InsightsDomain {
   database: Database;
   store: InsightsStore;
@@ -49,6 +59,8 @@ export interface InsightsDomain {
   secrets: SecretBox;
   workspaces: WorkspaceDomain;
   tasks: TaskPort;
+  /** The memory domain, where this build has it (Atlas `embed=true`). */
+  memory?: AtlasMemory;
   /** How long a waiting call waits for its task. */
   deadlineMs: number;
   kinds: Map<string, TaskKind>;

@@ -1,3 +1,4 @@
+import { ensureBackgroundJobs } from "./background-jobs.ts";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Json, Task } from "../tasks/types.ts";
@@ -78,6 +79,8 @@ export function turnKind(d: InsightsDomain): TaskKind {
 
 export async function createConversation(d: InsightsDomain, tenant: string, input: { workspaceId: string; title?: string }): Promise<Conversation> {
   const w = getWorkspace(d.workspaces, tenant, input.workspaceId);
+  // A tenant's first conversation creates its built-in background-jobs schedule.
+  await ensureBackgroundJobs(d, tenant);
   const title = (input.title ?? "").trim() || "New conversation";
   if (title.length > MAX_TITLE) throw invalidArgument("title", `at most ${MAX_TITLE} characters`);
   const now = d.clock.now();

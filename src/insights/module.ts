@@ -6,7 +6,8 @@ import type { TaskEngine } from "../tasks/engine.ts";
 import type { TaskEventHub } from "../tasks/watch.ts";
 import { ALL_TENANTS } from "../tasks/watch.ts";
 import type { WorkspaceDomain } from "../workspaces/context.ts";
-import type { InsightsDomain, TaskPort } from "./context.ts";
+import type { AtlasMemory, InsightsDomain, TaskPort } from "./context.ts";
+import type { MemoryDomain } from "../memory/memory.ts";
 import { runKind } from "./action-items.ts";
 import { infrastructureKinds } from "./infrastructure.ts";
 import { conversationSocket } from "./conversation-socket.ts";
@@ -18,6 +19,7 @@ import { actionItemService, atlasService, conversationService, infrastructureSer
 import { WorkspaceService } from "../../gen/switchyard/workspaces/v1/workspace_service_pb.js";
 import { ScheduleService } from "../../gen/switchyard/tasks/v1/schedule_service_pb.js";
 import { runDueSchedules } from "./schedules.ts";
+import { analyzeKind, BACKGROUND_JOBS, ensureBackgroundJobs, runBackgroundJobs } from "./background-jobs.ts";
 import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_pb.js";
 import { diagramKind } from "./atlas.ts";
 import { InfrastructureService } from "../../gen/switchyard/workspaces/v1/infrastructure_service_pb.js";
@@ -46,8 +48,40 @@ export function taskPort(tasks: { engine: TaskEngine; hub: TaskEventHub }): Task
   };
 }
 
+/** Built-in schedule types run in-process by the scheduler. */
+export function builtinJobs(d: InsightsDomain): Record<string, (tenant: string, tick: number) => Promise<unknown>> {
+  return { [BACKGROUND_JOBS]: (tenant, tick) => runBackgroundJobs(d, tenant, tick) };
+}
+
 /** Builds the domain (also what tests use) and registers its task kinds. */
-export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "clock" | "secrets" | "config">, deps: { tasks: TaskPort; workspaces: WorkspaceDomain }): InsightsDomain {
+/** The memory domain's functions as the Atlas' chunk store: scope `atlas:<project>`, type `atlas_chunk`, metadata `concept_id`. */
+export function atlasMemory(memory: MemoryDomain): AtlasMemory {
+  const scope = (projectId: string) => `atlas:${projectId}`;
+  return {
+    async replace(tenant, projectId, chunks) {
+      for (let guard = 0; guard < 1000; guard++) {
+        const old = memory.memories.list(tenant, { scope: scope(projectId), pageSize: 100 }).memories;
+        if (old.length === 0) break;
+        for (const m of old) await memory.memories.delete(tenant, m.id);
+      }
+      let embedded = 0;
+      let error = "";
+      for (let i = 0; i < chunks.length; i += 100) {
+        const r = await memory.memories.create(tenant, chunks.slice(i, i + 100).map((c) => ({ content: c.text, type: "atlas_chunk", scope: scope(projectId), metadata: { concept_id: c.conceptId }, source: "atlas" })), (j) => `chunks[${i + j}].`);
+        embedded += r.memories.filter((m) => m.embeddingState === "ready").length;
+        error ||= r.embeddingError;
+      }
+      return { embedded, error };
+    },
+    has: (tenant, projectId) => memory.memories.list(tenant, { scope: scope(projectId), pageSize: 1, embeddingState: "ready" }).memories.length > 0,
+    async search(tenant, projectId, query, k) {
+      const hits = await memory.search.semantic(tenant, { queryText: query, topK: k, filter: { scope: scope(projectId), types: ["atlas_chunk"] } });
+      return hits.map((h) => ({ conceptId: String((h.memory.metadata as Record<string, unknown>).concept_id ?? ""), score: h.score }));
+    },
+  };
+}
+
+export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "clock" | "secrets" | "config">, deps: { tasks: TaskPort; workspaces: WorkspaceDomain; memory?: MemoryDomain }): InsightsDomain {
   const d: InsightsDomain = {
     database: ctx.database,
     store: createInsightsStore(ctx.database.sqlite),
@@ -55,12 +89,13 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
     secrets: ctx.secrets,
     workspaces: deps.workspaces,
     tasks: deps.tasks,
+    memory: deps.memory ? atlasMemory(deps.memory) : undefined,
     deadlineMs: ctx.config.insightsDeadlineMs,
     kinds: new Map(),
     callWaiters: new Map(),
     conversationWatchers: new Map(),
   };
-  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), summaryKind(), diagramKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
+  for (const kind of [nextStepsKind(d), decisionsKind(d), driftKind(d), runKind(d), turnKind(d), summaryKind(), diagramKind(d), analyzeKind(d), ...infrastructureKinds(d)]) registerKind(d, kind);
   return d;
 }
 
@@ -68,8 +103,8 @@ export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "cloc
  * Seed 002's agent-backed features (next steps, decisions, drift analysis, conversations) as
  * task-backed calls on queue `insights`; see README.md.
  */
-export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine: TaskEngine; hub: TaskEventHub }; workspaces: { domain: WorkspaceDomain } }): InsightsModule {
-  const domain = createInsightsDomain(ctx, { tasks: taskPort(deps.tasks), workspaces: deps.workspaces.domain });
+export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine: TaskEngine; hub: TaskEventHub }; workspaces: { domain: WorkspaceDomain }; memory?: { memory: MemoryDomain } }): InsightsModule {
+  const domain = createInsightsDomain(ctx, { tasks: taskPort(deps.tasks), workspaces: deps.workspaces.domain, memory: deps.memory?.memory });
   const socket = conversationSocket(domain, ctx.auth);
   const stop = new AbortController();
   let scheduler: ReturnType<typeof setInterval> | undefined;
@@ -88,13 +123,15 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
     ],
     upgrades: [socket],
     start() {
+      // The default tenant's built-in background-jobs schedule, created once at startup.
+      void ensureBackgroundJobs(domain, "default").catch((error) => ctx.log.error("background jobs schedule not created", { error: String(error) }));
       void followTasks(domain, stop.signal).catch((error) => ctx.log.error("insights follower stopped", { error: String(error) }));
       // Schedules tick at most once a second; one pass at a time.
       let running = false;
       scheduler = setInterval(() => {
         if (running) return;
         running = true;
-        void runDueSchedules(domain)
+        void runDueSchedules(domain, builtinJobs(domain))
           .catch((error) => ctx.log.error("schedules pass failed", { error: String(error) }))
           .finally(() => (running = false));
       }, 1000);

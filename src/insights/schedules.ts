@@ -79,14 +79,23 @@ export async function deleteSchedule(d: InsightsDomain, tenant: string, id: stri
 /**
  * Creates the tasks of every due schedule (all tenants): one per tick, idempotent by
  * `schedule:<id>:<tick>`; the next tick is the first after now (missed ticks are skipped).
+ * A schedule whose type is in `builtins` runs that function in-process instead.
  */
-export async function runDueSchedules(d: InsightsDomain): Promise<number> {
+export async function runDueSchedules(d: InsightsDomain, builtins: Record<string, (tenant: string, tick: number) => Promise<unknown>> = {}): Promise<number> {
   const store = scheduleStore(d.database.sqlite);
   const now = d.clock.now();
   let created = 0;
   for (const s of store.due(now, 100)) {
     const tick = s.nextRunAt!;
     try {
+      const builtin = builtins[s.type];
+      if (builtin) {
+        // A built-in job (fastest.background_jobs) runs in-process: no worker task for the tick itself.
+        await builtin(s.tenant, tick);
+        await d.database.committer.run(() => store.ran(s.tenant, s.id, tick, "", now, nextTick(s.cron, now) ?? null));
+        created++;
+        continue;
+      }
       const { task } = await d.tasks.createTask(s.tenant, {
         queue: s.queue, type: s.type, payload: s.payload as Json | undefined, requestId: `schedule:${s.id}:${tick}`, title: `${s.name} (${new Date(tick).toISOString()})`, tags: [`schedule:${s.id}`],
       });

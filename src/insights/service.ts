@@ -261,8 +261,8 @@ export function infrastructureService(d: InsightsDomain): Partial<ServiceImpl<ty
 /** AtlasService: the graph Switchyard derives from the manifest, token search, diagrams as tasks. */
 export function atlasService(d: InsightsDomain): Partial<ServiceImpl<typeof AtlasService>> {
   return {
-    searchAtlas(req, ctx) {
-      return { results: atlas.searchAtlas(d, tenantOf(ctx), req.projectId, req.query, req.limit) };
+    async searchAtlas(req, ctx) {
+      return { results: await atlas.searchAtlas(d, tenantOf(ctx), req.projectId, req.query, req.limit) };
     },
     getAtlas(req, ctx) {
       const g = atlas.getAtlas(d, tenantOf(ctx), req.projectId);
@@ -270,7 +270,7 @@ export function atlasService(d: InsightsDomain): Partial<ServiceImpl<typeof Atla
     },
     async indexAtlas(req, ctx) {
       const r = await atlas.indexAtlas(d, tenantOf(ctx), req.projectId, req.embed);
-      return { conceptsCreated: r.conceptsCreated, edgesCreated: r.edgesCreated, chunksCreated: 0, embeddingsCreated: 0, snapshotId: r.snapshotId, truncated: r.truncated };
+      return { conceptsCreated: r.conceptsCreated, edgesCreated: r.edgesCreated, chunksCreated: r.chunksCreated, embeddingsCreated: r.embeddingsCreated, snapshotId: r.snapshotId, truncated: r.truncated };
     },
     listDiagrams(req, ctx) {
       const r = atlas.listDiagrams(d, tenantOf(ctx), req.projectId, req.pageSize, req.pageToken);

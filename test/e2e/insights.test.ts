@@ -420,7 +420,6 @@ describe("with the reference worker", () => {
     // 3 systems (the top, src, docs), 2 modules, 5 files, 1 decision.
     expect(indexed.json).toMatchObject({ concepts_created: 11, snapshot_id: "atlas-1", truncated: false, chunks_created: 0 });
     expect((await api("POST", `/v1/projects/${p.id}/atlas/index`)).json).toEqual(indexed.json); // unchanged snapshot
-    expect((await api("POST", `/v1/projects/${p.id}/atlas/index?embed=true`)).json.error.reason).toBe("EMBEDDER_UNAVAILABLE");
     const graph = (await api("GET", `/v1/projects/${p.id}/atlas`)).json;
     const byPath = Object.fromEntries(graph.concepts.map((x: { path: string; layer: string; name: string }) => [x.path || x.name, x]));
     expect(byPath["src"].layer).toBe("system");
@@ -448,6 +447,22 @@ describe("with the reference worker", () => {
     expect((await api("GET", `/v1/projects/${p.id}/atlas/diagrams`)).json.diagrams.map((x: { id: string }) => x.id)).toEqual([diagram.json.diagram.id]);
     expect((await api("POST", `/v1/projects/${p.id}/atlas/diagrams`, { type: "mindmap" })).json.error.metadata.field).toBe("type");
     expect((await api("POST", `/v1/projects/${p.id}/atlas/diagrams`, { type: "flow", concept_id: "concept_nope" })).status).toBe(404);
+
+    // embed=true: chunks (concepts, and the source files' text) embedded through the memory domain
+    // (built-in lexical embedder); search is then cosine through its vector index, which finds file
+    // contents that token matching over names and paths cannot.
+    expect((await api("POST", `/v1/projects/${p.id}/atlas/search`, { query: "export const" })).json.results).toEqual([]);
+    const embedded = await api("POST", `/v1/projects/${p.id}/atlas/index?embed=true`);
+    expect(embedded.status).toBe(200);
+    expect(embedded.json).toMatchObject({ concepts_created: 11, chunks_created: 14, embeddings_created: 14 }); // 11 concepts + 3 source files
+    const semantic = (await api("POST", `/v1/projects/${p.id}/atlas/search`, { query: "export const", limit: 5 })).json.results;
+    expect(semantic.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(["routes.ts", "schema.ts"]));
+    for (const x of semantic) expect(x.score > 0 && x.score <= 1).toBe(true);
+    const chunks = server.app.modules.memory as unknown as { memory: { memories: { list(t: string, f: object): { memories: unknown[] } } } };
+    expect(chunks.memory.memories.list("default", { scope: `atlas:${p.id}`, pageSize: 100 }).memories.length).toBe(14);
+    expect(chunks.memory.memories.list("globex", { scope: `atlas:${p.id}`, pageSize: 100 }).memories.length).toBe(0);
+    await api("POST", `/v1/projects/${p.id}/atlas/index?embed=true`); // the same snapshot: not embedded twice
+    expect(chunks.memory.memories.list("default", { scope: `atlas:${p.id}`, pageSize: 100 }).memories.length).toBe(14);
   }, 30_000);
 
   it("gives a conversation its project info, snapshots its dirty files with a worker's summary, deploys from it and lists its deployments and logs", async () => {
@@ -639,7 +654,7 @@ describe("scheduled jobs", () => {
     const count = (await made()).length;
     await Bun.sleep(2200); // two ticks would have passed
     expect((await made()).length).toBe(count);
-    const listed = (await client.listSchedules({})).schedules;
+    const listed = (await client.listSchedules({})).schedules.filter((x) => x.name !== "fastest.background_jobs"); // the built-in one
     expect(listed.map((x) => [x.name, x.paused, Number(x.runCount)])).toEqual([["drift-check", true, count]]);
     expect(listed[0]!.lastTaskId).toBe((await made()).find((t) => t.id === listed[0]!.lastTaskId)!.id);
 
@@ -648,10 +663,10 @@ describe("scheduled jobs", () => {
     expect(resumed.nextRunAt).toBeDefined();
     await eventually(async () => ((await made()).length > count ? true : undefined), 10_000);
     const d = domain();
-    expect(listSchedules(d, "globex", 0, "").items).toEqual([]);
+    expect(listSchedules(d, "globex", 0, "").items.filter((x) => x.name !== "fastest.background_jobs")).toEqual([]);
     expect(await reason(() => setPaused(d, "globex", schedule!.id, true))).toBe("not_found:SCHEDULE_NOT_FOUND");
     expect((await client.deleteSchedule({ id: schedule!.id })).success).toBe(true);
-    expect((await client.listSchedules({})).schedules).toEqual([]);
+    expect((await client.listSchedules({})).schedules.map((x) => x.name)).toEqual(["fastest.background_jobs"]);
   }, 30_000);
 });
 
