@@ -5,9 +5,12 @@ import { registerCompletion } from "./commands/completion.ts";
 import { registerLeases } from "./commands/leases.ts";
 import { registerLogin } from "./commands/login.ts";
 import { registerMail } from "./commands/mail.ts";
+import { registerMemory } from "./commands/memory.ts";
 import { registerQueues } from "./commands/queues.ts";
+import { registerServers } from "./commands/servers.ts";
 import { registerSystem } from "./commands/system.ts";
 import { registerTasks } from "./commands/tasks.ts";
+import { registerWorkspaces } from "./commands/workspaces.ts";
 import { makeCtx, processIo, type Ctx, type GlobalFlags, type Io } from "./context.ts";
 import { EXIT, toCliError } from "./errors.ts";
 
@@ -15,7 +18,7 @@ export const VERSION = "0.1.0";
 
 export function createProgram(io: Io = processIo()): Command {
   const program = new Command("switchyard")
-    .description("Command line for a Switchyard server: tasks, queues, leases, mail, health")
+    .description("Command line for a Switchyard server: tasks, queues, leases, mail, workers, servers, load balancer, memory, workspaces, health")
     .version(VERSION)
     .option("-s, --server <url>", "server URL (default: $SWITCHYARD_SERVER, the config file, http://localhost:8080)")
     .option("--token <token>", "API token (default: $SWITCHYARD_API_TOKEN, then the config file written by `switchyard login`)")
@@ -35,6 +38,9 @@ export function createProgram(io: Io = processIo()): Command {
   registerQueues(program, getCtx);
   registerLeases(program, getCtx);
   registerMail(program, getCtx);
+  registerMemory(program, getCtx);
+  registerServers(program, getCtx);
+  registerWorkspaces(program, getCtx);
   registerSystem(program, getCtx);
   registerLogin(program, flags, io);
   registerCompletion(program, io.stdout);

@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LeaseService } from "../../gen/switchyard/mail/v1/lease_service_pb.js";
+import { ServerService } from "../../gen/switchyard/servers/v1/servers_service_pb.js";
+import { ServerKind } from "../../gen/switchyard/servers/v1/servers_pb.js";
 import { clientFor } from "../../src/testing/clients.ts";
 import { freePort, repoRoot, startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { createProgram, run } from "../../cli/src/program.ts";
@@ -207,6 +209,47 @@ describe("switchyard CLI", () => {
     const inbox = await json(["mail", "publish", "--agent", "cli-agent", '{"hi":1}']);
     expect(inbox).toMatchObject({ topic: "inbox.cli-agent", payload: { hi: 1 } });
     expect((await cli(["mail", "publish", "--agent", "cli-agent", "some.topic", "{}"])).code).toBe(2);
+  }, 30_000);
+
+  it("lists and gets workers and servers, sets maintenance (checked over gRPC), the load balancer (JSON, a table)", async () => {
+    const servers = clientFor(ServerService, server.url, "grpc");
+    const w = (await servers.registerServer({ server: { name: "cli-worker-1", kind: ServerKind.WORKER, maxConcurrent: 4 } } as never)).server!;
+    const workers = await json(["workers", "list"]);
+    expect(workers.map((s: any) => [s.name, s.kind])).toContainEqual(["cli-worker-1", "SERVER_KIND_WORKER"]);
+    expect(await json(["workers", "get", w.id])).toMatchObject({ id: w.id, name: "cli-worker-1", max_concurrent: 4 });
+    expect((await json(["servers", "list"])).map((s: any) => s.id)).toContain(w.id);
+    expect(await json(["servers", "get", w.id])).toMatchObject({ id: w.id });
+    expect(await json(["servers", "maintenance", w.id, "--on", "--reason", "patching"])).toMatchObject({ id: w.id, status: "SERVER_STATUS_MAINTENANCE" });
+    expect((await servers.getServer({ id: w.id })).server!.status).toBe(3);
+    await json(["servers", "maintenance", w.id, "--off"]);
+    expect((await servers.getServer({ id: w.id })).server!.status).not.toBe(3);
+    expect((await cli(["servers", "maintenance", w.id])).code).toBe(2);
+    const table = (await cli(["--width", "60", "workers", "list"])).stdout;
+    expect(table.split("\n")[0]).toStartWith("ID");
+    for (const line of table.trimEnd().split("\n")) expect(line.length).toBeLessThanOrEqual(60);
+    expect(await json(["lb", "status"])).toHaveProperty("algorithm");
+    expect(await json(["lb", "algorithm", "least-connections"])).toMatchObject({ algorithm: "LOAD_BALANCER_ALGORITHM_LEAST_CONNECTIONS" });
+    expect((await json(["lb", "status"])).algorithm).toBe("LOAD_BALANCER_ALGORITHM_LEAST_CONNECTIONS");
+    expect((await cli(["lb", "algorithm", "nope"])).code).toBe(2);
+  }, 30_000);
+
+  it("adds and searches memories (JSON)", async () => {
+    const added = await json(["memory", "add", "the build uses bun and drizzle", "--type", "fact", "--agent", "cli-agent", "--importance", "0.7", "--tag", "build"]);
+    expect(added.memory).toMatchObject({ content: "the build uses bun and drizzle", type: "fact", agent_id: "cli-agent", importance: 0.7, tags: ["build"] });
+    const found = await json(["memory", "search", "drizzle", "--agent", "cli-agent"]);
+    expect(found.map((r: any) => r.memory.id)).toContain(added.memory.id);
+    expect((await cli(["memory", "search", "x", "--mode", "nope"])).code).toBe(2);
+  }, 30_000);
+
+  it("lists and gets projects, lists snapshots and drift reports (JSON)", async () => {
+    const rest = async (method: string, path: string, body?: unknown) => (await fetch(server.url + path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as any;
+    const project = (await rest("POST", "/v1/projects", { name: "cli-project" })).project;
+    const ws = (await rest("POST", `/v1/projects/${project.id}/workspaces`, { name: "main" })).workspace;
+    expect((await json(["workspaces", "projects", "list"])).map((p: any) => p.id)).toContain(project.id);
+    expect((await json(["workspaces", "projects"])).map((p: any) => p.id)).toContain(project.id);
+    expect((await json(["workspaces", "projects", "get", project.id])).project).toMatchObject({ id: project.id, name: "cli-project" });
+    expect(await json(["workspaces", "snapshots", project.id])).toBeArray();
+    expect(await json(["workspaces", "drift", ws.id])).toBeArray();
   }, 30_000);
 
   it("shows health and info (JSON and table)", async () => {
