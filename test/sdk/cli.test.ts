@@ -248,8 +248,17 @@ describe("switchyard CLI", () => {
     expect((await json(["workspaces", "projects", "list"])).map((p: any) => p.id)).toContain(project.id);
     expect((await json(["workspaces", "projects"])).map((p: any) => p.id)).toContain(project.id);
     expect((await json(["workspaces", "projects", "get", project.id])).project).toMatchObject({ id: project.id, name: "cli-project" });
-    expect(await json(["workspaces", "snapshots", project.id])).toBeArray();
-    expect(await json(["workspaces", "drift", ws.id])).toBeArray();
+    // A snapshot (its manifest stored first) and a drift report, then the CLI lists them.
+    const manifest = new TextEncoder().encode(JSON.stringify({ version: "1", files: [] }));
+    const hash = new Bun.CryptoHasher("sha256").update(manifest).digest("hex");
+    await fetch(`${server.url}/v1/blobs/manifests/${hash}`, { method: "PUT", body: manifest });
+    await rest("POST", `/v1/projects/${project.id}/snapshots`, { manifest_hash: hash, snapshot_id: "cli-s1", workspace_id: ws.id });
+    await rest("POST", `/v1/workspaces/${ws.id}/drift`, { files_added: 2, files_modified: 1, files_deleted: 0, bytes_changed: 40 });
+    const snapshots = await json(["workspaces", "snapshots", project.id]);
+    expect(snapshots.map((x: any) => x.id)).toEqual(["cli-s1"]);
+    const drift = await json(["workspaces", "drift", ws.id]);
+    expect(drift).toHaveLength(1);
+    expect(drift[0]).toMatchObject({ files_added: 2, files_modified: 1 });
   }, 30_000);
 
   it("shows health and info (JSON and table)", async () => {
