@@ -75,9 +75,11 @@ describe("SIGKILL at a failpoint of the group commit", () => {
         committedUnacked++;
         expect(have.get(id)).toBe(payload); // whole, never partial
       }
-      // Before COMMIT nothing of the dying group is on disk; after it, the group is.
-      if (point === "db.commit.before") expect(committedUnacked).toBe(0);
-      else expect(committedUnacked).toBeGreaterThan(0);
+      // After COMMIT the dying group is on disk though nobody heard so. Before it, the dying
+      // group is not; an earlier group may be (committed, its fdatasync still running off the
+      // loop when the process died: on disk, not acknowledged — src/db/README.md), so only
+      // "whole, never partial" holds for what was in flight there.
+      if (point === "db.commit.after") expect(committedUnacked).toBeGreaterThan(0);
       expect((await fetch(`${again.url}/v1/tasks/${[...acked.keys()][0]}`)).status).toBe(200);
     }, 60_000);
   }
