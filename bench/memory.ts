@@ -1,5 +1,5 @@
 // Memory benchmark at the domain level: the memory domain over a real SQLite file (WAL,
-// synchronous=FULL, group commit), sqlite-vec in the same file, the real task engine and its
+// group commit answered after an fdatasync of the WAL), sqlite-vec in the same file, the real task engine and its
 // in-process memory worker. No transport (see the transport benchmark for that cost).
 //
 // Data: N generated memories of 20 words (14 from one of N/100 topics of 30 words, 6 from a

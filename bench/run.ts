@@ -163,7 +163,7 @@ if (which === "all" || which === "workspaces") {
   const { workspacesBench } = await import("./workspaces.ts");
   await write(
     "workspaces",
-    "One server process (`src/main.ts`, SQLite WAL synchronous=FULL, blobs under its data dir); one client in this process over HTTP/1.1 (the seed 002 byte routes). " +
+    "One server process (`src/main.ts`, SQLite WAL, every acknowledgement after an fdatasync of the WAL, blobs under its data dir); one client in this process over HTTP/1.1 (the seed 002 byte routes). " +
       "GC runs at domain level over a real SQLite file and real blob files (100,000 indexed blobs; inserting them through uploads would measure fsync, not GC).\n\n" +
       (await workspacesBench()),
   );
@@ -180,7 +180,7 @@ if (which === "all" || which === "memory") {
   ].join("\n");
   await write(
     "memory",
-    `Domain level: the memory domain over a real SQLite file (WAL, synchronous=FULL, group commit), sqlite-vec in the same file, the real task engine and its in-process memory worker; no transport. ` +
+    `Domain level: the memory domain over a real SQLite file (WAL, group commit answered after an fdatasync of the WAL), sqlite-vec in the same file, the real task engine and its in-process memory worker; no transport. ` +
       `${r.n.toLocaleString("en")} generated memories of 20 words (14 from one of ${Math.floor(r.n / 100)} topics, 6 from a 5,000-word vocabulary), ${r.duplicates.toLocaleString("en")} of them near-duplicates of another (its words plus one); ` +
       `384-dimension vectors from a fixed random projection of the bag of words. Queries for kNN: a stored text with half its words replaced (200 queries).\n\n` +
       `| measure | value |\n|---|---:|\n` +

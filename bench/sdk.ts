@@ -51,7 +51,7 @@ export async function sdkBench(n = Number(process.env.SDK_BENCH_TASKS ?? 5000), 
     rmSync(dir, { recursive: true, force: true });
   }
   const load = (await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" / ");
-  return { rows, settings: `Load average when done (1/5/15 min): ${load} — the machine is shared, compare rows of one run only. ${n} tasks per row, no-op handlers (payload × 2), one worker with ${concurrency} credits, one server process (\`src/main.ts\`, SQLite synchronous=FULL), gRPC over h2c on loopback.` };
+  return { rows, settings: `Load average when done (1/5/15 min): ${load} — the machine is shared, compare rows of one run only. ${n} tasks per row, no-op handlers (payload × 2), one worker with ${concurrency} credits, one server process (\`src/main.ts\`, SQLite WAL synced before each answer), gRPC over h2c on loopback.` };
 }
 
 if (import.meta.main) console.log(await sdkBench());

@@ -1,7 +1,7 @@
 // Servers benchmark: load-balancer picks/s per algorithm with 1,000 registered backends;
 // heartbeat absorption (10,000 servers heartbeating every 5 s) as a share of one core; push
 // dispatch tasks/s end to end to 4 local HTTP backends, with Switchyard's CPU per task. Domain
-// level over a real SQLite file (synchronous=FULL, group commit). Asserts nothing.
+// level over a real SQLite file (group commit, each answer after an fdatasync of the WAL). Asserts nothing.
 // Run: `bun bench/servers.ts` (writes bench/results/<date>-servers.md) or via bench/run.ts.
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";

@@ -39,9 +39,13 @@ const view = (t: Task): MemoryTask => ({
  */
 export function engineTaskPort(engine: TaskEngine): MemoryTaskPort {
   // Each memory task lives in its memories' tenant (that tenant lists, watches and cancels it);
-  // the in-process worker claims from every tenant that has such work waiting.
+  // the in-process worker claims from every tenant that has such work. Those tenants are read
+  // from the tasks table once (work left from before a restart) and then learnt as tasks are
+  // created, so a poll costs one indexed claim per tenant, not a scan of every pending task.
+  let tenants: Set<string> | undefined;
   return {
     async create(tenant, t) {
+      tenants?.add(tenant);
       const { task } = await engine
         .scoped(tenant)
         .createTask({ queue: t.queue, type: t.type, payload: t.payload, title: t.title, maxAttempts: t.maxAttempts, timeoutMs: t.timeoutMs, tags: t.tags });
@@ -58,8 +62,9 @@ export function engineTaskPort(engine: TaskEngine): MemoryTaskPort {
       return engine.scoped(tenant).listTasks({ queues: [queue], states: ["pending", "blocked", "running"], pageSize: 1000 }).items.map(view);
     },
     async claim(queues, workerId, max, leaseMs) {
+      tenants ??= new Set(engine.tenantsWithWork(queues));
       const out: HeldTask[] = [];
-      for (const tenant of engine.tenantsWithReadyTasks(queues)) {
+      for (const tenant of tenants) {
         if (out.length >= max) break;
         const got = await engine.scoped(tenant).claimTasks({ workerId, queues, maxTasks: max - out.length, leaseMs });
         for (const a of got) out.push({ task: view(a.task), fencingToken: a.lease.fencingToken });

@@ -496,18 +496,20 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     if (!api) scopes.set(tenant, (api = scope(tenant)));
     return api;
   }
-  /** Tenants with a ready task in one of `queues`: for the server's own in-process workers, which serve every tenant. */
-  function tenantsWithReadyTasks(queues: string[]): string[] {
+  /**
+   * Tenants with unfinished tasks (pending, blocked or running) in one of `queues`: for the
+   * server's own in-process workers, which serve every tenant. A scan: call it once, at start.
+   */
+  function tenantsWithWork(queues: string[]): string[] {
     if (queues.length === 0) return [];
-    const now = clock.now();
     return (
       sqlite
-        .prepare(`SELECT DISTINCT tenant FROM tasks WHERE state = ${S.pending} AND run_at <= ? AND queue IN (${queues.map(() => "?").join(",")})`)
-        .all(now, ...queues) as { tenant: string }[]
+        .prepare(`SELECT DISTINCT tenant FROM tasks WHERE state IN (${S.pending}, ${S.blocked}, ${S.running}) AND queue IN (${queues.map(() => "?").join(",")})`)
+        .all(...queues) as { tenant: string }[]
     ).map((r) => r.tenant);
   }
 
-  return { ...scoped(DEFAULT_TENANT), scoped, tenantsWithReadyTasks };
+  return { ...scoped(DEFAULT_TENANT), scoped, tenantsWithWork };
 
   /** Every method reads and writes the tasks, queues and configs of `tenant` only. */
   function scope(tenant: string) {
