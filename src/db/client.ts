@@ -8,9 +8,16 @@ import { startCheckpointer, type Checkpointer } from "./checkpointer.ts";
 import { createCommitter, type Committer } from "./group-commit.ts";
 import { createStorageGuard, type StorageGuard } from "./storage-guard.ts";
 import { createWalSyncer, type WalSyncer } from "./wal-sync.ts";
+import type { OpDatabase, SqliteTx, Tx } from "./dialect.ts";
+import { runSync, type Op } from "./op.ts";
 
-/** One opened SQLite database: the raw handle, drizzle over it, and the group committer. */
-export interface Database {
+/**
+ * One opened database. On SQLite: the raw handle, drizzle over it, and the group committer; on
+ * PostgreSQL (`src/db/open.ts`) the same interface, where the SQLite-only members (`sqlite`, `db`,
+ * `committer.run`) throw for code that has no PostgreSQL store yet. Code that runs on both uses
+ * `write`/`read` with operations (`src/db/op.ts`).
+ */
+export interface Database extends OpDatabase {
   readonly path: string;
   readonly sqlite: Sqlite;
   readonly db: BunSQLiteDatabase;
@@ -98,11 +105,21 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
       : undefined,
   });
   const committer = storage.wrap(inner);
+  const tx: SqliteTx = { dialect: "sqlite", sqlite };
   return {
+    dialect: "sqlite",
     path,
     sqlite,
     db,
     committer,
+    write: <T>(op: (tx: Tx) => Op<T>) => committer.run(() => runSync(op(tx))),
+    read<T>(op: (tx: Tx) => Op<T>): Promise<T> {
+      try {
+        return Promise.resolve(runSync(op(tx)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     storage,
     checkpoints: () => checkpointer?.stats(),
     async close() {

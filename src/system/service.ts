@@ -107,11 +107,11 @@ export function systemService(deps: SystemDeps): Partial<ServiceImpl<typeof Syst
         version: m.version,
       };
     },
-    getSetting(req) {
-      return { setting: settingMessage(deps.settings.get(req.name)) };
+    async getSetting(req) {
+      return { setting: settingMessage(await deps.settings.get(req.name)) };
     },
-    listSettings(req) {
-      const page = deps.settings.list({ pageSize: req.pageSize, pageToken: req.pageToken, names: req.names, prefix: req.prefix });
+    async listSettings(req) {
+      const page = await deps.settings.list({ pageSize: req.pageSize, pageToken: req.pageToken, names: req.names, prefix: req.prefix });
       return { settings: page.settings.map(settingMessage), nextPageToken: page.nextPageToken };
     },
     async setSetting(req) {

@@ -1,24 +1,8 @@
-import { afterEach, describe, expect, it } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, it } from "bun:test";
 import { createManualClock } from "../core/clock.ts";
 import { AppError } from "../core/errors.ts";
-import { openDatabase, type Database } from "../db/client.ts";
+import { describeDialects } from "../testing/dialects.ts";
 import { createSettings } from "./settings.ts";
-
-let dir: string;
-let database: Database;
-afterEach(async () => {
-  await database.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function settings() {
-  dir = mkdtempSync(join(tmpdir(), "switchyard-settings-"));
-  database = openDatabase(join(dir, "s.db"));
-  return createSettings(database, createManualClock());
-}
 
 async function failure(p: Promise<unknown> | (() => unknown)): Promise<AppError> {
   try {
@@ -29,23 +13,24 @@ async function failure(p: Promise<unknown> | (() => unknown)): Promise<AppError>
   throw new Error("expected a failure");
 }
 
-describe("settings", () => {
+describeDialects("settings", (open) => {
+  const settings = async () => createSettings(await open(), createManualClock());
   it("stores a value and bumps its version on every write", async () => {
-    const s = settings();
+    const s = await settings();
     expect((await s.set("lb.algorithm", "random")).version).toBe(1);
     expect((await s.set("lb.algorithm", "round-robin")).version).toBe(2);
-    expect(s.get("lb.algorithm")).toMatchObject({ value: "round-robin", version: 2 });
+    expect(await s.get("lb.algorithm")).toMatchObject({ value: "round-robin", version: 2 });
   });
 
   it("writes only at the expected version", async () => {
-    const s = settings();
+    const s = await settings();
     await s.set("x", 1, 0);
     expect((await failure(s.set("x", 2, 0))).reason).toBe("VERSION_MISMATCH");
     expect((await s.set("x", 3, 1)).value).toBe(3);
   });
 
   it("refuses bad names, null values and oversized values, naming the field", async () => {
-    const s = settings();
+    const s = await settings();
     expect((await failure(s.set("has space", 1))).metadata.field).toBe("name");
     expect((await failure(s.set("ok", null))).metadata.field).toBe("value");
     expect((await failure(s.set("ok", "x".repeat(70_000)))).metadata.field).toBe("value");
@@ -53,17 +38,18 @@ describe("settings", () => {
   });
 
   it("pages in name order and filters by prefix with LIKE wildcards escaped", async () => {
-    const s = settings();
+    const s = await settings();
     for (const n of ["a_1", "a-2", "ab", "b"]) await s.set(n, n);
-    expect(s.list({ pageSize: 0, pageToken: "", names: [], prefix: "a_" }).settings.map((x) => x.name)).toEqual(["a_1"]);
-    const first = s.list({ pageSize: 2, pageToken: "", names: [], prefix: "" });
-    const second = s.list({ pageSize: 2, pageToken: first.nextPageToken, names: [], prefix: "" });
+    expect((await s.list({ pageSize: 0, pageToken: "", names: [], prefix: "a_" })).settings.map((x) => x.name)).toEqual(["a_1"]);
+    const first = await s.list({ pageSize: 2, pageToken: "", names: [], prefix: "" });
+    const second = await s.list({ pageSize: 2, pageToken: first.nextPageToken, names: [], prefix: "" });
     expect([...first.settings, ...second.settings].map((x) => x.name)).toEqual(["a-2", "a_1", "ab", "b"]);
     expect(second.nextPageToken).toBe("");
+    expect((await s.list({ pageSize: 0, pageToken: "", names: ["b", "ab", "zz"], prefix: "" })).settings.map((x) => x.name)).toEqual(["ab", "b"]);
   });
 
   it("deletes, and reports a missing setting as SETTING_NOT_FOUND", async () => {
-    const s = settings();
+    const s = await settings();
     await s.set("gone", true);
     await s.delete("gone");
     expect((await failure(() => s.get("gone"))).reason).toBe("SETTING_NOT_FOUND");

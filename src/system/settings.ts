@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import type { Database } from "../db/client.ts";
-import { settings } from "./schema.ts";
+import type { OpDatabase } from "../db/dialect.ts";
+import { createPgSettingsStore, createSqliteSettingsStore, type SettingRow } from "./settings-store.ts";
 
 /** A runtime setting as the domain sees it; `value` is any JSON but null. */
 export interface Setting {
@@ -17,10 +17,10 @@ export interface SettingsPage {
   nextPageToken: string;
 }
 
-/** Runtime settings stored in SQLite (load-balancer algorithm, switches…). */
+/** Runtime settings (load-balancer algorithm, switches…), on SQLite or PostgreSQL. */
 export interface Settings {
-  get(name: string): Setting;
-  list(query: { pageSize: number; pageToken: string; names: string[]; prefix: string }): SettingsPage;
+  get(name: string): Promise<Setting>;
+  list(query: { pageSize: number; pageToken: string; names: string[]; prefix: string }): Promise<SettingsPage>;
   set(name: string, value: unknown, expectedVersion?: number): Promise<Setting>;
   delete(name: string): Promise<void>;
 }
@@ -32,21 +32,19 @@ function checkName(name: string): void {
   if (!NAME.test(name)) throw invalidArgument("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
 }
 
-type Row = typeof settings.$inferSelect;
-const toSetting = (r: Row): Setting => ({ name: r.name, value: JSON.parse(r.value), version: r.version, updatedAt: r.updatedAt });
+const toSetting = (r: SettingRow): Setting => ({ name: r.name, value: JSON.parse(r.value), version: r.version, updatedAt: r.updated_at });
 
-/** Creates the settings domain over an opened database. */
-export function createSettings(database: Database, clock: Clock): Settings {
-  const { db, committer } = database;
-  const find = (name: string) => db.select().from(settings).where(eq(settings.name, name)).get();
+/** Creates the settings domain over an opened database (SQLite or PostgreSQL). */
+export function createSettings(database: OpDatabase & { sqlite?: unknown }, clock: Clock): Settings {
+  const store = database.dialect === "sqlite" ? createSqliteSettingsStore((database as Database).sqlite) : createPgSettingsStore();
   return {
-    get(name) {
+    async get(name) {
       checkName(name);
-      const row = find(name);
+      const row = await database.read((tx) => store.find(tx, name));
       if (!row) throw notFound("SETTING_NOT_FOUND", `setting ${name} does not exist`, { name });
       return toSetting(row);
     },
-    list({ pageSize, pageToken, names, prefix }) {
+    async list({ pageSize, pageToken, names, prefix }) {
       const size = pageSize === 0 ? 50 : pageSize;
       let after = "";
       if (pageToken !== "") {
@@ -54,10 +52,7 @@ export function createSettings(database: Database, clock: Clock): Settings {
         if (!after.startsWith("s:")) throw invalidArgument("page_token", "is not a token this server issued");
         after = after.slice(2);
       }
-      const conditions = [gt(settings.name, after)];
-      if (names.length > 0) conditions.push(inArray(settings.name, names));
-      if (prefix !== "") conditions.push(sql`${settings.name} LIKE ${`${prefix.replace(/[%_\\]/g, "\\$&")}%`} ESCAPE '\\'`);
-      const rows = db.select().from(settings).where(and(...conditions)).orderBy(asc(settings.name)).limit(size + 1).all();
+      const rows = await database.read((tx) => store.list(tx, { after, names, prefix, limit: size + 1 }));
       const page = rows.slice(0, size).map(toSetting);
       const next = rows.length > size ? Buffer.from(`s:${page[page.length - 1]!.name}`).toString("base64url") : "";
       return { settings: page, nextPageToken: next };
@@ -67,8 +62,8 @@ export function createSettings(database: Database, clock: Clock): Settings {
       if (value === null || value === undefined) throw invalidArgument("value", "is required");
       const json = JSON.stringify(value);
       if (json.length > MAX_VALUE_BYTES) throw invalidArgument("value", `is larger than ${MAX_VALUE_BYTES} bytes`);
-      return committer.run(() => {
-        const current = find(name);
+      return database.write(function* (tx) {
+        const current = yield* store.find(tx, name);
         const version = current?.version ?? 0;
         if (expectedVersion !== undefined && expectedVersion !== version) {
           throw new AppError("aborted", "VERSION_MISMATCH", `setting ${name} is at version ${version}, not ${expectedVersion}`, {
@@ -76,16 +71,15 @@ export function createSettings(database: Database, clock: Clock): Settings {
             version: String(version),
           });
         }
-        const row = { name, value: json, updatedAt: clock.now(), version: version + 1 };
-        db.insert(settings).values(row).onConflictDoUpdate({ target: settings.name, set: row }).run();
+        const row: SettingRow = { name, value: json, updated_at: clock.now(), version: version + 1 };
+        yield* store.upsert(tx, row);
         return toSetting(row);
       });
     },
     async delete(name) {
       checkName(name);
-      await committer.run(() => {
-        const deleted = db.delete(settings).where(eq(settings.name, name)).returning().all();
-        if (deleted.length === 0) throw notFound("SETTING_NOT_FOUND", `setting ${name} does not exist`, { name });
+      await database.write(function* (tx) {
+        if ((yield* store.remove(tx, name)) === 0) throw notFound("SETTING_NOT_FOUND", `setting ${name} does not exist`, { name });
       });
     },
   };
