@@ -16,6 +16,8 @@ export interface Config {
   dataDir: string;
   /** Path of the SQLite database file. */
   databasePath: string;
+  /** PostgreSQL URL (`postgres://…`); undefined keeps the SQLite file. */
+  databaseUrl: string | undefined;
   /** Bearer token required on every call but health; undefined runs the server open. */
   apiToken: string | undefined;
   /** Deployment environment reported by health and info. */
@@ -201,6 +203,7 @@ export const VARIABLES = {
   SWITCHYARD_AGENT_MAX_DAILY_TOKENS: "tokens all agent sessions may use per UTC day; 0 = unlimited (default 1000000)",
   SWITCHYARD_AGENT_MAX_DAILY_COST: "US dollars all agent sessions may cost per UTC day; 0 = unlimited (default 50)",
   SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "agent sessions queued or running at once; 0 = unlimited (default 5)",
+  SWITCHYARD_DATABASE_URL: "PostgreSQL URL (postgres://user:pass@host:5432/db) for several instances on one database; unset keeps the SQLite file in the data folder (default: unset)",
   NATS_URL: "NATS server URL; unset uses the in-process bus",
   QDRANT_URL: "Qdrant URL; unset uses sqlite-vec",
   QDRANT_API_KEY: "Qdrant API key (default: unset)",
@@ -349,11 +352,15 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const quantization = (text("SWITCHYARD_VECTOR_QUANTIZATION") ?? "float") as Config["vectorQuantization"];
   if (!["float", "bit"].includes(quantization)) problems.push(`SWITCHYARD_VECTOR_QUANTIZATION: "${quantization}" is not float or bit`);
+  if (text("SWITCHYARD_DATABASE_URL") && !text("NATS_URL")) {
+    problems.push("SWITCHYARD_DATABASE_URL: PostgreSQL is for several instances, which share events, streams and wake-ups through NATS: set NATS_URL too");
+  }
   const config: Config = {
     port,
     host: text("SWITCHYARD_HOST") ?? "0.0.0.0",
     dataDir,
     databasePath: join(dataDir, "switchyard.db"),
+    databaseUrl: url("SWITCHYARD_DATABASE_URL", ["postgres", "postgresql"]),
     apiToken: apiToken === undefined || apiToken === "" ? undefined : apiToken,
     environment: text("SWITCHYARD_ENV") ?? "development",
     corsOrigins,

@@ -2,7 +2,7 @@ import { createApp, VERSION } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { systemClock } from "./core/clock.ts";
 import { createLogger } from "./core/logger.ts";
-import { openDatabase } from "./db/client.ts";
+import { openConfiguredDatabase } from "./db/open.ts";
 import { configureFailpoints } from "./core/failpoints.ts";
 
 /** Composition root: config → database → app → listen → drain on SIGTERM/SIGINT. */
@@ -26,8 +26,8 @@ async function main(): Promise<void> {
   }
   configureFailpoints(config.failpoints);
   if (config.failpoints) log.warn("failpoints armed (fault testing only)", { failpoints: config.failpoints });
-  const database = openDatabase(config.databasePath, { maxPendingWrites: config.maxPendingWrites });
-  const app = await createApp({ config, database, clock: systemClock, log });
+  const database = await openConfiguredDatabase(config, { maxPendingWrites: config.maxPendingWrites });
+  const app = await createApp({ config, database, clock: database.clock ?? systemClock, log });
   let listener;
   try {
     listener = await app.listen();

@@ -34,6 +34,11 @@ export interface ModuleContext {
  */
 export interface DomainModule {
   name: string;
+  /**
+   * The relational engines this module's stores run on (default: SQLite only). On PostgreSQL a
+   * module without "postgres" is not started: its RPCs answer `unimplemented` saying so.
+   */
+  dialects?: readonly ("sqlite" | "postgres")[];
   services: ServiceRegistration[];
   legacy?: LegacyFamily[];
   upgrades?: UpgradeRoute[];

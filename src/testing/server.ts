@@ -5,7 +5,7 @@ import { createApp, type App } from "../app.ts";
 import { loadConfig, type Config } from "../config.ts";
 import { systemClock, type Clock } from "../core/clock.ts";
 import { createLogger, type LogLevel } from "../core/logger.ts";
-import { openDatabase } from "../db/client.ts";
+import { openConfiguredDatabase } from "../db/open.ts";
 
 /** A real Switchyard listening on a free loopback port, over a real SQLite file in a temp dir. */
 export interface TestServer {
@@ -35,8 +35,9 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     logs.push(JSON.parse(line));
     if (process.env.TEST_LOG_LEVEL) process.stderr.write(line + "\n");
   });
-  const database = openDatabase(config.databasePath, { maxPendingWrites: config.maxPendingWrites });
-  const app = await createApp({ config, database, clock: options.clock ?? systemClock, log });
+  // SWITCHYARD_DATABASE_URL in `env` runs the server on that PostgreSQL database (its clock follows the database's).
+  const database = await openConfiguredDatabase(config, { maxPendingWrites: config.maxPendingWrites });
+  const app = await createApp({ config, database, clock: options.clock ?? database.clock ?? systemClock, log });
   const listener = await app.listen();
   return {
     app,
