@@ -107,6 +107,33 @@ const wanted = (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split
     for (const w of watchers) w.close();
   }, 60_000);
 
+  it("announces each expiry once while both instances' sweepers run and the other instance takes over expired paths", async () => {
+    const [a, b] = instances as [Instance, Instance];
+    // Two more domains over the same databases and buses, with their sweepers on (every 10 ms).
+    const sweeping = await Promise.all(instances.map((x) => createMail({ database: x.database, bus: x.bus, clock: x.database.pg.clock, leaseSweepMs: 10 })));
+    try {
+      const watcher = await watchFromNext(b, "timer/");
+      const granted: Lease[] = [];
+      for (let i = 0; i < 20; i++) granted.push(await a.mail.leases.acquire({ path: `timer/f${i}`, holder: "old", ttlMs: 1_000 }));
+      const last = Math.max(...granted.map((l) => l.expireTime));
+      while (b.database.pg.clock.now() <= last) await Bun.sleep(20);
+      // Take over half of the paths from the other instance while the sweepers run.
+      const taken = await Promise.all(granted.filter((_, i) => i % 2 === 0).map((l) => b.mail.leases.acquire({ path: l.path, holder: "new", ttlMs: 60_000 })));
+      for (const t of taken) expect(t.fencingToken).toBeGreaterThan(Math.max(...granted.map((l) => l.fencingToken)));
+      const events = await takeN<LeaseEvent>(watcher, 20 + 20 + taken.length, 30_000);
+      const expired = events.filter((e) => e.type === "expired").map((e) => e.lease.fencingToken);
+      expect(expired.sort((x, y) => x - y)).toEqual(granted.map((l) => l.fencingToken).sort((x, y) => x - y));
+      // Nothing more: no second announcement of any expiry (a few more sweeps of both instances).
+      await Bun.sleep(200);
+      const history = await a.mail.messages.listMessages({ topic: "leases.expired", startSequence: events[0]!.sequence, pageSize: 1000 });
+      const timerExpiries = history.messages.filter((m) => String((m.payload as { path?: string }).path).startsWith("timer/"));
+      expect(timerExpiries).toHaveLength(20);
+      watcher.close();
+    } finally {
+      for (const m of sweeping) await m.close();
+    }
+  }, 60_000);
+
   it("fences a stale holder across instances: after expiry the other instance's grant has a larger token and the old token is LEASE_LOST everywhere", async () => {
     const [a, b] = instances as [Instance, Instance];
     const old = await a.mail.leases.acquire({ path: "fence/x", holder: "slow", ttlMs: 1_000 });
