@@ -115,7 +115,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   // The bus: NATS when configured (JetStream for durable streams), else in-process over SQLite.
   const bus: Bus = config.natsUrl
-    ? await createNatsBus({ servers: config.natsUrl })
+    ? await createNatsBus({ servers: config.natsUrl, clock })
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   health.add({ name: "bus", required: false, check: () => bus.health() });
   new Counter({
