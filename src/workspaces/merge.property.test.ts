@@ -95,14 +95,14 @@ describe("sync execute then undo (property, over the real domain)", () => {
         const oursHash = await storeTree(d, tenant, clean(o));
         if (dirty) await updateCurrentManifest(d, tenant, feature.id, oursHash, undefined);
         else await createSnapshot(d, tenant, { projectId: p.id, manifestHash: oursHash, parents: ["base"], workspaceId: feature.id });
-        const before = getWorkspace(d, tenant, feature.id);
-        const beforeManifest = manifestOf(d, before, true);
+        const before = await getWorkspace(d, tenant, feature.id);
+        const beforeManifest = await manifestOf(d, before, true);
         const preview = await prepareSync(d, tenant, feature.id);
         const choices = Object.fromEntries(preview.decisions.map((x) => [x.path, x.options.some((opt) => opt.id === pick) ? pick : "ours"]));
         await executeSync(d, tenant, feature.id, { previewId: preview.id, decisions: choices });
         await undoSync(d, tenant, feature.id);
-        const after = getWorkspace(d, tenant, feature.id);
-        expect(manifestOf(d, after, true)).toBe(beforeManifest);
+        const after = await getWorkspace(d, tenant, feature.id);
+        expect(await manifestOf(d, after, true)).toBe(beforeManifest);
         expect(after.currentManifestHash).toBe(before.currentManifestHash);
       }),
       { numRuns: 25 },
