@@ -214,4 +214,26 @@ const wanted = (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split
     await release();
     expect(await failure(collectGarbage(b, "g", { dryRun: false }))).toBe("ok");
   });
+
+  it("sweeps expired previews once per round across instances", async () => {
+    const now = clock.now();
+    const expired = now - 25 * 3600 * 1000;
+    await a.database.write((tx) => a.store.insertPreview(tx, "sweep", { id: "old", workspaceId: "w", workspaceVersion: 1, plan: "{}", expiresAt: expired }));
+    await a.database.write((tx) => a.store.insertPreview(tx, "sweep", { id: "fresh", workspaceId: "w", workspaceVersion: 1, plan: "{}", expiresAt: now }));
+    // Another instance's sweep in progress (its transaction holds the round's lock): this one skips.
+    const other = await dbs[1]!.pg.sql.reserve();
+    try {
+      await other`BEGIN`;
+      await other`SELECT pg_advisory_xact_lock(${0x77737076})`;
+      expect(await a.database.write((tx) => a.store.deleteExpiredPreviews(tx, now))).toBe(0);
+      expect((await a.database.read((tx) => a.store.getPreview(tx, "sweep", "old")))?.id).toBe("old");
+      await other`ROLLBACK`;
+    } finally {
+      other.release();
+    }
+    const swept = await Promise.all([a, b].map((d) => d.database.write((tx) => d.store.deleteExpiredPreviews(tx, now))));
+    expect(swept.reduce((x, y) => x + y, 0)).toBe(1);
+    expect(await a.database.read((tx) => a.store.getPreview(tx, "sweep", "old"))).toBeUndefined();
+    expect((await b.database.read((tx) => b.store.getPreview(tx, "sweep", "fresh")))?.id).toBe("fresh");
+  });
 });
