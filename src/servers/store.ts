@@ -268,7 +268,7 @@ export function createPgServerStore(): ServerStore {
              last_heartbeat_time = CASE WHEN s.last_heartbeat_time IS NULL OR s.last_heartbeat_time <= x.t THEN x.t ELSE s.last_heartbeat_time END,
              reported_health = CASE WHEN s.last_heartbeat_time IS NULL OR s.last_heartbeat_time <= x.t THEN x.health ELSE s.reported_health END,
              last_load = CASE WHEN s.last_heartbeat_time IS NULL OR s.last_heartbeat_time <= x.t THEN x.load ELSE s.last_load END
-           FROM jsonb_to_recordset($1::jsonb) AS x(tenant text, id text, t bigint, health text, load text)
+           FROM jsonb_to_recordset($1::text::jsonb) AS x(tenant text, id text, t bigint, health text, load text)
            WHERE s.tenant = x.tenant AND s.id = x.id
            RETURNING s.id`,
           [JSON.stringify(sorted.map((r) => ({ tenant: r.tenant, id: r.id, t: r.time, health: r.health, load: r.load })))],
@@ -304,7 +304,7 @@ export function createPgServerStore(): ServerStore {
       yield* step(
         pg(tx).unsafe(
           `INSERT INTO server_status_log (server_id, time, tenant, status)
-           SELECT x.id, $2, x.tenant, x.status FROM jsonb_to_recordset($1::jsonb) AS x(tenant text, id text, status text)
+           SELECT x.id, $2, x.tenant, x.status FROM jsonb_to_recordset($1::text::jsonb) AS x(tenant text, id text, status text)
            WHERE (SELECT l.status FROM server_status_log l WHERE l.tenant = x.tenant AND l.server_id = x.id ORDER BY l.time DESC LIMIT 1) IS DISTINCT FROM x.status
            ON CONFLICT (server_id, time) DO UPDATE SET status = excluded.status, tenant = excluded.tenant`,
           [JSON.stringify(changes), time],
