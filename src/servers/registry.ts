@@ -256,8 +256,8 @@ export function createRegistry(deps: RegistryDeps) {
   // ------------------------------------------------------------ heartbeat batches
 
   const dirty = new Set<ServerEntry>();
-  let batch: Promise<Set<string>> | undefined;
-  function flushHeartbeats(): Promise<Set<string>> {
+  let batch: Promise<Map<string, HeartbeatRow>> | undefined;
+  function flushHeartbeats(): Promise<Map<string, HeartbeatRow>> {
     if (batch) return batch;
     // The factory may run again (a retried deadlock on PostgreSQL): the batch is taken once.
     let taken: HeartbeatRow[] | undefined;
@@ -447,11 +447,17 @@ export function createRegistry(deps: RegistryDeps) {
       e.reportedHealth = health ?? "healthy";
       e.lastLoad = load ? { ...load, reportTime: now } : e.lastLoad;
       dirty.add(e);
-      const written = await flushHeartbeats();
-      if (!written.has(e.id)) {
+      const stored = (await flushHeartbeats()).get(e.id);
+      if (!stored) {
         // Removed meanwhile (by another instance).
         forget(e);
         throw serverNotFound(id);
+      }
+      if (stored.time > (e.lastHeartbeatTime ?? -1)) {
+        // Another instance heard a later heartbeat: that one stands.
+        e.lastHeartbeatTime = stored.time;
+        e.reportedHealth = (stored.health ?? undefined) as ReportedHealth | undefined;
+        e.lastLoad = stored.load ? (JSON.parse(stored.load) as LoadReport) : undefined;
       }
       return view(e);
     },

@@ -105,10 +105,11 @@ export interface ServerStore {
   /** Inserts or updates the whole entry (not its tenant). */
   save(tx: Tx, e: ServerEntry): Op<void>;
   /**
-   * Writes heartbeats; answers the ids that exist (a server removed meanwhile is not among
-   * them). On PostgreSQL an older heartbeat never overwrites a newer one (several instances).
+   * Writes heartbeats; answers the stored heartbeat of every server that exists (a server
+   * removed meanwhile is not among them). On PostgreSQL an older heartbeat never overwrites a
+   * newer one another instance wrote: the answer is then the newer one.
    */
-  saveHeartbeats(tx: Tx, rows: HeartbeatRow[]): Op<Set<string>>;
+  saveHeartbeats(tx: Tx, rows: HeartbeatRow[]): Op<Map<string, HeartbeatRow>>;
   /** Rows changed (0 when the server is gone). */
   saveMaintenance(tx: Tx, e: ServerEntry): Op<number>;
   remove(tx: Tx, tenant: string, id: string): Op<number>;
@@ -193,8 +194,8 @@ export function createSqliteServerStore(sqlite: Sqlite): ServerStore {
       return done(undefined);
     },
     saveHeartbeats(_tx, rows) {
-      const found = new Set<string>();
-      for (const r of rows) if (heartbeat.run(r.tenant, r.id, r.time, r.health, r.load).changes > 0) found.add(r.id);
+      const found = new Map<string, HeartbeatRow>();
+      for (const r of rows) if (heartbeat.run(r.tenant, r.id, r.time, r.health, r.load).changes > 0) found.set(r.id, r);
       return done(found);
     },
     saveMaintenance: (_tx, e) => done(maintenance.run(e.tenant, e.id, e.maintenance ? JSON.stringify(e.maintenance) : null, e.updateTime).changes),
@@ -259,7 +260,7 @@ export function createPgServerStore(): ServerStore {
       );
     },
     *saveHeartbeats(tx, rows) {
-      if (rows.length === 0) return new Set<string>();
+      if (rows.length === 0) return new Map<string, HeartbeatRow>();
       // One statement for the batch, in id order (two instances' batches lock rows in the same order).
       const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       const updated = (yield* step(
@@ -270,11 +271,11 @@ export function createPgServerStore(): ServerStore {
              last_load = CASE WHEN s.last_heartbeat_time IS NULL OR s.last_heartbeat_time <= x.t THEN x.load ELSE s.last_load END
            FROM jsonb_to_recordset($1::text::jsonb) AS x(tenant text, id text, t bigint, health text, load text)
            WHERE s.tenant = x.tenant AND s.id = x.id
-           RETURNING s.id`,
+           RETURNING s.tenant, s.id, s.last_heartbeat_time AS time, s.reported_health AS health, s.last_load AS load`,
           [JSON.stringify(sorted.map((r) => ({ tenant: r.tenant, id: r.id, t: r.time, health: r.health, load: r.load })))],
         ),
-      )) as { id: string }[];
-      return new Set(updated.map((r) => r.id));
+      )) as HeartbeatRow[];
+      return new Map(intColumns(updated, ["time"]).map((r) => [r.id, r]));
     },
     *saveMaintenance(tx, e) {
       const rows = (yield* step(

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { createManualClock } from "../core/clock.ts";
+import { AppError } from "../core/errors.ts";
+import type { Database } from "../db/client.ts";
+import { openPostgresDatabase, type PgDatabase } from "../db/open.ts";
+import { freshPostgresUrl } from "../testing/postgres.ts";
+import type { ServersDomain } from "./servers.ts";
+import { openServersDomain, waitFor } from "./testing.ts";
+
+/**
+ * Two instances of the servers domain on one PostgreSQL database (two connections pools, two
+ * group committers, two caches), as two Switchyard processes behind a load balancer would be.
+ * One manual clock stands for the database's clock both instances follow.
+ */
+const wanted = (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split(",").includes("postgres");
+const REFRESH_MS = 200;
+
+const backend = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "backend" as const, endpoints: { predict: "http://127.0.0.1:9/predict" }, ...extra });
+
+async function failure(p: Promise<unknown>): Promise<AppError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as AppError;
+  }
+  throw new Error("expected a failure");
+}
+
+describe.if(wanted)("servers across two instances [postgres]", () => {
+  const clock = createManualClock(Date.UTC(2026, 11, 2, 8, 0, 0));
+  let dbA: PgDatabase;
+  let dbB: PgDatabase;
+  let a: ServersDomain;
+  let b: ServersDomain;
+
+  beforeAll(async () => {
+    const url = await freshPostgresUrl("servers-multi");
+    dbA = await openPostgresDatabase(url);
+    dbB = await openPostgresDatabase(url);
+    a = (await openServersDomain(dbA as Database, clock, { refreshMs: REFRESH_MS, heartbeatTimeoutMs: 30_000 })).domain;
+    b = (await openServersDomain(dbB as Database, clock, { refreshMs: REFRESH_MS, heartbeatTimeoutMs: 30_000 })).domain;
+    // The refresh timers run (health probes and push dispatch have nothing to do here).
+    a.start();
+    b.start();
+  }, 60_000);
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await dbA?.close();
+    await dbB?.close();
+  }, 30_000);
+
+  it("a server registered and heartbeating through one is online for the other, and offline for both after the timeout", async () => {
+    const v = await a.register("t1", backend("shared-1"));
+    // B reads through: found at once, before any refresh; a heartbeat through B finds it too.
+    expect((await b.registry.get("t1", v.id)).status).toBe("offline");
+    await a.registry.heartbeat("t1", v.id, "healthy", { activeTasks: 1, custom: {} });
+    expect(await b.registry.get("t1", v.id)).toMatchObject({ status: "online", lastHeartbeatTime: clock.now(), lastLoad: { activeTasks: 1 } });
+    expect((await b.registry.list("t1", { status: "online" })).items.map((s) => s.id)).toEqual([v.id]);
+    // B's balancer sees it after one refresh (deterministic), and its timer does the same on its own.
+    await b.refresh();
+    expect(b.balancer.pick("t1").server?.id).toBe(v.id);
+
+    clock.advance(20_000);
+    // The heartbeat reaches the other instance now: both count from it.
+    await b.registry.heartbeat("t1", v.id, "healthy", undefined);
+    clock.advance(20_000);
+    expect((await a.registry.get("t1", v.id)).status).toBe("online"); // 20 s after B heard it
+    expect(a.balancer.pick("t1").server?.id).toBe(v.id);
+    clock.advance(10_001);
+    for (const d of [a, b]) {
+      expect((await d.registry.get("t1", v.id)).status).toBe("offline");
+      await d.refresh();
+      expect(d.balancer.pick("t1").reason).toBe("none_available");
+    }
+    await b.unregister("t1", v.id);
+  }, 30_000);
+
+  it("maintenance set on one is respected by the other's balancer within one refresh period", async () => {
+    const v = await a.register("t1", backend("maint-1"));
+    const w = await a.register("t1", backend("maint-2"));
+    await a.registry.heartbeat("t1", v.id, "healthy", undefined);
+    await a.registry.heartbeat("t1", w.id, "healthy", undefined);
+    await waitFor("B's balancer to see both", () => {
+      const s = b.balancer.status("t1");
+      return s.availableCount === 2;
+    }, 20 * REFRESH_MS + 10_000);
+
+    await a.registry.setMaintenance("t1", v.id, true, "disk swap", "ops");
+    const t0 = performance.now();
+    // The timer alone brings it to B (bound: REFRESH_MS plus one read; waited for generously under CPU load).
+    await waitFor("B's balancer to skip the server in maintenance", () => b.balancer.status("t1").servers.find((s) => s.serverId === v.id)?.status === "maintenance", 20 * REFRESH_MS + 10_000);
+    const seenAfterMs = performance.now() - t0;
+    for (let i = 0; i < 20; i++) expect(b.balancer.pick("t1").server?.id).toBe(w.id);
+    // And one refresh is enough, whatever the timers did.
+    await a.registry.setMaintenance("t1", v.id, false, "", "");
+    await b.refresh();
+    expect(b.balancer.status("t1").availableCount).toBe(2);
+    await a.registry.setMaintenance("t1", w.id, true, "", "");
+    await b.refresh();
+    for (let i = 0; i < 20; i++) expect(b.balancer.pick("t1").server?.id).toBe(v.id);
+    console.log(`maintenance seen by the other instance after ${seenAfterMs.toFixed(0)} ms (refresh period ${REFRESH_MS} ms)`);
+    // Removal on A: B's heartbeat is refused and B's balancer drops it after a refresh.
+    await a.unregister("t1", v.id);
+    expect((await failure(b.registry.heartbeat("t1", v.id, undefined, undefined))).reason).toBe("SERVER_NOT_FOUND");
+    await a.registry.heartbeat("t1", w.id, "healthy", undefined);
+    await b.refresh();
+    expect(b.balancer.status("t1").servers.map((s) => s.serverId)).toEqual([w.id]);
+    await a.unregister("t1", w.id);
+  }, 30_000);
+
+  it("one name at a time across instances; the algorithm switched on one is used by the other", async () => {
+    const results = await Promise.allSettled([a.register("t1", backend("race")), b.register("t1", backend("race"))]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect((lost.reason as AppError).reason).toBe("SERVER_NAME_TAKEN");
+    // A retried registration (same request id) through the other instance answers the first.
+    const first = await a.register("t1", backend("retry-me", { requestId: "rq-9" }));
+    expect((await b.register("t1", backend("retry-me", { requestId: "rq-9" }))).id).toBe(first.id);
+    await a.balancer.setAlgorithm("t1", "least-connections");
+    await b.refresh();
+    expect(b.balancer.algorithmOf("t1")).toBe("least-connections");
+    expect(b.balancer.status("t1").algorithmUpdateTime).toBe(clock.now());
+  }, 30_000);
+
+  it("heartbeats from both instances never move the last heartbeat back, and the status log is written once", async () => {
+    const v = await a.register("t1", backend("both-sides"));
+    const later = clock.now() + 5;
+    // B hears the later heartbeat first; A's older one arrives after it.
+    clock.set(later);
+    await b.registry.heartbeat("t1", v.id, "healthy", { activeTasks: 7, custom: {} });
+    clock.set(later - 5);
+    // A's answer is the later heartbeat B stored, not its own older one.
+    expect(await a.registry.heartbeat("t1", v.id, "degraded", { activeTasks: 1, custom: {} })).toMatchObject({ lastHeartbeatTime: later, reportedHealth: "healthy" });
+    clock.set(later);
+    expect(await b.registry.get("t1", v.id)).toMatchObject({ lastHeartbeatTime: later, reportedHealth: "healthy", lastLoad: { activeTasks: 7 } });
+    // Both instances sweep the same change: one status row, not two.
+    await Promise.all([a.registry.sweep(), b.registry.sweep()]);
+    clock.advance(1);
+    await Promise.all([a.registry.sweep(), b.registry.sweep()]);
+    const rows = ((await dbA.pg.sql`SELECT status FROM server_status_log WHERE server_id = ${v.id} ORDER BY time`) as { status: string }[]).map((r) => r.status);
+    // (The sweep timers may have logged "offline" before the first heartbeat.)
+    expect(rows.filter((s) => s === "online")).toHaveLength(1);
+    expect(rows.at(-1)).toBe("online");
+    for (let i = 1; i < rows.length; i++) expect(rows[i]).not.toBe(rows[i - 1]!);
+  }, 30_000);
+});
