@@ -5,7 +5,10 @@ import type { Database } from "../db/client.ts";
 import { openPostgresDatabase, type PgDatabase } from "../db/open.ts";
 import { freshPostgresUrl } from "../testing/postgres.ts";
 import type { ServersDomain } from "./servers.ts";
-import { openServersDomain, waitFor } from "./testing.ts";
+import type { TaskPort } from "./task-port.ts";
+import { idleTaskPort, openServersDomain, waitFor } from "./testing.ts";
+
+type IdlePort = ReturnType<typeof idleTaskPort>;
 
 /**
  * Two instances of the servers domain on one PostgreSQL database (two connections pools, two
@@ -32,13 +35,15 @@ describe.if(wanted)("servers across two instances [postgres]", () => {
   let dbB: PgDatabase;
   let a: ServersDomain;
   let b: ServersDomain;
+  let portA: TaskPort;
+  let portB: TaskPort;
 
   beforeAll(async () => {
     const url = await freshPostgresUrl("servers-multi");
     dbA = await openPostgresDatabase(url);
     dbB = await openPostgresDatabase(url);
-    a = (await openServersDomain(dbA as Database, clock, { refreshMs: REFRESH_MS, heartbeatTimeoutMs: 30_000 })).domain;
-    b = (await openServersDomain(dbB as Database, clock, { refreshMs: REFRESH_MS, heartbeatTimeoutMs: 30_000 })).domain;
+    ({ domain: a, tasks: portA } = await openServersDomain(dbA as Database, clock, { refreshMs: REFRESH_MS, heartbeatTimeoutMs: 30_000 }));
+    ({ domain: b, tasks: portB } = await openServersDomain(dbB as Database, clock, { refreshMs: REFRESH_MS, heartbeatTimeoutMs: 30_000 }));
     // The refresh timers run (health probes and push dispatch have nothing to do here).
     a.start();
     b.start();
@@ -143,5 +148,31 @@ describe.if(wanted)("servers across two instances [postgres]", () => {
     expect(rows.filter((s) => s === "online")).toHaveLength(1);
     expect(rows.at(-1)).toBe("online");
     for (let i = 1; i < rows.length; i++) expect(rows[i]).not.toBe(rows[i - 1]!);
+  }, 30_000);
+
+  it("a worker streaming to one instance is online for the other; tasks held through one count on the other's balancer", async () => {
+    // The task engine is not on PostgreSQL yet here: the instances' task ports stand for it.
+    if (!("streams" in portA)) return;
+    const streamsA = (portA as IdlePort).streams;
+    const runningB = (portB as IdlePort).running;
+    const server = await a.register("t1", { name: "streamer-x", kind: "worker" });
+    clock.advance(31_000);
+    expect((await b.registry.get("t1", server.id)).status).toBe("offline");
+    streamsA.add("streamer-x");
+    await a.registry.sweep();
+    expect((await b.registry.get("t1", server.id)).status).toBe("online");
+    streamsA.delete("streamer-x");
+
+    const x = await a.register("t1", backend("busy-x", { maxConcurrent: 1 }));
+    await a.registry.heartbeat("t1", x.id, "healthy", undefined);
+    await b.refresh();
+    expect(b.balancer.pick("t1").server?.id).toBe(x.id);
+    // A task claimed for x (through the engine of either instance) is read back by B's refresh.
+    runningB.push({ taskId: "task-1", holder: x.id });
+    await b.refresh();
+    expect(b.balancer.pick("t1").reason).toBe("all_at_capacity");
+    runningB.length = 0;
+    await b.refresh();
+    expect(b.balancer.pick("t1").server?.id).toBe(x.id);
   }, 30_000);
 });

@@ -7,7 +7,7 @@ import { checkIntRange, checkNewServer, checkServerName, checkStrings, nameTaken
 import type { UrlGuard } from "./ssrf.ts";
 import { statusAt } from "./status.ts";
 import { freshHealth, heartbeatRow, isUniqueViolation, type HeartbeatRow, type ServerStore } from "./store.ts";
-import type { TaskPort } from "./task-port.ts";
+import type { HolderChange, TaskPort } from "./task-port.ts";
 import type { LoadReport, NewServer, ReportedHealth, ServerEntry, ServerFilter, ServerStatus, ServerView } from "./types.ts";
 
 export interface RegistryDeps {
@@ -50,6 +50,7 @@ const byNameOrder = (a: ServerEntry, b: ServerEntry) => (a.name < b.name ? -1 : 
  */
 export function createRegistry(deps: RegistryDeps) {
   const { store, database, clock, secrets, guard, tasks } = deps;
+  const heartbeatIntervalMs = Math.max(50, Math.floor(deps.heartbeatTimeoutMs / 3));
   const byId = new Map<string, ServerEntry>();
   /** Backends by tenant, in name order: the load balancer's pools. */
   const backends = new Map<string, ServerEntry[]>();
@@ -61,9 +62,15 @@ export function createRegistry(deps: RegistryDeps) {
   const lastStatus = new Map<string, ServerStatus>();
   let streaming = new Set<string>();
 
-  const unsubscribe = tasks.onHolderChange((c) => {
+  /** Holder changes seen while a refresh reads the running tasks: replayed over what it read. */
+  let replay: HolderChange[] | undefined;
+  const applyChange = (c: HolderChange) => {
     if (c.claimedBy !== undefined) hold(c.taskId, c.claimedBy);
     else if (c.leftRunning) unhold(c.taskId);
+  };
+  const unsubscribe = tasks.onHolderChange((c) => {
+    replay?.push(c);
+    applyChange(c);
   });
 
   async function load(): Promise<void> {
@@ -240,7 +247,16 @@ export function createRegistry(deps: RegistryDeps) {
     const rows = await database.read((tx) => store.loadAll(tx));
     mergeAll(rows, known);
     // Tasks claimed on other instances count for the balancer here too.
-    const running = await tasks.runningByHolder(undefined);
+    replay = [];
+    let running: { taskId: string; holder: string }[];
+    try {
+      running = await tasks.runningByHolder(undefined);
+    } catch (error) {
+      replay = undefined;
+      throw error;
+    }
+    const changes = replay;
+    replay = undefined;
     const nextHeld = new Map<string, Set<string>>();
     const nextHolderOf = new Map<string, string>();
     for (const { taskId, holder } of running) {
@@ -251,6 +267,7 @@ export function createRegistry(deps: RegistryDeps) {
     }
     held = nextHeld;
     holderOf = nextHolderOf;
+    for (const c of changes) applyChange(c);
   }
 
   // ------------------------------------------------------------ heartbeat batches
@@ -279,6 +296,19 @@ export function createRegistry(deps: RegistryDeps) {
     await ready;
     streaming = await tasks.streamingWorkers();
     const now = clock.now();
+    if (deps.shared) {
+      // A live stream is held by one instance: it tells the others through the worker's heartbeat.
+      let beats = 0;
+      for (const name of streaming) {
+        const e = workers.get(name);
+        if (!e || (e.lastHeartbeatTime !== undefined && now - e.lastHeartbeatTime < heartbeatIntervalMs)) continue;
+        e.lastHeartbeatTime = now;
+        e.reportedHealth ??= "healthy";
+        dirty.add(e);
+        beats++;
+      }
+      if (beats) await flushHeartbeats();
+    }
     const changes: [ServerEntry, ServerStatus][] = [];
     for (const e of byId.values()) {
       const s = statusOf(e, now);
@@ -307,7 +337,7 @@ export function createRegistry(deps: RegistryDeps) {
   return {
     view,
     ready,
-    heartbeatIntervalMs: Math.max(50, Math.floor(deps.heartbeatTimeoutMs / 3)),
+    heartbeatIntervalMs,
     heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
 
     /** Registers a backend or worker; a retry with the same request id answers the first registration. */
@@ -318,7 +348,8 @@ export function createRegistry(deps: RegistryDeps) {
         const prior = await database.read((tx) => store.findByRequestId(tx, tenant, s.requestId!));
         if (prior) return view(adopt(prior));
       }
-      if (byName(tenant, s.name)) throw nameTaken(s.name);
+      // (The write below decides; this spares a taken name the endpoint checks.)
+      if (deps.shared ? await database.read((tx) => store.findByName(tx, tenant, s.name)) : byName(tenant, s.name)) throw nameTaken(s.name);
       for (const [role, url] of Object.entries(s.endpoints)) {
         const why = await guard.refusal(url, { unresolvable: "allow" });
         if (why) throw new AppError("invalid_argument", "ENDPOINT_NOT_ALLOWED", `server.endpoints.${role}: ${why}; allow it with SWITCHYARD_BACKEND_ALLOW`, { field: `server.endpoints.${role}` });

@@ -67,10 +67,14 @@ export function startBackend(handle: (body: Record<string, any>, backend: TestBa
  * A task port with no tasks: for the servers contract suite on PostgreSQL while the task engine
  * runs on SQLite only (the suites use the real engine wherever it opens). Drains are recorded.
  */
-export function idleTaskPort(): TaskPort & { drained: Set<string> } {
+export function idleTaskPort(): TaskPort & { drained: Set<string>; streams: Set<string>; running: { taskId: string; holder: string }[] } {
   const drained = new Set<string>();
+  const streams = new Set<string>();
+  const running: { taskId: string; holder: string }[] = [];
   return {
     drained,
+    streams,
+    running,
     readyTasks: async () => [],
     claimFor: async () => undefined,
     complete: async () => false,
@@ -78,9 +82,9 @@ export function idleTaskPort(): TaskPort & { drained: Set<string> } {
     extendLease: async () => false,
     releaseHeldBy: async () => [],
     setDrained: async (tenant, holder, on) => void (on ? drained.add(`${tenant}/${holder}`) : drained.delete(`${tenant}/${holder}`)),
-    runningByHolder: async () => [],
+    runningByHolder: async () => [...running],
     countsFor: async () => ({ tasksProcessed: 0, successCount: 0, failureCount: 0, averageProcessingTimeMs: 0 }),
-    streamingWorkers: async () => new Set(),
+    streamingWorkers: async () => new Set(streams),
     onHolderChange: () => () => {},
     onReady: () => () => {},
     chooseStreams: () => {},
