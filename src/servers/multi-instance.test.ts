@@ -6,7 +6,7 @@ import { openPostgresDatabase, type PgDatabase } from "../db/open.ts";
 import { freshPostgresUrl } from "../testing/postgres.ts";
 import type { ServersDomain } from "./servers.ts";
 import type { TaskPort } from "./task-port.ts";
-import { idleTaskPort, openServersDomain, waitFor } from "./testing.ts";
+import { idleTaskPort, openServersDomain, startBackend, waitFor } from "./testing.ts";
 
 type IdlePort = ReturnType<typeof idleTaskPort>;
 
@@ -174,5 +174,47 @@ describe.if(wanted)("servers across two instances [postgres]", () => {
     runningB.length = 0;
     await b.refresh();
     expect(b.balancer.pick("t1").server?.id).toBe(x.id);
+  }, 30_000);
+
+  it("a backend is probed once per interval by the fleet, and an ejection by either instance holds for both", async () => {
+    let healthy = true;
+    const target = startBackend(() => Response.json({ status: "success" }), () => (healthy ? Response.json({ status: "healthy" }) : new Response("down", { status: 503 })));
+    try {
+      const v = await a.register("t2", { name: "probed", kind: "backend", endpoints: { predict: `${target.url}/predict`, health: `${target.url}/health` } });
+      await waitFor("the registration probe", () => target.healthChecks === 1);
+      // Both instances run a round at once, twice: the backend is probed once (its probe was due).
+      await Promise.all([a.health.round(), b.health.round()]);
+      await Promise.all([a.health.round(), b.health.round()]);
+      expect(target.healthChecks).toBe(2);
+      clock.advance(60_001); // one interval (openServersDomain: 60 s)
+      await Promise.all([a.health.round(), b.health.round()]);
+      expect(target.healthChecks).toBe(3);
+      // Three failed probes in a row, whichever instance ran them, eject it for both.
+      healthy = false;
+      for (const d of [b, a, b]) {
+        clock.advance(60_001);
+        await Promise.all([d.health.round(), (d === a ? b : a).health.round()]);
+      }
+      expect(target.healthChecks).toBe(6);
+      for (const d of [a, b]) {
+        await d.refresh();
+        expect((await d.registry.get("t2", v.id)).status).toBe("offline");
+        expect(d.registry.entry("t2", v.id).health).toMatchObject({ ejected: true, consecutiveFailures: 3, lastResult: "failing", lastHttpStatus: 503 });
+      }
+      await a.unregister("t2", v.id);
+
+      // Dispatch failures count the same way: two through B, one through A.
+      const w = await a.register("t2", backend("dispatch-only"));
+      await b.refresh();
+      await b.health.dispatchFailed(b.registry.entry("t2", w.id), "boom");
+      await b.health.dispatchFailed(b.registry.entry("t2", w.id), "boom");
+      await a.health.dispatchFailed(a.registry.entry("t2", w.id), "boom");
+      expect(a.registry.entry("t2", w.id).health.ejected).toBe(true);
+      await b.refresh();
+      expect(b.registry.entry("t2", w.id).health.ejected).toBe(true);
+      await a.unregister("t2", w.id);
+    } finally {
+      target.stop();
+    }
   }, 30_000);
 });

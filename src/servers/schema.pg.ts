@@ -47,3 +47,20 @@ export const serverStatusLog = pgTable(
   },
   (t) => [primaryKey({ columns: [t.serverId, t.time] })],
 );
+
+/**
+ * PostgreSQL only (several instances): each backend's health-check state (JSON: results,
+ * consecutive counts, ejection) and when its next probe is due, so that the fleet probes a
+ * backend once per interval and every instance sees the same ejections. On SQLite one process
+ * keeps this state in memory.
+ */
+export const serverHealth = pgTable(
+  "server_health",
+  {
+    serverId: text("server_id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    nextCheckAt: bigint("next_check_at", { mode: "number" }).notNull(),
+    state: text("state"),
+  },
+  (t) => [index("server_health_due_idx").on(t.nextCheckAt)],
+);

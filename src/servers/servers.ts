@@ -10,7 +10,7 @@ import { checkServerName } from "./register-rules.ts";
 import { createRegistry } from "./registry.ts";
 import { createServerStats } from "./server-stats.ts";
 import { createUrlGuard, type UrlGuard } from "./ssrf.ts";
-import { createServerStore } from "./store.ts";
+import { createPgHealthStore, createServerStore } from "./store.ts";
 import type { TaskPort } from "./task-port.ts";
 import type { NewServer } from "./types.ts";
 
@@ -49,7 +49,15 @@ export function createServersDomain(deps: ServersDomainDeps) {
   const ready = Promise.all([registry.ready, balancer.ready]).then(() => {});
   ready.catch(() => {});
   let dispatcherKick = () => {};
-  const health = createHealthChecker({ registry, guard, clock, log, intervalMs: deps.healthCheckIntervalMs, onRestored: () => dispatcherKick() });
+  const health = createHealthChecker({
+    registry,
+    guard,
+    clock,
+    log,
+    intervalMs: deps.healthCheckIntervalMs,
+    onRestored: () => dispatcherKick(),
+    shared: shared ? { database, store: createPgHealthStore() } : undefined,
+  });
   const dispatcher = createPushDispatcher({
     registry,
     balancer,
@@ -73,11 +81,27 @@ export function createServersDomain(deps: ServersDomainDeps) {
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
   let refreshTimer: ReturnType<typeof setInterval> | undefined;
   let refreshing: Promise<void> | undefined;
-  /** One refresh at a time (a slow database must not pile them up). */
-  const refresh = (): Promise<void> =>
-    (refreshing ??= Promise.all([registry.refresh(), balancer.refresh()])
-      .then(() => {})
-      .finally(() => (refreshing = undefined)));
+  let queuedRefresh: Promise<void> | undefined;
+  /**
+   * One refresh at a time (a slow database must not pile them up); a call made while one runs
+   * gets the next one, which reads after the call (so `await refresh()` sees every write
+   * committed before it).
+   */
+  const refresh = (): Promise<void> => {
+    if (!refreshing) {
+      refreshing = Promise.all([registry.refresh(), balancer.refresh()])
+        .then(() => health.refresh())
+        .finally(() => (refreshing = undefined));
+      return refreshing;
+    }
+    queuedRefresh ??= refreshing
+      .catch(() => {})
+      .then(() => {
+        queuedRefresh = undefined;
+        return refresh();
+      });
+    return queuedRefresh;
+  };
 
   return {
     registry,
@@ -152,6 +176,7 @@ export function createServersDomain(deps: ServersDomainDeps) {
       for (const u of unsubscribe) u();
       registry.close();
       await dispatcher.stop();
+      await queuedRefresh?.catch(() => {});
       await refreshing?.catch(() => {});
     },
   };

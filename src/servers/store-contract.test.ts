@@ -48,7 +48,7 @@ describeDialects("servers store", (open, dialect) => {
     expect((await r.list("t2")).items).toEqual([]);
     await domain.register("t2", backend("b-one"));
     await domain.stop();
-  });
+  }, 30_000);
 
   it("heartbeats (batched) bring a server online, the timeout takes it offline, a removed one is not found", async () => {
     const clock = createManualClock(Date.UTC(2026, 11, 2, 8, 0, 0));
@@ -69,7 +69,7 @@ describeDialects("servers store", (open, dialect) => {
     expect((await failure(r.heartbeat("t1", ids[3]!, undefined, undefined))).reason).toBe("SERVER_NOT_FOUND");
     expect((await failure(domain.unregister("t1", ids[3]!))).reason).toBe("SERVER_NOT_FOUND");
     await domain.stop();
-  });
+  }, 30_000);
 
   it("keeps servers, heartbeats, maintenance and the algorithm across a restart", async () => {
     const clock = createManualClock(Date.UTC(2026, 11, 2, 8, 0, 0));
@@ -100,7 +100,7 @@ describeDialects("servers store", (open, dialect) => {
     } finally {
       await again.close();
     }
-  });
+  }, 30_000);
 
   it("skips servers in maintenance and picks by capability and group", async () => {
     const clock = createManualClock(Date.UTC(2026, 11, 2, 8, 0, 0));
@@ -122,7 +122,7 @@ describeDialects("servers store", (open, dialect) => {
     expect(domain.balancer.status("t1")).toMatchObject({ availableCount: 2, totalCapacity: 2 });
     void tasks;
     await domain.stop();
-  });
+  }, 30_000);
 
   it("logs status changes once and answers the day's uptime ratio, maintenance left out", async () => {
     const clock = createManualClock(Date.UTC(2026, 11, 3, 0, 0, 0));
@@ -149,5 +149,5 @@ describeDialects("servers store", (open, dialect) => {
     expect((await failure(d.stats.day("t2", v.id, "2026-12-03"))).reason).toBe("SERVER_NOT_FOUND");
     expect(await d.stats.metrics("t1", v.id)).toMatchObject({ serverId: v.id, tasksProcessed: 0, activeTasks: 0 });
     await d.stop();
-  });
+  }, 30_000);
 });

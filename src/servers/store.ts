@@ -128,6 +128,23 @@ export interface ServerStore {
   tryLock(tx: Tx, key: number): Op<boolean>;
 }
 
+/**
+ * Health-check state shared by several instances (PostgreSQL only: on SQLite one process holds
+ * it in memory). One row per backend: its state (JSON) and when its next probe is due.
+ */
+export interface SharedHealthStore {
+  /**
+   * Claims the backends with a health endpoint whose probe is due at `now` (at most `limit`),
+   * moving their next probe `intervalMs` later; rows another instance is claiming are skipped.
+   */
+  claimDueProbes(tx: Tx, now: number, intervalMs: number, limit: number): Op<{ tenant: string; id: string; state: string | null }[]>;
+  /** A backend's stored state, its row locked for the rest of the transaction (created when missing). */
+  lockHealth(tx: Tx, tenant: string, id: string): Op<string | null>;
+  saveHealth(tx: Tx, tenant: string, id: string, state: string): Op<void>;
+  /** Every stored state by server id. */
+  loadHealth(tx: Tx): Op<Map<string, string>>;
+}
+
 /** Whether `error` is a unique-constraint violation (two instances registering one name). */
 export const isUniqueViolation = (error: unknown): boolean => pgCode(error) === "23505" || /UNIQUE constraint failed/.test(String((error as Error)?.message));
 
@@ -285,6 +302,7 @@ export function createPgServerStore(): ServerStore {
       return rows.length;
     },
     *remove(tx, tenant, id) {
+      yield* step(pg(tx)`DELETE FROM server_health WHERE tenant = ${tenant} AND server_id = ${id}`);
       return ((yield* step(pg(tx)`DELETE FROM servers WHERE tenant = ${tenant} AND id = ${id} RETURNING id`)) as unknown[]).length;
     },
     *algorithm(tx, tenant) {
@@ -328,6 +346,37 @@ export function createPgServerStore(): ServerStore {
     *tryLock(tx, key) {
       const rows = (yield* step(pg(tx)`SELECT pg_try_advisory_xact_lock(${key}) AS ok`)) as { ok: boolean }[];
       return rows[0]?.ok === true;
+    },
+  };
+}
+
+/** The shared health state on PostgreSQL. */
+export function createPgHealthStore(): SharedHealthStore {
+  const pg = (tx: Tx) => (tx as PgTx).sql;
+  return {
+    *claimDueProbes(tx, now, intervalMs, limit) {
+      // Backends registered with a health endpoint get their row (due at once) the first time.
+      yield* step(pg(tx)`INSERT INTO server_health (server_id, tenant, next_check_at, state)
+        SELECT id, tenant, 0, NULL FROM servers WHERE kind = 'backend' AND (endpoints::jsonb ->> 'health') IS NOT NULL
+        ON CONFLICT (server_id) DO NOTHING`);
+      return (yield* step(pg(tx)`UPDATE server_health h SET next_check_at = ${now + intervalMs}
+        FROM (SELECT d.server_id FROM server_health d JOIN servers s ON s.id = d.server_id
+              WHERE d.next_check_at <= ${now} AND (s.endpoints::jsonb ->> 'health') IS NOT NULL
+              ORDER BY d.next_check_at LIMIT ${limit} FOR UPDATE OF d SKIP LOCKED) due
+        WHERE h.server_id = due.server_id
+        RETURNING h.tenant, h.server_id AS id, h.state`)) as { tenant: string; id: string; state: string | null }[];
+    },
+    *lockHealth(tx, tenant, id) {
+      yield* step(pg(tx)`INSERT INTO server_health (server_id, tenant, next_check_at, state) VALUES (${id}, ${tenant}, 0, NULL) ON CONFLICT (server_id) DO NOTHING`);
+      const rows = (yield* step(pg(tx)`SELECT state FROM server_health WHERE tenant = ${tenant} AND server_id = ${id} FOR UPDATE`)) as { state: string | null }[];
+      return rows[0]?.state ?? null;
+    },
+    *saveHealth(tx, tenant, id, state) {
+      yield* step(pg(tx)`UPDATE server_health SET state = ${state} WHERE tenant = ${tenant} AND server_id = ${id}`);
+    },
+    *loadHealth(tx) {
+      const rows = (yield* step(pg(tx)`SELECT server_id, state FROM server_health WHERE state IS NOT NULL`)) as { server_id: string; state: string }[];
+      return new Map(rows.map((r) => [r.server_id, r.state]));
     },
   };
 }

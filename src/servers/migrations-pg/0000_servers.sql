@@ -1,3 +1,10 @@
+CREATE TABLE "server_health" (
+	"server_id" text PRIMARY KEY NOT NULL,
+	"tenant" text NOT NULL,
+	"next_check_at" bigint NOT NULL,
+	"state" text
+);
+--> statement-breakpoint
 CREATE TABLE "server_settings" (
 	"tenant" text PRIMARY KEY NOT NULL,
 	"algorithm" text NOT NULL,
@@ -35,5 +42,6 @@ CREATE TABLE "servers" (
 	"maintenance" text
 );
 --> statement-breakpoint
+CREATE INDEX "server_health_due_idx" ON "server_health" USING btree ("next_check_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "servers_tenant_name_unique" ON "servers" USING btree ("tenant","name");--> statement-breakpoint
 CREATE INDEX "servers_tenant_request_idx" ON "servers" USING btree ("tenant","request_id");
