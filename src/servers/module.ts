@@ -131,6 +131,7 @@ export function createServersModule(ctx: ModuleContext, tasksModule: TasksModule
     healthCheckIntervalMs: c.healthCheckIntervalMs,
     dispatchTimeoutMs: c.dispatchTimeoutMs,
     pushQueues: c.pushQueues,
+    refreshMs: c.refreshMs,
     callbackBase: () => (c.publicUrl ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/$/, ""),
   });
   return {
