@@ -146,6 +146,9 @@ export function createRegistry(deps: RegistryDeps) {
 
   // ------------------------------------------------------------ merging rows of other instances
 
+  /** Maintenance another instance set (or lifted): this instance's task engine drains too. */
+  const drain = (tenant: string, holder: string, on: boolean) => void tasks.setDrained(tenant, holder, on).catch(() => {});
+
   /** Drops an entry that is gone from the database. */
   function forget(e: ServerEntry): void {
     if (byId.get(e.id) !== e) return;
@@ -165,7 +168,7 @@ export function createRegistry(deps: RegistryDeps) {
     let reshaped = false;
     if (r.updateTime >= e.updateTime) {
       reshaped = e.name !== r.name || e.kind !== r.kind;
-      if (!e.maintenance !== !r.maintenance) void tasks.setDrained(e.tenant, holderName(e), r.maintenance !== undefined);
+      if (!e.maintenance !== !r.maintenance) drain(e.tenant, holderName(e), r.maintenance !== undefined);
       e.name = r.name;
       e.kind = r.kind;
       e.endpoints = r.endpoints;
@@ -197,7 +200,7 @@ export function createRegistry(deps: RegistryDeps) {
       return e;
     }
     byId.set(r.id, r);
-    if (r.maintenance) void tasks.setDrained(r.tenant, holderName(r), true);
+    if (r.maintenance) drain(r.tenant, holderName(r), true);
     rebuildPools();
     return r;
   }
@@ -212,7 +215,7 @@ export function createRegistry(deps: RegistryDeps) {
       if (e) reshaped = mergeInto(e, r) || reshaped;
       else {
         byId.set(r.id, r);
-        if (r.maintenance) void tasks.setDrained(r.tenant, holderName(r), true);
+        if (r.maintenance) drain(r.tenant, holderName(r), true);
         reshaped = true;
       }
     }
