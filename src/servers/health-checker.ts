@@ -123,7 +123,7 @@ export function createHealthChecker(deps: {
    * Applies a rule to a backend's state: in memory (one instance), or to the stored state under
    * its row lock and then in memory (several instances).
    */
-  async function apply(e: ServerEntry, rule: (h: HealthRecord) => Transition): Promise<Transition> {
+  async function apply(e: ServerEntry, rule: (h: HealthRecord) => Transition, nextCheckAt?: number): Promise<Transition> {
     if (!shared) {
       const h: HealthRecord = e.health;
       const at = ejectedAt.get(e.id);
@@ -138,7 +138,7 @@ export function createHealthChecker(deps: {
     const { t, record } = await shared.database.write(function* (tx) {
       const record = parseRecord(yield* shared.store.lockHealth(tx, e.tenant, e.id));
       const t = rule(record);
-      yield* shared.store.saveHealth(tx, e.tenant, e.id, JSON.stringify(record));
+      yield* shared.store.saveHealth(tx, e.tenant, e.id, JSON.stringify(record), nextCheckAt);
       return { t, record };
     });
     adopt(e, record);
@@ -152,7 +152,8 @@ export function createHealthChecker(deps: {
     const apiKey = await registry.apiKey(e).catch(() => undefined);
     const answer = await callBackend(guard, url, { method: "GET", apiKey, timeoutMs });
     const now = clock.now();
-    report(e, await apply(e, (h) => probed(h, answer, now)), answer.ok ? undefined : answer.error);
+    // Just probed (at registration, on request, or in a round): the fleet's next probe is an interval later.
+    report(e, await apply(e, (h) => probed(h, answer, now), now + deps.intervalMs), answer.ok ? undefined : answer.error);
   }
 
   /** The backends this round probes: all with a health endpoint, or (several instances) those this instance claimed. */

@@ -181,12 +181,16 @@ describe.if(wanted)("servers across two instances [postgres]", () => {
     const target = startBackend(() => Response.json({ status: "success" }), () => (healthy ? Response.json({ status: "healthy" }) : new Response("down", { status: 503 })));
     try {
       const v = await a.register("t2", { name: "probed", kind: "backend", endpoints: { predict: `${target.url}/predict`, health: `${target.url}/health` } });
-      await waitFor("the registration probe", () => target.healthChecks === 1);
-      // Both instances run a round at once, twice: the backend is probed once (its probe was due).
+      await waitFor("the registration probe", async () => target.healthChecks === 1 && (await b.registry.get("t2", v.id)).status === "online");
+      // Just probed: neither instance's round probes it again within the interval.
+      await Promise.all([a.health.round(), b.health.round()]);
+      expect(target.healthChecks).toBe(1);
+      // Both instances run a round at once, twice, after one interval (openServersDomain: 60 s): one probe.
+      clock.advance(60_001);
       await Promise.all([a.health.round(), b.health.round()]);
       await Promise.all([a.health.round(), b.health.round()]);
       expect(target.healthChecks).toBe(2);
-      clock.advance(60_001); // one interval (openServersDomain: 60 s)
+      clock.advance(60_001);
       await Promise.all([a.health.round(), b.health.round()]);
       expect(target.healthChecks).toBe(3);
       // Three failed probes in a row, whichever instance ran them, eject it for both.

@@ -140,7 +140,8 @@ export interface SharedHealthStore {
   claimDueProbes(tx: Tx, now: number, intervalMs: number, limit: number): Op<{ tenant: string; id: string; state: string | null }[]>;
   /** A backend's stored state, its row locked for the rest of the transaction (created when missing). */
   lockHealth(tx: Tx, tenant: string, id: string): Op<string | null>;
-  saveHealth(tx: Tx, tenant: string, id: string, state: string): Op<void>;
+  /** Stores a state; after a probe, `nextCheckAt` puts the next one no earlier than then. */
+  saveHealth(tx: Tx, tenant: string, id: string, state: string, nextCheckAt?: number): Op<void>;
   /** Every stored state by server id. */
   loadHealth(tx: Tx): Op<Map<string, string>>;
 }
@@ -357,7 +358,8 @@ export function createPgHealthStore(): SharedHealthStore {
     *claimDueProbes(tx, now, intervalMs, limit) {
       // Backends registered with a health endpoint get their row (due at once) the first time.
       yield* step(pg(tx)`INSERT INTO server_health (server_id, tenant, next_check_at, state)
-        SELECT id, tenant, 0, NULL FROM servers WHERE kind = 'backend' AND (endpoints::jsonb ->> 'health') IS NOT NULL
+        SELECT id, tenant, 0, NULL FROM servers s WHERE kind = 'backend' AND (endpoints::jsonb ->> 'health') IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM server_health h WHERE h.server_id = s.id)
         ON CONFLICT (server_id) DO NOTHING`);
       return (yield* step(pg(tx)`UPDATE server_health h SET next_check_at = ${now + intervalMs}
         FROM (SELECT d.server_id FROM server_health d JOIN servers s ON s.id = d.server_id
@@ -371,8 +373,9 @@ export function createPgHealthStore(): SharedHealthStore {
       const rows = (yield* step(pg(tx)`SELECT state FROM server_health WHERE tenant = ${tenant} AND server_id = ${id} FOR UPDATE`)) as { state: string | null }[];
       return rows[0]?.state ?? null;
     },
-    *saveHealth(tx, tenant, id, state) {
-      yield* step(pg(tx)`UPDATE server_health SET state = ${state} WHERE tenant = ${tenant} AND server_id = ${id}`);
+    *saveHealth(tx, tenant, id, state, nextCheckAt) {
+      yield* step(pg(tx)`UPDATE server_health SET state = ${state}, next_check_at = GREATEST(next_check_at, ${nextCheckAt ?? 0})
+        WHERE tenant = ${tenant} AND server_id = ${id}`);
     },
     *loadHealth(tx) {
       const rows = (yield* step(pg(tx)`SELECT server_id, state FROM server_health WHERE state IS NOT NULL`)) as { server_id: string; state: string }[];
