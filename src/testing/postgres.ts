@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
@@ -64,11 +64,6 @@ export async function startPostgres(): Promise<PostgresServer> {
   let child: ChildProcess | undefined = await launch(bin, dataDir, dataRoot, port, user);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let n = 0;
-  const onExit = () => {
-    child?.kill("SIGKILL");
-    rmSync(dataRoot, { recursive: true, force: true });
-  };
-  process.once("exit", onExit);
   return {
     port,
     url,
@@ -86,12 +81,15 @@ export async function startPostgres(): Promise<PostgresServer> {
     async stop(options = {}) {
       const c = child;
       child = undefined;
-      process.off("exit", onExit);
       if (c && c.exitCode === null) {
         const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()));
-        // SIGINT is PostgreSQL's "fast" shutdown; SIGKILL a crash.
-        c.kill(options.hard ? "SIGKILL" : "SIGINT");
-        const timer = setTimeout(() => c.kill("SIGKILL"), 5000);
+        // SIGKILL of the postmaster is a crash; closing the watchdog's pipe a fast shutdown.
+        if (options.hard) {
+          const pid = postmasterPid(dataDir);
+          if (pid) process.kill(pid, "SIGKILL");
+        }
+        c.stdin?.end();
+        const timer = setTimeout(() => c.kill("SIGKILL"), 10_000);
         await exited;
         clearTimeout(timer);
       }
@@ -100,12 +98,25 @@ export async function startPostgres(): Promise<PostgresServer> {
   };
 }
 
+/**
+ * `postgres` runs under a small shell that holds a pipe from this process: when this process
+ * ends in any way (bun test does not run "exit" handlers), the pipe closes, and the shell stops
+ * PostgreSQL (fast shutdown) and removes its folder. No server outlives its test run.
+ */
+const WATCHDOG = `"$0" "$@" & pg=$!
+read _ignored
+kill -INT $pg 2>/dev/null
+wait $pg
+rm -rf "$SWITCHYARD_PG_ROOT"`;
+
 async function launch(bin: string, dataDir: string, socketDir: string, port: number, user: { uid: number; gid: number } | undefined): Promise<ChildProcess> {
-  const child = spawn(
-    join(bin, "postgres"),
-    ["-D", dataDir, "-p", String(port), "-k", socketDir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "max_connections=200", "-c", "shared_buffers=64MB"],
-    { uid: user?.uid, gid: user?.gid, stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const args = ["-D", dataDir, "-p", String(port), "-k", socketDir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "max_connections=200", "-c", "shared_buffers=64MB"];
+  const child = spawn("sh", ["-c", WATCHDOG, join(bin, "postgres"), ...args], {
+    uid: user?.uid,
+    gid: user?.gid,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", SWITCHYARD_PG_ROOT: socketDir },
+    stdio: ["pipe", "ignore", "pipe"],
+  });
   let log = "";
   child.stderr!.on("data", (chunk: Buffer) => {
     if (log.length < 20_000) log += chunk.toString();
@@ -116,8 +127,18 @@ async function launch(bin: string, dataDir: string, socketDir: string, port: num
     if (log.includes("ready to accept connections")) return child;
     await Bun.sleep(25);
   }
-  child.kill("SIGKILL");
+  child.stdin?.end();
   throw new Error(`postgres did not become ready in 20 s:\n${log}`);
+}
+
+/** The postmaster's pid, from its lock file. */
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 let shared: Promise<PostgresServer> | undefined;
