@@ -96,10 +96,14 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
       const degradedEntries: ServerEntry[] = [];
       let matched = 0;
       let up = 0;
+      let excluded = 0;
       for (const e of registry.pool(tenant)) {
-        if (exclude?.has(e.id)) continue;
         if (group && !e.groups.includes(group)) continue;
         if (caps.length && !hasAll(e.capabilities, caps)) continue;
+        if (exclude?.has(e.id)) {
+          excluded++;
+          continue;
+        }
         matched++;
         const status = registry.statusOf(e, now);
         if (status !== "online" && status !== "degraded") continue;
@@ -118,10 +122,10 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
       const [candidates, list] = online.length ? [online, entries] : [degraded, degradedEntries];
       if (candidates.length === 0) {
         const reason = matched === 0 ? "no_match" : up === 0 ? "none_available" : "all_at_capacity";
-        return { server: undefined, reason, algorithm, candidateCount: matched };
+        return { server: undefined, reason, algorithm, candidateCount: matched, excludedCount: excluded };
       }
       const i = pickWith(algorithm, candidates, stateOf(tenant, group), random);
-      return { server: registry.view(list[i]!, now), reason: undefined, algorithm, candidateCount: candidates.length };
+      return { server: registry.view(list[i]!, now), reason: undefined, algorithm, candidateCount: candidates.length, excludedCount: excluded };
     },
 
     /**

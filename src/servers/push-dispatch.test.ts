@@ -128,6 +128,36 @@ describe("push dispatch to HTTP backends", () => {
     expect(f.successRate).toBe(0);
   }, 60_000);
 
+  it("pushes a task again to the only backend that can take it after that backend failed it once", async () => {
+    let calls = 0;
+    const flaky = startBackend(() => (++calls === 1 ? new Response("first push fails", { status: 500 }) : Response.json({ status: "success", result: { via: "flaky", call: calls } })));
+    try {
+      const r = await post("/api/servers", { name: "once-failing", endpoints: { predict: `${flaky.url}/predict`, health: `${flaky.url}/health` }, apiKey: "key-once", maxConcurrent: 2, capabilities: ["flaky-only"] });
+      expect(r.status).toBe(200);
+      const serverId = ((await r.json()) as { serverId: string }).serverId;
+      const mod = sy.app.modules.servers as ServersModule;
+      await mod.domain.health.probe(mod.domain.registry.entry("default", serverId));
+      await waitFor("the backend online", async () => (await mod.domain.registry.get("default", serverId)).status === "online" || undefined);
+      const created = await post("/api/task", { type: "flaky-task", priority: 1, payload: { n: 1 }, capabilities: ["flaky-only"] });
+      expect(created.status).toBe(200);
+      const id = ((await created.json()) as { id: string }).id;
+      // Its only backend failed it: with that backend excluded nothing matches, so the
+      // dispatcher starts over with every backend instead of leaving the task pending for good.
+      let last: Record<string, any> = {};
+      const t = await waitFor("the task to succeed on its only backend", async () => {
+        last = await task(id);
+        return last.status === "COMPLETED" ? last : undefined;
+      }, 30_000).catch((e) => {
+        throw new Error(`${e}: ${JSON.stringify(last)}, backend calls ${calls}`);
+      });
+      expect(t.result).toEqual({ via: "flaky", call: 2 });
+      expect(t.attempts).toBeGreaterThanOrEqual(2);
+      await mod.domain.unregister("default", serverId);
+    } finally {
+      flaky.stop();
+    }
+  }, 40_000);
+
   it("ejects a backend after consecutive failed health probes and brings it back after passing ones", async () => {
     let healthy = false;
     const flaky = startBackend(

@@ -87,7 +87,9 @@ export function createPushDispatcher(deps: PushDispatcherDeps) {
             const group = typeof task.metadata?.group === "string" ? task.metadata.group : "";
             const pick = balancer.pick(tenant, { capabilities: task.requiredCapabilities, group, excludeServerIds: [...(failedOn.get(task.id) ?? [])] });
             if (!pick.server) {
-              if (pick.reason !== "no_match" && (failedOn.get(task.id)?.size ?? 0) > 0) failedOn.delete(task.id); // every backend was tried: start over
+              // Every backend that could take it already failed it (all excluded), or the others are
+              // down or full: start over with every backend next round.
+              if ((pick.reason !== "no_match" || pick.excludedCount > 0) && (failedOn.get(task.id)?.size ?? 0) > 0) failedOn.delete(task.id);
               continue;
             }
             const server = registry.entry(tenant, pick.server.id);

@@ -107,6 +107,8 @@ export interface PickResult {
   reason: NoServerReason | undefined;
   algorithm: Algorithm;
   candidateCount: number;
+  /** Servers that matched the request but were excluded by `excludeServerIds`. */
+  excludedCount: number;
 }
 
 export interface ServerLoad {
