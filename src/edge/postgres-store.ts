@@ -1,5 +1,5 @@
 import type { SQL } from "bun";
-import { RateLimiterPostgres } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterPostgres } from "rate-limiter-flexible";
 import type { RateLimitStore } from "./limiter.ts";
 
 /**
@@ -29,7 +29,9 @@ export function pgPoolOf(sql: SQL) {
  * database share them. Expired rows are deleted every 5 minutes by the first limiter only.
  * `slackSec` lengthens the store's own expiry (by this machine's clock, not the database's):
  * callers that put a window index in the key only need the store to reclaim old keys, and a
- * longer expiry keeps a skewed machine from resetting a live window.
+ * longer expiry keeps a skewed machine from resetting a live window. When PostgreSQL fails, each
+ * limiter counts in this process's memory until it answers again (rate-limiter-flexible's
+ * `insuranceLimiter`): limits stay per instance meanwhile, requests are not refused for it.
  */
 export function postgresRateLimitStore(sql: SQL, options: { tableName: string; slackSec?: number }): RateLimitStore {
   const client = pgPoolOf(sql);
@@ -47,6 +49,7 @@ export function postgresRateLimitStore(sql: SQL, options: { tableName: string; s
         keyPrefix,
         points,
         duration: durationSec + (options.slackSec ?? 0),
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration: durationSec }),
       });
     },
   };
