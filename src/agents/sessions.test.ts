@@ -1,14 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from "bun:test";
+import { afterEach, beforeAll, beforeEach, expect, it } from "bun:test";
 import { AppError } from "../core/errors.ts";
+import { describeDialects } from "../testing/dialects.ts";
+import { sharedPostgres } from "../testing/postgres.ts";
 import { createAgentsModule } from "./module.ts";
 import { openAgentsFixture } from "./testing.ts";
 
 const KEY = "sk-ant-session-key-0001";
 let f: Awaited<ReturnType<typeof openAgentsFixture>>;
-beforeEach(async () => {
-  f = await openAgentsFixture({ SWITCHYARD_AGENT_MAX_DAILY_TOKENS: "100", SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "3" });
-});
-afterEach(() => f.close());
 
 const reason = async (p: Promise<unknown> | (() => unknown)) => {
   try {
@@ -34,7 +32,15 @@ async function claim(tenant: string, id: string, leaseMs?: number) {
   return lease.fencingToken;
 }
 
-describe("agent sessions", () => {
+// The agents' store on each dialect (on PostgreSQL the task engine stays on its SQLite file: it has no PostgreSQL store yet).
+describeDialects("agent sessions", (open, dialect) => {
+  // Starting the test PostgreSQL (initdb) may take longer than a hook's default 5 s on a busy machine.
+  if (dialect === "postgres") beforeAll(async () => void (await sharedPostgres()), 120_000);
+  beforeEach(async () => {
+    const env = { SWITCHYARD_AGENT_MAX_DAILY_TOKENS: "100", SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "3" };
+    f = await openAgentsFixture(env, dialect === "postgres" ? { database: await open() } : {});
+  });
+  afterEach(() => f.close());
   it("keeps tenants apart: another tenant's session is not found, lists and quotas are per tenant", async () => {
     const a = await start("a");
     expect(await reason(() => f.agents.sessions.get("b", a.id))).toBe("SESSION_NOT_FOUND");

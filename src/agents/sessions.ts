@@ -68,6 +68,8 @@ const API_KEY = /^sk-ant-[A-Za-z0-9_-]{8,250}$/;
 const PERMISSION_MODES: PermissionMode[] = ["default", "acceptEdits", "bypassPermissions", "plan"];
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
 const MAX_EVENTS = 1000;
+/** How long a queued session may be without its task (created right after the session's write) before a catch-up ends it. */
+const TASK_CREATION_GRACE_MS = 60_000;
 const MAX_EVENT_BYTES = 256 * 1024;
 
 /** Checks an Anthropic key's shape (`sk-ant-…`); never echoes it. */
@@ -277,7 +279,9 @@ export function createSessions(deps: SessionsDeps) {
         const now = clock.now();
         await database.write(function* (tx) {
           const cur = yield* store.lockSession(tx, s.tenant, s.id);
-          if (!cur || FINAL_STATES.has(cur.state)) return;
+          // A claim is applied once: the live task event and the catch-up (`reconcile`) may both
+          // bring it, and the worker's first report may have applied it already.
+          if (!cur || cur.state !== "queued") return;
           yield* store.updateSession(tx, s.tenant, s.id, { state: STATE_CODES.processing, worker_id: t.workerId ?? "" });
           yield* appendInTx(tx, cur, [{ name: "status", data: { message: `Agent worker ${t.workerId ?? ""} started the session` } }], now);
         });
@@ -315,6 +319,9 @@ export function createSessions(deps: SessionsDeps) {
         if (!s) continue;
         const task = await tasks.getTask(tenant, s.taskId);
         if (!task) {
+          // A session's row is written before its task (on this or another instance): a young
+          // queued session without a task is being started, not one whose task was deleted.
+          if (s.state === "queued" && clock.now() - s.createdAt < TASK_CREATION_GRACE_MS) continue;
           await onTaskEvent({ kind: "deleted", task: { id: s.taskId, tenant, state: "cancelled", fencingToken: undefined, workerId: undefined, result: undefined, errorMessage: undefined, errorReason: undefined } });
           continue;
         }

@@ -1,16 +1,19 @@
-import { beforeEach, describe, expect, it } from "bun:test";
+import { beforeAll, beforeEach, describe, expect, it } from "bun:test";
 import { loadConfig } from "../config.ts";
 import { createManualClock } from "../core/clock.ts";
 import { AppError } from "../core/errors.ts";
 import { createSecretBox } from "../core/secret-box.ts";
 import { describeDialects } from "../testing/dialects.ts";
+import { sharedPostgres } from "../testing/postgres.ts";
 import { createAuth, type Auth } from "./auth.ts";
 import { DEVICE_CODE_TTL_MS, DEVICE_GRANT_TYPE } from "./device-flow.ts";
 import { normalizeUserCode } from "./tokens.ts";
 
 const owner = { tenant: "acme", userId: "user_1", roles: ["user"] };
 
-describeDialects("auth", (open) => {
+describeDialects("auth", (open, dialect) => {
+  // Starting the test PostgreSQL (initdb) may take longer than a hook's default 5 s on a busy machine.
+  if (dialect === "postgres") beforeAll(async () => void (await sharedPostgres()), 120_000);
   let clock: ReturnType<typeof createManualClock>;
   let auth: Auth;
 

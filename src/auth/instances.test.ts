@@ -28,7 +28,7 @@ describe.skipIf(!wanted)("auth across two instances [postgres]", () => {
     const secrets: SecretBox = await createSecretBox(crypto.getRandomValues(new Uint8Array(32)));
     const config = loadConfig({}).auth;
     [a, b] = dbs.map((database) => createAuth({ database, clock, secrets, config })) as [Auth, Auth];
-  });
+  }, 120_000);
   afterAll(async () => {
     for (const db of dbs) await db.close();
   });

@@ -1,14 +1,16 @@
-import { afterAll, describe, expect, it } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createManualClock } from "../core/clock.ts";
 import { createLogger } from "../core/logger.ts";
 import { openPostgresDatabase, type PgDatabase } from "../db/open.ts";
 import { describeDialects } from "../testing/dialects.ts";
-import { freshPostgresUrl } from "../testing/postgres.ts";
+import { freshPostgresUrl, sharedPostgres } from "../testing/postgres.ts";
 import { createEdge, rateLimitStoreFor } from "./edge.ts";
 import { createRateLimiter } from "./limiter.ts";
 import { parseRateLimits } from "./rate-limit-spec.ts";
 
-describeDialects("limiter", (open) => {
+describeDialects("limiter", (open, dialect) => {
+  // Starting the test PostgreSQL (initdb) may take longer than a hook's default 5 s on a busy machine.
+  if (dialect === "postgres") beforeAll(async () => void (await sharedPostgres()), 120_000);
   it("counts per key and window, aligned to the epoch of the injected clock", async () => {
     const clock = createManualClock(Date.UTC(2026, 0, 1, 0, 0, 59));
     const limiter = createRateLimiter({ policy: parseRateLimits("off;api=2/m"), clock, store: rateLimitStoreFor(await open()) });
@@ -43,6 +45,7 @@ const wanted = (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split
 
 describe.skipIf(!wanted)("rate limits across two instances [postgres]", () => {
   const dbs: PgDatabase[] = [];
+  beforeAll(async () => void (await sharedPostgres()), 120_000);
   afterAll(async () => {
     for (const db of dbs) await db.close();
   });
