@@ -29,6 +29,9 @@ describe.skipIf(!wanted)("agents across two instances [postgres]", () => {
     const env = { SWITCHYARD_AGENT_MAX_DAILY_TOKENS: "100", SWITCHYARD_AGENT_MAX_CONCURRENT_SESSIONS: "2", SWITCHYARD_GITHUB_WEBHOOK_SECRET: SECRET };
     a = await openAgentsFixture(env, { database: dbs[0]!, clock });
     b = await openAgentsFixture(env, { database: dbs[1]!, share: a });
+    // Started as a server starts them: each follows the other's session changes (the shared bus stands for NATS).
+    a.agents.start!();
+    b.agents.start!();
   }, 120_000);
   afterAll(async () => {
     await b?.close();
@@ -72,6 +75,27 @@ describe.skipIf(!wanted)("agents across two instances [postgres]", () => {
     expect(seen.at(-1)).toMatchObject({ name: "error", data: { reason: "SESSION_ENDED" } });
     // Ending through b cancelled the task too: the worker reporting through a no longer holds it.
     expect(await outcome(a.agents.sessions.appendEvents("t", s.id, lease.fencingToken, [{ name: "status", data: { message: "late" } }], undefined))).toBe("LEASE_LOST");
+  });
+
+  it("a watcher held by one instance follows live what a worker reports through the other", async () => {
+    const s = await start(a, "live");
+    const { lease } = await a.engine.scoped("live").claimTask({ id: s.taskId, workerId: "w1" });
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const watching = (async () => {
+      for await (const e of b.agents.sessions.watch("live", s.id, 0, ac.signal)) {
+        seen.push(e.name);
+        if (e.name === "complete") return;
+      }
+    })();
+    // The watcher has replayed what is stored and waits; the worker reports through a.
+    for (let i = 0; i < 400 && !seen.includes("status"); i++) await Bun.sleep(5);
+    await a.agents.sessions.appendEvents("live", s.id, lease.fencingToken, [{ name: "claude_start", data: { turn: 1, prompt: "do it" } }], undefined);
+    await a.agents.sessions.appendEvents("live", s.id, lease.fencingToken, [{ name: "complete", data: { sessionId: s.id, turns: 1 } }], undefined);
+    const timeout = setTimeout(() => ac.abort(), 10_000);
+    await watching;
+    clearTimeout(timeout);
+    expect(seen.slice(-2)).toEqual(["claude_start", "complete"]);
   });
 
   it("a Claude key stored through one instance serves sessions started on the other", async () => {

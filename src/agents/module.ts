@@ -20,6 +20,9 @@ import { createPgAgentStore, createSqliteAgentStore, type AgentStore } from "./s
 import { AGENT_QUEUE, type AgentTask, type AgentTaskEvent, type AgentTaskPort } from "./task-port.ts";
 import type { Json } from "./types.ts";
 
+/** Live-only bus subject (no stream captures it): `{ tenant, id }` of a session whose log or state changed. */
+export const SESSION_CHANGED = "agents.session.changed";
+
 export interface AgentsModule extends DomainModule {
   sessions: Sessions;
   pool: Pool;
@@ -180,6 +183,10 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
   });
   const pool = createPool({ tasks, database, store, clock: ctx.clock });
   const follower = followAgentTasks({ tasks, log: ctx.log, apply: (ev) => sessions.onTaskEvent(ev), stillNeeded: active, onEvent: (ev) => ev.task.workerId && pool.noteWorker(ev.task.tenant, ev.task.workerId) });
+  // With several instances (PostgreSQL, NATS) a worker's report through one instance must wake
+  // the watchers held by the others: a live-only bus subject carries "session changed".
+  const fanOut = database.dialect === "postgres";
+  const changes = new AbortController();
   sessions = createSessions({
     database: ctx.database,
     store,
@@ -192,7 +199,30 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     hasStoredClaudeKey: (tenant) => integrations.hasClaudeKey(tenant),
     waitMs: ctx.config.agentWaitMs,
     onActive: () => follower.ensure(() => sessions.reconcile()),
+    announce: fanOut
+      ? (tenant, id) =>
+          void ctx.bus.publish(SESSION_CHANGED, new TextEncoder().encode(JSON.stringify({ tenant, id }))).catch((error) => ctx.log.warn("agents: session change not announced", { error: String(error) }))
+      : undefined,
   });
+  const followChanges = async () => {
+    while (!changes.signal.aborted) {
+      let sub: ReturnType<typeof ctx.bus.subscribe> | undefined;
+      const stop = () => sub?.close();
+      changes.signal.addEventListener("abort", stop, { once: true });
+      try {
+        sub = ctx.bus.subscribe(SESSION_CHANGED);
+        for await (const m of sub) {
+          const { tenant, id } = JSON.parse(new TextDecoder().decode(m.data)) as { tenant: string; id: string };
+          sessions.wake(tenant, id);
+        }
+      } catch (error) {
+        if (!changes.signal.aborted) ctx.log.warn("agents: session changes resubscribed", { error: String(error) });
+      } finally {
+        changes.signal.removeEventListener("abort", stop);
+      }
+      if (!changes.signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
   return {
     name: "agents",
     dialects: ["sqlite", "postgres"],
@@ -208,6 +238,7 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     ],
     legacy: [claudeWorkerFamily({ environment: ctx.config.environment, metrics: ctx.metrics })],
     start() {
+      if (fanOut) void followChanges();
       void (async () => {
         await sessions.resume();
         // Sessions left running by a previous process: follow their tasks and catch up.
@@ -215,6 +246,7 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
       })().catch((error) => ctx.log.error("agents: sessions not resumed", { error: String(error) }));
     },
     async close() {
+      changes.abort();
       follower.stop();
       sessions.close();
     },

@@ -60,6 +60,11 @@ export interface SessionsDeps {
   waitMs: number;
   /** Called once a session's task exists: its changes must be followed from then on. */
   onActive(): void;
+  /**
+   * Tells the other instances that a session's log or state changed (their watchers re-read it);
+   * absent with one process (SQLite). The other instances call `wake` when told.
+   */
+  announce?(tenant: string, id: string): void;
 }
 
 const SESSION_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -131,7 +136,14 @@ export function createSessions(deps: SessionsDeps) {
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
   const keyOf = (tenant: string, id: string) => `${tenant}\u0000${id}`;
 
+  /** Wakes this instance's watchers of a session, and tells the other instances. */
   function notify(tenant: string, id: string): void {
+    deps.announce?.(tenant, id);
+    wake(tenant, id);
+  }
+
+  /** Wakes this instance's watchers of a session (they re-read the log from the store). */
+  function wake(tenant: string, id: string): void {
     const set = waiters.get(keyOf(tenant, id));
     if (!set) return;
     waiters.delete(keyOf(tenant, id));
@@ -311,6 +323,7 @@ export function createSessions(deps: SessionsDeps) {
 
   return {
     onTaskEvent,
+    wake,
 
     /** Applies the current state of every active session's task (what events may have been missed). */
     async reconcile(): Promise<void> {

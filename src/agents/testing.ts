@@ -25,8 +25,8 @@ import { createPrincipalResolver } from "../server/interceptors/auth.ts";
  * The engine runs on a SQLite file; the agents domain on the same file, or on `options.database`
  * (a PostgreSQL database: the agents' store on PostgreSQL while the task engine has none yet),
  * which the fixture does not close. `share`: a second instance of the agents domain over another
- * fixture's task engine, clock and secret key (the fleet's one engine and one
- * SWITCHYARD_SECRET_KEY); closing it leaves those to their owner.
+ * fixture's task engine, clock, secret key and bus (the fleet's one engine, one
+ * SWITCHYARD_SECRET_KEY, one NATS); closing it leaves those to their owner.
  */
 export async function openAgentsFixture(env: Record<string, string> = {}, options: { database?: Database; clock?: ManualClock; share?: AgentsFixture } = {}): Promise<AgentsFixture> {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-agents-"));
@@ -44,7 +44,7 @@ export async function openAgentsFixture(env: Record<string, string> = {}, option
     database,
     clock,
     log,
-    bus: createInProcessBus({ clock, log: createSqliteBusLog(engineDatabase) }),
+    bus: shared?.ctx.bus ?? createInProcessBus({ clock, log: createSqliteBusLog(engineDatabase) }),
     health: createHealthMonitor({ clock, checks: [] }),
     metrics: createRequestMetrics({ clock, version: "test" }),
     secrets: shared?.ctx.secrets ?? (await createSecretBox(Uint8Array.from(randomBytes(32)))),

@@ -59,6 +59,8 @@ export function createAuth(deps: AuthDeps): Auth {
     apiKeys: createApiKeys({ database, store, clock, secrets: deps.secrets }),
     purge: () =>
       database.write(function* (tx) {
+        // Every instance's hourly timer calls this; one at a time does the work.
+        if (!(yield* store.tryUpkeep(tx, "auth.purge"))) return 0;
         const before = clock.now() - 86_400_000;
         return (yield* store.purgeSessions(tx, before)) + (yield* store.purgeDevices(tx, before));
       }),

@@ -123,6 +123,12 @@ export interface AuthStore {
   purgeDevices(tx: Tx, before: number): Op<number>;
   /** Removes sessions that expired or were revoked before `before`; how many. */
   purgeSessions(tx: Tx, before: number): Op<number>;
+  /**
+   * Whether this write may do the fleet's once-per-tick upkeep named `name`: on PostgreSQL a
+   * transaction-level advisory lock that one instance at a time gets (the others skip their
+   * tick); SQLite has one process: always.
+   */
+  tryUpkeep(tx: Tx, name: string): Op<boolean>;
 
   upsertKey(tx: Tx, k: NewApiKey, now: number): Op<ApiKeyRow>;
   keysOfUser(tx: Tx, tenant: string, userId: string): Op<ApiKeyRow[]>;
@@ -197,6 +203,7 @@ export function createSqliteAuthStore(sqlite: Sqlite): AuthStore {
     exchangeDevice: (_tx, hash) => done(orUndefined(exchangeDevice.get(hash) as DeviceRow | null)),
     purgeDevices: (_tx, before) => done(purgeDevices.run(before).changes),
     purgeSessions: (_tx, before) => done(purgeSessions.run(before).changes),
+    tryUpkeep: () => done(true),
 
     upsertKey: (_tx, k, now) => done(upsertKey.get(k.id, k.tenant, k.userId, k.provider, k.keyName, k.sealed, k.masked, now, now) as ApiKeyRow),
     keysOfUser: (_tx, tenant, userId) => done(keysOfUser.all(tenant, userId) as ApiKeyRow[]),
@@ -283,6 +290,10 @@ export function createPgAuthStore(): AuthStore {
     },
     *purgeSessions(tx, before) {
       return ((yield* step(pg(tx)`DELETE FROM auth_sessions WHERE expires_at <= ${before} OR revoked_at <= ${before} RETURNING id`)) as unknown[]).length;
+    },
+    *tryUpkeep(tx, name) {
+      const [row] = (yield* step(pg(tx)`SELECT pg_try_advisory_xact_lock(hashtext(${name})) AS ok`)) as { ok: boolean }[];
+      return row!.ok;
     },
 
     *upsertKey(tx, k, now) {
