@@ -47,16 +47,18 @@ describe.skipIf(!wanted)("agents across two instances [postgres]", () => {
     );
 
   it("two instances racing for the last concurrent-session places: exactly the quota is admitted", async () => {
-    // The day's usage row exists already (a session started and ended): its lock, not the
-    // first insert of the row, must be what keeps the two instances apart.
-    const warm = await start(a, "race");
-    await b.agents.sessions.end("race", warm.id);
-    // Three starts on each instance at once, for 2 places in all.
-    const results = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => outcome(start(i % 2 ? a : b, "race"))));
-    expect(results.filter((r) => r === "OK").length).toBe(2);
-    expect(results.filter((r) => r === "QUOTA_EXCEEDED").length).toBe(4);
-    expect(await a.agents.quota.get("race")).toMatchObject({ activeSessions: 2, allowed: false, reason: "too many concurrent sessions" });
-    expect((await b.agents.sessions.list("race", { state: "queued" })).items.length).toBe(2);
+    for (const tenant of ["race-1", "race-2", "race-3"]) {
+      // The day's usage row exists already (a session started and ended): its lock, not the
+      // first insert of the row, must be what keeps the two instances apart.
+      const warm = await start(a, tenant);
+      await b.agents.sessions.end(tenant, warm.id);
+      // Four starts on each instance at once, for 2 places in all.
+      const results = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => outcome(start(i % 2 ? a : b, tenant))));
+      expect(results.filter((r) => r === "OK").length).toBe(2);
+      expect(results.filter((r) => r === "QUOTA_EXCEEDED").length).toBe(6);
+      expect(await a.agents.quota.get(tenant)).toMatchObject({ activeSessions: 2, allowed: false, reason: "too many concurrent sessions" });
+      expect((await b.agents.sessions.list(tenant, { state: "queued" })).items.length).toBe(2);
+    }
   });
 
   it("a session started on one instance is read, ended and replayed on the other; usage counts for both", async () => {
