@@ -192,3 +192,21 @@ if (which === "all" || which === "memory") {
       `| database file | ${r.fileMb.toFixed(0)} MB |\n\n${knn}`,
   );
 }
+
+if (which === "scale") {
+  const { scaleBench } = await import("./scale.ts");
+  const rows = await scaleBench();
+  const base = rows[0]!;
+  const table = [
+    "| setup | instances | tasks/s | ÷ SQLite | dispatch p50 ms | p99 ms | CPU µs/task: Switchyard | PostgreSQL | NATS | total |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map((r) => {
+      const c = r.cpuUsPerTask;
+      return `| ${r.setup} | ${r.instances} | ${r.tasksPerSecond} | ${(r.tasksPerSecond / base.tasksPerSecond).toFixed(2)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${c.switchyard} | ${c.postgres} | ${c.nats} | ${c.switchyard + c.postgres + c.nats} |`;
+    }),
+  ].join("\n");
+  await write(
+    "scale",
+    `End to end: ${process.env.BENCH_TASKS ?? 20000} tasks (~100-byte JSON) enqueued in batches of 500 by 4 producers and taken by ${process.env.BENCH_WORKERS ?? 16} worker streams completing in batches, producers and workers spread over the instances round robin; dispatch latency: one task at a time created through the first instance, pushed to a waiting worker on the last one. CPU per task from /proc (utime + stime) of each component over the end-to-end run. All components share this machine's cores.\n\n${table}`,
+  );
+}

@@ -27,6 +27,7 @@ case "$what" in
     bash scripts/setup-embeddings.sh >&2
     bash scripts/setup-sdk.sh >&2
     bash scripts/ensure-nats-server.sh >&2
+    bash scripts/ensure-postgres.sh >&2
     bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; browser tests will fail" >&2
     bash scripts/build-web.sh
     # The OpenAPI fuzz test's schemathesis and the Go worker test's protoc plugins (the tests
@@ -43,6 +44,7 @@ case "$what" in
     bash scripts/setup-embeddings.sh >&2
     bash scripts/setup-sdk.sh >&2 || echo "warning: the SDK test environments could not be installed; SDK tests will fail" >&2
     bash scripts/ensure-nats-server.sh >&2 || echo "warning: nats-server could not be installed; NATS tests will fail" >&2
+    bash scripts/ensure-postgres.sh >&2 || echo "warning: PostgreSQL could not be installed; PostgreSQL tests will fail" >&2
     bash scripts/ensure-chromium.sh >&2 || echo "warning: chromium could not be installed; browser tests will fail" >&2
     bash scripts/build-web.sh
     # bunfig.toml's [test] timeout is not applied by Bun 1.4.5 (measured: 5 s); the flag is.

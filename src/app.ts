@@ -40,6 +40,9 @@ import { createInsightsModule } from "./insights/module.ts";
 import { createRawRouter } from "./server/raw-route.ts";
 import { combineShapes } from "./server/rest/shapes.ts";
 import { createMemoryModule } from "./memory/module.ts";
+import { DialectError } from "./db/dialect.ts";
+import type { PgDatabase } from "./db/open.ts";
+import { createPgProbe } from "./db/pg-health.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -75,6 +78,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const shutdown = new AbortController();
   const metrics = createRequestMetrics({ clock, version: VERSION });
   const auth = createPrincipalResolver({ apiToken: config.apiToken, auth: config.auth });
+  const pgProbe = database.dialect === "postgres" ? createPgProbe((database as PgDatabase).pg, clock) : undefined;
   const health = createHealthMonitor({
     clock,
     checks: [
@@ -82,6 +86,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         name: "database",
         required: true,
         check() {
+          if (pgProbe) return pgProbe.state();
           database.sqlite.query("SELECT 1").get();
           return { status: "operational", message: `sqlite ${database.path}` };
         },
@@ -110,7 +115,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   // The bus: NATS when configured (JetStream for durable streams), else in-process over SQLite.
   const bus: Bus = config.natsUrl
-    ? await createNatsBus({ servers: config.natsUrl })
+    ? await createNatsBus({ servers: config.natsUrl, clock })
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   health.add({ name: "bus", required: false, check: () => bus.health() });
   new Counter({
@@ -127,19 +132,45 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
   const edge = createEdge({ config, clock, log });
-  const tasksModule = createTasksModule(ctx);
-  const workspacesModule = createWorkspacesModule(ctx, { tasks: tasksModule });
-  const memoryModule = await createMemoryModule(ctx, tasksModule.engine);
-  const modules: DomainModule[] = [
-    createAuthModule(ctx),
+  // On PostgreSQL only the modules whose stores run there are started (`DomainModule.dialects`);
+  // the RPCs of the others answer `unimplemented`, and /readyz and GetInfo name them.
+  const skipped: string[] = [];
+  const mount = async <M extends DomainModule>(name: string, make: () => M | Promise<M>, needs: (DomainModule | undefined)[] = []): Promise<M | undefined> => {
+    if (needs.some((n) => n === undefined)) return void skipped.push(name), undefined;
+    try {
+      const m = await make();
+      if (database.dialect !== "sqlite" && !(m.dialects ?? ["sqlite"]).includes(database.dialect)) {
+        await m.close?.();
+        return void skipped.push(name), undefined;
+      }
+      return m;
+    } catch (error) {
+      if (error instanceof DialectError) return void skipped.push(name), undefined;
+      throw error;
+    }
+  };
+  const tasksModule = await mount("tasks", () => createTasksModule(ctx));
+  const workspacesModule = await mount("workspaces", () => createWorkspacesModule(ctx, { tasks: tasksModule! }), [tasksModule]);
+  const memoryModule = await mount("memory", () => createMemoryModule(ctx, tasksModule!.engine), [tasksModule]);
+  const modules: DomainModule[] = ([
+    await mount("auth", () => createAuthModule(ctx)),
     tasksModule,
-    await createMailModule(ctx),
-    createServersModule(ctx, tasksModule),
-    createAgentsModule(ctx, { tasks: tasksModule, limiter: edge.limiter }),
+    await mount("mail", () => createMailModule(ctx)),
+    await mount("servers", () => createServersModule(ctx, tasksModule!), [tasksModule]),
+    await mount("agents", () => createAgentsModule(ctx, { tasks: tasksModule!, limiter: edge.limiter }), [tasksModule]),
     workspacesModule,
     memoryModule,
-    createInsightsModule(ctx, { tasks: tasksModule, workspaces: workspacesModule, memory: memoryModule }),
-  ];
+    await mount("insights", () => createInsightsModule(ctx, { tasks: tasksModule!, workspaces: workspacesModule!, memory: memoryModule! }), [tasksModule, workspacesModule, memoryModule]),
+  ] as (DomainModule | undefined)[]).filter((m): m is DomainModule => m !== undefined);
+  if (skipped.length) log.warn("modules without a store for this database are not started; their RPCs answer unimplemented", { database: database.dialect, modules: skipped });
+  health.add({
+    name: "modules",
+    required: false,
+    check: () =>
+      skipped.length
+        ? { status: "degraded", message: `not available on ${database.dialect}: ${skipped.join(", ")}` }
+        : { status: "operational", message: `every domain runs on ${database.dialect}` },
+  });
 
   const services: DescService[] = await loadServiceDescriptors();
   const implementations: ServiceRegistration[] = [
@@ -152,7 +183,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         authRequired: !auth.open,
         // The engines really in use (the memory domain's vector index and embedder included).
         engines: {
-          database: "sqlite",
+          database: database.dialect,
           bus: config.natsUrl ? "nats" : "in-process",
           vectors: config.qdrantUrl ? "qdrant" : "sqlite-vec",
           embeddings: config.embeddingsUrl ? `openai-compatible (${config.embeddingsModel})` : "builtin-lexical-v1",

@@ -119,6 +119,8 @@ export interface ServersConfig {
   pushQueues: string[];
   /** Base URL backends call back on (`PUT /api/task/:id`); undefined: the listener's address. */
   publicUrl: string | undefined;
+  /** On PostgreSQL: how often each instance reloads the registry, health states and algorithms (the bound on seeing another instance's changes). */
+  refreshMs: number;
 }
 
 /** A named static token for another service, mapped to a tenant and roles. */
@@ -220,6 +222,7 @@ export const VARIABLES = {
   SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "interval of backend health probes (default 10000)",
   SWITCHYARD_DISPATCH_TIMEOUT_MS: "time a backend has to answer a pushed task (default 30000)",
   SWITCHYARD_PUSH_QUEUES: "comma-separated queues pushed to HTTP backends (default: default)",
+  SWITCHYARD_SERVERS_REFRESH_MS: "on PostgreSQL, how often each instance reloads servers, health states and algorithms: the bound on seeing another instance's registration, maintenance or ejection in its balancer (default 1000)",
 } as const;
 
 /** Read by the `switchyard` CLI and the SDKs (cli/, sdk/), not by the server, which must not
@@ -397,6 +400,7 @@ export function loadConfig(env: Env = process.env): Config {
       dispatchTimeoutMs: int("SWITCHYARD_DISPATCH_TIMEOUT_MS", 30_000, 50, 3600 * 1000),
       pushQueues: (env.SWITCHYARD_PUSH_QUEUES ?? "default").split(",").map((q) => q.trim()).filter(Boolean),
       publicUrl: url("SWITCHYARD_PUBLIC_URL", ["http", "https"]),
+      refreshMs: int("SWITCHYARD_SERVERS_REFRESH_MS", 1000, 50, 600_000),
     },
     auth,
     rateLimits,

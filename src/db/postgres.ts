@@ -87,7 +87,10 @@ export async function createDatabaseClock(sql: SQL, everyMs = 10_000): Promise<D
 export interface PgCommitterStats {
   groups: number;
   operations: number;
+  /** Operations run again from their savepoint after a deadlock or serialization failure. */
   retries: number;
+  /** Groups rolled back and run again with savepoints because one of their operations failed. */
+  reruns: number;
   commitMs: number;
 }
 
@@ -106,8 +109,9 @@ const JOIN_WINDOW_MS = 2;
 
 /**
  * Group commit on PostgreSQL: operations submitted while a group is being prepared share one
- * transaction on the instance's writer connection, each in its own savepoint (one failing
- * operation is undone alone; a deadlock with another instance is retried from its savepoint),
+ * transaction on the instance's writer connection; a failing operation is undone alone (the group
+ * is run again with a savepoint per operation, see `guarded`; a deadlock with another instance is
+ * retried from its savepoint),
  * and each is answered after the COMMIT — with PostgreSQL's default `synchronous_commit = on`,
  * after the WAL holding it is flushed to disk.
  */
@@ -117,7 +121,7 @@ export function createPgCommitter(connect: () => Promise<ReservedSQL>) {
   let closed = false;
   let writer: ReservedSQL | undefined;
   let idle: (() => void)[] = [];
-  const stats: PgCommitterStats = { groups: 0, operations: 0, retries: 0, commitMs: 0 };
+  const stats: PgCommitterStats = { groups: 0, operations: 0, retries: 0, reruns: 0, commitMs: 0 };
 
   async function connection(): Promise<ReservedSQL> {
     writer ??= await connect();
@@ -133,6 +137,15 @@ export function createPgCommitter(connect: () => Promise<ReservedSQL>) {
     writer = undefined;
   }
 
+  /**
+   * Whether the next group runs each operation in a savepoint. Savepoints cost two round trips
+   * per operation, and most groups have no failing operation: a group first runs without them
+   * ("optimistic"); if any operation fails, the whole transaction is rolled back and the group runs
+   * again with a savepoint per operation (operation factories may run more than once, see
+   * OpDatabase). After a group that had a failure, the next one starts with savepoints.
+   */
+  let guarded = false;
+
   async function runGroup(group: PendingOp[]): Promise<void> {
     let conn: ReservedSQL;
     try {
@@ -144,31 +157,50 @@ export function createPgCommitter(connect: () => Promise<ReservedSQL>) {
       return;
     }
     const tx: PgTx = { dialect: "postgres", sql: conn };
+    const withSavepoints = guarded;
     const results: { ok: boolean; value: unknown }[] = [];
+    let failed = false;
     const started = performance.now();
     try {
       for (let i = 0; i < group.length; i++) {
-        for (let attempt = 0; ; attempt++) {
-          await conn.unsafe("SAVEPOINT op");
+        if (!withSavepoints) {
           try {
-            const value = await runAsync(group[i]!.op(tx));
-            await conn.unsafe("RELEASE op");
-            results[i] = { ok: true, value };
+            results[i] = { ok: true, value: await runAsync(group[i]!.op(tx)) };
+          } catch {
+            failed = true;
             break;
-          } catch (error) {
-            await conn.unsafe("ROLLBACK TO op");
-            await conn.unsafe("RELEASE op");
-            if (isRetryablePgError(error) && attempt < MAX_RETRIES) {
-              stats.retries++;
-              continue;
+          }
+        } else {
+          for (let attempt = 0; ; attempt++) {
+            await conn.unsafe("SAVEPOINT op");
+            try {
+              const value = await runAsync(group[i]!.op(tx));
+              await conn.unsafe("RELEASE op");
+              results[i] = { ok: true, value };
+              break;
+            } catch (error) {
+              await conn.unsafe("ROLLBACK TO op");
+              await conn.unsafe("RELEASE op");
+              if (isRetryablePgError(error) && attempt < MAX_RETRIES) {
+                stats.retries++;
+                continue;
+              }
+              results[i] = { ok: false, value: error };
+              failed = true;
+              break;
             }
-            results[i] = { ok: false, value: error };
-            break;
           }
         }
         if (i === group.length - 1 && queue.length > 0 && group.length < MAX_GROUP && performance.now() - started < JOIN_WINDOW_MS) {
           for (const p of queue.splice(0, MAX_GROUP - group.length)) group.push(p);
         }
+      }
+      if (!withSavepoints && failed) {
+        // One operation failed with no savepoint to undo it alone: undo the group, run it guarded.
+        await conn.unsafe("ROLLBACK");
+        stats.reruns++;
+        guarded = true;
+        return runGroup(group);
       }
       const t0 = performance.now();
       await conn.unsafe("COMMIT");
@@ -184,6 +216,7 @@ export function createPgCommitter(connect: () => Promise<ReservedSQL>) {
       for (const p of group) p.reject(unavailable(error));
       return;
     }
+    guarded = failed;
     stats.groups++;
     stats.operations += group.length;
     for (let i = 0; i < group.length; i++) {
@@ -275,7 +308,10 @@ export async function openPostgres(url: string, options: OpenPostgresOptions = {
     sql,
     clock,
     write: committer.write,
-    read: <T>(op: (tx: Tx) => Op<T>) => runAsync(op(readTx)),
+    read: <T>(op: (tx: Tx) => Op<T>) =>
+      runAsync(op(readTx)).catch((error: unknown) => {
+        throw unavailable(error);
+      }),
     stats: committer.stats,
     async close() {
       clock.close();

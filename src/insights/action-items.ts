@@ -5,8 +5,8 @@ import { loadManifest, storeBytes } from "../workspaces/blobs.ts";
 import { compareDrift } from "../workspaces/drift.ts";
 import { canonicalManifest, sha256Hex, type FileEntry } from "../workspaces/manifests.ts";
 import { listProjects } from "../workspaces/projects.ts";
-import { createSnapshot } from "../workspaces/snapshots.ts";
-import { getWorkspace, listWorkspaces, manifestOf, updateCurrentManifest } from "../workspaces/workspaces.ts";
+import { createSnapshot, findSnapshot } from "../workspaces/snapshots.ts";
+import { getWorkspace, listWorkspaces, manifestOf, updateCurrentManifest, findWorkspace } from "../workspaces/workspaces.ts";
 import { checkShape, notFound, page } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { startCall } from "./task-call.ts";
@@ -32,16 +32,16 @@ async function findItems(d: InsightsDomain, tenant: string): Promise<Found[]> {
   const found: Found[] = [];
   const latest = d.store.latestRuns(tenant);
   const ws = d.workspaces;
-  for (const p of listProjects(ws, tenant, 1000, "").items.slice(0, 100)) {
+  for (const p of (await listProjects(ws, tenant, 1000, "")).items.slice(0, 100)) {
     if (!p.mainWorkspaceId) continue;
-    for (const w of listWorkspaces(ws, tenant, p.id, 1000, "").items) {
+    for (const w of (await listWorkspaces(ws, tenant, p.id, 1000, "")).items) {
       if (w.id === p.mainWorkspaceId) continue;
       const r = await compareDrift(ws, tenant, w.id, undefined, false).catch(() => undefined);
       const diff = r?.diff;
       if (!diff || diff.added.length + diff.modified.length + diff.deleted.length === 0) continue;
       const severity = diff.modified.length >= 5 ? "high" : diff.modified.length > 0 ? "medium" : "low";
-      const main = ws.store.getWorkspace(tenant, p.mainWorkspaceId);
-      const since = main?.lastSnapshotId ? ws.store.getSnapshot(tenant, main.lastSnapshotId)?.createdAt : undefined;
+      const main = await findWorkspace(ws, tenant, p.mainWorkspaceId);
+      const since = main?.lastSnapshotId ? (await findSnapshot(ws, tenant, main.lastSnapshotId))?.createdAt : undefined;
       const id = `drift-${w.id}`;
       found.push({
         fingerprint: diff.sourceManifestHash,
@@ -74,7 +74,7 @@ async function findItems(d: InsightsDomain, tenant: string): Promise<Found[]> {
 
 export async function listActionItems(d: InsightsDomain, tenant: string, filter: { workspaceId: string; pageSize: number; pageToken: string }): Promise<{ items: ActionItem[]; next: string }> {
   const { limit, offset } = page(filter.pageSize, filter.pageToken, 50, 1000);
-  if (filter.workspaceId) getWorkspace(d.workspaces, tenant, filter.workspaceId);
+  if (filter.workspaceId) await getWorkspace(d.workspaces, tenant, filter.workspaceId);
   const all = (await findItems(d, tenant))
     .map((f) => f.item)
     .filter((i) => !filter.workspaceId || i.workspaceId === filter.workspaceId)
@@ -148,8 +148,8 @@ export async function createRun(d: InsightsDomain, tenant: string, itemId: strin
   if (item.actionType !== "run") throw new AppError("failed_precondition", "ACTION_ITEM_NOT_RUNNABLE", `items of type ${item.type} are acted on with ${item.actionType}, not runs`, { item_id: itemId });
   const active = d.store.runsOfItem(tenant, itemId, 10, 0).find((r) => r.status === "queued" || r.status === "running");
   if (active && !requestId) throw new AppError("failed_precondition", "RUN_IN_PROGRESS", `run ${active.id} of this item is ${active.status}`, { run_id: active.id });
-  const w = getWorkspace(d.workspaces, tenant, item.workspaceId);
-  const base = manifestOf(d.workspaces, w, true) ?? "";
+  const w = await getWorkspace(d.workspaces, tenant, item.workspaceId);
+  const base = await manifestOf(d.workspaces, w, true) ?? "";
   const entries = base ? (await loadManifest(d.workspaces, tenant, base)).files : [];
   const wanted = new Set(item.files);
   const runId = newId("run");
@@ -188,8 +188,8 @@ export async function applyRun(d: InsightsDomain, tenant: string, runId: string)
   if (run.status === "applied") return;
   if (run.status !== "ready" || !run.result) throw new AppError("failed_precondition", "RUN_NOT_READY", `run ${runId} is ${run.status}`, { run_id: runId, status: run.status });
   const ws = d.workspaces;
-  const w = getWorkspace(ws, tenant, run.workspaceId);
-  const current = manifestOf(ws, w, true) ?? "";
+  const w = await getWorkspace(ws, tenant, run.workspaceId);
+  const current = await manifestOf(ws, w, true) ?? "";
   const load = async (h: string) => new Map<string, FileEntry>((h ? (await loadManifest(ws, tenant, h)).files : []).map((f) => [f.path, f]));
   const [baseFiles, files] = await Promise.all([load(run.baseManifestHash), load(current)]);
   const conflict = run.result.files.find((f) => baseFiles.get(f.path)?.hash !== files.get(f.path)?.hash);
@@ -212,14 +212,18 @@ export async function applyRun(d: InsightsDomain, tenant: string, runId: string)
   await d.database.committer.run(() => d.store.updateRun(tenant, runId, { status: "applied", resultManifestHash: manifest.hash }, d.clock.now()));
 }
 
-/** Findings of an analysis (the drift analysis may return them) stored as `ai_` items. */
-export function storeFindings(d: InsightsDomain, tenant: string, workspaceId: string, findings: { type: string; severity: string; title: string; description?: string; files?: string[] }[], now: number): void {
-  const w = d.workspaces.store.getWorkspace(tenant, workspaceId);
-  if (!w) return;
+/** The workspace's project id (read before the write that stores findings: the workspace domain answers asynchronously). */
+export async function projectOfWorkspace(d: InsightsDomain, tenant: string, workspaceId: string): Promise<string | undefined> {
+  return (await findWorkspace(d.workspaces, tenant, workspaceId))?.projectId;
+}
+
+/** Findings of an analysis (the drift analysis may return them) stored as `ai_` items; `projectId` from projectOfWorkspace. */
+export function storeFindings(d: InsightsDomain, tenant: string, workspaceId: string, projectId: string | undefined, findings: { type: string; severity: string; title: string; description?: string; files?: string[] }[], now: number): void {
+  if (!projectId) return;
   for (const f of findings) {
     // One item per finding title and workspace: a repeated analysis does not duplicate it.
     const id = "ai_" + sha256Hex(`${workspaceId}\u0000${f.type}\u0000${f.title}`).slice(0, 24);
-    d.store.insertActionItem(tenant, { id, type: f.type, severity: f.severity, workspaceId, projectId: w.projectId, title: f.title, description: f.description ?? "", files: (f.files ?? []).slice(0, 100), createdAt: now });
+    d.store.insertActionItem(tenant, { id, type: f.type, severity: f.severity, workspaceId, projectId, title: f.title, description: f.description ?? "", files: (f.files ?? []).slice(0, 100), createdAt: now });
   }
 }
 

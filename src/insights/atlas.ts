@@ -1,4 +1,5 @@
 import { AppError, invalidArgument } from "../core/errors.ts";
+import { findSnapshot } from "../workspaces/snapshots.ts";
 import { newId } from "../core/ids.ts";
 import type { Json } from "../tasks/types.ts";
 import { loadManifest, readObject } from "../workspaces/blobs.ts";
@@ -58,10 +59,10 @@ function resolve(from: string, spec: string, files: Set<string>): string | undef
  * concepts whose name tokens they mention. At most 5000 concepts and 20000 edges (`truncated`).
  */
 export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: string, embed: boolean) {
-  const project = getProject(d.workspaces, tenant, projectId);
+  const project = await getProject(d.workspaces, tenant, projectId);
   if (embed && !d.memory) throw new AppError("unavailable", "EMBEDDER_UNAVAILABLE", "no embedder is configured in this server (the memory domain is not part of this build)", { project_id: projectId });
   if (!project.lastSnapshotId) throw new AppError("failed_precondition", "NO_SNAPSHOT", "the project has no snapshot", { project_id: projectId });
-  const snapshot = d.workspaces.store.getSnapshot(tenant, project.lastSnapshotId)!;
+  const snapshot = (await findSnapshot(d.workspaces, tenant, project.lastSnapshotId))!;
   const previous = d.store.atlasIndex(tenant, projectId);
   const decisions = d.store.listDecisions(tenant, projectId, 1000, 0);
   const decisionConcepts = d.store.concepts(tenant, projectId).filter((c) => c.layer === "decision").length;
@@ -155,8 +156,8 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
   return { conceptsCreated: concepts.size, edgesCreated: edges.size, snapshotId: snapshot.id, truncated, chunksCreated, embeddingsCreated };
 }
 
-export function getAtlas(d: InsightsDomain, tenant: string, projectId: string): { concepts: Concept[]; edges: Edge[] } {
-  getProject(d.workspaces, tenant, projectId);
+export async function getAtlas(d: InsightsDomain, tenant: string, projectId: string): Promise<{ concepts: Concept[]; edges: Edge[] }> {
+  await getProject(d.workspaces, tenant, projectId);
   return { concepts: d.store.concepts(tenant, projectId), edges: d.store.edges(tenant, projectId) };
 }
 
@@ -187,7 +188,7 @@ function chunksOf(concepts: Concept[], texts: Map<string, string>): { conceptId:
  * domain's vector index (a concept scores its best chunk); else token matching.
  */
 export async function searchAtlas(d: InsightsDomain, tenant: string, projectId: string, query: string, limit: number) {
-  getProject(d.workspaces, tenant, projectId);
+  await getProject(d.workspaces, tenant, projectId);
   if (!query.trim() || query.length > 1000) throw invalidArgument("query", "must be 1 to 1000 characters");
   if (limit < 0 || limit > 100) throw invalidArgument("limit", "must be between 0 and 100");
   if (!d.memory?.has(tenant, projectId)) return searchTokens(d, tenant, projectId, query, limit);
@@ -253,7 +254,7 @@ export function diagramKind(d: InsightsDomain): TaskKind {
  * graph, or the concept's neighbourhood; at most 300 concepts).
  */
 export async function createDiagram(d: InsightsDomain, tenant: string, projectId: string, input: { type: string; conceptId?: string; requestId: string }): Promise<Diagram> {
-  getProject(d.workspaces, tenant, projectId);
+  await getProject(d.workspaces, tenant, projectId);
   oneOf("type", input.type, DIAGRAM_KINDS);
   const all = d.store.concepts(tenant, projectId);
   if (all.length === 0) throw new AppError("failed_precondition", "ATLAS_EMPTY", "index the Atlas first (POST /v1/projects/{id}/atlas/index)", { project_id: projectId });
@@ -278,8 +279,8 @@ export async function createDiagram(d: InsightsDomain, tenant: string, projectId
   return d.store.diagramOfTask(tenant, taskId)!;
 }
 
-export function listDiagrams(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): { items: Diagram[]; next: string } {
-  getProject(d.workspaces, tenant, projectId);
+export async function listDiagrams(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): Promise<{ items: Diagram[]; next: string }> {
+  await getProject(d.workspaces, tenant, projectId);
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
   const items = d.store.listDiagrams(tenant, projectId, limit + 1, offset);
   return { items: items.slice(0, limit), next: items.length > limit ? String(offset + limit) : "" };

@@ -4,7 +4,7 @@ import { compareDrift, reportDrift } from "../workspaces/drift.ts";
 import { getProject } from "../workspaces/projects.ts";
 import { createSnapshot, getSnapshot } from "../workspaces/snapshots.ts";
 import { getWorkspace } from "../workspaces/workspaces.ts";
-import { ANALYSIS_TYPES, SEVERITIES, storeFindings } from "./action-items.ts";
+import { ANALYSIS_TYPES, projectOfWorkspace, SEVERITIES, storeFindings } from "./action-items.ts";
 import { checkShape } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { createSchedule } from "./schedules.ts";
@@ -38,9 +38,10 @@ export function analyzeKind(d: InsightsDomain): TaskKind {
   return {
     type: ANALYZE_TYPE,
     check: (r) => checkShape(r, { findings: { list: { type: { enum: ANALYSIS_TYPES }, severity: { enum: SEVERITIES }, title: "string", description: { optional: "text" }, files: { optional: "strings" } }, max: 50 } }),
-    apply(tenant, call, result, now) {
+    prepare: (tenant, call) => projectOfWorkspace(d, tenant, call.subject),
+    apply(tenant, call, result, now, _after, _task, projectId) {
       const findings = (result as { findings: { type: string; severity: string; title: string }[] }).findings;
-      if (findings.length) storeFindings(d, tenant, call.subject, findings, now);
+      if (findings.length) storeFindings(d, tenant, call.subject, projectId as string | undefined, findings, now);
       return result;
     },
   };
@@ -66,14 +67,14 @@ export async function runBackgroundJobs(d: InsightsDomain, tenant: string, tick:
     seen.add(c.workspaceId);
     let w;
     try {
-      w = getWorkspace(d.workspaces, tenant, c.workspaceId);
+      w = await getWorkspace(d.workspaces, tenant, c.workspaceId);
     } catch {
       continue;
     }
     const current = w.currentManifestHash;
     // As the seed: only workspaces that have a snapshot, and whose manifest moved since.
     if (!current || !w.lastSnapshotId) continue;
-    const last = getSnapshot(d.workspaces, tenant, w.lastSnapshotId);
+    const last = await getSnapshot(d.workspaces, tenant, w.lastSnapshotId);
     if (last.manifestHash === current) continue;
     const entry: BackgroundJobsOutcome["workspaces"][number] = { workspaceId: w.id, snapshotId: "" };
     out.workspaces.push(entry);
@@ -82,7 +83,7 @@ export async function runBackgroundJobs(d: InsightsDomain, tenant: string, tick:
         projectId: w.projectId, manifestHash: current, parents: [last.id], workspaceId: w.id, source: "system", summary: "Automatic snapshot", snapshotId: `auto_${w.id}_${tick}`,
       });
       entry.snapshotId = snapshot.id;
-      const project = getProject(d.workspaces, tenant, w.projectId);
+      const project = await getProject(d.workspaces, tenant, w.projectId);
       if (project.mainWorkspaceId && project.mainWorkspaceId !== w.id) {
         const r = await compareDrift(d.workspaces, tenant, w.id, undefined, false);
         if (r.diff) {

@@ -78,14 +78,14 @@ export function turnKind(d: InsightsDomain): TaskKind {
 }
 
 export async function createConversation(d: InsightsDomain, tenant: string, input: { workspaceId: string; title?: string }): Promise<Conversation> {
-  const w = getWorkspace(d.workspaces, tenant, input.workspaceId);
+  const w = await getWorkspace(d.workspaces, tenant, input.workspaceId);
   // A tenant's first conversation creates its built-in background-jobs schedule.
   await ensureBackgroundJobs(d, tenant);
   const title = (input.title ?? "").trim() || "New conversation";
   if (title.length > MAX_TITLE) throw invalidArgument("title", `at most ${MAX_TITLE} characters`);
   const now = d.clock.now();
   const c: Conversation = {
-    id: newId("conv"), projectId: w.projectId, workspaceId: w.id, title, manifestHash: manifestOf(d.workspaces, w, true) ?? "", status: "active",
+    id: newId("conv"), projectId: w.projectId, workspaceId: w.id, title, manifestHash: await manifestOf(d.workspaces, w, true) ?? "", status: "active",
     clearedAt: 0, lastSeq: 0, createdAt: now, updatedAt: now,
   };
   await d.database.committer.run(() => d.store.insertConversation(tenant, c));
@@ -108,9 +108,9 @@ export async function updateConversation(d: InsightsDomain, tenant: string, id: 
   }
   let manifestHash: string | undefined;
   if (set.workspaceId !== undefined && set.workspaceId !== c.workspaceId) {
-    const w = getWorkspace(d.workspaces, tenant, set.workspaceId);
+    const w = await getWorkspace(d.workspaces, tenant, set.workspaceId);
     if (w.projectId !== c.projectId) throw new AppError("invalid_argument", "WORKSPACE_NOT_IN_PROJECT", "a conversation moves only within its project", { field: "workspace_id" });
-    manifestHash = manifestOf(d.workspaces, w, true) ?? "";
+    manifestHash = await manifestOf(d.workspaces, w, true) ?? "";
   }
   const now = d.clock.now();
   const events: ConversationEvent[] = [];
@@ -142,7 +142,7 @@ export async function sendMessage(d: InsightsDomain, tenant: string, id: string,
   const c = getConversation(d, tenant, id);
   if (!prompt.trim()) throw invalidArgument("prompt", "is required");
   if (prompt.length > MAX_PROMPT) throw invalidArgument("prompt", `at most ${MAX_PROMPT} characters`);
-  const project = getProject(d.workspaces, tenant, c.projectId);
+  const project = await getProject(d.workspaces, tenant, c.projectId);
   const history = d.store.listMessages(tenant, id, HISTORY, 0, 0).filter((m) => m.status === "complete").map((m) => ({ role: m.role, content: m.content }));
   const userId = newId("msg");
   const assistantId = newId("msg");
@@ -250,10 +250,10 @@ export async function* watchConversation(d: InsightsDomain, tenant: string, id: 
 /** The project context of a conversation: project, workspace, brief, manifest and its size. */
 export async function projectInfo(d: InsightsDomain, tenant: string, id: string) {
   const c = getConversation(d, tenant, id);
-  const project = getProject(d.workspaces, tenant, c.projectId);
-  const w = getWorkspace(d.workspaces, tenant, c.workspaceId);
-  const current = manifestOf(d.workspaces, w, true) ?? "";
-  const snapshotManifest = manifestOf(d.workspaces, { ...w, currentManifestHash: null }, false) ?? "";
+  const project = await getProject(d.workspaces, tenant, c.projectId);
+  const w = await getWorkspace(d.workspaces, tenant, c.workspaceId);
+  const current = await manifestOf(d.workspaces, w, true) ?? "";
+  const snapshotManifest = await manifestOf(d.workspaces, { ...w, currentManifestHash: null }, false) ?? "";
   const files = current ? (await loadManifest(d.workspaces, tenant, current)).files : [];
   return {
     projectId: project.id, projectName: project.name, intent: project.intent, brief: project.brief, workspaceId: w.id, workspaceName: w.name,
@@ -276,13 +276,13 @@ export function summaryKind(): TaskKind {
  */
 export async function snapshotConversation(d: InsightsDomain, tenant: string, id: string, input: { generateSummary: boolean; requestId: string }) {
   const c = getConversation(d, tenant, id);
-  const w = getWorkspace(d.workspaces, tenant, c.workspaceId);
+  const w = await getWorkspace(d.workspaces, tenant, c.workspaceId);
   const info = await projectInfo(d, tenant, id);
   if (!info.manifestHash) throw new AppError("failed_precondition", "NO_MANIFEST", "the conversation's workspace has no files", { workspace_id: w.id });
   if (!info.isDirty) return { snapshotId: w.lastSnapshotId ?? "", manifestHash: info.manifestHash, wasDirty: false, summary: "" };
   let summary = "";
   if (input.generateSummary) {
-    const base = manifestOf(d.workspaces, { ...w, currentManifestHash: null }, false);
+    const base = await manifestOf(d.workspaces, { ...w, currentManifestHash: null }, false);
     const load = async (h: string | undefined) => new Map((h ? (await loadManifest(d.workspaces, tenant, h)).files : []).map((f) => [f.path, f.hash]));
     const [before, after] = await Promise.all([load(base), load(info.manifestHash)]);
     const payload = {

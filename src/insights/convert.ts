@@ -1,4 +1,6 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
+import { findProject } from "../workspaces/projects.ts";
+import { findWorkspace } from "../workspaces/workspaces.ts";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   ConversationEventSchema,
@@ -57,9 +59,9 @@ export function driftAnalysisMessage(a: DomainDrift): DriftAnalysis {
   });
 }
 
-export function conversationMessage(ws: WorkspaceDomain, tenant: string, c: T.Conversation, messageCount: number): Conversation {
-  const w = ws.store.getWorkspace(tenant, c.workspaceId);
-  const p = ws.store.getProject(tenant, c.projectId);
+export async function conversationMessage(ws: WorkspaceDomain, tenant: string, c: T.Conversation, messageCount: number): Promise<Conversation> {
+  const w = await findWorkspace(ws, tenant, c.workspaceId);
+  const p = await findProject(ws, tenant, c.projectId);
   return create(ConversationSchema, {
     id: c.id, workspaceId: c.workspaceId, title: c.title, workspaceName: w?.name ?? "", projectId: c.projectId, projectName: p?.name ?? "",
     manifestHash: c.manifestHash, messageCount, status: c.status, createdAt: ts(c.createdAt), updatedAt: ts(c.updatedAt),

@@ -38,8 +38,8 @@ export function decisionsKind(d: InsightsDomain): TaskKind {
   };
 }
 
-export function listDecisions(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): { items: Decision[]; next: string } {
-  getProject(d.workspaces, tenant, projectId);
+export async function listDecisions(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): Promise<{ items: Decision[]; next: string }> {
+  await getProject(d.workspaces, tenant, projectId);
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
   const items = d.store.listDecisions(tenant, projectId, limit + 1, offset);
   return { items: items.slice(0, limit), next: items.length > limit ? String(offset + limit) : "" };
@@ -51,7 +51,7 @@ export function listDecisions(d: InsightsDomain, tenant: string, projectId: stri
  * With no new message there is nothing to read: no task, nothing extracted.
  */
 export async function extractDecisions(d: InsightsDomain, tenant: string, projectId: string, requestId: string): Promise<{ decisions: Decision[]; taskId: string }> {
-  const project = getProject(d.workspaces, tenant, projectId);
+  const project = await getProject(d.workspaces, tenant, projectId);
   const since = d.store.lastExtraction(tenant, projectId);
   let budget = MAX_MESSAGES;
   const conversations = d.store

@@ -1,4 +1,5 @@
 import { AppError, invalidArgument } from "../core/errors.ts";
+import { findSnapshot } from "../workspaces/snapshots.ts";
 import { newId } from "../core/ids.ts";
 import type { Json, Task } from "../tasks/types.ts";
 import { listEnvVars } from "../workspaces/env-vars.ts";
@@ -91,13 +92,13 @@ export async function taskCredential(d: InsightsDomain, tenant: string, taskId: 
 
 // ---------------------------------------------------------------- settings
 
-export function getSettings(d: InsightsDomain, tenant: string, workspaceId: string): DeploySettings {
-  getWorkspace(d.workspaces, tenant, workspaceId);
+export async function getSettings(d: InsightsDomain, tenant: string, workspaceId: string): Promise<DeploySettings> {
+  await getWorkspace(d.workspaces, tenant, workspaceId);
   return d.store.getSettings(tenant, workspaceId) ?? { workspaceId, autoDeploy: false, runtimeOverride: "", buildCommand: "", startCommand: "", updatedAt: 0 };
 }
 
 export async function updateSettings(d: InsightsDomain, tenant: string, workspaceId: string, set: { autoDeploy?: boolean; runtimeOverride?: string; buildCommand?: string; startCommand?: string }): Promise<DeploySettings> {
-  const cur = getSettings(d, tenant, workspaceId);
+  const cur = await getSettings(d, tenant, workspaceId);
   if (set.runtimeOverride) oneOf("runtime_override", set.runtimeOverride, RUNTIMES);
   if ((set.buildCommand?.length ?? 0) > 4096) throw invalidArgument("build_command", "at most 4096 characters");
   if ((set.startCommand?.length ?? 0) > 4096) throw invalidArgument("start_command", "at most 4096 characters");
@@ -117,15 +118,15 @@ export async function maskedConnection(d: InsightsDomain, tenant: string, r: Res
   return Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, MASKED.test(k) ? "********" : v]));
 }
 
-export function listResources(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): { items: Resource[]; next: string } {
-  getProject(d.workspaces, tenant, projectId);
+export async function listResources(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): Promise<{ items: Resource[]; next: string }> {
+  await getProject(d.workspaces, tenant, projectId);
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
   const items = d.store.listResources(tenant, projectId, limit + 1, offset);
   return { items: items.slice(0, limit), next: items.length > limit ? String(offset + limit) : "" };
 }
 
-export function getResource(d: InsightsDomain, tenant: string, projectId: string, id: string): Resource {
-  getProject(d.workspaces, tenant, projectId);
+export async function getResource(d: InsightsDomain, tenant: string, projectId: string, id: string): Promise<Resource> {
+  await getProject(d.workspaces, tenant, projectId);
   const r = d.store.getResource(tenant, projectId, id);
   if (!r) throw notFound("RESOURCE_NOT_FOUND", "resource", id);
   return r;
@@ -148,7 +149,7 @@ function destroyKind(d: InsightsDomain): TaskKind {
 }
 
 export async function deleteResource(d: InsightsDomain, tenant: string, projectId: string, id: string): Promise<void> {
-  const r = getResource(d, tenant, projectId, id);
+  const r = await getResource(d, tenant, projectId, id);
   if (!d.store.getCredential(tenant, r.provider)) throw new AppError("failed_precondition", "CREDENTIAL_NOT_FOUND", `no ${r.provider} credential is stored`, { provider: r.provider });
   const { taskId } = await startCall(d, tenant, {
     type: DESTROY_TYPE, subject: r.id, title: `Destroy ${r.name}`, payload: { resource_id: r.id, provider: r.provider, provider_resource_id: r.providerResourceId, type: r.type } as unknown as Json,
@@ -164,11 +165,11 @@ export async function deleteResource(d: InsightsDomain, tenant: string, projectI
 // ---------------------------------------------------------------- detection
 
 export async function detectRequirements(d: InsightsDomain, tenant: string, projectId: string, manifestHash: string | undefined): Promise<{ detection: Detection; suggested: { type: string; provider: string; name: string; reason: string }[] }> {
-  const project = getProject(d.workspaces, tenant, projectId);
+  const project = await getProject(d.workspaces, tenant, projectId);
   let hash = manifestHash;
   if (hash !== undefined && !/^[0-9a-f]{64}$/.test(hash)) throw invalidArgument("manifest_hash", "must be 64 lowercase hex digits");
   if (!hash) {
-    hash = project.lastSnapshotId ? d.workspaces.store.getSnapshot(tenant, project.lastSnapshotId)?.manifestHash : undefined;
+    hash = project.lastSnapshotId ? (await findSnapshot(d.workspaces, tenant, project.lastSnapshotId))?.manifestHash : undefined;
     if (!hash) throw new AppError("failed_precondition", "NO_SNAPSHOT", "the project has no snapshot", { project_id: projectId });
   }
   const resources = d.store.listResources(tenant, projectId, 1000, 0);
@@ -195,8 +196,8 @@ function deployProvider(d: InsightsDomain, tenant: string): string | undefined {
 
 // ---------------------------------------------------------------- deployments
 
-export function listDeployments(d: InsightsDomain, tenant: string, workspaceId: string, limit: number, pageToken: string): { items: Deployment[]; next: string } {
-  getWorkspace(d.workspaces, tenant, workspaceId);
+export async function listDeployments(d: InsightsDomain, tenant: string, workspaceId: string, limit: number, pageToken: string): Promise<{ items: Deployment[]; next: string }> {
+  await getWorkspace(d.workspaces, tenant, workspaceId);
   const p = pageToken ? page(limit, pageToken, 20, 100) : limitOffset(limit, 0, 20, 100);
   const items = d.store.listDeployments(tenant, workspaceId, p.limit + 1, p.offset);
   return { items: items.slice(0, p.limit), next: items.length > p.limit ? String(p.offset + p.limit) : "" };
@@ -282,7 +283,7 @@ export interface DeployOutcome {
  * engine cancels the rest). Waits for the chain up to the deadline.
  */
 export async function deployProject(d: InsightsDomain, tenant: string, projectId: string, input: { workspaceId?: string; source?: string; requestId: string; conversationId?: string; wait?: boolean }): Promise<DeployOutcome> {
-  const project = getProject(d.workspaces, tenant, projectId);
+  const project = await getProject(d.workspaces, tenant, projectId);
   const trigger = input.source || "manual";
   oneOf("source", trigger, ["manual", "chat", "auto"]);
   if (input.requestId.length > 128) throw invalidArgument("request_id", "at most 128 characters");
@@ -290,14 +291,14 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
   if (!x) {
     const wsId = input.workspaceId || project.mainWorkspaceId;
     if (!wsId) throw new AppError("failed_precondition", "NO_MAIN_WORKSPACE", "the project has no main workspace", { project_id: projectId });
-    const w = getWorkspace(d.workspaces, tenant, wsId);
+    const w = await getWorkspace(d.workspaces, tenant, wsId);
     if (w.projectId !== projectId) throw notFound("WORKSPACE_NOT_FOUND", "workspace", wsId);
-    const manifest = manifestOf(d.workspaces, w, false);
+    const manifest = await manifestOf(d.workspaces, w, false);
     if (!manifest) throw new AppError("failed_precondition", "NO_MANIFEST", "the workspace has no manifest", { workspace_id: w.id });
     const provider = deployProvider(d, tenant);
     if (!provider) throw new AppError("failed_precondition", "CREDENTIAL_NOT_FOUND", "no provider credential is stored", { provider: "railway" });
     const { detection, suggested } = await detectRequirements(d, tenant, projectId, manifest);
-    const settings = getSettings(d, tenant, w.id);
+    const settings = await getSettings(d, tenant, w.id);
     const id = newId("dep");
     const tasks = { detect: newId("task"), provision: newId("task"), deploy: newId("task") };
     const now = d.clock.now();

@@ -38,8 +38,8 @@ export function nextStepsKind(d: InsightsDomain): TaskKind {
   };
 }
 
-export function listNextSteps(d: InsightsDomain, tenant: string, projectId: string, status: string, pageSize: number, pageToken: string): { items: NextStep[]; next: string } {
-  getProject(d.workspaces, tenant, projectId);
+export async function listNextSteps(d: InsightsDomain, tenant: string, projectId: string, status: string, pageSize: number, pageToken: string): Promise<{ items: NextStep[]; next: string }> {
+  await getProject(d.workspaces, tenant, projectId);
   const s = oneOf("status", status || "pending", STATUSES);
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
   const items = d.store.listNextSteps(tenant, projectId, s, limit + 1, offset);
@@ -51,7 +51,7 @@ export function listNextSteps(d: InsightsDomain, tenant: string, projectId: stri
  * [{ title, decision }], files: [path…] (≤ 500), pending: [title…], max_count }`.
  */
 export async function generateNextSteps(d: InsightsDomain, tenant: string, projectId: string, input: { maxCount: number; requestId: string }): Promise<{ steps: NextStep[]; taskId: string }> {
-  const project = getProject(d.workspaces, tenant, projectId);
+  const project = await getProject(d.workspaces, tenant, projectId);
   if (input.maxCount < 0 || input.maxCount > MAX_GENERATED) throw invalidArgument("max_count", `must be between 0 and ${MAX_GENERATED}`);
   const maxCount = input.maxCount || 5;
   const payload = {
@@ -67,7 +67,7 @@ export async function generateNextSteps(d: InsightsDomain, tenant: string, proje
 }
 
 export async function updateNextStep(d: InsightsDomain, tenant: string, projectId: string, id: string, set: { status?: string; helpful?: boolean }): Promise<void> {
-  getProject(d.workspaces, tenant, projectId);
+  await getProject(d.workspaces, tenant, projectId);
   if (set.status !== undefined) oneOf("status", set.status, STATUSES);
   if (set.status === undefined && set.helpful === undefined) throw invalidArgument("helpful", "is required");
   if (!d.store.getNextStep(tenant, projectId, id)) throw notFound("NEXT_STEP_NOT_FOUND", "next step", id);

@@ -30,8 +30,8 @@ import { generateNextSteps, listNextSteps, updateNextStep } from "./next-steps.t
 /** InsightService: next steps, decisions, drift analysis (task-backed calls). */
 export function insightService(d: InsightsDomain): Partial<ServiceImpl<typeof InsightService>> {
   return {
-    listNextSteps(req, ctx) {
-      const r = listNextSteps(d, tenantOf(ctx), req.projectId, req.status, req.pageSize, req.pageToken);
+    async listNextSteps(req, ctx) {
+      const r = await listNextSteps(d, tenantOf(ctx), req.projectId, req.status, req.pageSize, req.pageToken);
       return { nextSteps: r.items.map(cv.nextStepMessage), nextPageToken: r.next };
     },
     async generateNextSteps(req, ctx) {
@@ -48,9 +48,9 @@ export function insightService(d: InsightsDomain): Partial<ServiceImpl<typeof In
       await updateNextStep(d, tenantOf(ctx), req.projectId, req.nextStepId, { helpful: req.helpful });
       return { success: true };
     },
-    listDecisions(req, ctx) {
+    async listDecisions(req, ctx) {
       const tenant = tenantOf(ctx);
-      const r = listDecisions(d, tenant, req.projectId, req.pageSize, req.pageToken);
+      const r = await listDecisions(d, tenant, req.projectId, req.pageSize, req.pageToken);
       const links = req.includeLinks ? atlas.decisionLinks(d, tenant, req.projectId) : undefined;
       return { decisions: r.items.map((x) => cv.decisionMessage(x, links ? (links.get(x.id) ?? []) : undefined)), nextPageToken: r.next };
     },
@@ -66,20 +66,20 @@ export function insightService(d: InsightsDomain): Partial<ServiceImpl<typeof In
 
 /** ConversationService: conversations, messages (turns as tasks), events. */
 export function conversationService(d: InsightsDomain): Partial<ServiceImpl<typeof ConversationService>> {
-  const view = (tenant: string, c: ReturnType<typeof conv.getConversation>) => cv.conversationMessage(d.workspaces, tenant, c, d.store.countMessages(tenant, c.id));
+  const view = async (tenant: string, c: ReturnType<typeof conv.getConversation>) => await cv.conversationMessage(d.workspaces, tenant, c, d.store.countMessages(tenant, c.id));
   return {
     async createConversation(req, ctx) {
       const tenant = tenantOf(ctx);
-      return { conversation: view(tenant, await conv.createConversation(d, tenant, { workspaceId: req.workspaceId, title: req.title })) };
+      return { conversation: await view(tenant, await conv.createConversation(d, tenant, { workspaceId: req.workspaceId, title: req.title })) };
     },
-    listConversations(req, ctx) {
+    async listConversations(req, ctx) {
       const tenant = tenantOf(ctx);
       const r = conv.listConversations(d, tenant, req.limit, req.offset, req.pageToken);
-      return { conversations: r.items.map((c) => view(tenant, c)), nextPageToken: r.next };
+      return { conversations: await Promise.all(r.items.map((c) => view(tenant, c))), nextPageToken: r.next };
     },
-    getConversation(req, ctx) {
+    async getConversation(req, ctx) {
       const tenant = tenantOf(ctx);
-      return { conversation: view(tenant, conv.getConversation(d, tenant, req.conversationId)) };
+      return { conversation: await view(tenant, conv.getConversation(d, tenant, req.conversationId)) };
     },
     async updateConversation(req, ctx) {
       await conv.updateConversation(d, tenantOf(ctx), req.conversationId, { title: req.title, workspaceId: req.workspaceId });
@@ -205,16 +205,16 @@ export function infrastructureService(d: InsightsDomain): Partial<ServiceImpl<ty
       await infra.deleteCredential(d, tenantOf(ctx), req.provider);
       return { success: true };
     },
-    getDeploymentSettings(req, ctx) {
-      return { settings: cv.settingsMessage(infra.getSettings(d, tenantOf(ctx), req.workspaceId)) };
+    async getDeploymentSettings(req, ctx) {
+      return { settings: cv.settingsMessage(await infra.getSettings(d, tenantOf(ctx), req.workspaceId)) };
     },
     async updateDeploymentSettings(req, ctx) {
       const s = await infra.updateSettings(d, tenantOf(ctx), req.workspaceId, { autoDeploy: req.autoDeploy, runtimeOverride: req.runtimeOverride, buildCommand: req.buildCommand, startCommand: req.startCommand });
       return { settings: cv.settingsMessage(s) };
     },
-    listDeployments(req, ctx) {
+    async listDeployments(req, ctx) {
       if (req.limit < 0) throw invalidArgument("limit", "must not be negative");
-      const r = infra.listDeployments(d, tenantOf(ctx), req.workspaceId, req.limit, req.pageToken);
+      const r = await infra.listDeployments(d, tenantOf(ctx), req.workspaceId, req.limit, req.pageToken);
       return { deployments: r.items.map(cv.deploymentMessage), nextPageToken: r.next };
     },
     async updateDeploymentStatus(req, ctx) {
@@ -223,12 +223,12 @@ export function infrastructureService(d: InsightsDomain): Partial<ServiceImpl<ty
     },
     async listResources(req, ctx) {
       const tenant = tenantOf(ctx);
-      const r = infra.listResources(d, tenant, req.projectId, req.pageSize, req.pageToken);
+      const r = await infra.listResources(d, tenant, req.projectId, req.pageSize, req.pageToken);
       return { resources: await Promise.all(r.items.map((x) => resource(tenant, x))), nextPageToken: r.next };
     },
     async getResource(req, ctx) {
       const tenant = tenantOf(ctx);
-      return { resource: await resource(tenant, infra.getResource(d, tenant, req.projectId, req.resourceId)) };
+      return { resource: await resource(tenant, await infra.getResource(d, tenant, req.projectId, req.resourceId)) };
     },
     async deleteResource(req, ctx) {
       await infra.deleteResource(d, tenantOf(ctx), req.projectId, req.resourceId);
@@ -264,16 +264,16 @@ export function atlasService(d: InsightsDomain): Partial<ServiceImpl<typeof Atla
     async searchAtlas(req, ctx) {
       return { results: await atlas.searchAtlas(d, tenantOf(ctx), req.projectId, req.query, req.limit) };
     },
-    getAtlas(req, ctx) {
-      const g = atlas.getAtlas(d, tenantOf(ctx), req.projectId);
+    async getAtlas(req, ctx) {
+      const g = await atlas.getAtlas(d, tenantOf(ctx), req.projectId);
       return { concepts: g.concepts.map((c) => cv.conceptMessage(req.projectId, c)), edges: g.edges.map(cv.edgeMessage) };
     },
     async indexAtlas(req, ctx) {
       const r = await atlas.indexAtlas(d, tenantOf(ctx), req.projectId, req.embed);
       return { conceptsCreated: r.conceptsCreated, edgesCreated: r.edgesCreated, chunksCreated: r.chunksCreated, embeddingsCreated: r.embeddingsCreated, snapshotId: r.snapshotId, truncated: r.truncated };
     },
-    listDiagrams(req, ctx) {
-      const r = atlas.listDiagrams(d, tenantOf(ctx), req.projectId, req.pageSize, req.pageToken);
+    async listDiagrams(req, ctx) {
+      const r = await atlas.listDiagrams(d, tenantOf(ctx), req.projectId, req.pageSize, req.pageToken);
       return { diagrams: r.items.map(cv.diagramMessage), nextPageToken: r.next };
     },
     async createDiagram(req, ctx) {
@@ -322,7 +322,7 @@ export function workspaceDeployService(d: InsightsDomain): Partial<ServiceImpl<t
   return {
     async deployWorkspace(req, ctx) {
       const tenant = tenantOf(ctx);
-      const w = getWorkspace(d.workspaces, tenant, req.workspaceId);
+      const w = await getWorkspace(d.workspaces, tenant, req.workspaceId);
       const r = await infra.deployProject(d, tenant, w.projectId, { workspaceId: w.id, source: "manual", requestId: req.requestId ? `ws:${w.id}:${req.requestId}` : "", wait: false });
       return { deploymentId: r.deployment.id, status: r.deployment.status };
     },

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createManualClock } from "../core/clock.ts";
 import { AppError } from "../core/errors.ts";
 import { openDatabase } from "../db/client.ts";
+import { describeDialects } from "../testing/dialects.ts";
 import { createInProcessBus } from "../bus/in-process.ts";
 import { createLeases, type LeaseEvent } from "./leases.ts";
 import { createMessages } from "./messages.ts";
@@ -21,13 +22,13 @@ async function caught(p: Promise<unknown>): Promise<AppError> {
   throw new Error("expected an AppError");
 }
 
-describe("file leases", () => {
+describeDialects("file leases", (openDatabase) => {
   let f: MailFixture;
   afterEach(async () => {
     await f?.close();
   });
   const open = async () => {
-    f = await createMailFixture();
+    f = await createMailFixture({ database: await openDatabase() });
     return f.mail.leases;
   };
 
@@ -170,14 +171,9 @@ describe("file leases", () => {
   });
 });
 
-describe("lease races", () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
+describeDialects("lease races", (openDatabase) => {
   it("gives a contended path to exactly one of 32 concurrent acquirers", async () => {
-    const f = await createMailFixture();
+    const f = await createMailFixture({ database: await openDatabase() });
     const results = await Promise.allSettled(Array.from({ length: 32 }, (_, i) => f.mail.leases.acquire({ path: "hot.ts", holder: `agent-${i}`, ttlMs: 10_000 })));
     const won = results.filter((r) => r.status === "fulfilled");
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -187,50 +183,9 @@ describe("lease races", () => {
     await f.close();
   });
 
-  it("never has two holders at once: 16 acquirers on two database connections racing acquire and release", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "switchyard-lease-race-"));
-    dirs.push(dir);
-    const path = join(dir, "switchyard.db");
-    // Two connections with their own group committers stand for two server processes.
-    const instances = [openDatabase(path), openDatabase(path)].map((database) => {
-      const messages = createMessages({ bus: createInProcessBus() });
-      return { database, leases: createLeases({ database, messages }) };
-    });
-    let holders = 0;
-    let maxHolders = 0;
-    let grants = 0;
-    const tokens: number[] = [];
-    const deadline = Date.now() + 1_500;
-    await Promise.all(
-      Array.from({ length: 16 }, async (_, i) => {
-        const { leases } = instances[i % 2]!;
-        while (Date.now() < deadline) {
-          try {
-            const lease = await leases.acquire({ path: "shared/file.ts", holder: `agent-${i}`, ttlMs: 60_000 });
-            holders++;
-            maxHolders = Math.max(maxHolders, holders);
-            grants++;
-            tokens.push(lease.fencingToken);
-            await Bun.sleep(1);
-            holders--;
-            await leases.release({ path: "shared/file.ts", fencingToken: lease.fencingToken });
-          } catch (e) {
-            if (!(e instanceof AppError) || e.reason !== "LEASE_HELD") throw e;
-            await Bun.sleep(Math.random() * 2);
-          }
-        }
-      }),
-    );
-    expect(maxHolders).toBe(1);
-    expect(grants).toBeGreaterThan(5);
-    // Tokens grow strictly in grant order.
-    for (let i = 1; i < tokens.length; i++) expect(tokens[i]!).toBeGreaterThan(tokens[i - 1]!);
-    for (const x of instances) await x.database.close();
-  }, 20_000);
-
   it("keeps at most one holder per path through any interleaving of acquire, renew, release and time (property)", async () => {
     const clock = createManualClock(Date.UTC(2026, 0, 1));
-    const f = await createMailFixture({ clock });
+    const f = await createMailFixture({ clock, database: await openDatabase() });
     const leases = f.mail.leases;
     const op = fc.oneof(
       fc.record({ kind: fc.constant("acquire" as const), who: fc.integer({ min: 0, max: 3 }), path: fc.integer({ min: 0, max: 1 }), ttl: fc.integer({ min: 1, max: 5 }) }),
@@ -311,4 +266,52 @@ describe("lease races", () => {
     );
     await f.close();
   }, 30_000);
+});
+
+describe("lease races (two SQLite connections)", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("never has two holders at once: 16 acquirers on two database connections racing acquire and release", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchyard-lease-race-"));
+    dirs.push(dir);
+    const path = join(dir, "switchyard.db");
+    // Two connections with their own group committers stand for two server processes.
+    const instances = [openDatabase(path), openDatabase(path)].map((database) => {
+      const messages = createMessages({ bus: createInProcessBus() });
+      return { database, leases: createLeases({ database, messages }) };
+    });
+    let holders = 0;
+    let maxHolders = 0;
+    let grants = 0;
+    const tokens: number[] = [];
+    const deadline = Date.now() + 1_500;
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, i) => {
+        const { leases } = instances[i % 2]!;
+        while (Date.now() < deadline) {
+          try {
+            const lease = await leases.acquire({ path: "shared/file.ts", holder: `agent-${i}`, ttlMs: 60_000 });
+            holders++;
+            maxHolders = Math.max(maxHolders, holders);
+            grants++;
+            tokens.push(lease.fencingToken);
+            await Bun.sleep(1);
+            holders--;
+            await leases.release({ path: "shared/file.ts", fencingToken: lease.fencingToken });
+          } catch (e) {
+            if (!(e instanceof AppError) || e.reason !== "LEASE_HELD") throw e;
+            await Bun.sleep(Math.random() * 2);
+          }
+        }
+      }),
+    );
+    expect(maxHolders).toBe(1);
+    expect(grants).toBeGreaterThan(5);
+    // Tokens grow strictly in grant order.
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]!).toBeGreaterThan(tokens[i - 1]!);
+    for (const x of instances) await x.database.close();
+  }, 20_000);
 });

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from "../core/clock.ts";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import type { Database } from "../db/client.ts";
+import { createPgLeaseStore, createSqliteLeaseStore, type LeaseRow, type LeaseStore } from "./lease-store.ts";
 import { DEFAULT_TENANT } from "../core/principal.ts";
 import type { MailMessage, Messages } from "./messages.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./pages.ts";
@@ -73,81 +74,35 @@ export const MAX_LEASE_TTL_MS = 24 * 3600_000;
 export const LEASE_EVENT_SENDER = "switchyard";
 const MAX_HOLDER = 128;
 
-interface Row {
-  tenant: string;
-  path: string;
-  holder: string;
-  token: number;
-  ttl_ms: number;
-  acquired_at: number;
-  expires_at: number;
-}
+const toLease = (r: LeaseRow): Lease => ({ path: r.path, holder: r.holder, fencingToken: r.token, acquireTime: r.acquired_at, expireTime: r.expires_at });
 
-const toLease = (r: Row): Lease => ({ path: r.path, holder: r.holder, fencingToken: r.token, acquireTime: r.acquired_at, expireTime: r.expires_at });
+/** Most times an acquire reads the path again after another instance granted it under its feet. */
+const MAX_INSERT_RACES = 3;
 
 /**
- * Creates the lease half of the mail domain over the `mail_leases` table. Every change runs
- * inside the group committer (answered after commit); a lease is held while
- * `expires_at > clock.now()`. Events are published after the commit that made them.
+ * Creates the lease half of the mail domain over the `mail_leases` table (SQLite or
+ * PostgreSQL). Every change is one operation in the group committer (answered after commit);
+ * a lease is held while `expires_at > clock.now()`. Events are published after the commit that
+ * made them, as mail messages on the Bus (NATS when several instances share the database), so
+ * every instance's watchers see each event once.
  */
 export function createLeases(deps: LeasesDeps): Leases {
-  const statements = prepare(deps.database);
+  const { database } = deps;
+  const store = database.dialect === "sqlite" ? createSqliteLeaseStore(database.sqlite) : createPgLeaseStore();
   const scopes = new Map<string, Leases>();
   const forTenant = (tenant: string): Leases => {
     let l = scopes.get(tenant);
-    if (!l) scopes.set(tenant, (l = createTenantLeases(deps, statements, tenant, forTenant)));
+    if (!l) scopes.set(tenant, (l = createTenantLeases(deps, store, tenant, forTenant)));
     return l;
   };
   return forTenant(DEFAULT_TENANT);
 }
 
-/** Every statement filters by tenant (?9), except the sweeper's, which serves all tenants. */
-function prepare(database: Database) {
-  const { sqlite } = database;
-  return {
-    selectPath: sqlite.prepare<Row, never[]>("SELECT * FROM mail_leases WHERE tenant = ?9 AND path = ?1"),
-    deletePath: sqlite.prepare<unknown, never[]>("DELETE FROM mail_leases WHERE tenant = ?9 AND path = ?1"),
-    insert: sqlite.prepare<Row, never[]>(
-      "INSERT INTO mail_leases (path, holder, token, ttl_ms, acquired_at, expires_at, tenant) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?9) RETURNING *",
-    ),
-    extend: sqlite.prepare<Row, never[]>("UPDATE mail_leases SET expires_at = ?2, ttl_ms = ?3 WHERE tenant = ?9 AND path = ?1 RETURNING *"),
-    nextToken: sqlite.prepare<{ value: number }, []>(
-      "INSERT INTO mail_counters (name, value) VALUES ('lease_token', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-    ),
-    expiredRows: sqlite.prepare<Row, [number]>("DELETE FROM mail_leases WHERE expires_at <= ?1 RETURNING *"),
-    listRows: sqlite.prepare<Row, never[]>(
-      "SELECT * FROM mail_leases WHERE tenant = ?9 AND path >= ?1 AND substr(path, 1, length(?1)) = ?1 AND path > ?2 AND expires_at > ?3 ORDER BY path LIMIT ?4",
-    ),
-    listHolderRows: sqlite.prepare<Row, never[]>(
-      "SELECT * FROM mail_leases WHERE tenant = ?9 AND holder = ?5 AND path >= ?1 AND substr(path, 1, length(?1)) = ?1 AND path > ?2 AND expires_at > ?3 ORDER BY path LIMIT ?4",
-    ),
-  };
-}
-
-function createTenantLeases(deps: LeasesDeps, st: ReturnType<typeof prepare>, tenant: string, forTenant: (tenant: string) => Leases): Leases {
+function createTenantLeases(deps: LeasesDeps, store: LeaseStore, tenant: string, forTenant: (tenant: string) => Leases): Leases {
   const { database } = deps;
   const messages = deps.messages.forTenant(tenant);
   const clock = deps.clock ?? systemClock;
   const onEventError = deps.onEventError ?? ((error, e) => console.error(`mail: could not publish lease event ${e.type} for ${e.lease.path}:`, error));
-
-  const { committer } = database;
-  // Parameters are numbered as the SQL names them (?1..?6), the tenant is ?9.
-  const args = (...v: (string | number)[]) => {
-    const out: (string | number | null)[] = [null, null, null, null, null, null, null, null, tenant];
-    v.forEach((x, i) => (out[i] = x));
-    return out as never[];
-  };
-  const selectPath = { get: (path: string) => st.selectPath.get(...args(path)) };
-  const deletePath = { run: (path: string) => st.deletePath.run(...args(path)) };
-  const insert = {
-    get: (path: string, holder: string, token: number, ttl: number, at: number, exp: number) => st.insert.get(...args(path, holder, token, ttl, at, exp)),
-  };
-  const extend = { get: (path: string, exp: number, ttl: number) => st.extend.get(...args(path, exp, ttl)) };
-  const { nextToken, expiredRows } = st;
-  const listRows = { all: (prefix: string, after: string, now: number, limit: number) => st.listRows.all(...args(prefix, after, now, limit)) };
-  const listHolderRows = {
-    all: (prefix: string, after: string, now: number, limit: number, holder: string) => st.listHolderRows.all(...args(prefix, after, now, limit, holder)),
-  };
 
   async function emit(type: LeaseEventType, lease: Lease, inTenant = tenant): Promise<void> {
     const payload = {
@@ -178,24 +133,32 @@ function createTenantLeases(deps: LeasesDeps, st: ReturnType<typeof prepare>, te
       const path = normalizeLeasePath(input.path);
       const holder = validateHolder(input.holder);
       const ttl = validateTtl(input.ttlMs);
-      const outcome = await committer.run(() => {
-        const now = clock.now();
-        const row = selectPath.get(path);
-        let expired: Lease | undefined;
-        if (row) {
-          if (row.expires_at > now) {
-            if (row.holder === holder) return { lease: toLease(extend.get(path, now + ttl, ttl)!), renewed: true as const };
-            throw new AppError("aborted", "LEASE_HELD", `${path} is leased by ${row.holder} until ${new Date(row.expires_at).toISOString()}`, {
-              path,
-              holder: row.holder,
-              expire_time: new Date(row.expires_at).toISOString(),
-            });
+      const outcome = await database.write(function* (tx) {
+        for (let race = 0; ; race++) {
+          const now = clock.now();
+          const row = yield* store.lock(tx, tenant, path);
+          let expired: Lease | undefined;
+          if (row) {
+            if (row.expires_at > now) {
+              if (row.holder === holder) return { lease: toLease((yield* store.extend(tx, tenant, path, now + ttl, ttl))!), renewed: true as const };
+              throw new AppError("aborted", "LEASE_HELD", `${path} is leased by ${row.holder} until ${new Date(row.expires_at).toISOString()}`, {
+                path,
+                holder: row.holder,
+                expire_time: new Date(row.expires_at).toISOString(),
+              });
+            }
+            expired = toLease(row);
+            yield* store.remove(tx, tenant, path);
           }
-          expired = toLease(row);
-          deletePath.run(path);
+          const token = yield* store.nextToken(tx);
+          const inserted = yield* store.insert(tx, { tenant, path, holder, token, ttl_ms: ttl, acquired_at: now, expires_at: now + ttl });
+          if (inserted) return { lease: toLease(inserted), expired, renewed: false as const };
+          // PostgreSQL: another instance granted the free path after our read and committed
+          // first; read it again (held by another: LEASE_HELD; by this holder: extended).
+          if (race >= MAX_INSERT_RACES) {
+            throw new AppError("unavailable", "LEASE_CONTENDED", `${path} changed hands too often while being acquired; retry`, { path });
+          }
         }
-        const token = nextToken.get()!.value;
-        return { lease: toLease(insert.get(path, holder, token, ttl, now, now + ttl)!), expired, renewed: false as const };
       });
       if ("expired" in outcome && outcome.expired) await emit("expired", outcome.expired);
       await emit(outcome.renewed ? "renewed" : "acquired", outcome.lease);
@@ -206,12 +169,12 @@ function createTenantLeases(deps: LeasesDeps, st: ReturnType<typeof prepare>, te
       const path = normalizeLeasePath(input.path);
       const token = validateToken(input.fencingToken);
       const ttlIn = input.ttlMs === undefined ? undefined : validateTtl(input.ttlMs);
-      const lease = await committer.run(() => {
+      const lease = await database.write(function* (tx) {
         const now = clock.now();
-        const row = selectPath.get(path);
+        const row = yield* store.lock(tx, tenant, path);
         if (!row || row.token !== token || row.expires_at <= now) throw lost(path, token);
         const ttl = ttlIn ?? row.ttl_ms;
-        return toLease(extend.get(path, now + ttl, ttl)!);
+        return toLease((yield* store.extend(tx, tenant, path, now + ttl, ttl))!);
       });
       await emit("renewed", lease);
       return lease;
@@ -220,11 +183,11 @@ function createTenantLeases(deps: LeasesDeps, st: ReturnType<typeof prepare>, te
     async release(input) {
       const path = normalizeLeasePath(input.path);
       const token = validateToken(input.fencingToken);
-      const lease = await committer.run(() => {
+      const lease = await database.write(function* (tx) {
         const now = clock.now();
-        const row = selectPath.get(path);
+        const row = yield* store.lock(tx, tenant, path);
         if (!row || row.token !== token || row.expires_at <= now) throw lost(path, token);
-        deletePath.run(path);
+        yield* store.remove(tx, tenant, path);
         return toLease(row);
       });
       await emit("released", lease);
@@ -233,7 +196,7 @@ function createTenantLeases(deps: LeasesDeps, st: ReturnType<typeof prepare>, te
 
     async get(pathIn) {
       const path = normalizeLeasePath(pathIn);
-      const row = selectPath.get(path);
+      const row = await database.read((tx) => store.find(tx, tenant, path));
       return row && row.expires_at > clock.now() ? toLease(row) : undefined;
     },
 
@@ -244,7 +207,7 @@ function createTenantLeases(deps: LeasesDeps, st: ReturnType<typeof prepare>, te
       const cursor = decodePageToken(input.pageToken, (c): c is { after: string } => typeof c.after === "string");
       const after = cursor?.after ?? "";
       const now = clock.now();
-      const rows = holder ? listHolderRows.all(prefix, after, now, size + 1, holder) : listRows.all(prefix, after, now, size + 1);
+      const rows = await database.read((tx) => store.list(tx, { tenant, prefix, after, now, limit: size + 1, holder }));
       const leases = rows.slice(0, size).map(toLease);
       return { leases, nextPageToken: rows.length > size ? encodePageToken({ after: leases[leases.length - 1]!.path }) : "" };
     },
@@ -272,7 +235,7 @@ function createTenantLeases(deps: LeasesDeps, st: ReturnType<typeof prepare>, te
     },
 
     async sweepExpired() {
-      const rows = await committer.run(() => expiredRows.all(clock.now()));
+      const rows = await database.write((tx) => store.takeExpired(tx, clock.now()));
       rows.sort((a, b) => a.token - b.token);
       for (const row of rows) await emit("expired", toLease(row), row.tenant);
       return rows.map(toLease);

@@ -26,6 +26,7 @@ export async function createMailModule(ctx: ModuleContext): Promise<MailModule> 
   });
   return {
     name: "mail",
+    dialects: ["sqlite", "postgres"],
     mail,
     services: [
       { service: MailService, impl: mailService(mail) } as ServiceRegistration,

@@ -1,14 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from "bun:test";
+import { afterEach, beforeEach, expect, it } from "bun:test";
+import { describeDialects } from "../testing/dialects.ts";
 import { AppError } from "../core/errors.ts";
 import { createMailFixture, takeN, type MailFixture } from "./testing.ts";
 
-let f: MailFixture;
-beforeEach(async () => {
-  f = await createMailFixture();
-});
-afterEach(() => f.close());
+describeDialects("tenants in the mail domain (forTenant)", (openDatabase) => {
+  let f: MailFixture;
+  beforeEach(async () => {
+    f = await createMailFixture({ database: await openDatabase() });
+  });
+  afterEach(() => f.close());
 
-describe("tenants in the mail domain (forTenant)", () => {
   it("keeps topics, history, sequences and idempotency keys per tenant", async () => {
     const a = f.mail.messages.forTenant("acme");
     const b = f.mail.messages.forTenant("globex");

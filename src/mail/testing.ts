@@ -18,12 +18,23 @@ export interface MailFixture {
   close(): Promise<void>;
 }
 
-/** Opens a temp database and a bus (in-process over SQLite unless one is given), then createMail. */
-export async function createMailFixture(options: { bus?: (clock: MailFixture["clock"], database: Database) => Promise<Bus>; clock?: MailFixture["clock"] } & Partial<Omit<MailDeps, "bus" | "database" | "clock">> = {}): Promise<MailFixture> {
-  const dir = mkdtempSync(join(tmpdir(), "switchyard-mail-"));
-  const database = openDatabase(join(dir, "switchyard.db"));
+/**
+ * A mail domain for a test: over `database` when given (a contract suite's fresh database of
+ * either dialect, closed by the suite), else over a temp SQLite file; with a bus (given, else
+ * in-process: over the SQLite log on SQLite, in memory on PostgreSQL, whose instances share
+ * NATS instead).
+ */
+export async function createMailFixture(
+  options: { bus?: (clock: MailFixture["clock"], database: Database) => Promise<Bus>; clock?: MailFixture["clock"]; database?: Database } & Partial<
+    Omit<MailDeps, "bus" | "database" | "clock">
+  > = {},
+): Promise<MailFixture> {
+  const dir = options.database ? undefined : mkdtempSync(join(tmpdir(), "switchyard-mail-"));
+  const database = options.database ?? openDatabase(join(dir!, "switchyard.db"));
   const clock = options.clock ?? createManualClock(Date.now());
-  const bus = options.bus ? await options.bus(clock, database) : createInProcessBus({ clock, log: createSqliteBusLog(database) });
+  const bus = options.bus
+    ? await options.bus(clock, database)
+    : createInProcessBus({ clock, log: database.dialect === "sqlite" ? createSqliteBusLog(database) : undefined });
   const mail = await createMail({ leaseSweepMs: 0, ...options, database, bus, clock });
   return {
     mail,
@@ -33,8 +44,10 @@ export async function createMailFixture(options: { bus?: (clock: MailFixture["cl
     async close() {
       await mail.close();
       await bus.close();
-      await database.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) {
+        await database.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

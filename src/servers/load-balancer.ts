@@ -1,6 +1,6 @@
 import type { Clock } from "../core/clock.ts";
 import { invalidArgument } from "../core/errors.ts";
-import type { Committer } from "../db/group-commit.ts";
+import type { OpDatabase } from "../db/dialect.ts";
 import type { Candidate } from "./balancer/candidate.ts";
 import { newBalancerState, pickWith, type BalancerState } from "./balancer/pick.ts";
 import type { Registry } from "./registry.ts";
@@ -23,22 +23,36 @@ export interface PickRequest {
  * The load balancer: the algorithm in force per tenant (persisted), the eligibility rules, and
  * the pick. Eligible: a BACKEND with every capability asked for, in the group (if given), not
  * excluded, ONLINE — DEGRADED ones only when no ONLINE one fits — and below max_concurrent.
+ *
+ * Picks are synchronous over the registry's memory. With several instances the algorithm of
+ * every tenant is reloaded by `refresh` (the domain calls it every refresh period); the
+ * turn-taking state of round robin, weighted round robin and least connections' tie-break is
+ * per instance (each instance takes its own turns over the same pool), and active-task counts
+ * are the registry's (refreshed from the task engine's records each period, plus this
+ * instance's claims at once).
  */
-export function createLoadBalancer(deps: { registry: Registry; store: ServerStore; committer: Committer; clock: Clock; random?: () => number }) {
-  const { registry, store, clock } = deps;
+export function createLoadBalancer(deps: { registry: Registry; store: ServerStore; database: OpDatabase; clock: Clock; random?: () => number }) {
+  const { registry, store, clock, database } = deps;
   const random = deps.random ?? Math.random;
   const states = new Map<string, BalancerState>();
-  const algorithms = new Map<string, { algorithm: Algorithm; updatedAt: number | undefined }>();
+  let algorithms = new Map<string, { algorithm: Algorithm; updatedAt: number | undefined }>();
+  const fallback = { algorithm: DEFAULT_ALGORITHM, updatedAt: undefined };
 
-  function algorithmOf(tenant: string): { algorithm: Algorithm; updatedAt: number | undefined } {
-    let a = algorithms.get(tenant);
-    if (!a) {
-      const stored = store.algorithm(tenant);
-      a = stored && ALGORITHMS.includes(stored.algorithm) ? stored : { algorithm: DEFAULT_ALGORITHM, updatedAt: undefined };
-      algorithms.set(tenant, a);
+  async function load(): Promise<void> {
+    const stored = await database.read((tx) => store.algorithms(tx));
+    const next = new Map<string, { algorithm: Algorithm; updatedAt: number | undefined }>();
+    for (const [tenant, a] of stored) if (ALGORITHMS.includes(a.algorithm)) next.set(tenant, a);
+    // A switch made here after the read started stays.
+    for (const [tenant, a] of algorithms) {
+      const n = next.get(tenant);
+      if ((a.updatedAt ?? 0) > (n?.updatedAt ?? -1)) next.set(tenant, a);
     }
-    return a;
+    algorithms = next;
   }
+  const ready = load();
+  ready.catch(() => {});
+
+  const algorithmOf = (tenant: string): { algorithm: Algorithm; updatedAt: number | undefined } => algorithms.get(tenant) ?? fallback;
 
   function stateOf(tenant: string, group: string): BalancerState {
     const key = `${tenant}\u0000${group}`;
@@ -51,14 +65,21 @@ export function createLoadBalancer(deps: { registry: Registry; store: ServerStor
 
   return {
     algorithmOf: (tenant: string) => algorithmOf(tenant).algorithm,
+    ready,
+    /** Reloads every tenant's algorithm (another instance may have switched it). */
+    refresh: async () => {
+      await ready;
+      await load();
+    },
 
     /** Switches the algorithm for every later pick; kept across restarts. */
     async setAlgorithm(tenant: string, algorithm: Algorithm): Promise<{ algorithm: Algorithm; previous: Algorithm }> {
       if (!ALGORITHMS.includes(algorithm)) throw invalidArgument("algorithm", `must be one of ${ALGORITHMS.join(", ")}`);
+      await ready;
       const previous = algorithmOf(tenant).algorithm;
       if (previous === algorithm) return { algorithm, previous };
       const now = clock.now();
-      await deps.committer.run(() => store.setAlgorithm(tenant, algorithm, now));
+      await database.write((tx) => store.setAlgorithm(tx, tenant, algorithm, now));
       algorithms.set(tenant, { algorithm, updatedAt: now });
       return { algorithm, previous };
     },

@@ -1,5 +1,6 @@
 import { LoadBalancerService, ServerService } from "../../gen/switchyard/servers/v1/servers_service_pb.js";
 import { AppError } from "../core/errors.ts";
+import type { PgDatabase } from "../db/open.ts";
 import { serverLegacyFamilies } from "../server/legacy/task-processing/servers.ts";
 import { runqyWorkerFamilies } from "../server/legacy/runqy/workers.ts";
 import type { DomainModule, ModuleContext } from "../server/module.ts";
@@ -48,7 +49,7 @@ export function taskPortOf(engine: TaskEngine): TaskPort {
     deployment: c.deployment,
   });
   return {
-    readyTasks: (tenant, queue, limit) => engine.scoped(tenant).listReadyTasks({ queues: [queue], pageSize: limit }).items.map(portTask),
+    readyTasks: async (tenant, queue, limit) => (await engine.scoped(tenant).listReadyTasks({ queues: [queue], pageSize: limit })).items.map(portTask),
     async claimFor(tenant, taskId, serverId, leaseMs) {
       try {
         const a = await engine.scoped(tenant).claimTask({ id: taskId, workerId: serverId, leaseMs });
@@ -86,10 +87,10 @@ export function taskPortOf(engine: TaskEngine): TaskPort {
       }
     },
     releaseHeldBy: async (tenant, holder) => (await engine.scoped(tenant).releaseHeldBy(holder)).map((t) => t.id),
-    setDrained: (tenant, holder, drained) => engine.scoped(tenant).setHolderDrained(holder, drained),
-    runningByHolder: (tenant) => (tenant === undefined ? engine.runningHolders(true) : engine.scoped(tenant).runningHolders()),
-    countsFor: (tenant, holder, range) => engine.scoped(tenant).holderCounts(holder, range),
-    streamingWorkers: () => new Set(engine.dispatcherState().sessions.map((s) => s.workerId)),
+    setDrained: async (tenant, holder, drained) => void (await engine.scoped(tenant).setHolderDrained(holder, drained)),
+    runningByHolder: async (tenant) => await (tenant === undefined ? engine.runningHolders(true) : engine.scoped(tenant).runningHolders()),
+    countsFor: async (tenant, holder, range) => await engine.scoped(tenant).holderCounts(holder, range),
+    streamingWorkers: async () => new Set((await engine.dispatcherState()).sessions.map((s) => s.workerId)),
     onHolderChange: (listener) =>
       engine.onChange((c) => {
         if (c.kind === "claimed" && c.holder) listener({ taskId: c.taskId, claimedBy: c.holder, leftRunning: false });
@@ -97,11 +98,11 @@ export function taskPortOf(engine: TaskEngine): TaskPort {
       }),
     chooseStreams: (choose) => engine.setSessionChooser(choose),
     onReady: (listener) => engine.onChange((c) => READY_KINDS.has(c.kind) && c.state === "pending" && listener(c.queue)),
-    queueConfig(tenant, queue) {
+    async queueConfig(tenant, queue) {
       const all: QueueConfig[] = [];
       let token = "";
       do {
-        const page = engine.scoped(tenant).listQueueConfigs({ pageSize: 1000, pageToken: token });
+        const page = await engine.scoped(tenant).listQueueConfigs({ pageSize: 1000, pageToken: token });
         all.push(...page.items);
         token = page.nextPageToken;
       } while (token && all.length < 10_000);
@@ -130,12 +131,17 @@ export function createServersModule(ctx: ModuleContext, tasksModule: TasksModule
     healthCheckIntervalMs: c.healthCheckIntervalMs,
     dispatchTimeoutMs: c.dispatchTimeoutMs,
     pushQueues: c.pushQueues,
+    refreshMs: c.refreshMs,
     callbackBase: () => (c.publicUrl ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/$/, ""),
   });
   return {
     name: "servers",
+    dialects: ["sqlite", "postgres"],
     domain,
-    committerStats: () => ({ ...ctx.database.committer.stats }),
+    committerStats: () => {
+      const pg = (ctx.database as Partial<PgDatabase>).pg;
+      return pg ? { groups: pg.stats.groups, operations: pg.stats.operations } : { ...ctx.database.committer.stats };
+    },
     services: [
       { service: ServerService, impl: serverService(domain) } as ServiceRegistration,
       { service: LoadBalancerService, impl: loadBalancerService(domain) } as ServiceRegistration,

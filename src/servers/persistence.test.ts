@@ -47,7 +47,8 @@ describe("the registry across a restart", () => {
       await a.database.close();
 
       const b = await open();
-      const again = b.domain.registry.get("t1", v.id);
+      await b.domain.ready;
+      const again = await b.domain.registry.get("t1", v.id);
       expect(again).toMatchObject({ name: "keep-me", weight: 4, labels: { region: "eu" }, reportedHealth: "degraded", status: "maintenance" });
       expect(again.maintenance).toMatchObject({ reason: "disk swap", setBy: "ops" });
       expect(again.lastHeartbeatTime).toBe(clock.now());
@@ -58,7 +59,7 @@ describe("the registry across a restart", () => {
       // The worker in maintenance is still drained: its claims get nothing; another worker's do.
       expect(await b.engine.scoped("t1").claimTasks({ workerId: "resting-worker", queues: ["q-keep"] })).toHaveLength(0);
       expect(await b.engine.scoped("t1").claimTasks({ workerId: "other-worker", queues: ["q-keep"] })).toHaveLength(1);
-      expect(() => b.domain.registry.get("t2", v.id)).toThrow("server not found");
+      await expect(b.domain.registry.get("t2", v.id)).rejects.toThrow("server not found");
       await b.domain.stop();
       await b.database.close();
     } finally {

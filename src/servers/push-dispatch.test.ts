@@ -141,14 +141,14 @@ describe("push dispatch to HTTP backends", () => {
       // Three rounds of the checker (every backend probed, at most 64 at once).
       for (let i = 0; i < 3; i++) await mod.domain.health.round();
       expect(flaky.healthChecks).toBeGreaterThanOrEqual(3);
-      expect(mod.domain.registry.get("default", v.id).status).toBe("offline");
+      expect((await mod.domain.registry.get("default", v.id)).status).toBe("offline");
       expect(e.health.ejected).toBe(true);
       healthy = true;
       await mod.domain.health.probe(e);
       expect(e.health.ejected).toBe(true); // one pass is not enough
       await mod.domain.health.probe(e);
       expect(e.health.ejected).toBe(false);
-      expect(mod.domain.registry.get("default", v.id).status).toBe("online");
+      expect((await mod.domain.registry.get("default", v.id)).status).toBe("online");
       await mod.domain.unregister("default", v.id);
     } finally {
       flaky.stop();

@@ -81,7 +81,7 @@ export function createPushDispatcher(deps: PushDispatcherDeps) {
         let room = balancer.room(tenant);
         for (const queue of queues) {
           if (room <= 0) break;
-          const ready = tasks.readyTasks(tenant, queue, Math.min(ROUND, room));
+          const ready = await tasks.readyTasks(tenant, queue, Math.min(ROUND, room));
           const claims: Promise<void>[] = [];
           for (const task of ready) {
             const group = typeof task.metadata?.group === "string" ? task.metadata.group : "";
@@ -153,7 +153,7 @@ export function createPushDispatcher(deps: PushDispatcherDeps) {
     });
     try {
       if (!answer.ok) {
-        health.dispatchFailed(server, answer.error);
+        await health.dispatchFailed(server, answer.error).catch((error) => log.error("dispatch failure not counted", { server_id: server.id, error: String(error) }));
         let set = failedOn.get(task.id);
         // Bounded: tasks that ended elsewhere (cancelled, taken by a worker) leave entries behind.
         if (!set && failedOn.size >= 100_000) failedOn.delete(failedOn.keys().next().value!);
@@ -168,7 +168,7 @@ export function createPushDispatcher(deps: PushDispatcherDeps) {
         );
         return;
       }
-      health.dispatchAnswered(server);
+      await health.dispatchAnswered(server).catch((error) => log.error("dispatch answer not counted", { server_id: server.id, error: String(error) }));
       const b = (typeof answer.body === "object" && answer.body !== null && !Array.isArray(answer.body) ? answer.body : {}) as Record<string, unknown>;
       const word = typeof b.status === "string" ? b.status.toLowerCase() : "";
       if (FAILED.has(word)) {

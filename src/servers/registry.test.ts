@@ -85,7 +85,7 @@ describe("registry: registration, heartbeats and status by the server clock", ()
     await Promise.all(ids.map((id) => servers.domain.registry.heartbeat("default", id, "healthy", { activeTasks: 1, custom: {} })));
     const groups = servers.committerStats().groups - groupsBefore;
     expect(groups).toBeLessThan(10);
-    for (const id of ids) expect(servers.domain.registry.get("default", id).status).toBe("online");
+    for (const id of ids) expect((await servers.domain.registry.get("default", id)).status).toBe("online");
     for (const id of ids) await servers.domain.unregister("default", id);
   });
 
@@ -94,13 +94,13 @@ describe("registry: registration, heartbeats and status by the server clock", ()
     const { server } = await servers.domain.registerWorker("default", { workerId: "streamer-1", queue: "stream-q" });
     expect(server.status).toBe("online");
     clock.advance(31_000);
-    expect(servers.domain.registry.get("default", server.id).status).toBe("offline");
+    expect((await servers.domain.registry.get("default", server.id)).status).toBe("offline");
     const session = tasks.engine.connectWorker({ workerId: "streamer-1", queues: ["stream-q"], credits: 1 }, () => {});
-    servers.domain.registry.refreshStreaming();
-    expect(servers.domain.registry.get("default", server.id).status).toBe("online");
+    await servers.domain.registry.refreshStreaming();
+    expect((await servers.domain.registry.get("default", server.id)).status).toBe("online");
     session.close();
-    servers.domain.registry.refreshStreaming();
-    expect(servers.domain.registry.get("default", server.id).status).toBe("offline");
+    await servers.domain.registry.refreshStreaming();
+    expect((await servers.domain.registry.get("default", server.id)).status).toBe("offline");
     await servers.domain.unregister("default", server.id);
   });
 
@@ -242,11 +242,11 @@ describe("lists, probes and daily statistics", () => {
     await d.registry.sweep(); // online from 03:00
     clock.advance(3_600_000); // 04:00 now; silent since 03:00, offline since 03:00:30
     await d.registry.sweep();
-    const day = d.stats.day("default", v.id, "2026-12-03");
+    const day = await d.stats.day("default", v.id, "2026-12-03");
     // Observed 00:00–04:00 minus one hour of maintenance = 3 h; up 01:00–02:00 and 03:00–04:00 (the
     // sweep saw it offline only at 04:00) = 2 h.
     expect(day.uptimeRatio).toBeCloseTo(2 / 3, 5);
-    expect(() => d.stats.day("default", v.id, "2026-12-04")).toThrow("future");
+    await expect(d.stats.day("default", v.id, "2026-12-04")).rejects.toThrow("future");
     await d.unregister("default", v.id);
   });
 });
@@ -286,10 +286,10 @@ describe("tenancy", () => {
     const a = await d.register("tenant-a", { name: "same-name", kind: "backend", endpoints: { predict: `${gate.url}/predict` } });
     const b = await d.register("tenant-b", { name: "same-name", kind: "backend", endpoints: { predict: `${gate.url}/predict` } });
     await d.registry.heartbeat("tenant-a", a.id, "healthy", undefined);
-    expect(() => d.registry.get("tenant-b", a.id)).toThrow("server not found");
+    await expect(d.registry.get("tenant-b", a.id)).rejects.toThrow("server not found");
     await expect(d.registry.heartbeat("tenant-b", a.id, "healthy", undefined)).rejects.toThrow("server not found");
     await expect(d.unregister("tenant-b", a.id)).rejects.toThrow("server not found");
-    expect(d.registry.list("tenant-b").items.map((s) => s.id)).toEqual([b.id]);
+    expect((await d.registry.list("tenant-b")).items.map((s) => s.id)).toEqual([b.id]);
     expect(d.balancer.pick("tenant-a").server?.id).toBe(a.id);
     expect(d.balancer.pick("tenant-b").server).toBeUndefined(); // b's only server never heartbeat
     expect(d.balancer.pick("tenant-b").reason).toBe("none_available");

@@ -1,4 +1,5 @@
 import type { Clock } from "../core/clock.ts";
+import type { OpDatabase } from "../db/dialect.ts";
 import { dayOf } from "./register-rules.ts";
 import type { Registry } from "./registry.ts";
 import type { ServerStore } from "./store.ts";
@@ -24,24 +25,25 @@ export function uptimeRatio(changes: { time: number; status: ServerStatus }[], s
 }
 
 /** Per-server metrics and daily statistics, computed from the task engine's own records. */
-export function createServerStats(deps: { registry: Registry; store: ServerStore; tasks: TaskPort; clock: Clock }) {
-  const { registry, store, tasks, clock } = deps;
+export function createServerStats(deps: { registry: Registry; store: ServerStore; database: OpDatabase; tasks: TaskPort; clock: Clock }) {
+  const { registry, store, database, tasks, clock } = deps;
   return {
     /** Lifetime counters and current load (seed 001 `GET /api/servers/:id/metrics`). */
-    metrics(tenant: string, id: string) {
-      const v = registry.get(tenant, id);
-      const c = tasks.countsFor(tenant, registry.holderName(v));
+    async metrics(tenant: string, id: string) {
+      const v = await registry.get(tenant, id);
+      const c = await tasks.countsFor(tenant, registry.holderName(v));
       return { serverId: v.id, uptimeMs: v.uptimeMs, ...c, currentLoad: v.currentLoad, activeTasks: v.activeTasks, lastLoad: v.lastLoad };
     },
     /** One UTC day (seed 001 `GET /api/stats/servers/:id?date=`). */
-    day(tenant: string, id: string, date: string | undefined) {
-      const v = registry.get(tenant, id);
+    async day(tenant: string, id: string, date: string | undefined) {
+      const v = await registry.get(tenant, id);
       const now = clock.now();
       const day = dayOf(date, now);
-      const c = tasks.countsFor(tenant, registry.holderName(v), { start: day.start, end: day.end });
+      const c = await tasks.countsFor(tenant, registry.holderName(v), { start: day.start, end: day.end });
       const from = Math.max(day.start, v.registerTime);
       const to = Math.min(day.end, now);
-      const ratio = uptimeRatio(store.statusChanges(tenant, id, from, to), from, to, v.status);
+      const changes = await database.read((tx) => store.statusChanges(tx, tenant, id, from, to));
+      const ratio = uptimeRatio(changes, from, to, v.status);
       return {
         serverId: v.id,
         date: day.date,

@@ -10,7 +10,7 @@ import { checkServerName } from "./register-rules.ts";
 import { createRegistry } from "./registry.ts";
 import { createServerStats } from "./server-stats.ts";
 import { createUrlGuard, type UrlGuard } from "./ssrf.ts";
-import { createServerStore } from "./store.ts";
+import { createPgHealthStore, createServerStore } from "./store.ts";
 import type { TaskPort } from "./task-port.ts";
 import type { NewServer } from "./types.ts";
 
@@ -26,6 +26,12 @@ export interface ServersDomainDeps {
   dispatchTimeoutMs: number;
   pushQueues: string[];
   callbackBase: () => string;
+  /**
+   * How often (ms) the registry and the algorithm are refreshed from the database when several
+   * instances share it (PostgreSQL; default 1000): the bound on seeing another instance's
+   * registration, removal, maintenance or heartbeat in this instance's balancer.
+   */
+  refreshMs?: number;
   /** Tests inject a resolver (and a random source for the balancer). */
   resolve?: (host: string) => Promise<string[]>;
   random?: () => number;
@@ -34,12 +40,24 @@ export interface ServersDomainDeps {
 /** The servers domain wired together: registry, load balancer, health checker, push dispatcher, stats. */
 export function createServersDomain(deps: ServersDomainDeps) {
   const { database, clock, log, tasks } = deps;
-  const store = createServerStore(database.sqlite);
+  const store = createServerStore(database);
+  const shared = database.dialect === "postgres";
+  const refreshMs = deps.refreshMs ?? 1000;
   const guard: UrlGuard = createUrlGuard(deps.backendAllow, deps.resolve);
-  const registry = createRegistry({ store, committer: database.committer, clock, secrets: deps.secrets, guard, tasks, heartbeatTimeoutMs: deps.heartbeatTimeoutMs });
-  const balancer = createLoadBalancer({ registry, store, committer: database.committer, clock, random: deps.random });
+  const registry = createRegistry({ store, database, clock, secrets: deps.secrets, guard, tasks, heartbeatTimeoutMs: deps.heartbeatTimeoutMs, shared });
+  const balancer = createLoadBalancer({ registry, store, database, clock, random: deps.random });
+  const ready = Promise.all([registry.ready, balancer.ready]).then(() => {});
+  ready.catch(() => {});
   let dispatcherKick = () => {};
-  const health = createHealthChecker({ registry, guard, clock, log, intervalMs: deps.healthCheckIntervalMs, onRestored: () => dispatcherKick() });
+  const health = createHealthChecker({
+    registry,
+    guard,
+    clock,
+    log,
+    intervalMs: deps.healthCheckIntervalMs,
+    onRestored: () => dispatcherKick(),
+    shared: shared ? { database, store: createPgHealthStore() } : undefined,
+  });
   const dispatcher = createPushDispatcher({
     registry,
     balancer,
@@ -53,7 +71,7 @@ export function createServersDomain(deps: ServersDomainDeps) {
     callbackBase: deps.callbackBase,
   });
   dispatcherKick = dispatcher.kick;
-  const stats = createServerStats({ registry, store, tasks, clock });
+  const stats = createServerStats({ registry, store, database, tasks, clock });
   // Pull workers are chosen by the same balancer as backends.
   tasks.chooseStreams((streams) => balancer.pickStream(streams));
   const unsubscribe = [
@@ -61,6 +79,29 @@ export function createServersDomain(deps: ServersDomainDeps) {
     tasks.onHolderChange((c) => c.leftRunning && dispatcher.kick()),
   ];
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
+  let refreshTimer: ReturnType<typeof setInterval> | undefined;
+  let refreshing: Promise<void> | undefined;
+  let queuedRefresh: Promise<void> | undefined;
+  /**
+   * One refresh at a time (a slow database must not pile them up); a call made while one runs
+   * gets the next one, which reads after the call (so `await refresh()` sees every write
+   * committed before it).
+   */
+  const refresh = (): Promise<void> => {
+    if (!refreshing) {
+      refreshing = Promise.all([registry.refresh(), balancer.refresh()])
+        .then(() => health.refresh())
+        .finally(() => (refreshing = undefined));
+      return refreshing;
+    }
+    queuedRefresh ??= refreshing
+      .catch(() => {})
+      .then(() => {
+        queuedRefresh = undefined;
+        return refresh();
+      });
+    return queuedRefresh;
+  };
 
   return {
     registry,
@@ -69,6 +110,11 @@ export function createServersDomain(deps: ServersDomainDeps) {
     dispatcher,
     stats,
     guard,
+    /** Settles once the registry and the algorithms are loaded from the database. */
+    ready,
+    /** Refreshes the cached registry, running tasks and algorithms from the database (PostgreSQL: every `refreshMs`). */
+    refresh,
+    refreshMs,
 
     /** Registers a server; a backend with a `health` endpoint is probed at once. */
     async register(tenant: string, input: NewServer) {
@@ -84,7 +130,7 @@ export function createServersDomain(deps: ServersDomainDeps) {
 
     /** Probes a backend now. */
     async checkHealth(tenant: string, id: string) {
-      const e = registry.entry(tenant, id);
+      const e = await registry.lookup(tenant, id);
       if (!e.endpoints.health) throw new AppError("failed_precondition", "HEALTH_ENDPOINT_MISSING", `server ${id} registered no health endpoint`, { id });
       await health.probe(e);
       dispatcher.kick();
@@ -101,7 +147,7 @@ export function createServersDomain(deps: ServersDomainDeps) {
     ) {
       if (!w.queue) throw invalidArgument("queue", "is required");
       if (!/^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,127}$/.test(w.queue)) throw invalidArgument("queue", "must be 1–128 characters of letters, digits, . _ : -, starting with a letter or digit");
-      const queue = tasks.queueConfig(tenant, w.queue);
+      const queue = await tasks.queueConfig(tenant, w.queue);
       if (!queue) throw new AppError("not_found", "QUEUE_NOT_FOUND", `queue '${w.queue}' not found`, { queue: w.queue });
       const derived = `${(w.hostname || "worker").replace(/[^A-Za-z0-9_.:-]/g, "-").slice(0, 100)}-${w.queue}`.slice(0, 128);
       const workerId = w.workerId || derived;
@@ -119,14 +165,19 @@ export function createServersDomain(deps: ServersDomainDeps) {
       dispatcher.start();
       sweepTimer ??= setInterval(() => void registry.sweep().catch((error) => log.error("server sweep failed", { error: String(error) })), 1000);
       void registry.sweep().catch(() => {});
+      if (shared) refreshTimer ??= setInterval(() => void refresh().catch((error) => log.error("server refresh failed", { error: String(error) })), refreshMs);
     },
 
     async stop(): Promise<void> {
       health.stop();
       if (sweepTimer) clearInterval(sweepTimer);
-      sweepTimer = undefined;
+      if (refreshTimer) clearInterval(refreshTimer);
+      sweepTimer = refreshTimer = undefined;
       for (const u of unsubscribe) u();
+      registry.close();
       await dispatcher.stop();
+      await queuedRefresh?.catch(() => {});
+      await refreshing?.catch(() => {});
     },
   };
 }

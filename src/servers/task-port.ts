@@ -33,11 +33,12 @@ export interface HolderChange {
 /**
  * Everything the servers domain asks of the task engine, behind one port, so that the engine's
  * signature changes (tenancy) are absorbed in the adapter (`module.ts`), not here. Every call
- * carries the tenant of the server it is for.
+ * carries the tenant of the server it is for. Reads are promises: the engine runs on PostgreSQL
+ * too, where its reads are awaited.
  */
 export interface TaskPort {
   /** The head of a queue's ready set (priority, then FIFO), at most `limit` tasks. */
-  readyTasks(tenant: string, queue: string, limit: number): PortTask[];
+  readyTasks(tenant: string, queue: string, limit: number): Promise<PortTask[]>;
   /** Claims one ready task by id for `serverId` (its lease, its fencing token); undefined when it was taken or is no longer ready. */
   claimFor(tenant: string, taskId: string, serverId: string, leaseMs: number): Promise<PortClaim | undefined>;
   /** Completes a task the server holds; false when the token is stale (someone else holds it now). */
@@ -49,13 +50,13 @@ export interface TaskPort {
   /** Puts every task `holder` runs back in its queue, the attempt not counted; answers their ids. */
   releaseHeldBy(tenant: string, holder: string): Promise<string[]>;
   /** Stops (true) or resumes (false) handing new tasks to a holder's claims and streams (maintenance drain). */
-  setDrained(tenant: string, holder: string, drained: boolean): void;
+  setDrained(tenant: string, holder: string, drained: boolean): Promise<void>;
   /** Running tasks by holder id, for the active counts after a restart. */
-  runningByHolder(tenant: string | undefined): { taskId: string; holder: string }[];
+  runningByHolder(tenant: string | undefined): Promise<{ taskId: string; holder: string }[]>;
   /** Finished attempts of a holder in [start, end) by finish time (all time without a range). */
-  countsFor(tenant: string, holder: string, range?: { start: number; end: number }): ServerTaskCounts;
+  countsFor(tenant: string, holder: string, range?: { start: number; end: number }): Promise<ServerTaskCounts>;
   /** Worker ids holding a live TaskService.ConnectWorker stream. */
-  streamingWorkers(): Set<string>;
+  streamingWorkers(): Promise<Set<string>>;
   /** Every committed change of who holds a task; answers an unsubscribe. */
   onHolderChange(listener: (change: HolderChange) => void): () => void;
   /** Called when ready work may have appeared in a queue (created, released, retried…). */
@@ -63,7 +64,7 @@ export interface TaskPort {
   /** Installs the chooser of the worker stream a dispatch round serves first (index into `streams`). */
   chooseStreams(choose: (streams: { workerId: string; credits: number }[]) => number | undefined): void;
   /** Queue settings for a registering worker; undefined when the queue has no config. */
-  queueConfig(tenant: string, queue: string): QueueSettings | undefined;
+  queueConfig(tenant: string, queue: string): Promise<QueueSettings | undefined>;
 }
 
 /** What a worker registering for a queue is told (seed 003 `queue`, `sub_queues`, `deployment`). */

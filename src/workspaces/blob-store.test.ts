@@ -1,12 +1,12 @@
 // The BlobStore contract, run against every implementation available (today: the filesystem).
 import { afterAll, describe, expect, it } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseRange } from "../server/legacy/fastest/blob-routes.ts";
 import { BlobPutError, type BlobStore } from "./blob-store.ts";
-import { createFsBlobStore, tempFilesOf } from "./blob-store-fs.ts";
+import { createFsBlobStore, STALE_TEMP_MS, tempFilesOf } from "./blob-store-fs.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const chunks = (b: Uint8Array, size = 7) => (async function* () {
@@ -65,12 +65,61 @@ function describeBlobStore(name: string, make: () => { store: BlobStore; leftove
       expect(sha(await store.readAll(ns, hash))).toBe(hash);
       expect(leftovers()).toEqual([]);
     });
+
+    it("stages bytes unseen until commit; a commit over a stored object or a discard leaves nothing behind", async () => {
+      const bytes = new TextEncoder().encode("staged bytes");
+      const hash = sha(bytes);
+      const first = await store.stage(ns, chunks(bytes), { expectedHash: hash, maxBytes: 1000 });
+      const second = await store.stage(ns, chunks(bytes), { expectedHash: hash, maxBytes: 1000 });
+      expect(await store.stat(ns, hash)).toBeUndefined();
+      expect(await first.commit()).toBe(true);
+      expect(await first.commit()).toBe(false);
+      expect(await second.commit()).toBe(false);
+      await first.discard();
+      await second.discard();
+      expect(new TextDecoder().decode(await store.readAll(ns, hash))).toBe("staged bytes");
+      const dropped = await store.stage(ns, chunks(new TextEncoder().encode("dropped")), { expectedHash: sha(new TextEncoder().encode("dropped")), maxBytes: 1000 });
+      await dropped.discard();
+      expect(await dropped.commit()).toBe(false);
+      expect(await store.stat(ns, sha(new TextEncoder().encode("dropped")))).toBeUndefined();
+      await expect(store.stage(ns, chunks(bytes), { expectedHash: sha(new TextEncoder().encode("x")), maxBytes: 1000 })).rejects.toBeInstanceOf(BlobPutError);
+      expect(leftovers()).toEqual([]);
+    });
   });
 }
 
 describeBlobStore("filesystem", () => {
   const root = mkdtempSync(join(tmpdir(), "switchyard-blobs-"));
   return { store: createFsBlobStore(root), leftovers: () => tempFilesOf(root), close: () => rmSync(root, { recursive: true, force: true }) };
+});
+
+describeBlobStore("filesystem, shared by several instances", () => {
+  const root = mkdtempSync(join(tmpdir(), "switchyard-blobs-shared-"));
+  return { store: createFsBlobStore(root, { shared: true }), leftovers: () => tempFilesOf(root), close: () => rmSync(root, { recursive: true, force: true }) };
+});
+
+describe("BlobStore: filesystem startup", () => {
+  it("clears tmp/ when the folder is its own, and only stale temporary files when it is shared", () => {
+    const root = mkdtempSync(join(tmpdir(), "switchyard-blobs-start-"));
+    try {
+      const tmp = join(root, "tmp");
+      mkdirSync(tmp, { recursive: true });
+      const old = (Date.now() - STALE_TEMP_MS - 60_000) / 1000;
+      const leave = () => {
+        writeFileSync(join(tmp, "writing.part"), "another instance is writing this");
+        writeFileSync(join(tmp, "crashed.part"), "left by a crash");
+        utimesSync(join(tmp, "crashed.part"), old, old);
+      };
+      leave();
+      createFsBlobStore(root, { shared: true });
+      expect(tempFilesOf(root)).toEqual(["writing.part"]);
+      leave();
+      createFsBlobStore(root);
+      expect(tempFilesOf(root)).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("byte ranges (HTTP Range on blob downloads)", () => {

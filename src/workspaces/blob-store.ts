@@ -28,6 +28,12 @@ export interface PutResult {
 export interface BlobStore {
   /** Streams `source` into the store, hashing as the bytes arrive; nothing is visible under the hash unless it matched. */
   put(namespace: string, source: AsyncIterable<Uint8Array>, options: PutOptions): Promise<PutResult>;
+  /**
+   * Writes and checks `source` like `put`, but leaves it unpublished: `commit` makes it visible
+   * under its hash (unless it is there already), `discard` drops it. PostgreSQL uploads commit
+   * while their index row is locked, so that no GC of another instance can interleave.
+   */
+  stage(namespace: string, source: AsyncIterable<Uint8Array>, options: PutOptions): Promise<StagedObject>;
   /** Size of a stored object, or undefined. */
   stat(namespace: string, hash: string): Promise<{ size: number } | undefined>;
   /** A stream of a stored object's bytes (or of one range of them). */
@@ -36,6 +42,15 @@ export interface BlobStore {
   readAll(namespace: string, hash: string): Promise<Uint8Array>;
   /** Removes an object; absent objects are no error. */
   delete(namespace: string, hash: string): Promise<void>;
+}
+
+/** Bytes written and checked, not yet visible under their hash. */
+export interface StagedObject {
+  readonly size: number;
+  /** Publishes the bytes under their hash (atomic rename); false when they were there already. Idempotent. */
+  commit(): Promise<boolean>;
+  /** Removes the staged bytes if they were not published. Idempotent. */
+  discard(): Promise<void>;
 }
 
 /** Why a `put` refused its bytes. */

@@ -1,7 +1,9 @@
 import type { Readable } from "node:stream";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import { BlobPutError, HASH, type ByteRange } from "./blob-store.ts";
+import { step } from "../db/op.ts";
 import { namespaceOf, objectKey, type WorkspaceDomain } from "./context.ts";
+import { read } from "./events.ts";
 import { parseManifest, sha256Hex, type Manifest } from "./manifests.ts";
 import type { ObjectKind } from "./types.ts";
 
@@ -19,10 +21,10 @@ export function checkHashes(hashes: string[]): void {
 }
 
 /** Which of the tenant's blobs are stored (a tenant never learns about another's). */
-export function checkBlobs(d: WorkspaceDomain, tenant: string, hashes: string[]): { missing: string[]; existing: string[]; checked: number } {
+export async function checkBlobs(d: WorkspaceDomain, tenant: string, hashes: string[]): Promise<{ missing: string[]; existing: string[]; checked: number }> {
   checkHashes(hashes);
   const unique = [...new Set(hashes)];
-  const have = d.store.existingObjects(tenant, "blob", unique);
+  const have = await read(d, (tx) => d.store.existingObjects(tx, tenant, "blob", unique));
   return { missing: unique.filter((h) => !have.has(h)), existing: unique.filter((h) => have.has(h)), checked: unique.length };
 }
 
@@ -40,6 +42,14 @@ async function pin(d: WorkspaceDomain, key: string): Promise<() => void> {
 /**
  * Stores an object streamed from `source`: hashed while it arrives, refused (nothing stored)
  * on a mismatch or above the size limit, durable (file fsync'd and indexed) before it answers.
+ *
+ * On SQLite one process owns the folder: the file is published, then indexed, and the pins
+ * above keep this process's GC away. On PostgreSQL the folder is shared by every instance: the
+ * bytes are staged (written, checked, fsync'd) first, then published (renamed into place)
+ * inside the transaction that inserts or refreshes their index row. That row stays locked until
+ * the commit, so another instance's GC, which deletes rows and then their files in one
+ * transaction, either finishes before (and the upload puts row and file back) or waits and
+ * then finds the row too young to collect.
  */
 export async function putObject(
   d: WorkspaceDomain,
@@ -67,18 +77,30 @@ export async function putObject(
         yield bytes;
       })();
     }
-    let stored;
-    try {
-      stored = await d.blobs.put(namespaceOf(tenant, kind), body, { expectedHash: hash, maxBytes });
-    } catch (error) {
+    const refused = (error: unknown) => {
       if (error instanceof BlobPutError) {
-        if (error.kind === "too_large") throw tooLarge(kind, maxBytes);
-        throw new AppError("invalid_argument", "HASH_MISMATCH", error.message, { field: "hash", actual_hash: error.actualHash });
+        if (error.kind === "too_large") return tooLarge(kind, maxBytes);
+        return new AppError("invalid_argument", "HASH_MISMATCH", error.message, { field: "hash", actual_hash: error.actualHash });
       }
-      throw error;
+      return error;
+    };
+    const options = { expectedHash: hash, maxBytes };
+    if (d.database.dialect === "sqlite") {
+      const stored = await d.blobs.put(namespaceOf(tenant, kind), body, options).catch((e: unknown) => Promise.reject(refused(e)));
+      const created = await d.database.write((tx) => d.store.insertObject(tx, tenant, kind, hash, stored.size, d.clock.now()));
+      return { hash, size: stored.size, created };
     }
-    const created = await d.database.committer.run(() => d.store.insertObject(tenant, kind, hash, stored.size, d.clock.now()));
-    return { hash, size: stored.size, created };
+    const staged = await d.blobs.stage(namespaceOf(tenant, kind), body, options).catch((e: unknown) => Promise.reject(refused(e)));
+    try {
+      const created = await d.database.write(function* (tx) {
+        const fresh = yield* d.store.insertObject(tx, tenant, kind, hash, staged.size, d.clock.now());
+        yield* step(staged.commit());
+        return fresh;
+      });
+      return { hash, size: staged.size, created };
+    } finally {
+      await staged.discard();
+    }
   } finally {
     unpin();
   }
@@ -106,9 +128,9 @@ export interface ObjectHandle {
   open(range?: ByteRange): Readable;
 }
 
-export function openObject(d: WorkspaceDomain, tenant: string, kind: ObjectKind, hash: string): ObjectHandle {
+export async function openObject(d: WorkspaceDomain, tenant: string, kind: ObjectKind, hash: string): Promise<ObjectHandle> {
   checkHash(hash, "hash");
-  const size = d.store.objectSize(tenant, kind, hash);
+  const size = await read(d, (tx) => d.store.objectSize(tx, tenant, kind, hash));
   if (size === undefined) {
     throw new AppError("not_found", kind === "blob" ? "BLOB_NOT_FOUND" : "MANIFEST_NOT_FOUND", kind === "blob" ? "Blob not found" : "Manifest not found", { hash });
   }
@@ -117,7 +139,7 @@ export function openObject(d: WorkspaceDomain, tenant: string, kind: ObjectKind,
 
 /** Reads a whole object (gRPC downloads, manifests, texts being merged). */
 export async function readObject(d: WorkspaceDomain, tenant: string, kind: ObjectKind, hash: string): Promise<Uint8Array> {
-  openObject(d, tenant, kind, hash);
+  await openObject(d, tenant, kind, hash);
   return d.blobs.readAll(namespaceOf(tenant, kind), hash);
 }
 
@@ -142,9 +164,9 @@ export async function storeBytes(d: WorkspaceDomain, tenant: string, kind: Objec
 const mb = (bytes: number) => Math.round((bytes / 1048576) * 100) / 100;
 
 /** The tenant's storage usage. */
-export function storageStats(d: WorkspaceDomain, tenant: string) {
-  const blobs = d.store.objectStats(tenant, "blob");
-  const manifests = d.store.objectStats(tenant, "manifest");
+export async function storageStats(d: WorkspaceDomain, tenant: string) {
+  const blobs = await read(d, (tx) => d.store.objectStats(tx, tenant, "blob"));
+  const manifests = await read(d, (tx) => d.store.objectStats(tx, tenant, "manifest"));
   const total = blobs.bytes + manifests.bytes;
   return {
     blobs: { ...blobs, mb: mb(blobs.bytes) },

@@ -3,6 +3,7 @@ import { loadManifest, readObject } from "./blobs.ts";
 import type { WorkspaceDomain } from "./context.ts";
 import type { FileEntry } from "./manifests.ts";
 import { getProject } from "./projects.ts";
+import { read } from "./events.ts";
 import { getWorkspace, manifestOf } from "./workspaces.ts";
 
 const DOC_EXTENSIONS = new Set([".md", ".mdx", ".markdown", ".txt", ".rst", ".adoc"]);
@@ -17,10 +18,10 @@ export function isDoc(path: string): boolean {
 
 /** Documentation files of every workspace of a project, found by scanning their manifests. */
 export async function listDocs(d: WorkspaceDomain, tenant: string, projectId: string) {
-  getProject(d, tenant, projectId);
+  await getProject(d, tenant, projectId);
   const out: { workspaceId: string; workspaceName: string; files: FileEntry[] }[] = [];
-  for (const w of d.store.listWorkspaces(tenant, projectId, 1000, 0)) {
-    const hash = manifestOf(d, w, true);
+  for (const w of await read(d, (tx) => d.store.listWorkspaces(tx, tenant, projectId, 1000, 0))) {
+    const hash = await manifestOf(d, w, true);
     const files = hash ? (await loadManifest(d, tenant, hash).catch(() => ({ files: [] as FileEntry[] }))).files.filter((f) => isDoc(f.path)) : [];
     out.push({ workspaceId: w.id, workspaceName: w.name, files });
   }
@@ -29,12 +30,12 @@ export async function listDocs(d: WorkspaceDomain, tenant: string, projectId: st
 
 /** The text of one documentation file of a workspace. */
 export async function docContent(d: WorkspaceDomain, tenant: string, projectId: string, workspaceId: string, path: string) {
-  getProject(d, tenant, projectId);
+  await getProject(d, tenant, projectId);
   if (!workspaceId) throw invalidArgument("workspace", "is required");
   if (!path) throw invalidArgument("path", "is required");
-  const w = getWorkspace(d, tenant, workspaceId);
+  const w = await getWorkspace(d, tenant, workspaceId);
   if (w.projectId !== projectId) throw notFound("WORKSPACE_NOT_FOUND", "Workspace not found", { workspace_id: workspaceId });
-  const hash = manifestOf(d, w, true);
+  const hash = await manifestOf(d, w, true);
   const file = hash ? (await loadManifest(d, tenant, hash)).files.find((f) => f.path === path) : undefined;
   if (!file || !isDoc(path)) throw notFound("DOC_NOT_FOUND", `No documentation file ${path} in this workspace`, { path });
   if (file.size > MAX_DOC_BYTES) throw new AppError("failed_precondition", "DOC_TOO_LARGE", `${path} is larger than ${MAX_DOC_BYTES} bytes`);

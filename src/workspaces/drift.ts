@@ -2,7 +2,7 @@ import { invalidArgument } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { loadManifest } from "./blobs.ts";
 import type { WorkspaceDomain } from "./context.ts";
-import { write } from "./events.ts";
+import { read, write } from "./events.ts";
 import { diffFiles, fileMap } from "./manifests.ts";
 import { getProject, page } from "./projects.ts";
 import type { DriftReport, Workspace } from "./types.ts";
@@ -23,7 +23,7 @@ export async function reportDrift(
   workspaceId: string,
   input: { filesAdded: number; filesModified: number; filesDeleted: number; bytesChanged: number; summary?: string },
 ): Promise<DriftReport> {
-  const w = getWorkspace(d, tenant, workspaceId);
+  const w = await getWorkspace(d, tenant, workspaceId);
   if ((input.summary ?? "").length > 10_000) throw invalidArgument("summary", "at most 10000 characters");
   const r: DriftReport = {
     id: newId("drift", d.clock.now()),
@@ -35,20 +35,20 @@ export async function reportDrift(
     summary: input.summary ?? "",
     createdAt: d.clock.now(),
   };
-  await write(d, tenant, (emit) => {
-    d.store.insertDrift(tenant, r);
-    d.store.touchWorkspace(tenant, workspaceId, r.createdAt);
+  await write(d, tenant, function* (tx, emit) {
+    yield* d.store.insertDrift(tx, tenant, r);
+    yield* d.store.touchWorkspace(tx, tenant, workspaceId, r.createdAt);
     if (r.filesAdded + r.filesModified + r.filesDeleted > 0) {
-      emit(w.projectId, workspaceId, "drift.reported", `Drift: +${r.filesAdded} ~${r.filesModified} -${r.filesDeleted}`, { drift_report_id: r.id });
+      yield* emit(w.projectId, workspaceId, "drift.reported", `Drift: +${r.filesAdded} ~${r.filesModified} -${r.filesDeleted}`, { drift_report_id: r.id });
     }
   });
   return r;
 }
 
-export function listDrift(d: WorkspaceDomain, tenant: string, workspaceId: string, limit: number, pageToken: string) {
-  getWorkspace(d, tenant, workspaceId);
+export async function listDrift(d: WorkspaceDomain, tenant: string, workspaceId: string, limit: number, pageToken: string) {
+  await getWorkspace(d, tenant, workspaceId);
   const { limit: n, offset } = page(limit, pageToken, 10, 100, "limit");
-  const items = d.store.listDrift(tenant, workspaceId, n + 1, offset);
+  const items = await read(d, (tx) => d.store.listDrift(tx, tenant, workspaceId, n + 1, offset));
   return { items: items.slice(0, n), next: items.length > n ? String(offset + n) : "" };
 }
 
@@ -72,15 +72,15 @@ export function enrichDrift(d: WorkspaceDomain, r: DriftReport) {
  * what a sync from the source would change. `includeDirty` uses current (unsnapshotted) manifests.
  */
 export async function compareDrift(d: WorkspaceDomain, tenant: string, workspaceId: string, sourceId: string | undefined, includeDirty: boolean) {
-  const w = getWorkspace(d, tenant, workspaceId);
-  const project = getProject(d, tenant, w.projectId);
+  const w = await getWorkspace(d, tenant, workspaceId);
+  const project = await getProject(d, tenant, w.projectId);
   const otherId = sourceId || project.mainWorkspaceId;
   const isMain = !sourceId && project.mainWorkspaceId === w.id;
   if (!otherId || otherId === w.id) return { diff: undefined, isMain, source: undefined as Workspace | undefined };
-  const source = getWorkspace(d, tenant, otherId);
+  const source = await getWorkspace(d, tenant, otherId);
   if (source.projectId !== w.projectId) throw invalidArgument("source_workspace_id", "must be a workspace of the same project");
-  const ours = manifestOf(d, w, includeDirty);
-  const theirs = manifestOf(d, source, includeDirty);
+  const ours = await manifestOf(d, w, includeDirty);
+  const theirs = await manifestOf(d, source, includeDirty);
   const load = async (h: string | undefined) => (h ? fileMap(await loadManifest(d, tenant, h)) : new Map());
   const diff = diffFiles(await load(ours), await load(theirs));
   return { diff: { ...diff, sourceManifestHash: theirs ?? "", targetManifestHash: ours ?? "", includesDirty: includeDirty }, isMain, source };

@@ -1,7 +1,7 @@
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { WorkspaceDomain } from "./context.ts";
-import { write } from "./events.ts";
+import { read, write } from "./events.ts";
 import { getProject } from "./projects.ts";
 import type { EnvVar } from "./types.ts";
 
@@ -28,26 +28,26 @@ function check(key: string, value: string, field: string): void {
 
 /** Variables by key; secret values masked (last 4 characters), never returned in clear here. */
 export async function listEnvVars(d: WorkspaceDomain, tenant: string, projectId: string): Promise<EnvVar[]> {
-  getProject(d, tenant, projectId);
-  const vars = d.store.listEnvVars(tenant, projectId);
+  await getProject(d, tenant, projectId);
+  const vars = await read(d, (tx) => d.store.listEnvVars(tx, tenant, projectId));
   return Promise.all(vars.map(async (v) => (v.isSecret ? { ...v, value: d.secrets.mask(await open(d, tenant, projectId, v.key, v.value)) } : v)));
 }
 
 /** Every variable in clear (the internal endpoint for deployments). */
 export async function envVarValues(d: WorkspaceDomain, tenant: string, projectId: string): Promise<{ key: string; value: string; isSecret: boolean }[]> {
-  getProject(d, tenant, projectId);
+  await getProject(d, tenant, projectId);
   return Promise.all(
-    d.store.listEnvVars(tenant, projectId).map(async (v) => ({ key: v.key, value: v.isSecret ? await open(d, tenant, projectId, v.key, v.value) : v.value, isSecret: v.isSecret })),
+    (await read(d, (tx) => d.store.listEnvVars(tx, tenant, projectId))).map(async (v) => ({ key: v.key, value: v.isSecret ? await open(d, tenant, projectId, v.key, v.value) : v.value, isSecret: v.isSecret })),
   );
 }
 
 /** Sets (upserts) variables; secrets are sealed (AES-256-GCM, fresh nonce) before they reach the database. */
 export async function setEnvVars(d: WorkspaceDomain, tenant: string, projectId: string, entries: { key: string; value: string; isSecret?: boolean }[], batch: boolean): Promise<number> {
-  getProject(d, tenant, projectId);
+  await getProject(d, tenant, projectId);
   if (batch && entries.length > MAX_BATCH) throw invalidArgument("variables", `at most ${MAX_BATCH} per call`);
   entries.forEach((e, i) => check(e.key, e.value, batch ? `variables[${i}].` : ""));
   if (new Set(entries.map((e) => e.key)).size !== entries.length) throw invalidArgument("variables", "a key is listed twice");
-  const existing = new Set(d.store.listEnvVars(tenant, projectId).map((v) => v.key));
+  const existing = new Set((await read(d, (tx) => d.store.listEnvVars(tx, tenant, projectId))).map((v) => v.key));
   if (new Set([...existing, ...entries.map((e) => e.key)]).size > MAX_VARS) {
     throw new AppError("resource_exhausted", "ENV_VAR_LIMIT_EXCEEDED", `a project holds at most ${MAX_VARS} environment variables`, { limit: String(MAX_VARS) });
   }
@@ -63,18 +63,18 @@ export async function setEnvVars(d: WorkspaceDomain, tenant: string, projectId: 
       updatedAt: now,
     })),
   );
-  await write(d, tenant, (emit) => {
-    for (const r of rows) d.store.upsertEnvVar(tenant, r);
-    emit(projectId, "", "env_vars.set", `${rows.length} environment variable(s) set`, { keys: rows.map((r) => r.key) });
+  await write(d, tenant, function* (tx, emit) {
+    for (const r of rows) yield* d.store.upsertEnvVar(tx, tenant, r);
+    yield* emit(projectId, "", "env_vars.set", `${rows.length} environment variable(s) set`, { keys: rows.map((r) => r.key) });
   });
   return rows.length;
 }
 
 export async function deleteEnvVar(d: WorkspaceDomain, tenant: string, projectId: string, key: string): Promise<void> {
-  getProject(d, tenant, projectId);
-  const deleted = await write(d, tenant, (emit) => {
-    const ok = d.store.deleteEnvVar(tenant, projectId, key);
-    if (ok) emit(projectId, "", "env_vars.deleted", `Environment variable ${key} deleted`, { key });
+  await getProject(d, tenant, projectId);
+  const deleted = await write(d, tenant, function* (tx, emit) {
+    const ok = yield* d.store.deleteEnvVar(tx, tenant, projectId, key);
+    if (ok) yield* emit(projectId, "", "env_vars.deleted", `Environment variable ${key} deleted`, { key });
     return ok;
   });
   if (!deleted) throw notFound("ENV_VAR_NOT_FOUND", `Environment variable ${key} not found`, { key });

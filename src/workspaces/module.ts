@@ -14,22 +14,27 @@ import { taskConflictAdvisor } from "./conflict-advisor.ts";
 import type { WorkspaceDomain } from "./context.ts";
 import { createEventHub } from "./events.ts";
 import { blobService, projectService, snapshotService, workspaceService } from "./service.ts";
-import { createWorkspaceStore } from "./store.ts";
+import { createPgWorkspaceStore, createSqliteWorkspaceStore } from "./store.ts";
 import { PREVIEW_TTL_MS } from "./sync.ts";
 
 export interface WorkspacesModule extends DomainModule {
   domain: WorkspaceDomain;
 }
 
-/** Builds the domain's state from the module context (also what tests and the benchmark use). */
-export function createWorkspaceDomain(ctx: Pick<ModuleContext, "config" | "database" | "clock" | "secrets">): WorkspaceDomain {
+/**
+ * Builds the domain's state from the module context (also what tests and the benchmark use).
+ * On PostgreSQL several instances share the database, the blob folder (`<dataDir>/blobs`, which
+ * must then be shared storage) and, through `bus` (NATS), their project events.
+ */
+export function createWorkspaceDomain(ctx: Pick<ModuleContext, "config" | "database" | "clock" | "secrets"> & { bus?: ModuleContext["bus"]; log?: ModuleContext["log"] }): WorkspaceDomain {
+  const pg = ctx.database.dialect === "postgres";
   return {
     database: ctx.database,
-    store: createWorkspaceStore(ctx.database.sqlite),
-    blobs: createFsBlobStore(join(ctx.config.dataDir, "blobs")),
+    store: pg ? createPgWorkspaceStore() : createSqliteWorkspaceStore(ctx.database.sqlite),
+    blobs: createFsBlobStore(join(ctx.config.dataDir, "blobs"), { shared: pg }),
     clock: ctx.clock,
     secrets: ctx.secrets,
-    events: createEventHub(),
+    events: createEventHub(pg && ctx.bus ? { bus: ctx.bus, onError: (error) => ctx.log?.warn("workspace events over the bus", { error: String(error) }) } : {}),
     limits: { blobMaxBytes: ctx.config.blobMaxBytes, manifestMaxBytes: 32 * 1024 * 1024, gcGraceMs: ctx.config.blobGcGraceMs, previewTtlMs: PREVIEW_TTL_MS },
     inflight: new Map(),
     deleting: new Map(),
@@ -48,9 +53,9 @@ export function createWorkspacesModule(ctx: ModuleContext, deps: { tasks?: { eng
   if (tasks && ctx.config.syncAgentDeadlineMs > 0) {
     domain.advisor = taskConflictAdvisor(
       {
-        createTask: (tenant, t) => tasks.engine.scoped(tenant).createTask(t),
-        getTask: (tenant, id) => tasks.engine.scoped(tenant).getTask(id),
-        cancelTask: (tenant, input) => tasks.engine.scoped(tenant).cancelTask(input),
+        createTask: async (tenant, t) => await tasks.engine.scoped(tenant).createTask(t),
+        getTask: async (tenant, id) => await tasks.engine.scoped(tenant).getTask(id),
+        cancelTask: async (tenant, input) => await tasks.engine.scoped(tenant).cancelTask(input),
         watch: (tenant, filter, signal) => tasks.hub.watch({ tenant, ...filter }, signal),
       },
       ctx.config.syncAgentDeadlineMs,
@@ -59,6 +64,7 @@ export function createWorkspacesModule(ctx: ModuleContext, deps: { tasks?: { eng
   let sweeper: ReturnType<typeof setInterval> | undefined;
   return {
     name: "workspaces",
+    dialects: ["sqlite", "postgres"],
     domain,
     services: [
       { service: BlobService, impl: blobService(domain) } as ServiceRegistration,
@@ -70,11 +76,12 @@ export function createWorkspacesModule(ctx: ModuleContext, deps: { tasks?: { eng
     restShapes: seed002Shapes,
     start() {
       // Expired previews are kept a day (so executing one says "expired", not "not found"), then dropped.
-      sweeper = setInterval(() => void domain.database.committer.run(() => domain.store.deleteExpiredPreviews(domain.clock.now())).catch(() => {}), 3600_000);
+      sweeper = setInterval(() => void domain.database.write((tx) => domain.store.deleteExpiredPreviews(tx, domain.clock.now())).catch(() => {}), 3600_000);
       sweeper.unref?.();
     },
     async close() {
       if (sweeper) clearInterval(sweeper);
+      domain.events.close();
     },
   };
 }

@@ -17,6 +17,8 @@ import * as projects from "./projects.ts";
 import * as snapshots from "./snapshots.ts";
 import { executeSync, prepareSync, undoSync } from "./sync.ts";
 import { downloadSinkKey, uploadLengthKey, uploadSourceKey } from "./transfer.ts";
+import { read } from "./events.ts";
+import type * as T from "./types.ts";
 import * as workspaces from "./workspaces.ts";
 
 const once = (bytes: Uint8Array) => (async function* () {
@@ -32,7 +34,7 @@ export function blobService(d: WorkspaceDomain): Partial<ServiceImpl<typeof Blob
     const sink = ctx.values.get(downloadSinkKey);
     const contentType = kind === "blob" ? "application/octet-stream" : "application/json";
     if (sink) {
-      sink.handle = openObject(d, tenantOf(ctx), kind, hash);
+      sink.handle = await openObject(d, tenantOf(ctx), kind, hash);
       return { body: create(HttpBodySchema, { contentType }) };
     }
     return { body: create(HttpBodySchema, { contentType, data: await readObject(d, tenantOf(ctx), kind, hash) }) };
@@ -61,8 +63,8 @@ export function blobService(d: WorkspaceDomain): Partial<ServiceImpl<typeof Blob
       const r = await collectGarbage(d, tenantOf(ctx), { dryRun: req.dryRun, maxBlobs: req.maxBlobs });
       return { success: true, wasDryRun: r.dryRun, scannedBlobCount: r.scannedBlobs, orphanedBlobCount: r.orphanedBlobs, freedByteCount: BigInt(r.freedBytes), freedMb: r.freedMB };
     },
-    getStorageStats(_req, ctx) {
-      const s = storageStats(d, tenantOf(ctx));
+    async getStorageStats(_req, ctx) {
+      const s = await storageStats(d, tenantOf(ctx));
       const usage = (u: { count: number; bytes: number; mb: number }) => ({ count: BigInt(u.count), bytes: BigInt(u.bytes), mb: u.mb });
       return { blobs: usage(s.blobs), manifests: usage(s.manifests), total: { bytes: BigInt(s.total.bytes), mb: s.total.mb } };
     },
@@ -76,31 +78,38 @@ export function projectService(d: WorkspaceDomain): Partial<ServiceImpl<typeof P
       const p = await projects.createProject(d, tenantOf(ctx), principalOf(ctx).user, { name: req.name, requestId: req.requestId });
       return { project: cv.projectMessage(p) };
     },
-    listProjects(req, ctx) {
-      const r = projects.listProjects(d, tenantOf(ctx), req.pageSize, req.pageToken);
+    async listProjects(req, ctx) {
+      const r = await projects.listProjects(d, tenantOf(ctx), req.pageSize, req.pageToken);
       return { projects: r.items.map(cv.projectMessage), nextPageToken: r.next };
     },
-    getProject(req, ctx) {
+    async getProject(req, ctx) {
       const tenant = tenantOf(ctx);
-      const p = projects.getProject(d, tenant, req.projectId);
-      const ins = projects.snapshotInsights(d, tenant, p.id);
+      const p = await projects.getProject(d, tenant, req.projectId);
+      const ins = await projects.snapshotInsights(d, tenant, p.id);
+      const { ws, snaps, events } = await read(d, function* (tx) {
+        const ws: { w: T.Workspace; drift: T.DriftReport | undefined }[] = [];
+        for (const w of yield* d.store.listWorkspaces(tx, tenant, p.id, 1000, 0)) ws.push({ w, drift: (yield* d.store.listDrift(tx, tenant, w.id, 1, 0))[0] });
+        const snaps = yield* d.store.listSnapshots(tx, tenant, { projectId: p.id }, 10, 0);
+        const events = yield* d.store.listEvents(tx, tenant, p.id, 20, Number.MAX_SAFE_INTEGER);
+        return { ws, snaps, events };
+      });
       return {
         project: cv.projectMessage(p),
-        workspaces: d.store.listWorkspaces(tenant, p.id, 1000, 0).map((w) => cv.workspaceMessage(d, w, p, d.store.listDrift(tenant, w.id, 1, 0)[0])),
-        snapshots: d.store.listSnapshots(tenant, { projectId: p.id }, 10, 0).map(cv.snapshotMessage),
-        events: d.store.listEvents(tenant, p.id, 20, Number.MAX_SAFE_INTEGER).map(cv.eventMessage),
+        workspaces: ws.map(({ w, drift }) => cv.workspaceMessage(d, w, p, drift)),
+        snapshots: snaps.map(cv.snapshotMessage),
+        events: events.map(cv.eventMessage),
         snapshotInsights: {
           lastMergeAt: cv.ts(ins.lastMergeAt), lastDeployAt: cv.ts(ins.lastDeployAt),
           snapshotsSinceMerge: BigInt(ins.snapshotsSinceMerge), snapshotsSinceDeploy: BigInt(ins.snapshotsSinceDeploy),
         },
       };
     },
-    getProjectStatus(req, ctx) {
-      const s = projects.projectStatus(d, tenantOf(ctx), req.projectId);
+    async getProjectStatus(req, ctx) {
+      const s = await projects.projectStatus(d, tenantOf(ctx), req.projectId);
       return { lastSnapshotId: s.lastSnapshotId, updatedAt: cv.ts(s.updatedAt), lastActivity: cv.ts(s.lastActivity) };
     },
-    listProjectEvents(req, ctx) {
-      const r = projects.listEvents(d, tenantOf(ctx), req.projectId, req.limit, req.pageToken);
+    async listProjectEvents(req, ctx) {
+      const r = await projects.listEvents(d, tenantOf(ctx), req.projectId, req.limit, req.pageToken);
       return { events: r.items.map(cv.eventMessage), nextPageToken: r.next };
     },
     async *watchProjectEvents(req, ctx) {
@@ -134,8 +143,8 @@ export function projectService(d: WorkspaceDomain): Partial<ServiceImpl<typeof P
     async getDocContent(req, ctx) {
       return docContent(d, tenantOf(ctx), req.projectId, req.workspace, req.path);
     },
-    getProjectBrief(req, ctx) {
-      const p = projects.getProject(d, tenantOf(ctx), req.projectId);
+    async getProjectBrief(req, ctx) {
+      const p = await projects.getProject(d, tenantOf(ctx), req.projectId);
       return { project: { id: p.id, intent: p.intent, brief: p.brief } };
     },
     async updateProjectBrief(req, ctx) {
@@ -147,25 +156,30 @@ export function projectService(d: WorkspaceDomain): Partial<ServiceImpl<typeof P
 
 /** WorkspaceService: workspaces, drift, sync. */
 export function workspaceService(d: WorkspaceDomain): Partial<ServiceImpl<typeof WorkspaceService>> {
-  const view = (tenant: string, w: ReturnType<typeof workspaces.getWorkspace>) => cv.workspaceMessage(d, w, d.store.getProject(tenant, w.projectId), d.store.listDrift(tenant, w.id, 1, 0)[0]);
+  const view = async (tenant: string, w: T.Workspace) => {
+    const { project, drift } = await read(d, function* (tx) {
+      return { project: yield* d.store.getProject(tx, tenant, w.projectId), drift: (yield* d.store.listDrift(tx, tenant, w.id, 1, 0))[0] };
+    });
+    return cv.workspaceMessage(d, w, project, drift);
+  };
   return {
     async createWorkspace(req, ctx) {
       const tenant = tenantOf(ctx);
       const w = await workspaces.createWorkspace(d, tenant, {
         projectId: req.projectId, name: req.name, machineId: req.machineId, baseSnapshotId: req.baseSnapshotId || req.forkSnapshotId, localPath: req.localPath, requestId: req.requestId, user: principalOf(ctx).user,
       });
-      return { workspace: view(tenant, w) };
+      return { workspace: await view(tenant, w) };
     },
-    listWorkspaces(req, ctx) {
+    async listWorkspaces(req, ctx) {
       const tenant = tenantOf(ctx);
-      const r = workspaces.listWorkspaces(d, tenant, req.projectId, req.pageSize, req.pageToken);
-      return { workspaces: r.items.map((w) => view(tenant, w)), nextPageToken: r.next };
+      const r = await workspaces.listWorkspaces(d, tenant, req.projectId, req.pageSize, req.pageToken);
+      return { workspaces: await Promise.all(r.items.map((w) => view(tenant, w))), nextPageToken: r.next };
     },
-    getWorkspace(req, ctx) {
+    async getWorkspace(req, ctx) {
       const tenant = tenantOf(ctx);
-      const w = workspaces.getWorkspace(d, tenant, req.workspaceId);
-      const latest = d.store.listDrift(tenant, w.id, 1, 0)[0];
-      return { workspace: view(tenant, w), drift: latest ? cv.workspaceDriftMessage(d, latest) : undefined };
+      const w = await workspaces.getWorkspace(d, tenant, req.workspaceId);
+      const latest = (await read(d, (tx) => d.store.listDrift(tx, tenant, w.id, 1, 0)))[0];
+      return { workspace: await view(tenant, w), drift: latest ? cv.workspaceDriftMessage(d, latest) : undefined };
     },
     async heartbeatWorkspace(req, ctx) {
       return { success: true, lastSeenAt: cv.ts(await workspaces.heartbeat(d, tenantOf(ctx), req.workspaceId)) };
@@ -180,8 +194,8 @@ export function workspaceService(d: WorkspaceDomain): Partial<ServiceImpl<typeof
       });
       return { driftReport: cv.driftMessage(r) };
     },
-    listDriftReports(req, ctx) {
-      const r = listDrift(d, tenantOf(ctx), req.workspaceId, req.limit, req.pageToken);
+    async listDriftReports(req, ctx) {
+      const r = await listDrift(d, tenantOf(ctx), req.workspaceId, req.limit, req.pageToken);
       const reports = r.items.map(cv.driftMessage);
       return { driftReports: reports, latest: req.pageToken === "" ? reports[0] : undefined, nextPageToken: r.next };
     },
@@ -190,7 +204,7 @@ export function workspaceService(d: WorkspaceDomain): Partial<ServiceImpl<typeof
       const r = await compareDrift(d, tenant, req.workspaceId, req.sourceWorkspaceId, req.includeDirty);
       return {
         isMainWorkspace: r.isMain,
-        sourceWorkspace: r.source ? view(tenant, r.source) : undefined,
+        sourceWorkspace: r.source ? await view(tenant, r.source) : undefined,
         drift: r.diff && {
           sourceManifestHash: r.diff.sourceManifestHash, targetManifestHash: r.diff.targetManifestHash, added: r.diff.added, modified: r.diff.modified, deleted: r.diff.deleted,
           filesAdded: r.diff.added.length, filesModified: r.diff.modified.length, filesDeleted: r.diff.deleted.length, bytesChanged: BigInt(r.diff.bytesChanged), includesDirty: r.diff.includesDirty,
@@ -225,14 +239,14 @@ export function snapshotService(d: WorkspaceDomain): Partial<ServiceImpl<typeof 
       });
       return { snapshot: cv.snapshotMessage(r.snapshot), created: r.created };
     },
-    listSnapshots(req, ctx) {
-      const r = snapshots.listSnapshots(d, tenantOf(ctx), { projectId: req.projectId }, req.limit, req.pageToken);
+    async listSnapshots(req, ctx) {
+      const r = await snapshots.listSnapshots(d, tenantOf(ctx), { projectId: req.projectId }, req.limit, req.pageToken);
       return { snapshots: r.items.map(cv.snapshotMessage), nextPageToken: r.next };
     },
-    listWorkspaceSnapshots(req, ctx) {
-      const r = snapshots.listSnapshots(d, tenantOf(ctx), { workspaceId: req.workspaceId }, req.limit, req.pageToken);
+    async listWorkspaceSnapshots(req, ctx) {
+      const r = await snapshots.listSnapshots(d, tenantOf(ctx), { workspaceId: req.workspaceId }, req.limit, req.pageToken);
       return { snapshots: r.items.map(cv.snapshotMessage), nextPageToken: r.next };
     },
-    getSnapshot: (req, ctx) => ({ snapshot: cv.snapshotMessage(snapshots.getSnapshot(d, tenantOf(ctx), req.snapshotId)) }),
+    getSnapshot: async (req, ctx) => ({ snapshot: cv.snapshotMessage(await snapshots.getSnapshot(d, tenantOf(ctx), req.snapshotId)) }),
   };
 }

@@ -2,7 +2,7 @@ import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { checkHash } from "./blobs.ts";
 import type { WorkspaceDomain } from "./context.ts";
-import { write } from "./events.ts";
+import { read, write } from "./events.ts";
 import { getProject, page } from "./projects.ts";
 import type { Snapshot } from "./types.ts";
 
@@ -10,9 +10,14 @@ const SNAPSHOT_ID = /^[\w.:-]{1,128}$/;
 export const MAX_PARENTS = 16;
 
 /** A snapshot of the tenant (ownership through its project), or SNAPSHOT_NOT_FOUND. */
-export function getSnapshot(d: WorkspaceDomain, tenant: string, id: string): Snapshot {
-  const s = id ? d.store.getSnapshot(tenant, id) : undefined;
-  if (!s || !d.store.getProject(tenant, s.projectId)) throw notFound("SNAPSHOT_NOT_FOUND", "Snapshot not found", { snapshot_id: id });
+export async function getSnapshot(d: WorkspaceDomain, tenant: string, id: string): Promise<Snapshot> {
+  const s = id
+    ? await read(d, function* (tx) {
+        const snap = yield* d.store.getSnapshot(tx, tenant, id);
+        return snap && (yield* d.store.getProject(tx, tenant, snap.projectId)) ? snap : undefined;
+      })
+    : undefined;
+  if (!s) throw notFound("SNAPSHOT_NOT_FOUND", "Snapshot not found", { snapshot_id: id });
   return s;
 }
 
@@ -36,7 +41,7 @@ export interface NewSnapshot {
  * itself, which is refused).
  */
 export async function createSnapshot(d: WorkspaceDomain, tenant: string, input: NewSnapshot): Promise<{ snapshot: Snapshot; created: boolean }> {
-  const project = getProject(d, tenant, input.projectId);
+  const project = await getProject(d, tenant, input.projectId);
   checkHash(input.manifestHash, "manifest_hash");
   if (input.snapshotId !== undefined && input.snapshotId !== "" && !SNAPSHOT_ID.test(input.snapshotId)) {
     throw invalidArgument("snapshot_id", "1 to 128 letters, digits, '_', '.', ':' or '-'");
@@ -45,25 +50,27 @@ export async function createSnapshot(d: WorkspaceDomain, tenant: string, input: 
   if (parents.length > MAX_PARENTS) throw invalidArgument("parent_snapshot_ids", `at most ${MAX_PARENTS} parents`);
   if ((input.source ?? "").length > 64) throw invalidArgument("source", "at most 64 characters");
   if ((input.summary ?? "").length > 4096) throw invalidArgument("summary", "at most 4096 characters");
-  if (d.store.objectSize(tenant, "manifest", input.manifestHash) === undefined) {
+  if ((await read(d, (tx) => d.store.objectSize(tx, tenant, "manifest", input.manifestHash))) === undefined) {
     throw new AppError("failed_precondition", "MANIFEST_NOT_FOUND", "Manifest not found; upload it first", { manifest_hash: input.manifestHash });
   }
-  const workspace = input.workspaceId ? d.store.getWorkspace(tenant, input.workspaceId) : undefined;
+  const workspaceId = input.workspaceId;
+  const workspace = workspaceId ? await read(d, (tx) => d.store.getWorkspace(tx, tenant, workspaceId)) : undefined;
   if (input.workspaceId && (!workspace || workspace.projectId !== project.id)) {
     throw notFound("WORKSPACE_NOT_FOUND", "Workspace not found", { workspace_id: input.workspaceId });
   }
-  return write(d, tenant, (emit) => {
-    const id = input.snapshotId || newId("snap", d.clock.now());
-    const prior = d.store.getSnapshot(tenant, id);
-    if (prior) {
-      if (prior.projectId !== project.id || prior.manifestHash !== input.manifestHash || (parents.length > 0 && prior.parents.join() !== parents.join())) {
-        throw new AppError("already_exists", "SNAPSHOT_ID_CONFLICT", `snapshot ${id} exists with another manifest or parents`, { snapshot_id: id });
-      }
-      return { snapshot: prior, created: false };
+  const same = (prior: Snapshot, id: string) => {
+    if (prior.projectId !== project.id || prior.manifestHash !== input.manifestHash || (parents.length > 0 && prior.parents.join() !== parents.join())) {
+      throw new AppError("already_exists", "SNAPSHOT_ID_CONFLICT", `snapshot ${id} exists with another manifest or parents`, { snapshot_id: id });
     }
+    return { snapshot: prior, created: false };
+  };
+  return write(d, tenant, function* (tx, emit) {
+    const id = input.snapshotId || newId("snap", d.clock.now());
+    const prior = yield* d.store.getSnapshot(tx, tenant, id);
+    if (prior) return same(prior, id);
     for (const [i, p] of parents.entries()) {
       if (p === id) throw new AppError("invalid_argument", "SNAPSHOT_CYCLE", `snapshot ${id} cannot be its own parent`, { field: `parent_snapshot_ids[${i}]` });
-      const parent = d.store.getSnapshot(tenant, p);
+      const parent = yield* d.store.getSnapshot(tx, tenant, p);
       if (!parent || parent.projectId !== project.id) {
         throw new AppError("failed_precondition", "PARENT_SNAPSHOT_NOT_FOUND", `parent snapshot ${p} is not a snapshot of this project`, { field: `parent_snapshot_ids[${i}]` });
       }
@@ -73,19 +80,20 @@ export async function createSnapshot(d: WorkspaceDomain, tenant: string, input: 
       tenant, id, projectId: project.id, workspaceId: workspace?.id ?? null, createdBy: input.user ?? "", manifestHash: input.manifestHash, parents,
       source: input.source ?? "", summary: input.summary ?? "", createdAt: now,
     };
-    d.store.insertSnapshot(s);
-    d.store.updateProject(tenant, project.id, { lastSnapshotId: id }, now);
-    if (workspace) d.store.setLastSnapshot(tenant, workspace.id, id, now);
-    emit(project.id, workspace?.id ?? "", "snapshot.created", `Snapshot ${id} created`, { snapshot_id: id, manifest_hash: s.manifestHash });
+    // The same id committed meanwhile by another instance (PostgreSQL): answered as a retry.
+    if (!(yield* d.store.insertSnapshot(tx, s))) return same((yield* d.store.getSnapshot(tx, tenant, id))!, id);
+    yield* d.store.updateProject(tx, tenant, project.id, { lastSnapshotId: id }, now);
+    if (workspace) yield* d.store.setLastSnapshot(tx, tenant, workspace.id, id, now);
+    yield* emit(project.id, workspace?.id ?? "", "snapshot.created", `Snapshot ${id} created`, { snapshot_id: id, manifest_hash: s.manifestHash });
     return { snapshot: s, created: true };
   });
 }
 
-export function listSnapshots(d: WorkspaceDomain, tenant: string, by: { projectId?: string; workspaceId?: string }, limit: number, pageToken: string) {
-  if (by.projectId !== undefined) getProject(d, tenant, by.projectId);
-  else if (!d.store.getWorkspace(tenant, by.workspaceId ?? "")) throw notFound("WORKSPACE_NOT_FOUND", "Workspace not found", { workspace_id: by.workspaceId ?? "" });
+export async function listSnapshots(d: WorkspaceDomain, tenant: string, by: { projectId?: string; workspaceId?: string }, limit: number, pageToken: string) {
+  if (by.projectId !== undefined) await getProject(d, tenant, by.projectId);
+  else if (!(await read(d, (tx) => d.store.getWorkspace(tx, tenant, by.workspaceId ?? "")))) throw notFound("WORKSPACE_NOT_FOUND", "Workspace not found", { workspace_id: by.workspaceId ?? "" });
   const { limit: n, offset } = page(limit, pageToken, 50, 100, "limit");
-  const items = d.store.listSnapshots(tenant, by, n + 1, offset);
+  const items = await read(d, (tx) => d.store.listSnapshots(tx, tenant, by, n + 1, offset));
   return { items: items.slice(0, n), next: items.length > n ? String(offset + n) : "" };
 }
 
@@ -121,4 +129,9 @@ export function mergeBase(dag: Dag, a: string, b: string): { base: string | unde
   const candidates = common.filter((c) => !dominated.has(c));
   candidates.sort((x, y) => dag.get(y)!.createdAt - dag.get(x)!.createdAt || (x < y ? -1 : x > y ? 1 : 0));
   return { base: candidates[0], candidates };
+}
+
+/** A snapshot of the tenant by id, or undefined (no project check: for other domains' lookups). */
+export function findSnapshot(d: WorkspaceDomain, tenant: string, id: string): Promise<Snapshot | undefined> {
+  return read(d, (tx) => d.store.getSnapshot(tx, tenant, id));
 }

@@ -2,7 +2,7 @@ import { AppError, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { loadManifest, readObject, storeBytes } from "./blobs.ts";
 import type { WorkspaceDomain } from "./context.ts";
-import { write } from "./events.ts";
+import { read, write } from "./events.ts";
 import { canonicalManifest, fileMap, sha256Hex, type FileEntry, type FileMap } from "./manifests.ts";
 import { applyPlan, asText, planMerge, type AutoAction, type Decision, type MergePlan } from "./merge.ts";
 import { getProject } from "./projects.ts";
@@ -42,17 +42,18 @@ const emptyMap: FileMap = new Map();
  * in the snapshot DAG. Merged texts are stored as blobs now, so every option can be executed.
  */
 export async function prepareSync(d: WorkspaceDomain, tenant: string, workspaceId: string, includeDirty = true): Promise<SyncPreview> {
-  const w = getWorkspace(d, tenant, workspaceId);
-  const project = getProject(d, tenant, w.projectId);
+  const w = await getWorkspace(d, tenant, workspaceId);
+  const project = await getProject(d, tenant, w.projectId);
   if (!project.mainWorkspaceId) throw new AppError("failed_precondition", "NO_MAIN_WORKSPACE", "No main workspace configured for this project");
   if (project.mainWorkspaceId === w.id) throw new AppError("failed_precondition", "WORKSPACE_IS_MAIN", "This is the main workspace; sync another workspace from it");
-  const source = getWorkspace(d, tenant, project.mainWorkspaceId);
-  if (!source.lastSnapshotId) throw new AppError("failed_precondition", "NO_MANIFEST", `the main workspace ${source.name} has no snapshot yet`);
-  const theirsSnap = d.store.getSnapshot(tenant, source.lastSnapshotId)!;
-  const oursHash = manifestOf(d, w, includeDirty);
-  const dag = d.store.projectDag(tenant, project.id);
+  const source = await getWorkspace(d, tenant, project.mainWorkspaceId);
+  const sourceSnapshotId = source.lastSnapshotId;
+  if (!sourceSnapshotId) throw new AppError("failed_precondition", "NO_MANIFEST", `the main workspace ${source.name} has no snapshot yet`);
+  const theirsSnap = (await read(d, (tx) => d.store.getSnapshot(tx, tenant, sourceSnapshotId)))!;
+  const oursHash = await manifestOf(d, w, includeDirty);
+  const dag = await read(d, (tx) => d.store.projectDag(tx, tenant, project.id));
   const base = w.lastSnapshotId ? mergeBase(dag, w.lastSnapshotId, theirsSnap.id).base : undefined;
-  const baseSnap = base ? d.store.getSnapshot(tenant, base) : undefined;
+  const baseSnap = base ? await read(d, (tx) => d.store.getSnapshot(tx, tenant, base)) : undefined;
   const load = async (h: string | undefined) => (h ? fileMap(await loadManifest(d, tenant, h)) : emptyMap);
   const [ours, theirs, baseFiles] = await Promise.all([load(oursHash), load(theirsSnap.manifestHash), load(baseSnap?.manifestHash)]);
   const plan = await planMerge(baseFiles, ours, theirs, async (f: FileEntry) => {
@@ -83,8 +84,8 @@ export async function prepareSync(d: WorkspaceDomain, tenant: string, workspaceI
     workspaceVersion: w.version,
     expiresAt: now + d.limits.previewTtlMs,
   };
-  await d.database.committer.run(() =>
-    d.store.insertPreview(tenant, { id: preview.id, workspaceId: w.id, workspaceVersion: w.version, plan: JSON.stringify(preview), expiresAt: preview.expiresAt }),
+  await d.database.write((tx) =>
+    d.store.insertPreview(tx, tenant, { id: preview.id, workspaceId: w.id, workspaceVersion: w.version, plan: JSON.stringify(preview), expiresAt: preview.expiresAt }),
   );
   return preview;
 }
@@ -141,8 +142,9 @@ export async function executeSync(
   workspaceId: string,
   input: { previewId: string; decisions: Record<string, string>; createSnapshotBefore?: boolean; createSnapshotAfter?: boolean },
 ): Promise<ExecuteResult> {
-  const w = getWorkspace(d, tenant, workspaceId);
-  const stored = input.previewId ? d.store.getPreview(tenant, input.previewId) : undefined;
+  const w = await getWorkspace(d, tenant, workspaceId);
+  const previewId = input.previewId;
+  const stored = previewId ? await read(d, (tx) => d.store.getPreview(tx, tenant, previewId)) : undefined;
   if (!stored || stored.workspaceId !== w.id) throw notFound("SYNC_PREVIEW_NOT_FOUND", "Sync preview not found", { preview_id: input.previewId });
   // Idempotent by preview: executing it again answers the first result.
   if (stored.result !== null) return JSON.parse(stored.result) as ExecuteResult;
@@ -174,33 +176,38 @@ export async function executeSync(
   }
   for (const path of ours.keys()) if (!result.has(path)) deleted++;
 
-  return write(d, tenant, (emit) => {
+  return write(d, tenant, function* (tx, emit) {
     const now = d.clock.now();
-    const current = d.store.getWorkspace(tenant, w.id)!;
+    // The workspace row is locked first (PostgreSQL: until the commit), so executes and undos of
+    // one workspace on any instances run one after another, each seeing the other's result.
+    const current = (yield* d.store.lockWorkspace(tx, tenant, w.id))!;
+    // The same preview executed meanwhile (by a retry on another instance): its result.
+    const again = yield* d.store.getPreview(tx, tenant, stored.id);
+    if (again?.result) return JSON.parse(again.result) as ExecuteResult;
     if (current.version !== stored.workspaceVersion) throw stale();
-    const lastManifest = current.lastSnapshotId ? d.store.getSnapshot(tenant, current.lastSnapshotId)?.manifestHash : undefined;
+    const lastManifest = current.lastSnapshotId ? (yield* d.store.getSnapshot(tx, tenant, current.lastSnapshotId))?.manifestHash : undefined;
     let pre = current.lastSnapshotId;
-    const snap = (parents: string[], manifestHash: string, source: string, summary: string): Snapshot => {
+    const snap = function* (parents: string[], manifestHash: string, source: string, summary: string) {
       const s: Snapshot = { tenant, id: newId("snap", now), projectId: w.projectId, workspaceId: w.id, createdBy: "", manifestHash, parents, source, summary, createdAt: now };
-      d.store.insertSnapshot(s);
+      yield* d.store.insertSnapshot(tx, s);
       return s;
     };
     if (input.createSnapshotBefore !== false && preview.oursManifestHash && preview.oursManifestHash !== lastManifest) {
-      pre = snap(pre ? [pre] : [], preview.oursManifestHash, "sync-before", "state before sync").id;
+      pre = (yield* snap(pre ? [pre] : [], preview.oursManifestHash, "sync-before", "state before sync")).id;
     }
-    const post = input.createSnapshotAfter !== false ? snap([...(pre ? [pre] : []), preview.sourceSnapshotId], hash, "sync", preview.summary) : undefined;
+    const post = input.createSnapshotAfter !== false ? yield* snap([...(pre ? [pre] : []), preview.sourceSnapshotId], hash, "sync", preview.summary) : undefined;
     const history = { ...current.mergeHistory, [preview.sourceWorkspaceId]: { last_merged_snapshot: preview.sourceSnapshotId, merged_at: now } };
-    if (!d.store.setWorkspaceState(tenant, w.id, current.version, { lastSnapshotId: post?.id ?? pre ?? null, currentManifestHash: hash, mergeHistory: history }, now)) throw stale();
-    if (post) d.store.updateProject(tenant, w.projectId, { lastSnapshotId: post.id }, now);
-    d.store.insertSync(tenant, {
+    if (!(yield* d.store.setWorkspaceState(tx, tenant, w.id, current.version, { lastSnapshotId: post?.id ?? pre ?? null, currentManifestHash: hash, mergeHistory: history }, now))) throw stale();
+    if (post) yield* d.store.updateProject(tx, tenant, w.projectId, { lastSnapshotId: post.id }, now);
+    yield* d.store.insertSync(tx, tenant, {
       id: newId("syncx", now), workspaceId: w.id, previewId: stored.id, preSnapshotId: pre ?? null, preManifestHash: current.currentManifestHash,
       postSnapshotId: post?.id ?? "", postVersion: current.version + 1, createdAt: now,
     });
-    emit(w.projectId, w.id, "sync.executed", `Synced ${w.name} from main: ${updated} updated, ${added} added, ${deleted} deleted`, {
+    yield* emit(w.projectId, w.id, "sync.executed", `Synced ${w.name} from main: ${updated} updated, ${added} added, ${deleted} deleted`, {
       preview_id: stored.id, snapshot_id: post?.id ?? "", manifest_hash: hash,
     });
     const result: ExecuteResult = { snapshotId: post?.id ?? "", manifestHash: hash, filesUpdated: updated, filesAdded: added, filesDeleted: deleted, preSyncSnapshotId: pre ?? "", workspaceVersion: current.version + 1 };
-    if (!d.store.markPreviewExecuted(tenant, stored.id, now, JSON.stringify(result))) throw stale();
+    if (!(yield* d.store.markPreviewExecuted(tx, tenant, stored.id, now, JSON.stringify(result)))) throw stale();
     return result;
   });
 }
@@ -211,18 +218,18 @@ function stale(): AppError {
 
 /** Reverts the last sync not yet undone: the workspace returns to its pre-sync snapshot and manifest. */
 export async function undoSync(d: WorkspaceDomain, tenant: string, workspaceId: string): Promise<string> {
-  const w = getWorkspace(d, tenant, workspaceId);
-  return write(d, tenant, (emit) => {
-    const last = d.store.lastSync(tenant, w.id);
+  const w = await getWorkspace(d, tenant, workspaceId);
+  return write(d, tenant, function* (tx, emit) {
+    const current = (yield* d.store.lockWorkspace(tx, tenant, w.id))!;
+    const last = yield* d.store.lastSync(tx, tenant, w.id);
     if (!last) throw new AppError("failed_precondition", "NO_SYNC_TO_UNDO", "this workspace has no sync to undo");
-    const current = d.store.getWorkspace(tenant, w.id)!;
     if (current.version !== last.postVersion) {
       throw new AppError("aborted", "WORKSPACE_VERSION_CONFLICT", "the workspace changed after its last sync; undo would lose that change");
     }
     const now = d.clock.now();
-    d.store.setWorkspaceState(tenant, w.id, current.version, { lastSnapshotId: last.preSnapshotId, currentManifestHash: last.preManifestHash }, now);
-    d.store.markSyncUndone(tenant, last.id, now);
-    emit(w.projectId, w.id, "sync.undone", `Sync of ${w.name} undone`, { reverted_to_snapshot_id: last.preSnapshotId ?? "" });
+    yield* d.store.setWorkspaceState(tx, tenant, w.id, current.version, { lastSnapshotId: last.preSnapshotId, currentManifestHash: last.preManifestHash }, now);
+    yield* d.store.markSyncUndone(tx, tenant, last.id, now);
+    yield* emit(w.projectId, w.id, "sync.undone", `Sync of ${w.name} undone`, { reverted_to_snapshot_id: last.preSnapshotId ?? "" });
     return last.preSnapshotId ?? "";
   });
 }

@@ -5,16 +5,20 @@ import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { createManualClock } from "../core/clock.ts";
 import { createSecretBox } from "../core/secret-box.ts";
-import { openDatabase } from "../db/client.ts";
+import { openDatabase, type Database } from "../db/client.ts";
 import { storeBytes } from "./blobs.ts";
 import type { WorkspaceDomain } from "./context.ts";
 import { canonicalManifest, sha256Hex, type FileEntry } from "./manifests.ts";
 import { createWorkspaceDomain } from "./module.ts";
 
-/** A workspace domain over a real SQLite file and blob folder in a temp dir, with a manual clock. */
-export async function testDomain(options: { gcGraceMs?: number; blobMaxBytes?: number } = {}) {
+/**
+ * A workspace domain over a real SQLite file (or the given database, which its opener closes:
+ * `describeDialects`) and a blob folder in a temp dir, with a manual clock.
+ */
+export async function testDomain(options: { gcGraceMs?: number; blobMaxBytes?: number; database?: Database } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-ws-"));
-  const database = openDatabase(join(dir, "test.db"));
+  const owned = !options.database;
+  const database = options.database ?? openDatabase(join(dir, "test.db"));
   const clock = createManualClock();
   const secrets = await createSecretBox(Uint8Array.from(randomBytes(32)));
   const config = { dataDir: dir, blobMaxBytes: options.blobMaxBytes ?? 16 * 1024 * 1024, blobGcGraceMs: options.gcGraceMs ?? 0 } as Config;
@@ -24,7 +28,7 @@ export async function testDomain(options: { gcGraceMs?: number; blobMaxBytes?: n
     clock,
     dir,
     async close() {
-      await database.close();
+      if (owned) await database.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
