@@ -4,7 +4,8 @@ import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SecretBox } from "../core/secret-box.ts";
-import type { Database } from "../db/client.ts";
+import type { OpDatabase, Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import { checkApiKey, type Sessions } from "./sessions.ts";
 import type { AgentStore } from "./store.ts";
 import type { Json, JsonObject } from "./types.ts";
@@ -51,7 +52,7 @@ const SETUP_TTL_MS = 3600_000;
  * deduplicated by delivery id.
  */
 export function createIntegrations(deps: {
-  database: Database;
+  database: OpDatabase;
   store: AgentStore;
   clock: Clock;
   secrets: SecretBox;
@@ -64,13 +65,14 @@ export function createIntegrations(deps: {
   const { database, store, clock, secrets, log } = deps;
   const claudeContext = (tenant: string) => `agents.claude:${tenant}`;
 
-  const github = (tenant: string): GitHubState => ({ ...EMPTY, ...(store.integration(tenant, "github")?.value as Partial<GitHubState> | undefined) });
-  /** Changes the GitHub state inside the current write. */
-  const updateGitHub = (tenant: string, change: (s: GitHubState) => void) => {
-    const s = github(tenant);
+  const gitHubOf = (row: { value: JsonObject } | undefined): GitHubState => ({ ...EMPTY, ...(row?.value as Partial<GitHubState> | undefined) });
+  const github = async (tenant: string): Promise<GitHubState> => gitHubOf(await database.read((tx) => store.integration(tx, tenant, "github")));
+  /** Changes the GitHub state inside the current write (the row locked: instances do not lose each other's counts). */
+  function* updateGitHub(tx: Tx, tenant: string, change: (s: GitHubState) => void): Op<void> {
+    const s = gitHubOf(yield* store.lockIntegration(tx, tenant, "github"));
     change(s);
-    store.putIntegration(tenant, "github", { value: s as unknown as JsonObject, sealed: undefined, updatedAt: clock.now(), expiresAt: undefined });
-  };
+    yield* store.putIntegration(tx, tenant, "github", { value: s as unknown as JsonObject, sealed: undefined, updatedAt: clock.now(), expiresAt: undefined });
+  }
   // Refusals are counted in memory: a flood of forged deliveries must not cost a write each.
   const refusals = new Map<string, Record<string, number>>();
   const refuse = async (tenant: string, reason: string) => {
@@ -79,8 +81,8 @@ export function createIntegrations(deps: {
     refusals.set(tenant, counts);
   };
 
-  function status(tenant: string): GitHubStatus {
-    const s = github(tenant);
+  async function status(tenant: string): Promise<GitHubStatus> {
+    const s = await github(tenant);
     return {
       configured: deps.webhookSecret !== undefined && (deps.appId !== undefined || s.installationId !== ""),
       appId: deps.appId ?? "",
@@ -117,8 +119,8 @@ export function createIntegrations(deps: {
     if (event === "installation") {
       const inst = body.installation as JsonObject | undefined;
       const account = inst?.account as JsonObject | undefined;
-      await database.committer.run(() =>
-        updateGitHub(tenant, (s) => {
+      await database.write((tx) =>
+        updateGitHub(tx, tenant, (s) => {
           if (action === "deleted" || action === "suspend") {
             s.installationId = "";
             s.repositories = [];
@@ -134,8 +136,8 @@ export function createIntegrations(deps: {
     if (event === "installation_repositories") {
       const added = repos(body.repositories_added);
       const removed = new Set(repos(body.repositories_removed).map((r) => r.id));
-      await database.committer.run(() =>
-        updateGitHub(tenant, (s) => {
+      await database.write((tx) =>
+        updateGitHub(tx, tenant, (s) => {
           s.repositories = [...s.repositories.filter((r) => !removed.has(r.id)), ...added.filter((a) => !s.repositories.some((r) => r.id === a.id))];
         }),
       );
@@ -147,15 +149,15 @@ export function createIntegrations(deps: {
   return {
     status,
 
-    claudeStatus(tenant: string): { configured: boolean; setupAt: number | undefined } {
-      const row = store.integration(tenant, "claude");
+    async claudeStatus(tenant: string): Promise<{ configured: boolean; setupAt: number | undefined }> {
+      const row = await database.read((tx) => store.integration(tx, tenant, "claude"));
       return { configured: row?.sealed !== undefined, setupAt: row?.updatedAt };
     },
 
-    hasClaudeKey: (tenant: string): boolean => store.integration(tenant, "claude")?.sealed !== undefined,
+    hasClaudeKey: async (tenant: string): Promise<boolean> => (await database.read((tx) => store.integration(tx, tenant, "claude")))?.sealed !== undefined,
 
     async claudeKey(tenant: string): Promise<string | undefined> {
-      const row = store.integration(tenant, "claude");
+      const row = await database.read((tx) => store.integration(tx, tenant, "claude"));
       return row?.sealed ? secrets.open(row.sealed, claudeContext(tenant)) : undefined;
     },
 
@@ -165,7 +167,7 @@ export function createIntegrations(deps: {
       checkApiKey("anthropic_api_key", key);
       const sealed = await secrets.seal(key, claudeContext(tenant));
       const now = clock.now();
-      await database.committer.run(() => store.putIntegration(tenant, "claude", { value: { setupAt: now }, sealed, updatedAt: now, expiresAt: undefined }));
+      await database.write((tx) => store.putIntegration(tx, tenant, "claude", { value: { setupAt: now }, sealed, updatedAt: now, expiresAt: undefined }));
       return { configured: true, setupAt: now };
     },
 
@@ -181,8 +183,8 @@ export function createIntegrations(deps: {
       const state = randomBytes(24).toString("base64url");
       const now = clock.now();
       const expiresAt = now + SETUP_TTL_MS;
-      await database.committer.run(() =>
-        store.putIntegration(tenant, `setup:${state}`, { value: { redirectUrl: redirectUrl ?? "", completed: false }, sealed: undefined, updatedAt: now, expiresAt }),
+      await database.write((tx) =>
+        store.putIntegration(tx, tenant, `setup:${state}`, { value: { redirectUrl: redirectUrl ?? "", completed: false }, sealed: undefined, updatedAt: now, expiresAt }),
       );
       const appExists = deps.appSlug !== undefined;
       const setupUrl = appExists
@@ -193,22 +195,22 @@ export function createIntegrations(deps: {
 
     /** Records what GitHub sent to the setup callback, once the state is verified. */
     async completeSetup(tenant: string, input: { state: string; code: string; installationId: string; setupAction: string }): Promise<{ github: GitHubStatus; redirectUrl: string }> {
-      const row = input.state ? store.integration(tenant, `setup:${input.state}`) : undefined;
+      const row = input.state ? await database.read((tx) => store.integration(tx, tenant, `setup:${input.state}`)) : undefined;
       if (!row || (row.expiresAt !== undefined && row.expiresAt <= clock.now())) {
         throw new AppError("permission_denied", "SETUP_STATE_INVALID", "the setup state is unknown or expired; start the setup again");
       }
       const redirectUrl = String(row.value.redirectUrl ?? "");
-      if (row.value.completed) return { github: status(tenant), redirectUrl };
+      if (row.value.completed) return { github: await status(tenant), redirectUrl };
       if (!input.code && !input.installationId) throw invalidArgument("code", "neither code nor installation_id was given");
       if (!input.installationId) {
         throw new AppError("unavailable", "GITHUB_EXCHANGE_FAILED", "exchanging an app-manifest code needs an integration worker, which this server does not run yet");
       }
       if (!/^\d{1,20}$/.test(input.installationId)) throw invalidArgument("installation_id", "must be a number");
-      await database.committer.run(() => {
-        updateGitHub(tenant, (s) => (s.installationId = input.installationId));
-        store.putIntegration(tenant, `setup:${input.state}`, { value: { redirectUrl, completed: true, setupAction: input.setupAction }, sealed: undefined, updatedAt: clock.now(), expiresAt: row.expiresAt });
+      await database.write(function* (tx) {
+        yield* updateGitHub(tx, tenant, (s) => (s.installationId = input.installationId));
+        yield* store.putIntegration(tx, tenant, `setup:${input.state}`, { value: { redirectUrl, completed: true, setupAction: input.setupAction }, sealed: undefined, updatedAt: clock.now(), expiresAt: row.expiresAt });
       });
-      return { github: status(tenant), redirectUrl };
+      return { github: await status(tenant), redirectUrl };
     },
 
     /** Verifies, deduplicates and acts on one delivery. Refusals are counted by reason, then thrown. */
@@ -252,10 +254,9 @@ export function createIntegrations(deps: {
       const action = typeof body.action === "string" ? body.action : "";
       const now = clock.now();
       // Claim the delivery id first: a redelivery racing this one finds it taken.
-      const first = await database.committer.run(() => {
-        if (store.delivery(tenant, d.deliveryId)) return false;
-        store.putDelivery(tenant, { deliveryId: d.deliveryId, event: d.event, action, outcome: 0, sessionId: "", receivedAt: now });
-        updateGitHub(tenant, (s) => {
+      const first = await database.write(function* (tx) {
+        if (!(yield* store.claimDelivery(tx, tenant, { deliveryId: d.deliveryId, event: d.event, action, outcome: 0, sessionId: "", receivedAt: now }))) return false;
+        yield* updateGitHub(tx, tenant, (s) => {
           s.totalWebhooks++;
           s.lastWebhookAt = now;
         });
@@ -263,10 +264,11 @@ export function createIntegrations(deps: {
       });
       if (!first) {
         await refuse(tenant, "duplicate");
-        return { outcome: "duplicate", event: d.event, action, sessionId: store.delivery(tenant, d.deliveryId)?.sessionId ?? "" };
+        const known = await database.read((tx) => store.delivery(tx, tenant, d.deliveryId));
+        return { outcome: "duplicate", event: d.event, action, sessionId: known?.sessionId ?? "" };
       }
       const result = await act(tenant, d.event, body);
-      await database.committer.run(() => store.setDeliveryOutcome(tenant, d.deliveryId, OUTCOME_CODES[result.outcome], result.sessionId));
+      await database.write((tx) => store.setDeliveryOutcome(tx, tenant, d.deliveryId, OUTCOME_CODES[result.outcome], result.sessionId));
       return { ...result, event: d.event, action };
     },
   };

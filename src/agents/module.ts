@@ -15,9 +15,13 @@ import { createPool, type Pool } from "./pool.ts";
 import { createQuota, type Quota } from "./quota.ts";
 import { agentPoolService, agentSessionService, integrationService, quotaService } from "./service.ts";
 import { createSessions, type Sessions } from "./sessions.ts";
-import { createAgentStore } from "./store.ts";
+import type { Database } from "../db/client.ts";
+import { createPgAgentStore, createSqliteAgentStore, type AgentStore } from "./store.ts";
 import { AGENT_QUEUE, type AgentTask, type AgentTaskEvent, type AgentTaskPort } from "./task-port.ts";
 import type { Json } from "./types.ts";
+
+/** Live-only bus subject (no stream captures it): `{ tenant, id }` of a session whose log or state changed. */
+export const SESSION_CHANGED = "agents.session.changed";
 
 export interface AgentsModule extends DomainModule {
   sessions: Sessions;
@@ -71,9 +75,9 @@ export function engineTaskPort(tasks: TasksModule): AgentTaskPort {
     async cancelTask(tenant, id, reason) {
       await engine.scoped(tenant).cancelTask({ id, reason });
     },
-    getTask(tenant, id) {
+    async getTask(tenant, id) {
       try {
-        return agentTask(engine.scoped(tenant).getTask(id));
+        return agentTask(await engine.scoped(tenant).getTask(id));
       } catch (error) {
         if (error instanceof AppError && error.code === "not_found") return undefined;
         throw error;
@@ -85,10 +89,9 @@ export function engineTaskPort(tasks: TasksModule): AgentTaskPort {
         yield { kind: KINDS[e.kind] ?? "other", task: agentTask(e.task) };
       }
     },
-    workers: (tenant) =>
-      engine
-        .dispatcherState()
-        .sessions.filter((s) => s.tenant === tenant && s.queues.includes(AGENT_QUEUE))
+    workers: async (tenant) =>
+      (await engine.dispatcherState()).sessions
+        .filter((s) => s.tenant === tenant && s.queues.includes(AGENT_QUEUE))
         .map((s) => ({ workerId: s.workerId, streamId: s.id, freeCapacity: s.credits })),
     failures: () => failures,
   };
@@ -104,7 +107,7 @@ function followAgentTasks(deps: {
   tasks: AgentTaskPort;
   log: ModuleContext["log"];
   apply(ev: AgentTaskEvent): Promise<void>;
-  stillNeeded(): boolean;
+  stillNeeded(): Promise<boolean>;
   onEvent(ev: AgentTaskEvent): unknown;
 }) {
   let current: AbortController | undefined;
@@ -122,10 +125,12 @@ function followAgentTasks(deps: {
         for (let next = await first; !next.done; next = await events.next()) {
           deps.onEvent(next.value);
           await deps.apply(next.value).catch((error) => deps.log.error("agents: task event not applied", { task_id: next.value.task.id, error: String(error) }));
-          if (!deps.stillNeeded()) {
-            // Checked and cleared in one synchronous step: a session started after this sees no follower and starts one.
+          if (!(await deps.stillNeeded())) {
+            // A session started while this was checked may have found the follower still running
+            // (and started none): after stopping, look once more and restart if one is active now.
             current = undefined;
             ac.abort();
+            if (await deps.stillNeeded().catch(() => true)) ensure(reconcile);
             return;
           }
         }
@@ -154,9 +159,12 @@ function followAgentTasks(deps: {
  * quotas (QuotaService), GitHub and Claude (IntegrationService), and seed 004's legacy family.
  */
 export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModule; limiter?: RateLimiter }): AgentsModule {
-  const store = createAgentStore(ctx.database);
+  const database = ctx.database;
+  const store: AgentStore = database.dialect === "sqlite" ? createSqliteAgentStore((database as Database).sqlite) : createPgAgentStore();
   const tasks = engineTaskPort(deps.tasks);
+  const active = async () => (await database.read((tx) => store.activeSessions(tx))).length > 0;
   const quota = createQuota({
+    database,
     store,
     clock: ctx.clock,
     limits: { maxDailyTokens: ctx.config.agentMaxDailyTokens, maxDailyCost: ctx.config.agentMaxDailyCost, maxConcurrentSessions: ctx.config.agentMaxConcurrentSessions },
@@ -173,8 +181,12 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     appSlug: ctx.config.githubAppSlug,
     sessions: () => sessions,
   });
-  const pool = createPool({ tasks, store, clock: ctx.clock });
-  const follower = followAgentTasks({ tasks, log: ctx.log, apply: (ev) => sessions.onTaskEvent(ev), stillNeeded: () => store.activeSessions().length > 0, onEvent: (ev) => ev.task.workerId && pool.noteWorker(ev.task.tenant, ev.task.workerId) });
+  const pool = createPool({ tasks, database, store, clock: ctx.clock });
+  const follower = followAgentTasks({ tasks, log: ctx.log, apply: (ev) => sessions.onTaskEvent(ev), stillNeeded: active, onEvent: (ev) => ev.task.workerId && pool.noteWorker(ev.task.tenant, ev.task.workerId) });
+  // With several instances (PostgreSQL, NATS) a worker's report through one instance must wake
+  // the watchers held by the others: a live-only bus subject carries "session changed".
+  const fanOut = database.dialect === "postgres";
+  const changes = new AbortController();
   sessions = createSessions({
     database: ctx.database,
     store,
@@ -187,9 +199,33 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     hasStoredClaudeKey: (tenant) => integrations.hasClaudeKey(tenant),
     waitMs: ctx.config.agentWaitMs,
     onActive: () => follower.ensure(() => sessions.reconcile()),
+    announce: fanOut
+      ? (tenant, id) =>
+          void ctx.bus.publish(SESSION_CHANGED, new TextEncoder().encode(JSON.stringify({ tenant, id }))).catch((error) => ctx.log.warn("agents: session change not announced", { error: String(error) }))
+      : undefined,
   });
+  const followChanges = async () => {
+    while (!changes.signal.aborted) {
+      let sub: ReturnType<typeof ctx.bus.subscribe> | undefined;
+      const stop = () => sub?.close();
+      changes.signal.addEventListener("abort", stop, { once: true });
+      try {
+        sub = ctx.bus.subscribe(SESSION_CHANGED);
+        for await (const m of sub) {
+          const { tenant, id } = JSON.parse(new TextDecoder().decode(m.data)) as { tenant: string; id: string };
+          sessions.wake(tenant, id);
+        }
+      } catch (error) {
+        if (!changes.signal.aborted) ctx.log.warn("agents: session changes resubscribed", { error: String(error) });
+      } finally {
+        changes.signal.removeEventListener("abort", stop);
+      }
+      if (!changes.signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
   return {
     name: "agents",
+    dialects: ["sqlite", "postgres"],
     sessions,
     pool,
     quota,
@@ -202,11 +238,15 @@ export function createAgentsModule(ctx: ModuleContext, deps: { tasks: TasksModul
     ],
     legacy: [claudeWorkerFamily({ environment: ctx.config.environment, metrics: ctx.metrics })],
     start() {
-      sessions.resume();
-      // Sessions left running by a previous process: follow their tasks and catch up.
-      if (store.activeSessions().length > 0) follower.ensure(() => sessions.reconcile());
+      if (fanOut) void followChanges();
+      void (async () => {
+        await sessions.resume();
+        // Sessions left running by a previous process: follow their tasks and catch up.
+        if (await active()) follower.ensure(() => sessions.reconcile());
+      })().catch((error) => ctx.log.error("agents: sessions not resumed", { error: String(error) }));
     },
     async close() {
+      changes.abort();
       follower.stop();
       sessions.close();
     },

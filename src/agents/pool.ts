@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
+import type { OpDatabase } from "../db/dialect.ts";
 import type { AgentStore } from "./store.ts";
 import { PROBE_TASK_TYPE, type AgentTaskPort, type AgentWorkerInfo } from "./task-port.ts";
 
@@ -31,29 +32,30 @@ export const pinnedCapability = (workerId: string) => `agent-worker:${workerId}`
  * `load_balanced` go through the dispatcher (which rotates over the streams: it is the load
  * balancer); `singleton` is pinned to the longest-connected worker by a required capability.
  */
-export function createPool(deps: { tasks: AgentTaskPort; store: AgentStore; clock: Clock }) {
-  const { tasks, store, clock } = deps;
+export function createPool(deps: { tasks: AgentTaskPort; database: OpDatabase; store: AgentStore; clock: Clock }) {
+  const { tasks, database, store, clock } = deps;
   const seen = new Map<string, Set<string>>();
   const seenOf = (tenant: string) => {
     let set = seen.get(tenant);
     if (!set) seen.set(tenant, (set = new Set()));
     return set;
   };
-  const workers = (tenant: string) => {
-    const list = tasks.workers(tenant);
+  const workers = async (tenant: string) => {
+    const list = await tasks.workers(tenant);
     for (const w of list) seenOf(tenant).add(w.workerId);
     return list;
   };
   return {
-    info(tenant: string): PoolInfo {
-      const list = workers(tenant);
-      return { active: new Set(list.map((w) => w.workerId)).size, total: seenOf(tenant).size, errors: tasks.failures(), activeSessions: store.countActive(tenant), workers: list };
+    async info(tenant: string): Promise<PoolInfo> {
+      const list = await workers(tenant);
+      const activeSessions = await database.read((tx) => store.countActive(tx, tenant));
+      return { active: new Set(list.map((w) => w.workerId)).size, total: seenOf(tenant).size, errors: tasks.failures(), activeSessions, workers: list };
     },
     noteWorker: (tenant: string, workerId: string) => seenOf(tenant).add(workerId),
 
     async probe(tenant: string, target: ProbeTarget, timeoutMs = 10_000): Promise<ProbeResult> {
       if (!Number.isFinite(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) throw invalidArgument("timeout", "must be between 100 ms and 60 s");
-      const list = workers(tenant);
+      const list = await workers(tenant);
       if (list.length === 0) throw new AppError("failed_precondition", "NO_AGENT_WORKERS", "no agent worker is connected");
       const pinned = target === "singleton" ? list[0]!.workerId : undefined;
       const id = newId("task");
@@ -70,7 +72,7 @@ export function createPool(deps: { tasks: AgentTaskPort; store: AgentStore; cloc
       });
       const deadline = t0 + timeoutMs;
       for (;;) {
-        const task = tasks.getTask(tenant, id);
+        const task = await tasks.getTask(tenant, id);
         if (task?.state === "succeeded") {
           if (task.workerId) seenOf(tenant).add(task.workerId);
           return { healthy: true, message: "Container is healthy", workerId: task.workerId ?? "", taskId: id, latencyMs: Math.round(performance.now() - t0) };

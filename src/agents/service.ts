@@ -147,9 +147,9 @@ export function agentSessionService(sessions: Sessions): Partial<ServiceImpl<typ
     async *watchSession(req, ctx) {
       for await (const event of follow(sessions, tenantOf(ctx), req.sessionId, Number(req.afterSequence), ctx)) yield { event };
     },
-    getSession: (req, ctx) => ({ session: sessionMessage(sessions.get(tenantOf(ctx), req.sessionId)) }),
-    listSessions(req, ctx) {
-      const page = sessions.list(tenantOf(ctx), { pageSize: req.pageSize, pageToken: req.pageToken, state: STATE_BY_PB[req.state], kind: KIND_BY_PB[req.kind] });
+    getSession: async (req, ctx) => ({ session: sessionMessage(await sessions.get(tenantOf(ctx), req.sessionId)) }),
+    async listSessions(req, ctx) {
+      const page = await sessions.list(tenantOf(ctx), { pageSize: req.pageSize, pageToken: req.pageToken, state: STATE_BY_PB[req.state], kind: KIND_BY_PB[req.kind] });
       return { sessions: page.items.map(sessionMessage), nextPageToken: page.nextPageToken };
     },
     endSession: async (req, ctx) => ({ session: sessionMessage(await sessions.end(tenantOf(ctx), req.sessionId, req.reason)) }),
@@ -186,8 +186,8 @@ const TARGETS: Record<number, "any" | "load_balanced" | "singleton"> = {
 
 export function agentPoolService(pool: Pool): Partial<ServiceImpl<typeof AgentPoolService>> {
   return {
-    getAgentPool(_req, ctx) {
-      const p = pool.info(tenantOf(ctx));
+    async getAgentPool(_req, ctx) {
+      const p = await pool.info(tenantOf(ctx));
       return { active: p.active, total: p.total, errors: BigInt(p.errors), activeSessions: p.activeSessions, workers: p.workers.map((w) => create(AgentWorkerSchema, w)) };
     },
     async probeAgentPool(req, ctx) {
@@ -201,7 +201,7 @@ const WINDOWS: Record<string, RateLimitWindow> = { minute: RateLimitWindow.MINUT
 
 export function quotaService(quota: Quota, limiter: RateLimiter | undefined, trustedProxies: ReadonlySet<string> = new Set()): Partial<ServiceImpl<typeof QuotaService>> {
   return {
-    getAgentQuota: (_req, ctx) => ({ quota: quotaMessage(quota.get(tenantOf(ctx))) }),
+    getAgentQuota: async (_req, ctx) => ({ quota: quotaMessage(await quota.get(tenantOf(ctx))) }),
     async getRateLimitStatus(_req, ctx) {
       const edge = ctx.values.get(edgeRequestKey);
       const key = rateLimitKey(principalOf(ctx), clientAddress(edge?.clientAddress ?? "unknown", ctx.requestHeader.get("x-forwarded-for"), trustedProxies));
@@ -219,12 +219,12 @@ export function quotaService(quota: Quota, limiter: RateLimiter | undefined, tru
 const OUTCOMES = { session_started: WebhookOutcome.SESSION_STARTED, installation_updated: WebhookOutcome.INSTALLATION_UPDATED, ignored: WebhookOutcome.IGNORED, duplicate: WebhookOutcome.DUPLICATE };
 
 export function integrationService(integrations: Integrations): Partial<ServiceImpl<typeof IntegrationService>> {
-  const claude = (tenant: string) => {
-    const c = integrations.claudeStatus(tenant);
+  const claude = async (tenant: string) => {
+    const c = await integrations.claudeStatus(tenant);
     return { configured: c.configured, setupAt: c.setupAt !== undefined ? timestampFromMs(c.setupAt) : undefined };
   };
   return {
-    getIntegrationStatus: (_req, ctx) => ({ github: githubMessage(integrations.status(tenantOf(ctx))), claude: claude(tenantOf(ctx)) }),
+    getIntegrationStatus: async (_req, ctx) => ({ github: githubMessage(await integrations.status(tenantOf(ctx))), claude: await claude(tenantOf(ctx)) }),
     async startGitHubSetup(req, ctx) {
       const r = await integrations.startSetup(tenantOf(ctx), req.redirectUrl);
       return { setupUrl: r.setupUrl, state: r.state, expiresAt: timestampFromMs(r.expiresAt), appExists: r.appExists };
@@ -235,7 +235,7 @@ export function integrationService(integrations: Integrations): Partial<ServiceI
     },
     async setClaudeApiKey(req, ctx) {
       await integrations.setClaudeKey(tenantOf(ctx), req.anthropicApiKey);
-      return { claude: claude(tenantOf(ctx)) };
+      return { claude: await claude(tenantOf(ctx)) };
     },
     async receiveGitHubWebhook(req, ctx) {
       const h = ctx.requestHeader;

@@ -3,7 +3,8 @@ import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SecretBox } from "../core/secret-box.ts";
-import type { Database } from "../db/client.ts";
+import type { OpDatabase, Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import type { Quota } from "./quota.ts";
 import { utcDay } from "./quota.ts";
 import type { AgentStore, SessionRecord } from "./store.ts";
@@ -45,7 +46,7 @@ export interface ProcessIssueInput {
 }
 
 export interface SessionsDeps {
-  database: Database;
+  database: OpDatabase;
   store: AgentStore;
   tasks: AgentTaskPort;
   clock: Clock;
@@ -54,11 +55,16 @@ export interface SessionsDeps {
   log: Logger;
   /** The tenant's stored Anthropic key (sealed at rest), if any. */
   storedClaudeKey(tenant: string): Promise<string | undefined>;
-  hasStoredClaudeKey(tenant: string): boolean;
+  hasStoredClaudeKey(tenant: string): Promise<boolean>;
   /** Longest wait for a worker to take a session. */
   waitMs: number;
   /** Called once a session's task exists: its changes must be followed from then on. */
   onActive(): void;
+  /**
+   * Tells the other instances that a session's log or state changed (their watchers re-read it);
+   * absent with one process (SQLite). The other instances call `wake` when told.
+   */
+  announce?(tenant: string, id: string): void;
 }
 
 const SESSION_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -67,6 +73,8 @@ const API_KEY = /^sk-ant-[A-Za-z0-9_-]{8,250}$/;
 const PERMISSION_MODES: PermissionMode[] = ["default", "acceptEdits", "bypassPermissions", "plan"];
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
 const MAX_EVENTS = 1000;
+/** How long a queued session may be without its task (created right after the session's write) before a catch-up ends it. */
+const TASK_CREATION_GRACE_MS = 60_000;
 const MAX_EVENT_BYTES = 256 * 1024;
 
 /** Checks an Anthropic key's shape (`sk-ant-…`); never echoes it. */
@@ -128,35 +136,47 @@ export function createSessions(deps: SessionsDeps) {
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
   const keyOf = (tenant: string, id: string) => `${tenant}\u0000${id}`;
 
+  /** Wakes this instance's watchers of a session, and tells the other instances. */
   function notify(tenant: string, id: string): void {
+    deps.announce?.(tenant, id);
+    wake(tenant, id);
+  }
+
+  /** Wakes this instance's watchers of a session (they re-read the log from the store). */
+  function wake(tenant: string, id: string): void {
     const set = waiters.get(keyOf(tenant, id));
     if (!set) return;
     waiters.delete(keyOf(tenant, id));
     for (const wake of set) wake();
   }
 
-  function get(tenant: string, id: string): SessionRecord {
-    const s = store.getSession(tenant, id);
+  const read = <T>(op: (tx: Tx) => Op<T>) => database.read(op);
+
+  async function get(tenant: string, id: string): Promise<SessionRecord> {
+    const s = await read((tx) => store.getSession(tx, tenant, id));
     if (!s) throw sessionNotFound(id);
     return s;
   }
 
-  /** Appends events inside the current write; answers the last sequence. */
-  function appendInTx(s: SessionRecord, events: NewSessionEvent[], now: number): number {
-    let seq = store.getSession(s.tenant, s.id)!.lastSeq;
-    for (const e of events) store.insertEvent(s.tenant, { sessionId: s.id, seq: ++seq, time: e.time ?? now, name: e.name, data: e.data });
-    store.updateSession(s.tenant, s.id, { last_seq: seq, last_activity_at: now });
+  /**
+   * Appends events inside the current write; answers the last sequence. The caller read `s` with
+   * `lockSession` in this write, so the sequence it continues is current on every instance.
+   */
+  function* appendInTx(tx: Tx, s: SessionRecord, events: NewSessionEvent[], now: number): Op<number> {
+    let seq = (yield* store.getSession(tx, s.tenant, s.id))!.lastSeq;
+    for (const e of events) yield* store.insertEvent(tx, s.tenant, { sessionId: s.id, seq: ++seq, time: e.time ?? now, name: e.name, data: e.data });
+    yield* store.updateSession(tx, s.tenant, s.id, { last_seq: seq, last_activity_at: now });
     return seq;
   }
 
   /** Makes a session final with its last event, erasing its own credentials. */
   async function finish(s: SessionRecord, state: SessionState, event: NewSessionEvent, errorMessage = ""): Promise<boolean> {
     const now = clock.now();
-    const done = await database.committer.run(() => {
-      const current = store.getSession(s.tenant, s.id);
+    const done = await database.write(function* (tx) {
+      const current = yield* store.lockSession(tx, s.tenant, s.id);
       if (!current || FINAL_STATES.has(current.state)) return false;
-      appendInTx(current, [event], now);
-      store.updateSession(s.tenant, s.id, {
+      yield* appendInTx(tx, current, [event], now);
+      yield* store.updateSession(tx, s.tenant, s.id, {
         state: STATE_CODES[state],
         completed_at: now,
         error_message: errorMessage,
@@ -182,7 +202,7 @@ export function createSessions(deps: SessionsDeps) {
     const timer = setTimeout(() => {
       timers.delete(keyOf(tenant, id));
       void (async () => {
-        const s = store.getSession(tenant, id);
+        const s = await read((tx) => store.getSession(tx, tenant, id));
         if (!s || s.state !== "queued") return;
         const seconds = Math.round(deps.waitMs / 100) / 10;
         const message = `No agent worker took the session within ${seconds} s`;
@@ -210,7 +230,7 @@ export function createSessions(deps: SessionsDeps) {
       requestId: string | undefined;
     },
   ): Promise<SessionRecord> {
-    if (!s.apiKey && !deps.hasStoredClaudeKey(tenant)) {
+    if (!s.apiKey && !(await deps.hasStoredClaudeKey(tenant))) {
       throw new AppError("failed_precondition", "CLAUDE_NOT_CONFIGURED", "no Anthropic API key given and none stored (POST /claude-setup)");
     }
     const context = `agents.session:${tenant}/${s.id}`;
@@ -219,21 +239,22 @@ export function createSessions(deps: SessionsDeps) {
     const taskId = newId("task");
     const now = clock.now();
     const activeIssueKey = s.kind === "issue" ? `${s.repository.name}#${s.issueNumber}` : undefined;
-    const noWorker = tasks.workers(tenant).length === 0;
-    await database.committer.run(() => {
-      if (store.getSession(tenant, s.id)) throw new AppError("already_exists", "SESSION_ALREADY_EXISTS", `session ${s.id} already exists`, { session_id: s.id });
-      // Checked in the same write as the insert, so two starts cannot both take the last place.
-      const q = quota.get(tenant);
+    const noWorker = (await tasks.workers(tenant)).length === 0;
+    await database.write(function* (tx) {
+      // Checked in the same write as the insert, with the tenant's usage row locked (on
+      // PostgreSQL until the commit), so two starts — on any instances — cannot both take the last place.
+      const q = yield* quota.admit(tx, tenant);
+      if (yield* store.getSession(tx, tenant, s.id)) throw new AppError("already_exists", "SESSION_ALREADY_EXISTS", `session ${s.id} already exists`, { session_id: s.id });
       if (!q.allowed) throw new AppError("resource_exhausted", "QUOTA_EXCEEDED", `Daily quota exceeded: ${q.reason}`, { reason: q.reason });
-      store.insertSession({ tenant, ...s, taskId, activeIssueKey, now, sealedApiKey, sealedGithubToken });
+      yield* store.insertSession(tx, { tenant, ...s, taskId, activeIssueKey, now, sealedApiKey, sealedGithubToken });
       const waiting = noWorker
         ? s.kind === "interactive"
           ? `no agent worker is connected; waiting up to ${Math.round(deps.waitMs / 1000)} s`
           : "no agent worker is connected; waiting for one"
         : "waiting for an agent worker";
-      appendInTx(store.getSession(tenant, s.id)!, [{ name: "status", data: { message: `Session queued: ${waiting}` } }], now);
+      yield* appendInTx(tx, (yield* store.getSession(tx, tenant, s.id))!, [{ name: "status", data: { message: `Session queued: ${waiting}` } }], now);
     });
-    const created = get(tenant, s.id);
+    const created = await get(tenant, s.id);
     try {
       await tasks.createTask({
         tenant,
@@ -257,22 +278,24 @@ export function createSessions(deps: SessionsDeps) {
     deps.onActive();
     // Nobody streams an issue session: it waits in the queue for a worker however long it takes.
     if (s.kind === "interactive") armWait(tenant, s.id, deps.waitMs);
-    return get(tenant, s.id);
+    return await get(tenant, s.id);
   }
 
   async function onTaskEvent(ev: AgentTaskEvent): Promise<void> {
-    const s = store.sessionByTask(ev.task.id);
+    const s = await read((tx) => store.sessionByTask(tx, ev.task.id));
     if (!s || FINAL_STATES.has(s.state)) return;
     const t = ev.task;
     switch (ev.kind) {
       case "claimed": {
         clearTimer(s.tenant, s.id);
         const now = clock.now();
-        await database.committer.run(() => {
-          const cur = store.getSession(s.tenant, s.id);
-          if (!cur || FINAL_STATES.has(cur.state)) return;
-          store.updateSession(s.tenant, s.id, { state: STATE_CODES.processing, worker_id: t.workerId ?? "" });
-          appendInTx(cur, [{ name: "status", data: { message: `Agent worker ${t.workerId ?? ""} started the session` } }], now);
+        await database.write(function* (tx) {
+          const cur = yield* store.lockSession(tx, s.tenant, s.id);
+          // A claim is applied once: the live task event and the catch-up (`reconcile`) may both
+          // bring it, and the worker's first report may have applied it already.
+          if (!cur || cur.state !== "queued") return;
+          yield* store.updateSession(tx, s.tenant, s.id, { state: STATE_CODES.processing, worker_id: t.workerId ?? "" });
+          yield* appendInTx(tx, cur, [{ name: "status", data: { message: `Agent worker ${t.workerId ?? ""} started the session` } }], now);
         });
         notify(s.tenant, s.id);
         return;
@@ -300,14 +323,18 @@ export function createSessions(deps: SessionsDeps) {
 
   return {
     onTaskEvent,
+    wake,
 
     /** Applies the current state of every active session's task (what events may have been missed). */
     async reconcile(): Promise<void> {
-      for (const { tenant, id } of store.activeSessions()) {
-        const s = store.getSession(tenant, id);
+      for (const { tenant, id } of await read((tx) => store.activeSessions(tx))) {
+        const s = await read((tx) => store.getSession(tx, tenant, id));
         if (!s) continue;
-        const task = tasks.getTask(tenant, s.taskId);
+        const task = await tasks.getTask(tenant, s.taskId);
         if (!task) {
+          // A session's row is written before its task (on this or another instance): a young
+          // queued session without a task is being started, not one whose task was deleted.
+          if (s.state === "queued" && clock.now() - s.createdAt < TASK_CREATION_GRACE_MS) continue;
           await onTaskEvent({ kind: "deleted", task: { id: s.taskId, tenant, state: "cancelled", fencingToken: undefined, workerId: undefined, result: undefined, errorMessage: undefined, errorReason: undefined } });
           continue;
         }
@@ -317,9 +344,9 @@ export function createSessions(deps: SessionsDeps) {
     },
 
     /** Re-arms the no-worker wait of sessions still queued (after a restart). */
-    resume(): void {
-      for (const { tenant, id } of store.activeSessions()) {
-        const s = store.getSession(tenant, id);
+    async resume(): Promise<void> {
+      for (const { tenant, id } of await read((tx) => store.activeSessions(tx))) {
+        const s = await read((tx) => store.getSession(tx, tenant, id));
         if (s?.state === "queued" && s.kind === "interactive") armWait(tenant, id, deps.waitMs);
       }
     },
@@ -335,7 +362,7 @@ export function createSessions(deps: SessionsDeps) {
     async start(tenant: string, input: StartSessionInput): Promise<{ session: AgentSession; replayed: boolean }> {
       const requestId = checkRequestId(input.requestId);
       if (requestId) {
-        const first = store.sessionByRequestId(tenant, requestId);
+        const first = await read((tx) => store.sessionByRequestId(tx, tenant, requestId));
         if (first) return { session: publicSession(first), replayed: true };
       }
       if (input.sessionId !== undefined && !SESSION_ID.test(input.sessionId)) throw invalidArgument("session_id", "1 to 128 of A-Z a-z 0-9 . _ -");
@@ -366,12 +393,13 @@ export function createSessions(deps: SessionsDeps) {
     async processIssue(tenant: string, input: ProcessIssueInput): Promise<{ session: AgentSession; created: boolean }> {
       const requestId = checkRequestId(input.requestId);
       if (requestId) {
-        const first = store.sessionByRequestId(tenant, requestId);
+        const first = await read((tx) => store.sessionByRequestId(tx, tenant, requestId));
         if (first) return { session: publicSession(first), created: false };
       }
       const repository = checkRepository("repository", input.repository);
       if (!Number.isSafeInteger(input.issueNumber) || input.issueNumber <= 0) throw invalidArgument("issue_number", "must be positive");
-      const running = store.activeIssueSession(tenant, `${repository.name}#${input.issueNumber}`);
+      const key = `${repository.name}#${input.issueNumber}`;
+      const running = await read((tx) => store.activeIssueSession(tx, tenant, key));
       if (running) return { session: publicSession(running), created: false };
       const title = (input.issueTitle ?? "").slice(0, 1000);
       const body = (input.issueBody ?? "").slice(0, 60_000);
@@ -391,9 +419,9 @@ export function createSessions(deps: SessionsDeps) {
       return { session: publicSession(session), created: true };
     },
 
-    get: (tenant: string, id: string): AgentSession => publicSession(get(tenant, id)),
+    get: async (tenant: string, id: string): Promise<AgentSession> => publicSession(await get(tenant, id)),
 
-    list(tenant: string, f: { pageSize?: number; pageToken?: string; state?: SessionState; kind?: SessionKind }): Page<AgentSession> {
+    async list(tenant: string, f: { pageSize?: number; pageToken?: string; state?: SessionState; kind?: SessionKind }): Promise<Page<AgentSession>> {
       const size = f.pageSize ?? 0;
       if (!Number.isInteger(size) || size < 0 || size > 1000) throw invalidArgument("page_size", "must be 0 to 1000");
       const limit = size || 50;
@@ -407,7 +435,7 @@ export function createSessions(deps: SessionsDeps) {
           throw invalidArgument("page_token", "was not issued by this server for these filters");
         }
       }
-      const rows = store.listSessions(tenant, { state: f.state, kind: f.kind, after, limit: limit + 1 });
+      const rows = await read((tx) => store.listSessions(tx, tenant, { state: f.state, kind: f.kind, after, limit: limit + 1 }));
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       const nextPageToken =
@@ -417,19 +445,19 @@ export function createSessions(deps: SessionsDeps) {
 
     /** Ends a session (idempotent on a final one); its task is cancelled and its streams told. */
     async end(tenant: string, id: string, reason = ""): Promise<AgentSession> {
-      const s = get(tenant, id);
+      const s = await get(tenant, id);
       if (reason.length > 1000) throw invalidArgument("reason", "at most 1000 characters");
       if (FINAL_STATES.has(s.state)) return publicSession(s);
       const message = reason || "Session ended by the client";
       await finish(s, "ended", { name: "error", data: { message, reason: "SESSION_ENDED" } }, message);
       await tasks.cancelTask(tenant, s.taskId, message).catch((error) => log.warn("agents: task of an ended session not cancelled", { session_id: id, error: String(error) }));
-      return publicSession(get(tenant, id));
+      return publicSession(await get(tenant, id));
     },
 
     /** The events after `afterSeq`, then live ones until the session is final. */
     async *watch(tenant: string, id: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<SessionEvent> {
       if (!Number.isInteger(afterSeq) || afterSeq < 0) throw invalidArgument("after_sequence", "must not be negative");
-      get(tenant, id);
+      await get(tenant, id);
       let after = afterSeq;
       while (!signal.aborted) {
         let wake!: () => void;
@@ -441,13 +469,14 @@ export function createSessions(deps: SessionsDeps) {
         const onAbort = () => wake();
         signal.addEventListener("abort", onAbort, { once: true });
         try {
-          const events = store.eventsAfter(tenant, id, after, 500);
+          const from = after;
+          const events = await read((tx) => store.eventsAfter(tx, tenant, id, from, 500));
           for (const e of events) {
             yield e;
             after = e.seq;
           }
           if (events.length === 500) continue;
-          const s = store.getSession(tenant, id);
+          const s = await read((tx) => store.getSession(tx, tenant, id));
           if (!s || (FINAL_STATES.has(s.state) && s.lastSeq <= after)) return;
           if (events.length === 0) await woken;
         } finally {
@@ -459,8 +488,8 @@ export function createSessions(deps: SessionsDeps) {
 
     /** Worker side: appends the events it reports, with its usage; answers whether to stop. */
     async appendEvents(tenant: string, id: string, fencingToken: number, events: NewSessionEvent[], usage: SessionUsage | undefined): Promise<{ lastSeq: number; stop: boolean }> {
-      const s = get(tenant, id);
-      const task = tasks.getTask(tenant, s.taskId);
+      const s = await get(tenant, id);
+      const task = await tasks.getTask(tenant, s.taskId);
       if (!task || task.state !== "running" || task.fencingToken !== fencingToken) {
         throw new AppError("failed_precondition", "LEASE_LOST", `the caller does not hold the task of session ${id}`, { session_id: id, task_id: s.taskId });
       }
@@ -473,10 +502,10 @@ export function createSessions(deps: SessionsDeps) {
         }
       }
       const now = clock.now();
-      const result = await database.committer.run(() => {
-        const cur = store.getSession(tenant, id);
+      const result = await database.write(function* (tx) {
+        const cur = yield* store.lockSession(tx, tenant, id);
         if (!cur || FINAL_STATES.has(cur.state)) throw new AppError("failed_precondition", "SESSION_FINISHED", `session ${id} is final`, { session_id: id });
-        const lastSeq = appendInTx(cur, events, now);
+        const lastSeq = yield* appendInTx(tx, cur, events, now);
         const patch: Record<string, string | number | null> = {};
         let turn = cur.currentTurn;
         let final: SessionState | undefined;
@@ -498,22 +527,22 @@ export function createSessions(deps: SessionsDeps) {
         // The worker may report before the claim's task event reached this domain.
         if (cur.state === "queued") Object.assign(patch, { state: STATE_CODES.processing, worker_id: task.workerId ?? "" });
         if (final) Object.assign(patch, { state: STATE_CODES[final], completed_at: now, error_message: errorMessage, active_issue_key: null, sealed_api_key: null, sealed_github_token: null });
-        store.updateSession(tenant, id, patch);
+        yield* store.updateSession(tx, tenant, id, patch);
         if (usage && (usage.inputTokens || usage.outputTokens || usage.costUsd)) {
-          store.addSessionUsage(tenant, id, usage.inputTokens, usage.outputTokens, usage.costUsd);
-          store.addUsage(tenant, utcDay(now), usage.inputTokens + usage.outputTokens, usage.costUsd);
+          yield* store.addSessionUsage(tx, tenant, id, usage.inputTokens, usage.outputTokens, usage.costUsd);
+          yield* store.addUsage(tx, tenant, utcDay(now), usage.inputTokens + usage.outputTokens, usage.costUsd);
         }
         return { lastSeq, final };
       });
       clearTimer(tenant, id);
       notify(tenant, id);
-      return { lastSeq: result.lastSeq, stop: !result.final && quota.spent(tenant) };
+      return { lastSeq: result.lastSeq, stop: !result.final && (await quota.spent(tenant)) };
     },
 
     /** Worker side: the credentials of the session whose task the caller holds. */
     async credentials(tenant: string, id: string, fencingToken: number): Promise<{ apiKey: string; baseUrl: string; githubToken: string }> {
-      const s = get(tenant, id);
-      const task = tasks.getTask(tenant, s.taskId);
+      const s = await get(tenant, id);
+      const task = await tasks.getTask(tenant, s.taskId);
       if (!task || task.state !== "running" || task.fencingToken !== fencingToken) {
         throw new AppError("failed_precondition", "LEASE_LOST", `the caller does not hold the task of session ${id}`, { session_id: id, task_id: s.taskId });
       }

@@ -2,7 +2,7 @@ import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { SecretBox } from "../core/secret-box.ts";
-import type { Database } from "../db/client.ts";
+import type { OpDatabase } from "../db/dialect.ts";
 import type { ApiKeyRow, AuthStore } from "./store.ts";
 
 export interface ApiKey {
@@ -29,7 +29,7 @@ const toKey = (r: ApiKeyRow): ApiKey => ({ id: r.id, userId: r.user_id, provider
 const aad = (tenant: string, userId: string, provider: string) => `api-key:${tenant}:${userId}:${provider}`;
 
 /** A user's LLM provider API keys, sealed at rest with the server's SecretBox (AES-256-GCM). */
-export function createApiKeys(deps: { database: Database; store: AuthStore; clock: Clock; secrets: SecretBox }) {
+export function createApiKeys(deps: { database: OpDatabase; store: AuthStore; clock: Clock; secrets: SecretBox }) {
   const { database, store, clock, secrets } = deps;
   return {
     async set(tenant: string, userId: string, provider: string, value: string): Promise<ApiKey> {
@@ -38,22 +38,22 @@ export function createApiKeys(deps: { database: Database; store: AuthStore; cloc
       if (value.length > MAX_KEY) throw invalidArgument("key_value", `must be at most ${MAX_KEY} characters`);
       const name = provider.toLowerCase();
       const sealed = await secrets.seal(value, aad(tenant, userId, name));
-      const row = await database.committer.run(() =>
-        store.upsertKey({ id: newId("apikey", clock.now()), tenant, userId, provider: name, keyName: envNameOf(name), sealed, masked: maskKey(value) }, clock.now()),
+      const row = await database.write((tx) =>
+        store.upsertKey(tx, { id: newId("apikey", clock.now()), tenant, userId, provider: name, keyName: envNameOf(name), sealed, masked: maskKey(value) }, clock.now()),
       );
       return toKey(row);
     },
-    list: (tenant: string, userId: string): ApiKey[] => store.keysOfUser(tenant, userId).map(toKey),
+    list: async (tenant: string, userId: string): Promise<ApiKey[]> => (await database.read((tx) => store.keysOfUser(tx, tenant, userId))).map(toKey),
     async remove(tenant: string, userId: string, provider: string): Promise<ApiKey> {
       const name = typeof provider === "string" ? provider.toLowerCase() : "";
-      const row = await database.committer.run(() => store.deleteKey(tenant, userId, name));
+      const row = await database.write((tx) => store.deleteKey(tx, tenant, userId, name));
       if (!row) throw notFound("API_KEY_NOT_FOUND", `no API key for provider ${provider}`, { provider: name });
       return toKey(row);
     },
     /** The decrypted keys by environment variable name, for a sandbox (internal). */
     async values(tenant: string, userId: string): Promise<Record<string, string>> {
       const out: Record<string, string> = {};
-      for (const row of store.keysOfUser(tenant, userId)) {
+      for (const row of await database.read((tx) => store.keysOfUser(tx, tenant, userId))) {
         try {
           out[row.key_name] = await secrets.open(row.sealed, aad(tenant, userId, row.provider));
         } catch {

@@ -1,7 +1,8 @@
-import { RateLimiterMemory } from "rate-limiter-flexible";
+import { RateLimiterMemory, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
-import type { Database } from "../db/client.ts";
+import type { OpDatabase } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import type { IssuedSession, Sessions } from "./sessions.ts";
 import type { AuthStore, DeviceRow } from "./store.ts";
 import { displayUserCode, hashSecret, newDeviceCode, newUserCode, normalizeUserCode } from "./tokens.ts";
@@ -37,11 +38,14 @@ const rfc = (reason: string, message: string) => new AppError("failed_preconditi
 /**
  * The RFC 8628 device authorization grant: start, poll (authorization_pending, slow_down,
  * access_denied, expired_token, then a session once), authorize and deny by user code. Wrong
- * user codes are rate-limited per caller (rate-limiter-flexible, in memory).
+ * user codes are rate-limited per caller (rate-limiter-flexible: `limiter`, a 60-second window of
+ * `USER_CODE_ATTEMPTS_PER_MINUTE` points — on PostgreSQL one every instance shares; default: in
+ * memory). Every other state (the code, its answer, the last poll and the widened interval) is in
+ * the database, read and locked by each operation, so a poll may reach any instance.
  */
-export function createDeviceFlow(deps: { database: Database; store: AuthStore; sessions: Sessions; clock: Clock; attemptsPerMinute?: number }) {
+export function createDeviceFlow(deps: { database: OpDatabase; store: AuthStore; sessions: Sessions; clock: Clock; limiter?: RateLimiterAbstract }) {
   const { database, store, sessions, clock } = deps;
-  const limiter = new RateLimiterMemory({ points: deps.attemptsPerMinute ?? USER_CODE_ATTEMPTS_PER_MINUTE, duration: 60 });
+  const limiter = deps.limiter ?? new RateLimiterMemory({ points: USER_CODE_ATTEMPTS_PER_MINUTE, duration: 60 });
 
   function stateOf(row: DeviceRow, now: number): DeviceState {
     if (row.status === "pending" && row.expires_at <= now) return "expired";
@@ -59,7 +63,7 @@ export function createDeviceFlow(deps: { database: Database; store: AuthStore; s
     }
     if (typeof input !== "string" || input === "") throw invalidArgument("user_code", "is required");
     const code = normalizeUserCode(input);
-    const row = code ? store.deviceByUserCode(code) : null;
+    const row = code ? await database.read((tx) => store.deviceByUserCode(tx, code)) : undefined;
     if (!row) {
       await limiter.consume(caller).catch(() => undefined);
       throw notFound("USER_CODE_NOT_FOUND", "no device authorization has this code", {});
@@ -69,14 +73,14 @@ export function createDeviceFlow(deps: { database: Database; store: AuthStore; s
 
   async function answer(userCode: string, caller: string, status: "authorized" | "denied", owner: DeviceOwner | undefined): Promise<void> {
     const row = await byUserCode(userCode, caller);
-    const outcome = await database.committer.run((): AppError | undefined => {
+    const outcome = await database.write(function* (tx): Op<AppError | undefined> {
       const now = clock.now();
-      const current = store.deviceByHash(row.device_code_hash);
+      const current = yield* store.deviceForUpdate(tx, row.device_code_hash);
       if (!current) return notFound("USER_CODE_NOT_FOUND", "no device authorization has this code", {});
       const state = stateOf(current, now);
       if (state === "expired") return rfc("EXPIRED_TOKEN", "the device code expired; start again from the CLI");
       if (state !== "pending") return rfc("DEVICE_ALREADY_ANSWERED", `the device was already ${state}`);
-      store.answerDevice(current.device_code_hash, status, owner);
+      if (!(yield* store.answerDevice(tx, current.device_code_hash, status, owner))) return rfc("DEVICE_ALREADY_ANSWERED", "the device was already answered");
       return undefined;
     });
     if (outcome) throw outcome;
@@ -86,16 +90,13 @@ export function createDeviceFlow(deps: { database: Database; store: AuthStore; s
     /** Starts an authorization; the device code is returned once and stored as a hash. */
     async start(): Promise<DeviceStart> {
       const deviceCode = newDeviceCode();
-      const row = await database.committer.run(() => {
+      const row = await database.write(function* (tx) {
         const now = clock.now();
         // Old codes go first, so a user code is unique among live ones only.
-        store.purgeDevices(now - DEVICE_CODE_TTL_MS);
+        yield* store.purgeDevices(tx, now - DEVICE_CODE_TTL_MS);
         for (let i = 0; i < 5; i++) {
-          try {
-            return store.insertDevice(hashSecret(deviceCode), newUserCode(), POLL_INTERVAL_S, now, now + DEVICE_CODE_TTL_MS);
-          } catch (error) {
-            if (!String(error).includes("UNIQUE")) throw error;
-          }
+          const inserted = yield* store.insertDevice(tx, hashSecret(deviceCode), newUserCode(), POLL_INTERVAL_S, now, now + DEVICE_CODE_TTL_MS);
+          if (inserted) return inserted;
         }
         throw new AppError("unavailable", "USER_CODE_SPACE_BUSY", "could not draw a free user code; retry");
       });
@@ -112,23 +113,24 @@ export function createDeviceFlow(deps: { database: Database; store: AuthStore; s
       }
       if (typeof deviceCode !== "string" || deviceCode === "") throw invalidArgument("device_code", "is required");
       const hash = hashSecret(deviceCode);
-      const outcome = await database.committer.run((): AppError | IssuedSession => {
+      const outcome = await database.write(function* (tx): Op<AppError | IssuedSession> {
         const now = clock.now();
-        const row = store.deviceByHash(hash);
+        // Locked: two polls of one code through two instances are answered one after the other.
+        const row = yield* store.deviceForUpdate(tx, hash);
         if (!row || row.status === "exchanged") return notFound("DEVICE_CODE_NOT_FOUND", "unknown or already used device code", {});
         const state = stateOf(row, now);
         if (state === "expired") return rfc("EXPIRED_TOKEN", "the device code expired");
         if (state === "denied") return rfc("ACCESS_DENIED", "the user denied the authorization");
         if (row.last_poll_at !== null && now - row.last_poll_at < row.interval_s * 1000) {
           const interval = row.interval_s + SLOW_DOWN_STEP_S;
-          store.pollDevice(hash, now, interval);
+          yield* store.pollDevice(tx, hash, now, interval);
           return rfc("SLOW_DOWN", `polled faster than every ${row.interval_s} s; poll every ${interval} s`);
         }
-        store.pollDevice(hash, now, row.interval_s);
+        yield* store.pollDevice(tx, hash, now, row.interval_s);
         if (state === "pending") return rfc("AUTHORIZATION_PENDING", "the user has not answered yet");
-        const exchanged = store.exchangeDevice(hash);
+        const exchanged = yield* store.exchangeDevice(tx, hash);
         if (!exchanged || !exchanged.tenant || !exchanged.user_id) return notFound("DEVICE_CODE_NOT_FOUND", "unknown or already used device code", {});
-        return sessions.issue({ tenant: exchanged.tenant, userId: exchanged.user_id, roles: JSON.parse(exchanged.roles ?? "[]") as string[] }, "device");
+        return yield* sessions.issue(tx, { tenant: exchanged.tenant, userId: exchanged.user_id, roles: JSON.parse(exchanged.roles ?? "[]") as string[] }, "device");
       });
       if (outcome instanceof AppError) throw outcome;
       return outcome;

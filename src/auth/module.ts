@@ -21,6 +21,7 @@ export function createAuthModule(ctx: ModuleContext, options: { idTokenKeys?: JW
   let timer: ReturnType<typeof setInterval> | undefined;
   return {
     name: "auth",
+    dialects: ["sqlite", "postgres"],
     auth,
     services: [{ service: AuthService, impl: authService(auth, { publicUrl: ctx.config.auth.publicUrl }) } as ServiceRegistration],
     legacy: fastestAuthFamilies({ googleClientId: ctx.config.auth.googleClientId }),

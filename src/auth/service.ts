@@ -50,25 +50,25 @@ export function authService(auth: Auth, options: { publicUrl: string | undefined
       const { token, user } = await auth.signIn(req.credential);
       return { accessToken: token, tokenType: "Bearer", expiresIn: EXPIRES_IN_S, user: userMessage(user) };
     },
-    getCurrentUser(_req, ctx) {
+    async getCurrentUser(_req, ctx) {
       const p = userOf(ctx);
       if (p.kind !== "session") return { user: userMessage({ id: p.user }) };
-      const user = auth.users.get(p.tenant, p.user);
+      const user = await auth.users.get(p.tenant, p.user);
       if (!user) throw new AppError("unauthenticated", "USER_NOT_FOUND", "the user of this token no longer exists");
       return { user: userMessage(user) };
     },
-    listSessions(req, ctx) {
+    async listSessions(req, ctx) {
       const p = userOf(ctx);
-      const page = auth.sessions.list(p.tenant, p.user, req.pageSize, req.pageToken);
+      const page = await auth.sessions.list(p.tenant, p.user, req.pageSize, req.pageToken);
       return { sessions: page.sessions.map(sessionMessage), nextPageToken: page.nextPageToken };
     },
     async revokeSession(req, ctx) {
       const p = userOf(ctx);
       return { session: sessionMessage(await auth.sessions.revoke(p.tenant, p.user, req.id)) };
     },
-    listApiKeys(_req, ctx) {
+    async listApiKeys(_req, ctx) {
       const p = userOf(ctx);
-      return { apiKeys: auth.apiKeys.list(p.tenant, p.user).map(apiKeyMessage) };
+      return { apiKeys: (await auth.apiKeys.list(p.tenant, p.user)).map(apiKeyMessage) };
     },
     async setApiKey(req, ctx) {
       const p = userOf(ctx);
@@ -98,7 +98,7 @@ export function authService(auth: Auth, options: { publicUrl: string | undefined
     },
     async exchangeDeviceCode(req) {
       const issued = await auth.deviceFlow.poll(req.grantType, req.deviceCode);
-      const user = auth.users.get(issued.session.tenant, issued.session.userId);
+      const user = await auth.users.get(issued.session.tenant, issued.session.userId);
       return { accessToken: issued.token, tokenType: "Bearer", expiresIn: EXPIRES_IN_S, user: userMessage(user ?? { id: issued.session.userId }) };
     },
     async getDeviceAuthorization(req, ctx) {

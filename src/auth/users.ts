@@ -1,5 +1,7 @@
 import type { Clock } from "../core/clock.ts";
 import { newId } from "../core/ids.ts";
+import type { OpDatabase, Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import type { AuthStore, UserRow } from "./store.ts";
 import type { VerifiedIdentity } from "./id-tokens.ts";
 
@@ -18,24 +20,24 @@ export const toUser = (r: UserRow): User => ({ id: r.id, tenant: r.tenant, email
 const canonicalIssuer = (iss: string) => (iss === "accounts.google.com" ? "https://accounts.google.com" : iss);
 
 /** Users: found by (issuer, subject), created on first sign-in in the configured tenant. */
-export function createUsers(deps: { store: AuthStore; clock: Clock; tenant: string }) {
-  const { store, clock } = deps;
+export function createUsers(deps: { database: OpDatabase; store: AuthStore; clock: Clock; tenant: string }) {
+  const { database, store, clock } = deps;
   return {
-    /** Finds or creates the user of a verified identity (inside a transaction); profile fields follow the provider. */
-    upsert(identity: VerifiedIdentity): User {
+    /** Finds or creates the user of a verified identity (an operation inside a write); profile fields follow the provider. */
+    *upsert(tx: Tx, identity: VerifiedIdentity): Op<User> {
       const now = clock.now();
       const issuer = canonicalIssuer(identity.issuer);
-      const existing = store.userByIdentity(issuer, identity.subject);
+      const existing = yield* store.userByIdentity(tx, issuer, identity.subject);
       const profile = { email: identity.email, name: identity.name, picture: identity.picture };
       if (existing) {
         const same = existing.email === profile.email && existing.name === profile.name && existing.picture === profile.picture;
-        return toUser(same ? existing : store.updateUser(existing.id, profile, now));
+        return toUser(same ? existing : yield* store.updateUser(tx, existing.id, profile, now));
       }
-      return toUser(store.insertUser({ id: newId("user", now), tenant: deps.tenant, issuer, subject: identity.subject, ...profile }, now));
+      return toUser(yield* store.insertUser(tx, { id: newId("user", now), tenant: deps.tenant, issuer, subject: identity.subject, ...profile }, now));
     },
     /** A user of a tenant; undefined when unknown there. */
-    get(tenant: string, id: string): User | undefined {
-      const row = store.userById(tenant, id);
+    async get(tenant: string, id: string): Promise<User | undefined> {
+      const row = await database.read((tx) => store.userById(tx, tenant, id));
       return row ? toUser(row) : undefined;
     },
   };

@@ -110,7 +110,7 @@ describe("seed 004 interactive sessions through the reference Python agent worke
     expect(tail.at(-1)).toMatchObject({ event: "error", data: { reason: "SESSION_ENDED" } });
     const status = await (await fetch(`${server.url}/interactive/status?sessionId=${sessionId}`)).json();
     const agents = server.app.modules.agents as AgentsModule;
-    const task = await (await fetch(`${server.url}/v1/tasks/${agents.sessions.get("default", sessionId).taskId}`)).json();
+    const task = await (await fetch(`${server.url}/v1/tasks/${(await agents.sessions.get("default", sessionId)).taskId}`)).json();
     expect(task.task.state).toBe("TASK_STATE_CANCELLED");
     expect(status.state).toBe("ended");
     const done = await worker!.waitFor((l) => (l.session_done as { session?: string } | undefined)?.session === sessionId);
