@@ -57,11 +57,9 @@ export function driftAnalysisMessage(a: DomainDrift): DriftAnalysis {
   });
 }
 
-export function conversationMessage(ws: WorkspaceDomain, tenant: string, c: T.Conversation, messageCount: number): Conversation {
-  const w = ws.store.getWorkspace(tenant, c.workspaceId);
-  const p = ws.store.getProject(tenant, c.projectId);
+export function conversationMessage(c: T.Conversation, messageCount: number, names: { workspaceName: string; projectName: string }): Conversation {
   return create(ConversationSchema, {
-    id: c.id, workspaceId: c.workspaceId, title: c.title, workspaceName: w?.name ?? "", projectId: c.projectId, projectName: p?.name ?? "",
+    id: c.id, workspaceId: c.workspaceId, title: c.title, workspaceName: names.workspaceName, projectId: c.projectId, projectName: names.projectName,
     manifestHash: c.manifestHash, messageCount, status: c.status, createdAt: ts(c.createdAt), updatedAt: ts(c.updatedAt),
   });
 }

@@ -2,7 +2,7 @@ import { AppError } from "../core/errors.ts";
 import type { Json } from "../tasks/types.ts";
 import { compareDrift } from "../workspaces/drift.ts";
 import { getWorkspace } from "../workspaces/workspaces.ts";
-import { ANALYSIS_TYPES, SEVERITIES, storeFindings } from "./action-items.ts";
+import { ANALYSIS_TYPES, findingsWorkspace, SEVERITIES, storeFindings, type FindingsWorkspace } from "./action-items.ts";
 import { checkShape } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { awaitCall, startCall } from "./task-call.ts";
@@ -32,9 +32,10 @@ export function driftKind(d: InsightsDomain): TaskKind {
         source_changes_summary: "text", target_changes_summary: "text", risk_level: { enum: RISKS }, can_auto_sync: "boolean", recommendation: "text", conflicting_files: { optional: "strings" },
         findings: { optional: { list: { type: { enum: ANALYSIS_TYPES }, severity: { enum: SEVERITIES }, title: "string", description: { optional: "text" }, files: { optional: "strings" } }, max: 50 } },
       }),
-    apply(tenant, call, result, now) {
+    prepare: (tenant, call) => findingsWorkspace(d, tenant, call.subject),
+    *apply(tx, tenant, call, result, now, _after, _task, prepared) {
       const findings = (result as { findings?: { type: string; severity: string; title: string }[] }).findings;
-      if (findings?.length) storeFindings(d, tenant, call.subject, findings, now);
+      if (findings?.length) yield* storeFindings(d, tx, tenant, prepared as FindingsWorkspace, findings, now);
       return result;
     },
   };
@@ -46,7 +47,7 @@ export function driftKind(d: InsightsDomain): TaskKind {
  * (paths only: a worker that wants contents reads them through the blob API).
  */
 export async function analyzeDrift(d: InsightsDomain, tenant: string, workspaceId: string, includeDirty: boolean): Promise<DriftAnalysis> {
-  const w = getWorkspace(d.workspaces, tenant, workspaceId);
+  const w = await getWorkspace(d.workspaces, tenant, workspaceId);
   const r = await compareDrift(d.workspaces, tenant, workspaceId, undefined, includeDirty);
   if (r.isMain) throw new AppError("failed_precondition", "WORKSPACE_IS_MAIN", "the workspace is the project's main workspace", { workspace_id: w.id });
   if (!r.source || !r.diff) throw new AppError("failed_precondition", "NO_MAIN_WORKSPACE", "the project has no main workspace", { project_id: w.projectId });
