@@ -1,5 +1,10 @@
 import { expect, it } from "bun:test";
+import type { Bus } from "../bus/bus.ts";
+import { createNatsBus } from "../bus/nats.ts";
 import { createManualClock } from "../core/clock.ts";
+import { startNatsServer } from "../testing/nats-server.ts";
+import { listenAnnouncements } from "./announce.ts";
+import { clearConversation, watchConversation } from "./conversations.ts";
 import { AppError } from "../core/errors.ts";
 import { createSecretBox } from "../core/secret-box.ts";
 import type { Database } from "../db/client.ts";
@@ -54,10 +59,10 @@ function recordingTasks(clock: { now(): number }) {
 
 const secretKey = new Uint8Array(32).fill(7);
 
-async function domainOn(database: Database, clock = createManualClock(Date.UTC(2026, 0, 1, 0, 0, 0))) {
+async function domainOn(database: Database, clock = createManualClock(Date.UTC(2026, 0, 1, 0, 0, 0)), bus?: Bus) {
   const tasks = recordingTasks(clock);
   const d = createInsightsDomain(
-    { database, clock, secrets: await createSecretBox(secretKey), config: { insightsDeadlineMs: 200 } as never },
+    { database, clock, bus, secrets: await createSecretBox(secretKey), config: { insightsDeadlineMs: 200 } as never },
     { tasks: tasks.port, workspaces: {} as WorkspaceDomain },
   );
   return { d, clock, tasks };
@@ -283,6 +288,57 @@ describeDialects("insights", (open, dialect) => {
         expect((await b.d.database.read((tx) => b.d.store.nextStepsOfTask(tx, "default", taskId))).map((s) => s.title)).toEqual(["A", "B"]);
       } finally {
         await second.close();
+      }
+    }, 60_000);
+
+    it("streams a conversation on one instance while another applies its turn: events travel over NATS, in order, without gaps", async () => {
+      const nats = await startNatsServer();
+      const first = await open();
+      const { openPostgresDatabase } = await import("../db/open.ts");
+      const second = await openPostgresDatabase((first as PgDatabase).pg.url);
+      const busA = await createNatsBus({ servers: nats.url, name: "insights-a" });
+      const busB = await createNatsBus({ servers: nats.url, name: "insights-b" });
+      const stop = new AbortController();
+      try {
+        const a = await domainOn(first, undefined, busA);
+        const b = await domainOn(second, undefined, busB);
+        listenAnnouncements(a.d, stop.signal);
+        listenAnnouncements(b.d, stop.signal);
+        const st = a.d.store;
+        await a.d.database.write(function* (tx) {
+          yield* st.insertConversation(tx, "default", { id: "conv_x", projectId: "p1", workspaceId: "w1", title: "T", manifestHash: "", status: "active", clearedAt: 0, lastSeq: 0, createdAt: 1, updatedAt: 1 });
+          yield* st.insertMessage(tx, "default", { id: "m_a", conversationId: "conv_x", role: "assistant", content: "", status: "streaming", error: "", changedFiles: [], taskId: "task_turn", createdAt: 2, completedAt: undefined });
+          yield* st.insertCall(tx, { tenant: "default", taskId: "task_turn", type: "conversation.turn", subject: "conv_x", status: "pending", output: undefined, error: undefined, createdAt: 2, finishedAt: undefined });
+        });
+        // Instance B streams; instance A applies the worker's reply deltas and the result.
+        const seen: { sequence: number; type: string; delta?: unknown }[] = [];
+        const watching = (async () => {
+          for await (const e of watchConversation(b.d, "default", "conv_x", 0, stop.signal)) {
+            seen.push({ sequence: e.sequence, type: e.type, delta: e.data.delta });
+            if (e.type === "cleared") return;
+          }
+        })();
+        // Once the watcher listens, it has replayed the (empty) store: what follows reaches it only live, over the bus.
+        for (let i = 0; i < 500 && b.d.conversationWatchers.size === 0; i++) await Bun.sleep(10);
+        expect(b.d.conversationWatchers.size).toBe(1);
+        const turn = { id: "task_turn", tenant: "default", state: "running" } as Task;
+        let text = "";
+        for (const piece of ["Hel", "lo, ", "world"]) {
+          await onTask(a.d, { ...turn, progressMessage: `${[...text].length}:${piece}` });
+          text += piece;
+        }
+        await onTask(a.d, { ...turn, state: "succeeded", result: { content: text } as Json });
+        await clearConversation(a.d, "default", "conv_x");
+        await watching;
+        expect(seen.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5]);
+        expect(seen.map((e) => e.type)).toEqual(["message_delta", "message_delta", "message_delta", "message_completed", "cleared"]);
+        expect(seen.slice(0, 3).map((e) => e.delta).join("")).toBe("Hello, world");
+      } finally {
+        stop.abort();
+        await busA.close();
+        await busB.close();
+        await second.close();
+        await nats.stop();
       }
     }, 60_000);
   }

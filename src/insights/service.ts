@@ -323,7 +323,7 @@ export function workspaceDeployService(d: InsightsDomain): Partial<ServiceImpl<t
   return {
     async deployWorkspace(req, ctx) {
       const tenant = tenantOf(ctx);
-      const w = getWorkspace(d.workspaces, tenant, req.workspaceId);
+      const w = await getWorkspace(d.workspaces, tenant, req.workspaceId);
       const r = await infra.deployProject(d, tenant, w.projectId, { workspaceId: w.id, source: "manual", requestId: req.requestId ? `ws:${w.id}:${req.requestId}` : "", wait: false });
       return { deploymentId: r.deployment.id, status: r.deployment.status };
     },
