@@ -16,7 +16,7 @@ import type { InsightsDomain, TaskPort } from "./context.ts";
 import { createInsightsDomain } from "./module.ts";
 import { NEXT_STEPS_TYPE } from "./next-steps.ts";
 import { CLAIM_MS, createSchedule, deleteSchedule, getSchedule, listSchedules, runDueSchedules, setPaused } from "./schedules.ts";
-import { onTask, startCall } from "./task-call.ts";
+import { onTask, startCall, sweepPendingCalls } from "./task-call.ts";
 
 /**
  * The tasks domain as this domain's port sees it, recording every `createTask` call (the tasks
@@ -241,6 +241,21 @@ describeDialects("insights", (open, dialect) => {
     await Promise.all([onTask(d, done), onTask(d, done), onTask(d, done)]);
     expect((await d.database.read((tx) => d.store.nextStepsOfTask(tx, "default", taskId))).map((s) => s.title)).toEqual(["A"]);
     expect((await d.database.read((tx) => d.store.getCall(tx, "default", taskId)))?.status).toBe("done");
+  });
+
+  it("sweeps pending calls: one whose task finished unseen is applied, one whose task is gone fails, a young one waits", async () => {
+    const { d, clock, tasks } = await domainOn(await open());
+    const seen = await startCall(d, "default", { type: NEXT_STEPS_TYPE, subject: "p1", payload: {}, title: "unseen" });
+    const gone = await startCall(d, "default", { type: NEXT_STEPS_TYPE, subject: "p1", payload: {}, title: "gone" });
+    Object.assign(tasks.tasks.get(`default/${seen.taskId}`)!, { state: "succeeded", result: { next_steps: [{ title: "S", description: "", priority: "low", category: "docs" }] } });
+    tasks.tasks.delete(`default/${gone.taskId}`);
+    await sweepPendingCalls(d, 30_000);
+    const status = async (id: string) => (await d.database.read((tx) => d.store.getCall(tx, "default", id)))?.status;
+    expect([await status(seen.taskId), await status(gone.taskId)]).toEqual(["pending", "pending"]); // younger than 30 s
+    clock.advance(30_000);
+    await sweepPendingCalls(d, 30_000);
+    expect([await status(seen.taskId), await status(gone.taskId)]).toEqual(["done", "failed"]);
+    expect((await d.database.read((tx) => d.store.nextStepsOfTask(tx, "default", seen.taskId))).map((x) => x.title)).toEqual(["S"]);
   });
 
   if (dialect === "postgres") {

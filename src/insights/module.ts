@@ -28,7 +28,10 @@ import { createSqliteInsightsStore } from "./store.ts";
 import { createPgInsightsStore } from "./pg-store.ts";
 import { listenAnnouncements } from "./announce.ts";
 import type { Bus } from "../bus/bus.ts";
-import { followTasks, registerKind } from "./task-call.ts";
+import { followTasks, registerKind, sweepPendingCalls } from "./task-call.ts";
+
+/** How often (and past what age) pending calls are swept for final tasks no follower applied. */
+const SWEEP_MS = 30_000;
 
 export interface InsightsModule extends DomainModule {
   domain: InsightsDomain;
@@ -112,6 +115,7 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
   const socket = conversationSocket(domain, ctx.auth);
   const stop = new AbortController();
   let scheduler: ReturnType<typeof setInterval> | undefined;
+  let sweeper: ReturnType<typeof setInterval> | undefined;
   return {
     name: "insights",
     dialects: ["sqlite", "postgres"],
@@ -143,9 +147,20 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
           .finally(() => (running = false));
       }, 1000);
       scheduler.unref?.();
+      // Calls whose task event reached no follower (its instance stopped meanwhile): any instance applies them.
+      let sweeping = false;
+      sweeper = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        void sweepPendingCalls(domain, SWEEP_MS)
+          .catch((error) => ctx.log.error("insights sweep failed", { error: String(error) }))
+          .finally(() => (sweeping = false));
+      }, SWEEP_MS);
+      sweeper.unref?.();
     },
     async close() {
       if (scheduler) clearInterval(scheduler);
+      if (sweeper) clearInterval(sweeper);
       stop.abort();
       socket.close();
     },

@@ -107,6 +107,7 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
     async listOpencodeMessages(req, ctx) {
       // The parts Switchyard knows of each message: its text, and the files a reply changed.
       const tenant = tenantOf(ctx);
+      await conv.getConversation(d, tenant, req.conversationId);
       const { limit, offset } = pageOf(req.pageSize, req.pageToken, 50, 200);
       const all = await conv.allMessages(d, tenant, req.conversationId);
       const items = all.slice(offset, offset + limit).map((m) => ({
@@ -130,6 +131,7 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
     },
     async listConversationDeployments(req, ctx) {
       const tenant = tenantOf(ctx);
+      await conv.getConversation(d, tenant, req.conversationId);
       const { limit, offset } = pageOf(req.pageSize, req.pageToken, 20, 100);
       const items = await conv.conversationDeployments(d, tenant, req.conversationId, limit + 1, offset);
       return { deployments: items.slice(0, limit).map(cv.deploymentMessage), nextPageToken: items.length > limit ? String(offset + limit) : "" };

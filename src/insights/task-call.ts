@@ -182,16 +182,27 @@ export async function onTask(d: InsightsDomain, task: Task): Promise<void> {
   return finish(d, task.tenant, task.id, { status: "failed", error: { reason, message: task.error?.message ?? task.state } });
 }
 
+/**
+ * Applies every pending call whose task is final (or gone), optionally only calls older than
+ * `olderThanMs`: at the follower's start, and periodically, so that a task whose event reached no
+ * follower (its instance stopped meanwhile) is applied by any instance.
+ */
+export async function sweepPendingCalls(d: InsightsDomain, olderThanMs = 0): Promise<void> {
+  const before = d.clock.now() - olderThanMs;
+  for (const call of await d.database.read((tx) => d.store.pendingCalls(tx, 10_000))) {
+    if (call.createdAt > before) continue;
+    const task = await d.tasks.getTask(call.tenant, call.taskId);
+    if (!task) await finish(d, call.tenant, call.taskId, { status: "failed", error: { reason: "TASK_NOT_FOUND", message: "the task is gone" } });
+    else await onTask(d, task).catch(() => {});
+  }
+}
+
 /** Follows every tenant's tasks of the insights queue until `signal`; first sweeps calls whose task finished while nobody followed. */
 export async function followTasks(d: InsightsDomain, signal: AbortSignal): Promise<void> {
   // Registered before the sweep (the first next() runs the watch up to its first wait): no event slips between.
   const events = d.tasks.follow([INSIGHTS_QUEUE, DEPLOY_QUEUE], signal)[Symbol.asyncIterator]();
   const first = events.next();
-  for (const call of await d.database.read((tx) => d.store.pendingCalls(tx, 10_000))) {
-    const task = await d.tasks.getTask(call.tenant, call.taskId);
-    if (!task) await finish(d, call.tenant, call.taskId, { status: "failed", error: { reason: "TASK_NOT_FOUND", message: "the task is gone" } });
-    else await onTask(d, task).catch(() => {});
-  }
+  await sweepPendingCalls(d);
   try {
     for (let next = await first; !next.done; next = await events.next()) {
       const e = next.value;
