@@ -233,6 +233,76 @@ describeDialects("insights", (open, dialect) => {
     expect(await d.database.read((tx) => st.deploymentByRequest(tx, "globex", "req-1"))).toBeUndefined();
   });
 
+  it("keeps next steps, decisions, runs, diagrams, resources, action items and calls per tenant, in their orders (store contract)", async () => {
+    const { d } = await domainOn(await open());
+    const st = d.store;
+    const T = 1_767_225_600_000; // ms timestamps beyond 32 bits
+    await d.database.write(function* (tx) {
+      for (let i = 0; i < 3; i++) {
+        yield* st.insertNextStep(tx, "default", { id: `step_${i}`, projectId: "p1", title: `S${i}`, description: "", rationale: "", priority: "high", category: "fix", status: "pending", helpful: undefined, taskId: "task_n", createdAt: T + (i === 2 ? 0 : i), updatedAt: T });
+        yield* st.insertDecision(tx, "default", { id: `dec_${i}`, projectId: "p1", title: `D${i}`, decision: "x", rationale: "", conversationId: "conv_1", messageId: "", concepts: ["a", "b"], taskId: "task_d", createdAt: T + i });
+        yield* st.insertRun(tx, "default", { id: `run_${i}`, itemId: "ai_1", workspaceId: "w1", status: "queued", attemptCount: 0, maxAttempts: 3, result: undefined, error: "", baseManifestHash: "h", resultManifestHash: "", taskId: `task_r${i}`, createdAt: T + i, updatedAt: T + i, completedAt: undefined });
+        yield* st.insertResource(tx, "default", { id: `res_${i}`, projectId: "p1", type: "database", provider: "railway", name: `db${i}`, status: "active", providerResourceId: `pr${i}`, sealedConnection: "sealed", envVarKeys: ["DATABASE_URL"], createdAt: T + i, updatedAt: T + i });
+      }
+      yield* st.insertActionItem(tx, "default", { id: "ai_1", type: "security", severity: "high", workspaceId: "w1", projectId: "p1", title: "t", description: "", files: ["a.ts"], createdAt: T });
+      yield* st.insertActionItem(tx, "default", { id: "ai_1", type: "security", severity: "low", workspaceId: "w1", projectId: "p1", title: "again", description: "", files: [], createdAt: T });
+      yield* st.dismiss(tx, "default", "ai_1@", T);
+      yield* st.dismiss(tx, "default", "ai_1@", T + 1);
+      yield* st.insertDiagram(tx, "default", { id: "diag_1", projectId: "p1", conceptId: "", type: "flow", title: "F", nodes: [{ id: "n", label: "N" }], edges: [], taskId: "task_g", createdAt: T });
+      yield* st.insertCall(tx, { tenant: "default", taskId: "task_v", type: "credentials.validate", subject: "railway", status: "pending", output: undefined, error: undefined, createdAt: T, finishedAt: undefined }, "sealed-token");
+    });
+    const read = <T,>(f: Parameters<typeof d.database.read<T>>[0]) => d.database.read(f);
+    expect((await read((tx) => st.listNextSteps(tx, "default", "p1", "pending", 2, 0))).map((x) => x.id)).toEqual(["step_1", "step_2"]); // newest first, then id descending
+    expect((await read((tx) => st.listNextSteps(tx, "default", "p1", "pending", 2, 2))).map((x) => x.id)).toEqual(["step_0"]);
+    expect((await read((tx) => st.nextStepsOfTask(tx, "default", "task_n"))).map((x) => x.id)).toEqual(["step_0", "step_1", "step_2"]); // insertion order
+    expect(await d.database.write((tx) => st.updateNextStep(tx, "default", "p1", "step_0", { helpful: false }, T + 9))).toBe(true);
+    expect(await d.database.write((tx) => st.updateNextStep(tx, "default", "p1", "step_0", { status: "started" }, T + 10))).toBe(true);
+    expect(await d.database.write((tx) => st.updateNextStep(tx, "globex", "p1", "step_0", { status: "started" }, T + 10))).toBe(false);
+    expect(await read((tx) => st.getNextStep(tx, "default", "p1", "step_0"))).toMatchObject({ status: "started", helpful: false, updatedAt: T + 10 });
+    expect((await read((tx) => st.listDecisions(tx, "default", "p1", 10, 0))).map((x) => [x.id, x.concepts])).toEqual([["dec_2", ["a", "b"]], ["dec_1", ["a", "b"]], ["dec_0", ["a", "b"]]]);
+    expect((await read((tx) => st.decisionsOfTask(tx, "default", "task_d"))).map((x) => x.id)).toEqual(["dec_0", "dec_1", "dec_2"]);
+    expect(await read((tx) => st.lastExtraction(tx, "default", "p1"))).toBe(0);
+
+    await d.database.write((tx) => st.updateRun(tx, "default", "run_1", { status: "ready", attemptCount: 2, result: { summary: "s", report: "", patch: "", checks: [], files: [] }, completedAt: T + 5 }, T + 5));
+    expect(await read((tx) => st.runOfTask(tx, "default", "task_r1"))).toMatchObject({ id: "run_1", status: "ready", attemptCount: 2, completedAt: T + 5, result: { summary: "s" } });
+    expect((await read((tx) => st.runsOfItem(tx, "default", "ai_1", 2, 0))).map((x) => x.id)).toEqual(["run_2", "run_1"]);
+    expect([...(await read((tx) => st.latestRuns(tx, "default")))]).toEqual([["ai_1", "run_2"]]);
+    expect(await read((tx) => st.getRun(tx, "globex", "run_1"))).toBeUndefined();
+
+    expect((await read((tx) => st.listResources(tx, "default", "p1", 10, 0))).map((x) => x.id)).toEqual(["res_2", "res_1", "res_0"]);
+    await d.database.write((tx) => st.setResourceStatus(tx, "default", "res_1", "failed", T + 7));
+    expect(await read((tx) => st.getResource(tx, "default", "p1", "res_1"))).toMatchObject({ status: "failed", updatedAt: T + 7, envVarKeys: ["DATABASE_URL"] });
+    await d.database.write((tx) => st.deleteResource(tx, "default", "res_1"));
+    expect(await read((tx) => st.getResource(tx, "default", "p1", "res_1"))).toBeUndefined();
+
+    expect(await read((tx) => st.actionItems(tx, "default"))).toEqual([{ id: "ai_1", type: "security", severity: "high", workspaceId: "w1", projectId: "p1", title: "t", description: "", files: ["a.ts"], createdAt: T }]);
+    expect([...(await read((tx) => st.dismissed(tx, "default")))]).toEqual(["ai_1@"]);
+    expect(await read((tx) => st.actionItems(tx, "globex"))).toEqual([]);
+    expect((await read((tx) => st.diagramOfTask(tx, "default", "task_g")))?.nodes).toEqual([{ id: "n", label: "N" }]);
+    expect((await read((tx) => st.listDiagrams(tx, "default", "p1", 10, 0))).map((x) => x.id)).toEqual(["diag_1"]);
+
+    expect(await read((tx) => st.callSecret(tx, "default", "task_v"))).toBe("sealed-token");
+    expect(await d.database.write((tx) => st.finishCall(tx, "default", "task_v", { status: "done", output: { valid: true } }, T + 3))).toBe(true);
+    expect(await d.database.write((tx) => st.finishCall(tx, "default", "task_v", { status: "failed", error: { reason: "X", message: "" } }, T + 4))).toBe(false);
+    expect(await read((tx) => st.callSecret(tx, "default", "task_v"))).toBeUndefined(); // erased when finished
+    expect(await read((tx) => st.getCall(tx, "default", "task_v"))).toMatchObject({ status: "done", output: { valid: true }, finishedAt: T + 3 });
+    expect(await read((tx) => st.pendingCalls(tx, 10))).toEqual([]);
+
+    const conv = { id: "conv_2", projectId: "p1", workspaceId: "w1", title: "T", manifestHash: "", status: "active", clearedAt: 0, lastSeq: 0, createdAt: T, updatedAt: T };
+    await d.database.write((tx) => st.insertConversation(tx, "default", conv));
+    await d.database.write((tx) => st.insertConversation(tx, "default", { ...conv, id: "conv_3", createdAt: T + 1, updatedAt: T + 1 }));
+    await d.database.write((tx) => st.updateConversation(tx, "default", "conv_2", { title: "Renamed", clearedAt: T + 2 }, T + 2));
+    expect((await read((tx) => st.listConversations(tx, "default", 10, 0))).map((c) => [c.id, c.title])).toEqual([["conv_2", "Renamed"], ["conv_3", "T"]]);
+    expect((await read((tx) => st.conversationsOfProject(tx, "default", "p1"))).map((c) => c.id)).toEqual(["conv_2", "conv_3"]);
+    expect(await read((tx) => st.countConversations(tx, "default"))).toBe(2);
+    const m = await d.database.write((tx) => st.insertMessage(tx, "default", { id: "m_x", conversationId: "conv_2", role: "assistant", content: "", status: "streaming", error: "", changedFiles: [], taskId: "task_x", createdAt: T + 3, completedAt: undefined }));
+    expect(await read((tx) => st.streamingMessages(tx, "default", "conv_2"))).toBe(1);
+    await d.database.write((tx) => st.updateMessage(tx, "default", m.id, { content: "done", status: "complete", changedFiles: ["a.ts"], completedAt: T + 4 }));
+    expect(await read((tx) => st.getMessage(tx, "default", "m_x"))).toMatchObject({ content: "done", status: "complete", changedFiles: ["a.ts"], completedAt: T + 4, seq: 1 });
+    expect((await read((tx) => st.messagesSince(tx, "default", "conv_2", T + 2))).map((x) => x.id)).toEqual(["m_x"]);
+    expect(await read((tx) => st.messagesSince(tx, "default", "conv_2", T + 3))).toEqual([]);
+  });
+
   it("applies a finished task to its call once, even when it is reported several times at once", async () => {
     const { d, tasks } = await domainOn(await open());
     const { taskId } = await startCall(d, "default", { type: NEXT_STEPS_TYPE, subject: "p1", payload: {}, title: "next" });
