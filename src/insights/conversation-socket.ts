@@ -55,7 +55,7 @@ export function conversationSocket(d: InsightsDomain, auth: PrincipalResolver): 
           });
         },
         () => refuse(socket, 401, "UNAUTHORIZED", "invalid or missing token"),
-      );
+      ).catch(() => socket.destroy()); // the database did not answer the lookup
     },
     close() {
       for (const ws of sockets) ws.terminate();

@@ -376,6 +376,28 @@ describeDialects("insights", (open, dialect) => {
       }
     }, 60_000);
 
+    it("two instances starting the same call (one request id) at once write its records once", async () => {
+      const first = await open();
+      const { openPostgresDatabase } = await import("../db/open.ts");
+      const second = await openPostgresDatabase((first as PgDatabase).pg.url);
+      try {
+        const a = await domainOn(first);
+        const b = await domainOn(second);
+        let n = 0;
+        const start = (x: { d: InsightsDomain }) =>
+          startCall(x.d, "default", { type: NEXT_STEPS_TYPE, subject: "p1", payload: {}, title: "once", requestId: "same" }, (tx, taskId, now) => {
+            const id = `step_${++n}`;
+            return x.d.store.insertNextStep(tx, "default", { id, projectId: "p1", title: id, description: "", rationale: "", priority: "low", category: "docs", status: "pending", helpful: undefined, taskId, createdAt: now, updatedAt: now });
+          });
+        const results = await Promise.all([start(a), start(b), start(a), start(b)]);
+        expect(new Set(results.map((r) => r.taskId)).size).toBe(1);
+        expect(results.filter((r) => r.created).length).toBeGreaterThanOrEqual(1);
+        expect((await a.d.database.read((tx) => a.d.store.nextStepsOfTask(tx, "default", results[0]!.taskId))).length).toBe(1);
+      } finally {
+        await second.close();
+      }
+    }, 60_000);
+
     it("streams a conversation on one instance while another applies its turn: events travel over NATS, in order, without gaps", async () => {
       const nats = await startNatsServer();
       const first = await open();

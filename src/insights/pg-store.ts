@@ -44,9 +44,11 @@ export function createPgInsightsStore(): InsightsStore {
   const store: InsightsStore = {
     // ------------------------------------------------------------ calls
     *insertCall(tx, c, sealedSecret) {
-      yield* all(tx, `INSERT INTO ins_calls (tenant, task_id, type, subject, status, secret, created_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING`, [
-        c.tenant, c.taskId, c.type, c.subject, sealedSecret ?? null, c.createdAt,
-      ]);
+      return (
+        (yield* count(tx, `INSERT INTO ins_calls (tenant, task_id, type, subject, status, secret, created_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING RETURNING task_id`, [
+          c.tenant, c.taskId, c.type, c.subject, sealedSecret ?? null, c.createdAt,
+        ])) > 0
+      );
     },
     *callSecret(tx, tenant, taskId) {
       const r = yield* one(tx, `SELECT secret FROM ins_calls WHERE tenant = $1 AND task_id = $2 AND status = 'pending'`, [tenant, taskId]);

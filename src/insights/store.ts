@@ -69,8 +69,9 @@ function sqliteQueries(db: Sqlite) {
   const q = (sql: string) => db.query(sql);
   return {
     // ------------------------------------------------------------ calls
-    insertCall(c: Call, sealedSecret?: string): void {
-      q(`INSERT OR IGNORE INTO ins_calls (tenant, task_id, type, subject, status, secret, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`).run(c.tenant, c.taskId, c.type, c.subject, sealedSecret ?? null, c.createdAt);
+    /** Whether the call was written (false: a call with its task id exists). */
+    insertCall(c: Call, sealedSecret?: string): boolean {
+      return q(`INSERT OR IGNORE INTO ins_calls (tenant, task_id, type, subject, status, secret, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`).run(c.tenant, c.taskId, c.type, c.subject, sealedSecret ?? null, c.createdAt).changes > 0;
     },
     callSecret(tenant: string, taskId: string): string | undefined {
       const r = q(`SELECT secret FROM ins_calls WHERE tenant = ? AND task_id = ? AND status = 'pending'`).get(tenant, taskId) as Row | null;

@@ -46,9 +46,8 @@ export async function startCall(d: InsightsDomain, tenant: string, spec: CallSpe
   const now = d.clock.now();
   const store = d.store;
   const inserted = await d.database.write(function* (tx) {
-    // Another instance's retry with the same request id may have written it meanwhile.
-    if (yield* store.getCall(tx, tenant, taskId)) return false;
-    yield* store.insertCall(tx, { tenant, taskId, type: spec.type, subject: spec.subject, status: "pending", output: undefined, error: undefined, createdAt: now, finishedAt: undefined }, spec.sealedSecret);
+    // A retry with the same request id (here or on another instance) may have written it meanwhile: then only the first call's records exist.
+    if (!(yield* store.insertCall(tx, { tenant, taskId, type: spec.type, subject: spec.subject, status: "pending", output: undefined, error: undefined, createdAt: now, finishedAt: undefined }, spec.sealedSecret))) return false;
     if (inWrite) yield* inWrite(tx, taskId, now);
     return true;
   });
