@@ -160,13 +160,18 @@ export async function createRun(d: InsightsDomain, tenant: string, itemId: strin
   const entries = base ? (await loadManifest(d.workspaces, tenant, base)).files : [];
   const wanted = new Set(item.files);
   const runId = newId("run");
+  const store = d.store;
   const payload = {
     run_id: runId, workspace_id: w.id, base_manifest_hash: base,
     item: { id: item.id, type: item.type, severity: item.severity, title: item.title, description: item.description, files: item.files },
     files: entries.filter((f) => wanted.has(f.path)).map((f) => ({ path: f.path, hash: f.hash })),
   } as unknown as Json;
-  const { taskId, created } = await startCall(d, tenant, { type: RUN_TYPE, subject: itemId, payload, title: `Fix: ${item.title}`, requestId: requestId || undefined }, (tx, taskId, now) => {
-    return d.store.insertRun(tx, tenant, { id: runId, itemId, workspaceId: w.id, status: "queued", attemptCount: 0, maxAttempts: RUN_ATTEMPTS, result: undefined, error: "", baseManifestHash: base, resultManifestHash: "", taskId, createdAt: now, updatedAt: now, completedAt: undefined });
+  const { taskId, created } = await startCall(d, tenant, { type: RUN_TYPE, subject: itemId, payload, title: `Fix: ${item.title}`, requestId: requestId || undefined }, function* (tx, taskId, now) {
+    // Checked again in the write, the item locked: two requests (here or on another instance) start one run.
+    yield* store.lockActionItem(tx, tenant, itemId);
+    const busy = (yield* store.runsOfItem(tx, tenant, itemId, 10, 0)).find((r) => r.status === "queued" || r.status === "running");
+    if (busy && !requestId) throw new AppError("failed_precondition", "RUN_IN_PROGRESS", `run ${busy.id} of this item is ${busy.status}`, { run_id: busy.id });
+    yield* store.insertRun(tx, tenant, { id: runId, itemId, workspaceId: w.id, status: "queued", attemptCount: 0, maxAttempts: RUN_ATTEMPTS, result: undefined, error: "", baseManifestHash: base, resultManifestHash: "", taskId, createdAt: now, updatedAt: now, completedAt: undefined });
   });
   const run = (await d.database.read((tx) => d.store.runOfTask(tx, tenant, taskId)))!;
   if (!created && active && run?.id !== active.id) throw new AppError("failed_precondition", "RUN_IN_PROGRESS", `run ${active.id} of this item is ${active.status}`, { run_id: active.id });

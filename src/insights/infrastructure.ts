@@ -206,7 +206,7 @@ export async function listDeployments(d: InsightsDomain, tenant: string, workspa
 }
 
 function* moveDeployment(d: InsightsDomain, tx: Tx, tenant: string, id: string, status: string, now: number, set: { url?: string; error?: string } = {}): Op<boolean> {
-  const x = yield* d.store.getDeployment(tx, tenant, id);
+  const x = yield* d.store.lockDeployment(tx, tenant, id);
   if (!x || STATUS_ORDER[status]! < STATUS_ORDER[x.status]! || (STATUS_ORDER[x.status] === 3 && status !== x.status)) return false;
   yield* d.store.updateDeployment(tx, tenant, id, { status, ...set, completedAt: STATUS_ORDER[status] === 3 ? now : undefined });
   return true;
@@ -295,6 +295,8 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
   oneOf("source", trigger, ["manual", "chat", "auto"]);
   if (input.requestId.length > 128) throw invalidArgument("request_id", "at most 128 characters");
   let x = input.requestId ? await d.database.read((tx) => d.store.deploymentByRequest(tx, tenant, input.requestId)) : undefined;
+  let createdId = "";
+  let created: { id: string; tasks: Deployment["tasks"]; w: { id: string }; manifest: string; provider: string; suggested: { type: string; name: string }[]; settings: DeploySettings; detection: Detection; deployment: Deployment } | undefined;
   if (!x) {
     const wsId = input.workspaceId || project.mainWorkspaceId;
     if (!wsId) throw new AppError("failed_precondition", "NO_MAIN_WORKSPACE", "the project has no main workspace", { project_id: projectId });
@@ -313,7 +315,24 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
       id, workspaceId: w.id, projectId, snapshotId: w.lastSnapshotId ?? "", status: "queued", trigger, url: "", error: "", conversationId: input.conversationId ?? "",
       taskId: tasks.deploy, tasks, startedAt: now, completedAt: undefined,
     };
-    await d.database.write((tx) => d.store.insertDeployment(tx, tenant, deployment, input.requestId || null));
+    createdId = id;
+    created = { id, tasks, w, manifest, provider, suggested, settings, detection, deployment };
+    const store = d.store;
+    const requestId = input.requestId;
+    const byRequest = () => d.database.read((tx) => store.deploymentByRequest(tx, tenant, requestId));
+    // A retry with the same request id that got here first (on this instance or another) owns the deployment.
+    const first = await d.database
+      .write(function* (tx) {
+        const seen = requestId ? yield* store.deploymentByRequest(tx, tenant, requestId) : undefined;
+        if (seen) return seen;
+        yield* store.insertDeployment(tx, tenant, deployment, requestId || null);
+        return deployment;
+      })
+      .catch(async (e) => (requestId && (await byRequest())) || Promise.reject(e));
+    x = first;
+  }
+  if (x.id === createdId) {
+    const { id, tasks, w, manifest, provider, suggested, settings, detection, deployment } = created!;
     const det = { runtime: settings.runtimeOverride || detection.runtime, framework: detection.framework, build_command: settings.buildCommand || detection.buildCommand, start_command: settings.startCommand || detection.startCommand, port: detection.port };
     const resources = await d.database.read((tx) => d.store.listResources(tx, tenant, projectId, 1000, 0));
     await startCall(d, tenant, { type: DETECT_TYPE, subject: id, taskId: tasks.detect, title: `Detect ${project.name}`, payload: { deployment_id: id, manifest_hash: manifest, detection: det } as unknown as Json });
@@ -328,7 +347,6 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
         env_var_keys: [...new Set((await listEnvVars(d.workspaces, tenant, projectId)).map((v) => v.key).concat(resources.flatMap((r) => r.envVarKeys)))],
       } as unknown as Json,
     });
-    x = deployment;
   }
   try {
     if (input.wait !== false) await awaitCall(d, tenant, x.tasks.deploy);

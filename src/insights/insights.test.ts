@@ -398,6 +398,23 @@ describeDialects("insights", (open, dialect) => {
       }
     }, 60_000);
 
+    it("two instances creating one schedule at once: one is created, a retry of its request answers it, another request is told the name is taken", async () => {
+      const first = await open();
+      const { openPostgresDatabase } = await import("../db/open.ts");
+      const second = await openPostgresDatabase((first as PgDatabase).pg.url);
+      try {
+        const a = await domainOn(first);
+        const b = await domainOn(second);
+        const same = await Promise.all([a, b, a, b].map((x) => createSchedule(x.d, "default", { ...template("builtin-jobs"), requestId: "builtin" })));
+        expect(new Set(same.map((x) => x.id)).size).toBe(1);
+        const other = await Promise.all([a, b].map((x) => reason(createSchedule(x.d, "default", { ...template("builtin-jobs"), requestId: "" }))));
+        expect(other).toEqual(["already_exists:SCHEDULE_EXISTS", "already_exists:SCHEDULE_EXISTS"]);
+        expect((await listSchedules(b.d, "default", 0, "")).items.map((x) => x.id)).toEqual([same[0]!.id]);
+      } finally {
+        await second.close();
+      }
+    }, 60_000);
+
     it("streams a conversation on one instance while another applies its turn: events travel over NATS, in order, without gaps", async () => {
       const nats = await startNatsServer();
       const first = await open();

@@ -194,6 +194,9 @@ export function createPgInsightsStore(): InsightsStore {
         id: r.id, type: r.type, severity: r.severity, workspaceId: r.workspace_id, projectId: r.project_id, title: r.title, description: r.description, files: JSON.parse(r.files), createdAt: r.created_at,
       }));
     },
+    *lockActionItem(tx, tenant, id) {
+      return (yield* count(tx, `SELECT id FROM ins_action_items WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id])) > 0;
+    },
     *insertRun(tx, tenant, r) {
       yield* all(tx, `INSERT INTO ins_action_runs (tenant, id, item_id, workspace_id, status, attempt_count, max_attempts, result, error, base_manifest_hash, result_manifest_hash, task_id, created_at, updated_at, completed_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, '', $9, $10, $11, NULL)`, [tenant, r.id, r.itemId, r.workspaceId, r.status, r.attemptCount, r.maxAttempts, r.baseManifestHash, r.taskId, r.createdAt, r.updatedAt]);
@@ -295,6 +298,7 @@ export function createPgInsightsStore(): InsightsStore {
         tenant, x.id, x.workspaceId, x.projectId, x.snapshotId, x.status, x.trigger, x.conversationId, x.taskId, JSON.stringify(x.tasks), requestId, x.startedAt,
       ]);
     },
+    lockDeployment: (tx, tenant, id) => maybe(deploymentOf)(one(tx, `SELECT * FROM ins_deployments WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id])),
     getDeployment: (tx, tenant, id) => maybe(deploymentOf)(one(tx, `SELECT * FROM ins_deployments WHERE tenant = $1 AND id = $2`, [tenant, id])),
     deploymentByRequest: (tx, tenant, requestId) => maybe(deploymentOf)(one(tx, `SELECT * FROM ins_deployments WHERE tenant = $1 AND request_id = $2`, [tenant, requestId])),
     listDeployments: (tx, tenant, workspaceId, limit, offset) =>

@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
+import { pgCode } from "../db/dialect.ts";
 import type { Json } from "../tasks/types.ts";
 import { page, notFound } from "./checks.ts";
 import type { InsightsDomain } from "./context.ts";
@@ -47,15 +48,22 @@ export async function createSchedule(d: InsightsDomain, tenant: string, input: {
     tenant, id: newId("sched"), name: input.name, cron: input.cron.trim(), queue: input.queue, type: input.type, payload: input.payload, paused: false,
     nextRunAt: nextTick(input.cron, now), lastRunAt: undefined, lastTaskId: "", runCount: 0, createdAt: now,
   };
+  const exists = () => new AppError("already_exists", "SCHEDULE_EXISTS", `a schedule named ${input.name} exists`, { field: "name" });
   return d.database.write(function* (tx) {
     if (input.requestId) {
       const seen = yield* store.scheduleByRequest(tx, tenant, input.requestId);
       if (seen) return seen;
     }
-    if (yield* store.scheduleByName(tx, tenant, input.name)) throw new AppError("already_exists", "SCHEDULE_EXISTS", `a schedule named ${input.name} exists`, { field: "name" });
+    if (yield* store.scheduleByName(tx, tenant, input.name)) throw exists();
     if ((yield* store.countSchedules(tx, tenant)) >= MAX_SCHEDULES) throw new AppError("resource_exhausted", "SCHEDULE_LIMIT_EXCEEDED", `at most ${MAX_SCHEDULES} schedules per tenant`);
     yield* store.insertSchedule(tx, s, input.requestId || null);
     return s;
+  }).catch(async (e) => {
+    // Created concurrently by another instance (a unique index said so): its request's schedule, or the name is taken.
+    if (pgCode(e) !== "23505") throw e;
+    const seen = input.requestId ? await d.database.read((tx) => store.scheduleByRequest(tx, tenant, input.requestId)) : undefined;
+    if (seen) return seen;
+    throw exists();
   });
 }
 

@@ -237,6 +237,10 @@ function sqliteQueries(db: Sqlite) {
         id: r.id, type: r.type, severity: r.severity, workspaceId: r.workspace_id, projectId: r.project_id, title: r.title, description: r.description, files: JSON.parse(r.files), createdAt: r.created_at,
       }));
     },
+    /** Whether the analysis item exists; locks it for the rest of the write (PostgreSQL: FOR UPDATE; runs of one item start one at a time). */
+    lockActionItem(tenant: string, id: string): boolean {
+      return q(`SELECT id FROM ins_action_items WHERE tenant = ? AND id = ?`).get(tenant, id) !== null;
+    },
     insertRun(tenant: string, r: Run): void {
       q(`INSERT INTO ins_action_runs (tenant, id, item_id, workspace_id, status, attempt_count, max_attempts, result, error, base_manifest_hash, result_manifest_hash, task_id, created_at, updated_at, completed_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, '', ?, ?, ?, NULL)`).run(tenant, r.id, r.itemId, r.workspaceId, r.status, r.attemptCount, r.maxAttempts, r.baseManifestHash, r.taskId, r.createdAt, r.updatedAt);
@@ -329,6 +333,11 @@ function sqliteQueries(db: Sqlite) {
     insertDeployment(tenant: string, x: Deployment, requestId: string | null): void {
       q(`INSERT INTO ins_deployments (tenant, id, workspace_id, project_id, snapshot_id, status, trigger, url, error, conversation_id, task_id, tasks, request_id, started_at, completed_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?, ?, NULL)`).run(tenant, x.id, x.workspaceId, x.projectId, x.snapshotId, x.status, x.trigger, x.conversationId, x.taskId, JSON.stringify(x.tasks), requestId, x.startedAt);
+    },
+    /** The deployment, locked for the rest of the write (PostgreSQL: FOR UPDATE; its status moves one writer at a time). */
+    lockDeployment(tenant: string, id: string): Deployment | undefined {
+      const r = q(`SELECT * FROM ins_deployments WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
+      return r ? deploymentOf(r) : undefined;
     },
     getDeployment(tenant: string, id: string): Deployment | undefined {
       const r = q(`SELECT * FROM ins_deployments WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
