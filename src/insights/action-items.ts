@@ -5,9 +5,11 @@ import { loadManifest, storeBytes } from "../workspaces/blobs.ts";
 import { compareDrift } from "../workspaces/drift.ts";
 import { canonicalManifest, sha256Hex, type FileEntry } from "../workspaces/manifests.ts";
 import { listProjects } from "../workspaces/projects.ts";
-import { createSnapshot, findSnapshot } from "../workspaces/snapshots.ts";
-import { getWorkspace, listWorkspaces, manifestOf, updateCurrentManifest, findWorkspace } from "../workspaces/workspaces.ts";
-import { checkShape, notFound, page } from "./checks.ts";
+import { createSnapshot, getSnapshot } from "../workspaces/snapshots.ts";
+import type { Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
+import { getWorkspace, listWorkspaces, manifestOf, updateCurrentManifest } from "../workspaces/workspaces.ts";
+import { checkShape, maybe, notFound, page } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { startCall } from "./task-call.ts";
 import type { ActionItem, Run } from "./types.ts";
@@ -30,7 +32,11 @@ const rank = (s: string) => SEVERITIES.indexOf(s as (typeof SEVERITIES)[number])
 /** Every open item of the tenant: drift (derived), failed deployments (derived), analysis findings (stored). */
 async function findItems(d: InsightsDomain, tenant: string): Promise<Found[]> {
   const found: Found[] = [];
-  const latest = d.store.latestRuns(tenant);
+  const store = d.store;
+  const mine = await d.database.read(function* (tx) {
+    return { latest: yield* store.latestRuns(tx, tenant), failed: yield* store.failedDeployments(tx, tenant), analysis: yield* store.actionItems(tx, tenant), dismissed: yield* store.dismissed(tx, tenant) };
+  });
+  const latest = mine.latest;
   const ws = d.workspaces;
   for (const p of (await listProjects(ws, tenant, 1000, "")).items.slice(0, 100)) {
     if (!p.mainWorkspaceId) continue;
@@ -40,8 +46,8 @@ async function findItems(d: InsightsDomain, tenant: string): Promise<Found[]> {
       const diff = r?.diff;
       if (!diff || diff.added.length + diff.modified.length + diff.deleted.length === 0) continue;
       const severity = diff.modified.length >= 5 ? "high" : diff.modified.length > 0 ? "medium" : "low";
-      const main = await findWorkspace(ws, tenant, p.mainWorkspaceId);
-      const since = main?.lastSnapshotId ? (await findSnapshot(ws, tenant, main.lastSnapshotId))?.createdAt : undefined;
+      const main = await maybe(() => getWorkspace(ws, tenant, p.mainWorkspaceId!));
+      const since = main?.lastSnapshotId ? (await maybe(() => getSnapshot(ws, tenant, main.lastSnapshotId!)))?.createdAt : undefined;
       const id = `drift-${w.id}`;
       found.push({
         fingerprint: diff.sourceManifestHash,
@@ -55,7 +61,7 @@ async function findItems(d: InsightsDomain, tenant: string): Promise<Found[]> {
       });
     }
   }
-  for (const x of d.store.failedDeployments(tenant)) {
+  for (const x of mine.failed) {
     const id = `deploy-${x.id}`;
     found.push({
       fingerprint: "",
@@ -65,10 +71,10 @@ async function findItems(d: InsightsDomain, tenant: string): Promise<Found[]> {
       },
     });
   }
-  for (const a of d.store.actionItems(tenant)) {
+  for (const a of mine.analysis) {
     found.push({ fingerprint: "", item: { ...a, actionLabel: "Fix with agent", actionType: "run", actionData: { item_id: a.id, files: a.files }, latestRunId: latest.get(a.id) ?? "" } });
   }
-  const dismissed = d.store.dismissed(tenant);
+  const dismissed = mine.dismissed;
   return found.filter((f) => !dismissed.has(`${f.item.id}@${f.fingerprint}`));
 }
 
@@ -90,7 +96,7 @@ async function findItem(d: InsightsDomain, tenant: string, itemId: string): Prom
 
 /** Dismisses any item, persisted; a drift item comes back when main moves again. Idempotent. */
 export async function dismissActionItem(d: InsightsDomain, tenant: string, itemId: string): Promise<void> {
-  const dismissed = [...d.store.dismissed(tenant)].some((k) => k.startsWith(`${itemId}@`));
+  const dismissed = [...(await d.database.read((tx) => d.store.dismissed(tx, tenant)))].some((k) => k.startsWith(`${itemId}@`));
   if (dismissed && !itemId.startsWith("drift-")) return;
   let f: Found;
   try {
@@ -99,7 +105,8 @@ export async function dismissActionItem(d: InsightsDomain, tenant: string, itemI
     if (dismissed) return;
     throw e;
   }
-  await d.database.committer.run(() => d.store.dismiss(tenant, `${itemId}@${f.fingerprint}`, d.clock.now()));
+  const now = d.clock.now();
+  await d.database.write((tx) => d.store.dismiss(tx, tenant, `${itemId}@${f.fingerprint}`, now));
 }
 
 /**
@@ -123,21 +130,21 @@ export function runKind(d: InsightsDomain): TaskKind {
       const bad = files.find((f) => f.path.startsWith("/") || f.path.split("/").includes("..") || (f.content?.length ?? 0) > MAX_FILE);
       return bad ? `files: ${bad.path} is not a relative path in the workspace or is over 1 MiB` : undefined;
     },
-    apply(tenant, call, result, now, _after, task) {
-      const run = d.store.runOfTask(tenant, call.taskId);
+    *apply(tx, tenant, call, result, now, _after, task) {
+      const run = yield* d.store.runOfTask(tx, tenant, call.taskId);
       if (!run) return {};
       const r = result as Run["result"] & { checks: { output?: string }[] };
       const checks = r!.checks.map((c) => ({ name: c.name, status: c.status, output: (c.output ?? "").slice(-10_000) }));
-      d.store.updateRun(tenant, run.id, { status: "ready", result: { ...r!, checks }, attemptCount: task?.attempt, completedAt: now }, now);
+      yield* d.store.updateRun(tx, tenant, run.id, { status: "ready", result: { ...r!, checks }, attemptCount: task?.attempt, completedAt: now }, now);
       return { run_id: run.id };
     },
-    failed(tenant, call, error, now, _after, task) {
-      const run = d.store.runOfTask(tenant, call.taskId);
-      if (run) d.store.updateRun(tenant, run.id, { status: error.reason === "CANCELLED" ? "cancelled" : "failed", error: `${error.reason}: ${error.message}`, attemptCount: task?.attempt, completedAt: now }, now);
+    *failed(tx, tenant, call, error, now, _after, task) {
+      const run = yield* d.store.runOfTask(tx, tenant, call.taskId);
+      if (run) yield* d.store.updateRun(tx, tenant, run.id, { status: error.reason === "CANCELLED" ? "cancelled" : "failed", error: `${error.reason}: ${error.message}`, attemptCount: task?.attempt, completedAt: now }, now);
     },
-    progress(tenant, call, task, now) {
-      const run = d.store.runOfTask(tenant, call.taskId);
-      if (run && (run.status === "queued" || run.status === "running")) d.store.updateRun(tenant, run.id, { status: "running", attemptCount: task.attempt }, now);
+    *progress(tx, tenant, call, task, now) {
+      const run = yield* d.store.runOfTask(tx, tenant, call.taskId);
+      if (run && (run.status === "queued" || run.status === "running")) yield* d.store.updateRun(tx, tenant, run.id, { status: "running", attemptCount: task.attempt }, now);
     },
   };
 }
@@ -146,34 +153,40 @@ export function runKind(d: InsightsDomain): TaskKind {
 export async function createRun(d: InsightsDomain, tenant: string, itemId: string, requestId: string): Promise<Run> {
   const { item } = await findItem(d, tenant, itemId);
   if (item.actionType !== "run") throw new AppError("failed_precondition", "ACTION_ITEM_NOT_RUNNABLE", `items of type ${item.type} are acted on with ${item.actionType}, not runs`, { item_id: itemId });
-  const active = d.store.runsOfItem(tenant, itemId, 10, 0).find((r) => r.status === "queued" || r.status === "running");
+  const active = (await d.database.read((tx) => d.store.runsOfItem(tx, tenant, itemId, 10, 0))).find((r) => r.status === "queued" || r.status === "running");
   if (active && !requestId) throw new AppError("failed_precondition", "RUN_IN_PROGRESS", `run ${active.id} of this item is ${active.status}`, { run_id: active.id });
   const w = await getWorkspace(d.workspaces, tenant, item.workspaceId);
-  const base = await manifestOf(d.workspaces, w, true) ?? "";
+  const base = (await manifestOf(d.workspaces, w, true)) ?? "";
   const entries = base ? (await loadManifest(d.workspaces, tenant, base)).files : [];
   const wanted = new Set(item.files);
   const runId = newId("run");
+  const store = d.store;
   const payload = {
     run_id: runId, workspace_id: w.id, base_manifest_hash: base,
     item: { id: item.id, type: item.type, severity: item.severity, title: item.title, description: item.description, files: item.files },
     files: entries.filter((f) => wanted.has(f.path)).map((f) => ({ path: f.path, hash: f.hash })),
   } as unknown as Json;
-  const { taskId, created } = await startCall(d, tenant, { type: RUN_TYPE, subject: itemId, payload, title: `Fix: ${item.title}`, requestId: requestId || undefined }, (taskId, now) => {
-    d.store.insertRun(tenant, { id: runId, itemId, workspaceId: w.id, status: "queued", attemptCount: 0, maxAttempts: RUN_ATTEMPTS, result: undefined, error: "", baseManifestHash: base, resultManifestHash: "", taskId, createdAt: now, updatedAt: now, completedAt: undefined });
+  const { taskId, created } = await startCall(d, tenant, { type: RUN_TYPE, subject: itemId, payload, title: `Fix: ${item.title}`, requestId: requestId || undefined }, function* (tx, taskId, now) {
+    // Checked again in the write, the item locked: two requests (here or on another instance) start one run.
+    yield* store.lockActionItem(tx, tenant, itemId);
+    const busy = (yield* store.runsOfItem(tx, tenant, itemId, 10, 0)).find((r) => r.status === "queued" || r.status === "running");
+    if (busy && !requestId) throw new AppError("failed_precondition", "RUN_IN_PROGRESS", `run ${busy.id} of this item is ${busy.status}`, { run_id: busy.id });
+    yield* store.insertRun(tx, tenant, { id: runId, itemId, workspaceId: w.id, status: "queued", attemptCount: 0, maxAttempts: RUN_ATTEMPTS, result: undefined, error: "", baseManifestHash: base, resultManifestHash: "", taskId, createdAt: now, updatedAt: now, completedAt: undefined });
   });
-  if (!created && active && d.store.runOfTask(tenant, taskId)?.id !== active.id) throw new AppError("failed_precondition", "RUN_IN_PROGRESS", `run ${active.id} of this item is ${active.status}`, { run_id: active.id });
-  return d.store.runOfTask(tenant, taskId)!;
+  const run = (await d.database.read((tx) => d.store.runOfTask(tx, tenant, taskId)))!;
+  if (!created && active && run?.id !== active.id) throw new AppError("failed_precondition", "RUN_IN_PROGRESS", `run ${active.id} of this item is ${active.status}`, { run_id: active.id });
+  return run;
 }
 
 export async function listRuns(d: InsightsDomain, tenant: string, itemId: string, pageSize: number, pageToken: string): Promise<{ items: Run[]; next: string }> {
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
-  const runs = d.store.runsOfItem(tenant, itemId, limit + 1, offset);
+  const runs = await d.database.read((tx) => d.store.runsOfItem(tx, tenant, itemId, limit + 1, offset));
   if (runs.length === 0 && offset === 0) await findItem(d, tenant, itemId);
   return { items: runs.slice(0, limit), next: runs.length > limit ? String(offset + limit) : "" };
 }
 
-export function getRun(d: InsightsDomain, tenant: string, runId: string): Run {
-  const r = d.store.getRun(tenant, runId);
+export async function getRun(d: InsightsDomain, tenant: string, runId: string): Promise<Run> {
+  const r = await d.database.read((tx) => d.store.getRun(tx, tenant, runId));
   if (!r) throw notFound("RUN_NOT_FOUND", "run", runId);
   return r;
 }
@@ -184,12 +197,12 @@ export function getRun(d: InsightsDomain, tenant: string, runId: string): Run {
  * changes becomes the current manifest (compare-and-set) and a snapshot of it is taken.
  */
 export async function applyRun(d: InsightsDomain, tenant: string, runId: string): Promise<void> {
-  const run = getRun(d, tenant, runId);
+  const run = await getRun(d, tenant, runId);
   if (run.status === "applied") return;
   if (run.status !== "ready" || !run.result) throw new AppError("failed_precondition", "RUN_NOT_READY", `run ${runId} is ${run.status}`, { run_id: runId, status: run.status });
   const ws = d.workspaces;
   const w = await getWorkspace(ws, tenant, run.workspaceId);
-  const current = await manifestOf(ws, w, true) ?? "";
+  const current = (await manifestOf(ws, w, true)) ?? "";
   const load = async (h: string) => new Map<string, FileEntry>((h ? (await loadManifest(ws, tenant, h)).files : []).map((f) => [f.path, f]));
   const [baseFiles, files] = await Promise.all([load(run.baseManifestHash), load(current)]);
   const conflict = run.result.files.find((f) => baseFiles.get(f.path)?.hash !== files.get(f.path)?.hash);
@@ -209,21 +222,23 @@ export async function applyRun(d: InsightsDomain, tenant: string, runId: string)
   const moved = await updateCurrentManifest(ws, tenant, w.id, manifest.hash, current || undefined);
   if (!moved.updated) throw new AppError("aborted", "PATCH_CONFLICT", "the workspace's manifest changed while the patch was applied; retry", { workspace_id: w.id });
   await createSnapshot(ws, tenant, { projectId: w.projectId, manifestHash: manifest.hash, parents: w.lastSnapshotId ? [w.lastSnapshotId] : [], workspaceId: w.id, source: "action_item", summary: run.result.summary.slice(0, 500) });
-  await d.database.committer.run(() => d.store.updateRun(tenant, runId, { status: "applied", resultManifestHash: manifest.hash }, d.clock.now()));
+  const now = d.clock.now();
+  await d.database.write((tx) => d.store.updateRun(tx, tenant, runId, { status: "applied", resultManifestHash: manifest.hash }, now));
 }
 
-/** The workspace's project id (read before the write that stores findings: the workspace domain answers asynchronously). */
-export async function projectOfWorkspace(d: InsightsDomain, tenant: string, workspaceId: string): Promise<string | undefined> {
-  return (await findWorkspace(d.workspaces, tenant, workspaceId))?.projectId;
+/** The workspace findings are about (read before the write that stores them), or undefined when it is gone. */
+export type FindingsWorkspace = { id: string; projectId: string } | undefined;
+export async function findingsWorkspace(d: InsightsDomain, tenant: string, workspaceId: string): Promise<FindingsWorkspace> {
+  const w = await maybe(() => getWorkspace(d.workspaces, tenant, workspaceId));
+  return w ? { id: w.id, projectId: w.projectId } : undefined;
 }
 
-/** Findings of an analysis (the drift analysis may return them) stored as `ai_` items; `projectId` from projectOfWorkspace. */
-export function storeFindings(d: InsightsDomain, tenant: string, workspaceId: string, projectId: string | undefined, findings: { type: string; severity: string; title: string; description?: string; files?: string[] }[], now: number): void {
-  if (!projectId) return;
+/** Findings of an analysis (the drift analysis may return them) stored as `ai_` items (inside the write applying the result). */
+export function* storeFindings(d: InsightsDomain, tx: Tx, tenant: string, w: FindingsWorkspace, findings: { type: string; severity: string; title: string; description?: string; files?: string[] }[], now: number): Op<void> {
+  if (!w) return;
   for (const f of findings) {
     // One item per finding title and workspace: a repeated analysis does not duplicate it.
-    const id = "ai_" + sha256Hex(`${workspaceId}\u0000${f.type}\u0000${f.title}`).slice(0, 24);
-    d.store.insertActionItem(tenant, { id, type: f.type, severity: f.severity, workspaceId, projectId, title: f.title, description: f.description ?? "", files: (f.files ?? []).slice(0, 100), createdAt: now });
+    const id = "ai_" + sha256Hex(`${w.id}\u0000${f.type}\u0000${f.title}`).slice(0, 24);
+    yield* d.store.insertActionItem(tx, tenant, { id, type: f.type, severity: f.severity, workspaceId: w.id, projectId: w.projectId, title: f.title, description: f.description ?? "", files: (f.files ?? []).slice(0, 100), createdAt: now });
   }
 }
-

@@ -1,10 +1,10 @@
 import { AppError, invalidArgument } from "../core/errors.ts";
-import { findSnapshot } from "../workspaces/snapshots.ts";
 import { newId } from "../core/ids.ts";
 import type { Json } from "../tasks/types.ts";
 import { loadManifest, readObject } from "../workspaces/blobs.ts";
 import { sha256Hex } from "../workspaces/manifests.ts";
 import { getProject } from "../workspaces/projects.ts";
+import { getSnapshot } from "../workspaces/snapshots.ts";
 import { checkShape, notFound, oneOf, page } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { awaitCall, startCall } from "./task-call.ts";
@@ -62,11 +62,16 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
   const project = await getProject(d.workspaces, tenant, projectId);
   if (embed && !d.memory) throw new AppError("unavailable", "EMBEDDER_UNAVAILABLE", "no embedder is configured in this server (the memory domain is not part of this build)", { project_id: projectId });
   if (!project.lastSnapshotId) throw new AppError("failed_precondition", "NO_SNAPSHOT", "the project has no snapshot", { project_id: projectId });
-  const snapshot = (await findSnapshot(d.workspaces, tenant, project.lastSnapshotId))!;
-  const previous = d.store.atlasIndex(tenant, projectId);
-  const decisions = d.store.listDecisions(tenant, projectId, 1000, 0);
-  const decisionConcepts = d.store.concepts(tenant, projectId).filter((c) => c.layer === "decision").length;
-  if (previous && previous.snapshotId === snapshot.id && decisionConcepts === decisions.length && (!embed || d.memory!.has(tenant, projectId))) {
+  const snapshot = await getSnapshot(d.workspaces, tenant, project.lastSnapshotId);
+  const store = d.store;
+  const { previous, decisions, decisionConcepts } = await d.database.read(function* (tx) {
+    return {
+      previous: yield* store.atlasIndex(tx, tenant, projectId),
+      decisions: yield* store.listDecisions(tx, tenant, projectId, 1000, 0),
+      decisionConcepts: (yield* store.concepts(tx, tenant, projectId)).filter((c) => c.layer === "decision").length,
+    };
+  });
+  if (previous && previous.snapshotId === snapshot.id && decisionConcepts === decisions.length && (!embed || (await d.memory!.has(tenant, projectId)))) {
     return { conceptsCreated: previous.concepts, edgesCreated: previous.edges, snapshotId: snapshot.id, truncated: previous.truncated, chunksCreated: 0, embeddingsCreated: 0 };
   }
   const texts = new Map<string, string>();
@@ -140,7 +145,7 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
     const mentioned = new Set([...tokens(`${x.title} ${x.decision}`), ...x.concepts.flatMap(tokens)]);
     for (const t of mentioned) for (const c of (byToken.get(t) ?? []).slice(0, 20)) addEdge(c, id, "decided_by", 1);
   }
-  await d.database.committer.run(() => d.store.replaceAtlas(tenant, projectId, { concepts: [...concepts.values()], edges: [...edges.values()], snapshotId: snapshot.id, truncated }, now));
+  await d.database.write((tx) => d.store.replaceAtlas(tx, tenant, projectId, { concepts: [...concepts.values()], edges: [...edges.values()], snapshotId: snapshot.id, truncated }, now));
   let chunksCreated = 0;
   let embeddingsCreated = 0;
   if (embed) {
@@ -149,7 +154,7 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
     if (r.embedded === 0 && r.error) throw new AppError("unavailable", "EMBEDDER_UNAVAILABLE", `the embedder failed: ${r.error}`, { project_id: projectId });
     chunksCreated = chunks.length;
     embeddingsCreated = r.embedded;
-  } else if (d.memory?.has(tenant, projectId)) {
+  } else if (d.memory && (await d.memory.has(tenant, projectId))) {
     // Chunks of an older index would describe other files: a plain re-index drops them (token search again).
     await d.memory.replace(tenant, projectId, []);
   }
@@ -158,7 +163,10 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
 
 export async function getAtlas(d: InsightsDomain, tenant: string, projectId: string): Promise<{ concepts: Concept[]; edges: Edge[] }> {
   await getProject(d.workspaces, tenant, projectId);
-  return { concepts: d.store.concepts(tenant, projectId), edges: d.store.edges(tenant, projectId) };
+  const store = d.store;
+  return d.database.read(function* (tx) {
+    return { concepts: yield* store.concepts(tx, tenant, projectId), edges: yield* store.edges(tx, tenant, projectId) };
+  });
 }
 
 const CHUNK_CHARS = 1500;
@@ -191,8 +199,8 @@ export async function searchAtlas(d: InsightsDomain, tenant: string, projectId: 
   await getProject(d.workspaces, tenant, projectId);
   if (!query.trim() || query.length > 1000) throw invalidArgument("query", "must be 1 to 1000 characters");
   if (limit < 0 || limit > 100) throw invalidArgument("limit", "must be between 0 and 100");
-  if (!d.memory?.has(tenant, projectId)) return searchTokens(d, tenant, projectId, query, limit);
-  const byId = new Map(d.store.concepts(tenant, projectId).map((c) => [c.id, c]));
+  if (!d.memory || !(await d.memory.has(tenant, projectId))) return searchTokens(d, tenant, projectId, query, limit);
+  const byId = new Map((await d.database.read((tx) => d.store.concepts(tx, tenant, projectId))).map((c) => [c.id, c]));
   const best = new Map<string, number>();
   for (const h of await d.memory.search(tenant, projectId, query, (limit || 10) * 4)) {
     if (byId.has(h.conceptId) && h.score > (best.get(h.conceptId) ?? 0)) best.set(h.conceptId, h.score);
@@ -207,10 +215,10 @@ export async function searchAtlas(d: InsightsDomain, tenant: string, projectId: 
 }
 
 /** Token matching: the share of the query's tokens found in a concept's name, path and description (name matches count double). */
-function searchTokens(d: InsightsDomain, tenant: string, projectId: string, query: string, limit: number) {
+async function searchTokens(d: InsightsDomain, tenant: string, projectId: string, query: string, limit: number) {
   const q = [...new Set(tokens(query))];
   if (q.length === 0) return [];
-  const hits = d.store.concepts(tenant, projectId).map((c) => {
+  const hits = (await d.database.read((tx) => d.store.concepts(tx, tenant, projectId))).map((c) => {
     const name = new Set(tokens(c.name));
     const rest = new Set(tokens(`${c.path} ${c.description}`));
     const score = q.reduce((s, t) => s + (name.has(t) ? 1 : rest.has(t) ? 0.5 : 0), 0) / q.length;
@@ -239,10 +247,10 @@ export function diagramKind(d: InsightsDomain): TaskKind {
       const bad = x.edges.find((e) => !ids.has(e.source) || !ids.has(e.target));
       return bad ? `edges: ${bad.source} → ${bad.target} names a node that is not in nodes` : undefined;
     },
-    apply(tenant, call, result, now, _after, task) {
+    *apply(tx, tenant, call, result, now, _after, task) {
       const r = result as Pick<Diagram, "title" | "nodes" | "edges">;
       const p = task?.payload as { project_id: string; type: string; concept_id: string; diagram_id: string };
-      d.store.insertDiagram(tenant, { id: p.diagram_id, projectId: p.project_id, conceptId: p.concept_id, type: p.type, title: r.title, nodes: r.nodes, edges: r.edges, taskId: call.taskId, createdAt: now });
+      yield* d.store.insertDiagram(tx, tenant, { id: p.diagram_id, projectId: p.project_id, conceptId: p.concept_id, type: p.type, title: r.title, nodes: r.nodes, edges: r.edges, taskId: call.taskId, createdAt: now });
       return { diagram_id: p.diagram_id };
     },
   };
@@ -256,9 +264,8 @@ export function diagramKind(d: InsightsDomain): TaskKind {
 export async function createDiagram(d: InsightsDomain, tenant: string, projectId: string, input: { type: string; conceptId?: string; requestId: string }): Promise<Diagram> {
   await getProject(d.workspaces, tenant, projectId);
   oneOf("type", input.type, DIAGRAM_KINDS);
-  const all = d.store.concepts(tenant, projectId);
+  const { concepts: all, edges } = await getAtlas(d, tenant, projectId);
   if (all.length === 0) throw new AppError("failed_precondition", "ATLAS_EMPTY", "index the Atlas first (POST /v1/projects/{id}/atlas/index)", { project_id: projectId });
-  const edges = d.store.edges(tenant, projectId);
   let picked = all;
   if (input.conceptId) {
     if (!all.some((c) => c.id === input.conceptId)) throw notFound("CONCEPT_NOT_FOUND", "concept", input.conceptId);
@@ -276,22 +283,26 @@ export async function createDiagram(d: InsightsDomain, tenant: string, projectId
   } as unknown as Json;
   const { taskId } = await startCall(d, tenant, { type: DIAGRAM_TYPE, subject: projectId, payload, title: `${input.type} diagram`, requestId: input.requestId || undefined });
   await awaitCall(d, tenant, taskId);
-  return d.store.diagramOfTask(tenant, taskId)!;
+  return (await d.database.read((tx) => d.store.diagramOfTask(tx, tenant, taskId)))!;
 }
 
 export async function listDiagrams(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): Promise<{ items: Diagram[]; next: string }> {
   await getProject(d.workspaces, tenant, projectId);
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
-  const items = d.store.listDiagrams(tenant, projectId, limit + 1, offset);
+  const items = await d.database.read((tx) => d.store.listDiagrams(tx, tenant, projectId, limit + 1, offset));
   return { items: items.slice(0, limit), next: items.length > limit ? String(offset + limit) : "" };
 }
 
 /** Each decision's Atlas links (its `decided_by` edges), when the Atlas holds the decision. */
-export function decisionLinks(d: InsightsDomain, tenant: string, projectId: string): Map<string, { conceptId: string; name: string; layer: string; score: number }[]> {
-  const concepts = new Map(d.store.concepts(tenant, projectId).map((c) => [c.id, c]));
+export async function decisionLinks(d: InsightsDomain, tenant: string, projectId: string): Promise<Map<string, { conceptId: string; name: string; layer: string; score: number }[]>> {
+  const store = d.store;
+  const read = await d.database.read(function* (tx) {
+    return { concepts: yield* store.concepts(tx, tenant, projectId), decisions: yield* store.listDecisions(tx, tenant, projectId, 1000, 0), edges: yield* store.edges(tx, tenant, projectId) };
+  });
+  const concepts = new Map(read.concepts.map((c) => [c.id, c]));
   const out = new Map<string, { conceptId: string; name: string; layer: string; score: number }[]>();
-  const decisionOf = new Map(d.store.listDecisions(tenant, projectId, 1000, 0).map((x) => [conceptId(projectId, `decision:${x.id}`), x.id]));
-  for (const e of d.store.edges(tenant, projectId)) {
+  const decisionOf = new Map(read.decisions.map((x) => [conceptId(projectId, `decision:${x.id}`), x.id]));
+  for (const e of read.edges) {
     if (e.type !== "decided_by") continue;
     const decision = decisionOf.get(e.targetId);
     const c = concepts.get(e.sourceId);

@@ -4,11 +4,10 @@ import { compareDrift, reportDrift } from "../workspaces/drift.ts";
 import { getProject } from "../workspaces/projects.ts";
 import { createSnapshot, getSnapshot } from "../workspaces/snapshots.ts";
 import { getWorkspace } from "../workspaces/workspaces.ts";
-import { ANALYSIS_TYPES, projectOfWorkspace, SEVERITIES, storeFindings } from "./action-items.ts";
+import { ANALYSIS_TYPES, findingsWorkspace, SEVERITIES, storeFindings, type FindingsWorkspace } from "./action-items.ts";
 import { checkShape } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { createSchedule } from "./schedules.ts";
-import { scheduleStore } from "./store.ts";
 import { startCall } from "./task-call.ts";
 
 /** The built-in schedule's name and type (seed 002's `scheduled` handler: `runBackgroundJobs`). */
@@ -25,7 +24,7 @@ const MAX_FILE_BYTES = 10_000;
 
 /** Creates the tenant's built-in `fastest.background_jobs` schedule once (idempotent). */
 export async function ensureBackgroundJobs(d: InsightsDomain, tenant: string): Promise<void> {
-  if (scheduleStore(d.database.sqlite).byName(tenant, BACKGROUND_JOBS)) return;
+  if (await d.database.read((tx) => d.store.scheduleByName(tx, tenant, BACKGROUND_JOBS))) return;
   try {
     await createSchedule(d, tenant, { name: BACKGROUND_JOBS, cron: BACKGROUND_JOBS_CRON, queue: "switchyard", type: BACKGROUND_JOBS, payload: undefined, requestId: `builtin:${BACKGROUND_JOBS}` });
   } catch {
@@ -38,10 +37,10 @@ export function analyzeKind(d: InsightsDomain): TaskKind {
   return {
     type: ANALYZE_TYPE,
     check: (r) => checkShape(r, { findings: { list: { type: { enum: ANALYSIS_TYPES }, severity: { enum: SEVERITIES }, title: "string", description: { optional: "text" }, files: { optional: "strings" } }, max: 50 } }),
-    prepare: (tenant, call) => projectOfWorkspace(d, tenant, call.subject),
-    apply(tenant, call, result, now, _after, _task, projectId) {
+    prepare: (tenant, call) => findingsWorkspace(d, tenant, call.subject),
+    *apply(tx, tenant, call, result, now, _after, _task, prepared) {
       const findings = (result as { findings: { type: string; severity: string; title: string }[] }).findings;
-      if (findings.length) storeFindings(d, tenant, call.subject, projectId as string | undefined, findings, now);
+      if (findings.length) yield* storeFindings(d, tx, tenant, prepared as FindingsWorkspace, findings, now);
       return result;
     },
   };
@@ -61,7 +60,7 @@ export interface BackgroundJobsOutcome {
 export async function runBackgroundJobs(d: InsightsDomain, tenant: string, tick: number): Promise<BackgroundJobsOutcome> {
   const seen = new Set<string>();
   const out: BackgroundJobsOutcome = { workspaces: [] };
-  for (const c of d.store.listConversations(tenant, RECENT_CONVERSATIONS, 0)) {
+  for (const c of await d.database.read((tx) => d.store.listConversations(tx, tenant, RECENT_CONVERSATIONS, 0))) {
     if (seen.size >= MAX_WORKSPACES) break;
     if (!c.workspaceId || seen.has(c.workspaceId)) continue;
     seen.add(c.workspaceId);

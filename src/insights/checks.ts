@@ -56,3 +56,12 @@ export function checkShape(value: Json | undefined, shape: Shape, path = "result
   }
   return undefined;
 }
+
+/** The answer of a lookup that may throw (another domain's `get…` answering not-found), or undefined. */
+export async function maybe<T>(f: () => T | Promise<T>): Promise<T | undefined> {
+  try {
+    return await f();
+  } catch {
+    return undefined;
+  }
+}

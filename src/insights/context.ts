@@ -1,6 +1,9 @@
 import type { Clock } from "../core/clock.ts";
 import type { SecretBox } from "../core/secret-box.ts";
+import type { Bus } from "../bus/bus.ts";
 import type { Database } from "../db/client.ts";
+import type { Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import type { Json, NewTask, Task, TaskEvent } from "../tasks/types.ts";
 import type { WorkspaceDomain } from "../workspaces/context.ts";
 import type { InsightsStore } from "./store.ts";
@@ -9,7 +12,7 @@ import type { Call, ConversationEvent } from "./types.ts";
 /** What the domain needs of the task domain (module.ts adapts the engine and hub to it). */
 export interface TaskPort {
   createTask(tenant: string, input: NewTask): Promise<{ task: Task }>;
-  getTask(tenant: string, id: string): Task | undefined;
+  getTask(tenant: string, id: string): Promise<Task | undefined>;
   /** Every tenant's events of these queues (the domain's follower). */
   follow(queues: string[], signal: AbortSignal): AsyncIterable<TaskEvent>;
   /** Merges keys into a task's metadata (answers to an agent's question reach its worker this way). */
@@ -19,21 +22,24 @@ export interface TaskPort {
 }
 
 /**
- * What a task type does with its task's outcome. `apply` runs inside the committing write that
- * marks the call done (its rows and the call's state commit together) and answers the call's
- * output; `failed` likewise when the task failed, was cancelled or timed out; `progress` on a
- * running task's progress update (conversation turns stream their reply this way).
+ * What a task type does with its task's outcome. `apply` is an operation inside the committing
+ * write that marks the call done (its rows and the call's state commit together) and answers the
+ * call's output; `failed` likewise when the task failed, was cancelled or timed out; `progress`
+ * on a running task's progress update (conversation turns stream their reply this way). These
+ * operations touch only this domain's store: what they need of other domains is read by
+ * `prepare`, before the write. On PostgreSQL an operation may run twice (a retried deadlock):
+ * `after` callbacks are collected per run and only the committed run's are called.
  */
 export interface TaskKind {
   type: string;
   check(result: Json | undefined): string | undefined;
   /** `after` runs a function once the write committed (live notifications). */
-  apply(tenant: string, call: Call, result: Json | undefined, now: number, after: After, task: Task | undefined, prepared?: unknown): unknown;
-  /** Async work before the write that applies a result (sealing secrets); its answer goes to `apply`. */
+  apply(tx: Tx, tenant: string, call: Call, result: Json | undefined, now: number, after: After, task: Task | undefined, prepared?: unknown): Op<unknown>;
+  /** Async work before the write that applies a result (sealing secrets, other domains' reads); its answer goes to `apply`. */
   prepare?(tenant: string, call: Call, result: Json | undefined): Promise<unknown>;
-  failed?(tenant: string, call: Call, error: { reason: string; message: string }, now: number, after: After, task: Task | undefined): void;
+  failed?(tx: Tx, tenant: string, call: Call, error: { reason: string; message: string }, now: number, after: After, task: Task | undefined): Op<void>;
   /** A running task changed: claimed, or a progress update. */
-  progress?(tenant: string, call: Call, task: Task, now: number, after: After): void;
+  progress?(tx: Tx, tenant: string, call: Call, task: Task, now: number, after: After): Op<void>;
   /** Attempts of the task (default 1). */
   maxAttempts?: number;
   /** The queue its workers serve (default `insights`). */
@@ -47,7 +53,7 @@ export interface AtlasMemory {
   /** Replaces the project's chunks; answers how many were stored with a vector, and the embedder's error if any. */
   replace(tenant: string, projectId: string, chunks: { conceptId: string; text: string }[]): Promise<{ embedded: number; error: string }>;
   /** Whether the project has embedded chunks. */
-  has(tenant: string, projectId: string): boolean;
+  has(tenant: string, projectId: string): Promise<boolean>;
   /** Cosine kNN over the project's chunks. */
   search(tenant: string, projectId: string, query: string, k: number): Promise<{ conceptId: string; score: number }[]>;
 }
@@ -66,8 +72,13 @@ export interface InsightsDomain {
   kinds: Map<string, TaskKind>;
   /** Wake-ups after a call finished (by `${tenant}\0${taskId}`). */
   callWaiters: Map<string, Set<() => void>>;
-  /** Live listeners of conversation events (by `${tenant}\0${conversationId}`). */
+  /** Live listeners of conversation events (by `${tenant}\0${conversationId}`), on this instance. */
   conversationWatchers: Map<string, Set<(e: ConversationEvent) => void>>;
+  /**
+   * Where committed conversation events and finished calls are announced to every instance
+   * (NATS when PostgreSQL is used); without one, to this instance's watchers and waiters only.
+   */
+  bus?: Bus;
 }
 
 /** The queue insight workers serve (every task type of this domain). */

@@ -33,9 +33,9 @@ export function conversationSocket(d: InsightsDomain, auth: PrincipalResolver): 
       const id = PATH.exec(url.pathname)![1]!;
       const after = Number(url.searchParams.get("after_sequence") ?? "0");
       void authenticateUpgrade(auth, req.headers, url).then(
-        (principal) => {
+        async (principal) => {
           const tenant = principal.tenant;
-          if (!d.store.getConversation(tenant, id)) return refuse(socket, 404, "NOT_FOUND", `conversation ${id} not found`);
+          if (!(await d.database.read((tx) => d.store.getConversation(tx, tenant, id)))) return refuse(socket, 404, "NOT_FOUND", `conversation ${id} not found`);
           wss.handleUpgrade(req as never, socket, head, (ws) => {
             sockets.add(ws);
             const abort = new AbortController();
@@ -55,7 +55,7 @@ export function conversationSocket(d: InsightsDomain, auth: PrincipalResolver): 
           });
         },
         () => refuse(socket, 401, "UNAUTHORIZED", "invalid or missing token"),
-      );
+      ).catch(() => socket.destroy()); // the database did not answer the lookup
     },
     close() {
       for (const ws of sockets) ws.terminate();

@@ -1,6 +1,4 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { findProject } from "../workspaces/projects.ts";
-import { findWorkspace } from "../workspaces/workspaces.ts";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   ConversationEventSchema,
@@ -59,11 +57,9 @@ export function driftAnalysisMessage(a: DomainDrift): DriftAnalysis {
   });
 }
 
-export async function conversationMessage(ws: WorkspaceDomain, tenant: string, c: T.Conversation, messageCount: number): Promise<Conversation> {
-  const w = await findWorkspace(ws, tenant, c.workspaceId);
-  const p = await findProject(ws, tenant, c.projectId);
+export function conversationMessage(c: T.Conversation, messageCount: number, names: { workspaceName: string; projectName: string }): Conversation {
   return create(ConversationSchema, {
-    id: c.id, workspaceId: c.workspaceId, title: c.title, workspaceName: w?.name ?? "", projectId: c.projectId, projectName: p?.name ?? "",
+    id: c.id, workspaceId: c.workspaceId, title: c.title, workspaceName: names.workspaceName, projectId: c.projectId, projectName: names.projectName,
     manifestHash: c.manifestHash, messageCount, status: c.status, createdAt: ts(c.createdAt), updatedAt: ts(c.updatedAt),
   });
 }

@@ -19,15 +19,15 @@ export function decisionsKind(d: InsightsDomain): TaskKind {
       checkShape(r, {
         decisions: { list: { title: "string", decision: "string", rationale: { optional: "text" }, conversation_id: "string", message_id: { optional: "text" }, concepts: { optional: "strings" } }, max: MAX_DECISIONS },
       }),
-    apply(tenant, call, result, now) {
+    *apply(tx, tenant, call, result, now) {
       const list = (result as { decisions: Record<string, unknown>[] }).decisions;
       const ids: string[] = [];
       // Only conversations of the project are accepted as sources.
-      const known = new Set(d.store.conversationsOfProject(tenant, call.subject).map((c) => c.id));
+      const known = new Set((yield* d.store.conversationsOfProject(tx, tenant, call.subject)).map((c) => c.id));
       for (const x of list) {
         if (!known.has(x.conversation_id as string)) continue;
         const id = newId("dec");
-        d.store.insertDecision(tenant, {
+        yield* d.store.insertDecision(tx, tenant, {
           id, projectId: call.subject, title: x.title as string, decision: x.decision as string, rationale: (x.rationale as string) ?? "",
           conversationId: x.conversation_id as string, messageId: (x.message_id as string) ?? "", concepts: ((x.concepts as string[]) ?? []).slice(0, 20), taskId: call.taskId, createdAt: now,
         });
@@ -41,7 +41,7 @@ export function decisionsKind(d: InsightsDomain): TaskKind {
 export async function listDecisions(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): Promise<{ items: Decision[]; next: string }> {
   await getProject(d.workspaces, tenant, projectId);
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
-  const items = d.store.listDecisions(tenant, projectId, limit + 1, offset);
+  const items = await d.database.read((tx) => d.store.listDecisions(tx, tenant, projectId, limit + 1, offset));
   return { items: items.slice(0, limit), next: items.length > limit ? String(offset + limit) : "" };
 }
 
@@ -52,11 +52,16 @@ export async function listDecisions(d: InsightsDomain, tenant: string, projectId
  */
 export async function extractDecisions(d: InsightsDomain, tenant: string, projectId: string, requestId: string): Promise<{ decisions: Decision[]; taskId: string }> {
   const project = await getProject(d.workspaces, tenant, projectId);
-  const since = d.store.lastExtraction(tenant, projectId);
+  const store = d.store;
+  const read = await d.database.read(function* (tx) {
+    const since = yield* store.lastExtraction(tx, tenant, projectId);
+    const out = [];
+    for (const c of yield* store.conversationsOfProject(tx, tenant, projectId)) out.push({ c, messages: yield* store.messagesSince(tx, tenant, c.id, since) });
+    return out;
+  });
   let budget = MAX_MESSAGES;
-  const conversations = d.store
-    .conversationsOfProject(tenant, projectId)
-    .map((c) => ({ id: c.id, title: c.title, messages: d.store.messagesSince(tenant, c.id, since).filter((m) => m.content !== "").map((m) => ({ id: m.id, role: m.role, content: m.content })) }))
+  const conversations = read
+    .map(({ c, messages }) => ({ id: c.id, title: c.title, messages: messages.filter((m) => m.content !== "").map((m) => ({ id: m.id, role: m.role, content: m.content })) }))
     .filter((c) => c.messages.length > 0)
     .map((c) => {
       const messages = c.messages.slice(-Math.max(budget, 0));
@@ -68,7 +73,7 @@ export async function extractDecisions(d: InsightsDomain, tenant: string, projec
   const payload = { project: { id: project.id, name: project.name, intent: project.intent }, conversations } as unknown as Json;
   const { taskId } = await startCall(d, tenant, { type: DECISIONS_TYPE, subject: projectId, payload, title: `Decisions of ${project.name}`, requestId: requestId || undefined });
   await awaitCall(d, tenant, taskId);
-  return { decisions: d.store.decisionsOfTask(tenant, taskId), taskId };
+  return { decisions: await d.database.read((tx) => d.store.decisionsOfTask(tx, tenant, taskId)), taskId };
 }
 
 /** A decision's concept links (concept ids are `concept:<name>`, as the Atlas names them). */

@@ -2,7 +2,7 @@ import { AppError } from "../core/errors.ts";
 import type { Json } from "../tasks/types.ts";
 import { compareDrift } from "../workspaces/drift.ts";
 import { getWorkspace } from "../workspaces/workspaces.ts";
-import { ANALYSIS_TYPES, projectOfWorkspace, SEVERITIES, storeFindings } from "./action-items.ts";
+import { ANALYSIS_TYPES, findingsWorkspace, SEVERITIES, storeFindings, type FindingsWorkspace } from "./action-items.ts";
 import { checkShape } from "./checks.ts";
 import type { InsightsDomain, TaskKind } from "./context.ts";
 import { awaitCall, startCall } from "./task-call.ts";
@@ -32,10 +32,10 @@ export function driftKind(d: InsightsDomain): TaskKind {
         source_changes_summary: "text", target_changes_summary: "text", risk_level: { enum: RISKS }, can_auto_sync: "boolean", recommendation: "text", conflicting_files: { optional: "strings" },
         findings: { optional: { list: { type: { enum: ANALYSIS_TYPES }, severity: { enum: SEVERITIES }, title: "string", description: { optional: "text" }, files: { optional: "strings" } }, max: 50 } },
       }),
-    prepare: (tenant, call) => projectOfWorkspace(d, tenant, call.subject),
-    apply(tenant, call, result, now, _after, _task, projectId) {
+    prepare: (tenant, call) => findingsWorkspace(d, tenant, call.subject),
+    *apply(tx, tenant, call, result, now, _after, _task, prepared) {
       const findings = (result as { findings?: { type: string; severity: string; title: string }[] }).findings;
-      if (findings?.length) storeFindings(d, tenant, call.subject, projectId as string | undefined, findings, now);
+      if (findings?.length) yield* storeFindings(d, tx, tenant, prepared as FindingsWorkspace, findings, now);
       return result;
     },
   };

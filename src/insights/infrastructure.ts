@@ -1,14 +1,16 @@
 import { AppError, invalidArgument } from "../core/errors.ts";
-import { findSnapshot } from "../workspaces/snapshots.ts";
 import { newId } from "../core/ids.ts";
+import type { Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import type { Json, Task } from "../tasks/types.ts";
+import { getSnapshot } from "../workspaces/snapshots.ts";
 import { listEnvVars } from "../workspaces/env-vars.ts";
 import { getProject } from "../workspaces/projects.ts";
 import { getWorkspace, manifestOf } from "../workspaces/workspaces.ts";
-import { checkShape, limitOffset, notFound, oneOf, page } from "./checks.ts";
+import { checkShape, limitOffset, maybe, notFound, oneOf, page } from "./checks.ts";
 import { DEPLOY_QUEUE, type InsightsDomain, type TaskKind } from "./context.ts";
 import { detect, type Detection } from "./detection.ts";
-import { awaitCall, startCall } from "./task-call.ts";
+import { awaitCall, getCall, startCall } from "./task-call.ts";
 import type { Credential, Deployment, DeploySettings, Resource } from "./types.ts";
 
 export const PROVIDERS = ["railway", "fly", "render", "vercel", "cloudflare", "neon", "upstash", "supabase"] as const;
@@ -31,23 +33,23 @@ function validateKind(d: InsightsDomain): TaskKind {
     type: VALIDATE_TYPE,
     queue: DEPLOY_QUEUE,
     check: (r) => checkShape(r, { valid: "boolean", message: { optional: "text" }, account: { optional: "text" } }),
-    apply(tenant, call, result, now, _after, task) {
+    *apply(tx, tenant, call, result, now, _after, task) {
       const r = result as { valid: boolean; message?: string; account?: string };
       if (!r.valid) return { valid: false, message: r.message ?? "the provider refused the token" };
       const p = task?.payload as { provider: string; metadata: Record<string, unknown>; user_id: string };
-      const sealed = d.store.callSecret(tenant, call.taskId);
+      const sealed = yield* d.store.callSecret(tx, tenant, call.taskId);
       if (!sealed) return { valid: false, message: "the token is gone" };
-      const old = d.store.getCredential(tenant, p.provider);
-      d.store.upsertCredential(tenant, {
+      const old = yield* d.store.getCredential(tx, tenant, p.provider);
+      yield* d.store.upsertCredential(tx, tenant, {
         id: old?.id ?? newId("cred"), provider: p.provider, userId: p.user_id, sealed, metadata: { ...p.metadata, ...(r.account ? { account: r.account } : {}) }, createdAt: old?.createdAt ?? now, updatedAt: now,
       });
-      return { valid: true, id: d.store.getCredential(tenant, p.provider)!.id };
+      return { valid: true, id: (yield* d.store.getCredential(tx, tenant, p.provider))!.id };
     },
   };
 }
 
-export function listCredentials(d: InsightsDomain, tenant: string): Credential[] {
-  return d.store.listCredentials(tenant);
+export function listCredentials(d: InsightsDomain, tenant: string): Promise<Credential[]> {
+  return d.database.read((tx) => d.store.listCredentials(tx, tenant));
 }
 
 /** Stores a provider token once a deploy worker validated it (sealed; the plain token is never stored or put in a payload). */
@@ -67,25 +69,25 @@ export async function setCredential(d: InsightsDomain, tenant: string, user: str
 }
 
 export async function deleteCredential(d: InsightsDomain, tenant: string, provider: string): Promise<void> {
-  const gone = await d.database.committer.run(() => d.store.deleteCredential(tenant, provider));
+  const gone = await d.database.write((tx) => d.store.deleteCredential(tx, tenant, provider));
   if (!gone) throw notFound("CREDENTIAL_NOT_FOUND", "credential", provider);
 }
 
 /** The token a held task needs: its holder only (fencing token), only a provider the task names. */
 export async function taskCredential(d: InsightsDomain, tenant: string, taskId: string, fencingToken: number, provider: string): Promise<string> {
-  const task = d.tasks.getTask(tenant, taskId);
+  const task = await d.tasks.getTask(tenant, taskId);
   if (!task) throw notFound("TASK_NOT_FOUND", "task", taskId);
   if (task.state !== "running" || task.lease?.fencingToken !== fencingToken) throw new AppError("failed_precondition", "LEASE_LOST", `task ${taskId} is not held with this fencing token`, { task_id: taskId });
   const named = (task.payload as { provider?: string } | undefined)?.provider;
   const none = () => new AppError("failed_precondition", "CREDENTIAL_NOT_FOUND", `task ${taskId} needs no ${provider} credential`, { provider });
   if (named !== provider) throw none();
   if (task.type === VALIDATE_TYPE) {
-    const sealed = d.store.callSecret(tenant, taskId);
+    const sealed = await d.database.read((tx) => d.store.callSecret(tx, tenant, taskId));
     if (!sealed) throw none();
     return d.secrets.open(sealed, credContext(tenant, provider));
   }
   if (![PROVISION_TYPE, RUN_DEPLOY_TYPE, DESTROY_TYPE].includes(task.type)) throw none();
-  const c = d.store.getCredential(tenant, provider);
+  const c = await d.database.read((tx) => d.store.getCredential(tx, tenant, provider));
   if (!c) throw none();
   return d.secrets.open(c.sealed, credContext(tenant, provider));
 }
@@ -94,7 +96,7 @@ export async function taskCredential(d: InsightsDomain, tenant: string, taskId: 
 
 export async function getSettings(d: InsightsDomain, tenant: string, workspaceId: string): Promise<DeploySettings> {
   await getWorkspace(d.workspaces, tenant, workspaceId);
-  return d.store.getSettings(tenant, workspaceId) ?? { workspaceId, autoDeploy: false, runtimeOverride: "", buildCommand: "", startCommand: "", updatedAt: 0 };
+  return (await d.database.read((tx) => d.store.getSettings(tx, tenant, workspaceId))) ?? { workspaceId, autoDeploy: false, runtimeOverride: "", buildCommand: "", startCommand: "", updatedAt: 0 };
 }
 
 export async function updateSettings(d: InsightsDomain, tenant: string, workspaceId: string, set: { autoDeploy?: boolean; runtimeOverride?: string; buildCommand?: string; startCommand?: string }): Promise<DeploySettings> {
@@ -106,7 +108,7 @@ export async function updateSettings(d: InsightsDomain, tenant: string, workspac
     workspaceId, autoDeploy: set.autoDeploy ?? cur.autoDeploy, runtimeOverride: set.runtimeOverride ?? cur.runtimeOverride,
     buildCommand: set.buildCommand ?? cur.buildCommand, startCommand: set.startCommand ?? cur.startCommand, updatedAt: d.clock.now(),
   };
-  await d.database.committer.run(() => d.store.putSettings(tenant, next));
+  await d.database.write((tx) => d.store.putSettings(tx, tenant, next));
   return next;
 }
 
@@ -121,13 +123,13 @@ export async function maskedConnection(d: InsightsDomain, tenant: string, r: Res
 export async function listResources(d: InsightsDomain, tenant: string, projectId: string, pageSize: number, pageToken: string): Promise<{ items: Resource[]; next: string }> {
   await getProject(d.workspaces, tenant, projectId);
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
-  const items = d.store.listResources(tenant, projectId, limit + 1, offset);
+  const items = await d.database.read((tx) => d.store.listResources(tx, tenant, projectId, limit + 1, offset));
   return { items: items.slice(0, limit), next: items.length > limit ? String(offset + limit) : "" };
 }
 
 export async function getResource(d: InsightsDomain, tenant: string, projectId: string, id: string): Promise<Resource> {
   await getProject(d.workspaces, tenant, projectId);
-  const r = d.store.getResource(tenant, projectId, id);
+  const r = await d.database.read((tx) => d.store.getResource(tx, tenant, projectId, id));
   if (!r) throw notFound("RESOURCE_NOT_FOUND", "resource", id);
   return r;
 }
@@ -138,19 +140,19 @@ function destroyKind(d: InsightsDomain): TaskKind {
     type: DESTROY_TYPE,
     queue: DEPLOY_QUEUE,
     check: (r) => checkShape(r, { destroyed: "boolean" }),
-    apply(tenant, call) {
-      d.store.deleteResource(tenant, call.subject);
+    *apply(tx, tenant, call) {
+      yield* d.store.deleteResource(tx, tenant, call.subject);
       return { destroyed: true };
     },
-    failed(tenant, call, _error, now) {
-      d.store.setResourceStatus(tenant, call.subject, "failed", now);
+    *failed(tx, tenant, call, _error, now) {
+      yield* d.store.setResourceStatus(tx, tenant, call.subject, "failed", now);
     },
   };
 }
 
 export async function deleteResource(d: InsightsDomain, tenant: string, projectId: string, id: string): Promise<void> {
   const r = await getResource(d, tenant, projectId, id);
-  if (!d.store.getCredential(tenant, r.provider)) throw new AppError("failed_precondition", "CREDENTIAL_NOT_FOUND", `no ${r.provider} credential is stored`, { provider: r.provider });
+  if (!(await d.database.read((tx) => d.store.getCredential(tx, tenant, r.provider)))) throw new AppError("failed_precondition", "CREDENTIAL_NOT_FOUND", `no ${r.provider} credential is stored`, { provider: r.provider });
   const { taskId } = await startCall(d, tenant, {
     type: DESTROY_TYPE, subject: r.id, title: `Destroy ${r.name}`, payload: { resource_id: r.id, provider: r.provider, provider_resource_id: r.providerResourceId, type: r.type } as unknown as Json,
   });
@@ -169,10 +171,10 @@ export async function detectRequirements(d: InsightsDomain, tenant: string, proj
   let hash = manifestHash;
   if (hash !== undefined && !/^[0-9a-f]{64}$/.test(hash)) throw invalidArgument("manifest_hash", "must be 64 lowercase hex digits");
   if (!hash) {
-    hash = project.lastSnapshotId ? (await findSnapshot(d.workspaces, tenant, project.lastSnapshotId))?.manifestHash : undefined;
+    hash = project.lastSnapshotId ? (await maybe(() => getSnapshot(d.workspaces, tenant, project.lastSnapshotId!)))?.manifestHash : undefined;
     if (!hash) throw new AppError("failed_precondition", "NO_SNAPSHOT", "the project has no snapshot", { project_id: projectId });
   }
-  const resources = d.store.listResources(tenant, projectId, 1000, 0);
+  const resources = await d.database.read((tx) => d.store.listResources(tx, tenant, projectId, 1000, 0));
   const envKeys = new Set((await listEnvVars(d.workspaces, tenant, projectId)).map((v) => v.key));
   let detection: Detection;
   try {
@@ -181,7 +183,7 @@ export async function detectRequirements(d: InsightsDomain, tenant: string, proj
     if (e instanceof AppError && e.code === "not_found") throw new AppError("failed_precondition", "MANIFEST_NOT_FOUND", `manifest ${hash} is not stored`, { manifest_hash: hash });
     throw e;
   }
-  const provider = deployProvider(d, tenant) ?? "railway";
+  const provider = (await deployProvider(d, tenant)) ?? "railway";
   const suggested = detection.requirements
     .filter((r) => !r.satisfied && (r.type === "database" || r.type === "cache"))
     .map((r) => ({ type: r.type, provider, name: `${project.name}-${r.name}`.toLowerCase().replace(/[^a-z0-9-]/g, "-"), reason: `needed by ${r.evidence.join(", ")}` }));
@@ -189,8 +191,8 @@ export async function detectRequirements(d: InsightsDomain, tenant: string, proj
 }
 
 /** The provider deployments go to: `railway` when its credential is stored, else the first stored. */
-function deployProvider(d: InsightsDomain, tenant: string): string | undefined {
-  const creds = d.store.listCredentials(tenant);
+async function deployProvider(d: InsightsDomain, tenant: string): Promise<string | undefined> {
+  const creds = await listCredentials(d, tenant);
   return creds.find((c) => c.provider === "railway")?.provider ?? creds[0]?.provider;
 }
 
@@ -199,31 +201,36 @@ function deployProvider(d: InsightsDomain, tenant: string): string | undefined {
 export async function listDeployments(d: InsightsDomain, tenant: string, workspaceId: string, limit: number, pageToken: string): Promise<{ items: Deployment[]; next: string }> {
   await getWorkspace(d.workspaces, tenant, workspaceId);
   const p = pageToken ? page(limit, pageToken, 20, 100) : limitOffset(limit, 0, 20, 100);
-  const items = d.store.listDeployments(tenant, workspaceId, p.limit + 1, p.offset);
+  const items = await d.database.read((tx) => d.store.listDeployments(tx, tenant, workspaceId, p.limit + 1, p.offset));
   return { items: items.slice(0, p.limit), next: items.length > p.limit ? String(p.offset + p.limit) : "" };
 }
 
-function moveDeployment(d: InsightsDomain, tenant: string, id: string, status: string, now: number, set: { url?: string; error?: string } = {}): boolean {
-  const x = d.store.getDeployment(tenant, id);
+function* moveDeployment(d: InsightsDomain, tx: Tx, tenant: string, id: string, status: string, now: number, set: { url?: string; error?: string } = {}): Op<boolean> {
+  const x = yield* d.store.lockDeployment(tx, tenant, id);
   if (!x || STATUS_ORDER[status]! < STATUS_ORDER[x.status]! || (STATUS_ORDER[x.status] === 3 && status !== x.status)) return false;
-  d.store.updateDeployment(tenant, id, { status, ...set, completedAt: STATUS_ORDER[status] === 3 ? now : undefined });
+  yield* d.store.updateDeployment(tx, tenant, id, { status, ...set, completedAt: STATUS_ORDER[status] === 3 ? now : undefined });
   return true;
 }
 
 /** The three kinds of the deploy chain (each on queue `deploy`; a failed step fails the deployment, the engine cancels the rest). */
 function chainKinds(d: InsightsDomain): TaskKind[] {
-  const failed = (step: string) => (tenant: string, call: { subject: string }, error: { reason: string; message: string }, now: number) => {
+  const failed = (step: string) =>
+    function* (tx: Tx, tenant: string, call: { subject: string }, error: { reason: string; message: string }, now: number): Op<void> {
     if (error.reason === "DEPENDENCY_FAILED") return; // the failing step already said why
-    moveDeployment(d, tenant, call.subject, "failed", now, { error: `${step}: ${error.reason}: ${error.message}`.slice(0, 2000) });
+    yield* moveDeployment(d, tx, tenant, call.subject, "failed", now, { error: `${step}: ${error.reason}: ${error.message}`.slice(0, 2000) });
   };
-  const claimed = (status: string) => (tenant: string, call: { subject: string }, task: Task, now: number) => {
-    if (task.state === "running") moveDeployment(d, tenant, call.subject, status, now);
-  };
+  const claimed = (status: string) =>
+    function* (tx: Tx, tenant: string, call: { subject: string }, task: Task, now: number): Op<void> {
+      if (task.state === "running") yield* moveDeployment(d, tx, tenant, call.subject, status, now);
+    };
   return [
     {
       type: DETECT_TYPE, queue: DEPLOY_QUEUE,
       check: (r) => checkShape(r, { runtime: { optional: "text" }, notes: { optional: "text" } }),
-      apply: () => ({}),
+      // eslint-disable-next-line require-yield
+      *apply() {
+        return {};
+      },
       failed: failed("detect"),
       progress: claimed("building"),
     },
@@ -238,17 +245,17 @@ function chainKinds(d: InsightsDomain): TaskKind[] {
           sealed: await Promise.all(list.map((r, i) => d.secrets.seal(JSON.stringify(r.connection && typeof r.connection === "object" ? r.connection : {}), resContext(tenant, ids[i]!)))),
         }));
       },
-      apply(tenant, call, result, now, _after, task, prepared) {
+      *apply(tx, tenant, call, result, now, _after, task, prepared) {
         const { ids, sealed } = prepared as { ids: string[]; sealed: string[] };
-        const x = d.store.getDeployment(tenant, call.subject);
+        const x = yield* d.store.getDeployment(tx, tenant, call.subject);
         const list = (result as { resources: { type: string; name: string; provider_resource_id: string; env_var_keys?: string[] }[] }).resources;
         const provider = (task?.payload as { provider?: string } | undefined)?.provider ?? "";
-        list.forEach((r, i) => {
-          d.store.insertResource(tenant, {
+        for (const [i, r] of list.entries()) {
+          yield* d.store.insertResource(tx, tenant, {
             id: ids[i]!, projectId: x?.projectId ?? "", type: r.type, provider, name: r.name, status: "active", providerResourceId: r.provider_resource_id,
             sealedConnection: sealed[i]!, envVarKeys: r.env_var_keys ?? [], createdAt: now, updatedAt: now,
           });
-        });
+        }
         return { resource_ids: ids };
       },
       failed: failed("provision"),
@@ -256,8 +263,8 @@ function chainKinds(d: InsightsDomain): TaskKind[] {
     {
       type: RUN_DEPLOY_TYPE, queue: DEPLOY_QUEUE,
       check: (r) => checkShape(r, { url: "string" }),
-      apply(tenant, call, result, now) {
-        moveDeployment(d, tenant, call.subject, "succeeded", now, { url: (result as { url: string }).url });
+      *apply(tx, tenant, call, result, now) {
+        yield* moveDeployment(d, tx, tenant, call.subject, "succeeded", now, { url: (result as { url: string }).url });
         return {};
       },
       failed: failed("deploy"),
@@ -287,7 +294,9 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
   const trigger = input.source || "manual";
   oneOf("source", trigger, ["manual", "chat", "auto"]);
   if (input.requestId.length > 128) throw invalidArgument("request_id", "at most 128 characters");
-  let x = input.requestId ? d.store.deploymentByRequest(tenant, input.requestId) : undefined;
+  let x = input.requestId ? await d.database.read((tx) => d.store.deploymentByRequest(tx, tenant, input.requestId)) : undefined;
+  let createdId = "";
+  let created: { id: string; tasks: Deployment["tasks"]; w: { id: string }; manifest: string; provider: string; suggested: { type: string; name: string }[]; settings: DeploySettings; detection: Detection; deployment: Deployment } | undefined;
   if (!x) {
     const wsId = input.workspaceId || project.mainWorkspaceId;
     if (!wsId) throw new AppError("failed_precondition", "NO_MAIN_WORKSPACE", "the project has no main workspace", { project_id: projectId });
@@ -295,7 +304,7 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
     if (w.projectId !== projectId) throw notFound("WORKSPACE_NOT_FOUND", "workspace", wsId);
     const manifest = await manifestOf(d.workspaces, w, false);
     if (!manifest) throw new AppError("failed_precondition", "NO_MANIFEST", "the workspace has no manifest", { workspace_id: w.id });
-    const provider = deployProvider(d, tenant);
+    const provider = await deployProvider(d, tenant);
     if (!provider) throw new AppError("failed_precondition", "CREDENTIAL_NOT_FOUND", "no provider credential is stored", { provider: "railway" });
     const { detection, suggested } = await detectRequirements(d, tenant, projectId, manifest);
     const settings = await getSettings(d, tenant, w.id);
@@ -306,9 +315,26 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
       id, workspaceId: w.id, projectId, snapshotId: w.lastSnapshotId ?? "", status: "queued", trigger, url: "", error: "", conversationId: input.conversationId ?? "",
       taskId: tasks.deploy, tasks, startedAt: now, completedAt: undefined,
     };
-    await d.database.committer.run(() => d.store.insertDeployment(tenant, deployment, input.requestId || null));
+    createdId = id;
+    created = { id, tasks, w, manifest, provider, suggested, settings, detection, deployment };
+    const store = d.store;
+    const requestId = input.requestId;
+    const byRequest = () => d.database.read((tx) => store.deploymentByRequest(tx, tenant, requestId));
+    // A retry with the same request id that got here first (on this instance or another) owns the deployment.
+    const first = await d.database
+      .write(function* (tx) {
+        const seen = requestId ? yield* store.deploymentByRequest(tx, tenant, requestId) : undefined;
+        if (seen) return seen;
+        yield* store.insertDeployment(tx, tenant, deployment, requestId || null);
+        return deployment;
+      })
+      .catch(async (e) => (requestId && (await byRequest())) || Promise.reject(e));
+    x = first;
+  }
+  if (x.id === createdId) {
+    const { id, tasks, w, manifest, provider, suggested, settings, detection, deployment } = created!;
     const det = { runtime: settings.runtimeOverride || detection.runtime, framework: detection.framework, build_command: settings.buildCommand || detection.buildCommand, start_command: settings.startCommand || detection.startCommand, port: detection.port };
-    const resources = d.store.listResources(tenant, projectId, 1000, 0);
+    const resources = await d.database.read((tx) => d.store.listResources(tx, tenant, projectId, 1000, 0));
     await startCall(d, tenant, { type: DETECT_TYPE, subject: id, taskId: tasks.detect, title: `Detect ${project.name}`, payload: { deployment_id: id, manifest_hash: manifest, detection: det } as unknown as Json });
     await startCall(d, tenant, {
       type: PROVISION_TYPE, subject: id, taskId: tasks.provision, title: `Provision ${project.name}`, dependsOn: [tasks.detect],
@@ -321,46 +347,48 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
         env_var_keys: [...new Set((await listEnvVars(d.workspaces, tenant, projectId)).map((v) => v.key).concat(resources.flatMap((r) => r.envVarKeys)))],
       } as unknown as Json,
     });
-    x = deployment;
   }
   try {
     if (input.wait !== false) await awaitCall(d, tenant, x.tasks.deploy);
   } catch (e) {
     if (!(e instanceof AppError)) throw e;
     // No worker took the first step: unavailable (the chain stays queued). Otherwise the answer is the status.
-    const first = d.store.getCall(tenant, x.tasks.detect);
-    if (e.reason === "NO_WORKER" && first?.status === "pending" && d.tasks.getTask(tenant, x.tasks.detect)?.state === "pending") {
+    const first = await getCall(d, tenant, x.tasks.detect);
+    if (e.reason === "NO_WORKER" && first?.status === "pending" && (await d.tasks.getTask(tenant, x.tasks.detect))?.state === "pending") {
       throw new AppError("unavailable", "NO_WORKER", e.message, { ...e.metadata, task_id: x.tasks.detect, deployment_id: x.id });
     }
   }
-  const deployment = d.store.getDeployment(tenant, x.id)!;
-  const all = d.store.listResources(tenant, projectId, 1000, 0);
-  const provisionedIds = new Set(((d.store.getCall(tenant, x.tasks.provision)?.output as { resource_ids?: string[] } | undefined)?.resource_ids) ?? []);
+  const id = x.id;
+  const deployment = (await d.database.read((tx) => d.store.getDeployment(tx, tenant, id)))!;
+  const all = await d.database.read((tx) => d.store.listResources(tx, tenant, projectId, 1000, 0));
+  const provisionedIds = new Set((((await getCall(d, tenant, x.tasks.provision))?.output as { resource_ids?: string[] } | undefined)?.resource_ids) ?? []);
   return { deployment, resources: all, provisioned: all.filter((r) => provisionedIds.has(r.id)) };
 }
 
 /** A deploy worker's status callback (`queued` → `building` → `deploying` → `succeeded` | `failed`). */
 export async function updateDeploymentStatus(d: InsightsDomain, tenant: string, id: string, input: { status: string; url?: string; error?: string; fencingToken?: number }): Promise<void> {
   oneOf("status", input.status, Object.keys(STATUS_ORDER));
-  const x = d.store.getDeployment(tenant, id);
+  const x = await d.database.read((tx) => d.store.getDeployment(tx, tenant, id));
   if (!x) throw notFound("DEPLOYMENT_NOT_FOUND", "deployment", id);
   if (input.fencingToken !== undefined) {
-    const held = Object.values(x.tasks).some((t) => {
-      const task = d.tasks.getTask(tenant, t);
-      return task?.state === "running" && task.lease?.fencingToken === input.fencingToken;
-    });
+    let held = false;
+    for (const t of Object.values(x.tasks)) {
+      const task = await d.tasks.getTask(tenant, t);
+      if (task?.state === "running" && task.lease?.fencingToken === input.fencingToken) held = true;
+    }
     if (!held) throw new AppError("failed_precondition", "LEASE_LOST", "no task of this deployment is held with this fencing token", { deployment_id: id });
   }
   if (x.status === input.status) return;
-  const ok = await d.database.committer.run(() => moveDeployment(d, tenant, id, input.status, d.clock.now(), { url: input.url, error: input.error }));
+  const now = d.clock.now();
+  const ok = await d.database.write((tx) => moveDeployment(d, tx, tenant, id, input.status, now, { url: input.url, error: input.error }));
   if (!ok) throw new AppError("failed_precondition", "INVALID_TRANSITION", `deployment ${id} cannot go from ${x.status} to ${input.status}`, { deployment_id: id, status: x.status });
 }
 
 /** A deployment's log: one line per step of its chain, with the step's state and error. */
-export function deploymentLog(d: InsightsDomain, tenant: string, x: Deployment): { sequence: number; timestamp: number; stream: string; level: string; message: string }[] {
+export async function deploymentLog(d: InsightsDomain, tenant: string, x: Deployment): Promise<{ sequence: number; timestamp: number; stream: string; level: string; message: string }[]> {
   const out: { sequence: number; timestamp: number; stream: string; level: string; message: string }[] = [];
   for (const [step, taskId] of Object.entries(x.tasks)) {
-    const t = d.tasks.getTask(tenant, taskId);
+    const t = await d.tasks.getTask(tenant, taskId);
     if (!t) continue;
     const failed = t.state === "failed" || t.state === "cancelled" || t.state === "timed_out";
     out.push({

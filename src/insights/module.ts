@@ -24,8 +24,14 @@ import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_p
 import { diagramKind } from "./atlas.ts";
 import { InfrastructureService } from "../../gen/switchyard/workspaces/v1/infrastructure_service_pb.js";
 import { ActionItemService } from "../../gen/switchyard/workspaces/v1/action_item_service_pb.js";
-import { createInsightsStore } from "./store.ts";
-import { followTasks, registerKind } from "./task-call.ts";
+import { createSqliteInsightsStore } from "./store.ts";
+import { createPgInsightsStore } from "./pg-store.ts";
+import { listenAnnouncements } from "./announce.ts";
+import type { Bus } from "../bus/bus.ts";
+import { followTasks, registerKind, sweepPendingCalls } from "./task-call.ts";
+
+/** How often (and past what age) pending calls are swept for final tasks no follower applied. */
+const SWEEP_MS = 30_000;
 
 export interface InsightsModule extends DomainModule {
   domain: InsightsDomain;
@@ -35,9 +41,9 @@ export interface InsightsModule extends DomainModule {
 export function taskPort(tasks: { engine: TaskEngine; hub: TaskEventHub }): TaskPort {
   return {
     createTask: (tenant, input) => tasks.engine.scoped(tenant).createTask(input),
-    getTask(tenant, id) {
+    async getTask(tenant, id) {
       try {
-        return tasks.engine.scoped(tenant).getTask(id);
+        return await tasks.engine.scoped(tenant).getTask(id);
       } catch {
         return undefined;
       }
@@ -60,7 +66,7 @@ export function atlasMemory(memory: MemoryDomain): AtlasMemory {
   return {
     async replace(tenant, projectId, chunks) {
       for (let guard = 0; guard < 1000; guard++) {
-        const old = memory.memories.list(tenant, { scope: scope(projectId), pageSize: 100 }).memories;
+        const old = (await memory.memories.list(tenant, { scope: scope(projectId), pageSize: 100 })).memories;
         if (old.length === 0) break;
         for (const m of old) await memory.memories.delete(tenant, m.id);
       }
@@ -73,7 +79,7 @@ export function atlasMemory(memory: MemoryDomain): AtlasMemory {
       }
       return { embedded, error };
     },
-    has: (tenant, projectId) => memory.memories.list(tenant, { scope: scope(projectId), pageSize: 1, embeddingState: "ready" }).memories.length > 0,
+    has: async (tenant, projectId) => (await memory.memories.list(tenant, { scope: scope(projectId), pageSize: 1, embeddingState: "ready" })).memories.length > 0,
     async search(tenant, projectId, query, k) {
       const hits = await memory.search.semantic(tenant, { queryText: query, topK: k, filter: { scope: scope(projectId), types: ["atlas_chunk"] } });
       return hits.map((h) => ({ conceptId: String((h.memory.metadata as Record<string, unknown>).concept_id ?? ""), score: h.score }));
@@ -81,10 +87,11 @@ export function atlasMemory(memory: MemoryDomain): AtlasMemory {
   };
 }
 
-export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "clock" | "secrets" | "config">, deps: { tasks: TaskPort; workspaces: WorkspaceDomain; memory?: MemoryDomain }): InsightsDomain {
+export function createInsightsDomain(ctx: Pick<ModuleContext, "database" | "clock" | "secrets" | "config"> & { bus?: Bus }, deps: { tasks: TaskPort; workspaces: WorkspaceDomain; memory?: MemoryDomain }): InsightsDomain {
   const d: InsightsDomain = {
     database: ctx.database,
-    store: createInsightsStore(ctx.database.sqlite),
+    store: ctx.database.dialect === "sqlite" ? createSqliteInsightsStore(ctx.database.sqlite) : createPgInsightsStore(),
+    bus: ctx.bus,
     clock: ctx.clock,
     secrets: ctx.secrets,
     workspaces: deps.workspaces,
@@ -108,8 +115,10 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
   const socket = conversationSocket(domain, ctx.auth);
   const stop = new AbortController();
   let scheduler: ReturnType<typeof setInterval> | undefined;
+  let sweeper: ReturnType<typeof setInterval> | undefined;
   return {
     name: "insights",
+    dialects: ["sqlite", "postgres"],
     domain,
     services: [
       { service: InsightService, impl: insightService(domain) } as ServiceRegistration,
@@ -125,6 +134,8 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
     start() {
       // The default tenant's built-in background-jobs schedule, created once at startup.
       void ensureBackgroundJobs(domain, "default").catch((error) => ctx.log.error("background jobs schedule not created", { error: String(error) }));
+      // Conversation events and finished calls announced by any instance reach this one's streams and waiters.
+      listenAnnouncements(domain, stop.signal);
       void followTasks(domain, stop.signal).catch((error) => ctx.log.error("insights follower stopped", { error: String(error) }));
       // Schedules tick at most once a second; one pass at a time.
       let running = false;
@@ -136,9 +147,20 @@ export function createInsightsModule(ctx: ModuleContext, deps: { tasks: { engine
           .finally(() => (running = false));
       }, 1000);
       scheduler.unref?.();
+      // Calls whose task event reached no follower (its instance stopped meanwhile): any instance applies them.
+      let sweeping = false;
+      sweeper = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        void sweepPendingCalls(domain, SWEEP_MS)
+          .catch((error) => ctx.log.error("insights sweep failed", { error: String(error) }))
+          .finally(() => (sweeping = false));
+      }, SWEEP_MS);
+      sweeper.unref?.();
     },
     async close() {
       if (scheduler) clearInterval(scheduler);
+      if (sweeper) clearInterval(sweeper);
       stop.abort();
       socket.close();
     },

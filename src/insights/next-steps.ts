@@ -22,12 +22,12 @@ export function nextStepsKind(d: InsightsDomain): TaskKind {
       checkShape(r, {
         next_steps: { list: { title: "string", description: "text", rationale: { optional: "text" }, priority: { enum: PRIORITIES }, category: { enum: CATEGORIES } }, max: MAX_GENERATED },
       }),
-    apply(tenant, call, result, now) {
+    *apply(tx, tenant, call, result, now) {
       const steps = (result as { next_steps: Record<string, string>[] }).next_steps;
       const ids: string[] = [];
       for (const s of steps) {
         const id = newId("step");
-        d.store.insertNextStep(tenant, {
+        yield* d.store.insertNextStep(tx, tenant, {
           id, projectId: call.subject, title: s.title!, description: s.description!, rationale: s.rationale ?? "", priority: s.priority!, category: s.category!,
           status: "pending", helpful: undefined, taskId: call.taskId, createdAt: now, updatedAt: now,
         });
@@ -42,7 +42,7 @@ export async function listNextSteps(d: InsightsDomain, tenant: string, projectId
   await getProject(d.workspaces, tenant, projectId);
   const s = oneOf("status", status || "pending", STATUSES);
   const { limit, offset } = page(pageSize, pageToken, 50, 1000);
-  const items = d.store.listNextSteps(tenant, projectId, s, limit + 1, offset);
+  const items = await d.database.read((tx) => d.store.listNextSteps(tx, tenant, projectId, s, limit + 1, offset));
   return { items: items.slice(0, limit), next: items.length > limit ? String(offset + limit) : "" };
 }
 
@@ -56,21 +56,22 @@ export async function generateNextSteps(d: InsightsDomain, tenant: string, proje
   const maxCount = input.maxCount || 5;
   const payload = {
     project: { id: project.id, name: project.name, intent: project.intent, brief: project.brief },
-    decisions: d.store.listDecisions(tenant, projectId, 50, 0).map((x) => ({ title: x.title, decision: x.decision })),
+    decisions: (await d.database.read((tx) => d.store.listDecisions(tx, tenant, projectId, 50, 0))).map((x) => ({ title: x.title, decision: x.decision })),
     files: (await projectFiles(d, tenant, projectId)).slice(0, 500),
-    pending: d.store.listNextSteps(tenant, projectId, "pending", 50, 0).map((s) => s.title),
+    pending: (await d.database.read((tx) => d.store.listNextSteps(tx, tenant, projectId, "pending", 50, 0))).map((s) => s.title),
     max_count: maxCount,
   } as unknown as Json;
   const { taskId } = await startCall(d, tenant, { type: NEXT_STEPS_TYPE, subject: projectId, payload, title: `Next steps for ${project.name}`, requestId: input.requestId || undefined });
   await awaitCall(d, tenant, taskId);
-  return { steps: d.store.nextStepsOfTask(tenant, taskId).slice(0, maxCount), taskId };
+  return { steps: (await d.database.read((tx) => d.store.nextStepsOfTask(tx, tenant, taskId))).slice(0, maxCount), taskId };
 }
 
 export async function updateNextStep(d: InsightsDomain, tenant: string, projectId: string, id: string, set: { status?: string; helpful?: boolean }): Promise<void> {
   await getProject(d.workspaces, tenant, projectId);
   if (set.status !== undefined) oneOf("status", set.status, STATUSES);
   if (set.status === undefined && set.helpful === undefined) throw invalidArgument("helpful", "is required");
-  if (!d.store.getNextStep(tenant, projectId, id)) throw notFound("NEXT_STEP_NOT_FOUND", "next step", id);
-  await d.database.committer.run(() => d.store.updateNextStep(tenant, projectId, id, set, d.clock.now()));
+  const now = d.clock.now();
+  const updated = await d.database.write((tx) => d.store.updateNextStep(tx, tenant, projectId, id, set, now));
+  if (!updated) throw notFound("NEXT_STEP_NOT_FOUND", "next step", id);
 }
 

@@ -326,6 +326,10 @@ export const insSchedules = sqliteTable(
     lastRunAt: integer("last_run_at"),
     lastTaskId: text("last_task_id").notNull().default(""),
     runCount: integer("run_count").notNull().default(0),
+    /** The tick one instance claimed (next_run_at already moved on) and has not yet recorded as run; null when none. */
+    claimedTick: integer("claimed_tick"),
+    /** Until when that claim holds: past it, another pass (any instance) takes the tick over. */
+    claimedUntil: integer("claimed_until"),
     requestId: text("request_id"),
     createdAt: integer("created_at").notNull(),
   },

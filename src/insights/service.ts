@@ -23,6 +23,7 @@ import { AtlasService } from "../../gen/switchyard/workspaces/v1/atlas_service_p
 import type { InsightsDomain } from "./context.ts";
 import * as conv from "./conversations.ts";
 import * as cv from "./convert.ts";
+import type { Conversation } from "./types.ts";
 import { extractDecisions, listDecisions } from "./decisions.ts";
 import { analyzeDrift } from "./drift-analysis.ts";
 import { generateNextSteps, listNextSteps, updateNextStep } from "./next-steps.ts";
@@ -51,7 +52,7 @@ export function insightService(d: InsightsDomain): Partial<ServiceImpl<typeof In
     async listDecisions(req, ctx) {
       const tenant = tenantOf(ctx);
       const r = await listDecisions(d, tenant, req.projectId, req.pageSize, req.pageToken);
-      const links = req.includeLinks ? atlas.decisionLinks(d, tenant, req.projectId) : undefined;
+      const links = req.includeLinks ? await atlas.decisionLinks(d, tenant, req.projectId) : undefined;
       return { decisions: r.items.map((x) => cv.decisionMessage(x, links ? (links.get(x.id) ?? []) : undefined)), nextPageToken: r.next };
     },
     async extractDecisions(req, ctx) {
@@ -66,7 +67,10 @@ export function insightService(d: InsightsDomain): Partial<ServiceImpl<typeof In
 
 /** ConversationService: conversations, messages (turns as tasks), events. */
 export function conversationService(d: InsightsDomain): Partial<ServiceImpl<typeof ConversationService>> {
-  const view = async (tenant: string, c: ReturnType<typeof conv.getConversation>) => await cv.conversationMessage(d.workspaces, tenant, c, d.store.countMessages(tenant, c.id));
+  const view = async (tenant: string, c: Conversation) => {
+    const v = await conv.conversationView(d, tenant, c);
+    return cv.conversationMessage(c, v.messageCount, v);
+  };
   return {
     async createConversation(req, ctx) {
       const tenant = tenantOf(ctx);
@@ -74,19 +78,19 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
     },
     async listConversations(req, ctx) {
       const tenant = tenantOf(ctx);
-      const r = conv.listConversations(d, tenant, req.limit, req.offset, req.pageToken);
+      const r = await conv.listConversations(d, tenant, req.limit, req.offset, req.pageToken);
       return { conversations: await Promise.all(r.items.map((c) => view(tenant, c))), nextPageToken: r.next };
     },
     async getConversation(req, ctx) {
       const tenant = tenantOf(ctx);
-      return { conversation: await view(tenant, conv.getConversation(d, tenant, req.conversationId)) };
+      return { conversation: await view(tenant, await conv.getConversation(d, tenant, req.conversationId)) };
     },
     async updateConversation(req, ctx) {
       await conv.updateConversation(d, tenantOf(ctx), req.conversationId, { title: req.title, workspaceId: req.workspaceId });
       return { success: true };
     },
-    listConversationMessages(req, ctx) {
-      const r = conv.listMessages(d, tenantOf(ctx), req.conversationId, req.limit, req.before ? timestampMs(req.before) : 0, req.pageToken);
+    async listConversationMessages(req, ctx) {
+      const r = await conv.listMessages(d, tenantOf(ctx), req.conversationId, req.limit, req.before ? timestampMs(req.before) : 0, req.pageToken);
       return { messages: r.items.map(cv.messageMessage), nextPageToken: r.next, hasMore: r.hasMore };
     },
     async sendConversationMessage(req, ctx) {
@@ -96,16 +100,16 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
     async clearConversation(req, ctx) {
       return { success: true, clearedCount: await conv.clearConversation(d, tenantOf(ctx), req.conversationId) };
     },
-    getConversationTimeline(req, ctx) {
-      const r = conv.timeline(d, tenantOf(ctx), req.conversationId, req.pageSize, req.pageToken);
+    async getConversationTimeline(req, ctx) {
+      const r = await conv.timeline(d, tenantOf(ctx), req.conversationId, req.pageSize, req.pageToken);
       return { timeline: r.items.map(cv.timelineMessage), nextPageToken: r.next };
     },
-    listOpencodeMessages(req, ctx) {
+    async listOpencodeMessages(req, ctx) {
       // The parts Switchyard knows of each message: its text, and the files a reply changed.
       const tenant = tenantOf(ctx);
-      conv.getConversation(d, tenant, req.conversationId);
+      await conv.getConversation(d, tenant, req.conversationId);
       const { limit, offset } = pageOf(req.pageSize, req.pageToken, 50, 200);
-      const all = d.store.listMessages(tenant, req.conversationId, 10_000, 0, 0);
+      const all = await conv.allMessages(d, tenant, req.conversationId);
       const items = all.slice(offset, offset + limit).map((m) => ({
         messageId: m.id,
         opencodeMessageId: m.id,
@@ -125,27 +129,26 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
       const r = await conv.projectInfo(d, tenantOf(ctx), req.conversationId);
       return { ...r, totalBytes: BigInt(r.totalBytes) };
     },
-    listConversationDeployments(req, ctx) {
+    async listConversationDeployments(req, ctx) {
       const tenant = tenantOf(ctx);
-      conv.getConversation(d, tenant, req.conversationId);
+      await conv.getConversation(d, tenant, req.conversationId);
       const { limit, offset } = pageOf(req.pageSize, req.pageToken, 20, 100);
-      const items = d.store.deploymentsOfConversation(tenant, req.conversationId, limit + 1, offset);
+      const items = await conv.conversationDeployments(d, tenant, req.conversationId, limit + 1, offset);
       return { deployments: items.slice(0, limit).map(cv.deploymentMessage), nextPageToken: items.length > limit ? String(offset + limit) : "" };
     },
     async deployConversation(req, ctx) {
       const tenant = tenantOf(ctx);
-      const c = conv.getConversation(d, tenant, req.conversationId);
+      const c = await conv.getConversation(d, tenant, req.conversationId);
       await conv.snapshotConversation(d, tenant, c.id, { generateSummary: false, requestId: req.requestId ? `deploy:${req.requestId}` : "" });
       const r = await infra.deployProject(d, tenant, c.projectId, { workspaceId: c.workspaceId, source: "chat", requestId: req.requestId ? `${c.id}:${req.requestId}` : "", conversationId: c.id, wait: false });
       return { deployment: cv.deploymentMessage(r.deployment) };
     },
-    listDeploymentLogs(req, ctx) {
+    async listDeploymentLogs(req, ctx) {
       const tenant = tenantOf(ctx);
-      conv.getConversation(d, tenant, req.conversationId);
-      const x = d.store.getDeployment(tenant, req.deploymentId);
-      if (!x || x.conversationId !== req.conversationId) throw new AppError("not_found", "DEPLOYMENT_NOT_FOUND", `deployment ${req.deploymentId} not found`, { id: req.deploymentId });
+      const x = await conv.conversationDeployment(d, tenant, req.conversationId, req.deploymentId);
+      if (!x) throw new AppError("not_found", "DEPLOYMENT_NOT_FOUND", `deployment ${req.deploymentId} not found`, { id: req.deploymentId });
       const { limit, offset } = pageOf(req.pageSize, req.pageToken, 100, 1000);
-      const all = infra.deploymentLog(d, tenant, x);
+      const all = await infra.deploymentLog(d, tenant, x);
       return {
         logs: all.slice(offset, offset + limit).map((l) => ({ sequence: BigInt(l.sequence), timestamp: timestampFromMs(l.timestamp), stream: l.stream, level: l.level, message: l.message })),
         nextPageToken: offset + limit < all.length ? String(offset + limit) : "",
@@ -179,8 +182,8 @@ export function actionItemService(d: InsightsDomain): Partial<ServiceImpl<typeof
       const r = await actions.listRuns(d, tenantOf(ctx), req.itemId, req.pageSize, req.pageToken);
       return { runs: r.items.map((x) => cv.runMessage(x, false)), nextPageToken: r.next };
     },
-    getActionItemRun(req, ctx) {
-      return { run: cv.runMessage(actions.getRun(d, tenantOf(ctx), req.runId), true) };
+    async getActionItemRun(req, ctx) {
+      return { run: cv.runMessage(await actions.getRun(d, tenantOf(ctx), req.runId), true) };
     },
     async applyActionItemRun(req, ctx) {
       await actions.applyRun(d, tenantOf(ctx), req.runId);
@@ -193,8 +196,8 @@ export function actionItemService(d: InsightsDomain): Partial<ServiceImpl<typeof
 export function infrastructureService(d: InsightsDomain): Partial<ServiceImpl<typeof InfrastructureService>> {
   const resource = async (tenant: string, r: Parameters<typeof infra.maskedConnection>[2]) => cv.resourceMessage(r, await infra.maskedConnection(d, tenant, r));
   return {
-    listProviderCredentials(_req, ctx) {
-      return { credentials: infra.listCredentials(d, tenantOf(ctx)).map(cv.credentialMessage) };
+    async listProviderCredentials(_req, ctx) {
+      return { credentials: (await infra.listCredentials(d, tenantOf(ctx))).map(cv.credentialMessage) };
     },
     async setProviderCredential(req, ctx) {
       const p = principalOf(ctx);
@@ -300,8 +303,8 @@ export function scheduleService(d: InsightsDomain): Partial<ServiceImpl<typeof S
       });
       return { schedule: scheduleMessage(created) };
     },
-    listSchedules(req, ctx) {
-      const r = schedules.listSchedules(d, tenantOf(ctx), req.pageSize, req.pageToken);
+    async listSchedules(req, ctx) {
+      const r = await schedules.listSchedules(d, tenantOf(ctx), req.pageSize, req.pageToken);
       return { schedules: r.items.map(scheduleMessage), nextPageToken: r.next };
     },
     async pauseSchedule(req, ctx) {

@@ -1,10 +1,18 @@
 import type { Database as Sqlite } from "bun:sqlite";
+import type { Tx } from "../db/dialect.ts";
+import { done, type Op } from "../db/op.ts";
 import type { Question, Schedule } from "./types.ts";
 import type { AnalysisItem, Call, Concept, Diagram, Edge, Conversation, ConversationEvent, Credential, Decision, Deployment, DeploySettings, Message, NextStep, Resource, Run } from "./types.ts";
 
-type Row = Record<string, any>;
+export type Row = Record<string, any>;
 
-const callOf = (r: Row): Call => ({
+export const scheduleOf = (r: Row): Schedule => ({
+  tenant: r.tenant, id: r.id, name: r.name, cron: r.cron, queue: r.queue, type: r.type, payload: r.payload === null ? undefined : JSON.parse(r.payload),
+  paused: r.paused === 1, nextRunAt: r.next_run_at ?? undefined, claimedTick: r.claimed_tick ?? undefined, claimedUntil: r.claimed_until ?? undefined, lastRunAt: r.last_run_at ?? undefined, lastTaskId: r.last_task_id, runCount: r.run_count, createdAt: r.created_at,
+});
+
+
+export const callOf = (r: Row): Call => ({
   tenant: r.tenant,
   taskId: r.task_id,
   type: r.type,
@@ -15,58 +23,64 @@ const callOf = (r: Row): Call => ({
   createdAt: r.created_at,
   finishedAt: r.finished_at ?? undefined,
 });
-const stepOf = (r: Row): NextStep => ({
+export const stepOf = (r: Row): NextStep => ({
   id: r.id, projectId: r.project_id, title: r.title, description: r.description, rationale: r.rationale, priority: r.priority,
   category: r.category, status: r.status, helpful: r.helpful === null ? undefined : r.helpful === 1, taskId: r.task_id, createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const decisionOf = (r: Row): Decision => ({
+export const decisionOf = (r: Row): Decision => ({
   id: r.id, projectId: r.project_id, title: r.title, decision: r.decision, rationale: r.rationale, conversationId: r.conversation_id,
   messageId: r.message_id, concepts: JSON.parse(r.concepts), taskId: r.task_id, createdAt: r.created_at,
 });
-const conversationOf = (r: Row): Conversation => ({
+export const conversationOf = (r: Row): Conversation => ({
   id: r.id, projectId: r.project_id, workspaceId: r.workspace_id, title: r.title, manifestHash: r.manifest_hash, status: r.status,
   clearedAt: r.cleared_at, lastSeq: r.last_seq, createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const messageOf = (r: Row): Message => ({
+export const messageOf = (r: Row): Message => ({
   id: r.id, conversationId: r.conversation_id, seq: r.seq, role: r.role, content: r.content, status: r.status, error: r.error,
   changedFiles: JSON.parse(r.changed_files), taskId: r.task_id, createdAt: r.created_at, completedAt: r.completed_at ?? undefined,
 });
-const eventOf = (r: Row): ConversationEvent => ({
+export const eventOf = (r: Row): ConversationEvent => ({
   conversationId: r.conversation_id, sequence: r.sequence, type: r.type, messageId: r.message_id, data: JSON.parse(r.data), createdAt: r.created_at,
 });
 
-const runOf = (r: Row): Run => ({
+export const runOf = (r: Row): Run => ({
   id: r.id, itemId: r.item_id, workspaceId: r.workspace_id, status: r.status, attemptCount: r.attempt_count, maxAttempts: r.max_attempts,
   result: r.result === null ? undefined : JSON.parse(r.result), error: r.error, baseManifestHash: r.base_manifest_hash, resultManifestHash: r.result_manifest_hash,
   taskId: r.task_id, createdAt: r.created_at, updatedAt: r.updated_at, completedAt: r.completed_at ?? undefined,
 });
-const credentialOf = (r: Row): Credential => ({
+export const credentialOf = (r: Row): Credential => ({
   id: r.id, provider: r.provider, userId: r.user_id, sealed: r.sealed, metadata: JSON.parse(r.metadata), createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const deploymentOf = (r: Row): Deployment => ({
+export const deploymentOf = (r: Row): Deployment => ({
   id: r.id, workspaceId: r.workspace_id, projectId: r.project_id, snapshotId: r.snapshot_id, status: r.status, trigger: r.trigger, url: r.url, error: r.error,
   conversationId: r.conversation_id, taskId: r.task_id, tasks: JSON.parse(r.tasks), startedAt: r.started_at, completedAt: r.completed_at ?? undefined,
 });
-const resourceOf = (r: Row): Resource => ({
+export const resourceOf = (r: Row): Resource => ({
   id: r.id, projectId: r.project_id, type: r.type, provider: r.provider, name: r.name, status: r.status, providerResourceId: r.provider_resource_id,
   sealedConnection: r.connection, envVarKeys: JSON.parse(r.env_var_keys), createdAt: r.created_at, updatedAt: r.updated_at,
 });
 
-const diagramOf = (r: Row): Diagram => ({
+export const diagramOf = (r: Row): Diagram => ({
   id: r.id, projectId: r.project_id, conceptId: r.concept_id, type: r.type, title: r.title, nodes: JSON.parse(r.nodes), edges: JSON.parse(r.edges), taskId: r.task_id, createdAt: r.created_at,
 });
 
-/** All SQL of the insights domain. Writes are called inside `committer.run` by the domain. */
-export function createInsightsStore(db: Sqlite) {
+/** The SQLite queries of the insights domain (synchronous; wrapped as operations by `createSqliteInsightsStore`). */
+function sqliteQueries(db: Sqlite) {
   const q = (sql: string) => db.query(sql);
   return {
     // ------------------------------------------------------------ calls
-    insertCall(c: Call, sealedSecret?: string): void {
-      q(`INSERT OR IGNORE INTO ins_calls (tenant, task_id, type, subject, status, secret, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`).run(c.tenant, c.taskId, c.type, c.subject, sealedSecret ?? null, c.createdAt);
+    /** Whether the call was written (false: a call with its task id exists). */
+    insertCall(c: Call, sealedSecret?: string): boolean {
+      return q(`INSERT OR IGNORE INTO ins_calls (tenant, task_id, type, subject, status, secret, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`).run(c.tenant, c.taskId, c.type, c.subject, sealedSecret ?? null, c.createdAt).changes > 0;
     },
     callSecret(tenant: string, taskId: string): string | undefined {
       const r = q(`SELECT secret FROM ins_calls WHERE tenant = ? AND task_id = ? AND status = 'pending'`).get(tenant, taskId) as Row | null;
       return r?.secret ?? undefined;
+    },
+    /** The pending call, locked for the rest of the write (PostgreSQL: FOR UPDATE; another instance applying the same task waits, then finds it finished). */
+    lockPendingCall(tenant: string, taskId: string): Call | undefined {
+      const r = q(`SELECT * FROM ins_calls WHERE tenant = ? AND task_id = ? AND status = 'pending'`).get(tenant, taskId) as Row | null;
+      return r ? callOf(r) : undefined;
     },
     getCall(tenant: string, taskId: string): Call | undefined {
       const r = q(`SELECT * FROM ins_calls WHERE tenant = ? AND task_id = ?`).get(tenant, taskId) as Row | null;
@@ -223,6 +237,10 @@ export function createInsightsStore(db: Sqlite) {
         id: r.id, type: r.type, severity: r.severity, workspaceId: r.workspace_id, projectId: r.project_id, title: r.title, description: r.description, files: JSON.parse(r.files), createdAt: r.created_at,
       }));
     },
+    /** Whether the analysis item exists; locks it for the rest of the write (PostgreSQL: FOR UPDATE; runs of one item start one at a time). */
+    lockActionItem(tenant: string, id: string): boolean {
+      return q(`SELECT id FROM ins_action_items WHERE tenant = ? AND id = ?`).get(tenant, id) !== null;
+    },
     insertRun(tenant: string, r: Run): void {
       q(`INSERT INTO ins_action_runs (tenant, id, item_id, workspace_id, status, attempt_count, max_attempts, result, error, base_manifest_hash, result_manifest_hash, task_id, created_at, updated_at, completed_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, '', ?, ?, ?, NULL)`).run(tenant, r.id, r.itemId, r.workspaceId, r.status, r.attemptCount, r.maxAttempts, r.baseManifestHash, r.taskId, r.createdAt, r.updatedAt);
@@ -316,6 +334,11 @@ export function createInsightsStore(db: Sqlite) {
       q(`INSERT INTO ins_deployments (tenant, id, workspace_id, project_id, snapshot_id, status, trigger, url, error, conversation_id, task_id, tasks, request_id, started_at, completed_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?, ?, NULL)`).run(tenant, x.id, x.workspaceId, x.projectId, x.snapshotId, x.status, x.trigger, x.conversationId, x.taskId, JSON.stringify(x.tasks), requestId, x.startedAt);
     },
+    /** The deployment, locked for the rest of the write (PostgreSQL: FOR UPDATE; its status moves one writer at a time). */
+    lockDeployment(tenant: string, id: string): Deployment | undefined {
+      const r = q(`SELECT * FROM ins_deployments WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
+      return r ? deploymentOf(r) : undefined;
+    },
     getDeployment(tenant: string, id: string): Deployment | undefined {
       const r = q(`SELECT * FROM ins_deployments WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
       return r ? deploymentOf(r) : undefined;
@@ -354,57 +377,75 @@ export function createInsightsStore(db: Sqlite) {
     deleteResource(tenant: string, id: string): void {
       q(`DELETE FROM ins_resources WHERE tenant = ? AND id = ?`).run(tenant, id);
     },
-  };
-}
 
-export type InsightsStore = ReturnType<typeof createInsightsStore>;
-
-const scheduleOf = (r: Row): Schedule => ({
-  tenant: r.tenant, id: r.id, name: r.name, cron: r.cron, queue: r.queue, type: r.type, payload: r.payload === null ? undefined : JSON.parse(r.payload),
-  paused: r.paused === 1, nextRunAt: r.next_run_at ?? undefined, lastRunAt: r.last_run_at ?? undefined, lastTaskId: r.last_task_id, runCount: r.run_count, createdAt: r.created_at,
-});
-
-/** All SQL of schedules (table `ins_schedules`). */
-export function scheduleStore(db: Sqlite) {
-  const q = (sql: string) => db.query(sql);
-  return {
-    insert(s: Schedule, requestId: string | null): void {
+    // ------------------------------------------------------------ schedules (table ins_schedules)
+    insertSchedule(s: Schedule, requestId: string | null): void {
       q(`INSERT INTO ins_schedules (tenant, id, name, cron, queue, type, payload, paused, next_run_at, last_run_at, last_task_id, run_count, request_id, created_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, '', 0, ?, ?)`).run(s.tenant, s.id, s.name, s.cron, s.queue, s.type, s.payload === undefined ? null : JSON.stringify(s.payload), s.nextRunAt ?? null, requestId, s.createdAt);
     },
-    get(tenant: string, id: string): Schedule | undefined {
+    getSchedule(tenant: string, id: string): Schedule | undefined {
       const r = q(`SELECT * FROM ins_schedules WHERE tenant = ? AND id = ?`).get(tenant, id) as Row | null;
       return r ? scheduleOf(r) : undefined;
     },
-    byName(tenant: string, name: string): Schedule | undefined {
+    scheduleByName(tenant: string, name: string): Schedule | undefined {
       const r = q(`SELECT * FROM ins_schedules WHERE tenant = ? AND name = ?`).get(tenant, name) as Row | null;
       return r ? scheduleOf(r) : undefined;
     },
-    byRequest(tenant: string, requestId: string): Schedule | undefined {
+    scheduleByRequest(tenant: string, requestId: string): Schedule | undefined {
       const r = q(`SELECT * FROM ins_schedules WHERE tenant = ? AND request_id = ?`).get(tenant, requestId) as Row | null;
       return r ? scheduleOf(r) : undefined;
     },
-    count(tenant: string): number {
+    countSchedules(tenant: string): number {
       return (q(`SELECT count(*) AS n FROM ins_schedules WHERE tenant = ?`).get(tenant) as Row).n;
     },
-    list(tenant: string, limit: number, offset: number): Schedule[] {
+    listSchedules(tenant: string, limit: number, offset: number): Schedule[] {
       return (q(`SELECT * FROM ins_schedules WHERE tenant = ? ORDER BY name LIMIT ? OFFSET ?`).all(tenant, limit, offset) as Row[]).map(scheduleOf);
     },
-    due(now: number, limit: number): Schedule[] {
-      return (q(`SELECT * FROM ins_schedules WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`).all(now, limit) as Row[]).map(scheduleOf);
+    /** Schedules with a tick to run: unclaimed and due, or claimed by a pass whose claim ran out (a crashed or failed one). */
+    dueSchedules(now: number, limit: number): Schedule[] {
+      return (q(`SELECT * FROM ins_schedules WHERE paused = 0 AND ((claimed_tick IS NULL AND next_run_at IS NOT NULL AND next_run_at <= ?1) OR (claimed_tick IS NOT NULL AND claimed_until <= ?1))
+        ORDER BY coalesce(claimed_tick, next_run_at) LIMIT ?2`).all(now, limit) as Row[]).map(scheduleOf);
     },
-    setPaused(tenant: string, id: string, paused: boolean, nextRunAt: number | null): void {
+    setSchedulePaused(tenant: string, id: string, paused: boolean, nextRunAt: number | null): void {
       q(`UPDATE ins_schedules SET paused = ?, next_run_at = ? WHERE tenant = ? AND id = ?`).run(paused ? 1 : 0, nextRunAt, tenant, id);
     },
-    /** Records a tick's task and moves to the next tick, if the schedule is still at `tick`. */
-    ran(tenant: string, id: string, tick: number, taskId: string, now: number, next: number | null): void {
-      // Paused meanwhile: the task is counted, the schedule stays paused.
-      q(`UPDATE ins_schedules SET last_run_at = ?, last_task_id = ?, run_count = run_count + 1, next_run_at = CASE WHEN paused = 1 THEN NULL ELSE ? END
-        WHERE tenant = ? AND id = ? AND (next_run_at = ? OR paused = 1)`).run(now, taskId, next, tenant, id, tick);
+    /**
+     * Claims the due tick `tick` (the conditional write that makes one pass of one instance the
+     * tick's only runner): moves to `next` and holds the tick until `until`. False: another pass
+     * claimed it first, or the schedule changed (paused, deleted, already moved on).
+     */
+    claimTick(tenant: string, id: string, tick: number, next: number | null, until: number): boolean {
+      return q(`UPDATE ins_schedules SET next_run_at = ?, claimed_tick = ?, claimed_until = ? WHERE tenant = ? AND id = ? AND paused = 0 AND claimed_tick IS NULL AND next_run_at = ?`).run(
+        next, tick, until, tenant, id, tick).changes > 0;
     },
-    delete(tenant: string, id: string): boolean {
+    /** Takes over a claimed tick whose claim ran out (still at `tick` held until `was`). */
+    reclaimTick(tenant: string, id: string, tick: number, was: number, until: number): boolean {
+      return q(`UPDATE ins_schedules SET claimed_until = ? WHERE tenant = ? AND id = ? AND paused = 0 AND claimed_tick = ? AND claimed_until = ?`).run(until, tenant, id, tick, was).changes > 0;
+    },
+    /** Gives a claimed tick up at once (its task was refused): the next pass retries it. */
+    releaseTick(tenant: string, id: string, tick: number): void {
+      q(`UPDATE ins_schedules SET claimed_until = 0 WHERE tenant = ? AND id = ? AND claimed_tick = ?`).run(tenant, id, tick);
+    },
+    /** Records the claimed tick's task (counted even when paused meanwhile) and ends the claim. */
+    scheduleRan(tenant: string, id: string, tick: number, taskId: string, now: number): boolean {
+      return q(`UPDATE ins_schedules SET last_run_at = ?, last_task_id = ?, run_count = run_count + 1, claimed_tick = NULL, claimed_until = NULL WHERE tenant = ? AND id = ? AND claimed_tick = ?`).run(
+        now, taskId, tenant, id, tick).changes > 0;
+    },
+    deleteSchedule(tenant: string, id: string): boolean {
       return q(`DELETE FROM ins_schedules WHERE tenant = ? AND id = ?`).run(tenant, id).changes > 0;
     },
   };
 }
 
+type Queries = ReturnType<typeof sqliteQueries>;
+
+/** All SQL of the insights domain, once per dialect: every method is an operation over a `Tx`. */
+export type InsightsStore = { [K in keyof Queries]: (tx: Tx, ...args: Parameters<Queries[K]>) => Op<ReturnType<Queries[K]>> };
+
+/** The SQLite store: the prepared queries above, answering synchronously. */
+export function createSqliteInsightsStore(db: Sqlite): InsightsStore {
+  const sync = sqliteQueries(db) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const store: Record<string, (tx: Tx, ...args: unknown[]) => Op<unknown>> = {};
+  for (const [name, f] of Object.entries(sync)) store[name] = (_tx, ...args) => done(f(...args));
+  return store as unknown as InsightsStore;
+}

@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 import { AppError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
+import type { Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import type { Json, Task } from "../tasks/types.ts";
+import { publishCall } from "./announce.ts";
 import { DEPLOY_QUEUE, INSIGHTS_QUEUE, type InsightsDomain, type TaskKind } from "./context.ts";
 import type { Call } from "./types.ts";
 
@@ -35,16 +38,20 @@ export function checkRequestId(requestId: string | undefined): void {
  * the task on queue `insights`. A retry with the same request id finds the first call's task.
  * `inWrite` runs in the same write as the record (records the task will fill).
  */
-export async function startCall(d: InsightsDomain, tenant: string, spec: CallSpec, inWrite?: (taskId: string, now: number) => void): Promise<{ taskId: string; call: Call; created: boolean }> {
+export async function startCall(d: InsightsDomain, tenant: string, spec: CallSpec, inWrite?: (tx: Tx, taskId: string, now: number) => Op<void>): Promise<{ taskId: string; call: Call; created: boolean }> {
   checkRequestId(spec.requestId);
   const taskId = spec.taskId ?? (spec.requestId ? "task_" + createHash("sha256").update(`${tenant}\u0000${spec.type}\u0000${spec.subject}\u0000${spec.requestId}`).digest("hex").slice(0, 32) : newId("task"));
-  const existing = d.store.getCall(tenant, taskId);
+  const existing = await getCall(d, tenant, taskId);
   if (existing) return { taskId, call: existing, created: false };
   const now = d.clock.now();
-  await d.database.committer.run(() => {
-    d.store.insertCall({ tenant, taskId, type: spec.type, subject: spec.subject, status: "pending", output: undefined, error: undefined, createdAt: now, finishedAt: undefined }, spec.sealedSecret);
-    inWrite?.(taskId, now);
+  const store = d.store;
+  const inserted = await d.database.write(function* (tx) {
+    // A retry with the same request id (here or on another instance) may have written it meanwhile: then only the first call's records exist.
+    if (!(yield* store.insertCall(tx, { tenant, taskId, type: spec.type, subject: spec.subject, status: "pending", output: undefined, error: undefined, createdAt: now, finishedAt: undefined }, spec.sealedSecret))) return false;
+    if (inWrite) yield* inWrite(tx, taskId, now);
+    return true;
   });
+  if (!inserted) return { taskId, call: (await getCall(d, tenant, taskId))!, created: false };
   try {
     await d.tasks.createTask(tenant, {
       id: taskId, queue: d.kinds.get(spec.type)?.queue ?? INSIGHTS_QUEUE, type: spec.type, payload: spec.payload, title: spec.title, maxAttempts: d.kinds.get(spec.type)?.maxAttempts ?? 1,
@@ -54,7 +61,12 @@ export async function startCall(d: InsightsDomain, tenant: string, spec: CallSpe
     await finish(d, tenant, taskId, { status: "failed", error: { reason: "TASK_NOT_CREATED", message: e instanceof Error ? e.message : String(e) } });
     throw e;
   }
-  return { taskId, call: d.store.getCall(tenant, taskId)!, created: true };
+  return { taskId, call: (await getCall(d, tenant, taskId))!, created: true };
+}
+
+/** A call's record. */
+export function getCall(d: InsightsDomain, tenant: string, taskId: string): Promise<Call | undefined> {
+  return d.database.read((tx) => d.store.getCall(tx, tenant, taskId));
 }
 
 /**
@@ -67,7 +79,7 @@ export async function startCall(d: InsightsDomain, tenant: string, spec: CallSpe
 export async function awaitCall(d: InsightsDomain, tenant: string, taskId: string, deadlineMs = d.deadlineMs, signal?: AbortSignal): Promise<Call> {
   const k = key(tenant, taskId);
   const deadline = Date.now() + deadlineMs;
-  let call = d.store.getCall(tenant, taskId);
+  let call = await getCall(d, tenant, taskId);
   while (call && call.status === "pending" && Date.now() < deadline && !signal?.aborted) {
     let wake!: () => void;
     const woken = new Promise<void>((r) => (wake = r));
@@ -75,19 +87,19 @@ export async function awaitCall(d: InsightsDomain, tenant: string, taskId: strin
     if (!set) d.callWaiters.set(k, (set = new Set()));
     set.add(wake);
     const timer = setTimeout(wake, Math.min(deadline - Date.now(), 1000));
-    call = d.store.getCall(tenant, taskId);
+    call = await getCall(d, tenant, taskId);
     if (call?.status === "pending") await woken;
     clearTimeout(timer);
     set.delete(wake);
     if (set.size === 0) d.callWaiters.delete(k);
-    call = d.store.getCall(tenant, taskId);
+    call = await getCall(d, tenant, taskId);
   }
   if (!call) throw new AppError("not_found", "TASK_NOT_FOUND", `task ${taskId} not found`, { task_id: taskId });
   if (call.status === "done") return call;
   if (call.status === "failed") {
     throw new AppError("unavailable", "WORKER_TASK_FAILED", `the worker failed the task: ${call.error?.message ?? ""}`, { task_id: taskId, cause: call.error?.reason ?? "" });
   }
-  const task = d.tasks.getTask(tenant, taskId);
+  const task = await d.tasks.getTask(tenant, taskId);
   if (!task || task.state === "pending" || task.state === "blocked") {
     const queue = task?.queue ?? INSIGHTS_QUEUE;
     throw new AppError("unavailable", "NO_WORKER", `no worker took task ${taskId} (queue ${queue}) within ${deadlineMs} ms; it stays queued`, { task_id: taskId, queue });
@@ -95,45 +107,71 @@ export async function awaitCall(d: InsightsDomain, tenant: string, taskId: strin
   throw new AppError("unavailable", "WORKER_TIMEOUT", `the worker has not finished task ${taskId} within ${deadlineMs} ms; a retry with the same request_id answers its result`, { task_id: taskId });
 }
 
-/** Marks a pending call finished, runs the kind's side effects in the same write, wakes its waiters. */
+/**
+ * Marks a pending call finished, runs the kind's side effects in the same write, wakes its
+ * waiters (on every instance). The write first locks the pending call: when several instances
+ * follow the same task, one applies it and the others find it finished.
+ */
 async function finish(d: InsightsDomain, tenant: string, taskId: string, set: { status: "done" | "failed"; error?: { reason: string; message: string } }, task?: Task): Promise<void> {
-  const call = d.store.getCall(tenant, taskId);
-  if (!call || call.status !== "pending") return;
-  const kind = d.kinds.get(call.type);
+  const first = await getCall(d, tenant, taskId);
+  if (!first || first.status !== "pending") return;
+  const kind = d.kinds.get(first.type);
   const now = d.clock.now();
-  const later: (() => void)[] = [];
-  const after = (f: () => void) => void later.push(f);
-  const fail = (error: { reason: string; message: string }) => {
-    kind?.failed?.(tenant, call, error, now, after, task);
-    d.store.finishCall(tenant, taskId, { status: "failed", error }, now);
+  const store = d.store;
+  let later: (() => void)[] = [];
+  const fail = function* (tx: Tx, call: Call, error: { reason: string; message: string }, after: (f: () => void) => void): Op<void> {
+    if (kind?.failed) yield* kind.failed(tx, tenant, call, error, now, after, task);
+    yield* store.finishCall(tx, tenant, taskId, { status: "failed", error }, now);
   };
+  let applied = false;
   try {
-    const prepared = set.status === "done" && kind?.prepare ? await kind.prepare(tenant, call, task?.result) : undefined;
-    await d.database.committer.run(() => {
+    const prepared = set.status === "done" && kind?.prepare ? await kind.prepare(tenant, first, task?.result) : undefined;
+    applied = await d.database.write(function* (tx) {
+      // A run of this operation starts afresh (PostgreSQL may retry it): its own after-commit list.
+      const mine: (() => void)[] = [];
+      later = mine;
+      const after = (f: () => void) => void mine.push(f);
+      const call = yield* store.lockPendingCall(tx, tenant, taskId);
+      if (!call) return false;
       if (set.status === "done" && kind) {
-        const output = kind.apply(tenant, call, task?.result, now, after, task, prepared);
-        d.store.finishCall(tenant, taskId, { status: "done", output }, now);
-      } else fail(set.error ?? { reason: "WORKER_TASK_FAILED", message: "failed" });
+        const output = yield* kind.apply(tx, tenant, call, task?.result, now, after, task, prepared);
+        yield* store.finishCall(tx, tenant, taskId, { status: "done", output }, now);
+      } else yield* fail(tx, call, set.error ?? { reason: "WORKER_TASK_FAILED", message: "failed" }, after);
+      return true;
     });
   } catch (e) {
     // Applying a (checked) result failed here: the call fails, it never stays pending.
-    later.length = 0;
-    await d.database.committer.run(() => fail({ reason: "RESULT_NOT_APPLIED", message: e instanceof Error ? e.message : String(e) }));
+    later = [];
+    applied = await d.database.write(function* (tx) {
+      const mine: (() => void)[] = [];
+      later = mine;
+      const call = yield* store.lockPendingCall(tx, tenant, taskId);
+      if (!call) return false;
+      yield* fail(tx, call, { reason: "RESULT_NOT_APPLIED", message: e instanceof Error ? e.message : String(e) }, (f) => void mine.push(f));
+      return true;
+    });
   }
+  if (!applied) return;
   for (const f of later) f();
-  for (const w of d.callWaiters.get(key(tenant, taskId)) ?? []) w();
+  publishCall(d, tenant, taskId);
 }
 
 /** Applies one task's final state or progress to its call (the follower and the startup sweep). */
 export async function onTask(d: InsightsDomain, task: Task): Promise<void> {
-  const call = d.store.getCall(task.tenant, task.id);
+  const call = await getCall(d, task.tenant, task.id);
   if (!call || call.status !== "pending") return;
   if (!FINAL.has(task.state)) {
     const kind = d.kinds.get(call.type);
     if (task.state === "running" && kind?.progress) {
       const now = d.clock.now();
-      const later: (() => void)[] = [];
-      await d.database.committer.run(() => kind.progress!(task.tenant, call, task, now, (f) => void later.push(f)));
+      const store = d.store;
+      let later: (() => void)[] = [];
+      await d.database.write(function* (tx) {
+        const mine: (() => void)[] = [];
+        later = mine;
+        const locked = yield* store.lockPendingCall(tx, task.tenant, task.id);
+        if (locked) yield* kind.progress!(tx, task.tenant, locked, task, now, (f) => void mine.push(f));
+      });
       for (const f of later) f();
     }
     return;
@@ -143,16 +181,27 @@ export async function onTask(d: InsightsDomain, task: Task): Promise<void> {
   return finish(d, task.tenant, task.id, { status: "failed", error: { reason, message: task.error?.message ?? task.state } });
 }
 
+/**
+ * Applies every pending call whose task is final (or gone), optionally only calls older than
+ * `olderThanMs`: at the follower's start, and periodically, so that a task whose event reached no
+ * follower (its instance stopped meanwhile) is applied by any instance.
+ */
+export async function sweepPendingCalls(d: InsightsDomain, olderThanMs = 0): Promise<void> {
+  const before = d.clock.now() - olderThanMs;
+  for (const call of await d.database.read((tx) => d.store.pendingCalls(tx, 10_000))) {
+    if (call.createdAt > before) continue;
+    const task = await d.tasks.getTask(call.tenant, call.taskId);
+    if (!task) await finish(d, call.tenant, call.taskId, { status: "failed", error: { reason: "TASK_NOT_FOUND", message: "the task is gone" } });
+    else await onTask(d, task).catch(() => {});
+  }
+}
+
 /** Follows every tenant's tasks of the insights queue until `signal`; first sweeps calls whose task finished while nobody followed. */
 export async function followTasks(d: InsightsDomain, signal: AbortSignal): Promise<void> {
   // Registered before the sweep (the first next() runs the watch up to its first wait): no event slips between.
   const events = d.tasks.follow([INSIGHTS_QUEUE, DEPLOY_QUEUE], signal)[Symbol.asyncIterator]();
   const first = events.next();
-  for (const call of d.store.pendingCalls(10_000)) {
-    const task = d.tasks.getTask(call.tenant, call.taskId);
-    if (!task) await finish(d, call.tenant, call.taskId, { status: "failed", error: { reason: "TASK_NOT_FOUND", message: "the task is gone" } });
-    else await onTask(d, task).catch(() => {});
-  }
+  await sweepPendingCalls(d);
   try {
     for (let next = await first; !next.done; next = await events.next()) {
       const e = next.value;

@@ -228,4 +228,7 @@ export interface Schedule {
   lastTaskId: string;
   runCount: number;
   createdAt: number;
+  /** A tick claimed by a pass that has not recorded it yet, and until when the claim holds. */
+  claimedTick?: number;
+  claimedUntil?: number;
 }

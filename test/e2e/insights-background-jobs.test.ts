@@ -61,38 +61,38 @@ it("snapshots, measures drift and analyses changed workspaces at a tick; paused 
   }
   const a = await setup("default");
   const b = await setup("globex");
-  const schedule = (tenant: string) => listSchedules(d, tenant, 0, "").items.find((s) => s.name === BACKGROUND_JOBS)!;
-  expect(schedule("default").cron).toBe("*/15 * * * *");
-  expect(schedule("globex").id).not.toBe(schedule("default").id);
-  await setPaused(d, "globex", schedule("globex").id, true);
+  const schedule = async (tenant: string) => (await listSchedules(d, tenant, 0, "")).items.find((s) => s.name === BACKGROUND_JOBS)!;
+  expect((await schedule("default")).cron).toBe("*/15 * * * *");
+  expect((await schedule("globex")).id).not.toBe((await schedule("default")).id);
+  await setPaused(d, "globex", (await schedule("globex")).id, true);
 
   offset += 16 * 60 * 1000; // a tick is due
-  const snapId = await eventually(async () => {
-    const w = await getWorkspace(ws, "default", a.feature.id);
+  const snapId = await eventually(() => {
+    const w = getWorkspace(ws, "default", a.feature.id);
     return w.lastSnapshotId !== a.s1.id ? w.lastSnapshotId! : undefined;
   });
-  const snap = await getSnapshot(ws, "default", snapId);
+  const snap = getSnapshot(ws, "default", snapId);
   expect(snap.source).toBe("system");
   expect(snap.manifestHash).toBe(a.changed);
   expect(snap.parents).toEqual([a.s1.id]);
-  const drift = await eventually(async () => { const items = (await listDrift(ws, "default", a.feature.id, 10, "")).items; return items.length ? items : undefined; }); // written right after the snapshot
+  const drift = await eventually(() => { const items = listDrift(ws, "default", a.feature.id, 10, "").items; return items.length ? items : undefined; }); // written right after the snapshot
   expect(drift.length).toBe(1);
   expect([drift[0]!.filesAdded, drift[0]!.filesModified, drift[0]!.filesDeleted]).toEqual([0, 1, 1]); // what a sync from main would change
   const item = await eventually(async () => (await listActionItems(d, "default", { workspaceId: a.feature.id, pageSize: 50, pageToken: "" })).items.find((i) => i.title === "Review recently changed files"));
   expect(item.severity).toBe("low");
   expect([...item.files].sort()).toEqual(["a.txt", "src/new.ts"].sort());
-  expect(schedule("default").runCount).toBe(1);
-  expect(schedule("default").lastTaskId).toBe(""); // the tick itself ran in-process
+  expect((await schedule("default")).runCount).toBe(1);
+  expect((await schedule("default")).lastTaskId).toBe(""); // the tick itself ran in-process
 
   // A paused schedule: globex is untouched (no snapshot, no drift, no analysis).
-  expect((await getWorkspace(ws, "globex", b.feature.id)).lastSnapshotId).toBe(b.s1.id);
-  expect((await listDrift(ws, "globex", b.feature.id, 10, "")).items).toEqual([]);
-  expect(schedule("globex").runCount).toBe(0);
+  expect(getWorkspace(ws, "globex", b.feature.id).lastSnapshotId).toBe(b.s1.id);
+  expect(listDrift(ws, "globex", b.feature.id, 10, "").items).toEqual([]);
+  expect((await schedule("globex")).runCount).toBe(0);
   expect((await listActionItems(d, "globex", { workspaceId: b.feature.id, pageSize: 50, pageToken: "" })).items.filter((i) => i.id.startsWith("ai_"))).toEqual([]);
 
   // The next tick: the manifest equals the latest snapshot now, so nothing more is made.
   offset += 15 * 60 * 1000;
-  await eventually(() => (schedule("default").runCount === 2 ? true : undefined));
-  expect((await getWorkspace(ws, "default", a.feature.id)).lastSnapshotId).toBe(snapId);
-  expect((await listDrift(ws, "default", a.feature.id, 10, "")).items.length).toBe(1);
+  await eventually(async () => ((await schedule("default")).runCount === 2 ? true : undefined));
+  expect(getWorkspace(ws, "default", a.feature.id).lastSnapshotId).toBe(snapId);
+  expect(listDrift(ws, "default", a.feature.id, 10, "").items.length).toBe(1);
 }, 60_000);

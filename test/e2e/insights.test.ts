@@ -64,6 +64,7 @@ async function project(name: string) {
 }
 const tasks = () => clientFor(TaskService, server.url, "grpc", TOKEN);
 const domain = () => (server.app.modules.insights as InsightsModule).domain;
+const eventsOf = (conversationId: string) => domain().database.read((tx) => domain().store.eventsAfter(tx, "default", conversationId, 0, 1000));
 const reason = async (f: () => unknown) => {
   try {
     await f();
@@ -210,7 +211,7 @@ describe("with the reference worker", () => {
     expect(all.messages.map((m: { role: string }) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
     // Offsets count code points: the deltas after an emoji still line up.
     const second = all.messages[3];
-    const streamed = domain().store.eventsAfter("default", c.id, 0, 1000).filter((e) => e.type === "message_delta" && e.messageId === second.id).map((e) => e.data.delta).join("");
+    const streamed = (await eventsOf(c.id)).filter((e) => e.type === "message_delta" && e.messageId === second.id).map((e) => e.data.delta).join("");
     expect(streamed).toBe(second.content);
     expect(second.content).toContain("🚀");
     const last2 = (await api("GET", `/v1/conversations/${c.id}/messages?limit=2`)).json;
@@ -493,7 +494,7 @@ describe("with the reference worker", () => {
   it("relays an agent's question during a turn: answered with an offered option, or rejected; clearing waits for the turn", async () => {
     const { feature } = await project("questions");
     const c = (await api("POST", "/v1/conversations", { workspace_id: feature.id })).json.conversation;
-    const asked = async () => eventually(() => domain().store.eventsAfter("default", c.id, 0, 1000).filter((e) => e.type === "question_asked").at(-1));
+    const asked = async () => eventually(async () => (await eventsOf(c.id)).filter((e) => e.type === "question_asked").at(-1));
     await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "ship it [ask]" });
     const q = await asked();
     expect((q.data.question as { questions: unknown[] }).questions).toEqual([{ question: "Where should it deploy?", options: ["fly", "railway"] }]);
@@ -505,12 +506,12 @@ describe("with the reference worker", () => {
     expect((await api("POST", `/v1/conversations/${c.id}/opencode-questions/q1/reject`)).json.error.reason).toBe("QUESTION_RESOLVED");
     const reply = await eventually(async () => (await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages.find((m: { role: string; status: string }) => m.role === "assistant" && m.status === "complete"));
     expect(reply.content).toContain("(answer: fly)");
-    const resolved = domain().store.eventsAfter("default", c.id, 0, 1000).find((e) => e.type === "question_resolved")!;
+    const resolved = (await eventsOf(c.id)).find((e) => e.type === "question_resolved")!;
     expect((resolved.data.question as { answers: string[][] }).answers).toEqual([["fly"]]);
 
     expect((await api("POST", `/v1/conversations/${c.id}/clear`)).json.success).toBe(true);
     await api("POST", `/v1/conversations/${c.id}/messages`, { prompt: "again [ask]" });
-    await eventually(async () => (domain().store.getQuestion("default", c.id, "q1")?.status === "pending" ? true : undefined));
+    await eventually(async () => ((await domain().database.read((tx) => domain().store.getQuestion(tx, "default", c.id, "q1")))?.status === "pending" ? true : undefined));
     expect((await api("POST", `/v1/conversations/${c.id}/opencode-questions/q1/reject`)).json).toEqual({ success: true });
     const rejected = await eventually(async () => (await api("GET", `/v1/conversations/${c.id}/messages`)).json.messages.find((m: { role: string; status: string }) => m.role === "assistant" && m.status === "complete"));
     expect(rejected.content).toContain("(answer: rejected)");
@@ -547,7 +548,7 @@ describe("with the reference worker", () => {
     ];
     for (const [name, f] of calls) expect(`${name} ${await reason(f)}`).toMatch(new RegExp(`^${name} not_found:`));
     expect(await reason(() => getConversation(d, "default", c.id))).toBe("ok");
-    expect(listCredentials(d, other)).toEqual([]);
+    expect(await listCredentials(d, other)).toEqual([]);
     // A task of the default tenant is no task for another one.
     const { task } = await d.tasks.createTask("default", { queue: "nobody-serves", type: "resource.destroy", payload: { provider: "railway" } });
     expect(await reason(() => taskCredential(d, other, task.id, 1, "railway"))).toBe("not_found:TASK_NOT_FOUND");
@@ -663,7 +664,7 @@ describe("scheduled jobs", () => {
     expect(resumed.nextRunAt).toBeDefined();
     await eventually(async () => ((await made()).length > count ? true : undefined), 10_000);
     const d = domain();
-    expect(listSchedules(d, "globex", 0, "").items.filter((x) => x.name !== "fastest.background_jobs")).toEqual([]);
+    expect((await listSchedules(d, "globex", 0, "")).items.filter((x) => x.name !== "fastest.background_jobs")).toEqual([]);
     expect(await reason(() => setPaused(d, "globex", schedule!.id, true))).toBe("not_found:SCHEDULE_NOT_FOUND");
     expect((await client.deleteSchedule({ id: schedule!.id })).success).toBe(true);
     expect((await client.listSchedules({})).schedules.map((x) => x.name)).toEqual(["fastest.background_jobs"]);
