@@ -65,7 +65,7 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
   const previous = d.store.atlasIndex(tenant, projectId);
   const decisions = d.store.listDecisions(tenant, projectId, 1000, 0);
   const decisionConcepts = d.store.concepts(tenant, projectId).filter((c) => c.layer === "decision").length;
-  if (previous && previous.snapshotId === snapshot.id && decisionConcepts === decisions.length && (!embed || d.memory!.has(tenant, projectId))) {
+  if (previous && previous.snapshotId === snapshot.id && decisionConcepts === decisions.length && (!embed || (await d.memory!.has(tenant, projectId)))) {
     return { conceptsCreated: previous.concepts, edgesCreated: previous.edges, snapshotId: snapshot.id, truncated: previous.truncated, chunksCreated: 0, embeddingsCreated: 0 };
   }
   const texts = new Map<string, string>();
@@ -148,7 +148,7 @@ export async function indexAtlas(d: InsightsDomain, tenant: string, projectId: s
     if (r.embedded === 0 && r.error) throw new AppError("unavailable", "EMBEDDER_UNAVAILABLE", `the embedder failed: ${r.error}`, { project_id: projectId });
     chunksCreated = chunks.length;
     embeddingsCreated = r.embedded;
-  } else if (d.memory?.has(tenant, projectId)) {
+  } else if (d.memory && (await d.memory.has(tenant, projectId))) {
     // Chunks of an older index would describe other files: a plain re-index drops them (token search again).
     await d.memory.replace(tenant, projectId, []);
   }
@@ -190,7 +190,7 @@ export async function searchAtlas(d: InsightsDomain, tenant: string, projectId: 
   getProject(d.workspaces, tenant, projectId);
   if (!query.trim() || query.length > 1000) throw invalidArgument("query", "must be 1 to 1000 characters");
   if (limit < 0 || limit > 100) throw invalidArgument("limit", "must be between 0 and 100");
-  if (!d.memory?.has(tenant, projectId)) return searchTokens(d, tenant, projectId, query, limit);
+  if (!d.memory || !(await d.memory.has(tenant, projectId))) return searchTokens(d, tenant, projectId, query, limit);
   const byId = new Map(d.store.concepts(tenant, projectId).map((c) => [c.id, c]));
   const best = new Map<string, number>();
   for (const h of await d.memory.search(tenant, projectId, query, (limit || 10) * 4)) {

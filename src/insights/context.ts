@@ -47,7 +47,7 @@ export interface AtlasMemory {
   /** Replaces the project's chunks; answers how many were stored with a vector, and the embedder's error if any. */
   replace(tenant: string, projectId: string, chunks: { conceptId: string; text: string }[]): Promise<{ embedded: number; error: string }>;
   /** Whether the project has embedded chunks. */
-  has(tenant: string, projectId: string): boolean;
+  has(tenant: string, projectId: string): Promise<boolean>;
   /** Cosine kNN over the project's chunks. */
   search(tenant: string, projectId: string, query: string, k: number): Promise<{ conceptId: string; score: number }[]>;
 }

@@ -60,7 +60,7 @@ export function atlasMemory(memory: MemoryDomain): AtlasMemory {
   return {
     async replace(tenant, projectId, chunks) {
       for (let guard = 0; guard < 1000; guard++) {
-        const old = memory.memories.list(tenant, { scope: scope(projectId), pageSize: 100 }).memories;
+        const old = (await memory.memories.list(tenant, { scope: scope(projectId), pageSize: 100 })).memories;
         if (old.length === 0) break;
         for (const m of old) await memory.memories.delete(tenant, m.id);
       }
@@ -73,7 +73,7 @@ export function atlasMemory(memory: MemoryDomain): AtlasMemory {
       }
       return { embedded, error };
     },
-    has: (tenant, projectId) => memory.memories.list(tenant, { scope: scope(projectId), pageSize: 1, embeddingState: "ready" }).memories.length > 0,
+    has: async (tenant, projectId) => (await memory.memories.list(tenant, { scope: scope(projectId), pageSize: 1, embeddingState: "ready" })).memories.length > 0,
     async search(tenant, projectId, query, k) {
       const hits = await memory.search.semantic(tenant, { queryText: query, topK: k, filter: { scope: scope(projectId), types: ["atlas_chunk"] } });
       return hits.map((h) => ({ conceptId: String((h.memory.metadata as Record<string, unknown>).concept_id ?? ""), score: h.score }));

@@ -67,7 +67,7 @@ describe("properties", () => {
           );
           const r = await t.memory.compact(tenant, { merge: { similarityThreshold: 0.95 } }, 20_000);
           expect(r.task.state).toBe("succeeded");
-          const left = t.memory.memories.list(tenant, { pageSize: 100 }).memories;
+          const left = (await t.memory.memories.list(tenant, { pageSize: 100 })).memories;
           for (let g = 0; g < 4; g++) {
             const members = out.memories.filter((_, i) => specs[i]!.group === g);
             if (members.length === 0) continue;

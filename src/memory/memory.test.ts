@@ -85,19 +85,19 @@ describe("memories", () => {
 
   it("lists newest first with pagination and filters", async () => {
     for (let i = 0; i < 5; i++) await mk(A, { content: `list item ${i}`, type: "listing", scope: i % 2 ? "odd" : "even", tags: [`n${i}`] });
-    const p1 = t.memory.memories.list(A, { type: "listing", pageSize: 2 });
+    const p1 = await t.memory.memories.list(A, { type: "listing", pageSize: 2 });
     expect(p1.memories.map((m) => m.content)).toEqual(["list item 4", "list item 3"]);
-    const p2 = t.memory.memories.list(A, { type: "listing", pageSize: 2, pageToken: p1.nextPageToken });
+    const p2 = await t.memory.memories.list(A, { type: "listing", pageSize: 2, pageToken: p1.nextPageToken });
     expect(p2.memories.map((m) => m.content)).toEqual(["list item 2", "list item 1"]);
-    expect(t.memory.memories.list(A, { type: "listing", scope: "odd" }).memories).toHaveLength(2);
-    expect(t.memory.memories.list(A, { tag: "n0" }).memories.map((m) => m.content)).toEqual(["list item 0"]);
-    expect(t.memory.memories.list(B, { type: "listing" }).memories).toHaveLength(0);
-    expect(() => t.memory.memories.list(A, { type: "other", pageToken: p1.nextPageToken })).toThrow(/page_token/);
+    expect((await t.memory.memories.list(A, { type: "listing", scope: "odd" })).memories).toHaveLength(2);
+    expect((await t.memory.memories.list(A, { tag: "n0" })).memories.map((m) => m.content)).toEqual(["list item 0"]);
+    expect((await t.memory.memories.list(B, { type: "listing" })).memories).toHaveLength(0);
+    await expect(t.memory.memories.list(A, { type: "other", pageToken: p1.nextPageToken })).rejects.toThrow(/page_token/);
     const before = t.clock.now();
     t.clock.advance(10);
     const late = await mk(A, { content: "created later", type: "listing" });
-    expect(t.memory.memories.list(A, { type: "listing", createdAfter: before + 1 }).memories.map((m) => m.id)).toEqual([late.id]);
-    expect(t.memory.memories.list(A, { type: "listing", createdBefore: before + 1 }).memories).toHaveLength(5);
+    expect((await t.memory.memories.list(A, { type: "listing", createdAfter: before + 1 })).memories.map((m) => m.id)).toEqual([late.id]);
+    expect((await t.memory.memories.list(A, { type: "listing", createdBefore: before + 1 })).memories).toHaveLength(5);
   });
 });
 
@@ -207,7 +207,7 @@ describe("compaction (a task on the task engine)", () => {
     expect(r.lowImportanceIds).toEqual([trivial.id]);
     expect(r.overCapIds).toHaveLength(1);
     expect(r.decayed).toBe(3);
-    const left = t.memory.memories.list(A, { scope }).memories;
+    const left = (await t.memory.memories.list(A, { scope })).memories;
     expect(left).toHaveLength(3);
     expect(Math.max(...left.map((m) => m.importance))).toBeCloseTo(0.8 * 0.5, 5);
   });

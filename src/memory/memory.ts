@@ -2,6 +2,7 @@ import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Database } from "../db/client.ts";
+import type { OpDatabase } from "../db/dialect.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import type { VectorIndex } from "../vectors/vector-index.ts";
 import { createBackfill } from "./backfill.ts";
@@ -9,13 +10,14 @@ import { checkCompaction, compactionInProgress, createCompaction, type Compactio
 import { createMemoryContext } from "./context.ts";
 import { createMemories } from "./memories.ts";
 import { createSearch } from "./search.ts";
-import { createMemoryStore } from "./store.ts";
+import { createPgMemoryStore, createSqliteMemoryStore } from "./store.ts";
 import { COMPACTION_QUEUE, COMPACTION_TYPE, type MemoryTask, type MemoryTaskPort } from "./task-port.ts";
 import type { MemoryStats } from "./types.ts";
 import { createMemoryWorker, type CompactPayload } from "./worker.ts";
 
 export interface MemoryDeps {
-  database: Database;
+  /** SQLite (its `sqlite` handle feeds the SQLite store) or PostgreSQL. */
+  database: OpDatabase;
   clock: Clock;
   log: Logger;
   embedder: Embedder;
@@ -35,7 +37,7 @@ const TERMINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 
 /** The memory domain: memories, search, compaction and backfill (as tasks), statistics. */
 export function createMemory(deps: MemoryDeps) {
-  const store = createMemoryStore(deps.database.sqlite);
+  const store = deps.database.dialect === "sqlite" ? createSqliteMemoryStore((deps.database as Database).sqlite) : createPgMemoryStore();
   const ctx = createMemoryContext({ ...deps, store });
   const memories = createMemories(ctx);
   const search = createSearch(ctx);
@@ -48,7 +50,7 @@ export function createMemory(deps: MemoryDeps) {
   async function waitFor(tenant: string, id: string, timeoutMs: number): Promise<MemoryTask> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const t = deps.tasks.get(tenant, id);
+      const t = await deps.tasks.get(tenant, id);
       if (!t) throw notFound("TASK_NOT_FOUND", `task ${id} not found`, { id });
       if (TERMINAL.has(t.state) || Date.now() >= deadline) return t;
       await new Promise((r) => setTimeout(r, 20));
@@ -66,7 +68,7 @@ export function createMemory(deps: MemoryDeps) {
     async compact(tenant: string, req: CompactionRequest, waitMs: number | undefined): Promise<CompactionAnswer> {
       const checked = checkCompaction(req);
       if (waitMs !== undefined && !(waitMs >= 0 && waitMs <= 300_000)) throw invalidArgument("wait_timeout", "must be at most 300 s");
-      if (deps.tasks.active(tenant, COMPACTION_QUEUE).length > 0) throw compactionInProgress();
+      if ((await deps.tasks.active(tenant, COMPACTION_QUEUE)).length > 0) throw compactionInProgress();
       const payload: CompactPayload = { tenant, request: checked };
       let task = await deps.tasks.create(tenant, {
         queue: COMPACTION_QUEUE,
@@ -90,7 +92,7 @@ export function createMemory(deps: MemoryDeps) {
 
     async stats(tenant: string, f: { agentId?: string; scope?: string }): Promise<MemoryStats> {
       const info = await ctx.dimensions().then(() => ctx.info());
-      const s = store.stats(tenant, f, deps.embedder.model, deps.clock.now());
+      const s = await deps.database.read((tx) => store.stats(tx, tenant, f, deps.embedder.model, deps.clock.now()));
       const rec = (rows: { k: string | null; n: number }[]) => Object.fromEntries(rows.map((r) => [r.k ?? "", r.n]));
       return {
         total: s.total,

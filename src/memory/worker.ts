@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import type { Logger } from "../core/logger.ts";
 import type { Backfill, EmbedPayload } from "./backfill.ts";
 import type { CompactionReport, CompactionRequest } from "./compaction.ts";
@@ -5,6 +6,9 @@ import { COMPACTION_QUEUE, COMPACTION_TYPE, EMBED_TYPE, EMBEDDINGS_QUEUE, type H
 import type { Json } from "./types.ts";
 
 export const WORKER_ID = "switchyard-memory-worker";
+
+/** This instance's worker id: every instance runs a memory worker; each claims under its own name. */
+export const instanceWorkerId = () => `${WORKER_ID}@${hostname()}:${process.pid}`;
 
 /** Payload of a `memory.compact` task. */
 export interface CompactPayload {
@@ -15,7 +19,9 @@ export interface CompactPayload {
 /**
  * The in-process memory worker: claims `memory.compaction` and `memory.embeddings` tasks and
  * runs them (one at a time), reporting progress and noticing cancellation. A task left by a
- * crash is claimed again once its lease expires.
+ * crash is claimed again once its lease expires. Every instance runs one: the task engine's
+ * claim hands each task to one of them (fenced by its lease), so several instances share the
+ * work and none runs a task twice at a time.
  */
 export function createMemoryWorker(deps: {
   tasks: MemoryTaskPort;
@@ -24,10 +30,12 @@ export function createMemoryWorker(deps: {
   backfill: Backfill;
   pollMs?: number;
   leaseMs?: number;
+  workerId?: string;
 }) {
   const { tasks, log } = deps;
   const pollMs = deps.pollMs ?? 250;
   const leaseMs = deps.leaseMs ?? 30_000;
+  const workerId = deps.workerId ?? instanceWorkerId();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
   let stopped = true;
@@ -59,7 +67,7 @@ export function createMemoryWorker(deps: {
   async function loop(): Promise<void> {
     do {
       again = false;
-      const held = await tasks.claim([COMPACTION_QUEUE, EMBEDDINGS_QUEUE], WORKER_ID, 1, leaseMs).catch((error) => {
+      const held = await tasks.claim([COMPACTION_QUEUE, EMBEDDINGS_QUEUE], workerId, 1, leaseMs).catch((error) => {
         log.error("memory worker could not claim", { error: String(error) });
         return [];
       });
