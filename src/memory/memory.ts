@@ -25,6 +25,8 @@ export interface MemoryDeps {
   tasks: MemoryTaskPort;
   workerPollMs?: number;
   workerLeaseMs?: number;
+  /** This instance's worker id (default: `switchyard-memory-worker@<host>:<pid>`). */
+  workerId?: string;
 }
 
 export interface CompactionAnswer {
@@ -44,7 +46,7 @@ export function createMemory(deps: MemoryDeps) {
   const compaction = createCompaction(ctx);
   let wake = () => {};
   const backfill = createBackfill(ctx, () => wake());
-  const worker = createMemoryWorker({ tasks: deps.tasks, log: deps.log, compact: compaction.run, backfill, pollMs: deps.workerPollMs, leaseMs: deps.workerLeaseMs });
+  const worker = createMemoryWorker({ tasks: deps.tasks, log: deps.log, compact: compaction.run, backfill, pollMs: deps.workerPollMs, leaseMs: deps.workerLeaseMs, workerId: deps.workerId });
   wake = worker.wake;
 
   async function waitFor(tenant: string, id: string, timeoutMs: number): Promise<MemoryTask> {
