@@ -86,6 +86,11 @@ export function createMemories(ctx: MemoryContext) {
         }
         const ready = c.vector !== undefined && transactional;
         const row = yield* store.insert(tx, { ...c.row, now: t, embeddingState: ready ? "ready" : "missing", embeddingModel: ready ? model : null });
+        if (!row) {
+          // Another instance stored this request id between our read and our insert.
+          out.push({ row: (yield* store.byRequestId(tx, tenant, c.row.requestId!))!, fresh: false });
+          continue;
+        }
         if (ready) vectors.upsert(tenant, model, [{ seq: row.seq, vector: c.vector!, type: row.type, agentId: row.agent_id, scope: row.scope }]);
         out.push({ row, fresh: true });
       }

@@ -14,7 +14,7 @@ describeDialects("memory contract", (open, dialect) => {
   let t: Awaited<ReturnType<typeof openMemoryOn>>;
   beforeAll(async () => {
     t = await openMemoryOn(await open());
-  });
+  }, 60_000);
   afterAll(() => t?.close());
 
   const A = "tenant-a";

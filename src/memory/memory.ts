@@ -81,6 +81,14 @@ export function createMemory(deps: MemoryDeps) {
         timeoutMs: 30 * 60_000,
         tags: ["memory"],
       });
+      // Several instances may both pass the check above before either task exists: the task
+      // with the smallest id (ids sort by creation time) is the one compaction; a later one
+      // seeing it gives up (cancelled) and answers COMPACTION_IN_PROGRESS.
+      const rivals = (await deps.tasks.active(tenant, COMPACTION_QUEUE)).filter((t) => t.id !== task.id && t.id < task.id);
+      if (rivals.length > 0) {
+        await deps.tasks.cancel(tenant, task.id, "another compaction of this tenant started first").catch(() => {});
+        throw compactionInProgress();
+      }
       worker.wake();
       if (waitMs === undefined) return { task, report: undefined };
       task = await waitFor(tenant, task.id, waitMs);

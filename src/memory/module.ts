@@ -88,6 +88,9 @@ export function engineTaskPort(engine: TaskEngine, options: { rediscoverMs?: num
         .heartbeat({ id: held.task.id, fencingToken: held.fencingToken, progress: Math.max(0, Math.min(100, Math.round(percent))), progressMessage: message });
       return { cancelled: r.cancelRequested };
     },
+    async cancel(tenant, id, reason) {
+      await engine.scoped(tenant).cancelTask({ id, reason });
+    },
     async complete(held, result) {
       await engine.scoped(held.task.tenant).completeTask({ id: held.task.id, fencingToken: held.fencingToken, result });
     },

@@ -163,7 +163,11 @@ export const ftsText = (content: string) => words(content).join(" ");
 
 /** All SQL of the memory domain, once per dialect, behind one interface of operations. */
 export interface MemoryStore {
-  insert(tx: Tx, r: NewRow): Op<MemoryRow>;
+  /**
+   * Inserts a memory; undefined when a memory with its request id exists already (PostgreSQL:
+   * another instance inserted it meanwhile; the caller reads that one).
+   */
+  insert(tx: Tx, r: NewRow): Op<MemoryRow | undefined>;
   byRequestId(tx: Tx, tenant: string, requestId: string): Op<MemoryRow | undefined>;
   /** A live memory of the tenant. */
   get(tx: Tx, tenant: string, id: string, now: number): Op<MemoryRow | undefined>;
@@ -466,7 +470,8 @@ export function createPgMemoryStore(): MemoryStore {
         tx,
         `INSERT INTO memories (id, tenant, content, type, agent_id, scope, importance, metadata, tags, source, embedding_state, embedding_model,
           access_count, last_access_at, expires_at, size_bytes, content_key, merged_ids, request_id, created_at, updated_at, fts)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14, $15, $16, '[]', $17, $18, $19, to_tsvector('simple', $20)) RETURNING ${COLS}`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14, $15, $16, '[]', $17, $18, $19, to_tsvector('simple', $20))
+         ON CONFLICT (tenant, request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING ${COLS}`,
         [
           r.id,
           r.tenant,
@@ -490,7 +495,7 @@ export function createPgMemoryStore(): MemoryStore {
           ftsText(r.content),
         ],
       );
-      return row!;
+      return row;
     },
     byRequestId: (tx, tenant, requestId) => one(tx, `SELECT ${COLS} FROM memories WHERE tenant = $1 AND request_id = $2`, [tenant, requestId]),
     get: (tx, tenant, id, now) => one(tx, `SELECT ${COLS} FROM memories WHERE id = $1 AND tenant = $2 AND (expires_at IS NULL OR expires_at > $3)`, [id, tenant, now]),
@@ -659,7 +664,16 @@ export function createPgMemoryStore(): MemoryStore {
       return got[0]?.answer;
     },
     *saveAnswer(tx, tenant, kind, requestId, answer, now) {
-      yield* step(pg(tx).unsafe(`INSERT INTO memory_requests (tenant, kind, request_id, answer, created_at) VALUES ($1, $2, $3, $4, $5)`, [tenant, kind, requestId, answer, now]));
+      // Two instances answering one request id: the first answer stays.
+      yield* step(
+        pg(tx).unsafe(`INSERT INTO memory_requests (tenant, kind, request_id, answer, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, kind, request_id) DO NOTHING`, [
+          tenant,
+          kind,
+          requestId,
+          answer,
+          now,
+        ]),
+      );
     },
   };
 }

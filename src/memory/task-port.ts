@@ -36,6 +36,8 @@ export interface MemoryTaskPort {
   /** Reports progress (0–100) and extends the lease; `cancelled` when the task was cancelled. */
   progress(held: HeldTask, percent: number, message: string): Promise<{ cancelled: boolean }>;
   complete(held: HeldTask, result: Json): Promise<void>;
+  /** Cancels a task of the tenant (one this domain created and gives up). */
+  cancel(tenant: string, id: string, reason: string): Promise<void>;
   fail(held: HeldTask, message: string, retryable: boolean, reason: string): Promise<void>;
 }
 
