@@ -132,7 +132,9 @@ export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine)
   const vectors = watchedVectors(vectorIndexFrom(ctx.config, ctx), vectorsWatch);
   // Each engine behind the memory domain is a health component: degraded while its last call failed.
   ctx.health.add({ name: "embeddings", required: false, check: () => embedderWatch.state(`${embedder.provider} ${embedder.model}`) });
-  ctx.health.add({ name: "vectors", required: false, check: () => vectorsWatch.state(vectors.kind) });
+  const vectorsWhat = vectors.kind === "none" ? "none: semantic search needs a vector engine (set QDRANT_URL)" : vectors.kind;
+  ctx.health.add({ name: "vectors", required: false, check: () => vectorsWatch.state(vectorsWhat) });
+  if (vectors.kind === "none") ctx.log.warn("memory: no vector engine on PostgreSQL (QDRANT_URL is unset): semantic search answers failed_precondition; full text works");
   const memory = createMemory({ database: ctx.database, clock: ctx.clock, log: ctx.log, embedder, vectors, tasks: engineTaskPort(engine), workerLeaseMs: ctx.config.memoryWorkerLeaseMs });
   // Prepare the model's collection now when its dimension is known (an endpoint not yet reachable is probed later).
   // An engine that is not reachable yet (Qdrant starting after us) must not stop the server:
