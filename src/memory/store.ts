@@ -119,7 +119,11 @@ export interface StatsRows {
  * or OR, or a raw query in the engine's own syntax (FTS5 on SQLite; web-search syntax —
  * `websearch_to_tsquery` — on PostgreSQL).
  */
-export type TextQuery = { raw: string } | { terms: TextTerm[]; join: "AND" | "OR" };
+export type TextQuery = { raw: string } | PlainQuery;
+export interface PlainQuery {
+  terms: TextTerm[];
+  join: "AND" | "OR";
+}
 export interface TextTerm {
   words: string[];
   /** A phrase: the words adjacent, in order. */
@@ -129,7 +133,7 @@ export interface TextTerm {
 }
 
 /** Plain words to terms: each word a term (a trailing `*` keeps a prefix match), text in double quotes a phrase. */
-export function parseQuery(text: string, join: "AND" | "OR"): TextQuery & { terms: TextTerm[] } {
+export function parseQuery(text: string, join: "AND" | "OR"): PlainQuery {
   const terms: TextTerm[] = [];
   const re = /"([^"]*)"|(\S+)/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
@@ -152,7 +156,7 @@ export function fts5Query(q: TextQuery): string {
 }
 
 /** Terms as a `to_tsquery('simple', …)` text: `'w'`, `'w':*`, phrases `'a' <-> 'b'`, joined by `&` or `|`. */
-export function tsQuery(q: { terms: TextTerm[]; join: "AND" | "OR" }): string {
+export function tsQuery(q: PlainQuery): string {
   // words() leaves letters and digits only, so quoting needs no escaping.
   const term = (t: TextTerm) => (t.phrase ? `(${t.words.map((w) => `'${w}'`).join(" <-> ")})` : `'${t.words[0]}'${t.prefix ? ":*" : ""}`);
   return q.terms.map(term).join(q.join === "AND" ? " & " : " | ");
