@@ -85,4 +85,21 @@ const wanted = (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split
     expect(out.report!.merges).toEqual([{ survivorId: keep.memories[0]!.id, mergedIds: [dup.memories[0]!.id], minSimilarity: 1 }]);
     expect((await two.memory.memories.list(U, {})).memories.map((m) => m.id)).toEqual([keep.memories[0]!.id]);
   });
+
+  it("a compaction asked of both instances at once runs once: the other answers COMPACTION_IN_PROGRESS", async () => {
+    const V = "tenant-race";
+    await one.memory.memories.create(V, [{ type: "n", content: "race" }, { type: "n", content: "RACE" }], () => "");
+    for (let round = 0; round < 4; round++) {
+      const outcomes = await Promise.allSettled([one.memory.compact(V, {}, 20_000), two.memory.compact(V, {}, 20_000)]);
+      const ok = outcomes.filter((o) => o.status === "fulfilled");
+      const refused = outcomes.filter((o) => o.status === "rejected").map((o) => ((o as PromiseRejectedResult).reason as AppError).reason);
+      expect(ok).toHaveLength(1);
+      expect((ok[0] as PromiseFulfilledResult<{ task: { state: string } }>).value.task.state).toBe("succeeded");
+      expect(refused).toEqual(["COMPACTION_IN_PROGRESS"]);
+    }
+    // Every task that lost the race was cancelled, none runs.
+    const tasks = (await one.engine.scoped(V).listTasks({ queues: ["memory.compaction"], pageSize: 100 })).items;
+    expect(tasks.filter((x) => x.state === "succeeded")).toHaveLength(4);
+    expect(tasks.every((x) => x.state === "succeeded" || x.state === "cancelled")).toBe(true);
+  }, 60_000);
 });

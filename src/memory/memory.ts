@@ -36,6 +36,20 @@ export interface CompactionAnswer {
 }
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
+/** How long a claimed compaction task waits for its creator to give it the tenant's slot. */
+const SLOT_WAIT_MS = 10_000;
+
+const notRun = (cancelled: boolean): CompactionReport => ({
+  dryRun: false,
+  examined: 0,
+  expiredIds: [],
+  lowImportanceIds: [],
+  merges: [],
+  overCapIds: [],
+  decayed: 0,
+  durationMs: 0,
+  cancelled,
+});
 
 /** The memory domain: memories, search, compaction and backfill (as tasks), statistics. */
 export function createMemory(deps: MemoryDeps) {
@@ -46,8 +60,37 @@ export function createMemory(deps: MemoryDeps) {
   const compaction = createCompaction(ctx);
   let wake = () => {};
   const backfill = createBackfill(ctx, () => wake());
-  const worker = createMemoryWorker({ tasks: deps.tasks, log: deps.log, compact: compaction.run, backfill, pollMs: deps.workerPollMs, leaseMs: deps.workerLeaseMs, workerId: deps.workerId });
+  const worker = createMemoryWorker({ tasks: deps.tasks, log: deps.log, compact: compactHoldingSlot, backfill, pollMs: deps.workerPollMs, leaseMs: deps.workerLeaseMs, workerId: deps.workerId });
   wake = worker.wake;
+
+  /**
+   * Runs a compaction task once it holds its tenant's slot. Its creator takes the slot right
+   * after creating it, so a worker (of any instance) that claimed it first waits a little; a task
+   * whose creator lost the slot is cancelled by it (noticed here through the heartbeat); a task
+   * whose creator stopped before taking it takes the slot itself if it is free.
+   */
+  async function compactHoldingSlot(tenant: string, req: CompactionRequest, progress: (pct: number, msg: string) => Promise<boolean>, taskId: string): Promise<CompactionReport> {
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    for (;;) {
+      if ((await deps.database.read((tx) => store.compactionSlot(tx, tenant))) === taskId) break;
+      if (await progress(0, "waiting for the tenant's compaction slot")) return notRun(true);
+      if (Date.now() >= deadline) {
+        if (await takeSlot(tenant, taskId)) break;
+        throw compactionInProgress();
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return compaction.run(tenant, req, progress);
+  }
+
+  async function takeSlot(tenant: string, taskId: string): Promise<boolean> {
+    const holder = await deps.database.read((tx) => store.compactionSlot(tx, tenant));
+    if (holder !== undefined) {
+      const held = await deps.tasks.get(tenant, holder);
+      if (held && !TERMINAL.has(held.state)) return false;
+    }
+    return deps.database.write((tx) => store.takeCompactionSlot(tx, tenant, holder, taskId, deps.clock.now()));
+  }
 
   async function waitFor(tenant: string, id: string, timeoutMs: number): Promise<MemoryTask> {
     const deadline = Date.now() + timeoutMs;
@@ -81,11 +124,10 @@ export function createMemory(deps: MemoryDeps) {
         timeoutMs: 30 * 60_000,
         tags: ["memory"],
       });
-      // Several instances may both pass the check above before either task exists: the task
-      // with the smallest id (ids sort by creation time) is the one compaction; a later one
-      // seeing it gives up (cancelled) and answers COMPACTION_IN_PROGRESS.
-      const rivals = (await deps.tasks.active(tenant, COMPACTION_QUEUE)).filter((t) => t.id !== task.id && t.id < task.id);
-      if (rivals.length > 0) {
+      // Several instances may all pass the check above before any task of theirs is visible:
+      // the tenant's compaction slot decides. It is taken by compare-and-swap, from free or from
+      // a task that ended; a task that does not get it gives up (cancelled).
+      if (!(await takeSlot(tenant, task.id))) {
         await deps.tasks.cancel(tenant, task.id, "another compaction of this tenant started first").catch(() => {});
         throw compactionInProgress();
       }

@@ -62,3 +62,9 @@ export const memoryRequests = pgTable(
   },
   (t) => [uniqueIndex("memory_requests_key").on(t.tenant, t.kind, t.requestId)],
 );
+
+export const memoryCompactionSlots = pgTable("memory_compaction_slots", {
+  tenant: text("tenant").primaryKey(),
+  taskId: text("task_id").notNull(),
+  updatedAt: bigint("updated_at", { mode: "number" }).notNull(),
+});

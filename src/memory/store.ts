@@ -207,6 +207,10 @@ export interface MemoryStore {
   /** The saved answer of an idempotent call that is not one memory (backfill jobs). */
   answer(tx: Tx, tenant: string, kind: string, requestId: string): Op<string | undefined>;
   saveAnswer(tx: Tx, tenant: string, kind: string, requestId: string, answer: string, now: number): Op<void>;
+  /** The task holding the tenant's compaction slot, if any. */
+  compactionSlot(tx: Tx, tenant: string): Op<string | undefined>;
+  /** Gives the slot to `taskId` if it is still held by `expected` (undefined: free); whether it did. */
+  takeCompactionSlot(tx: Tx, tenant: string, expected: string | undefined, taskId: string, now: number): Op<boolean>;
 }
 
 export interface ListRowsFilter {
@@ -399,6 +403,14 @@ export function createSqliteMemoryStore(sqlite: Sqlite): MemoryStore {
     saveAnswer(_tx, tenant, kind, requestId, answer, now) {
       q(`INSERT INTO memory_requests (tenant, kind, request_id, answer, created_at) VALUES (?, ?, ?, ?, ?)`).run(tenant, kind, requestId, answer, now);
       return done(undefined);
+    },
+    compactionSlot: (_tx, tenant) => done((q(`SELECT task_id FROM memory_compaction_slots WHERE tenant = ?`).get(tenant) as { task_id: string } | null)?.task_id),
+    takeCompactionSlot(_tx, tenant, expected, taskId, now) {
+      const r =
+        expected === undefined
+          ? q(`INSERT INTO memory_compaction_slots (tenant, task_id, updated_at) VALUES (?, ?, ?) ON CONFLICT (tenant) DO NOTHING`).run(tenant, taskId, now)
+          : q(`UPDATE memory_compaction_slots SET task_id = ?, updated_at = ? WHERE tenant = ? AND task_id = ?`).run(taskId, now, tenant, expected);
+      return done(r.changes === 1);
     },
   };
 }
@@ -678,6 +690,18 @@ export function createPgMemoryStore(): MemoryStore {
           now,
         ]),
       );
+    },
+    *compactionSlot(tx, tenant) {
+      const got = (yield* step(pg(tx).unsafe(`SELECT task_id FROM memory_compaction_slots WHERE tenant = $1`, [tenant]))) as { task_id: string }[];
+      return got[0]?.task_id;
+    },
+    *takeCompactionSlot(tx, tenant, expected, taskId, now) {
+      const got = (yield* step(
+        expected === undefined
+          ? pg(tx).unsafe(`INSERT INTO memory_compaction_slots (tenant, task_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING RETURNING tenant`, [tenant, taskId, now])
+          : pg(tx).unsafe(`UPDATE memory_compaction_slots SET task_id = $1, updated_at = $2 WHERE tenant = $3 AND task_id = $4 RETURNING tenant`, [taskId, now, tenant, expected]),
+      )) as unknown[];
+      return got.length === 1;
     },
   };
 }

@@ -26,7 +26,7 @@ export interface CompactPayload {
 export function createMemoryWorker(deps: {
   tasks: MemoryTaskPort;
   log: Logger;
-  compact: (tenant: string, req: CompactionRequest, progress: (pct: number, msg: string) => Promise<boolean>) => Promise<CompactionReport>;
+  compact: (tenant: string, req: CompactionRequest, progress: (pct: number, msg: string) => Promise<boolean>, taskId: string) => Promise<CompactionReport>;
   backfill: Backfill;
   pollMs?: number;
   leaseMs?: number;
@@ -48,7 +48,7 @@ export function createMemoryWorker(deps: {
         const p = task.payload as unknown as CompactPayload;
         // Stops at the next merge group when the task is cancelled or the server is stopping
         // (then the task is claimed again after its lease; each group is whole either way).
-        const report = await deps.compact(p.tenant, p.request, async (pct, msg) => stopped || (await tasks.progress(held, pct, msg)).cancelled);
+        const report = await deps.compact(p.tenant, p.request, async (pct, msg) => stopped || (await tasks.progress(held, pct, msg)).cancelled, task.id);
         if (report.cancelled) return;
         await tasks.complete(held, report as unknown as Json);
       } else if (task.type === EMBED_TYPE) {
