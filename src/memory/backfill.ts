@@ -53,7 +53,7 @@ export function createBackfill(ctx: MemoryContext, wake: () => void) {
       const answer: BackfillAnswer = { jobId: "", taskIds: [], scheduled: take, alreadyPending: counts.pending, remaining: counts.todo - take, queue: EMBEDDINGS_QUEUE, dryRun: !!req.dryRun };
       if (req.dryRun || take === 0) return answer;
       // Without a vector engine a backfill task could only fail: refused before any task exists.
-      if (ctx.vectors.kind === "none") throw vectorEngineMissing("on PostgreSQL the vector engine is Qdrant; set QDRANT_URL");
+      if (ctx.vectors.kind === "none") throw vectorEngineMissing();
       const rows = await database.read((tx) => store.toEmbed(tx, tenant, filter, embedder.model, !!req.includeOtherModels, now, take));
       const job = newId("bkf", now);
       answer.jobId = job;

@@ -63,7 +63,7 @@ export function createMemories(ctx: MemoryContext) {
     let embeddingError = "";
     if (toEmbed.length > 0 && vectors.kind === "none") {
       // No vector engine (PostgreSQL without QDRANT_URL): nothing to embed into; stored MISSING.
-      embeddingError = vectorEngineMissing("on PostgreSQL the vector engine is Qdrant; set QDRANT_URL").message;
+      embeddingError = vectorEngineMissing().message;
     } else if (toEmbed.length > 0) {
       try {
         const out = await ctx.embed(toEmbed.map((i) => checked[i]!.row.content));
@@ -152,24 +152,17 @@ export function createMemories(ctx: MemoryContext) {
       const cursor = decodePageToken(f.pageToken, (c): c is { s: number; k: string } => typeof c.s === "number" && c.k === key);
       if (f.type) checkType(f.type, "type");
       const now = clock.now();
-      const rows: MemoryRow[] = await database.read((tx) =>
-        store.list(
-          tx,
-          tenant,
-        {
-          type: f.type,
-          agentId: f.agentId,
-          scope: f.scope,
-          tag: f.tag,
-          state: f.embeddingState ? EMBEDDING_STATE_CODES[f.embeddingState] : undefined,
-          after: f.createdAfter,
-          before: f.createdBefore,
-          beforeSeq: cursor?.s,
-        },
-        now,
-        size + 1,
-      ),
-      );
+      const filter = {
+        type: f.type,
+        agentId: f.agentId,
+        scope: f.scope,
+        tag: f.tag,
+        state: f.embeddingState ? EMBEDDING_STATE_CODES[f.embeddingState] : undefined,
+        after: f.createdAfter,
+        before: f.createdBefore,
+        beforeSeq: cursor?.s,
+      };
+      const rows: MemoryRow[] = await database.read((tx) => store.list(tx, tenant, filter, now, size + 1));
       const more = rows.length > size;
       const page = more ? rows.slice(0, size) : rows;
       return { memories: page.map(rowToMemory), nextPageToken: more ? encodePageToken({ s: page[page.length - 1]!.seq, k: key }) : "" };

@@ -23,7 +23,7 @@ export function createSearch(ctx: MemoryContext) {
 
   /** Without a vector engine semantic ranking is refused before the query is embedded. */
   function refuseWithoutEngine(): void {
-    if (vectors.kind === "none") throw vectorEngineMissing("on PostgreSQL the vector engine is Qdrant; set QDRANT_URL");
+    if (vectors.kind === "none") throw vectorEngineMissing();
   }
 
   async function queryVector(text: string | undefined, given: number[] | undefined, field: string): Promise<Float32Array> {

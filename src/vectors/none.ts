@@ -1,8 +1,10 @@
 import { AppError } from "../core/errors.ts";
 import type { VectorIndex } from "./vector-index.ts";
 
+const NO_ENGINE = "on PostgreSQL the vector engine is Qdrant; set QDRANT_URL";
+
 /** The answer of every call that needs vectors while no vector engine is configured. */
-export function vectorEngineMissing(why: string): AppError {
+export function vectorEngineMissing(why = NO_ENGINE): AppError {
   return new AppError("failed_precondition", "VECTOR_ENGINE_MISSING", `semantic search needs a vector engine: ${why}`, { engine: "qdrant", variable: "QDRANT_URL" });
 }
 
@@ -13,7 +15,7 @@ export function vectorEngineMissing(why: string): AppError {
  * its variable. Everything without vectors (full text, lists, compaction by exact duplicates)
  * keeps working.
  */
-export function createNoVectorIndex(why = "on PostgreSQL the vector engine is Qdrant; set QDRANT_URL"): VectorIndex {
+export function createNoVectorIndex(why = NO_ENGINE): VectorIndex {
   const refuse = () => Promise.reject(vectorEngineMissing(why));
   return {
     kind: "none",
