@@ -30,33 +30,6 @@ export function switchableEmbedder(inner: Embedder = createLexicalEmbedder()): E
   return e;
 }
 
-/** A memory domain over a fresh SQLite file (sqlite-vec), a real task engine and its in-process worker. */
-export async function openTestMemory() {
-  const dir = mkdtempSync(join(tmpdir(), "switchyard-memory-"));
-  const database = openDatabase(join(dir, "switchyard.db"));
-  const clock = createManualClock(Date.now());
-  const engine = createTaskEngine({ database, clock });
-  const embedder = switchableEmbedder();
-  const vectors = createSqliteVecIndex(database.sqlite);
-  const memory = createMemory({ database, clock, log: silentLogger, embedder, vectors, tasks: engineTaskPort(engine), workerPollMs: 20 });
-  await memory.ctx.dimensions();
-  memory.start();
-  return {
-    dir,
-    database,
-    clock,
-    engine,
-    embedder,
-    memory,
-    async close() {
-      await memory.stop();
-      engine.stop();
-      await database.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 /**
  * A memory domain over a database of either dialect: sqlite-vec on SQLite, no vector engine on
  * PostgreSQL (unless `vectors` is given). Its tasks run on a real task engine; on PostgreSQL,
