@@ -47,7 +47,9 @@ export const memories = pgTable(
     index("memories_tenant_state").on(t.tenant, t.embeddingState, t.seq),
     index("memories_tenant_expires").on(t.tenant, t.expiresAt),
     index("memories_group").on(t.tenant, t.type, t.agentId, t.scope, t.contentKey),
-    index("memories_fts").using("gin", t.fts),
+    // fastupdate off: new entries go into the index at insert, not a pending list that every
+    // search scans until the next vacuum (measured: 12 ms vs 0.6 ms per query on 20k rows).
+    index("memories_fts").using("gin", t.fts).with({ fastupdate: "off" }),
   ],
 );
 

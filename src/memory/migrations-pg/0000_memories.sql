@@ -25,6 +25,12 @@ CREATE TABLE "memories" (
 	"fts" "tsvector" NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "memory_compaction_slots" (
+	"tenant" text PRIMARY KEY NOT NULL,
+	"task_id" text NOT NULL,
+	"updated_at" bigint NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "memory_requests" (
 	"tenant" text NOT NULL,
 	"kind" text NOT NULL,
@@ -41,5 +47,5 @@ CREATE INDEX "memories_tenant_scope" ON "memories" USING btree ("tenant","scope"
 CREATE INDEX "memories_tenant_state" ON "memories" USING btree ("tenant","embedding_state","seq");--> statement-breakpoint
 CREATE INDEX "memories_tenant_expires" ON "memories" USING btree ("tenant","expires_at");--> statement-breakpoint
 CREATE INDEX "memories_group" ON "memories" USING btree ("tenant","type","agent_id","scope","content_key");--> statement-breakpoint
-CREATE INDEX "memories_fts" ON "memories" USING gin ("fts");--> statement-breakpoint
+CREATE INDEX "memories_fts" ON "memories" USING gin ("fts") WITH (fastupdate=off);--> statement-breakpoint
 CREATE UNIQUE INDEX "memory_requests_key" ON "memory_requests" USING btree ("tenant","kind","request_id");
