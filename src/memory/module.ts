@@ -60,8 +60,11 @@ export function engineTaskPort(engine: TaskEngine, options: { rediscoverMs?: num
     async get(tenant, id) {
       try {
         return view(await engine.scoped(tenant).getTask(id));
-      } catch {
-        return undefined;
+      } catch (error) {
+        // Only a missing task is "none": a database that did not answer must not read as one
+        // (the compaction slot would be taken from a task that still runs).
+        if ((error as { reason?: string }).reason === "TASK_NOT_FOUND") return undefined;
+        throw error;
       }
     },
     async active(tenant, queue) {
