@@ -1,6 +1,7 @@
 import { invalidArgument } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { MemoryContext } from "./context.ts";
+import { vectorEngineMissing } from "../vectors/none.ts";
 import { checkFilter, LIMITS } from "./limits.ts";
 import { EMBED_TYPE, EMBEDDINGS_QUEUE } from "./task-port.ts";
 import type { MemoryFilter } from "./types.ts";
@@ -43,15 +44,17 @@ export function createBackfill(ctx: MemoryContext, wake: () => void) {
       const max = req.maxMemories ?? 0;
       if (!Number.isInteger(max) || max < 0) throw invalidArgument("max_memories", "must be 0 (no limit) or positive");
       if (req.requestId) {
-        const prior = store.answer(tenant, "backfill", req.requestId);
+        const prior = await database.read((tx) => store.answer(tx, tenant, "backfill", req.requestId!));
         if (prior) return JSON.parse(prior) as BackfillAnswer;
       }
       const now = clock.now();
-      const counts = store.countToEmbed(tenant, filter, embedder.model, !!req.includeOtherModels, now);
+      const counts = await database.read((tx) => store.countToEmbed(tx, tenant, filter, embedder.model, !!req.includeOtherModels, now));
       const take = max > 0 ? Math.min(max, counts.todo) : counts.todo;
       const answer: BackfillAnswer = { jobId: "", taskIds: [], scheduled: take, alreadyPending: counts.pending, remaining: counts.todo - take, queue: EMBEDDINGS_QUEUE, dryRun: !!req.dryRun };
       if (req.dryRun || take === 0) return answer;
-      const rows = store.toEmbed(tenant, filter, embedder.model, !!req.includeOtherModels, now, take);
+      // Without a vector engine a backfill task could only fail: refused before any task exists.
+      if (ctx.vectors.kind === "none") throw vectorEngineMissing();
+      const rows = await database.read((tx) => store.toEmbed(tx, tenant, filter, embedder.model, !!req.includeOtherModels, now, take));
       const job = newId("bkf", now);
       answer.jobId = job;
       answer.scheduled = rows.length;
@@ -69,18 +72,18 @@ export function createBackfill(ctx: MemoryContext, wake: () => void) {
           tags: [job],
         });
         answer.taskIds.push(task.id);
-        await database.committer.run(() => {
-          for (const r of part) store.setEmbedding(r.seq, "pending", r.embedding_model, job, clock.now());
+        await database.write(function* (tx) {
+          for (const r of part) yield* store.setEmbedding(tx, r.seq, "pending", r.embedding_model, job, clock.now());
         });
       }
-      if (req.requestId) await database.committer.run(() => store.saveAnswer(tenant, "backfill", req.requestId!, JSON.stringify(answer), clock.now()));
+      if (req.requestId) await database.write((tx) => store.saveAnswer(tx, tenant, "backfill", req.requestId!, JSON.stringify(answer), clock.now()));
       wake();
       return answer;
     },
 
     /** Runs one `memory.embed` task's batch with the server's embedder. */
     async embedBatch(p: EmbedPayload): Promise<{ updated: number; missing: string[] }> {
-      const rows = store.byIds(p.tenant, p.memory_ids, clock.now());
+      const rows = await database.read((tx) => store.byIds(tx, p.tenant, p.memory_ids, clock.now()));
       try {
         const vecs = await ctx.embed(rows.map((r) => r.content));
         const written = await ctx.writeVectors(p.tenant, rows, vecs, embedder.model);
@@ -88,7 +91,7 @@ export function createBackfill(ctx: MemoryContext, wake: () => void) {
         return { updated: ok.size, missing: p.memory_ids.filter((id) => !ok.has(id)) };
       } catch (error) {
         // Nothing is lost: the memories are MISSING again, for a later backfill.
-        await database.committer.run(() => store.releaseJob(p.job, rows.map((r) => r.seq), clock.now()));
+        await database.write((tx) => store.releaseJob(tx, p.job, rows.map((r) => r.seq), clock.now()));
         throw error;
       }
     },

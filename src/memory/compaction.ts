@@ -119,7 +119,7 @@ async function lshBuckets(items: { seq: number; v: Float32Array }[], dims: numbe
 
 /**
  * Compaction: expire, merge near-duplicates, cap per scope, decay. Planned from a snapshot,
- * applied one step at a time; every merge group is one committer operation that re-reads its
+ * applied one step at a time; every merge group is one write operation that re-reads its
  * rows, so a crash leaves each group either wholly merged or untouched.
  */
 export function createCompaction(ctx: MemoryContext) {
@@ -131,7 +131,7 @@ export function createCompaction(ctx: MemoryContext) {
     const now = started;
     const dry = !!req.dryRun;
     const report: CompactionReport = { dryRun: dry, examined: 0, expiredIds: [], lowImportanceIds: [], merges: [], overCapIds: [], decayed: 0, durationMs: 0, cancelled: false };
-    let rows = store.compactionRows(tenant, req.filter ?? {});
+    let rows = await database.read((tx) => store.compactionRows(tx, tenant, req.filter ?? {}));
     report.examined = rows.length;
     const gone = new Set<number>();
     // Long planning still heartbeats (the lease) and notices a cancel.
@@ -270,8 +270,8 @@ export function createCompaction(ctx: MemoryContext) {
       if (!dry) {
         for (let i = 0; i < changes.length; i += 500) {
           const part = changes.slice(i, i + 500);
-          await database.committer.run(() => {
-            for (const c of part) store.setImportance(c.r.seq, c.v, clock.now());
+          await database.write(function* (tx) {
+            for (const c of part) yield* store.setImportance(tx, c.r.seq, c.v, clock.now());
           });
         }
       }
@@ -288,8 +288,8 @@ export function createCompaction(ctx: MemoryContext) {
   /** One merge group in one operation; false when the survivor is gone. */
   async function applyMerge(tenant: string, survivor: MemoryRow, victims: MemoryRow[]): Promise<boolean> {
     const seqs = victims.map((v) => v.seq);
-    const ok = await database.committer.run(() => {
-      const rows = store.bySeqs([survivor.seq, ...seqs]);
+    const ok = await database.write(function* (tx) {
+      const rows = yield* store.bySeqs(tx, [survivor.seq, ...seqs]);
       const s = rows.find((r) => r.seq === survivor.seq);
       if (!s) return false;
       const vs = rows.filter((r) => r.seq !== survivor.seq);
@@ -300,7 +300,8 @@ export function createCompaction(ctx: MemoryContext) {
       // The survivor's metadata wins; the others' keys fill in what it lacks.
       const metadata = Object.assign({}, ...metas.slice(1).reverse(), metas[0]);
       const expires = all.some((r) => r.expires_at === null) ? null : Math.max(...all.map((r) => r.expires_at!));
-      store.mergeInto(
+      yield* store.mergeInto(
+        tx,
         s.seq,
         {
           importance: Math.max(...all.map((r) => r.importance)),
@@ -313,7 +314,7 @@ export function createCompaction(ctx: MemoryContext) {
         },
         clock.now(),
       );
-      store.deleteSeqs(vs.map((v) => v.seq));
+      yield* store.deleteSeqs(tx, vs.map((v) => v.seq));
       if (vectors.transactional) vectors.removeEverywhere(tenant, vs.map((v) => v.seq));
       return true;
     });

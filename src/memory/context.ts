@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { Clock } from "../core/clock.ts";
 import { AppError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import type { Database } from "../db/client.ts";
+import type { OpDatabase, Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import { EmbedderError, type Embedder } from "../embeddings/embedder.ts";
 import type { VectorIndex, VectorItem } from "../vectors/vector-index.ts";
 import type { MemoryRow, MemoryStore } from "./store.ts";
@@ -11,7 +12,7 @@ import type { ModelInfo } from "./types.ts";
 
 /** What every part of the memory domain shares. */
 export interface MemoryContext {
-  database: Database;
+  database: OpDatabase;
   store: MemoryStore;
   clock: Clock;
   embedder: Embedder;
@@ -23,10 +24,10 @@ export interface MemoryContext {
   info(): ModelInfo;
   /** Embeds texts; an unreachable embedder is EMBEDDER_UNAVAILABLE (unavailable) with the cause. */
   embed(texts: string[]): Promise<Float32Array[]>;
-  /** Writes vectors and marks the rows READY (one committer op with sqlite-vec; Qdrant first, then the rows). */
+  /** Writes vectors and marks the rows READY (one write operation with sqlite-vec; Qdrant first, then the rows). */
   writeVectors(tenant: string, rows: MemoryRow[], vectors: Float32Array[], model: string): Promise<MemoryRow[]>;
-  /** Deletes rows and their vectors (one committer op with sqlite-vec; Qdrant after the commit). */
-  remove(tenant: string, seqs: number[], inOp?: () => void): Promise<void>;
+  /** Deletes rows and their vectors (one write operation with sqlite-vec; Qdrant after the commit). */
+  remove(tenant: string, seqs: number[], inOp?: (tx: Tx) => Op<void>): Promise<void>;
 }
 
 /** Content folded for case and whitespace, hashed: equal keys are exact duplicates. */
@@ -39,7 +40,7 @@ export function embedderUnavailable(error: unknown): AppError {
   return new AppError("unavailable", "EMBEDDER_UNAVAILABLE", `the embedder could not embed the text: ${cause}`, { cause });
 }
 
-export function createMemoryContext(deps: { database: Database; store: MemoryStore; clock: Clock; embedder: Embedder; vectors: VectorIndex; tasks: MemoryTaskPort; log: Logger }): MemoryContext {
+export function createMemoryContext(deps: { database: OpDatabase; store: MemoryStore; clock: Clock; embedder: Embedder; vectors: VectorIndex; tasks: MemoryTaskPort; log: Logger }): MemoryContext {
   const { embedder, vectors, database, store, clock } = deps;
   let ensured: number | undefined;
   let lastProbeFailure = 0;
@@ -78,41 +79,41 @@ export function createMemoryContext(deps: { database: Database; store: MemorySto
     async writeVectors(tenant, rows, vecs, model) {
       if (rows.length === 0) return [];
       const items: VectorItem[] = rows.map((r, i) => ({ seq: r.seq, vector: vecs[i]!, type: r.type, agentId: r.agent_id, scope: r.scope }));
-      const mark = () => {
+      function* mark(tx: Tx): Op<{ alive: MemoryRow[]; ids: Set<number> }> {
         const now = clock.now();
         // Only rows still there: a memory deleted meanwhile gets no vector.
-        const alive = store.bySeqs(rows.map((r) => r.seq));
+        const alive = yield* store.bySeqs(tx, rows.map((r) => r.seq));
         const ids = new Set(alive.map((r) => r.seq));
-        for (const r of alive) store.setEmbedding(r.seq, "ready", model, null, now);
-        return { alive: store.bySeqs([...ids]), ids };
-      };
+        for (const r of alive) yield* store.setEmbedding(tx, r.seq, "ready", model, null, now);
+        return { alive: yield* store.bySeqs(tx, [...ids]), ids };
+      }
       if (vectors.transactional) {
-        const out = await database.committer.run(() => {
-          const m = mark();
+        // sqlite-vec: the vectors join the rows' transaction (synchronous calls inside the operation).
+        return database.write(function* (tx) {
+          const m = yield* mark(tx);
           vectors.remove(tenant, model, [...m.ids]);
-          (vectors.upsert(tenant, model, items.filter((it) => m.ids.has(it.seq))) as void);
+          vectors.upsert(tenant, model, items.filter((it) => m.ids.has(it.seq)));
           return m.alive;
         });
-        return out;
       }
       await vectors.upsert(tenant, model, items);
-      const out = await database.committer.run(() => mark());
+      const out = await database.write(mark);
       const gone = items.filter((it) => !out.ids.has(it.seq)).map((it) => it.seq);
       if (gone.length) await vectors.remove(tenant, model, gone);
       return out.alive;
     },
     async remove(tenant, seqs, inOp) {
       if (vectors.transactional) {
-        await database.committer.run(() => {
-          inOp?.();
-          store.deleteSeqs(seqs);
+        await database.write(function* (tx) {
+          if (inOp) yield* inOp(tx);
+          yield* store.deleteSeqs(tx, seqs);
           vectors.removeEverywhere(tenant, seqs);
         });
         return;
       }
-      await database.committer.run(() => {
-        inOp?.();
-        store.deleteSeqs(seqs);
+      await database.write(function* (tx) {
+        if (inOp) yield* inOp(tx);
+        yield* store.deleteSeqs(tx, seqs);
       });
       await vectors.removeEverywhere(tenant, seqs);
     },

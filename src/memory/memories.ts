@@ -1,6 +1,7 @@
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { decodePageToken, encodePageToken, pageSize } from "../mail/pages.ts";
+import { vectorEngineMissing } from "../vectors/none.ts";
 import { contentKey, type MemoryContext } from "./context.ts";
 import { checkImportance, checkLength, checkMetadata, checkTags, checkType, checkVector, LIMITS } from "./limits.ts";
 import { rowToMemory, type MemoryRow, type NewRow } from "./store.ts";
@@ -53,10 +54,17 @@ export function createMemories(ctx: MemoryContext) {
     const dims = await ctx.dimensions();
     const checked = inputs.map((m, i) => check(tenant, m, fieldOf(i), now, dims));
     // Replays answer the first memory (no embedding call for them).
-    const replays = checked.map((c) => (c.row.requestId ? store.byRequestId(tenant, c.row.requestId) : null));
+    const replays = await database.read(function* (tx) {
+      const out: (MemoryRow | undefined)[] = [];
+      for (const c of checked) out.push(c.row.requestId ? yield* store.byRequestId(tx, tenant, c.row.requestId) : undefined);
+      return out;
+    });
     const toEmbed = checked.map((c, i) => (!c.vector && !replays[i] ? i : -1)).filter((i) => i >= 0);
     let embeddingError = "";
-    if (toEmbed.length > 0) {
+    if (toEmbed.length > 0 && vectors.kind === "none") {
+      // No vector engine (PostgreSQL without QDRANT_URL): nothing to embed into; stored MISSING.
+      embeddingError = vectorEngineMissing().message;
+    } else if (toEmbed.length > 0) {
       try {
         const out = await ctx.embed(toEmbed.map((i) => checked[i]!.row.content));
         toEmbed.forEach((i, j) => (checked[i]!.vector = out[j]));
@@ -67,16 +75,26 @@ export function createMemories(ctx: MemoryContext) {
     }
     const model = embedder.model;
     const transactional = vectors.transactional;
-    const rows = await database.committer.run(() => {
+    const rows = await database.write(function* (tx) {
       const t = clock.now();
-      return checked.map((c) => {
-        const existing = c.row.requestId ? store.byRequestId(tenant, c.row.requestId) : null;
-        if (existing) return { row: existing, fresh: false };
+      const out: { row: MemoryRow; fresh: boolean }[] = [];
+      for (const c of checked) {
+        const existing = c.row.requestId ? yield* store.byRequestId(tx, tenant, c.row.requestId) : undefined;
+        if (existing) {
+          out.push({ row: existing, fresh: false });
+          continue;
+        }
         const ready = c.vector !== undefined && transactional;
-        const row = store.insert({ ...c.row, now: t, embeddingState: ready ? "ready" : "missing", embeddingModel: ready ? model : null });
+        const row = yield* store.insert(tx, { ...c.row, now: t, embeddingState: ready ? "ready" : "missing", embeddingModel: ready ? model : null });
+        if (!row) {
+          // Another instance stored this request id between our read and our insert.
+          out.push({ row: (yield* store.byRequestId(tx, tenant, c.row.requestId!))!, fresh: false });
+          continue;
+        }
         if (ready) vectors.upsert(tenant, model, [{ seq: row.seq, vector: c.vector!, type: row.type, agentId: row.agent_id, scope: row.scope }]);
-        return { row, fresh: true };
-      });
+        out.push({ row, fresh: true });
+      }
+      return out;
     });
     let out = rows.map((r) => r.row);
     if (!transactional) {
@@ -98,9 +116,11 @@ export function createMemories(ctx: MemoryContext) {
     create,
     /** A live memory; counts an access. */
     async get(tenant: string, id: string): Promise<Memory> {
-      const row = store.get(tenant, id, clock.now());
+      const row = await database.read((tx) => store.get(tx, tenant, id, clock.now()));
       if (!row) throw memoryNotFound(id);
-      const touched = await database.committer.run(() => (store.getAny(tenant, id) ? store.touch(row.seq, clock.now()) : null));
+      const touched = await database.write(function* (tx) {
+        return (yield* store.getAny(tx, tenant, id)) ? yield* store.touch(tx, row.seq, clock.now()) : undefined;
+      });
       if (!touched) throw memoryNotFound(id);
       return rowToMemory(touched);
     },
@@ -113,39 +133,36 @@ export function createMemories(ctx: MemoryContext) {
       if (patch.importance !== undefined) set.importance = checkImportance(patch.importance, "memory.importance");
       if (patch.metadata !== undefined) set.metadata = checkMetadata(patch.metadata, "memory.metadata");
       if (patch.tags !== undefined) set.tags = checkTags(patch.tags, "memory.tags");
-      const row = await database.committer.run(() => {
-        const r = store.get(tenant, id, clock.now());
-        return r ? store.update(r.seq, set, clock.now()) : null;
+      const row = await database.write(function* (tx) {
+        const r = yield* store.get(tx, tenant, id, clock.now());
+        return r ? yield* store.update(tx, r.seq, set, clock.now()) : undefined;
       });
       if (!row) throw memoryNotFound(id);
       return rowToMemory(row);
     },
     async delete(tenant: string, id: string): Promise<Memory> {
-      const row = store.get(tenant, id, clock.now());
+      const row = await database.read((tx) => store.get(tx, tenant, id, clock.now()));
       if (!row) throw memoryNotFound(id);
       await ctx.remove(tenant, [row.seq]);
       return rowToMemory(row);
     },
-    list(tenant: string, f: ListFilter): { memories: Memory[]; nextPageToken: string } {
+    async list(tenant: string, f: ListFilter): Promise<{ memories: Memory[]; nextPageToken: string }> {
       const size = pageSize(f.pageSize);
       const key = JSON.stringify([f.type, f.agentId, f.scope, f.tag, f.embeddingState, f.createdAfter, f.createdBefore]);
       const cursor = decodePageToken(f.pageToken, (c): c is { s: number; k: string } => typeof c.s === "number" && c.k === key);
       if (f.type) checkType(f.type, "type");
-      const rows: MemoryRow[] = store.list(
-        tenant,
-        {
-          type: f.type,
-          agentId: f.agentId,
-          scope: f.scope,
-          tag: f.tag,
-          state: f.embeddingState ? EMBEDDING_STATE_CODES[f.embeddingState] : undefined,
-          after: f.createdAfter,
-          before: f.createdBefore,
-          beforeSeq: cursor?.s,
-        },
-        clock.now(),
-        size + 1,
-      );
+      const now = clock.now();
+      const filter = {
+        type: f.type,
+        agentId: f.agentId,
+        scope: f.scope,
+        tag: f.tag,
+        state: f.embeddingState ? EMBEDDING_STATE_CODES[f.embeddingState] : undefined,
+        after: f.createdAfter,
+        before: f.createdBefore,
+        beforeSeq: cursor?.s,
+      };
+      const rows: MemoryRow[] = await database.read((tx) => store.list(tx, tenant, filter, now, size + 1));
       const more = rows.length > size;
       const page = more ? rows.slice(0, size) : rows;
       return { memories: page.map(rowToMemory), nextPageToken: more ? encodePageToken({ s: page[page.length - 1]!.seq, k: key }) : "" };
@@ -163,7 +180,7 @@ export function createMemories(ctx: MemoryContext) {
         }
         return checkVector(it.embedding, dims, `embeddings[${i}].embedding`);
       });
-      const rows = store.byIds(tenant, items.map((i) => i.memoryId), clock.now());
+      const rows = await database.read((tx) => store.byIds(tx, tenant, items.map((i) => i.memoryId), clock.now()));
       const byId = new Map(rows.map((r) => [r.id, r]));
       const present = items.map((it, i) => ({ row: byId.get(it.memoryId), v: vecs[i]! })).filter((x) => x.row);
       const written = await ctx.writeVectors(tenant, present.map((p) => p.row!), present.map((p) => p.v), embedder.model);

@@ -9,6 +9,7 @@ import type { ServiceRegistration } from "../server/rpc.ts";
 import type { TaskEngine } from "../tasks/engine.ts";
 import type { Task } from "../tasks/types.ts";
 import { createQdrantIndex } from "../vectors/qdrant.ts";
+import { createNoVectorIndex } from "../vectors/none.ts";
 import { createSqliteVecIndex } from "../vectors/sqlite-vec.ts";
 import type { VectorIndex } from "../vectors/vector-index.ts";
 import { createMemory, type MemoryDomain } from "./memory.ts";
@@ -37,12 +38,17 @@ const view = (t: Task): MemoryTask => ({
  * The task engine behind the memory domain's port. The tenant lives in the task payload
  * (`payload.tenant`) until the engine takes a tenant itself: this is the one place to adapt.
  */
-export function engineTaskPort(engine: TaskEngine): MemoryTaskPort {
+export function engineTaskPort(engine: TaskEngine, options: { rediscoverMs?: number } = {}): MemoryTaskPort {
   // Each memory task lives in its memories' tenant (that tenant lists, watches and cancels it);
   // the in-process worker claims from every tenant that has such work. Those tenants are read
-  // from the tasks table once (work left from before a restart) and then learnt as tasks are
-  // created, so a poll costs one indexed claim per tenant, not a scan of every pending task.
+  // from the tasks table at start (work left from before a restart), learnt as this instance
+  // creates tasks, and read again every `rediscoverMs` (10 s): with several instances on one
+  // database another instance creates tasks too, and its work must not wait for it alone (nor
+  // be stranded when it stops). A poll costs one indexed claim per known tenant, and one scan of
+  // the pending tasks every 10 s, not four times a second.
+  const rediscoverMs = options.rediscoverMs ?? 10_000;
   let tenants: Set<string> | undefined;
+  let discoveredAt = 0;
   return {
     async create(tenant, t) {
       tenants?.add(tenant);
@@ -51,18 +57,26 @@ export function engineTaskPort(engine: TaskEngine): MemoryTaskPort {
         .createTask({ queue: t.queue, type: t.type, payload: t.payload, title: t.title, maxAttempts: t.maxAttempts, timeoutMs: t.timeoutMs, tags: t.tags });
       return view(task);
     },
-    get(tenant, id) {
+    async get(tenant, id) {
       try {
-        return view(engine.scoped(tenant).getTask(id));
-      } catch {
-        return undefined;
+        return view(await engine.scoped(tenant).getTask(id));
+      } catch (error) {
+        // Only a missing task is "none": a database that did not answer must not read as one
+        // (the compaction slot would be taken from a task that still runs).
+        if ((error as { reason?: string }).reason === "TASK_NOT_FOUND") return undefined;
+        throw error;
       }
     },
-    active(tenant, queue) {
-      return engine.scoped(tenant).listTasks({ queues: [queue], states: ["pending", "blocked", "running"], pageSize: 1000 }).items.map(view);
+    async active(tenant, queue) {
+      return (await engine.scoped(tenant).listTasks({ queues: [queue], states: ["pending", "blocked", "running"], pageSize: 1000 })).items.map(view);
     },
     async claim(queues, workerId, max, leaseMs) {
-      tenants ??= new Set(engine.tenantsWithWork(queues));
+      if (!tenants || Date.now() - discoveredAt >= rediscoverMs) {
+        const found = await engine.tenantsWithWork(queues);
+        discoveredAt = Date.now();
+        tenants ??= new Set();
+        for (const t of found) tenants.add(t);
+      }
       const out: HeldTask[] = [];
       for (const tenant of tenants) {
         if (out.length >= max) break;
@@ -76,6 +90,9 @@ export function engineTaskPort(engine: TaskEngine): MemoryTaskPort {
         .scoped(held.task.tenant)
         .heartbeat({ id: held.task.id, fencingToken: held.fencingToken, progress: Math.max(0, Math.min(100, Math.round(percent))), progressMessage: message });
       return { cancelled: r.cancelRequested };
+    },
+    async cancel(tenant, id, reason) {
+      await engine.scoped(tenant).cancelTask({ id, reason });
     },
     async complete(held, result) {
       await engine.scoped(held.task.tenant).completeTask({ id: held.task.id, fencingToken: held.fencingToken, result });
@@ -99,9 +116,14 @@ export function embedderFrom(config: Config): Embedder {
   });
 }
 
-/** The vector index the configuration names: Qdrant when QDRANT_URL is set, else sqlite-vec in the same file. */
+/**
+ * The vector index the configuration names: Qdrant when QDRANT_URL is set, else sqlite-vec in
+ * the same file on SQLite, and none on PostgreSQL (semantic search answers failed_precondition
+ * naming Qdrant; pgvector is not installable on the target machines: see src/vectors/README.md).
+ */
 export function vectorIndexFrom(config: Config, ctx: ModuleContext): VectorIndex {
   if (config.qdrantUrl) return createQdrantIndex({ url: config.qdrantUrl, apiKey: config.qdrantApiKey });
+  if (ctx.database.dialect === "postgres") return createNoVectorIndex();
   return createSqliteVecIndex(ctx.database.sqlite, { quantization: config.vectorQuantization });
 }
 
@@ -113,7 +135,9 @@ export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine)
   const vectors = watchedVectors(vectorIndexFrom(ctx.config, ctx), vectorsWatch);
   // Each engine behind the memory domain is a health component: degraded while its last call failed.
   ctx.health.add({ name: "embeddings", required: false, check: () => embedderWatch.state(`${embedder.provider} ${embedder.model}`) });
-  ctx.health.add({ name: "vectors", required: false, check: () => vectorsWatch.state(vectors.kind) });
+  const vectorsWhat = vectors.kind === "none" ? "none: semantic search needs a vector engine (set QDRANT_URL)" : vectors.kind;
+  ctx.health.add({ name: "vectors", required: false, check: () => vectorsWatch.state(vectorsWhat) });
+  if (vectors.kind === "none") ctx.log.warn("memory: no vector engine on PostgreSQL (QDRANT_URL is unset): semantic search answers failed_precondition; full text works");
   const memory = createMemory({ database: ctx.database, clock: ctx.clock, log: ctx.log, embedder, vectors, tasks: engineTaskPort(engine), workerLeaseMs: ctx.config.memoryWorkerLeaseMs });
   // Prepare the model's collection now when its dimension is known (an endpoint not yet reachable is probed later).
   // An engine that is not reachable yet (Qdrant starting after us) must not stop the server:
@@ -124,6 +148,7 @@ export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine)
   ctx.log.info("memory: embedder and vector index", { model: embedder.model, provider: embedder.provider, vectors: vectors.kind });
   return {
     name: "memory",
+    dialects: ["sqlite", "postgres"],
     memory,
     services: [{ service: MemoryService, impl: memoryService(memory) } as ServiceRegistration],
     legacy: [jetpackMemoryFamily()],
@@ -170,7 +195,8 @@ function watchedEmbedder(inner: Embedder, watch: ReturnType<typeof watchEngine>)
 
 function watchedVectors(inner: VectorIndex, watch: ReturnType<typeof watchEngine>): VectorIndex {
   // sqlite-vec runs inside the caller's transaction (synchronously): only Qdrant's calls are remote.
-  if (inner.transactional) return inner;
+  // Without an engine every refusal is by design, not a fault of an engine.
+  if (inner.transactional || inner.kind === "none") return inner;
   return {
     kind: inner.kind,
     transactional: inner.transactional,

@@ -66,3 +66,14 @@ export const memoryRequests = sqliteTable(
   },
   (t) => [uniqueIndex("memory_requests_key").on(t.tenant, t.kind, t.requestId)],
 );
+
+/**
+ * The tenant's one compaction at a time: the task holding the slot. A new compaction takes it
+ * by compare-and-swap (free, or held by a task that ended), so two instances starting one at
+ * once cannot both run.
+ */
+export const memoryCompactionSlots = sqliteTable("memory_compaction_slots", {
+  tenant: text("tenant").primaryKey(),
+  taskId: text("task_id").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -1,43 +1,29 @@
 import { AppError, invalidArgument } from "../core/errors.ts";
-import { words } from "../embeddings/lexical.ts";
+import { vectorEngineMissing } from "../vectors/none.ts";
 import type { MemoryContext } from "./context.ts";
 import { checkFilter, checkLimit, checkVector, LIMITS } from "./limits.ts";
-import { rowToMemory, type MemoryRow } from "./store.ts";
+import { parseQuery, rowToMemory, type MemoryRow, type TextQuery } from "./store.ts";
 import type { MemoryFilter, Ranker, SearchHit } from "./types.ts";
 
 const badQuery = (message: string) => new AppError("invalid_argument", "INVALID_SEARCH_QUERY", `query: ${message}`, { field: "query" });
 
-/**
- * Plain words to an FTS5 query: each word a quoted term (a trailing `*` keeps a prefix match),
- * text in double quotes a phrase; joined by AND (all must match) or OR.
- */
-export function plainQuery(text: string, join: "AND" | "OR"): string {
-  const parts: string[] = [];
-  const re = /"([^"]*)"|(\S+)/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (m[1] !== undefined) {
-      const ws = words(m[1]);
-      if (ws.length) parts.push(`"${ws.join(" ")}"`);
-    } else {
-      const prefix = m[2]!.endsWith("*");
-      for (const [i, w] of words(m[2]!).entries()) parts.push(`"${w}"${prefix && i === words(m[2]!).length - 1 ? "*" : ""}`);
-    }
-  }
-  return parts.join(` ${join} `);
-}
-
-/** Full-text (FTS5 BM25), semantic (vector kNN) and hybrid (weighted RRF) search. */
+/** Full-text (FTS5 BM25 on SQLite, tsvector + ts_rank_cd on PostgreSQL), semantic (vector kNN) and hybrid (weighted RRF) search. */
 export function createSearch(ctx: MemoryContext) {
-  const { store, clock, vectors, embedder } = ctx;
+  const { store, clock, vectors, embedder, database } = ctx;
 
-  function fullText(tenant: string, match: string, filter: MemoryFilter, limit: number, marks: [string, string]) {
+  async function fullText(tenant: string, match: TextQuery, filter: MemoryFilter, limit: number, marks: [string, string]) {
     try {
-      return store.fullText(tenant, match, filter, clock.now(), limit, marks);
+      return await database.read((tx) => store.fullText(tx, tenant, match, filter, clock.now(), limit, marks));
     } catch (error) {
       const msg = (error as Error).message;
       if (/fts5|syntax error|unterminated|no such column|unknown special query/i.test(msg)) throw badQuery(`FTS5 cannot parse it (${msg})`);
       throw error;
     }
+  }
+
+  /** Without a vector engine semantic ranking is refused before the query is embedded. */
+  function refuseWithoutEngine(): void {
+    if (vectors.kind === "none") throw vectorEngineMissing();
   }
 
   async function queryVector(text: string | undefined, given: number[] | undefined, field: string): Promise<Float32Array> {
@@ -51,7 +37,7 @@ export function createSearch(ctx: MemoryContext) {
     let want = k * 2;
     for (;;) {
       const hits = await vectors.search(tenant, embedder.model, vector, want, idx);
-      const rows = store.liveWithVector(tenant, hits.map((h) => h.seq), filter, embedder.model, clock.now());
+      const rows = await database.read((tx) => store.liveWithVector(tx, tenant, hits.map((h) => h.seq), filter, embedder.model, clock.now()));
       const out = hits.filter((h) => rows.has(h.seq)).map((h) => ({ row: rows.get(h.seq)!, score: h.score }));
       if (out.length >= k || hits.length < want || want >= 4096) return out.slice(0, k);
       want = Math.min(4096, want * 4);
@@ -64,9 +50,9 @@ export function createSearch(ctx: MemoryContext) {
       if (req.query.length > LIMITS.queryLength) throw badQuery(`must be at most ${LIMITS.queryLength} characters`);
       const filter = checkFilter(req.filter);
       const limit = checkLimit(req.limit, "limit");
-      const match = req.raw ? req.query : plainQuery(req.query, "AND");
-      if (!match) throw badQuery("has no word to search for");
-      return fullText(tenant, match, filter, limit, req.marks ?? ["<mark>", "</mark>"]).map((h) => ({
+      const match: TextQuery = req.raw ? { raw: req.query } : parseQuery(req.query, "AND");
+      if ("terms" in match && match.terms.length === 0) throw badQuery("has no word to search for");
+      return (await fullText(tenant, match, filter, limit, req.marks ?? ["<mark>", "</mark>"])).map((h) => ({
         memory: rowToMemory(h.row),
         score: h.score,
         snippet: h.snippet,
@@ -83,6 +69,7 @@ export function createSearch(ctx: MemoryContext) {
       if (hasText && req.queryText!.length > LIMITS.queryLength) throw invalidArgument("query_text", `must be at most ${LIMITS.queryLength} characters`);
       const filter = checkFilter(req.filter);
       const k = checkLimit(req.topK, "top_k");
+      refuseWithoutEngine();
       const v = await queryVector(req.queryText, req.queryEmbedding, "query_embedding");
       const hits = await nearest(tenant, v, k, filter);
       return hits
@@ -106,8 +93,9 @@ export function createSearch(ctx: MemoryContext) {
       const filter = checkFilter(req.filter);
       const k = checkLimit(req.topK, "top_k");
       const n = Math.min(4 * k, 400);
-      const match = plainQuery(req.query, "OR");
-      const text = match ? fullText(tenant, match, filter, n, req.marks ?? ["<mark>", "</mark>"]) : [];
+      if (sw > 0) refuseWithoutEngine();
+      const match = parseQuery(req.query, "OR");
+      const text = match.terms.length ? await fullText(tenant, match, filter, n, req.marks ?? ["<mark>", "</mark>"]) : [];
       const v = sw > 0 ? await queryVector(req.query, req.queryEmbedding, "query_embedding") : undefined;
       const sem = v ? await nearest(tenant, v, n, filter) : [];
       const fused = new Map<number, SearchHit & { row: MemoryRow }>();

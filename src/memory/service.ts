@@ -123,7 +123,7 @@ export function memoryService(memory: MemoryDomain): Partial<ServiceImpl<typeof 
       return { memory: memoryMessage(m, req.includeEmbedding ? await memories.embeddingOf(m) : undefined) };
     },
     async listMemories(req, ctx) {
-      const page = memories.list(tenantOf(ctx), {
+      const page = await memories.list(tenantOf(ctx), {
         pageSize: req.pageSize,
         pageToken: req.pageToken,
         type: req.type || undefined,

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import type { Logger } from "../core/logger.ts";
 import type { Backfill, EmbedPayload } from "./backfill.ts";
 import type { CompactionReport, CompactionRequest } from "./compaction.ts";
@@ -5,6 +6,9 @@ import { COMPACTION_QUEUE, COMPACTION_TYPE, EMBED_TYPE, EMBEDDINGS_QUEUE, type H
 import type { Json } from "./types.ts";
 
 export const WORKER_ID = "switchyard-memory-worker";
+
+/** This instance's worker id: every instance runs a memory worker; each claims under its own name. */
+export const instanceWorkerId = () => `${WORKER_ID}@${hostname()}:${process.pid}`;
 
 /** Payload of a `memory.compact` task. */
 export interface CompactPayload {
@@ -15,19 +19,23 @@ export interface CompactPayload {
 /**
  * The in-process memory worker: claims `memory.compaction` and `memory.embeddings` tasks and
  * runs them (one at a time), reporting progress and noticing cancellation. A task left by a
- * crash is claimed again once its lease expires.
+ * crash is claimed again once its lease expires. Every instance runs one: the task engine's
+ * claim hands each task to one of them (fenced by its lease), so several instances share the
+ * work and none runs a task twice at a time.
  */
 export function createMemoryWorker(deps: {
   tasks: MemoryTaskPort;
   log: Logger;
-  compact: (tenant: string, req: CompactionRequest, progress: (pct: number, msg: string) => Promise<boolean>) => Promise<CompactionReport>;
+  compact: (tenant: string, req: CompactionRequest, progress: (pct: number, msg: string) => Promise<boolean>, taskId: string) => Promise<CompactionReport>;
   backfill: Backfill;
   pollMs?: number;
   leaseMs?: number;
+  workerId?: string;
 }) {
   const { tasks, log } = deps;
   const pollMs = deps.pollMs ?? 250;
   const leaseMs = deps.leaseMs ?? 30_000;
+  const workerId = deps.workerId ?? instanceWorkerId();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
   let stopped = true;
@@ -40,7 +48,7 @@ export function createMemoryWorker(deps: {
         const p = task.payload as unknown as CompactPayload;
         // Stops at the next merge group when the task is cancelled or the server is stopping
         // (then the task is claimed again after its lease; each group is whole either way).
-        const report = await deps.compact(p.tenant, p.request, async (pct, msg) => stopped || (await tasks.progress(held, pct, msg)).cancelled);
+        const report = await deps.compact(p.tenant, p.request, async (pct, msg) => stopped || (await tasks.progress(held, pct, msg)).cancelled, task.id);
         if (report.cancelled) return;
         await tasks.complete(held, report as unknown as Json);
       } else if (task.type === EMBED_TYPE) {
@@ -59,7 +67,7 @@ export function createMemoryWorker(deps: {
   async function loop(): Promise<void> {
     do {
       again = false;
-      const held = await tasks.claim([COMPACTION_QUEUE, EMBEDDINGS_QUEUE], WORKER_ID, 1, leaseMs).catch((error) => {
+      const held = await tasks.claim([COMPACTION_QUEUE, EMBEDDINGS_QUEUE], workerId, 1, leaseMs).catch((error) => {
         log.error("memory worker could not claim", { error: String(error) });
         return [];
       });

@@ -40,7 +40,13 @@ export function createQdrantIndex(options: QdrantOptions): VectorIndex {
       const name = collectionName(prefix, model, dimensions);
       const { exists } = await client.collectionExists(name);
       if (!exists) {
-        await client.createCollection(name, { vectors: { size: dimensions, distance: "Cosine" } });
+        try {
+          await client.createCollection(name, { vectors: { size: dimensions, distance: "Cosine" } });
+        } catch (error) {
+          // Several instances start together: one creates the collection, the others find it made.
+          if (!(await client.collectionExists(name)).exists) throw error;
+        }
+        // Idempotent: an instance that lost the race above (re)declares the same indexes.
         for (const field of ["tenant", "type", "agent_id", "scope"]) {
           await client.createPayloadIndex(name, { field_name: field, field_schema: "keyword", wait: true });
         }

@@ -24,10 +24,12 @@ export interface VectorHit {
 /**
  * Holds vectors per tenant and model and finds nearest neighbours by cosine similarity.
  * Implementations: sqlite-vec in the same SQLite file (transactional: writes join the
- * caller's group-commit transaction), Qdrant (writes after the rows commit).
+ * caller's group-commit transaction), Qdrant (writes after the rows commit), and `none`
+ * (no engine: searches and writes answer failed_precondition naming the missing engine).
  */
 export interface VectorIndex {
-  readonly kind: "sqlite-vec" | "qdrant";
+  /** `none`: no vector engine is configured (PostgreSQL without QDRANT_URL). */
+  readonly kind: "sqlite-vec" | "qdrant" | "none";
   /** Whether writes must run inside the caller's SQLite transaction (synchronously). */
   readonly transactional: boolean;
   /** Creates the collection of a model (idempotent); a second dimension for one model is refused. */

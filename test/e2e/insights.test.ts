@@ -459,11 +459,11 @@ describe("with the reference worker", () => {
     const semantic = (await api("POST", `/v1/projects/${p.id}/atlas/search`, { query: "export const", limit: 5 })).json.results;
     expect(semantic.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(["routes.ts", "schema.ts"]));
     for (const x of semantic) expect(x.score > 0 && x.score <= 1).toBe(true);
-    const chunks = server.app.modules.memory as unknown as { memory: { memories: { list(t: string, f: object): { memories: unknown[] } } } };
-    expect(chunks.memory.memories.list("default", { scope: `atlas:${p.id}`, pageSize: 100 }).memories.length).toBe(14);
-    expect(chunks.memory.memories.list("globex", { scope: `atlas:${p.id}`, pageSize: 100 }).memories.length).toBe(0);
+    const chunks = server.app.modules.memory as unknown as { memory: { memories: { list(t: string, f: object): Promise<{ memories: unknown[] }> } } };
+    expect((await chunks.memory.memories.list("default", { scope: `atlas:${p.id}`, pageSize: 100 })).memories.length).toBe(14);
+    expect((await chunks.memory.memories.list("globex", { scope: `atlas:${p.id}`, pageSize: 100 })).memories.length).toBe(0);
     await api("POST", `/v1/projects/${p.id}/atlas/index?embed=true`); // the same snapshot: not embedded twice
-    expect(chunks.memory.memories.list("default", { scope: `atlas:${p.id}`, pageSize: 100 }).memories.length).toBe(14);
+    expect((await chunks.memory.memories.list("default", { scope: `atlas:${p.id}`, pageSize: 100 })).memories.length).toBe(14);
   }, 30_000);
 
   it("gives a conversation its project info, snapshots its dirty files with a worker's summary, deploys from it and lists its deployments and logs", async () => {
