@@ -131,7 +131,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const loop = watchEventLoop(metrics.registry);
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
-  const edge = createEdge({ config, clock, log });
+  const edge = createEdge({ config, clock, log, database });
   // On PostgreSQL only the modules whose stores run there are started (`DomainModule.dialects`);
   // the RPCs of the others answer `unimplemented`, and /readyz and GetInfo name them.
   const skipped: string[] = [];
@@ -185,7 +185,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         engines: {
           database: database.dialect,
           bus: config.natsUrl ? "nats" : "in-process",
-          vectors: config.qdrantUrl ? "qdrant" : "sqlite-vec",
+          vectors: config.qdrantUrl ? "qdrant" : database.dialect === "postgres" ? "none (set QDRANT_URL for semantic search)" : "sqlite-vec",
           embeddings: config.embeddingsUrl ? `openai-compatible (${config.embeddingsModel})` : "builtin-lexical-v1",
         },
         health,
@@ -253,6 +253,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
         await stopping;
         for (const m of modules) await m.close?.();
+        await edge.close();
+        pgProbe?.close();
         await bus.close();
         loop.stop();
         await database.close();

@@ -67,15 +67,15 @@ it("snapshots, measures drift and analyses changed workspaces at a tick; paused 
   await setPaused(d, "globex", (await schedule("globex")).id, true);
 
   offset += 16 * 60 * 1000; // a tick is due
-  const snapId = await eventually(() => {
-    const w = getWorkspace(ws, "default", a.feature.id);
+  const snapId = await eventually(async () => {
+    const w = await getWorkspace(ws, "default", a.feature.id);
     return w.lastSnapshotId !== a.s1.id ? w.lastSnapshotId! : undefined;
   });
-  const snap = getSnapshot(ws, "default", snapId);
+  const snap = await getSnapshot(ws, "default", snapId);
   expect(snap.source).toBe("system");
   expect(snap.manifestHash).toBe(a.changed);
   expect(snap.parents).toEqual([a.s1.id]);
-  const drift = await eventually(() => { const items = listDrift(ws, "default", a.feature.id, 10, "").items; return items.length ? items : undefined; }); // written right after the snapshot
+  const drift = await eventually(async () => { const items = (await listDrift(ws, "default", a.feature.id, 10, "")).items; return items.length ? items : undefined; }); // written right after the snapshot
   expect(drift.length).toBe(1);
   expect([drift[0]!.filesAdded, drift[0]!.filesModified, drift[0]!.filesDeleted]).toEqual([0, 1, 1]); // what a sync from main would change
   const item = await eventually(async () => (await listActionItems(d, "default", { workspaceId: a.feature.id, pageSize: 50, pageToken: "" })).items.find((i) => i.title === "Review recently changed files"));
@@ -85,14 +85,14 @@ it("snapshots, measures drift and analyses changed workspaces at a tick; paused 
   expect((await schedule("default")).lastTaskId).toBe(""); // the tick itself ran in-process
 
   // A paused schedule: globex is untouched (no snapshot, no drift, no analysis).
-  expect(getWorkspace(ws, "globex", b.feature.id).lastSnapshotId).toBe(b.s1.id);
-  expect(listDrift(ws, "globex", b.feature.id, 10, "").items).toEqual([]);
+  expect((await getWorkspace(ws, "globex", b.feature.id)).lastSnapshotId).toBe(b.s1.id);
+  expect((await listDrift(ws, "globex", b.feature.id, 10, "")).items).toEqual([]);
   expect((await schedule("globex")).runCount).toBe(0);
   expect((await listActionItems(d, "globex", { workspaceId: b.feature.id, pageSize: 50, pageToken: "" })).items.filter((i) => i.id.startsWith("ai_"))).toEqual([]);
 
   // The next tick: the manifest equals the latest snapshot now, so nothing more is made.
   offset += 15 * 60 * 1000;
   await eventually(async () => ((await schedule("default")).runCount === 2 ? true : undefined));
-  expect(getWorkspace(ws, "default", a.feature.id).lastSnapshotId).toBe(snapId);
-  expect(listDrift(ws, "default", a.feature.id, 10, "").items.length).toBe(1);
+  expect((await getWorkspace(ws, "default", a.feature.id)).lastSnapshotId).toBe(snapId);
+  expect((await listDrift(ws, "default", a.feature.id, 10, "")).items.length).toBe(1);
 }, 60_000);
