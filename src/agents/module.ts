@@ -71,9 +71,9 @@ export function engineTaskPort(tasks: TasksModule): AgentTaskPort {
     async cancelTask(tenant, id, reason) {
       await engine.scoped(tenant).cancelTask({ id, reason });
     },
-    getTask(tenant, id) {
+    async getTask(tenant, id) {
       try {
-        return agentTask(engine.scoped(tenant).getTask(id));
+        return agentTask(await engine.scoped(tenant).getTask(id));
       } catch (error) {
         if (error instanceof AppError && error.code === "not_found") return undefined;
         throw error;

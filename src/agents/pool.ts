@@ -70,7 +70,7 @@ export function createPool(deps: { tasks: AgentTaskPort; store: AgentStore; cloc
       });
       const deadline = t0 + timeoutMs;
       for (;;) {
-        const task = tasks.getTask(tenant, id);
+        const task = await tasks.getTask(tenant, id);
         if (task?.state === "succeeded") {
           if (task.workerId) seenOf(tenant).add(task.workerId);
           return { healthy: true, message: "Container is healthy", workerId: task.workerId ?? "", taskId: id, latencyMs: Math.round(performance.now() - t0) };

@@ -306,7 +306,7 @@ export function createSessions(deps: SessionsDeps) {
       for (const { tenant, id } of store.activeSessions()) {
         const s = store.getSession(tenant, id);
         if (!s) continue;
-        const task = tasks.getTask(tenant, s.taskId);
+        const task = await tasks.getTask(tenant, s.taskId);
         if (!task) {
           await onTaskEvent({ kind: "deleted", task: { id: s.taskId, tenant, state: "cancelled", fencingToken: undefined, workerId: undefined, result: undefined, errorMessage: undefined, errorReason: undefined } });
           continue;
@@ -460,7 +460,7 @@ export function createSessions(deps: SessionsDeps) {
     /** Worker side: appends the events it reports, with its usage; answers whether to stop. */
     async appendEvents(tenant: string, id: string, fencingToken: number, events: NewSessionEvent[], usage: SessionUsage | undefined): Promise<{ lastSeq: number; stop: boolean }> {
       const s = get(tenant, id);
-      const task = tasks.getTask(tenant, s.taskId);
+      const task = await tasks.getTask(tenant, s.taskId);
       if (!task || task.state !== "running" || task.fencingToken !== fencingToken) {
         throw new AppError("failed_precondition", "LEASE_LOST", `the caller does not hold the task of session ${id}`, { session_id: id, task_id: s.taskId });
       }
@@ -513,7 +513,7 @@ export function createSessions(deps: SessionsDeps) {
     /** Worker side: the credentials of the session whose task the caller holds. */
     async credentials(tenant: string, id: string, fencingToken: number): Promise<{ apiKey: string; baseUrl: string; githubToken: string }> {
       const s = get(tenant, id);
-      const task = tasks.getTask(tenant, s.taskId);
+      const task = await tasks.getTask(tenant, s.taskId);
       if (!task || task.state !== "running" || task.fencingToken !== fencingToken) {
         throw new AppError("failed_precondition", "LEASE_LOST", `the caller does not hold the task of session ${id}`, { session_id: id, task_id: s.taskId });
       }

@@ -42,7 +42,7 @@ export interface AgentTaskPort {
     requiredCapabilities?: string[];
   }): Promise<AgentTask>;
   cancelTask(tenant: string, id: string, reason: string): Promise<void>;
-  getTask(tenant: string, id: string): AgentTask | undefined;
+  getTask(tenant: string, id: string): Promise<AgentTask | undefined>;
   /** Committed changes of tasks on the agents queue, from now on, until `signal` aborts. */
   watch(signal: AbortSignal): AsyncIterable<AgentTaskEvent>;
   /** Agent workers connected now, longest-connected first. */

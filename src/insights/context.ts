@@ -9,7 +9,7 @@ import type { Call, ConversationEvent } from "./types.ts";
 /** What the domain needs of the task domain (module.ts adapts the engine and hub to it). */
 export interface TaskPort {
   createTask(tenant: string, input: NewTask): Promise<{ task: Task }>;
-  getTask(tenant: string, id: string): Task | undefined;
+  getTask(tenant: string, id: string): Promise<Task | undefined>;
   /** Every tenant's events of these queues (the domain's follower). */
   follow(queues: string[], signal: AbortSignal): AsyncIterable<TaskEvent>;
   /** Merges keys into a task's metadata (answers to an agent's question reach its worker this way). */

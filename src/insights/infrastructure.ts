@@ -72,7 +72,7 @@ export async function deleteCredential(d: InsightsDomain, tenant: string, provid
 
 /** The token a held task needs: its holder only (fencing token), only a provider the task names. */
 export async function taskCredential(d: InsightsDomain, tenant: string, taskId: string, fencingToken: number, provider: string): Promise<string> {
-  const task = d.tasks.getTask(tenant, taskId);
+  const task = await d.tasks.getTask(tenant, taskId);
   if (!task) throw notFound("TASK_NOT_FOUND", "task", taskId);
   if (task.state !== "running" || task.lease?.fencingToken !== fencingToken) throw new AppError("failed_precondition", "LEASE_LOST", `task ${taskId} is not held with this fencing token`, { task_id: taskId });
   const named = (task.payload as { provider?: string } | undefined)?.provider;
@@ -328,7 +328,7 @@ export async function deployProject(d: InsightsDomain, tenant: string, projectId
     if (!(e instanceof AppError)) throw e;
     // No worker took the first step: unavailable (the chain stays queued). Otherwise the answer is the status.
     const first = d.store.getCall(tenant, x.tasks.detect);
-    if (e.reason === "NO_WORKER" && first?.status === "pending" && d.tasks.getTask(tenant, x.tasks.detect)?.state === "pending") {
+    if (e.reason === "NO_WORKER" && first?.status === "pending" && (await d.tasks.getTask(tenant, x.tasks.detect))?.state === "pending") {
       throw new AppError("unavailable", "NO_WORKER", e.message, { ...e.metadata, task_id: x.tasks.detect, deployment_id: x.id });
     }
   }
@@ -344,10 +344,11 @@ export async function updateDeploymentStatus(d: InsightsDomain, tenant: string, 
   const x = d.store.getDeployment(tenant, id);
   if (!x) throw notFound("DEPLOYMENT_NOT_FOUND", "deployment", id);
   if (input.fencingToken !== undefined) {
-    const held = Object.values(x.tasks).some((t) => {
-      const task = d.tasks.getTask(tenant, t);
-      return task?.state === "running" && task.lease?.fencingToken === input.fencingToken;
-    });
+    let held = false;
+    for (const t of Object.values(x.tasks)) {
+      const task = await d.tasks.getTask(tenant, t);
+      if (task?.state === "running" && task.lease?.fencingToken === input.fencingToken) held = true;
+    }
     if (!held) throw new AppError("failed_precondition", "LEASE_LOST", "no task of this deployment is held with this fencing token", { deployment_id: id });
   }
   if (x.status === input.status) return;
@@ -356,10 +357,10 @@ export async function updateDeploymentStatus(d: InsightsDomain, tenant: string, 
 }
 
 /** A deployment's log: one line per step of its chain, with the step's state and error. */
-export function deploymentLog(d: InsightsDomain, tenant: string, x: Deployment): { sequence: number; timestamp: number; stream: string; level: string; message: string }[] {
+export async function deploymentLog(d: InsightsDomain, tenant: string, x: Deployment): Promise<{ sequence: number; timestamp: number; stream: string; level: string; message: string }[]> {
   const out: { sequence: number; timestamp: number; stream: string; level: string; message: string }[] = [];
   for (const [step, taskId] of Object.entries(x.tasks)) {
-    const t = d.tasks.getTask(tenant, taskId);
+    const t = await d.tasks.getTask(tenant, taskId);
     if (!t) continue;
     const failed = t.state === "failed" || t.state === "cancelled" || t.state === "timed_out";
     out.push({

@@ -35,9 +35,9 @@ export interface InsightsModule extends DomainModule {
 export function taskPort(tasks: { engine: TaskEngine; hub: TaskEventHub }): TaskPort {
   return {
     createTask: (tenant, input) => tasks.engine.scoped(tenant).createTask(input),
-    getTask(tenant, id) {
+    async getTask(tenant, id) {
       try {
-        return tasks.engine.scoped(tenant).getTask(id);
+        return await tasks.engine.scoped(tenant).getTask(id);
       } catch {
         return undefined;
       }

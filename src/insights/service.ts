@@ -139,13 +139,13 @@ export function conversationService(d: InsightsDomain): Partial<ServiceImpl<type
       const r = await infra.deployProject(d, tenant, c.projectId, { workspaceId: c.workspaceId, source: "chat", requestId: req.requestId ? `${c.id}:${req.requestId}` : "", conversationId: c.id, wait: false });
       return { deployment: cv.deploymentMessage(r.deployment) };
     },
-    listDeploymentLogs(req, ctx) {
+    async listDeploymentLogs(req, ctx) {
       const tenant = tenantOf(ctx);
       conv.getConversation(d, tenant, req.conversationId);
       const x = d.store.getDeployment(tenant, req.deploymentId);
       if (!x || x.conversationId !== req.conversationId) throw new AppError("not_found", "DEPLOYMENT_NOT_FOUND", `deployment ${req.deploymentId} not found`, { id: req.deploymentId });
       const { limit, offset } = pageOf(req.pageSize, req.pageToken, 100, 1000);
-      const all = infra.deploymentLog(d, tenant, x);
+      const all = await infra.deploymentLog(d, tenant, x);
       return {
         logs: all.slice(offset, offset + limit).map((l) => ({ sequence: BigInt(l.sequence), timestamp: timestampFromMs(l.timestamp), stream: l.stream, level: l.level, message: l.message })),
         nextPageToken: offset + limit < all.length ? String(offset + limit) : "",

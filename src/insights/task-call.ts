@@ -87,7 +87,7 @@ export async function awaitCall(d: InsightsDomain, tenant: string, taskId: strin
   if (call.status === "failed") {
     throw new AppError("unavailable", "WORKER_TASK_FAILED", `the worker failed the task: ${call.error?.message ?? ""}`, { task_id: taskId, cause: call.error?.reason ?? "" });
   }
-  const task = d.tasks.getTask(tenant, taskId);
+  const task = await d.tasks.getTask(tenant, taskId);
   if (!task || task.state === "pending" || task.state === "blocked") {
     const queue = task?.queue ?? INSIGHTS_QUEUE;
     throw new AppError("unavailable", "NO_WORKER", `no worker took task ${taskId} (queue ${queue}) within ${deadlineMs} ms; it stays queued`, { task_id: taskId, queue });
@@ -149,7 +149,7 @@ export async function followTasks(d: InsightsDomain, signal: AbortSignal): Promi
   const events = d.tasks.follow([INSIGHTS_QUEUE, DEPLOY_QUEUE], signal)[Symbol.asyncIterator]();
   const first = events.next();
   for (const call of d.store.pendingCalls(10_000)) {
-    const task = d.tasks.getTask(call.tenant, call.taskId);
+    const task = await d.tasks.getTask(call.tenant, call.taskId);
     if (!task) await finish(d, call.tenant, call.taskId, { status: "failed", error: { reason: "TASK_NOT_FOUND", message: "the task is gone" } });
     else await onTask(d, task).catch(() => {});
   }

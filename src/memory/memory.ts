@@ -48,7 +48,7 @@ export function createMemory(deps: MemoryDeps) {
   async function waitFor(tenant: string, id: string, timeoutMs: number): Promise<MemoryTask> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const t = deps.tasks.get(tenant, id);
+      const t = await deps.tasks.get(tenant, id);
       if (!t) throw notFound("TASK_NOT_FOUND", `task ${id} not found`, { id });
       if (TERMINAL.has(t.state) || Date.now() >= deadline) return t;
       await new Promise((r) => setTimeout(r, 20));
@@ -66,7 +66,7 @@ export function createMemory(deps: MemoryDeps) {
     async compact(tenant: string, req: CompactionRequest, waitMs: number | undefined): Promise<CompactionAnswer> {
       const checked = checkCompaction(req);
       if (waitMs !== undefined && !(waitMs >= 0 && waitMs <= 300_000)) throw invalidArgument("wait_timeout", "must be at most 300 s");
-      if (deps.tasks.active(tenant, COMPACTION_QUEUE).length > 0) throw compactionInProgress();
+      if ((await deps.tasks.active(tenant, COMPACTION_QUEUE)).length > 0) throw compactionInProgress();
       const payload: CompactPayload = { tenant, request: checked };
       let task = await deps.tasks.create(tenant, {
         queue: COMPACTION_QUEUE,

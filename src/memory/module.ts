@@ -51,18 +51,18 @@ export function engineTaskPort(engine: TaskEngine): MemoryTaskPort {
         .createTask({ queue: t.queue, type: t.type, payload: t.payload, title: t.title, maxAttempts: t.maxAttempts, timeoutMs: t.timeoutMs, tags: t.tags });
       return view(task);
     },
-    get(tenant, id) {
+    async get(tenant, id) {
       try {
-        return view(engine.scoped(tenant).getTask(id));
+        return view(await engine.scoped(tenant).getTask(id));
       } catch {
         return undefined;
       }
     },
-    active(tenant, queue) {
-      return engine.scoped(tenant).listTasks({ queues: [queue], states: ["pending", "blocked", "running"], pageSize: 1000 }).items.map(view);
+    async active(tenant, queue) {
+      return (await engine.scoped(tenant).listTasks({ queues: [queue], states: ["pending", "blocked", "running"], pageSize: 1000 })).items.map(view);
     },
     async claim(queues, workerId, max, leaseMs) {
-      tenants ??= new Set(engine.tenantsWithWork(queues));
+      tenants ??= new Set(await engine.tenantsWithWork(queues));
       const out: HeldTask[] = [];
       for (const tenant of tenants) {
         if (out.length >= max) break;

@@ -28,9 +28,9 @@ export interface HeldTask {
  */
 export interface MemoryTaskPort {
   create(tenant: string, task: { queue: string; type: string; payload: Json; title: string; maxAttempts: number; timeoutMs: number; tags: string[] }): Promise<MemoryTask>;
-  get(tenant: string, id: string): MemoryTask | undefined;
+  get(tenant: string, id: string): Promise<MemoryTask | undefined>;
   /** Pending, blocked or running tasks of a queue in the tenant. */
-  active(tenant: string, queue: string): MemoryTask[];
+  active(tenant: string, queue: string): Promise<MemoryTask[]>;
   /** Claims up to `max` ready tasks of the queues for the in-process worker. */
   claim(queues: string[], workerId: string, max: number, leaseMs: number): Promise<HeldTask[]>;
   /** Reports progress (0–100) and extends the lease; `cancelled` when the task was cancelled. */

@@ -48,7 +48,7 @@ export function taskPortOf(engine: TaskEngine): TaskPort {
     deployment: c.deployment,
   });
   return {
-    readyTasks: (tenant, queue, limit) => engine.scoped(tenant).listReadyTasks({ queues: [queue], pageSize: limit }).items.map(portTask),
+    readyTasks: async (tenant, queue, limit) => (await engine.scoped(tenant).listReadyTasks({ queues: [queue], pageSize: limit })).items.map(portTask),
     async claimFor(tenant, taskId, serverId, leaseMs) {
       try {
         const a = await engine.scoped(tenant).claimTask({ id: taskId, workerId: serverId, leaseMs });
@@ -97,11 +97,11 @@ export function taskPortOf(engine: TaskEngine): TaskPort {
       }),
     chooseStreams: (choose) => engine.setSessionChooser(choose),
     onReady: (listener) => engine.onChange((c) => READY_KINDS.has(c.kind) && c.state === "pending" && listener(c.queue)),
-    queueConfig(tenant, queue) {
+    async queueConfig(tenant, queue) {
       const all: QueueConfig[] = [];
       let token = "";
       do {
-        const page = engine.scoped(tenant).listQueueConfigs({ pageSize: 1000, pageToken: token });
+        const page = await engine.scoped(tenant).listQueueConfigs({ pageSize: 1000, pageToken: token });
         all.push(...page.items);
         token = page.nextPageToken;
       } while (token && all.length < 10_000);

@@ -81,7 +81,7 @@ export function createPushDispatcher(deps: PushDispatcherDeps) {
         let room = balancer.room(tenant);
         for (const queue of queues) {
           if (room <= 0) break;
-          const ready = tasks.readyTasks(tenant, queue, Math.min(ROUND, room));
+          const ready = await tasks.readyTasks(tenant, queue, Math.min(ROUND, room));
           const claims: Promise<void>[] = [];
           for (const task of ready) {
             const group = typeof task.metadata?.group === "string" ? task.metadata.group : "";

@@ -242,11 +242,11 @@ describe("lists, probes and daily statistics", () => {
     await d.registry.sweep(); // online from 03:00
     clock.advance(3_600_000); // 04:00 now; silent since 03:00, offline since 03:00:30
     await d.registry.sweep();
-    const day = d.stats.day("default", v.id, "2026-12-03");
+    const day = await d.stats.day("default", v.id, "2026-12-03");
     // Observed 00:00–04:00 minus one hour of maintenance = 3 h; up 01:00–02:00 and 03:00–04:00 (the
     // sweep saw it offline only at 04:00) = 2 h.
     expect(day.uptimeRatio).toBeCloseTo(2 / 3, 5);
-    expect(() => d.stats.day("default", v.id, "2026-12-04")).toThrow("future");
+    await expect(d.stats.day("default", v.id, "2026-12-04")).rejects.toThrow("future");
     await d.unregister("default", v.id);
   });
 });

@@ -47,7 +47,10 @@ export function createRegistry(deps: RegistryDeps) {
   rebuildPools();
   // Maintenance outlives a restart: drain again what was drained.
   for (const e of byId.values()) if (e.maintenance) tasks.setDrained(e.tenant, e.kind === "backend" ? e.id : e.name, true);
-  for (const { taskId, holder } of tasks.runningByHolder(undefined)) hold(taskId, holder);
+  // Answered at once on SQLite; a change seen before the answer (PostgreSQL) is not overwritten.
+  void tasks.runningByHolder(undefined).then((running) => {
+    for (const { taskId, holder } of running) if (!holderOf.has(taskId)) hold(taskId, holder);
+  });
   tasks.onHolderChange((c) => {
     if (c.claimedBy !== undefined) hold(c.taskId, c.claimedBy);
     else if (c.leftRunning) unhold(c.taskId);

@@ -28,17 +28,17 @@ export function createServerStats(deps: { registry: Registry; store: ServerStore
   const { registry, store, tasks, clock } = deps;
   return {
     /** Lifetime counters and current load (seed 001 `GET /api/servers/:id/metrics`). */
-    metrics(tenant: string, id: string) {
+    async metrics(tenant: string, id: string) {
       const v = registry.get(tenant, id);
-      const c = tasks.countsFor(tenant, registry.holderName(v));
+      const c = await tasks.countsFor(tenant, registry.holderName(v));
       return { serverId: v.id, uptimeMs: v.uptimeMs, ...c, currentLoad: v.currentLoad, activeTasks: v.activeTasks, lastLoad: v.lastLoad };
     },
     /** One UTC day (seed 001 `GET /api/stats/servers/:id?date=`). */
-    day(tenant: string, id: string, date: string | undefined) {
+    async day(tenant: string, id: string, date: string | undefined) {
       const v = registry.get(tenant, id);
       const now = clock.now();
       const day = dayOf(date, now);
-      const c = tasks.countsFor(tenant, registry.holderName(v), { start: day.start, end: day.end });
+      const c = await tasks.countsFor(tenant, registry.holderName(v), { start: day.start, end: day.end });
       const from = Math.max(day.start, v.registerTime);
       const to = Math.min(day.end, now);
       const ratio = uptimeRatio(store.statusChanges(tenant, id, from, to), from, to, v.status);

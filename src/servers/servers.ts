@@ -101,7 +101,7 @@ export function createServersDomain(deps: ServersDomainDeps) {
     ) {
       if (!w.queue) throw invalidArgument("queue", "is required");
       if (!/^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,127}$/.test(w.queue)) throw invalidArgument("queue", "must be 1–128 characters of letters, digits, . _ : -, starting with a letter or digit");
-      const queue = tasks.queueConfig(tenant, w.queue);
+      const queue = await tasks.queueConfig(tenant, w.queue);
       if (!queue) throw new AppError("not_found", "QUEUE_NOT_FOUND", `queue '${w.queue}' not found`, { queue: w.queue });
       const derived = `${(w.hostname || "worker").replace(/[^A-Za-z0-9_.:-]/g, "-").slice(0, 100)}-${w.queue}`.slice(0, 128);
       const workerId = w.workerId || derived;

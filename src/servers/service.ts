@@ -54,8 +54,8 @@ export function serverService(d: ServersDomain): Partial<ServiceImpl<typeof Serv
     async setMaintenance(req, ctx) {
       return { server: serverMessage(await d.registry.setMaintenance(tenantOf(ctx), req.id, req.enabled, req.reason, principalOf(ctx).user)) };
     },
-    getServerMetrics(req, ctx) {
-      const m = d.stats.metrics(tenantOf(ctx), req.id);
+    async getServerMetrics(req, ctx) {
+      const m = await d.stats.metrics(tenantOf(ctx), req.id);
       return {
         metrics: {
           serverId: m.serverId,
@@ -70,8 +70,8 @@ export function serverService(d: ServersDomain): Partial<ServiceImpl<typeof Serv
         },
       };
     },
-    getServerStats(req, ctx) {
-      const s = d.stats.day(tenantOf(ctx), req.id, req.date);
+    async getServerStats(req, ctx) {
+      const s = await d.stats.day(tenantOf(ctx), req.id, req.date);
       return {
         stats: {
           serverId: s.serverId,

@@ -37,7 +37,7 @@ export interface HolderChange {
  */
 export interface TaskPort {
   /** The head of a queue's ready set (priority, then FIFO), at most `limit` tasks. */
-  readyTasks(tenant: string, queue: string, limit: number): PortTask[];
+  readyTasks(tenant: string, queue: string, limit: number): Promise<PortTask[]>;
   /** Claims one ready task by id for `serverId` (its lease, its fencing token); undefined when it was taken or is no longer ready. */
   claimFor(tenant: string, taskId: string, serverId: string, leaseMs: number): Promise<PortClaim | undefined>;
   /** Completes a task the server holds; false when the token is stale (someone else holds it now). */
@@ -51,9 +51,9 @@ export interface TaskPort {
   /** Stops (true) or resumes (false) handing new tasks to a holder's claims and streams (maintenance drain). */
   setDrained(tenant: string, holder: string, drained: boolean): void;
   /** Running tasks by holder id, for the active counts after a restart. */
-  runningByHolder(tenant: string | undefined): { taskId: string; holder: string }[];
+  runningByHolder(tenant: string | undefined): Promise<{ taskId: string; holder: string }[]>;
   /** Finished attempts of a holder in [start, end) by finish time (all time without a range). */
-  countsFor(tenant: string, holder: string, range?: { start: number; end: number }): ServerTaskCounts;
+  countsFor(tenant: string, holder: string, range?: { start: number; end: number }): Promise<ServerTaskCounts>;
   /** Worker ids holding a live TaskService.ConnectWorker stream. */
   streamingWorkers(): Set<string>;
   /** Every committed change of who holds a task; answers an unsubscribe. */
@@ -63,7 +63,7 @@ export interface TaskPort {
   /** Installs the chooser of the worker stream a dispatch round serves first (index into `streams`). */
   chooseStreams(choose: (streams: { workerId: string; credits: number }[]) => number | undefined): void;
   /** Queue settings for a registering worker; undefined when the queue has no config. */
-  queueConfig(tenant: string, queue: string): QueueSettings | undefined;
+  queueConfig(tenant: string, queue: string): Promise<QueueSettings | undefined>;
 }
 
 /** What a worker registering for a queue is told (seed 003 `queue`, `sub_queues`, `deployment`). */

@@ -83,7 +83,7 @@ describe("worker streams", () => {
     await t.engine.createTask({ queue: "q", id: "a" });
     await settle();
     w.session.close();
-    expect(t.engine.getTask("a").state).toBe("running");
+    expect((await t.engine.getTask("a")).state).toBe("running");
     const v = worker(1);
     t.clock.advance(30_000);
     await t.engine.tick();
@@ -98,7 +98,7 @@ describe("worker streams", () => {
     });
     await t.engine.createTask({ queue: "q", id: "a" });
     await settle();
-    expect(t.engine.getTask("a")).toMatchObject({ state: "pending", attempt: 0 });
+    expect((await t.engine.getTask("a"))).toMatchObject({ state: "pending", attempt: 0 });
   });
 
   it("pings every session with its credits", async () => {

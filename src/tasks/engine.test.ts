@@ -37,7 +37,7 @@ describe("creating tasks", () => {
     expect(task).toMatchObject({ queue: "q", type: "video", state: "pending", priority: 0, maxAttempts: 3, attempt: 0, payload: { a: 1 }, requiredCapabilities: ["gpu"] });
     expect(task.id).toStartWith("task_");
     expect(t.events.map((e) => e.kind)).toEqual(["created"]);
-    expect(t.engine.getTask(task.id)).toEqual(task);
+    expect((await t.engine.getTask(task.id))).toEqual(task);
   });
 
   it("answers the first task when a create is retried with the same request id", async () => {
@@ -45,7 +45,7 @@ describe("creating tasks", () => {
     const b = await t.engine.createTask({ queue: "q", requestId: "r-1" });
     expect(b.replayed).toBe(true);
     expect(b.task.id).toBe(a.task.id);
-    expect(t.engine.listTasks().items).toHaveLength(1);
+    expect((await t.engine.listTasks()).items).toHaveLength(1);
   });
 
   it("creates a batch in one commit, all or none", async () => {
@@ -53,7 +53,7 @@ describe("creating tasks", () => {
     expect(tasks).toHaveLength(1000);
     const bad = await refusal(t.engine.batchCreateTasks([{ queue: "q" }, { queue: "bad name!" }]));
     expect(bad.metadata.field).toBe("requests[1].task.queue");
-    expect(t.engine.listTasks({ pageSize: 1000 }).items).toHaveLength(1000);
+    expect((await t.engine.listTasks({ pageSize: 1000 })).items).toHaveLength(1000);
   });
 
   it("refuses a batch larger than 1000", async () => {
@@ -127,7 +127,7 @@ describe("claiming", () => {
     const err = await refusal(t.engine.claimTask({ id: task.id, workerId: "w2" }));
     expect(err.reason).toBe("TASK_NOT_CLAIMABLE");
     expect(err.metadata.state).toBe("failed");
-    expect(t.engine.getTask(task.id)).toMatchObject({ state: "failed", attempt: 1 });
+    expect((await t.engine.getTask(task.id))).toMatchObject({ state: "failed", attempt: 1 });
   });
 
   it("does not hand out a delayed task before its run_at", async () => {
@@ -161,7 +161,7 @@ describe("holding a lease", () => {
     const hb = await t.engine.heartbeat({ id: a.task.id, fencingToken: 1, progress: 40, progressMessage: "halfway" });
     expect(hb.cancelRequested).toBe(false);
     expect(hb.lease!.expiresAt).toBe(t.clock.now() + 10_000);
-    expect(t.engine.getTask(a.task.id)).toMatchObject({ progress: 40, progressMessage: "halfway" });
+    expect((await t.engine.getTask(a.task.id))).toMatchObject({ progress: 40, progressMessage: "halfway" });
   });
 
   it("completes with a result", async () => {
@@ -187,7 +187,7 @@ describe("holding a lease", () => {
       expect(err.code).toBe("failed_precondition");
       expect(err.reason).toBe("LEASE_LOST");
     }
-    const now = t.engine.getTask(a.task.id);
+    const now = (await t.engine.getTask(a.task.id));
     expect(now).toMatchObject({ state: "running", workerId: "w2", progress: 0, result: undefined });
     const done = await t.engine.completeTask({ id: a.task.id, fencingToken: 2, result: "fresh" });
     expect(done.result).toBe("fresh");
@@ -203,9 +203,9 @@ describe("holding a lease", () => {
     const a = await claimed(10_000);
     t.clock.advance(10_000);
     expect(await t.engine.tick()).toEqual({ expired: 1, timedOut: 0 });
-    expect(t.engine.getTask(a.task.id)).toMatchObject({ state: "pending", attempt: 1, retryCount: 1, error: { reason: "LEASE_EXPIRED" } });
+    expect((await t.engine.getTask(a.task.id))).toMatchObject({ state: "pending", attempt: 1, retryCount: 1, error: { reason: "LEASE_EXPIRED" } });
     expect(t.events.at(-1)!.kind).toBe("lease_expired");
-    expect(t.engine.listReadyTasks().items.map((x) => x.id)).toEqual([a.task.id]);
+    expect((await t.engine.listReadyTasks()).items.map((x) => x.id)).toEqual([a.task.id]);
   });
 
   it("fails a task for good when its last attempt's lease expires", async () => {
@@ -213,8 +213,8 @@ describe("holding a lease", () => {
     await t.engine.claimTask({ id: task.id, workerId: "w" });
     t.clock.advance(30_000);
     await t.engine.tick();
-    expect(t.engine.getTask(task.id)).toMatchObject({ state: "failed", attempt: 1 });
-    expect(t.engine.listDeadLetterTasks().items.map((x) => x.id)).toEqual([task.id]);
+    expect((await t.engine.getTask(task.id))).toMatchObject({ state: "failed", attempt: 1 });
+    expect((await t.engine.listDeadLetterTasks()).items.map((x) => x.id)).toEqual([task.id]);
   });
 
   it("retries a retryable failure after exponential backoff", async () => {
@@ -269,7 +269,7 @@ describe("holding a lease", () => {
     expect((await t.engine.tick()).timedOut).toBe(0);
     t.clock.advance(1);
     expect((await t.engine.tick()).timedOut).toBe(1);
-    expect(t.engine.getTask(task.id)).toMatchObject({ state: "timed_out", error: { reason: "TIMED_OUT" } });
+    expect((await t.engine.getTask(task.id))).toMatchObject({ state: "timed_out", error: { reason: "TIMED_OUT" } });
     expect((await refusal(t.engine.completeTask({ id: task.id, fencingToken: 1 }))).reason).toBe("LEASE_LOST");
   });
 
@@ -283,7 +283,7 @@ describe("holding a lease", () => {
       { id: got[2]!.task.id, fencingToken: 1, result: 2 },
     ]);
     expect(results.map((r) => (r.ok ? "ok" : r.reason))).toEqual(["ok", "LEASE_LOST", "TASK_NOT_FOUND", "ok"]);
-    expect(t.engine.getTask(got[1]!.task.id).state).toBe("running");
+    expect((await t.engine.getTask(got[1]!.task.id)).state).toBe("running");
   });
 });
 
@@ -301,14 +301,14 @@ describe("cancel, retry, delete", () => {
     await t.engine.cancelTask({ id: task.id });
     expect(await t.engine.heartbeat({ id: task.id, fencingToken: 1 })).toEqual({ lease: undefined, cancelRequested: true });
     expect((await refusal(t.engine.completeTask({ id: task.id, fencingToken: 1, result: 1 }))).reason).toBe("TASK_CANCELLED");
-    expect(t.engine.getTask(task.id).result).toBeUndefined();
+    expect((await t.engine.getTask(task.id)).result).toBeUndefined();
   });
 
   it("retries a dead-letter task by hand with its attempts reset", async () => {
     const { task } = await t.engine.createTask({ queue: "q", maxAttempts: 1 });
     await t.engine.claimTask({ id: task.id, workerId: "w" });
     await t.engine.failTask({ id: task.id, fencingToken: 1, error: { message: "x", retryable: true } });
-    expect(t.engine.getTask(task.id).state).toBe("failed");
+    expect((await t.engine.getTask(task.id)).state).toBe("failed");
     const r = await t.engine.retryTask({ id: task.id });
     expect(r).toMatchObject({ state: "pending", attempt: 0, error: undefined, retryCount: 1 });
     expect((await t.engine.claimTask({ id: task.id, workerId: "w" })).lease.fencingToken).toBe(2);
@@ -318,7 +318,7 @@ describe("cancel, retry, delete", () => {
   it("deletes a task and answers not found afterwards", async () => {
     const { task } = await t.engine.createTask({ queue: "q" });
     await t.engine.deleteTask(task.id);
-    expect(reasonOf(() => t.engine.getTask(task.id))).toBe("TASK_NOT_FOUND");
+    expect((await refusal(t.engine.getTask(task.id))).reason).toBe("TASK_NOT_FOUND");
     expect((await refusal(t.engine.deleteTask(task.id))).reason).toBe("TASK_NOT_FOUND");
     expect(t.events.at(-1)!.kind).toBe("deleted");
   });
@@ -331,13 +331,13 @@ describe("dependencies", () => {
       { queue: "q", id: "b" },
       { queue: "q", id: "c", dependsOn: ["a", "b"] },
     ]);
-    expect(t.engine.getTask("c").state).toBe("blocked");
+    expect((await t.engine.getTask("c")).state).toBe("blocked");
     const first = await t.engine.claimTasks({ workerId: "w", queues: ["q"], maxTasks: 10 });
     expect(first.map((x) => x.task.id)).toEqual(["a", "b"]);
     await t.engine.completeTask({ id: "a", fencingToken: 1 });
-    expect(t.engine.getTask("c").state).toBe("blocked");
+    expect((await t.engine.getTask("c")).state).toBe("blocked");
     await t.engine.completeTask({ id: "b", fencingToken: 1 });
-    expect(t.engine.getTask("c").state).toBe("pending");
+    expect((await t.engine.getTask("c")).state).toBe("pending");
     expect(t.events.filter((e) => e.kind === "unblocked").map((e) => e.task.id)).toEqual(["c"]);
   });
 
@@ -356,8 +356,8 @@ describe("dependencies", () => {
     ]);
     await t.engine.claimTask({ id: "a", workerId: "w" });
     await t.engine.failTask({ id: "a", fencingToken: 1, error: { message: "boom", retryable: false } });
-    expect(t.engine.getTask("b")).toMatchObject({ state: "cancelled", error: { reason: "DEPENDENCY_FAILED" } });
-    expect(t.engine.getTask("c").state).toBe("cancelled");
+    expect((await t.engine.getTask("b"))).toMatchObject({ state: "cancelled", error: { reason: "DEPENDENCY_FAILED" } });
+    expect((await t.engine.getTask("c")).state).toBe("cancelled");
     expect((await t.engine.createTask({ queue: "q", id: "d", dependsOn: ["a"] })).task.state).toBe("cancelled");
   });
 
@@ -374,7 +374,7 @@ describe("dependencies", () => {
     await t.engine.retryTask({ id: "a" });
     expect((await t.engine.retryTask({ id: "b" })).state).toBe("blocked");
     await t.engine.deleteTask("x");
-    expect(t.engine.getTask("y").state).toBe("cancelled");
+    expect((await t.engine.getTask("y")).state).toBe("cancelled");
   });
 });
 
@@ -386,7 +386,7 @@ describe("queues", () => {
     expect(paused.paused).toBe(true);
     expect(await t.engine.claimTasks({ workerId: "w", queues: ["q"] })).toEqual([]);
     expect((await refusal(t.engine.claimTask({ id: "b", workerId: "w" }))).reason).toBe("QUEUE_PAUSED");
-    expect(t.engine.listReadyTasks().items).toEqual([]);
+    expect((await t.engine.listReadyTasks()).items).toEqual([]);
     expect((await t.engine.completeTask({ id: "a", fencingToken: 1 })).state).toBe("succeeded");
     expect((await t.engine.resumeQueue("q")).paused).toBe(false);
     expect((await t.engine.claimTasks({ workerId: "w", queues: ["q"] }))[0]!.task.id).toBe("b");
@@ -397,21 +397,21 @@ describe("queues", () => {
     t.clock.advance(7000);
     await t.engine.claimTask({ id: "a1", workerId: "w" });
     await t.engine.pauseQueue("c");
-    const page = t.engine.listQueues();
+    const page = (await t.engine.listQueues());
     expect(page.items.map((q) => q.name)).toEqual(["a", "b", "c"]);
     const a = page.items[0]!;
     expect(a.counts).toMatchObject({ pending: 1, delayed: 1, running: 1, total: 2 });
     expect(a.oldestPendingAgeMs).toBe(7000);
     expect(page.items[2]!.paused).toBe(true);
-    const first = t.engine.listQueues({ pageSize: 2 });
+    const first = (await t.engine.listQueues({ pageSize: 2 }));
     expect(first.items).toHaveLength(2);
-    expect(t.engine.listQueues({ pageSize: 2, pageToken: first.nextPageToken }).items.map((q) => q.name)).toEqual(["c"]);
+    expect((await t.engine.listQueues({ pageSize: 2, pageToken: first.nextPageToken })).items.map((q) => q.name)).toEqual(["c"]);
   });
 
   it("enforces a queue config's concurrency limit and defaults", async () => {
     await t.engine.createQueueConfig({ name: "gpu", priority: 7, concurrencyLimit: 2, defaultMaxAttempts: 5, defaultTimeoutMs: 9000 });
     await t.engine.batchCreateTasks(Array.from({ length: 4 }, () => ({ queue: "gpu" })));
-    const task = t.engine.listTasks().items[0]!;
+    const task = (await t.engine.listTasks()).items[0]!;
     expect(task).toMatchObject({ priority: 7, maxAttempts: 5, timeoutMs: 9000 });
     expect(await t.engine.claimTasks({ workerId: "w", queues: ["gpu"], maxTasks: 10 })).toHaveLength(2);
     expect(await t.engine.claimTasks({ workerId: "w", queues: ["gpu"], maxTasks: 10 })).toHaveLength(0);
@@ -421,24 +421,24 @@ describe("queues", () => {
     await t.engine.createQueueConfig({ name: "inference", priority: 6, defaultMaxAttempts: 4 });
     const { task } = await t.engine.createTask({ queue: "inference_high" });
     expect(task).toMatchObject({ queue: "inference_high", priority: 6, maxAttempts: 4 });
-    expect(t.engine.getQueue("inference_high").config?.name).toBe("inference");
+    expect((await t.engine.getQueue("inference_high")).config?.name).toBe("inference");
   });
 });
 
 describe("listing", () => {
   it("pages through tasks newest first with filters and refuses a token of other filters", async () => {
     await t.engine.batchCreateTasks(Array.from({ length: 5 }, (_, i) => ({ queue: i % 2 ? "odd" : "even", id: `t${i}`, type: "k", tags: i === 4 ? ["x"] : [] })));
-    const p1 = t.engine.listTasks({ queues: ["even"], pageSize: 2 });
+    const p1 = (await t.engine.listTasks({ queues: ["even"], pageSize: 2 }));
     expect(p1.items.map((x) => x.id)).toEqual(["t4", "t2"]);
-    const p2 = t.engine.listTasks({ queues: ["even"], pageSize: 2, pageToken: p1.nextPageToken });
+    const p2 = (await t.engine.listTasks({ queues: ["even"], pageSize: 2, pageToken: p1.nextPageToken }));
     expect(p2.items.map((x) => x.id)).toEqual(["t0"]);
     expect(p2.nextPageToken).toBe("");
-    expect(reasonOf(() => t.engine.listTasks({ queues: ["odd"], pageToken: p1.nextPageToken }))).toBe("INVALID_ARGUMENT");
-    expect(reasonOf(() => t.engine.listTasks({ pageSize: 1001 }))).toBe("INVALID_ARGUMENT");
-    expect(t.engine.listTasks({ tag: "x" }).items.map((x) => x.id)).toEqual(["t4"]);
+    expect((await refusal(t.engine.listTasks({ queues: ["odd"], pageToken: p1.nextPageToken }))).reason).toBe("INVALID_ARGUMENT");
+    expect((await refusal(t.engine.listTasks({ pageSize: 1001 }))).reason).toBe("INVALID_ARGUMENT");
+    expect((await t.engine.listTasks({ tag: "x" })).items.map((x) => x.id)).toEqual(["t4"]);
     await t.engine.claimTask({ id: "t1", workerId: "w9" });
-    expect(t.engine.listTasks({ workerId: "w9" }).items.map((x) => x.id)).toEqual(["t1"]);
-    expect(t.engine.listTasks({ states: ["running"] }).items.map((x) => x.id)).toEqual(["t1"]);
+    expect((await t.engine.listTasks({ workerId: "w9" })).items.map((x) => x.id)).toEqual(["t1"]);
+    expect((await t.engine.listTasks({ states: ["running"] })).items.map((x) => x.id)).toEqual(["t1"]);
   });
 
   it("lists the ready set in claim order, across pages", async () => {
@@ -448,9 +448,9 @@ describe("listing", () => {
       { queue: "q", id: "c", priority: 1 },
       { queue: "q", id: "d", delayMs: 1000 },
     ]);
-    const p1 = t.engine.listReadyTasks({ pageSize: 2 });
+    const p1 = (await t.engine.listReadyTasks({ pageSize: 2 }));
     expect(p1.items.map((x) => x.id)).toEqual(["b", "a"]);
-    expect(t.engine.listReadyTasks({ pageSize: 2, pageToken: p1.nextPageToken }).items.map((x) => x.id)).toEqual(["c"]);
+    expect((await t.engine.listReadyTasks({ pageSize: 2, pageToken: p1.nextPageToken })).items.map((x) => x.id)).toEqual(["c"]);
   });
 });
 
@@ -481,17 +481,17 @@ describe("statistics", () => {
     t.clock.advance(2000);
     await t.engine.completeTask({ id: "x", fencingToken: 1 });
     await t.engine.failTask({ id: "y", fencingToken: 1, error: { message: "no", retryable: false } });
-    const s = t.engine.getTaskStats({ date: day });
+    const s = (await t.engine.getTaskStats({ date: day }));
     expect(s).toMatchObject({ date: day, totalTasks: 3, pendingTasks: 1, successfulTasks: 1, failedTasks: 1, averageProcessingTimeMs: 2000, serverCount: 1 });
     expect(s.topServers[0]).toMatchObject({ workerId: "w1", tasksProcessed: 2, successCount: 1, failureCount: 1, successRate: 0.5 });
     expect(s.hourlyTrend).toEqual([{ hour: 0, tasks: 3 }]);
     expect(s.queues.map((q) => [q.queue, q.counts.total])).toEqual([["a", 2], ["b", 1]]);
-    const h = t.engine.getHourlyTaskStats({ date: day });
+    const h = (await t.engine.getHourlyTaskStats({ date: day }));
     expect(h.hours).toHaveLength(24);
     expect(h.hours[0]).toMatchObject({ created: 3, completed: 0 });
     expect(h.hours[1]).toMatchObject({ created: 0, completed: 1, failed: 1, averageTimeMs: 2000 });
-    expect(t.engine.getWorkerTaskStats({ workerId: "w1" }).stats).toMatchObject({ tasksProcessed: 2, successRate: 0.5 });
-    expect(reasonOf(() => t.engine.getTaskStats({ date: "2024-13-01" }))).toBe("INVALID_ARGUMENT");
+    expect((await t.engine.getWorkerTaskStats({ workerId: "w1" })).stats).toMatchObject({ tasksProcessed: 2, successRate: 0.5 });
+    expect((await refusal(t.engine.getTaskStats({ date: "2024-13-01" }))).reason).toBe("INVALID_ARGUMENT");
   });
 });
 

@@ -61,8 +61,8 @@ describe("queue configs", () => {
     writeFileSync(file, YAML_V1.replace("priority: 6", "priority: 8").replace(/  simple:\n.*\n.*\n/, ""));
     const second = await engine.reloadQueueConfigs();
     expect(second).toMatchObject({ added: [], updated: ["inference"], removed: ["simple"] });
-    expect(engine.getQueueConfig("inference").priority).toBe(8);
-    expect(engine.getQueueConfig("manual").source).toBe("api");
+    expect((await engine.getQueueConfig("inference")).priority).toBe(8);
+    expect((await engine.getQueueConfig("manual")).source).toBe("api");
   });
 
   it("refuses a file with a bad value and names the key", async () => {
@@ -80,7 +80,7 @@ describe("queue configs", () => {
     expect(a).toMatchObject({ name: "inference_high", priority: 9, source: "api" });
     expect((await t.engine.createQueueConfig({ name: "inference_high", priority: 9 }, "req-1")).createdAt).toBe(a.createdAt);
     expect(await reasonOf(t.engine.createQueueConfig({ name: "inference_high" }))).toBe("QUEUE_CONFIG_EXISTS");
-    expect(t.engine.listQueueConfigs().items.map((c) => c.name)).toEqual(["inference_high"]);
+    expect((await t.engine.listQueueConfigs()).items.map((c) => c.name)).toEqual(["inference_high"]);
     await t.engine.deleteQueueConfig("inference_high");
     expect(await reasonOf(t.engine.deleteQueueConfig("inference_high"))).toBe("QUEUE_CONFIG_NOT_FOUND");
   });

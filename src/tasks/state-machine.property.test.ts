@@ -134,7 +134,7 @@ describe("task state machine", () => {
             }
             expect(`${c.k} ${id}: ${got!}`).toBe(`${c.k} ${id}: ${want}`);
             for (const [i, y] of m.entries()) {
-              const task = t.engine.getTask(ids[i]!);
+              const task = (await t.engine.getTask(ids[i]!));
               expect({ id: task.id, state: task.state, attempt: task.attempt }).toEqual({ id: ids[i]!, state: y.state, attempt: y.attempt });
               if (y.state === "running") expect(task.lease).toMatchObject({ fencingToken: y.token, expiresAt: y.leaseUntil });
             }

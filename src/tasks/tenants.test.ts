@@ -28,12 +28,12 @@ describe("tenants in the task engine (engine.scoped)", () => {
     const ta = await a.createTask({ id: "t1", queue: "default", type: "a", requestId: "r1" });
     const tb = await b.createTask({ id: "t1", queue: "default", type: "b", requestId: "r1" });
     expect([ta.replayed, tb.replayed]).toEqual([false, false]);
-    expect(a.getTask("t1").type).toBe("a");
-    expect(b.getTask("t1").type).toBe("b");
-    expect(a.getTask("t1").tenant).toBe("acme");
+    expect((await a.getTask("t1")).type).toBe("a");
+    expect((await b.getTask("t1")).type).toBe("b");
+    expect((await a.getTask("t1")).tenant).toBe("acme");
     expect(await reason(() => t.engine.getTask("t1"))).toBe("TASK_NOT_FOUND");
-    expect(a.getQueue("default").counts.total).toBe(1);
-    expect(b.listTasks({}).items.map((x) => x.type)).toEqual(["b"]);
+    expect((await a.getQueue("default")).counts.total).toBe(1);
+    expect((await b.listTasks({})).items.map((x) => x.type)).toEqual(["b"]);
   });
 
   it("refuses a dependency on another tenant's task as if it did not exist", async () => {
@@ -62,8 +62,8 @@ describe("tenants in the task engine (engine.scoped)", () => {
     expect(await reason(() => b.grantWorkerCredits(session.sessionId, 1))).toBe("SESSION_NOT_FOUND");
     expect(a.grantWorkerCredits(session.sessionId, 1)).toBeGreaterThan(0);
     session.close();
-    expect(b.getTaskStats({}).totalTasks).toBe(2);
-    expect(a.getTaskStats({}).totalTasks).toBe(1);
+    expect((await b.getTaskStats({})).totalTasks).toBe(2);
+    expect((await a.getTaskStats({})).totalTasks).toBe(1);
   });
 
   it("reaps expired leases of every tenant, and keeps configs per tenant (YAML reload: default only)", async () => {
@@ -72,9 +72,9 @@ describe("tenants in the task engine (engine.scoped)", () => {
     await a.claimTask({ id: made.id, workerId: "w", leaseMs: 1000 });
     t.clock.advance(2000);
     expect((await t.engine.tick()).expired).toBe(1);
-    expect(a.getTask(made.id).state).toBe("pending");
+    expect((await a.getTask(made.id)).state).toBe("pending");
     await a.createQueueConfig({ name: "q", priority: 7 });
-    expect(a.getQueueConfig("q").priority).toBe(7);
+    expect((await a.getQueueConfig("q")).priority).toBe(7);
     expect(await reason(() => t.engine.scoped("globex").getQueueConfig("q"))).toBe("QUEUE_CONFIG_NOT_FOUND");
     expect((await a.createTask({ queue: "q" })).task.priority).toBe(7);
     expect((await t.engine.scoped("globex").createTask({ queue: "q" })).task.priority).toBe(0);

@@ -24,7 +24,7 @@ export const CONFLICT_TASK_QUEUE = "agents";
 /** What the advisor needs of the task domain (its engine and event hub). */
 export interface TaskPort {
   createTask(tenant: string, input: NewTask): Promise<{ task: Task }>;
-  getTask(tenant: string, id: string): Task;
+  getTask(tenant: string, id: string): Promise<Task>;
   cancelTask(tenant: string, input: { id: string; reason?: string }): Promise<unknown>;
   watch(tenant: string, filter: { taskIds: string[]; queues: string[]; kinds: TaskEvent["kind"][] }, signal: AbortSignal): AsyncIterable<TaskEvent>;
 }
@@ -55,7 +55,7 @@ export function taskConflictAdvisor(tasks: TaskPort, deadlineMs: number): Confli
           maxAttempts: 1,
           title: `Combine ${conflicts.length} conflicting file(s)`,
         });
-        let task = tasks.getTask(tenant, id);
+        let task = await tasks.getTask(tenant, id);
         while (!FINAL.has(task.state) && !abort.signal.aborted) {
           const next = await events.next().catch(() => ({ done: true as const, value: undefined }));
           if (next.done) break;
