@@ -28,7 +28,7 @@ const CLAIM_SET = `state = ${S.running}, attempt = attempt + 1, fencing_token = 
 
 /** The worker (capabilities: the JSON array in $4) has every required capability. */
 const CAPS_OK = `(t.capabilities IS NULL OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t.capabilities::jsonb) c(v)
-  WHERE c.v NOT IN (SELECT jsonb_array_elements_text($4::jsonb))))`;
+  WHERE c.v NOT IN (SELECT jsonb_array_elements_text($4::text::jsonb))))`;
 
 /** Guard of an UPDATE of a row read earlier in the operation: it is still in that state, with that token. */
 const GUARD = (n: number) => `seq = $${n} AND state = $${n + 1} AND fencing_token = $${n + 2}`;
@@ -81,9 +81,11 @@ export function createPgTaskStore(): TaskStore {
     *claimFromQueue(tx, tenant, queue, caps, n, workerId, now, leaseMs) {
       const out = yield* rows<TaskRow>(
         tx,
-        `UPDATE tasks SET ${CLAIM_SET}
-        WHERE state = ${S.pending} AND seq IN (SELECT t.seq FROM tasks t WHERE t.tenant = $7 AND t.queue = $5 AND t.state = ${S.pending} AND t.run_at <= $2::bigint AND ${CAPS_OK}
-          ORDER BY t.priority DESC, t.seq LIMIT $6 FOR UPDATE SKIP LOCKED) RETURNING *`,
+        // The CTE runs once: a `seq IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` may be
+        // evaluated again by the plan and take more than n rows.
+        `WITH picked AS (SELECT t.seq FROM tasks t WHERE t.tenant = $7 AND t.queue = $5 AND t.state = ${S.pending} AND t.run_at <= $2::bigint AND ${CAPS_OK}
+          ORDER BY t.priority DESC, t.seq LIMIT $6 FOR UPDATE SKIP LOCKED)
+        UPDATE tasks SET ${CLAIM_SET} FROM picked WHERE tasks.seq = picked.seq AND tasks.state = ${S.pending} RETURNING tasks.*`,
         [workerId, now, leaseMs, caps, queue, n, tenant],
       );
       return out.sort(claimOrder);
@@ -128,7 +130,7 @@ export function createPgTaskStore(): TaskStore {
       ),
     runningCount: (tx, tenant, queue) => count(tx, `SELECT count(*) AS n FROM tasks WHERE tenant = $1 AND queue = $2 AND state = ${S.running}`, [tenant, queue]),
     *lockQueue(tx, tenant, queue) {
-      yield* step(sql(tx).unsafe(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tasks.queue\u0000${tenant}\u0000${queue}`]));
+      yield* step(sql(tx).unsafe(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tasks.queue\u001f${tenant}\u001f${queue}`]));
     },
     *pausedQueues(tx, tenant) {
       const r = yield* rows<{ name: string }>(tx, `SELECT name FROM task_queues WHERE tenant = $1 AND paused = 1`, [tenant], []);
@@ -277,7 +279,7 @@ export function createPgTaskStore(): TaskStore {
       if (f.queues.length) where.push(`t.queue = ANY(${p(f.queues)}::text[])`);
       if (f.capsJson !== undefined) {
         where.push(`(t.capabilities IS NULL OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t.capabilities::jsonb) c(v)
-          WHERE c.v NOT IN (SELECT jsonb_array_elements_text(${p(f.capsJson)}::jsonb))))`);
+          WHERE c.v NOT IN (SELECT jsonb_array_elements_text(${p(f.capsJson)}::text::jsonb))))`);
       }
       if (f.after) {
         const pr = p(f.after[0]);
