@@ -36,6 +36,7 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
   });
   return {
     name: "tasks",
+    dialects: ["sqlite", "postgres"],
     engine,
     hub,
     services: [

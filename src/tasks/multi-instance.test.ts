@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { createManualClock } from "../core/clock.ts";
+import { openPostgresDatabase, type PgDatabase } from "../db/open.ts";
+import { freshPostgresUrl } from "../testing/postgres.ts";
+import { createTaskEngine, type TaskEngine } from "./engine.ts";
+import type { TaskEvent } from "./types.ts";
+
+/**
+ * Several instances on one PostgreSQL database: two engines, each over its own
+ * `openPostgresDatabase` (its own pool and writer connection, as two servers), racing for the
+ * same rows. Run with the PostgreSQL dialect only.
+ */
+const wanted = (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split(",").includes("postgres");
+
+interface Instance {
+  db: PgDatabase;
+  clock: ReturnType<typeof createManualClock>;
+  engine: TaskEngine;
+  events: TaskEvent[];
+}
+
+describe.skipIf(!wanted)("tasks on several instances [postgres]", () => {
+  let url: string;
+  const all: Instance[] = [];
+  async function instance(): Promise<Instance> {
+    const db = await openPostgresDatabase(url);
+    const clock = createManualClock(1_800_000_000_000);
+    const events: TaskEvent[] = [];
+    const engine = createTaskEngine({ database: db, clock, events: (e) => events.push(e), random: () => 0.5 });
+    const i = { db, clock, engine, events };
+    all.push(i);
+    return i;
+  }
+  let a: Instance;
+  let b: Instance;
+  const tenant = (n: string) => [a.engine.scoped(n), b.engine.scoped(n)] as const;
+
+  beforeAll(async () => {
+    url = await freshPostgresUrl("multi");
+    a = await instance();
+    b = await instance();
+  });
+  afterAll(async () => {
+    for (const i of all) {
+      i.engine.stop();
+      await i.db.close();
+    }
+  });
+
+  it("claims every task of one queue exactly once when two instances claim at once", async () => {
+    const [ea, eb] = tenant("claims");
+    const N = 400;
+    for (let i = 0; i < N; i += 200) await ea.batchCreateTasks(Array.from({ length: 200 }, (_, k) => ({ queue: "q", id: `c${i + k}`, priority: (i + k) % 3 })));
+    const claimed: string[] = [];
+    const claimer = async (e: typeof ea, worker: string) => {
+      for (;;) {
+        const got = await e.claimTasks({ workerId: worker, queues: ["q"], maxTasks: 7, leaseMs: 60_000 });
+        if (got.length === 0) return;
+        for (const g of got) claimed.push(g.task.id);
+      }
+    };
+    await Promise.all([claimer(ea, "a1"), claimer(ea, "a2"), claimer(eb, "b1"), claimer(eb, "b2"), claimer(eb, "b3")]);
+    expect(claimed.length).toBe(N);
+    expect(new Set(claimed).size).toBe(N);
+    const running = await ea.listTasks({ states: ["running"], pageSize: 1000 });
+    expect(running.items).toHaveLength(N);
+    expect(running.items.every((t) => t.attempt === 1 && t.lease?.fencingToken === 1)).toBe(true);
+  }, 60_000);
+
+  it("reaps an expired lease once, counting its attempt once, when every instance's reaper runs at once", async () => {
+    const [ea] = tenant("reap");
+    const N = 300;
+    await ea.batchCreateTasks(Array.from({ length: N }, (_, k) => ({ queue: "r", id: `r${k}`, maxAttempts: 5 })));
+    let held = 0;
+    while (held < N) held += (await ea.claimTasks({ workerId: "w", queues: ["r"], maxTasks: 100, leaseMs: 1000 })).length;
+    for (const i of [a, b]) i.clock.advance(5000);
+    const before = [a.events.length, b.events.length];
+    const ticks = await Promise.all([a.engine.tick(), b.engine.tick(), a.engine.tick(), b.engine.tick()]);
+    expect(ticks.reduce((n, t) => n + t.expired, 0)).toBe(N);
+    const reaped = [...a.events.slice(before[0]), ...b.events.slice(before[1])].filter((e) => e.kind === "lease_expired");
+    expect(reaped).toHaveLength(N);
+    expect(new Set(reaped.map((e) => e.task.id)).size).toBe(N);
+    const tasks = (await ea.listTasks({ queues: ["r"], pageSize: 1000 })).items;
+    expect(tasks).toHaveLength(N);
+    expect(tasks.every((t) => t.state === "pending" && t.attempt === 1 && t.retryCount === 1)).toBe(true);
+  }, 60_000);
+
+  it("creates one task when two instances create with the same request id at once; the other call is the replay", async () => {
+    const [ea, eb] = tenant("idem");
+    const K = 40;
+    const pairs = await Promise.all(Array.from({ length: K }, (_, k) => Promise.all([ea.createTask({ queue: "i", requestId: `req-${k}` }), eb.createTask({ queue: "i", requestId: `req-${k}` })])));
+    for (const [x, y] of pairs) {
+      expect(x.task.id).toBe(y.task.id);
+      expect([x.replayed, y.replayed].sort()).toEqual([false, true]);
+    }
+    expect((await eb.listTasks({ queues: ["i"], pageSize: 1000 })).items).toHaveLength(K);
+  }, 60_000);
+
+  it("refuses the same explicit id created on two instances at once: one task, one TASK_ALREADY_EXISTS", async () => {
+    const [ea, eb] = tenant("ids");
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, k) =>
+        Promise.allSettled([ea.createTask({ queue: "i", id: `same-${k}` }), eb.createTask({ queue: "i", id: `same-${k}` })]).then((r) =>
+          r.map((x) => (x.status === "fulfilled" ? "ok" : (x.reason as { reason?: string }).reason)).sort(),
+        ),
+      ),
+    );
+    for (const o of outcomes) expect(o).toEqual(["TASK_ALREADY_EXISTS", "ok"]);
+  }, 60_000);
+
+  it("unblocks a dependent when its two dependencies complete on two instances at once", async () => {
+    const [ea, eb] = tenant("deps");
+    for (let k = 0; k < 15; k++) {
+      await ea.batchCreateTasks([{ queue: "d", id: `x${k}` }, { queue: "d", id: `y${k}` }, { queue: "d", id: `z${k}`, dependsOn: [`x${k}`, `y${k}`] }]);
+      const x = await ea.claimTask({ id: `x${k}`, workerId: "wa" });
+      const y = await eb.claimTask({ id: `y${k}`, workerId: "wb" });
+      await Promise.all([ea.completeTask({ id: `x${k}`, fencingToken: x.lease.fencingToken }), eb.completeTask({ id: `y${k}`, fencingToken: y.lease.fencingToken })]);
+      expect((await eb.getTask(`z${k}`)).state).toBe("pending");
+    }
+  }, 60_000);
+
+  it("holds a queue's concurrency limit across instances", async () => {
+    const [ea, eb] = tenant("limits");
+    await ea.createQueueConfig({ name: "lim", concurrencyLimit: 3 });
+    await ea.batchCreateTasks(Array.from({ length: 30 }, (_, k) => ({ queue: "lim", id: `l${k}` })));
+    const got = await Promise.all([
+      ...Array.from({ length: 4 }, (_, i) => ea.claimTasks({ workerId: `a${i}`, queues: ["lim"], maxTasks: 2 })),
+      ...Array.from({ length: 4 }, (_, i) => eb.claimTasks({ workerId: `b${i}`, queues: ["lim"], maxTasks: 2 })),
+    ]);
+    expect(got.flat()).toHaveLength(3);
+    expect((await eb.getQueue("lim")).counts.running).toBe(3);
+  }, 60_000);
+});
