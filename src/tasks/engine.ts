@@ -31,6 +31,7 @@ import {
   STATE_CODES,
   STATE_NAMES,
   type Assignment,
+  type CancelReason,
   type Json,
   type JsonObject,
   type NewTask,
@@ -60,6 +61,7 @@ export interface TaskEngineDeps {
 /** A committed change of one task in raw form (no payload mapping), for cheap listeners. */
 export interface TaskChange {
   kind: TaskEventKind;
+  tenant: string;
   taskId: string;
   queue: string;
   /** worker_id of the row: the holder while running, the last holder after. */
@@ -160,7 +162,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
   function emit(buffer: EventBuffer): void {
     if (changeListeners.size) {
       for (const e of buffer) {
-        const change: TaskChange = { kind: e.kind, taskId: e.row.id, queue: e.row.queue, holder: e.row.worker_id ?? undefined, state: STATE_NAMES[e.row.state]!, previousState: e.prev === undefined ? undefined : STATE_NAMES[e.prev] };
+        const change: TaskChange = { kind: e.kind, tenant: e.row.tenant, taskId: e.row.id, queue: e.row.queue, holder: e.row.worker_id ?? undefined, state: STATE_NAMES[e.row.state]!, previousState: e.prev === undefined ? undefined : STATE_NAMES[e.prev] };
         for (const l of changeListeners) l(change);
       }
     }
@@ -558,7 +560,18 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     dispatcher.kick();
   }
 
-  return { ...scoped(DEFAULT_TENANT), scoped, tenantsWithWork, kick };
+  /**
+   * A task this instance pushed to one of its worker streams was ended on another instance
+   * (completed, failed or released there: "done"; cancelled, deleted, reaped or timed out there:
+   * the reason). Frees the stream's credit, and for a reason tells the worker, as a local end
+   * would. Nothing happens when no stream here holds the task with that fencing token.
+   */
+  function remoteTaskEnded(taskId: string, fencingToken: number, how: "done" | CancelReason): void {
+    if (how === "done") dispatcher.taskDone(taskId, fencingToken);
+    else dispatcher.cancelNotice(taskId, fencingToken, how);
+  }
+
+  return { ...scoped(DEFAULT_TENANT), scoped, tenantsWithWork, kick, remoteTaskEnded };
 
   /** Every method reads and writes the tasks, queues and configs of `tenant` only. */
   function scope(tenant: string) {

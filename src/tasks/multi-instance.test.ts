@@ -3,7 +3,7 @@ import { createManualClock } from "../core/clock.ts";
 import { openPostgresDatabase, type PgDatabase } from "../db/open.ts";
 import { freshPostgresUrl } from "../testing/postgres.ts";
 import { createTaskEngine, type TaskEngine } from "./engine.ts";
-import type { TaskEvent } from "./types.ts";
+import type { TaskEvent, WorkerMessage } from "./types.ts";
 
 /**
  * Several instances on one PostgreSQL database: two engines, each over its own
@@ -129,5 +129,27 @@ describe.skipIf(!wanted)("tasks on several instances [postgres]", () => {
     ]);
     expect(got.flat()).toHaveLength(3);
     expect((await eb.getQueue("lim")).counts.running).toBe(3);
+  }, 60_000);
+  it("pushes a task created on another instance to a stream here once kicked for its tenant and queue; ends it here when it ended there", async () => {
+    const [ea, eb] = tenant("wake");
+    const got: WorkerMessage[] = [];
+    ea.connectWorker({ workerId: "stream", queues: ["push"], credits: 2 }, (m) => got.push(m));
+    const assigned = () => got.flatMap((m) => (m.kind === "assigned" ? [m.assignment] : []));
+    await a.db.write(function* () {}); // the round the connection started found nothing
+    const { task } = await eb.createTask({ queue: "push" });
+    // Nothing wakes instance a's dispatcher by itself (that is the fleet's signal), and a kick for
+    // a queue no stream here serves does nothing.
+    a.engine.kick("wake", "other");
+    await a.db.write(function* () {});
+    expect(assigned()).toHaveLength(0);
+    a.engine.kick("wake", "push");
+    const deadline = Date.now() + 10_000;
+    while (assigned().length === 0 && Date.now() < deadline) await Bun.sleep(10);
+    expect(assigned().map((x) => x.task.id)).toEqual([task.id]);
+    const token = assigned()[0]!.lease.fencingToken;
+    await eb.cancelTask({ id: task.id });
+    a.engine.remoteTaskEnded(task.id, token, "cancelled");
+    expect(got.at(-1)).toMatchObject({ kind: "cancel", taskId: task.id, fencingToken: token, reason: "cancelled" });
+    expect(a.engine.dispatcherState().sessions[0]!.credits).toBe(2);
   }, 60_000);
 });
