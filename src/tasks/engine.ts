@@ -326,9 +326,18 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     return room;
   }
 
+  /** A holder in maintenance gets no new tasks (this instance's drains, and on PostgreSQL every instance's). */
+  function* isDrained(tx: Tx, tenant: string, holder: string): Op<boolean> {
+    if (store.dialect === "sqlite") return drained.size > 0 && drained.has(holderKey(tenant, holder));
+    const pending = drainWrites.get(holderKey(tenant, holder));
+    return pending ?? (yield* store.holderDrained(tx, tenant, holder));
+  }
+  /** PostgreSQL: drains set here whose write has not committed yet (they count at once here). */
+  const drainWrites = new Map<string, boolean>();
+
   /** Claims up to n ready tasks for a worker; runs inside a transaction. */
   function* claimReady(w: W, tenant: string, workerId: string, queues: string[], capsJson: string, n: number, leaseMs: number, now: number): Op<TaskRow[]> {
-    if (drained.size && drained.has(holderKey(tenant, workerId))) return [];
+    if (yield* isDrained(w.tx, tenant, workerId)) return [];
     const paused = yield* store.pausedQueues(w.tx, tenant);
     const open = paused.size ? queues.filter((q) => !paused.has(q)) : queues;
     if (open.length === 0 || n <= 0) return [];
@@ -745,7 +754,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
           return new AppError("failed_precondition", "TASK_NOT_CLAIMABLE", `task ${row.id} is ${why}`, { id: row.id, state: STATE_NAMES[row.state]! });
         }
         if ((yield* store.pausedQueues(w.tx, tenant)).has(row.queue)) return new AppError("failed_precondition", "QUEUE_PAUSED", `queue ${row.queue} is paused`, { queue: row.queue });
-        if (drained.has(holderKey(tenant, input.workerId))) return new AppError("failed_precondition", "HOLDER_DRAINED", `${input.workerId} is in maintenance`, { worker_id: input.workerId });
+        if (yield* isDrained(w.tx, tenant, input.workerId)) return new AppError("failed_precondition", "HOLDER_DRAINED", `${input.workerId} is in maintenance`, { worker_id: input.workerId });
         if (caps) {
           const need: string[] = row.capabilities ? JSON.parse(row.capabilities) : [];
           const missing = need.filter((c) => !caps.includes(c));
@@ -1064,8 +1073,20 @@ export function createTaskEngine(deps: TaskEngineDeps) {
 
     /** Stops (or resumes) new claims and stream pushes for a holder; its running tasks finish. */
     setHolderDrained(holder: string, on: boolean): void {
-      if (on) drained.add(holderKey(tenant, holder));
-      else if (drained.delete(holderKey(tenant, holder))) dispatcher.kick();
+      const key = holderKey(tenant, holder);
+      if (store.dialect === "postgres") {
+        // Shared by every instance through the table; here it counts from now on.
+        drainWrites.set(key, on);
+        void write((w) => store.setHolderDrained(w.tx, tenant, holder, on, clock.now()))
+          .catch(() => {})
+          .finally(() => {
+            if (drainWrites.get(key) === on) drainWrites.delete(key);
+            if (!on) dispatcher.kick();
+          });
+        return;
+      }
+      if (on) drained.add(key);
+      else if (drained.delete(key)) dispatcher.kick();
     },
 
     /** Puts every task a holder runs back in its queue, the attempt refunded (the holder left). */

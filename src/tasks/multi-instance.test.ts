@@ -152,4 +152,19 @@ describe.skipIf(!wanted)("tasks on several instances [postgres]", () => {
     expect(got.at(-1)).toMatchObject({ kind: "cancel", taskId: task.id, fencingToken: token, reason: "cancelled" });
     expect(a.engine.dispatcherState().sessions[0]!.credits).toBe(2);
   }, 60_000);
+  it("stops claims for a holder in maintenance on every instance, and resumes them", async () => {
+    const [ea, eb] = tenant("drain");
+    await ea.batchCreateTasks([{ queue: "m", id: "m1" }, { queue: "m", id: "m2" }]);
+    ea.setHolderDrained("srv", true);
+    expect((await ea.claimTasks({ workerId: "srv", queues: ["m"] })).length).toBe(0);
+    await a.db.write(function* () {}); // the drain is committed
+    expect((await eb.claimTasks({ workerId: "srv", queues: ["m"] })).length).toBe(0);
+    let refused = "";
+    await eb.claimTask({ id: "m1", workerId: "srv" }).catch((e) => (refused = e.reason));
+    expect(refused).toBe("HOLDER_DRAINED");
+    expect((await eb.claimTasks({ workerId: "other", queues: ["m"] })).map((x) => x.task.id)).toEqual(["m1"]);
+    eb.setHolderDrained("srv", false);
+    await b.db.write(function* () {});
+    expect((await ea.claimTasks({ workerId: "srv", queues: ["m"] })).map((x) => x.task.id)).toEqual(["m2"]);
+  }, 60_000);
 });

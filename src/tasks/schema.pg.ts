@@ -95,3 +95,17 @@ export const taskQueueConfigs = pgTable(
   },
   (t) => [primaryKey({ columns: [t.tenant, t.name] })],
 );
+
+/**
+ * Holders in maintenance (PostgreSQL only): instances share them, so a drain set through one
+ * instance stops claims on every instance. SQLite keeps drains in memory (one process).
+ */
+export const taskDrainedHolders = pgTable(
+  "task_drained_holders",
+  {
+    tenant: text("tenant").notNull(),
+    holder: text("holder").notNull(),
+    since: bigint("since", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.holder] })],
+);

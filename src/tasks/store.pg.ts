@@ -132,6 +132,16 @@ export function createPgTaskStore(): TaskStore {
     *lockQueue(tx, tenant, queue) {
       yield* step(sql(tx).unsafe(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tasks.queue\u001f${tenant}\u001f${queue}`]));
     },
+    *holderDrained(tx, tenant, holder) {
+      return (yield* rows(tx, `SELECT 1 AS x FROM task_drained_holders WHERE tenant = $1 AND holder = $2`, [tenant, holder], [])).length > 0;
+    },
+    *setHolderDrained(tx, tenant, holder, on, now) {
+      yield* step(
+        on
+          ? sql(tx).unsafe(`INSERT INTO task_drained_holders (tenant, holder, since) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenant, holder, now])
+          : sql(tx).unsafe(`DELETE FROM task_drained_holders WHERE tenant = $1 AND holder = $2`, [tenant, holder]),
+      );
+    },
     *pausedQueues(tx, tenant) {
       const r = yield* rows<{ name: string }>(tx, `SELECT name FROM task_queues WHERE tenant = $1 AND paused = 1`, [tenant], []);
       return new Set(r.map((x) => x.name));

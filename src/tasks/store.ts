@@ -249,6 +249,9 @@ export interface TaskStore {
   /** Serializes claims of one queue until the transaction ends (PostgreSQL; SQLite has one writer). */
   lockQueue(tx: Tx, tenant: string, queue: string): Op<void>;
   pausedQueues(tx: Tx, tenant: string): Op<Set<string>>;
+  /** Whether a holder is in maintenance (PostgreSQL, shared by instances; SQLite keeps drains in memory: false). */
+  holderDrained(tx: Tx, tenant: string, holder: string): Op<boolean>;
+  setHolderDrained(tx: Tx, tenant: string, holder: string, on: boolean, now: number): Op<void>;
   /** BLOCKED dependents of a task (locked on PostgreSQL, so that two completions of their dependencies serialize). */
   dependentsBlocked(tx: Tx, tenant: string, id: string): Op<TaskRow[]>;
   unfinishedDeps(tx: Tx, tenant: string, id: string): Op<number>;
@@ -450,6 +453,8 @@ export function createSqliteTaskStore(sqlite: Sqlite): TaskStore {
     heartbeat: (_tx, tenant, id, token, now, leaseMs, progress, message) => done(heartbeat.get(id, token, tenant, now, leaseMs, progress, message) as TaskRow | null),
     runningCount: (_tx, tenant, queue) => done((runningCount.get(tenant, queue) as { n: number }).n),
     lockQueue: () => done(undefined),
+    holderDrained: () => done(false),
+    setHolderDrained: () => done(undefined),
     pausedQueues: (_tx, tenant) => done(new Set((pausedQueues.all(tenant) as { name: string }[]).map((r) => r.name))),
     dependentsBlocked: (_tx, tenant, id) => done(dependentsBlocked.all(tenant, id) as TaskRow[]),
     unfinishedDeps: (_tx, tenant, id) => done((unfinishedDeps.get(tenant, id) as { n: number }).n),
