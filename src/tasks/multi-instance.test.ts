@@ -167,4 +167,28 @@ describe.skipIf(!wanted)("tasks on several instances [postgres]", () => {
     await b.db.write(function* () {});
     expect((await ea.claimTasks({ workerId: "srv", queues: ["m"] })).map((x) => x.task.id)).toEqual(["m2"]);
   }, 60_000);
+  it("settles a holder's and an operator's calls racing on two instances into one consistent outcome", async () => {
+    const [ea, eb] = tenant("race");
+    const expected = new Set(["ok", "LEASE_LOST", "TASK_CANCELLED", "TASK_ALREADY_FINISHED", "TASK_NOT_RUNNING", "TASK_NOT_PENDING", "INVALID_TRANSITION"]);
+    for (let k = 0; k < 20; k++) {
+      const id = `race${k}`;
+      await ea.createTask({ queue: "race", id, maxAttempts: 3 });
+      const held = await ea.claimTask({ id, workerId: "w", leaseMs: 60_000 });
+      const token = held.lease.fencingToken;
+      const outcome = (p: Promise<unknown>) => p.then(() => "ok", (e) => (e as { reason?: string }).reason ?? String(e));
+      const [cancel, fail, update, beat, release] = await Promise.all([
+        outcome(eb.cancelTask({ id })),
+        outcome(ea.failTask({ id, fencingToken: token, error: { message: "x", retryable: true } })),
+        outcome(eb.updateTask({ id, progress: 50, fencingToken: token })),
+        outcome(ea.heartbeat({ id, fencingToken: token })),
+        outcome(eb.releaseTask({ id })),
+      ]);
+      for (const o of [cancel, fail, update, beat, release]) expect(expected.has(o)).toBe(true);
+      const task = await eb.getTask(id);
+      expect(task.attempt).toBeLessThanOrEqual(1);
+      // The cancel, when it went through, is the last word: nothing moves a cancelled task.
+      if (cancel === "ok") expect(task.state).toBe("cancelled");
+      else expect(["pending", "running"]).toContain(task.state);
+    }
+  }, 60_000);
 });
