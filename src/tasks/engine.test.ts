@@ -288,6 +288,30 @@ describeDialects("task engine", (open, dialect) => {
       expect(results.map((r) => (r.ok ? "ok" : r.reason))).toEqual(["ok", "LEASE_LOST", "TASK_NOT_FOUND", "ok"]);
       expect((await t.engine.getTask(got[1]!.task.id)).state).toBe("running");
     });
+
+    it("settles a batch completion's result checks before its dependents: one malformed result cancels its dependents, the others unblock", async () => {
+      t.engine.checkResults("typed", (r) => (typeof r === "object" && r !== null && "frames" in r ? undefined : "frames is missing"));
+      await t.engine.batchCreateTasks([
+        { queue: "q", id: "good", type: "typed" },
+        { queue: "q", id: "bad", type: "typed" },
+        { queue: "q", id: "plain" },
+        { queue: "later", id: "after-good", dependsOn: ["good", "plain"] },
+        { queue: "later", id: "after-bad", dependsOn: ["bad"] },
+        { queue: "later", id: "after-both", dependsOn: ["good", "bad"] },
+      ]);
+      const got = await t.engine.claimTasks({ workerId: "w", queues: ["q"], maxTasks: 3 });
+      const token = (id: string) => got.find((a) => a.task.id === id)!.lease.fencingToken;
+      const results = await t.engine.batchCompleteTasks([
+        { id: "good", fencingToken: token("good"), result: { frames: 3 } },
+        { id: "bad", fencingToken: token("bad"), result: { nope: 1 } },
+        { id: "plain", fencingToken: token("plain"), result: 1 },
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+      const state = async (id: string) => (await t.engine.getTask(id)).state;
+      expect([await state("good"), await state("bad"), await state("plain")]).toEqual(["succeeded", "failed", "succeeded"]);
+      expect((await t.engine.getTask("bad")).error?.reason).toBe("MALFORMED_RESULT");
+      expect([await state("after-good"), await state("after-bad"), await state("after-both")]).toEqual(["pending", "cancelled", "cancelled"]);
+    });
   });
 
   describe("cancel, retry, delete", () => {

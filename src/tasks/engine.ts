@@ -21,7 +21,7 @@ import {
   taskNotFound,
   type TaskConfig,
 } from "./rules.ts";
-import { S, createSqliteTaskStore, rowToTask, type RowGuard, type TaskPatch, type TaskRow, type TaskStore } from "./store.ts";
+import { S, createSqliteTaskStore, rowToTask, type NewTaskValues, type RowGuard, type TaskPatch, type TaskRow, type TaskStore } from "./store.ts";
 import { DuplicateTaskError, createPgTaskStore } from "./store.pg.ts";
 import { createDispatcher, type WorkerSession } from "./dispatcher.ts";
 import { createQueueConfigs, type ConfigView } from "./queue-configs.ts";
@@ -261,34 +261,10 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         error = { message: `dependency ${depId} is ${STATE_NAMES[dep.state]}`, retryable: false, reason: "DEPENDENCY_FAILED" };
       } else if (dep.state !== S.succeeded && state === S.pending) state = S.blocked;
     }
-    const caps = checkStrings(f("required_capabilities"), t.requiredCapabilities, 64).sort();
-    const tags = checkStrings(f("tags"), t.tags, 64);
-    const runAt = t.runAt ?? now + (t.delayMs ?? 0);
+    const { values, runAt } = valuesOf(tenant, t, f, id, now, cfg, state, error, dependsOn);
     let row: TaskRow | null;
     try {
-      row = yield* store.insert(w.tx, [
-        tenant,
-        id,
-        t.queue,
-        t.type ?? "",
-        t.priority ?? cfg?.priority ?? 0,
-        t.payload === undefined ? null : JSON.stringify(t.payload),
-        caps.length ? JSON.stringify(caps) : null,
-        runAt,
-        t.timeoutMs || cfg?.defaultTimeoutMs || null,
-        t.maxAttempts ?? (cfg?.defaultMaxAttempts || config.defaultMaxAttempts),
-        dependsOn.length ? JSON.stringify(dependsOn) : null,
-        state,
-        t.metadata === undefined ? null : JSON.stringify(t.metadata),
-        now,
-        now,
-        t.requestId || null,
-        t.title ?? "",
-        t.description ?? "",
-        tags.length ? JSON.stringify(tags) : null,
-        error ? JSON.stringify(error) : null,
-        state === S.cancelled ? now : null,
-      ]);
+      row = yield* store.insert(w.tx, values);
     } catch (e) {
       // PostgreSQL: another instance created the same explicit id meanwhile.
       if (e instanceof DuplicateTaskError && t.id) throw exists();
@@ -306,6 +282,68 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     }
     w.ev.push({ kind: "created", row, prev: undefined });
     return { row, replayed: false, ready: state === S.pending && runAt <= now };
+  }
+
+  /** The columns of a new task (the checks of its capabilities and tags included). */
+  function valuesOf(
+    tenant: string,
+    t: NewTask,
+    f: (name: string) => string,
+    id: string,
+    now: number,
+    cfg: QueueConfig | undefined,
+    state: number,
+    error: TaskError | undefined,
+    dependsOn: string[],
+  ): { values: NewTaskValues; runAt: number } {
+    const caps = checkStrings(f("required_capabilities"), t.requiredCapabilities, 64).sort();
+    const tags = checkStrings(f("tags"), t.tags, 64);
+    const runAt = t.runAt ?? now + (t.delayMs ?? 0);
+    const values: NewTaskValues = [
+      tenant,
+      id,
+      t.queue,
+      t.type ?? "",
+      t.priority ?? cfg?.priority ?? 0,
+      t.payload === undefined ? null : JSON.stringify(t.payload),
+      caps.length ? JSON.stringify(caps) : null,
+      runAt,
+      t.timeoutMs || cfg?.defaultTimeoutMs || null,
+      t.maxAttempts ?? (cfg?.defaultMaxAttempts || config.defaultMaxAttempts),
+      dependsOn.length ? JSON.stringify(dependsOn) : null,
+      state,
+      t.metadata === undefined ? null : JSON.stringify(t.metadata),
+      now,
+      now,
+      t.requestId || null,
+      t.title ?? "",
+      t.description ?? "",
+      tags.length ? JSON.stringify(tags) : null,
+      error ? JSON.stringify(error) : null,
+      state === S.cancelled ? now : null,
+    ];
+    return { values, runAt };
+  }
+
+  /**
+   * PostgreSQL: a batch whose tasks name no id, request id or dependency needs no lookups, so it
+   * is inserted in one statement (row by row it costs a round trip per task).
+   */
+  const plainBatch = (inputs: NewTask[]): boolean =>
+    store.dialect === "postgres" &&
+    inputs.every((t) => typeof t === "object" && t !== null && !t.id && !t.requestId && !(t.dependsOn && (t.dependsOn as unknown[]).length));
+
+  function* createPlain(w: W, tenant: string, inputs: NewTask[], now: number, cfgs: ConfigView): Op<{ rows: TaskRow[]; ready: boolean }> {
+    const prepared = inputs.map((t, i) => {
+      const prefix = `requests[${i}].task`;
+      checkNewTask(t, prefix);
+      const f = (name: string) => `${prefix}.${name}`;
+      checkStrings(f("depends_on"), t.dependsOn, 1000);
+      return valuesOf(tenant, t, f, newId("task", now), now, cfgs.resolve(t.queue), S.pending, undefined, []);
+    });
+    const rows = yield* store.insertMany(w.tx, prepared.map((p) => p.values));
+    for (const row of rows) w.ev.push({ kind: "created", row, prev: undefined });
+    return { rows, ready: prepared.some((p) => p.runAt <= now) };
   }
 
   // ---------------------------------------------------------------- claims
@@ -389,19 +427,54 @@ export function createTaskEngine(deps: TaskEngineDeps) {
   function* completeRow(w: W, tenant: string, id: string, token: number, result: Json | undefined, now: number): Op<TaskRow> {
     const row = yield* store.complete(w.tx, tenant, id, token, result === undefined ? null : JSON.stringify(result), now);
     if (!row) throw yield* refusal(w.tx, tenant, id, token, now);
+    const settled = yield* checkCompleted(w, row, result, now);
+    yield* dependentsOfCompleted(w, tenant, settled, now);
+    return settled;
+  }
+
+  /**
+   * A just-completed row: a result that does not fill its message fails the task for good (no
+   * retry), in the same write: nobody ever sees it succeeded. Records the event; answers the row.
+   */
+  function* checkCompleted(w: W, row: TaskRow, result: Json | undefined, now: number): Op<TaskRow> {
     const problem = resultChecks.size ? resultChecks.get(row.type)?.(result) : undefined;
     if (problem !== undefined) {
-      // A result that does not fill its message fails the task for good (no retry), in the same
-      // write: nobody ever sees it succeeded; dependents are cancelled.
       const error: TaskError = { message: `malformed result: ${problem}`, retryable: false, reason: "MALFORMED_RESULT" };
       const failed = yield* store.failMalformed(w.tx, row.seq, JSON.stringify(error), now);
       if (sink) w.ev.push({ kind: "failed", row: failed, prev: S.running });
-      if (failed.has_dependents) yield* cancelDependents(w, tenant, failed.id, "failed", now);
       return failed;
     }
     if (sink) w.ev.push({ kind: "succeeded", row, prev: S.running });
-    if (row.has_dependents && (yield* unblockDependents(w, tenant, row.id, now))) dispatcher.kick();
     return row;
+  }
+
+  /** After a completion: dependents are unblocked (succeeded) or cancelled (malformed result). */
+  function* dependentsOfCompleted(w: W, tenant: string, row: TaskRow, now: number): Op<void> {
+    if (!row.has_dependents) return;
+    if (row.state === S.failed) yield* cancelDependents(w, tenant, row.id, "failed", now);
+    else if (yield* unblockDependents(w, tenant, row.id, now)) dispatcher.kick();
+  }
+
+  /**
+   * PostgreSQL: completions of distinct tasks in one statement (row by row it costs a round trip
+   * per task); then, in item order, the refusals and result checks; then the dependents, once
+   * every item of the batch is settled.
+   */
+  function* completeMany(w: W, tenant: string, items: { id: string; fencingToken: number; result?: Json }[], now: number): Op<(TaskRow | AppError)[]> {
+    const rows = yield* store.completeMany(
+      w.tx,
+      tenant,
+      items.map((it) => ({ id: it.id, token: it.fencingToken, result: it.result === undefined ? null : JSON.stringify(it.result) })),
+      now,
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const out: (TaskRow | AppError)[] = [];
+    for (const it of items) {
+      const row = byId.get(it.id);
+      out.push(row ? yield* checkCompleted(w, row, it.result, now) : yield* refusal(w.tx, tenant, it.id, it.fencingToken, now));
+    }
+    for (const r of out) if (!(r instanceof AppError)) yield* dependentsOfCompleted(w, tenant, r, now);
+    return out;
   }
 
   // ---------------------------------------------------------------- dispatcher
@@ -604,6 +677,11 @@ export function createTaskEngine(deps: TaskEngineDeps) {
       const rows = await write(function* (w) {
         const now = clock.now();
         const cfgs = yield* configs.view(w.tx, tenant);
+        if (plainBatch(inputs)) {
+          const plain = yield* createPlain(w, tenant, inputs, now, cfgs);
+          if (plain.ready) dispatcher.kick();
+          return plain.rows;
+        }
         let ready = false;
         const out: TaskRow[] = [];
         for (const [i, t] of inputs.entries()) {
@@ -826,8 +904,10 @@ export function createTaskEngine(deps: TaskEngineDeps) {
         checkName(`requests[${i}].id`, it.id);
         checkInt(`requests[${i}].fencing_token`, it.fencingToken, 1, Number.MAX_SAFE_INTEGER);
       }
+      const distinct = new Set(items.map((it) => it.id)).size === items.length;
       const rows = await write(function* (w) {
         const now = clock.now();
+        if (store.dialect === "postgres" && distinct) return yield* completeMany(w, tenant, items, now);
         const out: (TaskRow | AppError)[] = [];
         for (const it of items) {
           try {

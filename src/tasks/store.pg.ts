@@ -21,6 +21,14 @@ import {
 const TASK_INTS = ["seq", "run_at", "timeout_ms", "fencing_token", "lease_expires_at", "lease_duration_ms", "deadline_at", "created_at", "updated_at", "started_at", "finished_at"] as const;
 const CONFIG_INTS = ["default_timeout_ms", "created_at", "updated_at"] as const;
 
+/** The columns of a new task (the order of `NewTaskValues`) and their types. */
+const INSERT_COLUMNS = [
+  ["tenant", "text"], ["id", "text"], ["queue", "text"], ["type", "text"], ["priority", "integer"], ["payload", "text"], ["capabilities", "text"],
+  ["run_at", "bigint"], ["timeout_ms", "bigint"], ["max_attempts", "integer"], ["depends_on", "text"], ["state", "integer"], ["metadata", "text"],
+  ["created_at", "bigint"], ["updated_at", "bigint"], ["request_id", "text"], ["title", "text"], ["description", "text"], ["tags", "text"],
+  ["error", "text"], ["finished_at", "bigint"],
+] as const;
+
 /** Claim SET list; $1 worker, $2 now, $3 lease ms. */
 const CLAIM_SET = `state = ${S.running}, attempt = attempt + 1, fencing_token = fencing_token + 1,
   worker_id = $1, lease_expires_at = $2::bigint + $3::bigint, lease_duration_ms = $3::bigint, started_at = $2::bigint, updated_at = $2::bigint,
@@ -76,6 +84,18 @@ export function createPgTaskStore(): TaskStore {
         throw e;
       }
     },
+    *insertMany(tx, v) {
+      // One array per column (unnest keeps NULLs), one statement for the whole batch.
+      const cols = INSERT_COLUMNS.map((_, c) => v.map((row) => row[c]));
+      const out = yield* rows<TaskRow>(
+        tx,
+        `INSERT INTO tasks (${INSERT_COLUMNS.map(([name]) => name).join(", ")})
+          SELECT * FROM unnest(${INSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) RETURNING *`,
+        cols,
+      );
+      const byId = new Map(out.map((r) => [r.id, r]));
+      return v.map((row) => byId.get(row[1])!);
+    },
     byId: (tx, tenant, id) => one<TaskRow>(tx, `SELECT * FROM tasks WHERE tenant = $1 AND id = $2`, [tenant, id]),
     byRequestId: (tx, tenant, rid) => one<TaskRow>(tx, `SELECT * FROM tasks WHERE tenant = $1 AND request_id = $2`, [tenant, rid]),
     *claimFromQueue(tx, tenant, queue, caps, n, workerId, now, leaseMs) {
@@ -119,6 +139,14 @@ export function createPgTaskStore(): TaskStore {
         `UPDATE tasks SET state = ${S.succeeded}, result = $3, progress = 100, finished_at = $4, updated_at = $4, lease_expires_at = NULL, deadline_at = NULL
         WHERE tenant = $5 AND id = $1 AND state = ${S.running} AND fencing_token = $2 AND lease_expires_at > $4 RETURNING *`,
         [id, token, result, now, tenant],
+      ),
+    completeMany: (tx, tenant, items, now) =>
+      rows<TaskRow>(
+        tx,
+        `UPDATE tasks t SET state = ${S.succeeded}, result = c.result, progress = 100, finished_at = $5, updated_at = $5, lease_expires_at = NULL, deadline_at = NULL
+        FROM unnest($2::text[], $3::bigint[], $4::text[]) AS c(id, token, result)
+        WHERE t.tenant = $1 AND t.id = ANY($2::text[]) AND t.id = c.id AND t.state = ${S.running} AND t.fencing_token = c.token AND t.lease_expires_at > $5 RETURNING t.*`,
+        [tenant, items.map((i) => i.id), items.map((i) => i.token), items.map((i) => i.result), now],
       ),
     heartbeat: (tx, tenant, id, token, now, leaseMs, progress, message) =>
       one<TaskRow>(

@@ -234,6 +234,8 @@ export interface TaskStore {
   readonly dialect: "sqlite" | "postgres";
   /** The new row; null when a concurrent create with the same request id won (PostgreSQL). */
   insert(tx: Tx, v: NewTaskValues): Op<TaskRow | null>;
+  /** Inserts new tasks without request ids in one statement; the rows in input order. */
+  insertMany(tx: Tx, rows: NewTaskValues[]): Op<TaskRow[]>;
   byId(tx: Tx, tenant: string, id: string): Op<TaskRow | null>;
   byRequestId(tx: Tx, tenant: string, rid: string): Op<TaskRow | null>;
   /** Claims up to n ready tasks of one queue, in priority then FIFO order. */
@@ -244,6 +246,8 @@ export interface TaskStore {
   /** Claims a BLOCKED task (a claim that ignores its dependencies, seed 000). */
   claimBlockedBySeq(tx: Tx, seq: number, workerId: string, now: number, leaseMs: number): Op<TaskRow | null>;
   complete(tx: Tx, tenant: string, id: string, token: number, result: string | null, now: number): Op<TaskRow | null>;
+  /** `complete` of several distinct tasks in one statement: the rows completed (the others were not held). */
+  completeMany(tx: Tx, tenant: string, items: { id: string; token: number; result: string | null }[], now: number): Op<TaskRow[]>;
   heartbeat(tx: Tx, tenant: string, id: string, token: number, now: number, leaseMs: number | null, progress: number | null, message: string | null): Op<TaskRow | null>;
   runningCount(tx: Tx, tenant: string, queue: string): Op<number>;
   /** Serializes claims of one queue until the transaction ends (PostgreSQL; SQLite has one writer). */
@@ -428,6 +432,7 @@ export function createSqliteTaskStore(sqlite: Sqlite): TaskStore {
   return {
     dialect: "sqlite",
     insert: (_tx, v) => done(insert.get(...(v as unknown as never[])) as TaskRow),
+    insertMany: (_tx, rows) => done(rows.map((v) => insert.get(...(v as unknown as never[])) as TaskRow)),
     byId: (_tx, tenant, id) => done(byId.get(tenant, id) as TaskRow | null),
     byRequestId: (_tx, tenant, rid) => done(byRequestId.get(tenant, rid) as TaskRow | null),
     claimFromQueue(_tx, tenant, queue, caps, n, workerId, now, leaseMs) {
@@ -450,6 +455,7 @@ export function createSqliteTaskStore(sqlite: Sqlite): TaskStore {
     claimBySeq: (_tx, seq, workerId, now, leaseMs) => done(claimBySeq.get(workerId, now, leaseMs, null, seq) as TaskRow | null),
     claimBlockedBySeq: (_tx, seq, workerId, now, leaseMs) => done(claimBlockedBySeq.get(workerId, now, leaseMs, null, seq) as TaskRow | null),
     complete: (_tx, tenant, id, token, result, now) => done(complete.get(id, token, result, now, tenant) as TaskRow | null),
+    completeMany: (_tx, tenant, items, now) => done(items.flatMap((it) => (complete.get(it.id, it.token, it.result, now, tenant) as TaskRow | null) ?? [])),
     heartbeat: (_tx, tenant, id, token, now, leaseMs, progress, message) => done(heartbeat.get(id, token, tenant, now, leaseMs, progress, message) as TaskRow | null),
     runningCount: (_tx, tenant, queue) => done((runningCount.get(tenant, queue) as { n: number }).n),
     lockQueue: () => done(undefined),
