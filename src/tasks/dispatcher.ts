@@ -28,7 +28,7 @@ export interface DispatcherDeps {
   database: OpDatabase;
   pingIntervalMs: number;
   /** Claims up to n ready tasks for the session; an operation inside the group transaction. */
-  claim: (tx: Tx, session: WorkerSession, n: number, now: number, ev: EventBuffer) => Op<TaskRow[]>;
+  claim: (tx: Tx, session: WorkerSession, n: number, now: number, ev: EventBuffer, round: Map<string, unknown>) => Op<TaskRow[]>;
   /** Gives back tasks claimed for a session that closed before they could be pushed. */
   release: (rows: TaskRow[]) => void;
   emit: (ev: EventBuffer) => void;
@@ -104,6 +104,8 @@ export function createDispatcher(deps: DispatcherDeps) {
         rounds++;
         const now = deps.clock.now();
         const list = [...sessions.values()];
+        // What the round's claims share (a tenant's paused queues…): read once per round.
+        const memo = new Map<string, unknown>();
         // Which session is served first: the chooser's pick (the servers domain's load
         // balancer), else in turn.
         const chosen = list.length > 1 && deps.chooseFirst ? deps.chooseFirst(list.filter((x) => !x.closed && x.credits > 0)) : undefined;
@@ -112,7 +114,7 @@ export function createDispatcher(deps: DispatcherDeps) {
           const s = list[(start + i) % list.length]!;
           if (s.closed || s.credits <= 0) continue;
           const want = Math.min(s.credits, ROUND);
-          const rows = yield* deps.claim(tx, s, want, now, ev);
+          const rows = yield* deps.claim(tx, s, want, now, ev, memo);
           if (rows.length === 0) continue;
           s.credits -= rows.length;
           for (const r of rows) inflight.set(r.id, { session: s, token: r.fencing_token });

@@ -123,6 +123,16 @@ interface W {
   tx: Tx;
   ev: EventBuffer;
   after: (fn: () => void) => void;
+  /** Reads shared by the claims of one dispatch round (one operation). */
+  memo?: Map<string, unknown>;
+}
+
+/** `read` once per `memo` (when there is one) under `key`. */
+function* memoized<T>(memo: Map<string, unknown> | undefined, key: string, read: () => Op<T>): Op<T> {
+  if (memo?.has(key)) return memo.get(key) as T;
+  const value = yield* read();
+  memo?.set(key, value);
+  return value;
 }
 
 /**
@@ -376,10 +386,11 @@ export function createTaskEngine(deps: TaskEngineDeps) {
   /** Claims up to n ready tasks for a worker; runs inside a transaction. */
   function* claimReady(w: W, tenant: string, workerId: string, queues: string[], capsJson: string, n: number, leaseMs: number, now: number): Op<TaskRow[]> {
     if (yield* isDrained(w.tx, tenant, workerId)) return [];
-    const paused = yield* store.pausedQueues(w.tx, tenant);
+    const paused = yield* memoized(w.memo, `paused\u001f${tenant}`, () => store.pausedQueues(w.tx, tenant));
     const open = paused.size ? queues.filter((q) => !paused.has(q)) : queues;
     if (open.length === 0 || n <= 0) return [];
-    const room = (yield* configs.hasLimits(w.tx)) ? yield* concurrencyRoom(w.tx, tenant, [...open].sort()) : new Map<string, number>();
+    const limits = yield* memoized(w.memo, "limits", () => configs.hasLimits(w.tx));
+    const room = limits ? yield* concurrencyRoom(w.tx, tenant, [...open].sort()) : new Map<string, number>();
     const rows =
       open.length === 1 && !room.has(open[0]!)
         ? yield* store.claimFromQueue(w.tx, tenant, open[0]!, capsJson, n, workerId, now, leaseMs)
@@ -489,8 +500,8 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     clock,
     database,
     pingIntervalMs: config.pingIntervalMs,
-    claim: (tx: Tx, s: WorkerSession, n: number, now: number, ev: EventBuffer) =>
-      claimReady({ tx, ev, after: () => {} }, s.tenant, s.workerId, s.queues, s.capsJson, n, s.leaseMs, now),
+    claim: (tx: Tx, s: WorkerSession, n: number, now: number, ev: EventBuffer, round: Map<string, unknown>) =>
+      claimReady({ tx, ev, after: () => {}, memo: round }, s.tenant, s.workerId, s.queues, s.capsJson, n, s.leaseMs, now),
     release: (rows: TaskRow[]) => {
       // Pushed to a session that closed before the push: give the tasks back, attempt refunded.
       void write(function* (w) {
