@@ -178,7 +178,7 @@ async function pushBench(backendMs: number): Promise<ServersBench["push"][number
   const t0 = performance.now();
   for (let i = 0; i < N; i += 500) await s.engine.batchCreateTasks(Array.from({ length: Math.min(500, N - i) }, (_, k) => ({ queue: "push", type: "bench", payload: { n: i + k } })));
   s.domain.start();
-  while (s.engine.getQueue("push").counts.succeeded < N) await Bun.sleep(20);
+  while ((await s.engine.getQueue("push")).counts.succeeded < N) await Bun.sleep(20);
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   proc.kill();

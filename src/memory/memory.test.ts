@@ -194,11 +194,11 @@ describeDialects("memory", (open, dialect) => {
       expect(kept.accessCount).toBe(3); // low's 2 (one read above, one in the dry-run check) + this read
       expect(await reason(t.memory.memories.get(A, low.id))).toBe("MEMORY_NOT_FOUND:");
       expect((await t.memory.memories.get(A, other.id)).id).toBe(other.id);
-      const task = t.engine.scoped(A).getTask(out.task.id);
+      const task = await t.engine.scoped(A).getTask(out.task.id);
       expect(task.queue).toBe("memory.compaction");
       expect(task.progress).toBeGreaterThan(0);
-      expect(t.engine.scoped(A).listTasks({ queues: ["memory.compaction"] }).items.length).toBeGreaterThanOrEqual(2);
-      expect(t.engine.scoped(B).listTasks({ queues: ["memory.compaction"] }).items.length).toBe(0); // another tenant sees none of them
+      expect((await t.engine.scoped(A).listTasks({ queues: ["memory.compaction"] })).items.length).toBeGreaterThanOrEqual(2);
+      expect((await t.engine.scoped(B).listTasks({ queues: ["memory.compaction"] })).items.length).toBe(0); // another tenant sees none of them
     });
 
     it("expires past TTL and low importance, caps each scope, decays importance", async () => {
@@ -276,7 +276,7 @@ describeDialects("memory", (open, dialect) => {
       } finally {
         t.memory.start();
       }
-      const done = t.engine.scoped(T).listTasks({ queues: ["memory.compaction"], states: ["cancelled"] }).items;
+      const done = (await t.engine.scoped(T).listTasks({ queues: ["memory.compaction"], states: ["cancelled"] })).items;
       expect(done.length).toBeGreaterThanOrEqual(1);
       // the tenant can compact again at once
       expect((await t.memory.compact(T, {}, 10_000)).task.state).toBe("succeeded");
@@ -296,8 +296,8 @@ describeDialects("memory", (open, dialect) => {
       }
       const { task } = await t.memory.compact(T, { merge: { similarityThreshold: 0.99 } }, undefined);
       const deadline = Date.now() + 60_000;
-      while (t.engine.scoped(T).getTask(task.id).progress <= 12) {
-        if (Date.now() > deadline || t.engine.scoped(T).getTask(task.id).state === "succeeded") throw new Error("compaction did not run long enough to cancel");
+      while ((await t.engine.scoped(T).getTask(task.id)).progress <= 12) {
+        if (Date.now() > deadline || (await t.engine.scoped(T).getTask(task.id)).state === "succeeded") throw new Error("compaction did not run long enough to cancel");
         await Bun.sleep(2);
       }
       await t.engine.scoped(T).cancelTask({ id: task.id });

@@ -32,7 +32,7 @@ writeFileSync(
 
 beforeAll(async () => {
   sy = await startTestServer({ SWITCHYARD_QUEUE_CONFIG: yaml, SWITCHYARD_HEALTH_CHECK_INTERVAL_MS: "60000" });
-  await waitFor("queue configs loaded", () => (sy.app.modules.tasks as TasksModule).engine.listQueueConfigs().items.length === 2);
+  await waitFor("queue configs loaded", async () => (await (sy.app.modules.tasks as TasksModule).engine.listQueueConfigs()).items.length === 2);
 });
 afterAll(async () => {
   await sy?.close();

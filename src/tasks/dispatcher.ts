@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.ts";
 import { newId } from "../core/ids.ts";
-import type { Committer } from "../db/group-commit.ts";
+import type { OpDatabase, Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import type { TaskRow } from "./store.ts";
 import type { Assignment, CancelReason, TaskEventKind, WorkerMessage } from "./types.ts";
 
@@ -24,10 +25,10 @@ export interface WorkerSession {
 
 export interface DispatcherDeps {
   clock: Clock;
-  committer: Committer;
+  database: OpDatabase;
   pingIntervalMs: number;
-  /** Claims up to n ready tasks for the session; runs inside the group transaction. */
-  claim: (session: WorkerSession, n: number, now: number, ev: EventBuffer) => TaskRow[];
+  /** Claims up to n ready tasks for the session; an operation inside the group transaction. */
+  claim: (tx: Tx, session: WorkerSession, n: number, now: number, ev: EventBuffer, round: Map<string, unknown>) => Op<TaskRow[]>;
   /** Gives back tasks claimed for a session that closed before they could be pushed. */
   release: (rows: TaskRow[]) => void;
   emit: (ev: EventBuffer) => void;
@@ -77,18 +78,34 @@ export function createDispatcher(deps: DispatcherDeps) {
     }
   }
 
+  /** Undoes what a dispatch round did to sessions (it was rolled back, or is being retried). */
+  function undo(claimed: [WorkerSession, TaskRow[]][]): void {
+    for (const [s, rows] of claimed) {
+      s.credits += rows.length;
+      for (const r of rows) inflight.delete(r.id);
+    }
+  }
+
   function kick(): void {
     if (queued || !hasCredits()) return;
     queued = true;
+    // Set by the latest run of the round's operation: on PostgreSQL a deadlock retries the
+    // operation, so each run starts from scratch, undoing what the previous run did to sessions.
     let claimed: [WorkerSession, TaskRow[]][] = [];
-    const ev: EventBuffer = [];
+    let ev: EventBuffer = [];
     let again = false;
-    deps.committer
-      .run(() => {
+    deps.database
+      .write(function* (tx) {
+        undo(claimed);
+        claimed = [];
+        ev = [];
+        again = false;
         queued = false;
         rounds++;
         const now = deps.clock.now();
         const list = [...sessions.values()];
+        // What the round's claims share (a tenant's paused queues…): read once per round.
+        const memo = new Map<string, unknown>();
         // Which session is served first: the chooser's pick (the servers domain's load
         // balancer), else in turn.
         const chosen = list.length > 1 && deps.chooseFirst ? deps.chooseFirst(list.filter((x) => !x.closed && x.credits > 0)) : undefined;
@@ -97,7 +114,7 @@ export function createDispatcher(deps: DispatcherDeps) {
           const s = list[(start + i) % list.length]!;
           if (s.closed || s.credits <= 0) continue;
           const want = Math.min(s.credits, ROUND);
-          const rows = deps.claim(s, want, now, ev);
+          const rows = yield* deps.claim(tx, s, want, now, ev, memo);
           if (rows.length === 0) continue;
           s.credits -= rows.length;
           for (const r of rows) inflight.set(r.id, { session: s, token: r.fencing_token });
@@ -121,10 +138,8 @@ export function createDispatcher(deps: DispatcherDeps) {
         },
         () => {
           // The round was rolled back: nothing was claimed, so give the credits back.
-          for (const [s, rows] of claimed) {
-            s.credits += rows.length;
-            for (const r of rows) inflight.delete(r.id);
-          }
+          queued = false;
+          undo(claimed);
           claimed = [];
         },
       );
@@ -133,6 +148,12 @@ export function createDispatcher(deps: DispatcherDeps) {
   return {
     kick,
     hasCredits,
+
+    /** Whether a stream here serves `queue` of `tenant` (with credits or not). */
+    serves(tenant: string, queue: string): boolean {
+      for (const s of sessions.values()) if (s.tenant === tenant && s.queues.includes(queue)) return true;
+      return false;
+    },
 
     /** Registers a session and sends its info first. */
     connect(

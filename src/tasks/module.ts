@@ -28,7 +28,7 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
     auth: ctx.auth,
     log: ctx.log,
     source: {
-      getTask: (tenant, id) => taskMessage(engine.scoped(tenant).getTask(id)),
+      getTask: async (tenant, id) => taskMessage(await engine.scoped(tenant).getTask(id)),
       async *watch(tenant, taskIds, signal) {
         for await (const event of hub.watch({ tenant, taskIds, queues: [], kinds: [] }, signal)) yield eventMessage(event);
       },
@@ -36,6 +36,7 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
   });
   return {
     name: "tasks",
+    dialects: ["sqlite", "postgres"],
     engine,
     hub,
     services: [

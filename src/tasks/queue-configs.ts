@@ -1,11 +1,12 @@
-import type { Database as Sqlite } from "bun:sqlite";
+import type { Tx } from "../db/dialect.ts";
+import type { Op } from "../db/op.ts";
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { Clock } from "../core/clock.ts";
 import { DEFAULT_TENANT } from "../core/principal.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import { checkInt, checkName, checkRequestId, decodePageToken, encodePageToken, parentQueueName } from "./rules.ts";
-import { modeCode, rowToConfig, type ConfigRow } from "./store.ts";
+import { modeCode, rowToConfig, type ConfigRow, type TaskStore } from "./store.ts";
 import type { JsonObject, Page, QueueConfig, QueueMode } from "./types.ts";
 
 /** A config as read from YAML or a request, before it is stored. */
@@ -102,38 +103,66 @@ function fileInvalid(key: string, message: string): AppError {
   return new AppError("failed_precondition", "QUEUE_CONFIG_FILE_INVALID", `queue config file: ${key ? key + ": " : ""}${message}`, { key });
 }
 
+/** The configs of one tenant as an operation saw them: lookups without further queries. */
+export interface ConfigView {
+  /** The config of a queue: its own, else its runqy parent's (`inference_high` → `inference`). */
+  resolve(name: string): QueueConfig | undefined;
+  readonly size: number;
+}
+
+function viewOf(cache: Map<string, QueueConfig>): ConfigView {
+  return {
+    size: cache.size,
+    resolve(name) {
+      if (cache.size === 0) return undefined;
+      const own = cache.get(name);
+      if (own) return own;
+      const parent = parentQueueName(name);
+      return parent ? cache.get(parent) : undefined;
+    },
+  };
+}
+
 /**
- * Queue configs: stored rows plus an in-memory copy the claim path reads. Configs are per
- * tenant; the YAML file configures the default tenant's queues.
+ * Queue configs. Configs are per tenant; the YAML file configures the default tenant's queues.
+ *
+ * On SQLite (one process owns the file) the rows are kept in memory and reloaded after each
+ * change, so the claim path reads no table. On PostgreSQL other instances change configs too:
+ * every operation reads the tenant's rows (a primary-key range of a small table).
  */
-export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: string | undefined }) {
-  const { sqlite, clock } = deps;
-  /** Per tenant: name → config. */
+export function createQueueConfigs(deps: { store: TaskStore; clock: Clock; path: string | undefined }) {
+  const { store, clock } = deps;
+  const cached = store.dialect === "sqlite";
+  /** Per tenant: name → config (SQLite only). */
   const byTenant = new Map<string, Map<string, QueueConfig>>();
   const EMPTY = new Map<string, QueueConfig>();
   const cacheOf = (tenant: string) => byTenant.get(tenant) ?? EMPTY;
   let limits = false;
 
-  function load(): void {
+  function fill(rows: ConfigRow[]): void {
     byTenant.clear();
-    for (const r of sqlite.prepare(`SELECT * FROM task_queue_configs`).all() as ConfigRow[]) {
+    for (const r of rows) {
       let m = byTenant.get(r.tenant);
       if (!m) byTenant.set(r.tenant, (m = new Map()));
       m.set(r.name, rowToConfig(r));
     }
     limits = [...byTenant.values()].some((m) => [...m.values()].some((c) => c.concurrencyLimit > 0));
   }
-  load();
 
-  const upsert = sqlite.prepare(`INSERT INTO task_queue_configs (name, priority, mode, default_timeout_ms, default_max_attempts, concurrency_limit, deployment, source, request_id, created_at, updated_at, tenant)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT(tenant, name) DO UPDATE SET priority = excluded.priority, mode = excluded.mode, default_timeout_ms = excluded.default_timeout_ms,
-      default_max_attempts = excluded.default_max_attempts, concurrency_limit = excluded.concurrency_limit, deployment = excluded.deployment,
-      source = excluded.source, request_id = excluded.request_id, updated_at = excluded.updated_at`);
+  /** The tenant's configs by name. */
+  function* all(tx: Tx, tenant: string): Op<Map<string, QueueConfig>> {
+    if (cached) return cacheOf(tenant);
+    const rows = yield* store.configs(tx, tenant);
+    return new Map(rows.map((r) => [r.name, rowToConfig(r)]));
+  }
 
-  function put(tenant: string, c: QueueConfigInput, source: "api" | "yaml", requestId: string | null, now: number): void {
-    const createdAt = cacheOf(tenant).get(c.name)?.createdAt ?? now;
-    upsert.run(
+  /** After a change (SQLite): the cache follows the table. */
+  function* reload(tx: Tx): Op<void> {
+    if (cached) fill(yield* store.configs(tx));
+  }
+
+  function* put(tx: Tx, tenant: string, c: QueueConfigInput, source: "api" | "yaml", requestId: string | null, now: number, createdAt: number | undefined): Op<void> {
+    yield* store.putConfig(tx, [
       c.name,
       c.priority ?? 0,
       modeCode(c.mode ?? "unspecified"),
@@ -143,10 +172,10 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
       c.deployment === undefined ? null : JSON.stringify(c.deployment),
       source,
       requestId,
-      createdAt,
+      createdAt ?? now,
       now,
       tenant,
-    );
+    ]);
   }
 
   const same = (a: QueueConfig, b: QueueConfigInput): boolean =>
@@ -159,54 +188,55 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
     a.source === "yaml";
 
   return {
-    /** The config of a queue: its own, else its runqy parent's (`inference_high` → `inference`). */
-    resolve(tenant: string, name: string): QueueConfig | undefined {
-      const cache = cacheOf(tenant);
-      if (cache.size === 0) return undefined;
-      const own = cache.get(name);
-      if (own) return own;
-      const parent = parentQueueName(name);
-      return parent ? cache.get(parent) : undefined;
-    },
-    hasLimits: () => limits,
-    reload: load,
+    /** Loads the cache (SQLite; call once at start, outside a write). */
+    init: (tx: Tx) => reload(tx),
 
-    list(tenant: string, size: number, token: string | undefined): Page<QueueConfig> {
-      const cache = cacheOf(tenant);
+    /** The tenant's configs for lookups inside one operation. */
+    *view(tx: Tx, tenant: string): Op<ConfigView> {
+      return viewOf(yield* all(tx, tenant));
+    },
+    /** Whether any config has a concurrency limit (the claim path then counts running tasks). */
+    *hasLimits(tx: Tx): Op<boolean> {
+      if (cached) return limits;
+      return yield* store.anyConcurrencyLimit(tx);
+    },
+
+    *list(tx: Tx, tenant: string, size: number, token: string | undefined): Op<Page<QueueConfig>> {
       const after = decodePageToken(token, "configs") as string | undefined;
+      const cache = yield* all(tx, tenant);
       const names = [...cache.keys()].sort().filter((n) => after === undefined || n > after);
       const chosen = names.slice(0, size);
       return { items: chosen.map((n) => cache.get(n)!), nextPageToken: names.length > size ? encodePageToken(chosen[chosen.length - 1]!, "configs") : "" };
     },
 
-    get(tenant: string, name: string): QueueConfig {
+    *get(tx: Tx, tenant: string, name: string): Op<QueueConfig> {
       checkName("name", name);
-      const c = cacheOf(tenant).get(name);
+      const c = (yield* all(tx, tenant)).get(name);
       if (!c) throw notFound("QUEUE_CONFIG_NOT_FOUND", `queue config not found: ${name}`, { name });
       return c;
     },
 
-    /** Runs inside a transaction. */
-    create(tenant: string, input: QueueConfigInput, requestId?: string): QueueConfig {
+    /** A write operation. */
+    *create(tx: Tx, tenant: string, input: QueueConfigInput, requestId?: string): Op<QueueConfig> {
       checkQueueConfig(input);
       const rid = checkRequestId("request_id", requestId);
-      const existing = sqlite.prepare(`SELECT * FROM task_queue_configs WHERE tenant = ? AND name = ?`).get(tenant, input.name) as ConfigRow | null;
+      const existing = yield* store.configByName(tx, tenant, input.name);
       if (existing) {
         if (rid && existing.request_id === rid) return rowToConfig(existing);
         throw new AppError("already_exists", "QUEUE_CONFIG_EXISTS", `queue config ${input.name} already exists`, { name: input.name });
       }
-      put(tenant, input, "api", rid ?? null, clock.now());
-      load();
-      return cacheOf(tenant).get(input.name)!;
+      yield* put(tx, tenant, input, "api", rid ?? null, clock.now(), undefined);
+      yield* reload(tx);
+      return rowToConfig((yield* store.configByName(tx, tenant, input.name))!);
     },
 
-    /** Runs inside a transaction. */
-    remove(tenant: string, name: string): QueueConfig {
+    /** A write operation. */
+    *remove(tx: Tx, tenant: string, name: string): Op<QueueConfig> {
       checkName("name", name);
-      const c = cacheOf(tenant).get(name);
+      const c = (yield* all(tx, tenant)).get(name);
       if (!c) throw notFound("QUEUE_CONFIG_NOT_FOUND", `queue config not found: ${name}`, { name });
-      sqlite.prepare(`DELETE FROM task_queue_configs WHERE tenant = ? AND name = ?`).run(tenant, name);
-      load();
+      yield* store.removeConfig(tx, tenant, name);
+      yield* reload(tx);
       return c;
     },
 
@@ -222,10 +252,10 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
       return parseQueueConfigYaml(text);
     },
 
-    /** Makes the stored `yaml` configs equal to the file's; `api` configs stay. In a transaction. */
-    apply(parsed: QueueConfigInput[], tenant = DEFAULT_TENANT): { configs: QueueConfig[]; added: string[]; updated: string[]; removed: string[] } {
+    /** Makes the stored `yaml` configs equal to the file's; `api` configs stay. A write operation. */
+    *apply(tx: Tx, parsed: QueueConfigInput[], tenant = DEFAULT_TENANT): Op<{ configs: QueueConfig[]; added: string[]; updated: string[]; removed: string[] }> {
       const now = clock.now();
-      const cache = cacheOf(tenant);
+      const cache = yield* all(tx, tenant);
       const added: string[] = [];
       const updated: string[] = [];
       const removed: string[] = [];
@@ -235,16 +265,16 @@ export function createQueueConfigs(deps: { sqlite: Sqlite; clock: Clock; path: s
         if (!old) added.push(c.name);
         else if (!same(old, c)) updated.push(c.name);
         else continue;
-        put(tenant, c, "yaml", null, now);
+        yield* put(tx, tenant, c, "yaml", null, now, old?.createdAt);
       }
       for (const c of cache.values()) {
         if (c.source === "yaml" && !names.has(c.name)) {
-          sqlite.prepare(`DELETE FROM task_queue_configs WHERE tenant = ? AND name = ?`).run(tenant, c.name);
+          yield* store.removeConfig(tx, tenant, c.name);
           removed.push(c.name);
         }
       }
-      load();
-      const after = cacheOf(tenant);
+      yield* reload(tx);
+      const after = yield* all(tx, tenant);
       return { configs: [...after.keys()].sort().map((n) => after.get(n)!), added, updated, removed };
     },
   };

@@ -62,9 +62,9 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
     async batchCreateTasks(req, ctx) {
       return { tasks: (await E(ctx).batchCreateTasks(req.requests.map(newTask))).map(taskMessage) };
     },
-    getTask: (req, ctx) => ({ task: taskMessage(E(ctx).getTask(req.id)) }),
-    listTasks(req, ctx) {
-      const p = E(ctx).listTasks({
+    getTask: async (req, ctx) => ({ task: taskMessage(await E(ctx).getTask(req.id)) }),
+    async listTasks(req, ctx) {
+      const p = await E(ctx).listTasks({
         pageSize: req.pageSize,
         pageToken: req.pageToken,
         queues: req.queues,
@@ -79,12 +79,12 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
       const { items, nextPageToken } = page(p, taskMessage);
       return { tasks: items, nextPageToken };
     },
-    listReadyTasks(req, ctx) {
-      const { items, nextPageToken } = page(E(ctx).listReadyTasks(req), taskMessage);
+    async listReadyTasks(req, ctx) {
+      const { items, nextPageToken } = page(await E(ctx).listReadyTasks(req), taskMessage);
       return { tasks: items, nextPageToken };
     },
-    listDeadLetterTasks(req, ctx) {
-      const { items, nextPageToken } = page(E(ctx).listDeadLetterTasks(req), taskMessage);
+    async listDeadLetterTasks(req, ctx) {
+      const { items, nextPageToken } = page(await E(ctx).listDeadLetterTasks(req), taskMessage);
       return { tasks: items, nextPageToken };
     },
     async updateTask(req, ctx) {
@@ -199,8 +199,8 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
       const filter = { tenant: tenantOf(ctx), taskIds: req.taskIds, queues: req.queues, kinds: req.kinds.filter((k) => k !== 0).map(eventKindOf) };
       for await (const event of hub.watch(filter, ctx.signal)) yield { event: eventMessage(event) };
     },
-    getTaskStats(req, ctx) {
-      const s = E(ctx).getTaskStats({ date: req.date || undefined, queue: req.queue || undefined, topServersLimit: req.topServersLimit || undefined });
+    async getTaskStats(req, ctx) {
+      const s = await E(ctx).getTaskStats({ date: req.date || undefined, queue: req.queue || undefined, topServersLimit: req.topServersLimit || undefined });
       return {
         date: s.date,
         totalTasks: BigInt(s.totalTasks),
@@ -218,8 +218,8 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
         queues: s.queues.map((q) => ({ queue: q.queue, counts: countsMessage(q.counts), averageProcessingTime: durationFromMs(q.averageProcessingTimeMs) })),
       };
     },
-    getHourlyTaskStats(req, ctx) {
-      const h = E(ctx).getHourlyTaskStats({ date: req.date || undefined, queue: req.queue || undefined });
+    async getHourlyTaskStats(req, ctx) {
+      const h = await E(ctx).getHourlyTaskStats({ date: req.date || undefined, queue: req.queue || undefined });
       return {
         date: h.date,
         hours: h.hours.map((x) => ({
@@ -231,8 +231,8 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
         })),
       };
     },
-    getWorkerTaskStats(req, ctx) {
-      const w = E(ctx).getWorkerTaskStats({ workerId: req.workerId, date: req.date || undefined });
+    async getWorkerTaskStats(req, ctx) {
+      const w = await E(ctx).getWorkerTaskStats({ workerId: req.workerId, date: req.date || undefined });
       return { stats: workerStatMessage(w.stats), runningTasks: BigInt(w.runningTasks) };
     },
   };
@@ -242,18 +242,18 @@ export function taskService(engine: TaskEngine, hub: TaskEventHub): Partial<Serv
 export function queueService(engine: TaskEngine): Partial<ServiceImpl<typeof QueueService>> {
   const E = (ctx: HandlerContext) => engine.scoped(tenantOf(ctx));
   return {
-    listQueues(req, ctx) {
-      const p = E(ctx).listQueues(req);
+    async listQueues(req, ctx) {
+      const p = await E(ctx).listQueues(req);
       return { queues: p.items.map(queueMessage), nextPageToken: p.nextPageToken };
     },
-    getQueue: (req, ctx) => ({ queue: queueMessage(E(ctx).getQueue(req.name)) }),
+    getQueue: async (req, ctx) => ({ queue: queueMessage(await E(ctx).getQueue(req.name)) }),
     pauseQueue: async (req, ctx) => ({ queue: queueMessage(await E(ctx).pauseQueue(req.name)) }),
     resumeQueue: async (req, ctx) => ({ queue: queueMessage(await E(ctx).resumeQueue(req.name)) }),
-    listQueueConfigs(req, ctx) {
-      const p = E(ctx).listQueueConfigs(req);
+    async listQueueConfigs(req, ctx) {
+      const p = await E(ctx).listQueueConfigs(req);
       return { configs: p.items.map(queueConfigMessage), nextPageToken: p.nextPageToken };
     },
-    getQueueConfig: (req, ctx) => ({ config: queueConfigMessage(E(ctx).getQueueConfig(req.name)) }),
+    getQueueConfig: async (req, ctx) => ({ config: queueConfigMessage(await E(ctx).getQueueConfig(req.name)) }),
     createQueueConfig: async (req, ctx) => ({
       config: queueConfigMessage(await E(ctx).createQueueConfig(queueConfigOf(req.config!), req.requestId || undefined)),
     }),

@@ -274,7 +274,7 @@ export function taskProcessingFamily(): LegacyFamily {
 /** What the socket needs from the tasks domain, in API messages. */
 export interface TaskEventSource {
   /** The task now, in the caller's tenant; throws AppError TASK_NOT_FOUND. */
-  getTask(tenant: string, id: string): Task;
+  getTask(tenant: string, id: string): Promise<Task>;
   /** Live events of these tasks of the tenant until the signal aborts. */
   watch(tenant: string, taskIds: string[], signal: AbortSignal): AsyncIterable<TaskEvent>;
 }
@@ -332,20 +332,27 @@ export function taskEventsSocket(deps: { source: TaskEventSource; auth: Principa
         subscriptions.delete(taskId);
         return send({ type: "unsubscribed", taskId });
       }
-      if (subscriptions.has(taskId)) return send({ type: "subscribed", taskId, task: taskView(deps.source.getTask(tenant, taskId)) });
+      if (subscriptions.has(taskId)) {
+        void deps.source.getTask(tenant, taskId).then(
+          (task) => send({ type: "subscribed", taskId, task: taskView(task) }),
+          () => fail(`Task not found: ${taskId}`, "Not found"),
+        );
+        return;
+      }
       // Watch first, then read: an event committed in between is sent, none is missed.
       const abort = new AbortController();
       subscriptions.set(taskId, abort);
       void pump(taskId, abort);
-      try {
-        send({ type: "subscribed", taskId, task: taskView(deps.source.getTask(tenant, taskId)) });
-      } catch (error) {
-        abort.abort();
-        subscriptions.delete(taskId);
-        if (error instanceof AppError && error.reason === "TASK_NOT_FOUND") return fail(`Task not found: ${taskId}`, "Not found");
-        deps.log.error("ws subscribe failed", { error: String(error) });
-        return fail("An unexpected error occurred", "Internal server error");
-      }
+      deps.source.getTask(tenant, taskId).then(
+        (task) => void send({ type: "subscribed", taskId, task: taskView(task) }),
+        (error) => {
+          abort.abort();
+          subscriptions.delete(taskId);
+          if (error instanceof AppError && error.reason === "TASK_NOT_FOUND") return void fail(`Task not found: ${taskId}`, "Not found");
+          deps.log.error("ws subscribe failed", { error: String(error) });
+          fail("An unexpected error occurred", "Internal server error");
+        },
+      );
     });
     ws.on("close", () => {
       sockets.delete(ws);
