@@ -179,7 +179,7 @@ export function createTaskEngine(deps: TaskEngineDeps) {
     if (!sink) return;
     const time = clock.now();
     for (const e of buffer) {
-      sink(withLazyTask({ sequence: ++sequence, time, kind: e.kind, previousState: e.prev === undefined ? undefined : STATE_NAMES[e.prev] }, e.row));
+      sink(withLazyTask({ sequence: ++sequence, time, kind: e.kind, previousState: e.prev === undefined ? undefined : STATE_NAMES[e.prev], fencingToken: e.row.fencing_token }, e.row));
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Bus, BusSubscription } from "../bus/bus.ts";
 import type { Logger } from "../core/logger.ts";
-import type { TaskEvent } from "./types.ts";
+import type { CancelReason, TaskEvent } from "./types.ts";
 
 /**
  * Task events and wake-ups across instances (several Switchyard processes on one PostgreSQL).
@@ -28,10 +28,22 @@ export interface TaskFleet {
 
 export const FLEET_SUBJECT = "fleet.tasks.events";
 
+/** How a running attempt that ended elsewhere looks to a stream here that was pushed it. */
+const ENDED: Partial<Record<TaskEvent["kind"], "done" | CancelReason>> = {
+  succeeded: "done",
+  failed: "done",
+  retry_scheduled: "done",
+  released: "done",
+  cancelled: "cancelled",
+  lease_expired: "lease_expired",
+  timed_out: "timed_out",
+  deleted: "deleted",
+};
+
 interface Wire {
   /** Publishing instance. */
   o: string;
-  e: { s: number; t: number; k: TaskEvent["kind"]; p: TaskEvent["previousState"] | null; task: TaskEvent["task"] }[];
+  e: { s: number; t: number; k: TaskEvent["kind"]; p: TaskEvent["previousState"] | null; f: number | null; task: TaskEvent["task"] }[];
 }
 
 export interface TaskFleetDeps {
@@ -40,8 +52,13 @@ export interface TaskFleetDeps {
   log: Logger;
   /** Delivers a remote event to this instance's watchers. */
   deliver(event: TaskEvent): void;
-  /** Wakes this instance's dispatcher (a task of another instance became claimable). */
-  wake(): void;
+  /** A task of another instance became claimable in `tenant`/`queue`: wake the local dispatcher. */
+  wake(tenant: string, queue: string): void;
+  /**
+   * A task ended (or was taken away) on another instance: if a worker stream here was pushed it
+   * with `fencingToken`, free its credit and, for a reason, tell the worker.
+   */
+  ended(taskId: string, fencingToken: number, how: "done" | CancelReason): void;
   /** Most events held for one publish (a larger burst is split). */
   maxBatch?: number;
 }
@@ -63,7 +80,7 @@ export function createTaskFleet(deps: TaskFleetDeps): TaskFleet {
     for (let i = 0; i < events.length; i += maxBatch) {
       const wire: Wire = {
         o: instance,
-        e: events.slice(i, i + maxBatch).map((e) => ({ s: e.sequence, t: e.time, k: e.kind, p: e.previousState ?? null, task: e.task })),
+        e: events.slice(i, i + maxBatch).map((e) => ({ s: e.sequence, t: e.time, k: e.kind, p: e.previousState ?? null, f: e.fencingToken ?? null, task: e.task })),
       };
       bus.publish(FLEET_SUBJECT, encoder.encode(JSON.stringify(wire))).catch((error) => {
         // A bus outage loses live events of other instances' watchers (they resume from the
@@ -87,15 +104,23 @@ export function createTaskFleet(deps: TaskFleetDeps): TaskFleet {
           }
           if (wire.o === instance || !Array.isArray(wire.e)) continue;
           received.messages++;
-          let claimable = false;
+          const ready = new Set<string>();
           for (const e of wire.e) {
             received.events++;
-            if (e.task?.state === "pending") claimable = true;
-            deps.deliver({ sequence: e.s, time: e.t, kind: e.k, previousState: e.p ?? undefined, task: e.task });
+            const task = e.task;
+            if (!task) continue;
+            if (task.state === "pending" && task.runAt <= Date.now() + 50) ready.add(`${task.tenant}\u0000${task.queue}`);
+            // A stream here may hold a task whose attempt another instance ended.
+            if (e.p === "running" && e.f !== null) {
+              const how = ENDED[e.k];
+              if (how) deps.ended(task.id, e.f, how);
+            }
+            deps.deliver({ sequence: e.s, time: e.t, kind: e.k, previousState: e.p ?? undefined, fencingToken: e.f ?? undefined, task });
           }
-          if (claimable) {
+          for (const key of ready) {
+            const [tenant, queue] = key.split("\u0000") as [string, string];
             received.wakeups++;
-            deps.wake();
+            deps.wake(tenant, queue);
           }
         }
       } catch (error) {

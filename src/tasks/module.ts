@@ -9,21 +9,41 @@ import { eventMessage, taskMessage } from "./convert.ts";
 import { createTaskEngine, type TaskEngine } from "./engine.ts";
 import { queueService, taskService } from "./service.ts";
 import { createTaskEventHub, type TaskEventHub } from "./watch.ts";
+import { createTaskFleet, type TaskFleet } from "./fleet.ts";
+import { newId } from "../core/ids.ts";
 
 export interface TasksModule extends DomainModule {
   engine: TaskEngine;
   hub: TaskEventHub;
+  /** Events and wake-ups across instances (PostgreSQL only). */
+  readonly fleet: TaskFleet | undefined;
 }
 
 /** The tasks and queues domain as served: engine, event hub, TaskService and QueueService. */
 export function createTasksModule(ctx: ModuleContext): TasksModule {
   const hub = createTaskEventHub();
+  // Several instances (PostgreSQL): committed events travel to the others, whose watchers see
+  // them and whose dispatchers wake for tasks made ready here (fleet.ts).
+  let fleet: TaskFleet | undefined;
   const engine = createTaskEngine({
     database: ctx.database,
     clock: ctx.clock,
     config: { queueConfigPath: ctx.config.queueConfigPath },
-    events: (event) => hub.publish(event),
+    events: (event) => {
+      hub.publish(event);
+      fleet?.local(event);
+    },
   });
+  if (ctx.database.dialect === "postgres") {
+    fleet = createTaskFleet({
+      bus: ctx.bus,
+      instance: newId("inst", ctx.clock.now()),
+      log: ctx.log,
+      deliver: (event) => hub.publish(event),
+      wake: (tenant, queue) => engine.kick(tenant, queue),
+      ended: (id, token, how) => engine.remoteTaskEnded(id, token, how),
+    });
+  }
   const socket = taskEventsSocket({
     auth: ctx.auth,
     log: ctx.log,
@@ -38,6 +58,9 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
     name: "tasks",
     dialects: ["sqlite", "postgres"],
     engine,
+    get fleet() {
+      return fleet;
+    },
     hub,
     services: [
       { service: TaskService, impl: taskService(engine, hub) } as ServiceRegistration,
@@ -58,6 +81,7 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
     close: async () => {
       socket.close();
       await engine.stop();
+      fleet?.close();
     },
   };
 }

@@ -118,6 +118,8 @@ export interface TaskEvent {
   task: Task;
   /** undefined for `created`. */
   previousState: TaskState | undefined;
+  /** The task's fencing token after the change (the last holder's, once it ended). */
+  fencingToken?: number;
 }
 
 export type QueueMode = "unspecified" | "long_running" | "one_shot";

@@ -59,7 +59,7 @@ const api = (i: number): TaskApi => taskApi(instances[i]!.url, "grpc");
 describe("three instances on one PostgreSQL", () => {
   it("starts every domain on PostgreSQL", async () => {
     for (const s of instances) {
-      const health = await (await fetch(`${s.url}/v1/system/health`)).json();
+      const { health } = await (await fetch(`${s.url}/v1/system/health`)).json();
       const byName = Object.fromEntries((health.components as { name: string; status: string; message: string }[]).map((c) => [c.name, c]));
       expect(byName.database?.status).toBe("operational");
       expect(byName.database?.message).toContain("postgres");
