@@ -13,13 +13,7 @@ import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 
 const wanted = (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split(",").includes("postgres");
 
-// SKIPPED until every module is wired for PostgreSQL: today createApp fails on PostgreSQL in
-// createTaskEngine (database.sqlite, DialectError) before the mail module starts. With src/app.ts
-// temporarily limited to the mail module on PostgreSQL this test passed (2.4 s); turn `skipped`
-// off when the server starts on PostgreSQL.
-const skipped = true;
-
-(wanted && !skipped ? describe : describe.skip)("leases through two servers on one PostgreSQL", () => {
+(wanted ? describe : describe.skip)("leases through two servers on one PostgreSQL", () => {
   let nats: NatsServer;
   let servers: TestServer[] = [];
   beforeAll(async () => {

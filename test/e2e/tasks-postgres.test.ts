@@ -6,11 +6,7 @@ import { freshPostgresUrl } from "../../src/testing/postgres.ts";
 import { startTestServer, type TestServer } from "../../src/testing/server.ts";
 import { taskApi, until, type TaskApi } from "./helpers/task-api.ts";
 
-// A server on PostgreSQL starts only once every module constructs there (the lead wires them
-// after the port of each domain): until then this file runs when SWITCHYARD_E2E_POSTGRES=1 is set
-// (it passed with an app of the tasks module alone).
-const wanted =
-  (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split(",").includes("postgres") && process.env.SWITCHYARD_E2E_POSTGRES === "1";
+const wanted = (process.env.SWITCHYARD_TEST_DIALECTS ?? "sqlite,postgres").split(",").includes("postgres");
 
 describe.skipIf(!wanted)("tasks on two instances over PostgreSQL", () => {
   let nats: NatsServer;
