@@ -37,7 +37,8 @@ function env(): Record<string, string> {
 }
 
 async function start(i: number): Promise<ChildServer> {
-  const s = await startChildServer(join(dataDir, `i${i}`), env(), ports[i]);
+  // One data folder for all three, as in compose.yaml: workspace blobs are shared storage.
+  const s = await startChildServer(join(dataDir, "shared"), env(), ports[i]);
   instances[i] = s;
   return s;
 }
@@ -209,6 +210,23 @@ describe("three instances on one PostgreSQL", () => {
       await clients[(k + 1) % clients.length]!.releaseLease({ path: "fleet/lock.txt", fencingToken: lease.fencingToken });
     }
   }, 60_000);
+
+  it("serves a blob uploaded through one instance from the others, and a project created on one everywhere", async () => {
+    const bytes = new TextEncoder().encode(`fleet blob ${Date.now()}`);
+    const hash = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+    const up = await fetch(`${instances[0]!.url}/v1/blobs/upload/${hash}`, { method: "PUT", body: bytes });
+    expect(up.status).toBeLessThan(300);
+    for (const i of [1, 2]) {
+      const down = await fetch(`${instances[i]!.url}/v1/blobs/download/${hash}`);
+      expect(down.status).toBe(200);
+      expect(new Uint8Array(await down.arrayBuffer())).toEqual(bytes);
+      const exists = await (await fetch(`${instances[i]!.url}/v1/blobs/exists`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hashes: [hash] }) })).json();
+      expect(exists.existing).toEqual([hash]);
+    }
+    const created = await (await fetch(`${instances[1]!.url}/v1/projects`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "fleet-project" }) })).json();
+    const read = await (await fetch(`${instances[2]!.url}/v1/projects/${created.project.id}`)).json();
+    expect(read.project.name).toBe("fleet-project");
+  });
 
   it("loses no acknowledged create when an instance is SIGKILLed every few seconds, and finishes every task", async () => {
     const queue = "fleet-kill";
