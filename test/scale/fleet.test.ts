@@ -264,7 +264,32 @@ describe("three instances on one PostgreSQL", () => {
         }
       }
     };
-    const running = [0, 1, 2].map(producer).concat(Array.from({ length: 6 }, (_, k) => worker(k)));
+    // A stream worker, as the SDKs run one: when its instance dies it reconnects to the next one
+    // (behind a load balancer: whichever instance answers) and goes on receiving work.
+    const streamServed = new Set<number>();
+    let streamTasks = 0;
+    const streamWorker = async () => {
+      for (let i = 0; !stop; i = (i + 1) % 3) {
+        if (!alive(i)) continue;
+        const abort = new AbortController();
+        const ended = () => abort.abort();
+        const timer = setInterval(() => (stop || !alive(i)) && ended(), 50);
+        try {
+          for await (const m of api(i).stream("connectWorker", { worker_id: "kill-stream", queues: [queue], credits: 4 }, abort.signal)) {
+            if (!m.assigned) continue;
+            await api(i).tasks("completeTask", { id: m.assigned.task.id, fencing_token: m.assigned.lease.fencing_token });
+            streamServed.add(i);
+            streamTasks++;
+          }
+        } catch {
+          // the instance went away mid-stream: reconnect elsewhere
+        } finally {
+          clearInterval(timer);
+        }
+        await Bun.sleep(20);
+      }
+    };
+    const running = [0, 1, 2].map(producer).concat(Array.from({ length: 6 }, (_, k) => worker(k)), [streamWorker()]);
     for (let round = 0; round < 4; round++) {
       await Bun.sleep(2500);
       const victim = round % 3;
@@ -275,6 +300,9 @@ describe("three instances on one PostgreSQL", () => {
     stop = true;
     await Promise.all(running);
     expect(acked.size).toBeGreaterThan(500);
+    // The stream worker was served by more than one instance: it moved when its instance died.
+    expect(streamTasks).toBeGreaterThan(0);
+    expect(streamServed.size).toBeGreaterThanOrEqual(2);
     // Every acknowledged create is in the database; every task is finished after the leases of
     // the killed instances' claims ran out.
     const a = api(0);
