@@ -225,6 +225,15 @@ export interface ListRowsFilter {
 }
 
 /** The memory store of SQLite: prepared statements over the one connection (FTS5 for full text). */
+/** The values of a new row, in the column order both dialects' INSERT statements list. */
+function insertValues(r: NewRow): unknown[] {
+  return [
+    r.id, r.tenant, r.content, r.type, r.agentId, r.scope, r.importance, r.metadata, JSON.stringify(r.tags), r.source,
+    EMBEDDING_STATE_CODES[r.embeddingState], r.embeddingModel, r.now, r.expiresAt, Buffer.byteLength(r.content),
+    r.contentKey, r.requestId, r.now, r.now,
+  ];
+}
+
 export function createSqliteMemoryStore(sqlite: Sqlite): MemoryStore {
   const cache = new Map<string, ReturnType<Sqlite["query"]>>();
   const q = (s: string) => {
@@ -242,27 +251,7 @@ export function createSqliteMemoryStore(sqlite: Sqlite): MemoryStore {
           `INSERT INTO memories (id, tenant, content, type, agent_id, scope, importance, metadata, tags, source, embedding_state, embedding_model,
           access_count, last_access_at, expires_at, size_bytes, content_key, merged_ids, request_id, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, '[]', ?, ?, ?) RETURNING *`,
-        ).get(
-          r.id,
-          r.tenant,
-          r.content,
-          r.type,
-          r.agentId,
-          r.scope,
-          r.importance,
-          r.metadata,
-          JSON.stringify(r.tags),
-          r.source,
-          EMBEDDING_STATE_CODES[r.embeddingState],
-          r.embeddingModel,
-          r.now,
-          r.expiresAt,
-          Buffer.byteLength(r.content),
-          r.contentKey,
-          r.requestId,
-          r.now,
-          r.now,
-        ) as MemoryRow,
+        ).get(...(insertValues(r) as never[])) as MemoryRow,
       );
     },
     byRequestId: (_tx, tenant, requestId) => row(q(`SELECT * FROM memories WHERE tenant = ? AND request_id = ?`).get(tenant, requestId)),
@@ -488,28 +477,7 @@ export function createPgMemoryStore(): MemoryStore {
           access_count, last_access_at, expires_at, size_bytes, content_key, merged_ids, request_id, created_at, updated_at, fts)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14, $15, $16, '[]', $17, $18, $19, to_tsvector('simple', $20))
          ON CONFLICT (tenant, request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING ${COLS}`,
-        [
-          r.id,
-          r.tenant,
-          r.content,
-          r.type,
-          r.agentId,
-          r.scope,
-          r.importance,
-          r.metadata,
-          JSON.stringify(r.tags),
-          r.source,
-          EMBEDDING_STATE_CODES[r.embeddingState],
-          r.embeddingModel,
-          r.now,
-          r.expiresAt,
-          Buffer.byteLength(r.content),
-          r.contentKey,
-          r.requestId,
-          r.now,
-          r.now,
-          ftsText(r.content),
-        ],
+        [...insertValues(r), ftsText(r.content)],
       );
       return row;
     },
