@@ -40,6 +40,7 @@ import { createInsightsModule } from "./insights/module.ts";
 import { createRawRouter } from "./server/raw-route.ts";
 import { combineShapes } from "./server/rest/shapes.ts";
 import { createMemoryModule } from "./memory/module.ts";
+import { createLeanGrpc } from "./server/lean-grpc.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -194,6 +195,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxBodyBytes: config.maxBodyBytes,
     site: createStaticSite({ root: config.uiDir, prefix: "/ui" }),
     maxDeadlineMs: config.maxDeadlineMs,
+    leanGrpc: config.leanGrpc ? createLeanGrpc(rpc.unary, metrics.registry) : undefined,
   });
 
   let listener: Listener | undefined;
