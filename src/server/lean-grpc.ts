@@ -1,5 +1,5 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, type ContextValues, type MethodImplSpec } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type MethodImplSpec } from "@connectrpc/connect";
 import { createMethodSerializationLookup, invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { contentTypeProto, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { Counter, type Registry } from "prom-client";
@@ -96,24 +96,7 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
       served++;
       const timeout = req.headers["grpc-timeout"] as string | undefined;
       const m = timeout === undefined ? null : TIMEOUT.exec(timeout);
-      // Aborts when the client resets the stream or goes away (Connect: the request's signal).
-      const gone = new AbortController();
-      const onClose = () => gone.abort();
-      req.once("close", onClose);
-      const context = createHandlerContext({
-        service: method.parent,
-        method,
-        protocolName: "grpc",
-        requestMethod: "POST",
-        timeoutMs: m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined,
-        shutdownSignal: calls.shutdownSignal,
-        requestSignal: gone.signal,
-        requestHeader: requestHeaders(req),
-        url: `http://${(req.headers[":authority"] as string | undefined) ?? req.headers.host ?? "switchyard"}${req.url}`,
-        responseHeader: { "content-type": contentTypeProto },
-        responseTrailer: { "grpc-status": "0" },
-        contextValues,
-      });
+      const context = callContext(method, req, m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined, calls.shutdownSignal, contextValues);
       let out: Uint8Array | undefined;
       try {
         // As in Connect: the gate runs before the body is read.
@@ -121,20 +104,18 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
         const read = await readOneMessage(req, calls.maxMessageBytes, tooLarge);
         if ("fallback" in read) {
           handedOn++;
-          req.off("close", onClose);
-          context.abort();
+          context.end();
           return fallback(read.fallback);
         }
         const input = call.serialization.getI(true).parse(read.message) as MessageShape<DescMessage>;
         const output = await invokeUnaryImplementation(spec, context, input, calls.interceptors);
         out = frame(call.serialization.getO(true).serialize(output));
       } catch (e) {
-        context.abort(e);
         out = undefined;
+        context.end(e);
         setTrailerStatus(context.responseTrailer, e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e));
       } finally {
-        context.abort();
-        req.off("close", onClose);
+        context.end();
       }
       if (res.destroyed || res.writableEnded) return;
       res.writeHead(200, nodeHeaders(context.responseHeader));
@@ -142,6 +123,55 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
       if (out) res.end(out);
       else res.end();
     },
+  };
+}
+
+/** Why a call's signal aborts once its answer is written (Connect: an AbortError; made once here). */
+const CALL_DONE = new ConnectError("the call is complete", Code.Canceled);
+
+/**
+ * The HandlerContext Connect's `createHandlerContext` builds, with one AbortController instead
+ * of three linked ones: it aborts when the deadline passes (`deadline_exceeded`, as Connect),
+ * when the client resets the stream or goes away, when the server shuts down, and once the call
+ * is over (`end`).
+ */
+function callContext(method: LeanUnary["method"], req: NodeRequest, timeoutMs: number | undefined, shutdown: AbortSignal, values: ContextValues) {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onShutdown = () => end(shutdown.reason);
+  const onClose = () => end(new ConnectError("the client closed the stream", Code.Canceled));
+  const end = (reason: unknown = CALL_DONE) => {
+    if (signal.aborted) return;
+    if (timer !== undefined) clearTimeout(timer);
+    shutdown.removeEventListener("abort", onShutdown);
+    req.off("close", onClose);
+    controller.abort(reason);
+  };
+  if (shutdown.aborted) controller.abort(shutdown.reason);
+  else shutdown.addEventListener("abort", onShutdown);
+  req.once("close", onClose);
+  let deadline: number | undefined;
+  if (timeoutMs !== undefined) {
+    deadline = Date.now() + timeoutMs;
+    const expire = () => end(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+    if (timeoutMs <= 0) expire();
+    else timer = setTimeout(expire, timeoutMs);
+  }
+  return {
+    service: method.parent,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: `http://${(req.headers[":authority"] as string | undefined) ?? req.headers.host ?? "switchyard"}${req.url}`,
+    signal,
+    timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
+    requestHeader: requestHeaders(req),
+    responseHeader: new Headers({ "content-type": contentTypeProto }),
+    responseTrailer: new Headers({ "grpc-status": "0" }),
+    values,
+    abort: end,
+    end,
   };
 }
 
@@ -187,31 +217,62 @@ function frame(message: Uint8Array): Uint8Array {
  * flag, a short or longer body, several messages) returns the bytes read so far followed by
  * the rest of the body, for Connect to judge.
  */
-async function readOneMessage(req: NodeRequest, maxBytes: number, tooLarge: (size: number) => Error): Promise<{ message: Uint8Array } | { fallback: AsyncIterable<Uint8Array> }> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let declared = -1;
-  const it = (req as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-  const rest = (): AsyncIterable<Uint8Array> => ({
-    async *[Symbol.asyncIterator]() {
-      yield* chunks;
-      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
-    },
+function readOneMessage(req: NodeRequest, maxBytes: number, tooLarge: (size: number) => Error): Promise<{ message: Uint8Array } | { fallback: AsyncIterable<Uint8Array> }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let declared = -1;
+    const stop = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+    };
+    // The bytes read so far, then the rest of the body (the stream resumes when iterated).
+    const handOn = () => {
+      stop();
+      req.pause();
+      const it = (req as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      resolve({
+        fallback: {
+          async *[Symbol.asyncIterator]() {
+            yield* chunks;
+            for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+          },
+        },
+      });
+    };
+    const onData = (chunk: Uint8Array) => {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (declared < 0 && size >= 5) {
+        const head = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
+        if (head[0] !== 0) return handOn();
+        declared = ((head[1]! << 24) >>> 0) + (head[2]! << 16) + (head[3]! << 8) + head[4]!;
+        if (declared > maxBytes) {
+          stop();
+          return reject(tooLarge(declared));
+        }
+      }
+      if (declared >= 0 && size > declared + 5) handOn();
+    };
+    const onEnd = () => {
+      if (declared < 0 || size !== declared + 5) {
+        stop();
+        resolve({ fallback: { async *[Symbol.asyncIterator]() { yield* chunks; } } });
+        return;
+      }
+      stop();
+      const body = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
+      resolve({ message: body.subarray(5) });
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(new ConnectError(`the request body could not be read: ${error.message}`, Code.Canceled, undefined, undefined, error));
+    };
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
   });
-  for (let r = await it.next(); !r.done; r = await it.next()) {
-    chunks.push(r.value);
-    size += r.value.byteLength;
-    if (declared < 0 && size >= 5) {
-      const head = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
-      if (head[0] !== 0) return { fallback: rest() };
-      declared = ((head[1]! << 24) >>> 0) + (head[2]! << 16) + (head[3]! << 8) + head[4]!;
-      if (declared > maxBytes) throw tooLarge(declared);
-    }
-    if (declared >= 0 && size > declared + 5) return { fallback: rest() };
-  }
-  if (declared < 0 || size !== declared + 5) return { fallback: rest() };
-  const body = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
-  return { message: body.subarray(5) };
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
