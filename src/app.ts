@@ -26,7 +26,6 @@ import type { Bus } from "./bus/bus.ts";
 import { Counter } from "prom-client";
 import { watchEventLoop } from "./system/event-loop.ts";
 import { createInProcessBus } from "./bus/in-process.ts";
-import { createNatsBus } from "./bus/nats.ts";
 import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
@@ -111,7 +110,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   // The bus: NATS when configured (JetStream for durable streams), else in-process over SQLite.
   const bus: Bus = config.natsUrl
-    ? await createNatsBus({ servers: config.natsUrl })
+    ? await (await import("./bus/nats.ts")).createNatsBus({ servers: config.natsUrl }) // loaded only when used (~15 MB of RSS)
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   health.add({ name: "bus", required: false, check: () => bus.health() });
   new Counter({

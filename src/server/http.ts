@@ -162,7 +162,7 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
       const report = deps.health.report();
       return sendJson(res, report.status === "unhealthy" ? 503 : 200, { status: report.status, draining: report.draining });
     }
-    const asset = deps.docs?.assets.get(url.pathname);
+    const asset = url.pathname.startsWith("/docs/assets/") ? deps.docs?.assets.get(url.pathname) : undefined;
     if (asset) {
       record.protocol = "docs";
       return send(res, 200, asset.body, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
