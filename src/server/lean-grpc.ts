@@ -226,6 +226,7 @@ function readOneMessage(req: NodeRequest, maxBytes: number, tooLarge: (size: num
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);
+      req.off("close", onClose);
     };
     // The bytes read so far, then the rest of the body (the stream resumes when iterated).
     const handOn = () => {
@@ -269,9 +270,15 @@ function readOneMessage(req: NodeRequest, maxBytes: number, tooLarge: (size: num
       stop();
       reject(new ConnectError(`the request body could not be read: ${error.message}`, Code.Canceled, undefined, undefined, error));
     };
+    // A stream reset before its body ended: no "end" will come, so the read must not wait for it.
+    const onClose = () => {
+      stop();
+      reject(new ConnectError("the client closed the stream before sending its message", Code.Canceled));
+    };
     req.on("data", onData);
     req.once("end", onEnd);
     req.once("error", onError);
+    req.once("close", onClose);
   });
 }
 

@@ -211,6 +211,21 @@ describe("the lean gRPC path and Connect's path answer alike (Switchyard itself)
     expect(fromBinary(GetInfoResponseSchema, ok.data.subarray(5)).version).toBe("0.1.0");
   });
 
+  it("lets go of a call whose client resets the stream before its message is complete", async () => {
+    const req = a.request({ ":method": "POST", ":path": `${SYS}/GetInfo`, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${TOKEN}` });
+    req.on("error", () => {});
+    req.write(Buffer.from([0, 0, 0, 0, 20, 1, 2]));
+    const closed = new Promise((resolve) => req.on("close", resolve));
+    await Bun.sleep(20);
+    req.close(8); // RST_STREAM CANCEL
+    await closed;
+    const deadline = Date.now() + 10_000;
+    while (lean.app.handler.inFlight > 0 && Date.now() < deadline) await Bun.sleep(10);
+    expect(lean.app.handler.inFlight).toBe(0);
+    const [ok] = await both(`${SYS}/GetInfo`, msg(GetInfoRequestSchema, {}));
+    expect(statusOf(ok).code).toBe(0);
+  });
+
   it("works for a Connect-ES gRPC client, and a deadline over the maximum is refused as before", async () => {
     for (const s of [lean, plain]) {
       const c = clientFor(SystemService, s.url, "grpc", TOKEN);
