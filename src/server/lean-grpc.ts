@@ -275,6 +275,8 @@ function readOneMessage(req: NodeRequest, maxBytes: number, tooLarge: (size: num
       stop();
       reject(new ConnectError("the client closed the stream before sending its message", Code.Canceled));
     };
+    // Reset while the gate ran: its events are gone already.
+    if (req.destroyed) return reject(new ConnectError("the client closed the stream before sending its message", Code.Canceled));
     req.on("data", onData);
     req.once("end", onEnd);
     req.once("error", onError);
