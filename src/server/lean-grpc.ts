@@ -68,6 +68,10 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
     });
   }
   const limits = { readMaxBytes: calls.maxMessageBytes, writeMaxBytes: calls.maxMessageBytes };
+  const live: LiveCalls = { signal: calls.shutdownSignal, ends: new Set() };
+  calls.shutdownSignal.addEventListener("abort", () => {
+    for (const end of [...live.ends]) end(calls.shutdownSignal.reason);
+  }, { once: true });
   for (const [path, spec] of calls.specs) {
     prepared.set(path, { spec, serialization: createMethodSerializationLookup(spec.method, undefined, undefined, limits) });
   }
@@ -96,7 +100,7 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
       served++;
       const timeout = req.headers["grpc-timeout"] as string | undefined;
       const m = timeout === undefined ? null : TIMEOUT.exec(timeout);
-      const context = callContext(method, req, m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined, calls.shutdownSignal, contextValues);
+      const context = callContext(method, req, m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined, live, contextValues);
       let out: Uint8Array | undefined;
       try {
         // As in Connect: the gate runs before the body is read.
@@ -135,21 +139,27 @@ const CALL_DONE = new ConnectError("the call is complete", Code.Canceled);
  * when the client resets the stream or goes away, when the server shuts down, and once the call
  * is over (`end`).
  */
-function callContext(method: LeanUnary["method"], req: NodeRequest, timeoutMs: number | undefined, shutdown: AbortSignal, values: ContextValues) {
+/** The calls in flight; one listener on the shutdown signal ends them all (not one listener per call). */
+interface LiveCalls {
+  readonly signal: AbortSignal;
+  readonly ends: Set<(reason: unknown) => void>;
+}
+
+function callContext(method: LeanUnary["method"], req: NodeRequest, timeoutMs: number | undefined, live: LiveCalls, values: ContextValues) {
+  const shutdown = live.signal;
   const controller = new AbortController();
   const signal = controller.signal;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const onShutdown = () => end(shutdown.reason);
   const onClose = () => end(new ConnectError("the client closed the stream", Code.Canceled));
   const end = (reason: unknown = CALL_DONE) => {
     if (signal.aborted) return;
     if (timer !== undefined) clearTimeout(timer);
-    shutdown.removeEventListener("abort", onShutdown);
+    live.ends.delete(end);
     req.off("close", onClose);
     controller.abort(reason);
   };
   if (shutdown.aborted) controller.abort(shutdown.reason);
-  else shutdown.addEventListener("abort", onShutdown);
+  else live.ends.add(end);
   req.once("close", onClose);
   let deadline: number | undefined;
   if (timeoutMs !== undefined) {

@@ -242,6 +242,7 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
   // with handlers that set metadata, wait on their signal, or fail with a plain Error.
   const listeners: Listener[] = [];
   const urls: string[] = [];
+  const shutdowns: AbortController[] = [];
   const impl = {
     getInfo(_req: unknown, ctx: HandlerContext) {
       ctx.responseHeader.set("x-handler-header", "h1");
@@ -272,7 +273,7 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
         maxMessageBytes: 1 << 20,
         maxDeadlineMs: 60_000,
         requestGate: createAuthGate(auth),
-        shutdownSignal: new AbortController().signal,
+        shutdownSignal: shutdowns[shutdowns.push(new AbortController()) - 1]!.signal,
       });
       const handler = createRequestHandler({
         docs: undefined,
@@ -330,5 +331,15 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
     const [x, y] = await both(`${SYS}/DeleteSetting`, frame(new Uint8Array()));
     expect(x.trailers).toEqual(y.trailers);
     expect(statusOf(x)).toMatchObject({ code: Code.Unimplemented, reason: "NOT_IMPLEMENTED" });
+  });
+
+  // Last: the servers' shutdown signal aborts.
+  it("ends a call in flight when the server shuts down (its signal aborts: unavailable), alike", async () => {
+    const calls = both(`${SYS}/GetSetting`, msg(GetSettingRequestSchema, { name: "n" }));
+    await Bun.sleep(50);
+    for (const s of shutdowns) s.abort(new ConnectError("server is shutting down", Code.Unavailable));
+    const [x, y] = await calls;
+    expect(x.trailers).toEqual(y.trailers);
+    expect(statusOf(x)).toMatchObject({ code: Code.Unavailable, message: "server is shutting down", reason: "UNAVAILABLE" });
   });
 });
