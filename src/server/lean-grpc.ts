@@ -11,10 +11,12 @@ import type { UnaryCalls } from "./rpc.ts";
  * over HTTP/2 is served without Connect-ES's per-call pipeline (async iterables, envelope
  * transforms, the universal request and response adapters), which cost ~70 % of a call's CPU
  * (bench/results/2026-12-02-per-call.md). What a call *means* is not re-implemented: it runs
- * Connect's own `createHandlerContext`, request gate, interceptor chain and
+ * the same request gate and the same interceptor array (rpc.ts) through Connect's own
  * `invokeUnaryImplementation` with the same implementation specs, (de)serializes with Connect's
- * own limited serializers, and writes the status with Connect's `setTrailerStatus`; only the
- * framing (one length-prefixed message in, headers + one DATA frame + trailers out) is done here.
+ * own limited serializers, and writes the status with Connect's `setTrailerStatus`. Done here:
+ * the framing (one length-prefixed message in, headers + one DATA frame + trailers out) and a
+ * HandlerContext like `createHandlerContext`'s with one AbortController instead of three.
+ * Results: bench/results/2026-12-02-lean-grpc.md; the two paths compared: test/e2e/lean-grpc.test.ts.
  *
  * Anything irregular is handed to Connect (`fallback`): compressed requests, a body that is not
  * exactly one uncompressed message, a malformed `grpc-timeout`. Connect then answers as it
