@@ -8,9 +8,9 @@ const which = process.argv[2] ?? "all";
 const date = new Date().toISOString().slice(0, 10);
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}`;
 
-async function write(name: string, body: string): Promise<void> {
+async function write(name: string, body: string, command = name): Promise<void> {
   const file = join(import.meta.dir, "results", `${date}-${name}.md`);
-  const text = `# ${name} benchmark, ${date}\n\nCommand: \`bun run bench ${name}\`\nMachine: ${machine}\n\n${body}\n`;
+  const text = `# ${name} benchmark, ${date}\n\nCommand: \`bun run bench ${command}\`\nMachine: ${machine}\n\n${body}\n`;
   await Bun.write(file, text);
   console.log(text);
   console.log(`written to ${file}`);
@@ -87,19 +87,9 @@ if (which === "all" || which === "event-loop") {
 }
 
 if (which === "all" || which === "per-call") {
-  const { perCallBench } = await import("./per-call.ts");
-  const rows = await perCallBench();
-  const table = [
-    "| server | call | server CPU µs per call | calls/s |",
-    "|---|---|---:|---:|",
-    ...rows.map((r) => `| ${r.server} | ${r.call} | ${r.serverCpuUsPerCall} | ${r.callsPerSecond} |`),
-  ].join("\n");
-  await write(
-    "per-call",
-    `h2load (nghttp2) sends ${rows[0]?.calls ?? 0} gRPC calls per row over one h2c connection, 32 streams in flight; server CPU time (utime + stime, /proc) over those calls ÷ calls. ` +
-      "Lean servers: node:http2 under Bun with no Connect (bench/h2-floor-server.ts).\n\n" +
-      table,
-  );
+  const { perCallBench, perCallReport } = await import("./per-call.ts");
+  // Since the lean unary gRPC path: lean vs Connect vs the floor servers, grpc-js, Hono.
+  await write("lean-grpc", perCallReport(await perCallBench()), "per-call");
 }
 
 if (which === "all" || which === "mail") {

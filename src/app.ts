@@ -26,7 +26,6 @@ import type { Bus } from "./bus/bus.ts";
 import { Counter } from "prom-client";
 import { watchEventLoop } from "./system/event-loop.ts";
 import { createInProcessBus } from "./bus/in-process.ts";
-import { createNatsBus } from "./bus/nats.ts";
 import { createSqliteBusLog } from "./bus/sqlite-log.ts";
 import type { DomainModule, ModuleContext } from "./server/module.ts";
 import { createTasksModule } from "./tasks/module.ts";
@@ -43,6 +42,7 @@ import { createMemoryModule } from "./memory/module.ts";
 import { DialectError } from "./db/dialect.ts";
 import type { PgDatabase } from "./db/open.ts";
 import { createPgProbe } from "./db/pg-health.ts";
+import { createLeanGrpc } from "./server/lean-grpc.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -115,7 +115,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   // The bus: NATS when configured (JetStream for durable streams), else in-process over SQLite.
   const bus: Bus = config.natsUrl
-    ? await createNatsBus({ servers: config.natsUrl, clock })
+    ? await (await import("./bus/nats.ts")).createNatsBus({ servers: config.natsUrl, clock }) // loaded only when used (~15 MB of RSS)
     : createInProcessBus({ log: createSqliteBusLog(database), clock });
   health.add({ name: "bus", required: false, check: () => bus.health() });
   new Counter({
@@ -225,6 +225,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxBodyBytes: config.maxBodyBytes,
     site: createStaticSite({ root: config.uiDir, prefix: "/ui" }),
     maxDeadlineMs: config.maxDeadlineMs,
+    leanGrpc: config.leanGrpc ? createLeanGrpc(rpc.unary, metrics.registry) : undefined,
   });
 
   let listener: Listener | undefined;

@@ -31,9 +31,14 @@ interface Figures {
   bP99: number;
   c: number;
 }
-type System = "switchyard" | "bullmq-default" | "bullmq-aof-always" | "bunqueue-tcp";
+// switchyard-connect: Switchyard with SWITCHYARD_LEAN_GRPC=0 (every unary call through Connect-ES).
+type System = "switchyard" | "switchyard-connect" | "bullmq-default" | "bullmq-aof-always" | "bunqueue-tcp";
 const BUNQUEUE_CLI = join(import.meta.dir, "node_modules/bunqueue/dist/cli/index.js");
-const SYSTEMS: System[] = ["switchyard", "bullmq-default", "bullmq-aof-always", ...(existsSync(BUNQUEUE_CLI) ? (["bunqueue-tcp"] as const) : [])];
+const ALL: System[] = ["switchyard", "switchyard-connect", "bullmq-default", "bullmq-aof-always", ...(existsSync(BUNQUEUE_CLI) ? (["bunqueue-tcp"] as const) : [])];
+// BENCH_PEERS=switchyard,bullmq-default,... runs a subset (switchyard and both BullMQ configs are always kept).
+const picked = process.env.BENCH_PEERS?.split(",").map((x) => x.trim());
+const SYSTEMS: System[] = picked ? ALL.filter((s) => picked.includes(s) || s === "switchyard" || s === "bullmq-default" || s === "bullmq-aof-always") : ALL;
+const RESULT_NAME = process.env.BENCH_RESULT_NAME ?? "peers";
 
 async function singleCreates(url: string, ms: number): Promise<number> {
   const clients = Array.from({ length: 16 }, () => clientFor(TaskService, url, "grpc"));
@@ -52,7 +57,7 @@ async function singleCreates(url: string, ms: number): Promise<number> {
   return Math.round(count / ((performance.now() - t0) / 1000));
 }
 
-async function switchyard(): Promise<Figures> {
+async function switchyard(lean = true): Promise<Figures> {
   return withServer(async (url) => {
     const port = grpcPort(url);
     await endToEnd(port, "grpc", 4, 5_000); // warm up
@@ -61,7 +66,7 @@ async function switchyard(): Promise<Figures> {
     const b = await dispatchLatency(port, "grpc", SAMPLES);
     const c = await singleCreates(url, C_MS);
     return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c };
-  });
+  }, { SWITCHYARD_LEAN_GRPC: lean ? "1" : "0" });
 }
 
 async function sh(cmd: string[], cwd = here): Promise<string> {
@@ -137,10 +142,10 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-const rounds: Record<System, Figures[]> = { switchyard: [], "bullmq-default": [], "bullmq-aof-always": [], "bunqueue-tcp": [] };
+const rounds: Record<System, Figures[]> = { switchyard: [], "switchyard-connect": [], "bullmq-default": [], "bullmq-aof-always": [], "bunqueue-tcp": [] };
 for (let r = 1; r <= ROUNDS; r++) {
   for (const s of SYSTEMS) {
-    const f = s === "switchyard" ? await switchyard() : s === "bunqueue-tcp" ? await bunqueue() : await bullmq(s === "bullmq-aof-always");
+    const f = s === "switchyard" ? await switchyard() : s === "switchyard-connect" ? await switchyard(false) : s === "bunqueue-tcp" ? await bunqueue() : await bullmq(s === "bullmq-aof-always");
     rounds[s].push(f);
     console.error(`round ${r} ${s}: ${JSON.stringify(f)}`);
   }
@@ -148,6 +153,7 @@ for (let r = 1; r <= ROUNDS; r++) {
 
 const med = (s: System, k: keyof Figures) => median(rounds[s].map((f) => f[k]));
 const withBunqueue = SYSTEMS.includes("bunqueue-tcp");
+const withConnect = SYSTEMS.includes("switchyard-connect");
 const fmt = (k: keyof Figures, v: number) => (k === "bP50" || k === "bP99" ? v.toFixed(2) : String(Math.round(v)));
 const rows: [string, keyof Figures, boolean][] = [
   ["A: batch enqueue → workers → complete, W=1 (tasks/s)", "a1", true],
@@ -156,8 +162,8 @@ const rows: [string, keyof Figures, boolean][] = [
   ["B, p99 (ms)", "bP99", false],
   ["C: single creates, 16 clients (creates/s)", "c", true],
 ];
-const ratio = (k: keyof Figures, higherBetter: boolean, peer: System) => {
-  const x = med("switchyard", k) / med(peer, k);
+const ratio = (k: keyof Figures, higherBetter: boolean, peer: System, of: System = "switchyard") => {
+  const x = med(of, k) / med(peer, k);
   return `${x.toFixed(2)}×${higherBetter ? "" : " (lower is better)"}`;
 };
 const table = [
@@ -168,6 +174,17 @@ const table = [
       `| ${label} | ${fmt(k, med("switchyard", k))} | ${fmt(k, med("bullmq-default", k))} | ${fmt(k, med("bullmq-aof-always", k))} |${withBunqueue ? ` ${fmt(k, med("bunqueue-tcp", k))} |` : ""} ${ratio(k, hb, "bullmq-default")} | ${ratio(k, hb, "bullmq-aof-always")} |${withBunqueue ? ` ${ratio(k, hb, "bunqueue-tcp")} |` : ""}`,
   ),
 ].join("\n");
+// Switchyard's two unary paths side by side (same rounds).
+const paths = withConnect
+  ? [
+      "| workload | Switchyard, lean gRPC path | Switchyard, Connect path | lean ÷ Connect | Connect path ÷ default Redis | Connect path ÷ AOF always |",
+      "|---|---:|---:|---:|---:|---:|",
+      ...rows.map(
+        ([label, k, hb]) =>
+          `| ${label} | ${fmt(k, med("switchyard", k))} | ${fmt(k, med("switchyard-connect", k))} | ${ratio(k, hb, "switchyard-connect")} | ${ratio(k, hb, "bullmq-default", "switchyard-connect")} | ${ratio(k, hb, "bullmq-aof-always", "switchyard-connect")} |`,
+      ),
+    ].join("\n")
+  : "";
 const every = [
   "| system | round | A W=1 | A W=16 | B p50 | B p99 | C |",
   "|---|---:|---:|---:|---:|---:|---:|",
@@ -203,11 +220,11 @@ Workloads (~100-byte JSON payloads, every system started fresh each round, round
 
 ${table}
 
-## Every round
+${withConnect ? `## Switchyard's lean unary gRPC path against its Connect path (SWITCHYARD_LEAN_GRPC=0)\n\n${paths}\n\n` : ""}## Every round
 
 ${every}
 `;
-const file = join(here, "..", "results", `${date}-peers.md`);
+const file = join(here, "..", "results", `${date}-${RESULT_NAME}.md`);
 await Bun.write(file, text);
 console.log(text);
 console.log(`written to ${file}`);

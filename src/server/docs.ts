@@ -15,10 +15,10 @@ interface Operation {
  * JavaScript), and the page's static assets.
  */
 export interface ApiDocs {
-  json: string;
-  html: string;
+  readonly json: string;
+  readonly html: string;
   /** Swagger UI's files by request path (`/docs/assets/swagger-ui.css`): static, served open. */
-  assets: Map<string, { body: Uint8Array; contentType: string }>;
+  readonly assets: Map<string, { body: Uint8Array; contentType: string }>;
 }
 
 /** Paths that answer the interactive page. */
@@ -73,9 +73,30 @@ function legacyOperations(families: LegacyFamily[]): Record<string, Record<strin
   return paths;
 }
 
-/** Loads the generated OpenAPI document, adding the legacy routes; undefined when it has not been generated. */
+/**
+ * The generated OpenAPI document with the legacy routes added; undefined when it has not been
+ * generated. Built on first use (the first request for a docs path), not at start: the parsed
+ * document and Swagger UI's files are megabytes a server that nobody browses never needs.
+ */
 export function loadApiDocs(path = join(import.meta.dir, "..", "..", "gen", "openapi.json"), families: LegacyFamily[] = []): ApiDocs | undefined {
   if (!existsSync(path)) return undefined;
+  let built: { json: string; html: string } | undefined;
+  let assets: ApiDocs["assets"] | undefined;
+  const docs = () => (built ??= buildDocs(path, families));
+  return {
+    get json() {
+      return docs().json;
+    },
+    get html() {
+      return docs().html;
+    },
+    get assets() {
+      return (assets ??= loadAssets());
+    },
+  };
+}
+
+function buildDocs(path: string, families: LegacyFamily[]): { json: string; html: string } {
   const parsed = JSON.parse(readFileSync(path, "utf8")) as { info: { title: string; version: string }; paths: Record<string, Record<string, Operation>> };
   for (const [p, ops] of Object.entries(legacyOperations(families))) parsed.paths[p] = { ...ops, ...(parsed.paths[p] ?? {}) };
   const json = JSON.stringify(parsed);
@@ -104,5 +125,5 @@ ${sections}</div></noscript>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true, tryItOutEnabled: true });</script>
 </body></html>`;
-  return { json, html, assets: loadAssets() };
+  return { json, html };
 }

@@ -25,6 +25,7 @@ import { edgeRequestKey, type EdgeRequest } from "../edge/context.ts";
 import { legacyRouteClasses } from "../edge/rate-limit-spec.ts";
 import type { RawRouter } from "./raw-route.ts";
 import type { RestShapes } from "./rest/shapes.ts";
+import type { LeanGrpc } from "./lean-grpc.ts";
 
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 export interface UpgradeRoute {
@@ -60,6 +61,8 @@ export interface HttpDeps {
   responses?: ResponseGate;
   /** Longest deadline a client may ask for (refused with DEADLINE_TOO_LONG). */
   maxDeadlineMs?: number;
+  /** Binary unary gRPC calls served without Connect's pipeline (lean-grpc.ts); absent: all through Connect. */
+  leanGrpc?: LeanGrpc;
 }
 
 /** The HTTP request handler shared by the HTTP/1.1 and HTTP/2 servers; counts requests in flight. */
@@ -127,6 +130,11 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
     if (direct) {
       record.protocol = protocolOf(req.headers["content-type"] ?? null);
       record.route = rawPath;
+      const lean = deps.leanGrpc?.match(rawPath, req);
+      if (lean) {
+        const tooLarge = (size: number) => refusal(contextValues, messageTooLarge(size, deps.maxMessageBytes));
+        return deps.leanGrpc!.serve(lean, req, res, contextValues, tooLarge, (body) => serveRpc(direct, req, res, () => new URL(raw, "http://switchyard"), contextValues, method, body));
+      }
       return serveRpc(direct, req, res, () => new URL(raw, "http://switchyard"), contextValues, method);
     }
     const url = new URL(raw, "http://switchyard");
@@ -154,7 +162,7 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
       const report = deps.health.report();
       return sendJson(res, report.status === "unhealthy" ? 503 : 200, { status: report.status, draining: report.draining });
     }
-    const asset = deps.docs?.assets.get(url.pathname);
+    const asset = url.pathname.startsWith("/docs/assets/") ? deps.docs?.assets.get(url.pathname) : undefined;
     if (asset) {
       record.protocol = "docs";
       return send(res, 200, asset.body, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
@@ -222,6 +230,17 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
     return transcode(rest, { req, res, url, header, contextValues, signal }, deps);
   }
 
+  /** A refusal at the HTTP boundary: a ConnectError with ErrorInfo, written to the call record. */
+  function refusal(contextValues: ReturnType<typeof createContextValues>, error: AppError) {
+    const connectError = toConnectError(error, log);
+    const record = contextValues.get(callRecordKey);
+    if (record) {
+      record.code = error.code;
+      record.reason = error.reason;
+    }
+    return connectError;
+  }
+
   async function serveRpc(
     handler: UniversalHandler,
     req: NodeRequest,
@@ -229,19 +248,14 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
     urlOf: () => URL,
     contextValues: ReturnType<typeof createContextValues>,
     method: string,
+    /** The body when the lean gRPC path already began reading it. */
+    given?: AsyncIterable<Uint8Array>,
   ): Promise<void> {
     let uReq = universalRequestFromNodeRequest(req as never, res as never, undefined, contextValues);
+    if (given) uReq = { ...uReq, body: given };
     const framing = jsonFraming(req.headers["content-type"] ?? null);
     // Deadline and size are refused here, with ErrorInfo, before Connect refuses them without.
-    const refuse = (error: AppError) => {
-      const connectError = toConnectError(error, log);
-      const record = contextValues.get(callRecordKey);
-      if (record) {
-        record.code = error.code;
-        record.reason = error.reason;
-      }
-      return connectError;
-    };
+    const refuse = (error: AppError) => refusal(contextValues, error);
     const timeoutMs = requestedTimeoutMs(uReq.header);
     if (deps.maxDeadlineMs !== undefined && timeoutMs !== undefined && timeoutMs > deps.maxDeadlineMs) {
       const error = refuse(deadlineTooLong(timeoutMs, deps.maxDeadlineMs));

@@ -1,9 +1,11 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   createConnectRouter,
+  createServiceImplSpec,
   type ConnectRouter,
   type HandlerContext,
   type Interceptor,
+  type MethodImplSpec,
   type ServiceImpl,
 } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
@@ -40,6 +42,21 @@ export interface Rpc {
   handlers: Map<string, UniversalHandler>;
   /** Every method served, by fully-qualified name (`switchyard.tasks.v1.TaskService.GetTask`). */
   methods: Map<string, DescMethod>;
+  /**
+   * What the lean unary gRPC path (lean-grpc.ts) needs to serve a call exactly as the Connect
+   * router would: the same implementation specs, the same interceptor chain, the same gate.
+   */
+  unary: UnaryCalls;
+}
+
+/** The unary methods by request path, with the pieces Connect's handlers are built from. */
+export interface UnaryCalls {
+  specs: Map<string, MethodImplSpec & { kind: "unary" }>;
+  interceptors: Interceptor[];
+  requestGate: ((ctx: HandlerContext) => Promise<void>) | undefined;
+  maxMessageBytes: number;
+  maxDeadlineMs: number;
+  shutdownSignal: AbortSignal;
 }
 
 /** Builds the Connect router for every service, filling unbuilt methods with `unimplemented`. */
@@ -50,6 +67,7 @@ export function createRpc(options: RpcOptions): Rpc {
   // request is judged; a body the JSON gate refused is thrown before validation runs.
   const interceptors: Interceptor[] = [errorInterceptor(log), ...(options.edgeInterceptors ?? []), unbuiltInterceptor(unbuilt), preParseInterceptor(), validationInterceptor()];
   const gate = options.requestGate;
+  const requestGate = gate ? recordingGate(gate, log) : undefined;
   const router: ConnectRouter = createConnectRouter({
     interceptors,
     readMaxBytes: options.maxMessageBytes,
@@ -57,23 +75,9 @@ export function createRpc(options: RpcOptions): Rpc {
     maxTimeoutMs: options.maxDeadlineMs,
     shutdownSignal: options.shutdownSignal,
     jsonOptions: { ignoreUnknownFields: false },
-    requestGate: gate
-      ? async (ctx) => {
-          try {
-            await gate(ctx);
-          } catch (error) {
-            const connectError = toConnectError(error, log);
-            const record = ctx.values.get(callRecordKey);
-            if (record) {
-              record.rpc = `${ctx.service.typeName}/${ctx.method.name}`;
-              record.code = codeName(connectError.code);
-              record.reason = errorInfo(connectError)?.reason;
-            }
-            throw connectError;
-          }
-        }
-      : undefined,
+    requestGate,
   });
+  const specs: UnaryCalls["specs"] = new Map();
   // Several registrations of one service merge (a domain may serve methods of another's service).
   const impls = new Map<string, object>();
   for (const r of options.implementations) impls.set(r.service.typeName, { ...(impls.get(r.service.typeName) ?? {}), ...(r.impl as object) });
@@ -88,9 +92,41 @@ export function createRpc(options: RpcOptions): Rpc {
       }
     }
     router.service(service, impl as ServiceImpl<DescService>);
+    // The same specs the router builds (methods bound to their implementation).
+    const spec = createServiceImplSpec(service, impl as ServiceImpl<DescService>);
+    for (const method of service.methods) {
+      const m = spec.methods[method.localName];
+      if (m?.kind === "unary") specs.set(`/${service.typeName}/${method.name}`, m);
+    }
   }
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
-  return { handlers, methods };
+  const unary: UnaryCalls = {
+    specs,
+    interceptors,
+    requestGate,
+    maxMessageBytes: options.maxMessageBytes,
+    maxDeadlineMs: options.maxDeadlineMs,
+    shutdownSignal: options.shutdownSignal,
+  };
+  return { handlers, methods, unary };
+}
+
+/** The request gate as every path runs it: a refusal becomes a ConnectError with ErrorInfo, written to the call record. */
+function recordingGate(gate: (ctx: HandlerContext) => void | Promise<void>, log: Logger): (ctx: HandlerContext) => Promise<void> {
+  return async (ctx) => {
+    try {
+      await gate(ctx);
+    } catch (error) {
+      const connectError = toConnectError(error, log);
+      const record = ctx.values.get(callRecordKey);
+      if (record) {
+        record.rpc = `${ctx.service.typeName}/${ctx.method.name}`;
+        record.code = codeName(connectError.code);
+        record.reason = errorInfo(connectError)?.reason;
+      }
+      throw connectError;
+    }
+  };
 }
 
 function unimplementedError(method: DescMethod): AppError {

@@ -28,6 +28,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     SWITCHYARD_HOST: "127.0.0.1",
     SWITCHYARD_DATA_DIR: dataDir,
     SWITCHYARD_SHUTDOWN_GRACE_MS: "1000",
+    // Lets a test run be repeated on Connect's own gRPC path (SWITCHYARD_LEAN_GRPC=0 bun test ...).
+    ...(process.env.SWITCHYARD_LEAN_GRPC ? { SWITCHYARD_LEAN_GRPC: process.env.SWITCHYARD_LEAN_GRPC } : {}),
     ...env,
   });
   const logs: Record<string, unknown>[] = [];

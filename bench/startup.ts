@@ -1,0 +1,81 @@
+// Cold start and idle memory (issue 14: cold start < 300 ms, idle RSS < 80 MB): starts
+// `bun src/main.ts` on a fresh data dir, times spawn → first `/readyz` 200, waits BENCH_IDLE_MS
+// (default 5 s) idle, reads VmRSS from /proc. Then, in fresh processes, the RSS of importing
+// each part alone (what could be loaded lazily). `bun bench/startup.ts`. Asserts nothing.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, repoRoot } from "../src/testing/server.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+
+async function startOnce(env: Record<string, string> = {}): Promise<{ readyMs: number; rssMb: number }> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), "switchyard-bench-startup-"));
+  const t0 = performance.now();
+  const flags = process.env.BENCH_BUN_FLAGS ? process.env.BENCH_BUN_FLAGS.split(" ") : [];
+  const p = Bun.spawn(["bun", ...flags, join(repoRoot, "src/main.ts")], {
+    env: { ...process.env, SWITCHYARD_PORT: String(port), SWITCHYARD_HOST: "127.0.0.1", SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_LOG_LEVEL: "warn", ...env },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  try {
+    let readyMs = NaN;
+    while (performance.now() - t0 < 20_000) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) {
+          readyMs = performance.now() - t0;
+          break;
+        }
+      } catch {}
+      await Bun.sleep(2);
+    }
+    await Bun.sleep(IDLE_MS);
+    return { readyMs: Math.round(readyMs), rssMb: Math.round(rssMb(p.pid) * 10) / 10 };
+  } finally {
+    p.kill("SIGTERM");
+    await p.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** RSS of a fresh Bun process after importing `modules` (and a GC), in MB. */
+async function importRss(modules: string[]): Promise<number> {
+  const code = `${modules.map((m) => `await import(${JSON.stringify(m)});`).join("")} Bun.gc(true); await Bun.sleep(200); console.log(process.memoryUsage().rss);`;
+  const p = Bun.spawn(["bun", "-e", code], { cwd: repoRoot, stdout: "pipe", stderr: "inherit" });
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  return Math.round((Number(out.trim()) / 1024 / 1024) * 10) / 10;
+}
+
+const PARTS: [string, string[]][] = [
+  ["bun alone", []],
+  ["every generated proto (gen/**/*_pb.ts, what loadServiceDescriptors imports)", ["./src/server/services.ts"]],
+  ["@connectrpc/connect + connect-node", ["@connectrpc/connect", "@connectrpc/connect-node"]],
+  ["prom-client", ["prom-client"]],
+  ["drizzle-orm (sqlite)", ["drizzle-orm/bun-sqlite"]],
+  ["@nats-io/transport-node + jetstream", ["@nats-io/transport-node", "@nats-io/jetstream"]],
+  ["@qdrant/js-client-rest", ["@qdrant/js-client-rest"]],
+  ["jose", ["jose"]],
+  ["yaml, croner", ["yaml", "croner"]],
+  ["the whole app (src/app.ts)", ["./src/app.ts"]],
+];
+
+if (import.meta.main) {
+  console.log(`Load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+  const runs: { readyMs: number; rssMb: number }[] = [];
+  for (let i = 0; i < ROUNDS; i++) runs.push(await startOnce());
+  console.log("| run | spawn → /readyz 200 (ms) | RSS after " + IDLE_MS / 1000 + " s idle (MB) |\n|---:|---:|---:|");
+  runs.forEach((r, i) => console.log(`| ${i + 1} | ${r.readyMs} | ${r.rssMb} |`));
+  console.log("\n| imported alone in a fresh Bun | RSS (MB) |\n|---|---:|");
+  for (const [name, mods] of PARTS) {
+    try {
+      console.log(`| ${name} | ${await importRss(mods)} |`);
+    } catch (e) {
+      console.log(`| ${name} | (failed: ${String(e)}) |`);
+    }
+  }
+  console.log(`\nLoad average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+}
