@@ -200,3 +200,8 @@ if (which === "scale") {
     `End to end: ${process.env.BENCH_TASKS ?? 20000} tasks (~100-byte JSON) enqueued in batches of 500 by 4 producers and taken by ${process.env.BENCH_WORKERS ?? 16} worker streams completing in batches, producers and workers spread over the instances round robin; dispatch latency: one task at a time created through the first instance, pushed to a waiting worker on the last one. CPU per task from /proc (utime + stime) of each component over the end-to-end run. All components share this machine's cores.\n\n${table}`,
   );
 }
+
+if (which === "pg-driver") {
+  const { pgDriverBench } = await import("./pg-driver.ts");
+  await write("pg-driver", await pgDriverBench());
+}
