@@ -1,4 +1,5 @@
 import type { Bus, BusSubscription } from "../bus/bus.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { CancelReason, TaskEvent } from "./types.ts";
 
@@ -48,6 +49,8 @@ interface Wire {
 
 export interface TaskFleetDeps {
   bus: Bus;
+  /** The app's clock (the database's on PostgreSQL), which tasks' run times are in. */
+  clock: Clock;
   instance: string;
   log: Logger;
   /** Delivers a remote event to this instance's watchers. */
@@ -109,7 +112,7 @@ export function createTaskFleet(deps: TaskFleetDeps): TaskFleet {
             received.events++;
             const task = e.task;
             if (!task) continue;
-            if (task.state === "pending" && task.runAt <= Date.now() + 50) ready.add(`${task.tenant}\u0000${task.queue}`);
+            if (task.state === "pending" && task.runAt <= deps.clock.now() + 50) ready.add(`${task.tenant}\u0000${task.queue}`);
             // A stream here may hold a task whose attempt another instance ended.
             if (e.p === "running" && e.f !== null) {
               const how = ENDED[e.k];

@@ -37,6 +37,7 @@ export function createTasksModule(ctx: ModuleContext): TasksModule {
   if (ctx.database.dialect === "postgres") {
     fleet = createTaskFleet({
       bus: ctx.bus,
+      clock: ctx.clock,
       instance: newId("inst", ctx.clock.now()),
       log: ctx.log,
       deliver: (event) => hub.publish(event),
