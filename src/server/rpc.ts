@@ -16,6 +16,7 @@ import { codeName, errorInfo, toConnectError } from "./errors.ts";
 import { errorInterceptor } from "./interceptors/errors.ts";
 import { preParseInterceptor } from "./json-gate.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
+import { RpcHandlers } from "./invoke.ts";
 
 /** A service implementation to serve; methods left out answer `unimplemented`. */
 export interface ServiceRegistration {
@@ -99,7 +100,6 @@ export function createRpc(options: RpcOptions): Rpc {
       if (m?.kind === "unary") specs.set(`/${service.typeName}/${method.name}`, m);
     }
   }
-  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
   const unary: UnaryCalls = {
     specs,
     interceptors,
@@ -108,6 +108,7 @@ export function createRpc(options: RpcOptions): Rpc {
     maxDeadlineMs: options.maxDeadlineMs,
     shutdownSignal: options.shutdownSignal,
   };
+  const handlers = new RpcHandlers(router.handlers.map((h) => [h.requestPath, h] as const), unary);
   return { handlers, methods, unary };
 }
 
