@@ -9,7 +9,8 @@
 //   decode + SQLite read + encode; canned bytes);
 // - a @grpc/grpc-js server on Node answering GetTask from memory (bench/grpc-js-server.ts);
 // - REST `GET /v1/tasks/{id}` over HTTP/1.1 (16 connections): Switchyard against Hono on Bun
-//   running the same SQLite query on the same database file (bench/hono-rest-server.ts).
+//   running the same SQLite query on the same database file (bench/hono-rest-server.ts), and
+//   Switchyard's one-port listener alone answering the same JSON bytes (bench/h1-floor-server.ts).
 // `bun run bench per-call`. Asserts nothing.
 import { create, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -97,6 +98,7 @@ export const FLOOR_CANNED = "node:http2 on Bun, no Connect: canned bytes";
 export const GRPC_JS = "@grpc/grpc-js on Node: from memory (decode + encode)";
 export const SWITCHYARD_REST = "Switchyard REST (HTTP/1.1)";
 export const HONO_REST = "Hono on Bun, same SQLite query (HTTP/1.1)";
+export const LISTENER_REST = "Switchyard's one-port listener, canned REST answer (HTTP/1.1)";
 
 async function switchyardRows(lean: boolean, round: number, rows: PerCallRow[], onFirst: (responseJson: string, id: string) => void): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "switchyard-bench-percall-data-"));
@@ -123,8 +125,16 @@ async function switchyardRows(lean: boolean, round: number, rows: PerCallRow[], 
             measure(HONO_REST, "GET /v1/tasks/{id}", `http://127.0.0.1:${port}/v1/tasks/${id}`, hpid, undefined, round),
           );
         };
-        if (round % 2 === 1) rows.push(await rest(), await hono());
-        else rows.push(await hono(), await rest());
+        // The floor of REST on the one port: the listener alone, answering the same JSON bytes.
+        const floor = async (restJson: string) => {
+          const port = await freePort();
+          return withProcess(["bun", join(import.meta.dir, "h1-floor-server.ts"), String(port), restJson], (fpid) =>
+            measure(LISTENER_REST, "GET /v1/tasks/{id}", `http://127.0.0.1:${port}/v1/tasks/${id}`, fpid, undefined, round),
+          );
+        };
+        const restJson = await (await fetch(`${url}/v1/tasks/${id}`)).text();
+        if (round % 2 === 1) rows.push(await rest(), await hono(), await floor(restJson));
+        else rows.push(await floor(restJson), await hono(), await rest());
       },
       { SWITCHYARD_LEAN_GRPC: lean ? "1" : "0", SWITCHYARD_DATA_DIR: dataDir },
     );
@@ -219,6 +229,8 @@ export function perCallReport(result: PerCallResult): string {
   ratio("GetTask: Switchyard Connect ÷ grpc-js on Node", med(SWITCHYARD_CONNECT, "TaskService.GetTask"), med(GRPC_JS, "TaskService.GetTask"));
   ratio("GetTask: Switchyard lean ÷ node:http2 floor (work)", med(SWITCHYARD_LEAN, "TaskService.GetTask"), med(FLOOR_WORK, "TaskService.GetTask"));
   ratio("REST GetTask: Switchyard ÷ Hono (goal: calls/s ≥ 0.7×)", med(SWITCHYARD_REST, "GET /v1/tasks/{id}"), med(HONO_REST, "GET /v1/tasks/{id}"));
+  ratio("REST floor: the one-port listener's canned answer ÷ Hono's whole request", med(LISTENER_REST, "GET /v1/tasks/{id}"), med(HONO_REST, "GET /v1/tasks/{id}"));
+  ratio("REST GetTask: Switchyard ÷ its listener's canned answer", med(SWITCHYARD_REST, "GET /v1/tasks/{id}"), med(LISTENER_REST, "GET /v1/tasks/{id}"));
   const load = result.loads.map((l) => `round ${l.round}: ${l.before.join(" ")} → ${l.after.join(" ")}`).join("; ");
   return [
     `${ROUNDS} interleaved rounds; per row h2load sends ${CALLS} calls after 1,000 warm-up calls. gRPC rows: one h2c connection, ${STREAMS} streams in flight. ` +

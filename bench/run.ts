@@ -89,7 +89,8 @@ if (which === "all" || which === "event-loop") {
 if (which === "all" || which === "per-call") {
   const { perCallBench, perCallReport } = await import("./per-call.ts");
   // Since the lean unary gRPC path: lean vs Connect vs the floor servers, grpc-js, Hono.
-  await write("lean-grpc", perCallReport(await perCallBench()), "per-call");
+  // BENCH_RESULT_NAME names the results file (a second run on one day keeps the first).
+  await write(process.env.BENCH_RESULT_NAME ?? "per-call", perCallReport(await perCallBench()), "per-call");
 }
 
 if (which === "all" || which === "mail") {

@@ -8,12 +8,12 @@
 //   C: 16 clients (own connection each) create single tasks for 4 s
 // Asserts nothing.
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { fromJson } from "@bufbuild/protobuf";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { create, fromJson, toBinary } from "@bufbuild/protobuf";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { CreateTaskRequestSchema, TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { clientFor } from "../../src/testing/clients.ts";
 import { freePort } from "../../src/testing/server.ts";
 import { dispatchLatency, endToEnd, grpcPort, payloadOf, withServer } from "../tasks.ts";
@@ -30,6 +30,10 @@ interface Figures {
   bP50: number;
   bP99: number;
   c: number;
+  /** CPU of the process running C's 16 clients, in % of one core (Switchyard: the Bun driver; BullMQ: its Node process). */
+  cClientCpu: number;
+  /** Switchyard only: C with h2load (nghttp2, native) as the 16 clients, the server's capacity without the TS client's cost. */
+  cNative?: number;
 }
 // switchyard-connect: Switchyard with SWITCHYARD_LEAN_GRPC=0 (every unary call through Connect-ES).
 type System = "switchyard" | "switchyard-connect" | "bullmq-default" | "bullmq-aof-always" | "bunqueue-tcp";
@@ -40,10 +44,36 @@ const picked = process.env.BENCH_PEERS?.split(",").map((x) => x.trim());
 const SYSTEMS: System[] = picked ? ALL.filter((s) => picked.includes(s) || s === "switchyard" || s === "bullmq-default" || s === "bullmq-aof-always") : ALL;
 const RESULT_NAME = process.env.BENCH_RESULT_NAME ?? "peers";
 
-async function singleCreates(url: string, ms: number): Promise<number> {
+/** C with a native client: h2load, 16 connections, one call at a time each, for `ms`. */
+async function singleCreatesNative(url: string, ms: number): Promise<number> {
+  const message = toBinary(CreateTaskRequestSchema, create(CreateTaskRequestSchema, { task: { queue: "c-native", payload: fromJson(ValueSchema, payloadOf(1)) } }));
+  const frame = new Uint8Array(5 + message.byteLength);
+  new DataView(frame.buffer).setUint32(1, message.byteLength);
+  frame.set(message, 5);
+  const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-c-"));
+  const body = join(dir, "create.bin");
+  writeFileSync(body, frame);
+  try {
+    const p = Bun.spawn(
+      ["h2load", "-D", String(ms / 1000), "--warm-up-time=1", "-c", "16", "-m", "1", "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers", `${url}/switchyard.tasks.v1.TaskService/CreateTask`],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    const out = await new Response(p.stdout).text();
+    await p.exited;
+    const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+    const failed = /(\d+) failed/.exec(out);
+    if (!rps || (failed && Number(failed[1]) > 0)) throw new Error(`h2load: ${out}`);
+    return Math.round(Number(rps[1]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function singleCreates(url: string, ms: number): Promise<{ createsPerSecond: number; clientCpu: number }> {
   const clients = Array.from({ length: 16 }, () => clientFor(TaskService, url, "grpc"));
   for (const c of clients) await c.createTask({ task: { queue: "c-warm", payload: fromJson(ValueSchema, payloadOf(0)) } });
   let count = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + ms;
   await Promise.all(
@@ -54,7 +84,9 @@ async function singleCreates(url: string, ms: number): Promise<number> {
       }
     }),
   );
-  return Math.round(count / ((performance.now() - t0) / 1000));
+  const elapsedMs = performance.now() - t0;
+  const used = process.cpuUsage(cpu0);
+  return { createsPerSecond: Math.round(count / (elapsedMs / 1000)), clientCpu: Math.round(((used.user + used.system) / 1000 / elapsedMs) * 100) };
 }
 
 async function switchyard(lean = true): Promise<Figures> {
@@ -65,14 +97,20 @@ async function switchyard(lean = true): Promise<Figures> {
     const a16 = await endToEnd(port, "grpc", 16, N);
     const b = await dispatchLatency(port, "grpc", SAMPLES);
     const c = await singleCreates(url, C_MS);
-    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c };
+    const cNative = await singleCreatesNative(url, C_MS);
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu: c.clientCpu, cNative };
   }, { SWITCHYARD_LEAN_GRPC: lean ? "1" : "0" });
 }
 
+/** CPU of the last `sh` child, in % of one core over its life (start-up included). */
+let lastChildCpu = 0;
 async function sh(cmd: string[], cwd = here): Promise<string> {
+  const t0 = performance.now();
   const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "inherit" });
   const out = await new Response(p.stdout).text();
   if ((await p.exited) !== 0) throw new Error(`${cmd.join(" ")} failed`);
+  const usage = p.resourceUsage();
+  if (usage) lastChildCpu = Math.round((Number(usage.cpuTime.user + usage.cpuTime.system) / 1000 / (performance.now() - t0)) * 100);
   return out.trim();
 }
 
@@ -99,7 +137,8 @@ async function bullmq(aof: boolean): Promise<Figures> {
     const a16 = await run("a16", N);
     const b = await run("b", SAMPLES);
     const c = await run("c", C_MS);
-    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond };
+    const cClientCpu = lastChildCpu;
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu };
   } finally {
     redis.kill("SIGTERM");
     await redis.exited;
@@ -129,7 +168,7 @@ async function bunqueue(): Promise<Figures> {
     const a16 = await run("a16", N);
     const b = await run("b", SAMPLES);
     const c = await run("c", C_MS);
-    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond };
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu: lastChildCpu };
   } finally {
     server.kill("SIGTERM");
     await server.exited;
@@ -151,7 +190,7 @@ for (let r = 1; r <= ROUNDS; r++) {
   }
 }
 
-const med = (s: System, k: keyof Figures) => median(rounds[s].map((f) => f[k]));
+const med = (s: System, k: keyof Figures) => median(rounds[s].map((f) => f[k] ?? NaN));
 const withBunqueue = SYSTEMS.includes("bunqueue-tcp");
 const withConnect = SYSTEMS.includes("switchyard-connect");
 const fmt = (k: keyof Figures, v: number) => (k === "bP50" || k === "bP99" ? v.toFixed(2) : String(Math.round(v)));
@@ -161,6 +200,7 @@ const rows: [string, keyof Figures, boolean][] = [
   ["B: enqueue → waiting worker, p50 (ms)", "bP50", false],
   ["B, p99 (ms)", "bP99", false],
   ["C: single creates, 16 clients (creates/s)", "c", true],
+  ["C: CPU of the 16 clients' process (% of one core)", "cClientCpu", false],
 ];
 const ratio = (k: keyof Figures, higherBetter: boolean, peer: System, of: System = "switchyard") => {
   const x = med(of, k) / med(peer, k);
@@ -186,9 +226,15 @@ const paths = withConnect
     ].join("\n")
   : "";
 const every = [
-  "| system | round | A W=1 | A W=16 | B p50 | B p99 | C |",
-  "|---|---:|---:|---:|---:|---:|---:|",
-  ...SYSTEMS.flatMap((s) => rounds[s].map((f, i) => `| ${s} | ${i + 1} | ${f.a1} | ${f.a16} | ${f.bP50.toFixed(2)} | ${f.bP99.toFixed(2)} | ${f.c} |`)),
+  "| system | round | A W=1 | A W=16 | B p50 | B p99 | C | C clients' CPU % | C, native client |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ...SYSTEMS.flatMap((s) => rounds[s].map((f, i) => `| ${s} | ${i + 1} | ${f.a1} | ${f.a16} | ${f.bP50.toFixed(2)} | ${f.bP99.toFixed(2)} | ${f.c} | ${f.cClientCpu} | ${f.cNative ?? "—"} |`)),
+].join("\n");
+// C with a native client (Switchyard only: BullMQ's clients are its Node library).
+const native = [
+  "| workload | Switchyard, h2load as the clients | ÷ BullMQ default (its Node clients) | ÷ BullMQ AOF always |",
+  "|---|---:|---:|---:|",
+  `| C: single creates, 16 connections (creates/s) | ${fmt("c", med("switchyard", "cNative"))} | ${(med("switchyard", "cNative") / med("bullmq-default", "c")).toFixed(2)}× | ${(med("switchyard", "cNative") / med("bullmq-aof-always", "c")).toFixed(2)}× |`,
 ].join("\n");
 
 const redisVersion = await sh(["redis-server", "--version"]);
@@ -219,6 +265,14 @@ Workloads (~100-byte JSON payloads, every system started fresh each round, round
 ## Medians
 
 ${table}
+
+## C without the TypeScript client's cost
+
+Client and server share the machine's ${cpus().length} cores. In C the 16 Switchyard clients (connect-node in one Bun process) use the
+CPU share in the table above; the same server driven by h2load (native, 16 connections, one call at a time each, ${C_MS / 1000} s
+after a 1 s warm-up):
+
+${native}
 
 ${withConnect ? `## Switchyard's lean unary gRPC path against its Connect path (SWITCHYARD_LEAN_GRPC=0)\n\n${paths}\n\n` : ""}## Every round
 

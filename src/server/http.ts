@@ -28,6 +28,9 @@ import type { RestShapes } from "./rest/shapes.ts";
 import type { LeanGrpc } from "./lean-grpc.ts";
 
 /** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
+/** The route of a request that matched no route (metrics label). */
+export const UNMATCHED = "unmatched";
+
 export interface UpgradeRoute {
   path: string;
   /** For paths with parameters (`/v1/conversations/{id}/stream`): matched when `path` is not equal. */
@@ -155,20 +158,24 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
     }
     if (url.pathname === "/healthz") {
       record.protocol = "health";
+      record.route = "/healthz";
       return sendJson(res, 200, { status: "ok", timestamp: new Date().toISOString() });
     }
     if (url.pathname === "/readyz") {
       record.protocol = "health";
+      record.route = "/readyz";
       const report = deps.health.report();
       return sendJson(res, report.status === "unhealthy" ? 503 : 200, { status: report.status, draining: report.draining });
     }
     const asset = url.pathname.startsWith("/docs/assets/") ? deps.docs?.assets.get(url.pathname) : undefined;
     if (asset) {
       record.protocol = "docs";
+      record.route = url.pathname; // one of the docs' own assets
       return send(res, 200, asset.body, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
     }
     if ((url.pathname === "/openapi.json" || DOCS_PAGES.has(url.pathname)) && deps.docs) {
       record.protocol = "docs";
+      record.route = url.pathname;
       try {
         authorize(await principalFor(deps.auth, contextValues, header.get("authorization"), "authenticated"), "authenticated", deps.auth.open);
       } catch (error) {
@@ -180,6 +187,7 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
     }
     if (deps.site?.serve(req, res, url)) {
       record.protocol = "ui";
+      record.route = "/ui";
       return;
     }
     const signal = clientGone(req, res);
@@ -302,7 +310,10 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : newId("req");
     res.setHeader("x-request-id", requestId);
-    const record: CallRecord = { protocol: "other", route: req.url?.split("?")[0] ?? "/", code: "ok", requestId };
+    const path = req.url?.split("?")[0] ?? "/";
+    // `route` is a metric label: a template or RPC once a route matched, one value for all the
+    // paths that matched none (a scanner's random paths must not each make a time series).
+    const record: CallRecord = { protocol: "other", route: UNMATCHED, code: "ok", requestId };
     let done = false;
     const finish = () => {
       if (done) return;
@@ -321,6 +332,7 @@ export function createRequestHandler(given: HttpDeps): RequestHandler {
         protocol: record.protocol,
         method: req.method,
         route: record.route,
+        path,
         rpc: record.rpc,
         code: record.code === "ok" && status >= 400 && !grpc ? `http_${status}` : record.code,
         reason: record.reason,

@@ -39,6 +39,19 @@ describe("seed 004 operations routes", () => {
     expect(typeof body.averageResponseTime).toBe("number");
   });
 
+  it("paths that match no route share one route label (a scanner cannot grow the metrics without bound)", async () => {
+    for (const path of ["/no/such/a1", "/no/such/b2", "/wp-login.php"]) expect((await fetch(`${server.url}${path}`)).status).toBe(404);
+    expect((await fetch(`${server.url}/switchyard.nope.v1.Nope/Nothing`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(404);
+    const text = await (await fetch(`${server.url}/metrics/prometheus`)).text();
+    expect(text).not.toContain("/no/such");
+    expect(text).not.toContain("wp-login");
+    expect(text).not.toContain("switchyard.nope");
+    expect(text).toMatch(/switchyard_requests_total\{protocol="rest",route="unmatched",status="404"\} [3-9]/);
+    const body = await (await fetch(`${server.url}/metrics`)).json();
+    expect(Object.keys(body.requests.byRoute).filter((k) => k.includes("/no/such"))).toEqual([]);
+    expect(body.requests.byRoute["unmatched"]).toBeGreaterThanOrEqual(4);
+  });
+
   it("GET /metrics/prometheus answers the text exposition with switchyard_ names", async () => {
     const res = await fetch(`${server.url}/metrics/prometheus`);
     expect(res.headers.get("content-type")).toStartWith("text/plain");
