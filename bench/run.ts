@@ -206,3 +206,8 @@ if (which === "pg-driver") {
   const { pgDriverBench } = await import("./pg-driver.ts");
   await write("pg-driver", await pgDriverBench());
 }
+
+if (which === "worker-hop") {
+  const { workerHopBench } = await import("./worker-hop.ts");
+  await write("worker-hop", await workerHopBench());
+}
