@@ -129,6 +129,7 @@ async function bullmq(aof: boolean): Promise<Figures> {
     }
     const run = async (w: string, n: number) => {
       const out = JSON.parse(await sh(["node", "bullmq.mjs", String(port), w, String(n)]));
+      out.clientCpu = lastChildCpu; // before redis-cli's own run replaces it
       await sh(["redis-cli", "-p", String(port), "flushall"]);
       return out;
     };
@@ -137,7 +138,7 @@ async function bullmq(aof: boolean): Promise<Figures> {
     const a16 = await run("a16", N);
     const b = await run("b", SAMPLES);
     const c = await run("c", C_MS);
-    const cClientCpu = lastChildCpu;
+    const cClientCpu = c.clientCpu;
     return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu };
   } finally {
     redis.kill("SIGTERM");
