@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { verify } from "@octokit/webhooks-methods";
 import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -226,6 +225,8 @@ export function createIntegrations(deps: {
       const text = new TextDecoder().decode(d.payload);
       let valid = false;
       try {
+        // Loaded on first use: only servers that receive GitHub webhooks need it.
+        const { verify } = await import("@octokit/webhooks-methods");
         valid = await verify(deps.webhookSecret, text, d.signature);
       } catch {
         valid = false;

@@ -8,7 +8,6 @@ import type { DomainModule, ModuleContext } from "../server/module.ts";
 import type { ServiceRegistration } from "../server/rpc.ts";
 import type { TaskEngine } from "../tasks/engine.ts";
 import type { Task } from "../tasks/types.ts";
-import { createQdrantIndex } from "../vectors/qdrant.ts";
 import { createNoVectorIndex } from "../vectors/none.ts";
 import { createSqliteVecIndex } from "../vectors/sqlite-vec.ts";
 import type { VectorIndex } from "../vectors/vector-index.ts";
@@ -120,9 +119,10 @@ export function embedderFrom(config: Config): Embedder {
  * The vector index the configuration names: Qdrant when QDRANT_URL is set, else sqlite-vec in
  * the same file on SQLite, and none on PostgreSQL (semantic search answers failed_precondition
  * naming Qdrant; pgvector is not installable on the target machines: see src/vectors/README.md).
+ * The Qdrant client is loaded only when it is used (bench/startup.ts: ~10 MB of RSS).
  */
-export function vectorIndexFrom(config: Config, ctx: ModuleContext): VectorIndex {
-  if (config.qdrantUrl) return createQdrantIndex({ url: config.qdrantUrl, apiKey: config.qdrantApiKey });
+export async function vectorIndexFrom(config: Config, ctx: ModuleContext): Promise<VectorIndex> {
+  if (config.qdrantUrl) return (await import("../vectors/qdrant.ts")).createQdrantIndex({ url: config.qdrantUrl, apiKey: config.qdrantApiKey });
   if (ctx.database.dialect === "postgres") return createNoVectorIndex();
   return createSqliteVecIndex(ctx.database.sqlite, { quantization: config.vectorQuantization });
 }
@@ -132,7 +132,7 @@ export async function createMemoryModule(ctx: ModuleContext, engine: TaskEngine)
   const embedderWatch = watchEngine();
   const vectorsWatch = watchEngine();
   const embedder = watchedEmbedder(embedderFrom(ctx.config), embedderWatch);
-  const vectors = watchedVectors(vectorIndexFrom(ctx.config, ctx), vectorsWatch);
+  const vectors = watchedVectors(await vectorIndexFrom(ctx.config, ctx), vectorsWatch);
   // Each engine behind the memory domain is a health component: degraded while its last call failed.
   ctx.health.add({ name: "embeddings", required: false, check: () => embedderWatch.state(`${embedder.provider} ${embedder.model}`) });
   const vectorsWhat = vectors.kind === "none" ? "none: semantic search needs a vector engine (set QDRANT_URL)" : vectors.kind;
