@@ -102,17 +102,22 @@ async function switchyard(lean = true): Promise<Figures> {
   }, { SWITCHYARD_LEAN_GRPC: lean ? "1" : "0" });
 }
 
-/** CPU of the last `sh` child, in % of one core over its life (start-up included). */
-let lastChildCpu = 0;
-async function sh(cmd: string[], cwd = here): Promise<string> {
+/** Runs a child to its end: its stdout, and its CPU in % of one core over its life (start-up included). */
+async function child(cmd: string[], cwd = here): Promise<{ out: string; cpu: number }> {
   const t0 = performance.now();
   const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "inherit" });
   const out = await new Response(p.stdout).text();
   if ((await p.exited) !== 0) throw new Error(`${cmd.join(" ")} failed`);
-  const usage = p.resourceUsage();
-  if (usage) lastChildCpu = Math.round((Number(usage.cpuTime.user + usage.cpuTime.system) / 1000 / (performance.now() - t0)) * 100);
-  return out.trim();
+  const used = p.resourceUsage()?.cpuTime;
+  const cpu = used ? Math.round((Number(used.user + used.system) / 1000 / (performance.now() - t0)) * 100) : NaN;
+  return { out: out.trim(), cpu };
 }
+const sh = async (cmd: string[], cwd = here) => (await child(cmd, cwd)).out;
+/** A driver's JSON answer, with the driver's CPU as `clientCpu`. */
+const driver = async (cmd: string[]) => {
+  const { out, cpu } = await child(cmd);
+  return { ...JSON.parse(out), clientCpu: cpu };
+};
 
 async function bullmq(aof: boolean): Promise<Figures> {
   const port = await freePort();
@@ -128,8 +133,7 @@ async function bullmq(aof: boolean): Promise<Figures> {
       await Bun.sleep(50);
     }
     const run = async (w: string, n: number) => {
-      const out = JSON.parse(await sh(["node", "bullmq.mjs", String(port), w, String(n)]));
-      out.clientCpu = lastChildCpu; // before redis-cli's own run replaces it
+      const out = await driver(["node", "bullmq.mjs", String(port), w, String(n)]);
       await sh(["redis-cli", "-p", String(port), "flushall"]);
       return out;
     };
@@ -138,8 +142,7 @@ async function bullmq(aof: boolean): Promise<Figures> {
     const a16 = await run("a16", N);
     const b = await run("b", SAMPLES);
     const c = await run("c", C_MS);
-    const cClientCpu = c.clientCpu;
-    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu };
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu: c.clientCpu };
   } finally {
     redis.kill("SIGTERM");
     await redis.exited;
@@ -163,13 +166,13 @@ async function bunqueue(): Promise<Figures> {
   );
   try {
     for (let i = 0; i < 200 && !(await portOpen(port)); i++) await Bun.sleep(50);
-    const run = async (w: string, n: number) => JSON.parse(await sh(["bun", "bunqueue.mjs", String(port), w, String(n)]));
+    const run = (w: string, n: number) => driver(["bun", "bunqueue.mjs", String(port), w, String(n)]);
     await run("a1", 5_000); // warm up
     const a1 = await run("a1", N);
     const a16 = await run("a16", N);
     const b = await run("b", SAMPLES);
     const c = await run("c", C_MS);
-    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu: lastChildCpu };
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu: c.clientCpu };
   } finally {
     server.kill("SIGTERM");
     await server.exited;

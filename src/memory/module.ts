@@ -119,7 +119,7 @@ export function embedderFrom(config: Config): Embedder {
  * The vector index the configuration names: Qdrant when QDRANT_URL is set, else sqlite-vec in
  * the same file on SQLite, and none on PostgreSQL (semantic search answers failed_precondition
  * naming Qdrant; pgvector is not installable on the target machines: see src/vectors/README.md).
- * The Qdrant client is loaded only when it is used (bench/startup.ts: ~10 MB of RSS).
+ * The Qdrant client is loaded only when it is used.
  */
 export async function vectorIndexFrom(config: Config, ctx: ModuleContext): Promise<VectorIndex> {
   if (config.qdrantUrl) return (await import("../vectors/qdrant.ts")).createQdrantIndex({ url: config.qdrantUrl, apiKey: config.qdrantApiKey });

@@ -27,10 +27,10 @@ import type { RawRouter } from "./raw-route.ts";
 import type { RestShapes } from "./rest/shapes.ts";
 import type { LeanGrpc } from "./lean-grpc.ts";
 
-/** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 /** The route of a request that matched no route (metrics label). */
 export const UNMATCHED = "unmatched";
 
+/** A route that takes over the connection with a WebSocket upgrade (seed 000 mail, seed 001 /ws). */
 export interface UpgradeRoute {
   path: string;
   /** For paths with parameters (`/v1/conversations/{id}/stream`): matched when `path` is not equal. */

@@ -59,8 +59,8 @@ export async function invokeUnary<I extends DescMessage, O extends DescMessage>(
   return fromBinary(method.output, bytes);
 }
 
-/** Why an in-process call's signal aborts once it is over (as Connect's handler context does). */
-const CALL_DONE = new ConnectError("the call is complete", Code.Canceled);
+/** Why a call's signal aborts once it is over (as Connect's handler context does); lean-grpc.ts uses it too. */
+export const CALL_DONE = new ConnectError("the call is complete", Code.Canceled);
 const SHUTDOWN = new ConnectError("server is shutting down", Code.Unavailable);
 
 /**

@@ -4,6 +4,7 @@ import { createMethodSerializationLookup, invokeUnaryImplementation } from "@con
 import { contentTypeProto, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { Counter, type Registry } from "prom-client";
 import type { NodeRequest, NodeResponse } from "./http-io.ts";
+import { CALL_DONE } from "./invoke.ts";
 import type { UnaryCalls } from "./rpc.ts";
 
 /**
@@ -132,8 +133,6 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
   };
 }
 
-/** Why a call's signal aborts once its answer is written (Connect: an AbortError; made once here). */
-const CALL_DONE = new ConnectError("the call is complete", Code.Canceled);
 
 /**
  * The HandlerContext Connect's `createHandlerContext` builds, with one AbortController instead

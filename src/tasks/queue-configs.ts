@@ -56,7 +56,7 @@ export function checkDeployment(d: JsonObject, field: string): void {
 export function parseQueueConfigYaml(text: string): QueueConfigInput[] {
   let doc: unknown;
   try {
-    // Loaded on first use: most servers never read a YAML file (~10 MB of RSS otherwise).
+    // Loaded on first use: most servers never read a YAML file.
     const { parse } = require("yaml") as typeof import("yaml");
     doc = parse(text);
   } catch (e) {
