@@ -207,6 +207,11 @@ if (which === "pg-driver") {
   await write("pg-driver", await pgDriverBench());
 }
 
+if (which === "all" || which === "client-transport") {
+  const { clientTransportBench, clientTransportReport } = await import("./client-transport.ts");
+  await write("client-transport", clientTransportReport(await clientTransportBench()));
+}
+
 if (which === "worker-hop") {
   const { workerHopBench } = await import("./worker-hop.ts");
   await write("worker-hop", await workerHopBench());

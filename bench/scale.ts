@@ -50,7 +50,7 @@ function cpuSeconds(match: Match): number {
 
 /** One Port over several instances: batches and workers round robin, latency created on the first and served by the last. */
 function spread(urls: string[]): Port {
-  const ports = urls.map(grpcPort);
+  const ports = urls.map((u) => grpcPort(u));
   let turn = 0;
   let workerTurn = urls.length > 1 ? 1 : 0;
   return {

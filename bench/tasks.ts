@@ -6,7 +6,7 @@
 // nothing. Every acknowledgement measured here comes after its commit is on disk (src/db/README.md).
 import { fromJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ import { createTaskEngine, type TaskEngine } from "../src/tasks/engine.ts";
 import type { Assignment, NewTask } from "../src/tasks/types.ts";
 import { createTaskEventHub } from "../src/tasks/watch.ts";
 import { clientFor } from "../src/testing/clients.ts";
+import { createH2GrpcTransport } from "../sdk/typescript/src/h2-transport.ts";
 import { freePort, repoRoot, waitForHttp } from "../src/testing/server.ts";
 
 export interface E2ERow {
@@ -241,9 +242,15 @@ export async function withServer<T>(fn: (url: string, pid: number) => Promise<T>
   }
 }
 
-export function grpcPort(url: string): Port {
+/** Which TypeScript gRPC client the gRPC-level drivers use. */
+export type ClientKind = "connect-node" | "sdk";
+/** A TaskService client over gRPC: @connectrpc/connect-node's transport, or the SDK's own (sdk/typescript/src/h2-transport.ts). */
+export const taskClient = (url: string, kind: ClientKind = "connect-node") =>
+  kind === "sdk" ? createClient(TaskService, createH2GrpcTransport({ baseUrl: url })) : clientFor(TaskService, url, "grpc");
+
+export function grpcPort(url: string, kind: ClientKind = "connect-node"): Port {
   // Producers and claimers share a few connections; each worker has its own, like a process of its own.
-  const shared = Array.from({ length: 4 }, () => clientFor(TaskService, url, "grpc"));
+  const shared = Array.from({ length: 4 }, () => taskClient(url, kind));
   let turn = 0;
   const client = () => shared[turn++ % shared.length]!;
   const payload = (i: number) => fromJson(ValueSchema, payloadOf(i));
@@ -256,7 +263,7 @@ export function grpcPort(url: string): Port {
       await shared[0]!.createTask({ task: { queue: QUEUE, id, payload: payload(0) } });
     },
     async worker(id, credits, onAssigned) {
-      const own = clientFor(TaskService, url, "grpc");
+      const own = taskClient(url, kind);
       const abort = new AbortController();
       let ready!: () => void;
       const opened = new Promise<void>((r) => (ready = r));

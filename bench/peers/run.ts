@@ -13,10 +13,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateTaskRequestSchema, TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
-import { clientFor } from "../../src/testing/clients.ts";
+import { CreateTaskRequestSchema } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { freePort } from "../../src/testing/server.ts";
-import { dispatchLatency, endToEnd, grpcPort, payloadOf, withServer } from "../tasks.ts";
+import { dispatchLatency, endToEnd, grpcPort, payloadOf, taskClient, withServer, type ClientKind } from "../tasks.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const N = Number(process.env.BENCH_TASKS ?? 50_000);
@@ -34,6 +33,9 @@ interface Figures {
   cClientCpu: number;
   /** Switchyard only: C with h2load (nghttp2, native) as the 16 clients, the server's capacity without the TS client's cost. */
   cNative?: number;
+  /** Switchyard only: C with @connectrpc/connect-node's gRPC transport as the clients (A, B and C use the SDK's), and that process's CPU. */
+  cConnectNode?: number;
+  cConnectNodeCpu?: number;
 }
 // switchyard-connect: Switchyard with SWITCHYARD_LEAN_GRPC=0 (every unary call through Connect-ES).
 type System = "switchyard" | "switchyard-connect" | "bullmq-default" | "bullmq-aof-always" | "bunqueue-tcp";
@@ -69,8 +71,8 @@ async function singleCreatesNative(url: string, ms: number): Promise<number> {
   }
 }
 
-async function singleCreates(url: string, ms: number): Promise<{ createsPerSecond: number; clientCpu: number }> {
-  const clients = Array.from({ length: 16 }, () => clientFor(TaskService, url, "grpc"));
+async function singleCreates(url: string, ms: number, kind: ClientKind): Promise<{ createsPerSecond: number; clientCpu: number }> {
+  const clients = Array.from({ length: 16 }, () => taskClient(url, kind));
   for (const c of clients) await c.createTask({ task: { queue: "c-warm", payload: fromJson(ValueSchema, payloadOf(0)) } });
   let count = 0;
   const cpu0 = process.cpuUsage();
@@ -91,14 +93,15 @@ async function singleCreates(url: string, ms: number): Promise<{ createsPerSecon
 
 async function switchyard(lean = true): Promise<Figures> {
   return withServer(async (url) => {
-    const port = grpcPort(url);
+    const port = grpcPort(url, "sdk");
     await endToEnd(port, "grpc", 4, 5_000); // warm up
     const a1 = await endToEnd(port, "grpc", 1, N);
     const a16 = await endToEnd(port, "grpc", 16, N);
     const b = await dispatchLatency(port, "grpc", SAMPLES);
-    const c = await singleCreates(url, C_MS);
+    const c = await singleCreates(url, C_MS, "sdk");
     const cNative = await singleCreatesNative(url, C_MS);
-    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu: c.clientCpu, cNative };
+    const cc = await singleCreates(url, C_MS, "connect-node");
+    return { a1: a1.tasksPerSecond, a16: a16.tasksPerSecond, bP50: b.p50Ms, bP99: b.p99Ms, c: c.createsPerSecond, cClientCpu: c.clientCpu, cNative, cConnectNode: cc.createsPerSecond, cConnectNodeCpu: cc.clientCpu };
   }, { SWITCHYARD_LEAN_GRPC: lean ? "1" : "0" });
 }
 
@@ -230,15 +233,21 @@ const paths = withConnect
     ].join("\n")
   : "";
 const every = [
-  "| system | round | A W=1 | A W=16 | B p50 | B p99 | C | C clients' CPU % | C, native client |",
-  "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-  ...SYSTEMS.flatMap((s) => rounds[s].map((f, i) => `| ${s} | ${i + 1} | ${f.a1} | ${f.a16} | ${f.bP50.toFixed(2)} | ${f.bP99.toFixed(2)} | ${f.c} | ${f.cClientCpu} | ${f.cNative ?? "—"} |`)),
+  "| system | round | A W=1 | A W=16 | B p50 | B p99 | C | C clients' CPU % | C, native client | C, connect-node clients (CPU %) |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ...SYSTEMS.flatMap((s) =>
+    rounds[s].map((f, i) => `| ${s} | ${i + 1} | ${f.a1} | ${f.a16} | ${f.bP50.toFixed(2)} | ${f.bP99.toFixed(2)} | ${f.c} | ${f.cClientCpu} | ${f.cNative ?? "—"} | ${f.cConnectNode === undefined ? "—" : `${f.cConnectNode} (${f.cConnectNodeCpu})`} |`),
+  ),
 ].join("\n");
-// C with a native client (Switchyard only: BullMQ's clients are its Node library).
+// C by client (Switchyard only: BullMQ's clients are its Node library).
+const cRow = (label: string, k: keyof Figures, cpu?: keyof Figures) =>
+  `| ${label} | ${fmt("c", med("switchyard", k))} | ${cpu ? med("switchyard", cpu) : "—"} | ${(med("switchyard", k) / med("bullmq-default", "c")).toFixed(2)}× | ${(med("switchyard", k) / med("bullmq-aof-always", "c")).toFixed(2)}× |`;
 const native = [
-  "| workload | Switchyard, h2load as the clients | ÷ BullMQ default (its Node clients) | ÷ BullMQ AOF always |",
-  "|---|---:|---:|---:|",
-  `| C: single creates, 16 connections (creates/s) | ${fmt("c", med("switchyard", "cNative"))} | ${(med("switchyard", "cNative") / med("bullmq-default", "c")).toFixed(2)}× | ${(med("switchyard", "cNative") / med("bullmq-aof-always", "c")).toFixed(2)}× |`,
+  "| C: single creates, 16 connections, clients | creates/s | clients' CPU (% of one core) | ÷ BullMQ default (its Node clients) | ÷ BullMQ AOF always |",
+  "|---|---:|---:|---:|---:|",
+  cRow("h2load (nghttp2, native)", "cNative"),
+  cRow("the SDK's gRPC transport (the table above)", "c", "cClientCpu"),
+  cRow("@connectrpc/connect-node's gRPC transport", "cConnectNode", "cConnectNodeCpu"),
 ].join("\n");
 
 const redisVersion = await sh(["redis-server", "--version"]);
@@ -251,7 +260,7 @@ const text = `# peers benchmark, ${date}
 
 Command: \`bench/peers/setup.sh && bun bench/peers/run.ts\` (BENCH_ROUNDS=${ROUNDS} BENCH_TASKS=${N} BENCH_LATENCY_SAMPLES=${SAMPLES})
 Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, shared (load average at the end: ${load})
-Versions: Switchyard (this commit) on Bun ${Bun.version}, clients @connectrpc/connect-node gRPC (h2c) in the Bun driver process;
+Versions: Switchyard (this commit) on Bun ${Bun.version}, clients: the SDK's gRPC transport (sdk/typescript/src/h2-transport.ts, h2c) in the Bun driver process;
 BullMQ ${bullmqVersion} with ioredis on Node ${nodeVersion};${withBunqueue ? ` bunqueue ${bunqueueVersion} (server and client on Bun);` : ""} ${redisVersion.split(" ").slice(0, 3).join(" ")} (Debian package).
 
 Durability:
@@ -270,11 +279,11 @@ Workloads (~100-byte JSON payloads, every system started fresh each round, round
 
 ${table}
 
-## C without the TypeScript client's cost
+## C by client
 
-Client and server share the machine's ${cpus().length} cores. In C the 16 Switchyard clients (connect-node in one Bun process) use the
-CPU share in the table above; the same server driven by h2load (native, 16 connections, one call at a time each, ${C_MS / 1000} s
-after a 1 s warm-up):
+Client and server share the machine's ${cpus().length} cores, so what the clients burn is taken from the server. The same server
+each round, driven by h2load (native, 16 connections, one call at a time each, ${C_MS / 1000} s after a 1 s warm-up), by the
+SDK's transport (16 clients in one Bun process) and by connect-node's (the same):
 
 ${native}
 

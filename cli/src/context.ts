@@ -2,7 +2,8 @@
 import type { DescMessage, DescService, MessageShape } from "@bufbuild/protobuf";
 import { toJson } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createH2GrpcTransport } from "../../sdk/typescript/src/h2-transport.ts";
 import { resolveTarget } from "./config.ts";
 import { CliError, EXIT } from "./errors.ts";
 import type { Format, Json, Out } from "./output.ts";
@@ -82,7 +83,7 @@ export function makeCtx(flags: GlobalFlags, io: Io): Ctx {
       transport ??=
         flags.protocol === "connect"
           ? createConnectTransport({ baseUrl: server, httpVersion: "1.1", interceptors: auth })
-          : createGrpcTransport({ baseUrl: server, interceptors: auth });
+          : createH2GrpcTransport({ baseUrl: server, interceptors: auth });
       if (!clients.has(service)) clients.set(service, createClient(service, transport));
       return clients.get(service) as Client<S>;
     },

@@ -62,8 +62,9 @@ interface Held {
   cancelNoticed: boolean;
 }
 
-/** A failure of the connection rather than a refusal: transient codes, and "canceled", which the
- * HTTP/2 transport reports for a stream reset by a dying server (these calls never abort themselves). */
+/** A failure of the connection rather than a refusal: transient codes, and "canceled", which
+ * connect-node's gRPC transport reports for a stream reset by a dying server (these calls never
+ * abort themselves; the SDK's own transport says "unavailable"). */
 const connectionLost = (err: SwitchyardError) => TRANSIENT.has(err.code) || err.code === Code.Canceled;
 const reasonName = (r: CancelReason) => (CancelReason[r] ?? "CANCELLED").toLowerCase();
 const sleep = (ms: number, signal?: AbortSignal) =>
