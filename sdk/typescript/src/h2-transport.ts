@@ -10,7 +10,7 @@
 // @connectrpc/connect to one version, so its protocol helpers are a fixed dependency.
 import http2 from "node:http2";
 import { fromBinary, toBinary, type BinaryReadOptions, type BinaryWriteOptions, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type ContextValues, type Interceptor, type Transport } from "@connectrpc/connect";
 import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 
@@ -69,6 +69,16 @@ export function createH2GrpcTransport(options: H2TransportOptions): Transport {
     if (timeoutMs !== undefined) h.set("grpc-timeout", grpcTimeout(timeoutMs));
     return h;
   };
+  const request = <S extends boolean, D extends DescMethod, M>(stream: S, method: D, timeoutMs: number | undefined, header: HeadersInit | undefined, message: M, contextValues: ContextValues | undefined) => ({
+    stream,
+    service: method.parent,
+    method,
+    requestMethod: "POST",
+    url: `${url.origin}${pathOf(method)}`,
+    header: requestHeader(timeoutMs, header),
+    contextValues: contextValues ?? createContextValues(),
+    message,
+  });
   const encode = (schema: DescMessage, message: object) => {
     const bytes = toBinary(schema, message as never, opt.binaryOptions);
     if (bytes.byteLength > opt.writeMaxBytes) {
@@ -84,25 +94,15 @@ export function createH2GrpcTransport(options: H2TransportOptions): Transport {
         interceptors: opt.interceptors,
         signal,
         timeoutMs,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: `${url.origin}${pathOf(method)}`,
-          header: requestHeader(timeoutMs, header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
+        req: request(false, method, timeoutMs, header, input, contextValues),
         next: async (req) => {
           const body = encode(method.input, req.message);
           const res = await pool.unary(h2Headers(pathOf(method), req.header), body, req.signal, opt.readMaxBytes);
           const messages = res.messages;
           if (messages.length > 1) throw new ConnectError("protocol error: received extra output message for unary method", Code.Unimplemented);
-          throwTrailerError(res.trailer, res.header);
+          throwStatus(res.header, res.trailer);
           if (messages.length === 0) {
-            const trailersOnly = res.header.has("grpc-status");
-            throw new ConnectError("protocol error: missing output message for unary method", trailersOnly || res.trailer.has("grpc-status") ? Code.Unimplemented : Code.Unknown);
+            throw new ConnectError("protocol error: missing output message for unary method", res.header.has("grpc-status") || res.trailer.has("grpc-status") ? Code.Unimplemented : Code.Unknown);
           }
           return { stream: false as const, service: method.parent, method, header: res.header, message: fromBinary(method.output, messages[0]!, opt.binaryOptions), trailer: res.trailer };
         },
@@ -119,16 +119,7 @@ export function createH2GrpcTransport(options: H2TransportOptions): Transport {
         interceptors: opt.interceptors,
         signal,
         timeoutMs,
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: `${url.origin}${pathOf(method)}`,
-          header: requestHeader(timeoutMs, header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
+        req: request(true, method, timeoutMs, header, input, contextValues),
         next: async (req) => {
           let input: object | undefined;
           for await (const m of req.message) {
@@ -139,7 +130,7 @@ export function createH2GrpcTransport(options: H2TransportOptions): Transport {
           const call = pool.open(h2Headers(pathOf(method), req.header), encode(method.input, input), req.signal, opt.readMaxBytes);
           const resHeader = await call.response;
           const trailersOnly = resHeader.has("grpc-status");
-          if (trailersOnly) throwTrailerError(resHeader, new Headers());
+          if (trailersOnly) throwStatus(resHeader, call.trailer);
           const output = method.output;
           const binaryOptions = opt.binaryOptions;
           return {
@@ -153,7 +144,7 @@ export function createH2GrpcTransport(options: H2TransportOptions): Transport {
                 yield fromBinary(output, bytes, binaryOptions);
               }
               if (!trailersOnly) {
-                throwTrailerError(call.trailer, resHeader);
+                throwStatus(resHeader, call.trailer);
                 if (!call.trailer.has("grpc-status")) throw new ConnectError("protocol error: missing status", Code.Internal);
               }
             })(),
@@ -193,11 +184,13 @@ function toHeaders(h: http2.IncomingHttpHeaders): Headers {
   return out;
 }
 
-/** A trailer's (or trailers-only header's) error status, thrown with the header in its metadata. */
-function throwTrailerError(trailer: Headers, header: Headers): void {
-  const err = findTrailerError(trailer);
+/** Throws the call's error status: the trailers', with the header in its metadata, or for a
+ * trailers-only response (the status in the head, as for an unknown method) the head's. */
+function throwStatus(header: Headers, trailer: Headers): void {
+  const trailersOnly = !trailer.has("grpc-status") && header.has("grpc-status");
+  const err = findTrailerError(trailersOnly ? header : trailer);
   if (!err) return;
-  header.forEach((v, k) => err.metadata.append(k, v));
+  if (!trailersOnly) header.forEach((v, k) => err.metadata.append(k, v));
   throw err;
 }
 
@@ -232,19 +225,14 @@ function checkHead(h: http2.IncomingHttpHeaders): Headers {
   return header;
 }
 
+/** Node error codes of a server that cannot be reached or went away: `unavailable`, which callers retry. */
+const CONNECTION_LOST = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EPIPE", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_SESSION_ERROR", "ERR_HTTP2_STREAM_CANCEL", "ERR_HTTP2_INVALID_SESSION"]);
+
 /** What a stream's reset or a connection's failure means to the caller. */
 function streamError(e: unknown, rstCode: number | undefined): ConnectError {
   if (e instanceof ConnectError) return e;
   const code = (e as { code?: unknown } | undefined)?.code;
-  if (e !== undefined) {
-    const c =
-      code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "ETIMEDOUT" || code === "EHOSTUNREACH" || code === "ENETUNREACH"
-        ? Code.Unavailable
-        : code === "ECONNRESET" || code === "EPIPE" || code === "ERR_HTTP2_GOAWAY_SESSION" || code === "ERR_HTTP2_SESSION_ERROR" || code === "ERR_HTTP2_STREAM_CANCEL" || code === "ERR_HTTP2_INVALID_SESSION"
-          ? Code.Unavailable
-          : Code.Internal;
-    return ConnectError.from(e, c);
-  }
+  if (e !== undefined) return ConnectError.from(e, typeof code === "string" && CONNECTION_LOST.has(code) ? Code.Unavailable : Code.Internal);
   switch (rstCode) {
     case http2.constants.NGHTTP2_REFUSED_STREAM:
       return new ConnectError("http/2 stream refused by the server", Code.Unavailable);
