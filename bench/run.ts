@@ -216,3 +216,8 @@ if (which === "worker-hop") {
   const { workerHopBench } = await import("./worker-hop.ts");
   await write("worker-hop", await workerHopBench());
 }
+
+if (which === "task-indexes") {
+  const { taskIndexesBench } = await import("./task-indexes.ts");
+  await write("task-indexes", await taskIndexesBench());
+}

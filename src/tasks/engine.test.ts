@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import { AppError } from "../core/errors.ts";
 import { describeDialects } from "../testing/dialects.ts";
 import { openDialectEngine, type TestEngine } from "./testing.ts";
+import { TENANT_SKIP_SCAN, tenantQueues } from "./store.ts";
+import { STATE_CODES } from "./types.ts";
 
 let t: TestEngine;
 
@@ -466,6 +468,65 @@ describeDialects("task engine", (open, dialect) => {
       await t.engine.claimTask({ id: "t1", workerId: "w9" });
       expect((await t.engine.listTasks({ workerId: "w9" })).items.map((x) => x.id)).toEqual(["t1"]);
       expect((await t.engine.listTasks({ states: ["running"] })).items.map((x) => x.id)).toEqual(["t1"]);
+    });
+
+    it("lists by state across every queue of the tenant, newest first, across pages, never another tenant's", async () => {
+      const other = t.engine.scoped("globex");
+      // Queues that sort before, between and after each other, and a tenant id on either side.
+      await other.batchCreateTasks([{ queue: "b", id: "g1" }, { queue: "zz", id: "g2" }]);
+      await t.engine.scoped("aaa").createTask({ queue: "b", id: "a1" });
+      await t.engine.batchCreateTasks(["c", "a", "b", "a", "zz", "b", "m"].map((queue, i) => ({ queue, id: `d${i}` })));
+      await t.engine.claimTask({ id: "d1", workerId: "w" });
+      await t.engine.claimTask({ id: "d4", workerId: "w" });
+      await other.claimTask({ id: "g2", workerId: "w" });
+      await t.engine.cancelTask({ id: "d5", reason: "no" });
+      const ids = async (states: ("pending" | "running" | "cancelled")[], pageSize = 50, pageToken = "") => {
+        const page = await t.engine.listTasks({ states, pageSize, pageToken });
+        return { ids: page.items.map((x) => x.id), next: page.nextPageToken };
+      };
+      expect((await ids(["running"])).ids).toEqual(["d4", "d1"]);
+      expect((await ids(["cancelled"])).ids).toEqual(["d5"]);
+      expect((await ids(["pending"])).ids).toEqual(["d6", "d3", "d2", "d0"]);
+      const p1 = await ids(["pending", "running"], 3);
+      expect(p1.ids).toEqual(["d6", "d4", "d3"]);
+      expect((await ids(["pending", "running"], 3, p1.next)).ids).toEqual(["d2", "d1", "d0"]);
+      expect((await other.listTasks({ states: ["running", "pending"] })).items.map((x) => x.id)).toEqual(["g2", "g1"]);
+      expect((await t.engine.scoped("nobody").listTasks({ states: ["pending"] })).items).toEqual([]);
+    });
+
+    it("finds the tenants with unfinished work in some queues, not those whose tasks all ended", async () => {
+      await t.engine.scoped("t-done").createTask({ queue: "mem", id: "x" });
+      await t.engine.scoped("t-done").cancelTask({ id: "x", reason: "ended" });
+      await t.engine.scoped("t-pending").createTask({ queue: "mem", id: "y" });
+      await t.engine.scoped("t-other-queue").createTask({ queue: "else", id: "z" });
+      await t.engine.scoped("t-running").createTask({ queue: "mem2", id: "r" });
+      await t.engine.scoped("t-running").claimTask({ id: "r", workerId: "w" });
+      await t.engine.scoped("t-blocked").batchCreateTasks([{ queue: "else", id: "p" }, { queue: "mem", id: "b", dependsOn: ["p"] }]);
+      expect((await t.engine.tenantsWithWork(["mem", "mem2"])).sort()).toEqual(["t-blocked", "t-pending", "t-running"]);
+      expect(await t.engine.tenantsWithWork(["none"])).toEqual([]);
+    });
+
+    // SQLite's plans only: PostgreSQL plans by its statistics.
+    if (dialect === "sqlite") it("answers the reaper, state listings and tenant discovery from indexes (no read of every task)", async () => {
+      const sqlite = (t.database as unknown as { sqlite: import("bun:sqlite").Database }).sqlite;
+      const plan = (sql: string, ...args: string[]) =>
+        (sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail);
+      const R = STATE_CODES.running;
+      expect(plan(`SELECT * FROM tasks WHERE state = ${R} AND lease_expires_at <= 5 ORDER BY lease_expires_at LIMIT 1000`)).toEqual([
+        "SEARCH tasks USING INDEX tasks_running_lease_idx (lease_expires_at<?)",
+      ]);
+      const listing = plan(`SELECT * FROM tasks WHERE tenant = ? AND state IN (${R}) AND queue IN ${tenantQueues(() => "?")} ORDER BY seq DESC LIMIT 50`, "a", "a", "a");
+      expect(listing[0]).toBe("SEARCH tasks USING INDEX tasks_claim_idx (tenant=? AND queue=? AND state=?)");
+      const discovery = plan(`${TENANT_SKIP_SCAN} SELECT tenant FROM tenants t WHERE tenant IS NOT NULL AND EXISTS (SELECT 1 FROM tasks x WHERE x.tenant = t.tenant AND x.queue IN ('q') AND x.state IN (1, 2, 3))`);
+      for (const p of [...listing, ...discovery]) expect(p).not.toMatch(/^SCAN (tasks|x)\b/);
+      // Creating a task writes no lease entry; a claim adds one and completion takes it away.
+      const inLeaseIndex = () => (sqlite.prepare(`SELECT count(*) AS n FROM tasks INDEXED BY tasks_running_lease_idx WHERE state = ${R}`).get() as { n: number }).n;
+      await t.engine.createTask({ queue: "q", id: "k" });
+      expect(inLeaseIndex()).toBe(0);
+      const claimed = await t.engine.claimTask({ id: "k", workerId: "w" });
+      expect(inLeaseIndex()).toBe(1);
+      await t.engine.completeTask({ id: "k", fencingToken: claimed.lease.fencingToken, result: null });
+      expect(inLeaseIndex()).toBe(0);
     });
 
     it("lists the ready set in claim order, across pages", async () => {

@@ -47,9 +47,10 @@ export const tasks = pgTable(
   (t) => [
     uniqueIndex("tasks_id_unique").on(t.tenant, t.id),
     index("tasks_claim_idx").on(t.tenant, t.queue, t.state, sql`${t.priority} desc`, t.seq),
-    index("tasks_state_lease_idx").on(t.state, t.leaseExpiresAt),
-    // The reaper's other scan: running attempts by deadline.
-    index("tasks_state_deadline_idx").on(t.state, t.deadlineAt),
+    // The reaper's scans: running tasks (state 3, STATE_CODES.running) by lease expiry and by
+    // deadline. Partial, so only claims and completions write them (as in schema.ts).
+    index("tasks_running_lease_idx").on(t.leaseExpiresAt).where(sql`${t.state} = 3`),
+    index("tasks_running_deadline_idx").on(t.deadlineAt).where(sql`${t.state} = 3`),
     index("tasks_created_idx").on(t.createdAt),
     index("tasks_finished_idx").on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
     uniqueIndex("tasks_request_id_unique").on(t.tenant, t.requestId).where(sql`${t.requestId} is not null`),

@@ -59,8 +59,11 @@ export const tasks = sqliteTable(
     // The claim path: ready tasks of one queue in priority order, then FIFO. The DESC must be
     // declared or SQLite sorts in a temporary B-tree on every claim.
     index("tasks_claim_idx").on(t.tenant, t.queue, t.state, sql`${t.priority} desc`, t.seq),
-    // The reaper: running tasks by lease expiry.
-    index("tasks_state_lease_idx").on(t.state, t.leaseExpiresAt),
+    // The reaper: running tasks (state 3, STATE_CODES.running) by lease expiry. Partial, so a task
+    // enters it when claimed and leaves it when it ends: creating a task writes no entry here,
+    // and claim and completion one each, where (state, lease) had a delete and an insert for
+    // every state change. Queries name `state = 3` as a literal so SQLite can use it.
+    index("tasks_running_lease_idx").on(t.leaseExpiresAt).where(sql`${t.state} = 3`),
     index("tasks_created_idx").on(t.createdAt),
     index("tasks_finished_idx").on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
     uniqueIndex("tasks_request_id_unique").on(t.tenant, t.requestId).where(sql`${t.requestId} is not null`),

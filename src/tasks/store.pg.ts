@@ -6,6 +6,8 @@ import {
   S,
   TASK_BAD,
   TASK_FINISHED,
+  TENANT_SKIP_SCAN,
+  tenantQueues,
   claimOrder,
   patchSets,
   type ConfigRow,
@@ -298,6 +300,7 @@ export function createPgTaskStore(): TaskStore {
       const where: string[] = ["tenant = $1"];
       if (f.queues.length) where.push(`queue = ANY(${p(f.queues)}::text[])`);
       if (f.states.length) where.push(`state IN (${f.states.map(Number).join(",")})`);
+      if (f.states.length && !f.queues.length) where.push(`queue IN ${tenantQueues("$1")}`);
       if (f.type) where.push(`type = ${p(f.type)}`);
       if (f.workerId) {
         const w = p(f.workerId);
@@ -347,7 +350,8 @@ export function createPgTaskStore(): TaskStore {
     *tenantsWithWork(tx, queues) {
       const r = yield* rows<{ tenant: string }>(
         tx,
-        `SELECT DISTINCT tenant FROM tasks WHERE state IN (${S.pending}, ${S.blocked}, ${S.running}) AND queue = ANY($1::text[])`,
+        `${TENANT_SKIP_SCAN} SELECT tenant FROM tenants t WHERE tenant IS NOT NULL AND EXISTS (SELECT 1 FROM tasks x WHERE x.tenant = t.tenant
+          AND x.queue = ANY($1::text[]) AND x.state IN (${S.pending}, ${S.blocked}, ${S.running}))`,
         [queues],
         [],
       );

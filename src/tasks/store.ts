@@ -325,6 +325,23 @@ export interface TaskStore {
   runningOfWorker(tx: Tx, tenant: string, workerId: string): Op<number>;
 }
 
+/**
+ * The distinct tenants of `tasks`, one index seek each (tasks_id_unique leads with tenant): a
+ * loose index scan, where `SELECT DISTINCT tenant` would read every row or need a state index
+ * that every task's creation writes. As a CTE named `tenants`; the last row is NULL. Both dialects.
+ */
+export const TENANT_SKIP_SCAN = `WITH RECURSIVE tenants(tenant) AS (SELECT min(tenant) FROM tasks
+  UNION ALL SELECT (SELECT min(x.tenant) FROM tasks x WHERE x.tenant > tenants.tenant) FROM tenants WHERE tenants.tenant IS NOT NULL)`;
+/**
+ * The queues one tenant has tasks in (`tenant` is the placeholder for its id, used twice), by the
+ * same loose scan over tasks_claim_idx. A state filter without a queue filter names them, so the
+ * claim index serves it (tenant, queue, state) instead of a read of every task of the tenant.
+ */
+export const tenantQueues = (tenant: (() => string) | string) => {
+  const t = typeof tenant === "string" ? () => tenant : tenant;
+  return `(WITH RECURSIVE qs(q) AS (SELECT min(queue) FROM tasks WHERE tenant = ${t()}
+  UNION ALL SELECT (SELECT min(x.queue) FROM tasks x WHERE x.tenant = ${t()} AND x.queue > qs.q) FROM qs WHERE qs.q IS NOT NULL) SELECT q FROM qs WHERE q IS NOT NULL)`;
+};
 export const TASK_FINISHED = `state IN (${S.succeeded}, ${S.failed}, ${S.timed_out})`;
 export const TASK_BAD = `state IN (${S.failed}, ${S.timed_out})`;
 export const AVG_OK = `avg(CASE WHEN state = ${S.succeeded} AND started_at IS NOT NULL THEN finished_at - started_at END)`;
@@ -560,6 +577,7 @@ export function createSqliteTaskStore(sqlite: Sqlite): TaskStore {
       const args: (string | number)[] = [tenant];
       if (f.queues.length) (where.push(`queue IN (${f.queues.map(() => "?").join(",")})`), args.push(...f.queues));
       if (f.states.length) where.push(`state IN (${f.states.map(Number).join(",")})`);
+      if (f.states.length && !f.queues.length) where.push(`queue IN ${tenantQueues(() => (args.push(tenant), "?"))}`);
       if (f.type) (where.push("type = ?"), args.push(f.type));
       if (f.workerId) (where.push("(worker_id = ? OR server_id = ?)"), args.push(f.workerId, f.workerId));
       if (f.capability) (where.push("EXISTS (SELECT 1 FROM json_each(capabilities) c WHERE c.value = ?)"), args.push(f.capability));
@@ -601,7 +619,8 @@ export function createSqliteTaskStore(sqlite: Sqlite): TaskStore {
       done(
         (
           sqlite
-            .prepare(`SELECT DISTINCT tenant FROM tasks WHERE state IN (${S.pending}, ${S.blocked}, ${S.running}) AND queue IN (${queues.map(() => "?").join(",")})`)
+            .prepare(`${TENANT_SKIP_SCAN} SELECT tenant FROM tenants t WHERE tenant IS NOT NULL AND EXISTS (SELECT 1 FROM tasks x WHERE x.tenant = t.tenant
+              AND x.queue IN (${queues.map(() => "?").join(",")}) AND x.state IN (${S.pending}, ${S.blocked}, ${S.running}))`)
             .all(...queues) as { tenant: string }[]
         ).map((r) => r.tenant),
       ),
