@@ -11,6 +11,7 @@ credit for a handler that has not returned yet) wait in hand, heartbeated, for a
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import logging
 import os
@@ -20,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
 
 import grpc
 from google.protobuf import json_format
@@ -137,9 +138,14 @@ class Worker:
         self._stub = trpc.TaskServiceStub(self.channel)
         self._md = (("authorization", f"Bearer {token}"),) if token else ()
         self._handlers: Dict[str, Handler] = {}
-        self._lock = threading.Condition()
+        # One mutex, two conditions: slots wait on `_work` and are woken one per task queued (a
+        # notify_all to every slot for each task made 64 threads fight for the GIL per task);
+        # everything else that waits for the set of held tasks to change waits on `_lock`.
+        mutex = threading.RLock()
+        self._lock = threading.Condition(mutex)
+        self._work = threading.Condition(mutex)
         self._held: Dict[str, TaskContext] = {}
-        self._waiting: List[TaskContext] = []
+        self._waiting: Deque[TaskContext] = collections.deque()
         self._session: Optional[str] = None
         self._connecting = False
         self._pending_grants = 0
@@ -237,6 +243,8 @@ class Worker:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._stopped.set()
+        with self._lock:
+            self._work.notify_all()
         for t in self._threads:
             if t is not threading.current_thread():
                 t.join(timeout=2)
@@ -334,7 +342,7 @@ class Worker:
             else:
                 self._held[task.id] = ctx
                 self._waiting.append(ctx)
-                self._lock.notify_all()
+                self._work.notify()
                 return
         self._release(ctx)
 
@@ -372,10 +380,10 @@ class Worker:
         while True:
             with self._lock:
                 while not self._waiting and not self._stopped.is_set():
-                    self._lock.wait(0.5)
+                    self._work.wait(0.5)
                 if self._stopped.is_set():
                     return
-                ctx = self._waiting.pop(0)
+                ctx = self._waiting.popleft()
                 if ctx.state != WAITING:
                     continue
                 ctx.state = RUNNING
