@@ -217,6 +217,11 @@ if (which === "worker-hop") {
   await write("worker-hop", await workerHopBench());
 }
 
+if (which === "claim-path") {
+  const { claimPathBench } = await import("./claim-path.ts");
+  await write("claim-path", await claimPathBench());
+}
+
 if (which === "task-indexes") {
   const { taskIndexesBench } = await import("./task-indexes.ts");
   await write("task-indexes", await taskIndexesBench());

@@ -203,9 +203,9 @@ export function domainPort(engine: TaskEngine): Port {
 }
 
 /** A fresh engine over a fresh SQLite file, composed as the tasks module does (event hub, no watcher). */
-export async function withDomainEngine<T>(fn: (engine: TaskEngine, database: Database) => Promise<T>, sync?: "off-loop" | "in-commit"): Promise<T> {
+export async function withDomainEngine<T>(fn: (engine: TaskEngine, database: Database) => Promise<T>, sync?: "off-loop" | "in-commit", options: { syncUnchanged?: boolean } = {}): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-tasks-"));
-  const database = openDatabase(join(dir, "switchyard.db"), { sync });
+  const database = openDatabase(join(dir, "switchyard.db"), { sync, ...options });
   const hub = createTaskEventHub();
   const engine = createTaskEngine({ database, clock: systemClock, events: (e) => hub.publish(e) });
   engine.start();

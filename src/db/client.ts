@@ -55,6 +55,8 @@ export interface OpenOptions {
    * Both answer a write only once it is on disk; see src/db/README.md.
    */
   sync?: "off-loop" | "in-commit";
+  /** Sync groups that changed nothing too (the former behaviour, for comparison in bench/claim-path.ts). */
+  syncUnchanged?: boolean;
   /** Most write operations waiting for their commit before new writes are refused (default 100000). */
   maxPendingWrites?: number;
   /** Clock of the storage guard's fault times (tests inject one). */
@@ -88,22 +90,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
       if (open) sqlite.exec("PRAGMA wal_autocheckpoint = 1000");
     });
   }
-  // Only groups that changed rows wake the checkpointer (a periodic sweep that finds nothing does not).
-  const totalChanges = sqlite.prepare("SELECT total_changes() AS n");
-  let changes = (totalChanges.get() as { n: number }).n;
   const storage = createStorageGuard({ path, clock: options.clock ?? systemClock, maxPending: options.maxPendingWrites ?? 100_000 });
-  const inner = createCommitter(sqlite, {
-    durable: syncer?.sync,
-    committed: checkpointer
-      ? () => {
-          const n = (totalChanges.get() as { n: number }).n;
-          if (n !== changes) {
-            changes = n;
-            checkpointer!.committed();
-          }
-        }
-      : undefined,
-  });
+  // The committer calls `committed` only for groups that changed something, so a periodic sweep
+  // that finds nothing does not wake the checkpointer.
+  const inner = createCommitter(sqlite, { durable: syncer?.sync, syncUnchanged: options.syncUnchanged, committed: checkpointer ? () => checkpointer!.committed() : undefined });
   const committer = storage.wrap(inner);
   const tx: SqliteTx = { dialect: "sqlite", sqlite };
   return {

@@ -98,6 +98,74 @@ describe("answers after the sync", () => {
     sqlite.close();
   });
 
+  it("answers a group that changed nothing without a sync of its own, once every earlier group is durable", async () => {
+    const { sqlite, committer, sync, insert } = setup();
+    const read = sqlite.prepare("SELECT count(*) AS n FROM t");
+    const answered: string[] = [];
+    // Nothing committed before it: answered at once, no sync issued.
+    await committer.run(() => read.get());
+    expect(sync.calls.length).toBe(0);
+    expect(committer.stats.unchanged).toBe(1);
+
+    // A write, then (while its sync is in flight) a group that only reads what the write made:
+    // it rides on that sync, never answered before the state it read is durable.
+    const w = committer.run(() => insert.run("a")).then(() => answered.push("write"));
+    await tick();
+    await tick();
+    const r = committer.run(() => (read.get() as { n: number }).n).then((n) => answered.push(`read ${n}`));
+    await tick();
+    await tick();
+    expect(sync.calls.length).toBe(1);
+    expect(answered).toEqual([]);
+    // A write after the read still gets the next sync right after this one (the read started none).
+    const w2 = committer.run(() => insert.run("b")).then(() => answered.push("write 2"));
+    await tick();
+    await tick();
+    expect(sync.calls.length).toBe(1);
+    sync.calls[0]!.release();
+    await Promise.all([w, r]);
+    expect(answered).toEqual(["write", "read 1"]);
+    await tick();
+    expect(sync.calls.length).toBe(2);
+    expect(sync.calls[1]!.committedBefore).toBe(4);
+
+    // A refusal whose write was rolled back to its savepoint counts as a change (a sync, to be safe),
+    // and so does DDL, which changes no row.
+    const refused = committer.run(() => {
+      insert.run("c");
+      throw new Error("refused after writing");
+    });
+    await tick();
+    await tick();
+    const ddl = committer.run(() => sqlite.run("CREATE TABLE IF NOT EXISTS u (x)"));
+    await tick();
+    await tick();
+    expect(committer.stats.unchanged).toBe(2);
+    sync.calls[1]!.release();
+    await w2;
+    await tick();
+    expect(sync.calls.length).toBe(3);
+    sync.calls[2]!.release();
+    await expect(refused).rejects.toThrow("refused after writing");
+    await ddl;
+    expect(answered).toEqual(["write", "read 1", "write 2"]);
+    sqlite.close();
+  });
+
+  it("fails a group that changed nothing when the sync it rides on fails", async () => {
+    const { sqlite, committer, sync, insert } = setup();
+    const w = committer.run(() => insert.run("a")).then(() => "answered", (e) => e);
+    await tick();
+    await tick();
+    const r = committer.run(() => sqlite.query("SELECT 1").get()).then(() => "answered", (e) => e);
+    await tick();
+    await tick();
+    sync.calls[0]!.fail(new Error("EIO"));
+    expect(await w).toBeInstanceOf(DurabilityError);
+    expect(await r).toBeInstanceOf(DurabilityError);
+    sqlite.close();
+  });
+
   it("stops accepting writes after a failed sync and fails what that sync would have answered", async () => {
     const { sqlite, committer, sync, insert } = setup();
     const p = committer.run(() => insert.run("y"));

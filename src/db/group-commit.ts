@@ -17,15 +17,23 @@ export interface Committer {
   run<T>(work: () => T): Promise<T>;
   /** Waits for pending groups and their syncs, then refuses new work. */
   close(): Promise<void>;
-  /** Figures for benchmarks: groups committed, operations they held, syncs issued, ms spent in COMMIT on this thread. */
-  readonly stats: { groups: number; operations: number; syncs: number; commitMs: number };
+  /**
+   * Figures for benchmarks: groups committed, operations they held, syncs issued, ms spent in
+   * COMMIT on this thread, and groups that changed nothing (so needed no sync of their own).
+   */
+  readonly stats: { groups: number; operations: number; syncs: number; commitMs: number; unchanged: number };
 }
 
 export interface CommitterOptions {
   /** Makes every COMMIT that returned before the call durable; resolves when it is. */
   durable?: () => Promise<void>;
-  /** Called after each committed group (the checkpointer's counter). */
+  /** Called after each committed group that changed something (the checkpointer's counter). */
   committed?: () => void;
+  /**
+   * Give every group a sync of its own, even one that changed nothing (the former behaviour,
+   * kept for comparison in bench/claim-path.ts). Default false.
+   */
+  syncUnchanged?: boolean;
 }
 
 interface Pending {
@@ -59,7 +67,7 @@ export class DurabilityError extends Error {
 }
 
 export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}): Committer {
-  const { durable, committed } = options;
+  const { durable, committed, syncUnchanged = false } = options;
   let queue: Pending[] = [];
   let scheduled = false;
   let closed = false;
@@ -67,8 +75,10 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
   /** Groups committed, not yet covered by a sync that began after their COMMIT. */
   let unsynced: Settled[] = [];
   let syncing = false;
+  /** The groups the sync in flight will answer (while `syncing`). */
+  let inflight: Settled[] = [];
   let quiet: (() => void)[] = [];
-  const stats = { groups: 0, operations: 0, syncs: 0, commitMs: 0 };
+  const stats = { groups: 0, operations: 0, syncs: 0, commitMs: 0, unchanged: 0 };
   // Every operation runs in its own savepoint, and SQLite copies each page an operation first
   // touches into a sub-journal so the savepoint can be undone. Kept in a temp FILE (the
   // default) that copy more than doubles the cost of a row write; in memory it is cheap. The
@@ -81,6 +91,13 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
   const savepoint = sqlite.prepare("SAVEPOINT op");
   const release = sqlite.prepare("RELEASE op");
   const rollbackTo = sqlite.prepare("ROLLBACK TO op");
+  // Whether a group changed anything: rows (total_changes counts every row an INSERT, UPDATE or
+  // DELETE touched on this connection, including rows of statements later rolled back to a
+  // savepoint, which errs on the side of a sync) or the schema (DDL changes no row count).
+  const totalChanges = sqlite.prepare("SELECT total_changes() AS n");
+  const schemaVersion = sqlite.prepare("PRAGMA schema_version");
+  const track = durable !== undefined || committed !== undefined;
+  const changeMark = (): string => `${(totalChanges.get() as { n: number }).n}/${(schemaVersion.get() as { schema_version: number }).schema_version}`;
 
   function flush(): void {
     scheduled = false;
@@ -105,12 +122,14 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
   function startSync(): void {
     syncing = true;
     const batch = unsynced;
+    inflight = batch;
     unsynced = [];
     stats.syncs++;
     durable!().then(
       () => {
-        for (const s of batch) settle(s);
         syncing = false;
+        inflight = [];
+        for (const s of batch) settle(s);
         if (unsynced.length > 0) startSync();
         settleQuiet();
       },
@@ -119,6 +138,7 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
         for (const s of [...batch, ...unsynced]) for (const p of s.group) p.reject(broken);
         unsynced = [];
         syncing = false;
+        inflight = [];
         settleQuiet();
       },
     );
@@ -137,8 +157,13 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
       return;
     }
     const results: { ok: boolean; value: unknown }[] = [];
+    let before = "";
+    let after = "";
     try {
       begin.run();
+      // Read inside the transaction, where both are a fraction of a µs (outside, the schema
+      // cookie costs a read transaction of its own, ~3 µs).
+      if (track) before = changeMark();
     } catch (error) {
       for (const p of group) p.reject(error);
       return;
@@ -167,6 +192,7 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
       // (db.sync, the slow-disk failpoint, is where the fsync is: wal-sync.ts off the loop, or this COMMIT with sync "in-commit".)
       if (!durable) failpoint("db.sync");
       failpoint("db.commit.before");
+      if (track) after = changeMark();
       commit.run();
       stats.commitMs += performance.now() - t0;
     } catch (error) {
@@ -181,11 +207,30 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
     stats.groups++;
     stats.operations += group.length;
     failpoint("db.commit.after");
+    const settled: Settled = { group, results };
+    const changed = !track || after !== before;
+    if (!durable) {
+      if (changed) committed?.();
+      settle(settled);
+      return;
+    }
+    if (!changed && !syncUnchanged) {
+      // Nothing changed (a dispatch round that found nothing to claim, an operation refused
+      // after its reads): the COMMIT wrote no frame to the WAL, so there is nothing of this group
+      // to sync. What it read must be durable before it is answered, though: it waits for every
+      // group committed before it, riding on their sync (unsynced ones or the one in flight), and
+      // is answered at once when all of those are already durable. It never starts a sync of its
+      // own, so it cannot delay the sync of a write that arrives just after it.
+      stats.unchanged++;
+      if (unsynced.length > 0) unsynced.push(settled);
+      else if (syncing) inflight.push(settled);
+      else settle(settled);
+      return;
+    }
     committed?.();
     // Answered only once durable: with a syncer, after a sync that begins after this COMMIT
     // returned (startSync is only ever called after the COMMITs of the groups it takes).
-    if (durable) unsynced.push({ group, results });
-    else settle({ group, results });
+    unsynced.push(settled);
   }
 
   return {
