@@ -103,6 +103,23 @@ describeDialects("task engine", (open, dialect) => {
       expect(got.map((a) => a.task.id)).toEqual(["high-1", "high-2", "mid", "low"]);
     });
 
+    it("claims one task or several from one queue, in order, skipping tasks needing capabilities the worker lacks", async () => {
+      await t.engine.batchCreateTasks([
+        { queue: "q", id: "gpu-high", priority: 9, requiredCapabilities: ["gpu"] },
+        { queue: "q", id: "plain-1", priority: 1 },
+        { queue: "q", id: "plain-2", priority: 1 },
+        { queue: "q", id: "plain-3", priority: 0 },
+      ]);
+      const one = await t.engine.claimTasks({ workerId: "w", queues: ["q"], maxTasks: 1 });
+      expect(one.map((a) => [a.task.id, a.task.state, a.lease.fencingToken, a.lease.workerId])).toEqual([["plain-1", "running", 1, "w"]]);
+      const rest = await t.engine.claimTasks({ workerId: "w", queues: ["q"], maxTasks: 10 });
+      expect(rest.map((a) => a.task.id)).toEqual(["plain-2", "plain-3"]);
+      expect(await t.engine.claimTasks({ workerId: "w", queues: ["q"], maxTasks: 10 })).toEqual([]);
+      const gpu = await t.engine.claimTasks({ workerId: "g", queues: ["q"], capabilities: ["gpu"], maxTasks: 1 });
+      expect(gpu.map((a) => [a.task.id, a.task.attempt])).toEqual([["gpu-high", 1]]);
+      expect(await t.engine.claimTasks({ workerId: "g", queues: ["q"], capabilities: ["gpu"], maxTasks: 1 })).toEqual([]);
+    });
+
     it("merges several queues in priority order and skips tasks needing capabilities the worker lacks", async () => {
       await t.engine.batchCreateTasks([
         { queue: "a", id: "a1", priority: 1 },
