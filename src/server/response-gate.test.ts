@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { EventEmitter } from "node:events";
 import { AppError } from "../core/errors.ts";
 import type { NodeResponse } from "./http-io.ts";
-import { createResponseGate } from "./response-gate.ts";
+import { createResponseGate, LARGE_ANSWER } from "./response-gate.ts";
 
 const MiB = 1024 * 1024;
 const res = () => new EventEmitter() as unknown as NodeResponse & EventEmitter;
@@ -39,5 +39,30 @@ describe("the response gate", () => {
     const t = await gate.enter(never, "big");
     t.sending(res(), 3 * MiB);
     expect(gate.bytesInFlight).toBe(3 * MiB);
+  });
+
+  it("collects garbage after every few budgets' worth of large answers flushed, never for small ones", async () => {
+    let collections = 0;
+    const gate = createResponseGate({ maxBytes: 8 * MiB, maxConcurrent: 1024, maxWaitMs: 50, collectEveryBytes: 16 * MiB, collect: () => collections++ });
+    const send = async (key: string, size: number) => {
+      const t = await gate.enter(never, key);
+      const r = res();
+      t.sending(r, size);
+      r.emit("finish");
+    };
+    // 64 MiB of small answers: nothing.
+    for (let i = 0; i < 4096; i++) await send("small", LARGE_ANSWER / 16);
+    expect(collections).toBe(0);
+    // Large answers: one collection per 16 MiB flushed (an answer counts once, when flushed).
+    for (let i = 0; i < 3; i++) await send("large", 4 * MiB);
+    expect(collections).toBe(0);
+    await send("large", 4 * MiB);
+    expect(collections).toBe(1);
+    for (let i = 0; i < 8; i++) await send("large", 4 * MiB);
+    expect(collections).toBe(3);
+    // An answer left without sending (an error) is not counted.
+    (await gate.enter(never, "large")).leave();
+    expect(collections).toBe(3);
+    expect(gate.bytesInFlight).toBe(0);
   });
 });
