@@ -124,7 +124,8 @@ export function embedderFrom(config: Config): Embedder {
 export async function vectorIndexFrom(config: Config, ctx: ModuleContext): Promise<VectorIndex> {
   if (config.qdrantUrl) return (await import("../vectors/qdrant.ts")).createQdrantIndex({ url: config.qdrantUrl, apiKey: config.qdrantApiKey });
   if (ctx.database.dialect === "postgres") return createNoVectorIndex();
-  return createSqliteVecIndex(ctx.database.sqlite, { quantization: config.vectorQuantization });
+  const { committer } = ctx.database;
+  return createSqliteVecIndex(ctx.database.sqlite, { quantization: config.vectorQuantization, write: (work) => committer.run(work) });
 }
 
 /** The memory domain as served: MemoryService, seed 000's `/api/memory…` routes, the in-process memory worker. */

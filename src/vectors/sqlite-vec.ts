@@ -11,6 +11,12 @@ export interface SqliteVecOptions {
   quantization?: "float" | "bit";
   /** Candidates per result re-ranked with `bit` (default 5; sqlite-vec's kNN slows steeply with k). */
   oversample?: number;
+  /**
+   * Runs the creation of a model's table (DDL and its row in memory_vector_models) as a write of
+   * the database's group committer, so it is answered only once durable like every other write
+   * (without it, autocommit statements on a synchronous=NORMAL connection). Default: directly.
+   */
+  write?: <T>(work: () => T) => Promise<T>;
 }
 
 /** vec0's largest k. */
@@ -36,6 +42,7 @@ export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions =
   loadSqliteVec(sqlite);
   const quantization = options.quantization ?? "float";
   const oversample = options.oversample ?? 5;
+  const write = options.write ?? (async <T>(work: () => T) => work());
   sqlite.exec(`CREATE TABLE IF NOT EXISTS memory_vector_models (model TEXT PRIMARY KEY, dimensions INTEGER NOT NULL, table_name TEXT NOT NULL, quantization TEXT NOT NULL)`);
   const tables = new Map<string, { name: string; dimensions: number; quantization: string }>();
   for (const r of sqlite.query(`SELECT model, dimensions, table_name, quantization FROM memory_vector_models`).all() as {
@@ -74,9 +81,11 @@ export function createSqliteVecIndex(sqlite: Sqlite, options: SqliteVecOptions =
       // 1-bit quantization packs 8 dimensions per byte: other lengths stay exact.
       const q = quantization === "bit" && dimensions % 8 === 0 ? "bit" : "float";
       const column = q === "bit" ? `embedding_bit bit[${dimensions}]` : `embedding float[${dimensions}] distance_metric=cosine`;
-      sqlite.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${name} USING vec0(seq integer primary key, tenant text partition key, ${column}, type text, agent text, scope text)`);
-      if (q === "bit") sqlite.exec(`CREATE TABLE IF NOT EXISTS ${name}_f (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, embedding BLOB NOT NULL)`);
-      sqlite.query(`INSERT OR IGNORE INTO memory_vector_models (model, dimensions, table_name, quantization) VALUES (?, ?, ?, ?)`).run(model, dimensions, name, q);
+      await write(() => {
+        sqlite.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${name} USING vec0(seq integer primary key, tenant text partition key, ${column}, type text, agent text, scope text)`);
+        if (q === "bit") sqlite.exec(`CREATE TABLE IF NOT EXISTS ${name}_f (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, embedding BLOB NOT NULL)`);
+        sqlite.query(`INSERT OR IGNORE INTO memory_vector_models (model, dimensions, table_name, quantization) VALUES (?, ?, ?, ?)`).run(model, dimensions, name, q);
+      });
       tables.set(model, { name, dimensions, quantization: q });
     },
     upsert(tenant, model, items: VectorItem[]) {
