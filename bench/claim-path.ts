@@ -11,11 +11,11 @@
 //    (before: a dispatch round that claimed nothing had a sync of its own, which the next
 //    create's group waited behind) or only groups that changed something (now); syncs per task.
 // Rounds interleaved, medians. `bun run bench claim-path`. Asserts nothing.
-import { Database as Sqlite } from "bun:sqlite";
 import { fdatasync, mkdtempSync, openSync, rmSync, stat, statSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../src/db/client.ts";
+import { CAPS_OK, CLAIM_SET, S } from "../src/tasks/store.ts";
 import { withDomainEngine } from "./tasks.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -24,11 +24,7 @@ const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 2_000);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (xs: number[], digits = 1) => `${median(xs).toFixed(digits)} (${xs.map((x) => x.toFixed(digits)).join(" / ")})`;
 
-const CLAIM_SET = `state = 3, attempt = attempt + 1, fencing_token = fencing_token + 1,
-  worker_id = ?1, lease_expires_at = ?2 + ?3, lease_duration_ms = ?3, started_at = ?2, updated_at = ?2,
-  deadline_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END`;
-const CAPS_OK = `(t.capabilities IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(t.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?4))))`;
-const READY = `SELECT t.seq FROM tasks t WHERE t.tenant = ?7 AND t.queue = ?5 AND t.state = 1 AND t.run_at <= ?2 AND ${CAPS_OK} ORDER BY t.priority DESC, t.seq LIMIT ?6`;
+const READY = `SELECT t.seq FROM tasks t WHERE t.tenant = ?7 AND t.queue = ?5 AND t.state = ${S.pending} AND t.run_at <= ?2 AND ${CAPS_OK} ORDER BY t.priority DESC, t.seq LIMIT ?6`;
 
 /** µs per claim of `ready` tasks with each form; every claim must take exactly what is ready. */
 function claimStatements(ready: number, reps: number): { before: number; now: number } {
@@ -38,13 +34,13 @@ function claimStatements(ready: number, reps: number): { before: number; now: nu
     const s = db.sqlite;
     const ins = s.prepare(`INSERT INTO tasks (tenant, id, queue, payload, run_at, max_attempts, state, created_at, updated_at) VALUES ('default', ?, 'q', '{"n":1}', 0, 3, ?, 0, 0)`);
     s.transaction(() => {
-      for (let i = 0; i < PRELOAD; i++) ins.run(`done-${i}`, 4);
-      for (let i = 0; i < ready * reps; i++) ins.run(`ready-${i}`, 1);
+      for (let i = 0; i < PRELOAD; i++) ins.run(`done-${i}`, S.succeeded);
+      for (let i = 0; i < ready * reps; i++) ins.run(`ready-${i}`, S.pending);
     })();
     const oneStatement = s.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq IN (${READY}) RETURNING *`);
     const select = s.prepare(READY);
-    const bySeq = s.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq = ?5 AND state = 1 RETURNING *`);
-    const bySeqs = s.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq IN (SELECT value FROM json_each(?5)) AND state = 1 RETURNING *`);
+    const bySeq = s.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq = ?5 AND state = ${S.pending} RETURNING *`);
+    const bySeqs = s.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq IN (SELECT value FROM json_each(?5)) AND state = ${S.pending} RETURNING *`);
     const args = (n: number) => ["w", 1, 30_000, "[]", "q", n, "default"] as const;
     const forms = {
       before: () => (oneStatement.all(...args(Math.max(ready, 1))) as unknown[]).length,

@@ -35,6 +35,11 @@ function manualSync(groups: () => number) {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+/** Two turns of the loop: what was submitted has been grouped, run and committed. */
+const flushed = async () => {
+  await tick();
+  await tick();
+};
 
 describe("answers after the sync", () => {
   function setup() {
@@ -52,8 +57,7 @@ describe("answers after the sync", () => {
     const { sqlite, committer, sync, insert } = setup();
     const answered: string[] = [];
     const first = ["a", "b"].map((v) => committer.run(() => insert.run(v)).then(() => answered.push(v)));
-    await tick();
-    await tick();
+    await flushed();
     // Committed (visible to a reader) but not acknowledged: the sync has not returned.
     expect(sqlite.query("SELECT count(*) AS n FROM t").get()).toEqual({ n: 2 });
     expect(sync.calls.map((c) => c.committedBefore)).toEqual([1]);
@@ -61,8 +65,7 @@ describe("answers after the sync", () => {
 
     // A group committed while that sync is in flight is not covered by it.
     const second = committer.run(() => insert.run("c")).then(() => answered.push("c"));
-    await tick();
-    await tick();
+    await flushed();
     expect(committer.stats.groups).toBe(2);
     sync.calls[0]!.release();
     await Promise.all(first);
@@ -110,17 +113,14 @@ describe("answers after the sync", () => {
     // A write, then (while its sync is in flight) a group that only reads what the write made:
     // it rides on that sync, never answered before the state it read is durable.
     const w = committer.run(() => insert.run("a")).then(() => answered.push("write"));
-    await tick();
-    await tick();
+    await flushed();
     const r = committer.run(() => (read.get() as { n: number }).n).then((n) => answered.push(`read ${n}`));
-    await tick();
-    await tick();
+    await flushed();
     expect(sync.calls.length).toBe(1);
     expect(answered).toEqual([]);
     // A write after the read still gets the next sync right after this one (the read started none).
     const w2 = committer.run(() => insert.run("b")).then(() => answered.push("write 2"));
-    await tick();
-    await tick();
+    await flushed();
     expect(sync.calls.length).toBe(1);
     sync.calls[0]!.release();
     await Promise.all([w, r]);
@@ -135,11 +135,9 @@ describe("answers after the sync", () => {
       insert.run("c");
       throw new Error("refused after writing");
     });
-    await tick();
-    await tick();
+    await flushed();
     const ddl = committer.run(() => sqlite.run("CREATE TABLE IF NOT EXISTS u (x)"));
-    await tick();
-    await tick();
+    await flushed();
     expect(committer.stats.unchanged).toBe(2);
     sync.calls[1]!.release();
     await w2;
@@ -155,11 +153,9 @@ describe("answers after the sync", () => {
   it("fails a group that changed nothing when the sync it rides on fails", async () => {
     const { sqlite, committer, sync, insert } = setup();
     const w = committer.run(() => insert.run("a")).then(() => "answered", (e) => e);
-    await tick();
-    await tick();
+    await flushed();
     const r = committer.run(() => sqlite.query("SELECT 1").get()).then(() => "answered", (e) => e);
-    await tick();
-    await tick();
+    await flushed();
     sync.calls[0]!.fail(new Error("EIO"));
     expect(await w).toBeInstanceOf(DurabilityError);
     expect(await r).toBeInstanceOf(DurabilityError);

@@ -380,12 +380,12 @@ export function patchSets(patch: TaskPatch, p: (v: unknown) => string): string[]
   return sets;
 }
 
-const CLAIM_SET = `state = ${S.running}, attempt = attempt + 1, fencing_token = fencing_token + 1,
+export const CLAIM_SET = `state = ${S.running}, attempt = attempt + 1, fencing_token = fencing_token + 1,
   worker_id = ?1, lease_expires_at = ?2 + ?3, lease_duration_ms = ?3, started_at = ?2, updated_at = ?2,
   deadline_at = CASE WHEN timeout_ms IS NULL THEN NULL ELSE ?2 + timeout_ms END`;
 
 /** The worker has every required capability (NULL capabilities: none required). */
-const CAPS_OK = `(t.capabilities IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(t.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?4))))`;
+export const CAPS_OK = `(t.capabilities IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(t.capabilities) c WHERE c.value NOT IN (SELECT value FROM json_each(?4))))`;
 
 /**
  * The SQLite store: prepared statements over the one connection. Every method answers at once
@@ -413,6 +413,23 @@ export function createSqliteTaskStore(sqlite: Sqlite): TaskStore {
   const claimSeqs = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET}
     WHERE seq IN (SELECT value FROM json_each(?5)) AND state = ${S.pending} RETURNING *`);
   const claimBySeq = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq = ?5 AND state = ${S.pending} RETURNING *`);
+  /**
+   * Claims the chosen ready rows by key, in claim order. Reading the ready keys first and then
+   * updating by key is cheaper than one `UPDATE … WHERE seq IN (SELECT …)`, which has ~40 µs of
+   * fixed cost even when nothing is ready (bench/results/*-claim-path.md): a round that finds
+   * nothing is common (every completion frees a credit and dispatches), and one task claimed by
+   * its key is the latency path of an enqueue to a waiting worker. The read and the write are in
+   * the same write transaction (BEGIN IMMEDIATE): no other writer can claim between them, and
+   * each UPDATE still requires the row to be pending.
+   */
+  const claimChosen = (seqs: number[], workerId: string, now: number, leaseMs: number): TaskRow[] => {
+    if (seqs.length === 0) return [];
+    if (seqs.length === 1) {
+      const row = claimBySeq.get(workerId, now, leaseMs, null, seqs[0]!) as TaskRow | null;
+      return row ? [row] : [];
+    }
+    return (claimSeqs.all(workerId, now, leaseMs, null, JSON.stringify(seqs)) as TaskRow[]).sort(claimOrder);
+  };
   const claimBlockedBySeq = sqlite.prepare(`UPDATE tasks SET ${CLAIM_SET} WHERE seq = ?5 AND state = ${S.blocked} RETURNING *`);
   const complete = sqlite.prepare(`UPDATE tasks SET state = ${S.succeeded}, result = ?3, progress = 100, finished_at = ?4, updated_at = ?4,
     lease_expires_at = NULL, deadline_at = NULL
@@ -450,20 +467,8 @@ export function createSqliteTaskStore(sqlite: Sqlite): TaskStore {
     byId: (_tx, tenant, id) => done(byId.get(tenant, id) as TaskRow | null),
     byRequestId: (_tx, tenant, rid) => done(byRequestId.get(tenant, rid) as TaskRow | null),
     claimFromQueue(_tx, tenant, queue, caps, n, workerId, now, leaseMs) {
-      // The ready rows first, then the UPDATE by key. One `UPDATE … WHERE seq IN (SELECT …)` has
-      // ~35 µs of fixed cost here even when nothing is ready (bench/results/*-claim-path.md); a
-      // round that finds nothing is common (every completion frees a credit and dispatches), and
-      // one task claimed by its key is the latency path of an enqueue to a waiting worker. The
-      // read and the write are in the same write transaction (BEGIN IMMEDIATE): no other writer
-      // can claim between them, and each UPDATE still requires the row to be pending.
       const ready = readyOfQueue.all(workerId, now, leaseMs, caps, queue, n, tenant) as { seq: number }[];
-      if (ready.length === 0) return done([]);
-      if (ready.length === 1) {
-        const row = claimBySeq.get(workerId, now, leaseMs, null, ready[0]!.seq) as TaskRow | null;
-        return done(row ? [row] : []);
-      }
-      const rows = claimSeqs.all(workerId, now, leaseMs, caps, JSON.stringify(ready.map((r) => r.seq))) as TaskRow[];
-      return done(rows.sort(claimOrder));
+      return done(claimChosen(ready.map((r) => r.seq), workerId, now, leaseMs));
     },
     claimFromQueues(_tx, tenant, queues, caps, n, limits, workerId, now, leaseMs) {
       const candidates: { seq: number; priority: number }[] = [];
@@ -472,11 +477,9 @@ export function createSqliteTaskStore(sqlite: Sqlite): TaskStore {
         if (take <= 0) continue;
         for (const c of readyOfQueue.all(workerId, now, leaseMs, caps, queue, take, tenant) as { seq: number; priority: number }[]) candidates.push(c);
       }
-      if (candidates.length === 0) return done([]);
       candidates.sort(claimOrder);
       // Honour each queue's limit again after the merge: the per-queue take already did.
-      const chosen = candidates.slice(0, n).map((c) => c.seq);
-      return done((claimSeqs.all(workerId, now, leaseMs, caps, JSON.stringify(chosen)) as TaskRow[]).sort(claimOrder));
+      return done(claimChosen(candidates.slice(0, n).map((c) => c.seq), workerId, now, leaseMs));
     },
     claimBySeq: (_tx, seq, workerId, now, leaseMs) => done(claimBySeq.get(workerId, now, leaseMs, null, seq) as TaskRow | null),
     claimBlockedBySeq: (_tx, seq, workerId, now, leaseMs) => done(claimBlockedBySeq.get(workerId, now, leaseMs, null, seq) as TaskRow | null),
