@@ -23,7 +23,7 @@ import { createRequestMetrics, type RequestMetrics } from "./system/metrics.ts";
 import { grpcHealthService, systemService } from "./system/service.ts";
 import { createSettings } from "./system/settings.ts";
 import type { Bus } from "./bus/bus.ts";
-import { Counter } from "prom-client";
+import { Counter } from "./system/prom.ts";
 import { watchEventLoop } from "./system/event-loop.ts";
 import { createInProcessBus } from "./bus/in-process.ts";
 import { createSqliteBusLog } from "./bus/sqlite-log.ts";

@@ -3,7 +3,7 @@ import type { AuthConfig } from "../config.ts";
 import type { Clock } from "../core/clock.ts";
 import type { SecretBox } from "../core/secret-box.ts";
 import type { Database } from "../db/client.ts";
-import { RateLimiterMemory, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterMemory, type RateLimiterAbstract } from "../core/rate-limiters.ts";
 import type { OpDatabase } from "../db/dialect.ts";
 import type { PgDatabase } from "../db/open.ts";
 import { postgresRateLimitStore } from "../edge/postgres-store.ts";

@@ -1,4 +1,4 @@
-import { RateLimiterMemory, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterMemory, type RateLimiterAbstract } from "../core/rate-limiters.ts";
 import type { Clock } from "../core/clock.ts";
 import { AppError, invalidArgument, notFound } from "../core/errors.ts";
 import type { OpDatabase } from "../db/dialect.ts";

@@ -1,4 +1,4 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "../core/rate-limiters.ts";
 import type { Clock } from "../core/clock.ts";
 import type { RateLimitPolicy, RateWindow } from "./rate-limit-spec.ts";
 

@@ -1,5 +1,5 @@
 import type { SQL } from "bun";
-import { RateLimiterMemory, RateLimiterPostgres } from "rate-limiter-flexible";
+import { loadRateLimiterPostgres, RateLimiterMemory } from "../core/rate-limiters.ts";
 import type { RateLimitStore } from "./limiter.ts";
 
 /**
@@ -35,6 +35,7 @@ export function pgPoolOf(sql: SQL) {
  */
 export function postgresRateLimitStore(sql: SQL, options: { tableName: string; slackSec?: number }): RateLimitStore {
   const client = pgPoolOf(sql);
+  const RateLimiterPostgres = loadRateLimiterPostgres();
   let first = true;
   return {
     create({ keyPrefix, points, durationSec }) {

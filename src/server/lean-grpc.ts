@@ -2,7 +2,7 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type MethodImplSpec } from "@connectrpc/connect";
 import { createMethodSerializationLookup, invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { contentTypeProto, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { Counter, type Registry } from "prom-client";
+import { Counter, type Registry } from "../system/prom.ts";
 import type { NodeRequest, NodeResponse } from "./http-io.ts";
 import { CALL_DONE } from "./invoke.ts";
 import type { UnaryCalls } from "./rpc.ts";

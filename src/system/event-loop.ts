@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from "prom-client";
+import { Gauge, type Registry } from "./prom.ts";
 
 /**
  * Event-loop delay of this process, measured by how late a 50 ms timer fires: the largest and

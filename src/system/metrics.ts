@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prom.ts";
 import type { Clock } from "../core/clock.ts";
 
 /** One answered request, as the HTTP layer saw it. */
