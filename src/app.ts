@@ -78,6 +78,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const shutdown = new AbortController();
   const metrics = createRequestMetrics({ clock, version: VERSION });
   const auth = createPrincipalResolver({ apiToken: config.apiToken, auth: config.auth });
+  await auth.prepare();
   const pgProbe = database.dialect === "postgres" ? createPgProbe((database as PgDatabase).pg, clock) : undefined;
   const health = createHealthMonitor({
     clock,

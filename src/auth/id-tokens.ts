@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { JWTVerifyGetKey } from "jose";
 import { AppError } from "../core/errors.ts";
 
 /** What a verified ID token says about a person. */
@@ -39,6 +39,8 @@ export function createIdTokenVerifier(options: IdTokenOptions) {
     async verify(credential: string): Promise<VerifiedIdentity> {
       if (!options.clientId) throw new AppError("failed_precondition", "GOOGLE_SIGN_IN_DISABLED", "Google sign-in is not configured (SWITCHYARD_GOOGLE_CLIENT_ID)");
       if (typeof credential !== "string" || credential.length === 0 || credential.length > 16_384) throw invalid("missing or too long");
+      // jose is loaded by the first sign-in, not by every server that never offers Google's.
+      const { createRemoteJWKSet, errors: joseErrors, jwtVerify } = await import("jose");
       keys ??= createRemoteJWKSet(new URL(options.jwksUrl));
       let payload;
       try {

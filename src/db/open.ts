@@ -2,7 +2,7 @@ import type { Clock } from "../core/clock.ts";
 import { openDatabase, type Database, type OpenOptions } from "./client.ts";
 import { DialectError } from "./dialect.ts";
 import type { Committer } from "./group-commit.ts";
-import { openPostgres, redact, type OpenPostgresOptions, type PgDatabaseHandle } from "./postgres.ts";
+import type { OpenPostgresOptions, PgDatabaseHandle } from "./postgres.ts";
 import type { StorageGuard } from "./storage-guard.ts";
 
 /** A database opened on PostgreSQL: the common interface plus the PostgreSQL handle. */
@@ -19,6 +19,8 @@ export const isPostgresUrl = (url: string | undefined): url is string => !!url &
  * fails loudly instead of writing somewhere else.
  */
 export async function openPostgresDatabase(url: string, options: OpenPostgresOptions = {}): Promise<PgDatabase> {
+  // Loaded here, not at the top: drizzle's PostgreSQL core is ~80 modules a SQLite server never uses.
+  const { openPostgres, redact } = await import("./postgres.ts");
   const pg = await openPostgres(url, options);
   const committer: Committer = {
     run: () => Promise.reject(new DialectError("committer.run (a synchronous SQLite closure)")),

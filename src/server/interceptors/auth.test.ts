@@ -56,6 +56,20 @@ describe("the principal resolver", () => {
     expect(await refusal(r.resolveToken(await signWith(rs, { aud: "sy", exp: nowS() - 3600 })))).toBe("unauthenticated:TOKEN_EXPIRED");
   });
 
+  it("refuses a JWKS file that is not a key set when prepared (at startup), and a file that is not JSON at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchyard-jwks-"));
+    writeFileSync(join(dir, "bad.json"), JSON.stringify({ keys: "none" }));
+    writeFileSync(join(dir, "broken.json"), "{ not json");
+    const r = createPrincipalResolver({ apiToken: undefined, auth: config({ SWITCHYARD_JWKS_FILE: join(dir, "bad.json") }).auth });
+    expect(r.open).toBe(false);
+    await expect(r.prepare()).rejects.toThrow(/JSON Web Key Set malformed/);
+    expect(() => createPrincipalResolver({ apiToken: undefined, auth: config({ SWITCHYARD_JWKS_FILE: join(dir, "broken.json") }).auth })).toThrow(SyntaxError);
+    // Without a JWT key, prepare() loads nothing and the resolver is open.
+    const open = createPrincipalResolver({ apiToken: undefined, auth: config({}).auth });
+    expect(open.open).toBe(true);
+    await open.prepare();
+  });
+
   it("answers unavailable, not unauthenticated, when the JWKS cannot be fetched", async () => {
     const k = await makeKey("RS256", "k");
     const c = config({ SWITCHYARD_JWKS_URL: "http://127.0.0.1:9/jwks.json" });

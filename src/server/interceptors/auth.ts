@@ -2,16 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { createContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
-  errors as joseErrors,
-  jwtVerify,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from "jose";
+import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from "jose";
 import type { AuthConfig } from "../../config.ts";
 import { AppError } from "../../core/errors.ts";
 import { ANONYMOUS, DEFAULT_TENANT, principalKey, type Principal } from "../../core/principal.ts";
@@ -76,6 +67,12 @@ export interface PrincipalResolver {
   resolve(authorization: string | null | undefined): Promise<Principal>;
   /** Sessions come from the auth domain, which registers its lookup once built. */
   useSessions(lookup: SessionLookup): void;
+  /**
+   * Loads the JWT library and builds the key set when a JWT key is configured (else does
+   * nothing): the server calls it at startup, so a malformed JWKS file stops it there, and a
+   * server without JWTs never loads jose. The first JWT would do it otherwise.
+   */
+  prepare(): Promise<void>;
 }
 
 const HS_ALGS = ["HS256", "HS384", "HS512"];
@@ -89,15 +86,18 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
   if (apiToken) statics.push({ token: apiToken, principal: { kind: "static_token", tenant: auth.apiTokenTenant, user: "", roles: ["admin"] } });
   for (const s of auth.serviceTokens) statics.push({ token: s.token, principal: { kind: "service_token", tenant: s.tenant, user: `service:${s.name}`, roles: s.roles } });
   const hsKey = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
-  const jwks: JWTVerifyGetKey | undefined =
-    options.jwks ??
-    (auth.jwksUrl
-      ? createRemoteJWKSet(new URL(auth.jwksUrl))
-      : auth.jwksFile
-        ? createLocalJWKSet(JSON.parse(readFileSync(auth.jwksFile, "utf8")))
-        : undefined);
+  // The file is read and parsed now (a missing or non-JSON file is a startup error); jose, and
+  // the key set it builds, come with prepare().
+  const jwksFile = !options.jwks && !auth.jwksUrl && auth.jwksFile ? (JSON.parse(readFileSync(auth.jwksFile, "utf8")) as JSONWebKeySet) : undefined;
+  const jwtConfigured = !!(hsKey || options.jwks || auth.jwksUrl || jwksFile);
+  let jose: Promise<{ lib: typeof import("jose"); jwks: JWTVerifyGetKey | undefined }> | undefined;
+  const loadJose = () =>
+    (jose ??= import("jose").then((lib) => ({
+      lib,
+      jwks: options.jwks ?? (auth.jwksUrl ? lib.createRemoteJWKSet(new URL(auth.jwksUrl)) : jwksFile ? lib.createLocalJWKSet(jwksFile) : undefined),
+    })));
   let sessions: SessionLookup | undefined;
-  const open = statics.length === 0 && !hsKey && !jwks;
+  const open = statics.length === 0 && !jwtConfigured;
   // Workers send the same JWT on every call: a verified token is remembered until its `exp`
   // (at most a minute), so the signature is not checked again on the hot path.
   const verified = new Map<string, { principal: Principal; until: number }>();
@@ -113,10 +113,14 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
     return { kind: "jwt", tenant, user: String(user), roles: rawRoles as string[] };
   }
 
-  async function verifyJwt(token: string): Promise<Principal> {
+  /** The principal of a verified JWT and its `exp` (seconds), if any. */
+  async function verifyJwt(token: string): Promise<{ principal: Principal; exp: number | undefined }> {
+    const { lib, jwks } = await loadJose();
+    const { jwtVerify, errors: joseErrors } = lib;
+    const verifiedBy = (payload: JWTPayload) => ({ principal: claimsToPrincipal(payload), exp: payload.exp });
     let alg: string | undefined;
     try {
-      alg = decodeProtectedHeader(token).alg;
+      alg = lib.decodeProtectedHeader(token).alg;
     } catch {
       throw unauthenticated("TOKEN_INVALID", "malformed JWT header");
     }
@@ -124,8 +128,8 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
     try {
       // The key is chosen by the header's family and each family accepts only its own
       // algorithms, so `alg: none` and HS-signed-with-the-public-key (RFC 8725 §2.1) fail.
-      if (alg && HS_ALGS.includes(alg) && hsKey) return claimsToPrincipal((await jwtVerify(token, hsKey, { ...verifyOptions, algorithms: HS_ALGS })).payload);
-      if (alg && ASYMMETRIC_ALGS.includes(alg) && jwks) return claimsToPrincipal((await jwtVerify(token, jwks, { ...verifyOptions, algorithms: ASYMMETRIC_ALGS })).payload);
+      if (alg && HS_ALGS.includes(alg) && hsKey) return verifiedBy((await jwtVerify(token, hsKey, { ...verifyOptions, algorithms: HS_ALGS })).payload);
+      if (alg && ASYMMETRIC_ALGS.includes(alg) && jwks) return verifiedBy((await jwtVerify(token, jwks, { ...verifyOptions, algorithms: ASYMMETRIC_ALGS })).payload);
     } catch (error) {
       if (error instanceof AppError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated("TOKEN_EXPIRED");
@@ -145,8 +149,7 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
       const now = Date.now();
       const hit = verified.get(token);
       if (hit && hit.until > now) return hit.principal;
-      const principal = await verifyJwt(token);
-      const exp = decodeJwt(token).exp;
+      const { principal, exp } = await verifyJwt(token);
       if (verified.size >= MAX_CACHED) verified.clear();
       verified.set(token, { principal, until: Math.min(now + 60_000, typeof exp === "number" ? exp * 1000 : now + 60_000) });
       return principal;
@@ -167,6 +170,9 @@ export function createPrincipalResolver(options: ResolverOptions): PrincipalReso
     },
     useSessions(lookup) {
       sessions = lookup;
+    },
+    async prepare() {
+      if (jwtConfigured) await loadJose();
     },
   };
 }
