@@ -1,7 +1,10 @@
-// Cold start and idle memory (issue 14: cold start < 300 ms, idle RSS < 80 MB): starts
-// `bun src/main.ts` on a fresh data dir, times spawn → first `/readyz` 200, waits BENCH_IDLE_MS
-// (default 5 s) idle, reads VmRSS from /proc. Then, in fresh processes, the RSS of importing
-// each part alone (what could be loaded lazily). `bun bench/startup.ts`. Asserts nothing.
+// Cold start and idle memory (issue 14: cold start < 300 ms, idle RSS < 80 MB): builds the
+// bundle (`bun run build`), then in interleaved rounds starts the server from source
+// (`bun src/main.ts`) and from the bundle (`bun dist/main.js`, what the Docker image runs), each
+// on a fresh data dir (first start: every migration) and again on that same dir (a restart);
+// times spawn → first `/readyz` 200, waits BENCH_IDLE_MS (default 5 s) idle, reads VmRSS from
+// /proc. Then, in fresh processes, the RSS of importing each part alone (what could be loaded
+// lazily). `bun bench/startup.ts`. Asserts nothing.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,12 +14,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
-async function startOnce(env: Record<string, string> = {}): Promise<{ readyMs: number; rssMb: number }> {
+async function startOnce(entry: string, dataDir: string, env: Record<string, string> = {}): Promise<{ readyMs: number; rssMb: number }> {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), "switchyard-bench-startup-"));
   const t0 = performance.now();
   const flags = process.env.BENCH_BUN_FLAGS ? process.env.BENCH_BUN_FLAGS.split(" ") : [];
-  const p = Bun.spawn(["bun", ...flags, join(repoRoot, "src/main.ts")], {
+  const p = Bun.spawn(["bun", ...flags, join(repoRoot, entry)], {
     env: { ...process.env, SWITCHYARD_PORT: String(port), SWITCHYARD_HOST: "127.0.0.1", SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_LOG_LEVEL: "warn", ...env },
     stdout: "ignore",
     stderr: "ignore",
@@ -37,7 +39,6 @@ async function startOnce(env: Record<string, string> = {}): Promise<{ readyMs: n
   } finally {
     p.kill("SIGTERM");
     await p.exited;
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -68,10 +69,29 @@ const PARTS: [string, string[]][] = [
 
 if (import.meta.main) {
   console.log(`Load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
-  const runs: { readyMs: number; rssMb: number }[] = [];
-  for (let i = 0; i < ROUNDS; i++) runs.push(await startOnce());
-  console.log("| run | spawn → /readyz 200 (ms) | RSS after " + IDLE_MS / 1000 + " s idle (MB) |\n|---:|---:|---:|");
-  runs.forEach((r, i) => console.log(`| ${i + 1} | ${r.readyMs} | ${r.rssMb} |`));
+  const build = Bun.spawnSync(["bun", "run", "build"], { cwd: repoRoot, stdout: "ignore", stderr: "inherit" });
+  if (build.exitCode !== 0) throw new Error("bun run build failed");
+  const ENTRIES: [string, string][] = [
+    ["source (bun src/main.ts)", "src/main.ts"],
+    ["bundle (bun dist/main.js)", "dist/main.js"],
+  ];
+  const runs = new Map<string, { readyMs: number; rssMb: number }[]>();
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const [name, entry] of ENTRIES) {
+      const dataDir = mkdtempSync(join(tmpdir(), "switchyard-bench-startup-"));
+      try {
+        for (const start of ["first start", "restart"]) {
+          const key = `${name}, ${start}`;
+          runs.set(key, [...(runs.get(key) ?? []), await startOnce(entry, dataDir)]);
+        }
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(`| start | spawn → /readyz 200 (ms), each round | median | RSS after ${IDLE_MS / 1000} s idle (MB), median |\n|---|---|---:|---:|`);
+  for (const [key, rs] of runs) console.log(`| ${key} | ${rs.map((r) => r.readyMs).join(", ")} | ${median(rs.map((r) => r.readyMs))} | ${median(rs.map((r) => r.rssMb))} |`);
   console.log("\n| imported alone in a fresh Bun | RSS (MB) |\n|---|---:|");
   for (const [name, mods] of PARTS) {
     try {

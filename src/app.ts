@@ -17,8 +17,9 @@ import { listen, type Listener } from "./server/listener.ts";
 import { createStaticSite } from "./server/static-site.ts";
 import { createRestRouter } from "./server/rest/routes.ts";
 import { createRpc, type Rpc, type ServiceRegistration } from "./server/rpc.ts";
-import { loadServiceDescriptors } from "./server/services.ts";
+import { allServices } from "./server/services.ts";
 import { createHealthMonitor, type HealthMonitor } from "./system/health.ts";
+import { registerDatabaseMetrics } from "./system/db-metrics.ts";
 import { createRequestMetrics, type RequestMetrics } from "./system/metrics.ts";
 import { grpcHealthService, systemService } from "./system/service.ts";
 import { createSettings } from "./system/settings.ts";
@@ -129,6 +130,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       for (const [reason, n] of Object.entries(database.storage.refused)) this.inc({ reason }, n);
     },
   });
+  registerDatabaseMetrics(metrics.registry, database);
   const loop = watchEventLoop(metrics.registry);
   const secrets = await loadSecretBox(config);
   const ctx: ModuleContext = { config, database, clock, log, bus, health, metrics, secrets, auth };
@@ -173,7 +175,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         : { status: "operational", message: `every domain runs on ${database.dialect}` },
   });
 
-  const services: DescService[] = await loadServiceDescriptors();
+  const services: DescService[] = allServices();
   const implementations: ServiceRegistration[] = [
     {
       service: SystemService,

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
+import { ROOT } from "./core/paths.ts";
 import { decodeSecretKey } from "./core/secret-box.ts";
 import { parseFailpoints } from "./core/failpoints.ts";
 import { parseRateLimits, type RateLimitPolicy } from "./edge/rate-limit-spec.ts";
@@ -396,7 +397,7 @@ export function loadConfig(env: Env = process.env): Config {
     previousSecretKeys,
     maxPendingWrites: int("SWITCHYARD_MAX_PENDING_WRITES", 100_000, 1, 10_000_000),
     failpoints,
-    uiDir: resolve(text("SWITCHYARD_UI_DIR") ?? join(import.meta.dir, "..", "web", "dist")),
+    uiDir: resolve(text("SWITCHYARD_UI_DIR") ?? join(ROOT, "web", "dist")),
     servers: {
       backendAllow: backendAllow(text("SWITCHYARD_BACKEND_ALLOW"), problems),
       heartbeatTimeoutMs: int("SWITCHYARD_HEARTBEAT_TIMEOUT_MS", 30_000, 100, 24 * 3600 * 1000),

@@ -35,8 +35,7 @@ function tick(): void {
     }
   }
   if (again) seen = now - 1;
-  parentPort!.postMessage("ready");
-setTimeout(tick, intervalMs);
+  setTimeout(tick, intervalMs);
 }
 
 parentPort!.on("message", (m: string) => {

@@ -1,4 +1,6 @@
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import { SRC_DIR } from "../core/paths.ts";
 
 /**
  * Checkpoints the WAL from a worker thread. The write connection runs with
@@ -37,7 +39,7 @@ export function startCheckpointer(path: string, onLost: (error: unknown) => void
 
   function spawn(): void {
     starts++;
-    const worker = new Worker(new URL("./checkpoint-worker.ts", import.meta.url), { workerData: { path, commits, intervalMs } });
+    const worker = new Worker(join(SRC_DIR, "db", "checkpoint-worker.ts"), { workerData: { path, commits, intervalMs } });
     worker.unref();
     const r: Running = { worker, ready: false, exited: false, stopping: false };
     current = r;

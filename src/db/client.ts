@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { systemClock, type Clock } from "../core/clock.ts";
+import { SRC_DIR as srcDir } from "../core/paths.ts";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.ts";
 import { createCommitter, type Committer } from "./group-commit.ts";
 import { createStorageGuard, type StorageGuard } from "./storage-guard.ts";
@@ -30,7 +31,6 @@ export interface Database extends OpDatabase {
   close(): Promise<void>;
 }
 
-const srcDir = join(import.meta.dir, "..");
 
 /**
  * The domains that own tables. Each has its own drizzle config (`src/<domain>/drizzle.config.ts`),

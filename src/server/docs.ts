@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { ROOT } from "../core/paths.ts";
 import type { LegacyFamily } from "./legacy/table.ts";
 
 interface Operation {
@@ -78,7 +79,7 @@ function legacyOperations(families: LegacyFamily[]): Record<string, Record<strin
  * generated. Built on first use (the first request for a docs path), not at start: the parsed
  * document and Swagger UI's files are megabytes a server that nobody browses never needs.
  */
-export function loadApiDocs(path = join(import.meta.dir, "..", "..", "gen", "openapi.json"), families: LegacyFamily[] = []): ApiDocs | undefined {
+export function loadApiDocs(path = join(ROOT, "gen", "openapi.json"), families: LegacyFamily[] = []): ApiDocs | undefined {
   if (!existsSync(path)) return undefined;
   let built: { json: string; html: string } | undefined;
   let assets: ApiDocs["assets"] | undefined;

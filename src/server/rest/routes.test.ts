@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { loadServiceDescriptors } from "../services.ts";
+import { allServices } from "../services.ts";
 import { createRestRouter, type RestRoute, type RestRouter } from "./routes.ts";
 
 // The router looks only at routes whose first path segment can match; the answer must be the
@@ -20,7 +20,7 @@ function scan(routes: RestRoute[], httpMethod: string, path: string): ReturnType
 
 describe("the REST route index", () => {
   it("answers every path of every template, and others, as a scan of all routes", async () => {
-    const services = await loadServiceDescriptors();
+    const services = allServices();
     const router = createRestRouter(services.flatMap((s) => s.methods));
     expect(router.routes.length).toBeGreaterThan(50);
     const paths = new Set<string>(["/", "/v1", "/v1/", "/nope/x", "/v1/tasks/0:cancel", "/v1/tasks/0%3Acancel", "/v1/unknown/thing"]);
