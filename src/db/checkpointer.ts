@@ -9,7 +9,7 @@ import { SRC_DIR } from "../core/paths.ts";
  * when groups were committed since its last look, runs a PASSIVE checkpoint on its own
  * connection. Once the WAL is wholly copied back, the writer starts it again from the top.
  *
- * The worker (a JavaScript VM of its own, ~4 MB) starts with the first committed change and
+ * The worker (a JavaScript VM of its own, ~8.5 MB) starts with the first committed change and
  * stops after `idleMs` without one, so an idle server does not keep it.
  */
 export interface Checkpointer {
@@ -28,7 +28,7 @@ interface Running {
 }
 
 /** `onLost` runs if the worker dies on its own (the caller then checkpoints on its own thread). */
-export function startCheckpointer(path: string, onLost: (error: unknown) => void, intervalMs = 200, idleMs = 30_000): Checkpointer {
+export function startCheckpointer(path: string, onLost: (error: unknown) => void, intervalMs = 200, idleMs = 5_000): Checkpointer {
   const commits = new SharedArrayBuffer(16);
   const counter = new Int32Array(commits);
   let current: Running | undefined;

@@ -35,7 +35,8 @@ function loadAssets(): ApiDocs["assets"] {
   const assets: ApiDocs["assets"] = new Map();
   let dir: string;
   try {
-    dir = dirname(require.resolve("swagger-ui-dist/package.json"));
+    // Resolved from the root at runtime: a literal require.resolve is fixed at build time in the bundle.
+    dir = dirname(Bun.resolveSync("swagger-ui-dist/package.json", ROOT));
   } catch {
     return assets;
   }

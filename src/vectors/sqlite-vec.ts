@@ -1,5 +1,4 @@
 import type { Database as Sqlite } from "bun:sqlite";
-import * as sqliteVec from "sqlite-vec";
 import type { VectorFilter, VectorHit, VectorIndex, VectorItem } from "./vector-index.ts";
 
 export interface SqliteVecOptions {
@@ -22,12 +21,28 @@ export interface SqliteVecOptions {
 /** vec0's largest k. */
 const MAX_K = 4096;
 
+/**
+ * The extension's file, from the platform package the `sqlite-vec` package installs beside
+ * itself (`sqlite-vec-<os>-<arch>/vec0.<so|dylib|dll>`). Resolved here rather than with the
+ * package's own `load()`, whose `import.meta.resolve` keeps the production bundle from being
+ * compiled to bytecode (see the build script in package.json).
+ */
+export function sqliteVecPath(): string {
+  const os = process.platform === "win32" ? "windows" : process.platform;
+  const suffix = process.platform === "win32" ? "dll" : process.platform === "darwin" ? "dylib" : "so";
+  try {
+    return require.resolve(`sqlite-vec-${os}-${process.arch}/vec0.${suffix}`);
+  } catch {
+    throw new Error(`sqlite-vec has no build for ${process.platform}-${process.arch} here (package sqlite-vec-${os}-${process.arch} is not installed)`);
+  }
+}
+
 /** Loads the sqlite-vec extension into a bun:sqlite connection (idempotent per connection). */
 export function loadSqliteVec(sqlite: Sqlite): void {
   try {
     sqlite.query("SELECT vec_version()").get();
   } catch {
-    sqliteVec.load(sqlite);
+    sqlite.loadExtension(sqliteVecPath());
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -8,23 +8,31 @@ import { TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { allServices } from "../../src/server/services.ts";
 import { freePort, repoRoot, waitForHttp } from "../../src/testing/server.ts";
 
-// The production image runs the bundle (`bun run build` → dist/main.js, see the Dockerfile):
-// one file instead of ~570 modules to resolve and transpile at every start. What the source
+// The production image runs the bundle (`bun run build` → dist/main.js and its bytecode, see
+// the Dockerfile): one precompiled file instead of ~570 modules to resolve and transpile. What the source
 // tree finds beside itself at runtime (each domain's migrations, the checkpoint worker, the
 // OpenAPI document, the generated services) must be found from dist/ too.
 describe("the production bundle (dist/main.js)", () => {
   let proc: ReturnType<typeof Bun.spawn>;
   let url: string;
   let dataDir: string;
+  let install: string;
 
   beforeAll(async () => {
     const build = Bun.spawnSync(["bun", "run", "build"], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
     expect(build.exitCode, build.stderr.toString()).toBe(0);
     expect(existsSync(join(repoRoot, "dist", "main.js"))).toBe(true);
+    expect(existsSync(join(repoRoot, "dist", "main.js.jsc"))).toBe(true); // compiled to bytecode
+    // Run from a copy of the install tree elsewhere (dist/ copied; src/, gen/ and node_modules/
+    // linked): the bundle must find everything from where it is, not where it was built.
+    install = mkdtempSync(join(tmpdir(), "switchyard-install-"));
+    cpSync(join(repoRoot, "dist"), join(install, "dist"), { recursive: true });
+    for (const dir of ["src", "gen", "node_modules"]) symlinkSync(join(repoRoot, dir), join(install, dir));
+    expect(readFileSync(join(install, "dist", "main.js"), "utf8")).not.toContain(repoRoot);
     const port = await freePort();
     dataDir = mkdtempSync(join(tmpdir(), "switchyard-bundle-"));
     url = `http://127.0.0.1:${port}`;
-    proc = Bun.spawn(["bun", join(repoRoot, "dist", "main.js")], {
+    proc = Bun.spawn(["bun", join(install, "dist", "main.js")], {
       // Started from elsewhere: nothing may be found relative to the working directory.
       cwd: dataDir,
       env: { ...process.env, SWITCHYARD_PORT: String(port), SWITCHYARD_HOST: "127.0.0.1", SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_SHUTDOWN_GRACE_MS: "1000" },
@@ -38,6 +46,7 @@ describe("the production bundle (dist/main.js)", () => {
     proc?.kill("SIGTERM");
     await proc?.exited;
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(install, { recursive: true, force: true });
   });
 
   it("serves tasks over gRPC on its migrated database, every service of the generated code, and the API docs", async () => {
@@ -73,5 +82,12 @@ describe("the production bundle (dist/main.js)", () => {
     expect(counter(text, "switchyard_db_wal_syncs_total")).toBeGreaterThan(0);
     expect(counter(text, 'switchyard_db_checkpoints_total\\{result="ok"\\}')).toBeGreaterThan(0);
     expect(counter(text, "switchyard_db_checkpoint_worker_starts_total")).toBe(1);
+  });
+
+  it("refuses bad configuration as the source does (exit 2, every bad variable named)", async () => {
+    const bad = Bun.spawn(["bun", join(repoRoot, "dist", "main.js")], { env: { ...process.env, SWITCHYARD_PORT: "eighty", SWITCHYARD_TYPO: "1" }, stdout: "pipe", stderr: "pipe" });
+    expect(await bad.exited).toBe(2);
+    const err = await new Response(bad.stderr).text();
+    for (const name of ["SWITCHYARD_PORT", "SWITCHYARD_TYPO"]) expect(err).toContain(name);
   });
 });
