@@ -226,3 +226,8 @@ if (which === "task-indexes") {
   const { taskIndexesBench } = await import("./task-indexes.ts");
   await write("task-indexes", await taskIndexesBench());
 }
+
+if (which === "all" || which === "startup") {
+  const { startupBench } = await import("./startup.ts");
+  await write("startup", await startupBench());
+}

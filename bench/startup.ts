@@ -4,7 +4,8 @@
 // on a fresh data dir (first start: every migration) and again on that same dir (a restart);
 // times spawn → first `/readyz` 200, waits BENCH_IDLE_MS (default 5 s) idle, reads VmRSS from
 // /proc. Then, in fresh processes, the RSS of importing each part alone (what could be loaded
-// lazily). `bun bench/startup.ts`. Asserts nothing.
+// lazily). `bun run bench startup` (written to bench/results/) or `bun bench/startup.ts`.
+// Asserts nothing.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,7 +54,7 @@ async function importRss(modules: string[]): Promise<number> {
 
 const PARTS: [string, string[]][] = [
   ["bun alone", []],
-  ["every generated proto (gen/**/*_pb.ts, what loadServiceDescriptors imports)", ["./src/server/services.ts"]],
+  ["every generated service (src/server/services.ts)", ["./src/server/services.ts"]],
   ["@connectrpc/connect + connect-node", ["@connectrpc/connect", "@connectrpc/connect-node"]],
   ["prom-client, its index (what src/system/prom.ts avoids)", ["prom-client"]],
   ["prom-client metric classes (src/system/prom.ts)", ["./src/system/prom.ts"]],
@@ -67,8 +68,10 @@ const PARTS: [string, string[]][] = [
   ["the whole app (src/app.ts)", ["./src/app.ts"]],
 ];
 
-if (import.meta.main) {
-  console.log(`Load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+/** Runs the whole benchmark; returns its report (markdown). */
+export async function startupBench(): Promise<string> {
+  const out: string[] = [];
+  const loadBefore = loadavg().map((l) => l.toFixed(2)).join(" ");
   const build = Bun.spawnSync(["bun", "run", "build"], { cwd: repoRoot, stdout: "ignore", stderr: "inherit" });
   if (build.exitCode !== 0) throw new Error("bun run build failed");
   const ENTRIES: [string, string][] = [
@@ -89,16 +92,22 @@ if (import.meta.main) {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  console.log(`| start | spawn → /readyz 200 (ms), each round | median | RSS after ${IDLE_MS / 1000} s idle (MB), median |\n|---|---|---:|---:|`);
-  for (const [key, rs] of runs) console.log(`| ${key} | ${rs.map((r) => r.readyMs).join(", ")} | ${median(rs.map((r) => r.readyMs))} | ${median(rs.map((r) => r.rssMb))} |`);
-  console.log("\n| imported alone in a fresh Bun | RSS (MB) |\n|---|---:|");
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  out.push(`${ROUNDS} interleaved rounds; each round starts source and bundle on a fresh data dir (first start: every migration, the checkpoint worker started by the first writes) and again on the same dir (restart). Timed from spawn to the first \`/readyz\` 200 (polled every 2 ms); RSS is VmRSS after ${IDLE_MS / 1000} s idle.\n`);
+  out.push(`| start | spawn → /readyz 200 (ms), each round | median | RSS after ${IDLE_MS / 1000} s idle (MB), median |\n|---|---|---:|---:|`);
+  for (const [key, rs] of runs) out.push(`| ${key} | ${rs.map((r) => r.readyMs).join(", ")} | ${median(rs.map((r) => r.readyMs))} | ${median(rs.map((r) => r.rssMb))} |`);
+  const ms = (key: string) => median(runs.get(key)!.map((r) => r.readyMs));
+  out.push(`\nBundle ÷ source, median start: first start ${(ms("bundle (bun dist/main.js), first start") / ms("source (bun src/main.ts), first start")).toFixed(2)}×, restart ${(ms("bundle (bun dist/main.js), restart") / ms("source (bun src/main.ts), restart")).toFixed(2)}×.`);
+  out.push("\n| imported alone in a fresh Bun | RSS (MB) |\n|---|---:|");
   for (const [name, mods] of PARTS) {
     try {
-      console.log(`| ${name} | ${await importRss(mods)} |`);
+      out.push(`| ${name} | ${await importRss(mods)} |`);
     } catch (e) {
-      console.log(`| ${name} | (failed: ${String(e)}) |`);
+      out.push(`| ${name} | (failed: ${String(e)}) |`);
     }
   }
-  console.log(`\nLoad average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  out.push(`\nLoad average before → after: ${loadBefore} → ${loadavg().map((l) => l.toFixed(2)).join(" ")}.`);
+  return out.join("\n");
 }
+
+if (import.meta.main) console.log(await startupBench());

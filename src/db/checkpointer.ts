@@ -81,7 +81,7 @@ export function startCheckpointer(path: string, onLost: (error: unknown) => void
   const idleCheck = setInterval(() => {
     // Stopped only once the last changes had time to be checkpointed (several ticks).
     if (current && Date.now() - lastChange > Math.max(idleMs, intervalMs * 5)) void stop(current);
-  }, Math.max(50, Math.min(idleMs, 5_000)));
+  }, Math.max(50, Math.min(idleMs / 5, 5_000)));
   idleCheck.unref();
 
   return {
