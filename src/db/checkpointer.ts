@@ -36,8 +36,15 @@ export function startCheckpointer(path: string, onLost: (error: unknown) => void
   let lost = false;
   let starts = 0;
   let lastChange = 0;
+  // The worker starts a few ticks after the first change, not with it: a checkpoint is never
+  // urgent (the WAL only grows meanwhile), and at a server's first start the first writes come
+  // while it is still starting, on the same two cores.
+  let spawnTimer: ReturnType<typeof setTimeout> | undefined;
+  const spawnDelayMs = Math.min(1_000, intervalMs * 5);
 
   function spawn(): void {
+    spawnTimer = undefined;
+    if (current || closing || lost) return;
     starts++;
     const worker = new Worker(join(SRC_DIR, "db", "checkpoint-worker.ts"), { workerData: { path, commits, intervalMs } });
     worker.unref();
@@ -88,7 +95,10 @@ export function startCheckpointer(path: string, onLost: (error: unknown) => void
     committed() {
       Atomics.add(counter, 0, 1);
       lastChange = Date.now();
-      if (!current && !closing && !lost) spawn();
+      if (!current && !closing && !lost && !spawnTimer) {
+        spawnTimer = setTimeout(spawn, spawnDelayMs);
+        spawnTimer.unref?.();
+      }
     },
     stats() {
       return { checkpoints: Atomics.load(counter, 1), failed: Atomics.load(counter, 2), ticks: Atomics.load(counter, 3), starts };
@@ -96,6 +106,7 @@ export function startCheckpointer(path: string, onLost: (error: unknown) => void
     async close() {
       closing = true;
       clearInterval(idleCheck);
+      if (spawnTimer) clearTimeout(spawnTimer);
       if (current) await stop(current);
     },
   };

@@ -73,7 +73,8 @@ describe("the production bundle (dist/main.js)", () => {
     for (let i = 0; i < 20; i++) await tasks.createTask({ task: { queue: "bundled" } });
     const counter = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
     let text = "";
-    for (let i = 0; i < 50; i++) {
+    // The worker starts 1 s after the first write, then checkpoints within a tick (200 ms).
+    for (let i = 0; i < 150; i++) {
       text = await (await fetch(`${url}/metrics/prometheus`)).text();
       if (counter(text, 'switchyard_db_checkpoints_total\\{result="ok"\\}') > 0) break;
       await Bun.sleep(100);
