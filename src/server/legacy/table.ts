@@ -99,6 +99,8 @@ interface CompiledRoute {
   method: string;
   regex: RegExp;
   names: string[];
+  /** The path's first segment, or undefined when it is a parameter. */
+  first: string | undefined;
 }
 
 export interface LegacyMatch {
@@ -128,14 +130,25 @@ export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
           return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
         })
         .join("/");
-      compiled.push({ family, route: r, method, regex: new RegExp(`^${pattern}/?$`), names });
+      const first = path.split("/")[1]!;
+      compiled.push({ family, route: r, method, regex: new RegExp(`^${pattern}/?$`), names, first: first.startsWith(":") ? undefined : first });
     }
   }
+  // Each request is tried only against the routes its first segment can match (those starting
+  // with that segment, and those starting with a parameter), still in declaration order: the
+  // tables hold hundreds of routes, and REST calls pass through here first.
+  const anyFirst = compiled.filter((c) => c.first === undefined);
+  const byFirst = new Map<string, CompiledRoute[]>();
+  for (const c of compiled) if (c.first !== undefined && !byFirst.has(c.first)) byFirst.set(c.first, compiled.filter((d) => d.first === c.first || d.first === undefined));
+  const candidates = (path: string): CompiledRoute[] => {
+    const end = path.indexOf("/", 1);
+    return byFirst.get(end < 0 ? path.slice(1) : path.slice(1, end)) ?? anyFirst;
+  };
   return {
     match(method, path) {
       const allowed: string[] = [];
       let family: LegacyFamily | undefined;
-      for (const c of compiled) {
+      for (const c of candidates(path)) {
         const m = c.regex.exec(path);
         if (!m) continue;
         if (c.method === method || (method === "HEAD" && c.method === "GET")) {
