@@ -9,8 +9,8 @@ import { SRC_DIR } from "../core/paths.ts";
  * when groups were committed since its last look, runs a PASSIVE checkpoint on its own
  * connection. Once the WAL is wholly copied back, the writer starts it again from the top.
  *
- * The worker (a JavaScript VM of its own, ~8.5 MB) starts with the first committed change and
- * stops after `idleMs` without one, so an idle server does not keep it.
+ * The worker (a JavaScript VM of its own, ~8.5 MB) starts a few ticks after the first committed
+ * change and stops after `idleMs` without one, so an idle server does not keep it.
  */
 export interface Checkpointer {
   /** Called by the committer after each group that changed something (an atomic add, no message). */

@@ -31,7 +31,6 @@ export interface Database extends OpDatabase {
   close(): Promise<void>;
 }
 
-
 /**
  * The domains that own tables. Each has its own drizzle config (`src/<domain>/drizzle.config.ts`),
  * migrations folder (`src/<domain>/migrations`) and migrations table, so domains never share or

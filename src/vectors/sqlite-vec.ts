@@ -25,7 +25,7 @@ const MAX_K = 4096;
  * The extension's file, from the platform package the `sqlite-vec` package installs beside
  * itself (`sqlite-vec-<os>-<arch>/vec0.<so|dylib|dll>`). Resolved here rather than with the
  * package's own `load()`, whose `import.meta.resolve` keeps the production bundle from being
- * compiled to bytecode (see the build script in package.json).
+ * compiled to bytecode (see scripts/build-server.sh).
  */
 export function sqliteVecPath(): string {
   const os = process.platform === "win32" ? "windows" : process.platform;

@@ -8,7 +8,7 @@ const family = (name: string, routes: RawLegacyRoute[]): LegacyFamily => ({ name
 // across families (first declared wins) must hold as with one scan of every route.
 test("the first declared route wins across first segments, parameters first included, and 405s list every method", () => {
   const a = family("a", [raw("GET", "/:tenant/tasks"), raw("POST", "/api/tasks/:id/claim", [{ path: "/v2/claim/:id" }])]);
-  const b = family("b", [raw("GET", "/api/tasks"), raw("GET", "/api/tasks/:id"), raw("DELETE", "/api/tasks/:id"), raw("GET", "/")]);
+  const b = family("b", [raw("GET", "/api/tasks"), raw("GET", "/api/tasks/:id"), raw("DELETE", "/api/tasks/:id"), raw("GET", "/"), raw("GET", "/api")]);
   const router = createLegacyRouter([a, b]);
   const hit = (method: string, path: string) => {
     const m = router.match(method, path);
@@ -24,6 +24,8 @@ test("the first declared route wins across first segments, parameters first incl
   expect(hit("PUT", "/api/tasks/x")).toBe("405 b GET,DELETE");
   expect(hit("POST", "/api/tasks")).toBe("405 a GET,GET");
   expect(hit("GET", "/")).toBe("b GET / {}");
+  expect(hit("GET", "/api/")).toBe("b GET /api {}"); // one literal segment, a trailing slash
+  expect(hit("GET", "/api/tasks/")).toBe('a GET /:tenant/tasks {"tenant":"api"}');
   expect(hit("GET", "/nothing/here")).toBeUndefined();
   expect(hit("GET", "/v2")).toBeUndefined();
 });

@@ -5,6 +5,7 @@ import { AppError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { callRecordKey } from "../call-record.ts";
 import { codeName, errorInfo, toConnectError } from "../errors.ts";
+import { candidatesByPrefix, literalSegments } from "../route-index.ts";
 import { readBody, send, type Exchange, type NodeRequest, type NodeResponse } from "../http-io.ts";
 import { invokeUnary } from "../invoke.ts";
 import { preParseErrorKey } from "../json-gate.ts";
@@ -99,8 +100,8 @@ interface CompiledRoute {
   method: string;
   regex: RegExp;
   names: string[];
-  /** The path's first segment, or undefined when it is a parameter. */
-  first: string | undefined;
+  /** The spelling compiled: the route's path or one of its aliases. */
+  path: string;
 }
 
 export interface LegacyMatch {
@@ -130,20 +131,12 @@ export function createLegacyRouter(families: LegacyFamily[]): LegacyRouter {
           return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
         })
         .join("/");
-      const first = path.split("/")[1]!;
-      compiled.push({ family, route: r, method, regex: new RegExp(`^${pattern}/?$`), names, first: first.startsWith(":") ? undefined : first });
+      compiled.push({ family, route: r, method, regex: new RegExp(`^${pattern}/?$`), names, path });
     }
   }
-  // Each request is tried only against the routes its first segment can match (those starting
-  // with that segment, and those starting with a parameter), still in declaration order: the
-  // tables hold hundreds of routes, and REST calls pass through here first.
-  const anyFirst = compiled.filter((c) => c.first === undefined);
-  const byFirst = new Map<string, CompiledRoute[]>();
-  for (const c of compiled) if (c.first !== undefined && !byFirst.has(c.first)) byFirst.set(c.first, compiled.filter((d) => d.first === c.first || d.first === undefined));
-  const candidates = (path: string): CompiledRoute[] => {
-    const end = path.indexOf("/", 1);
-    return byFirst.get(end < 0 ? path.slice(1) : path.slice(1, end)) ?? anyFirst;
-  };
+  // REST calls pass through here first: each path is tried only against the routes its
+  // leading segments can match, still in declaration order.
+  const candidates = candidatesByPrefix(compiled, (c) => literalSegments(c.path, (seg) => seg.startsWith(":")));
   return {
     match(method, path) {
       const allowed: string[] = [];

@@ -1,6 +1,7 @@
 import { getOption, hasOption, type DescMethod } from "@bufbuild/protobuf";
 import { http } from "../../../gen/google/api/annotations_pb.js";
 import type { HttpRule } from "../../../gen/google/api/http_pb.js";
+import { candidatesByPrefix, literalSegments } from "../route-index.ts";
 import { compileTemplate, type PathTemplate } from "./path-template.ts";
 
 /** One REST binding of an RPC, from its google.api.http rule or an additional binding. */
@@ -47,37 +48,8 @@ export function createRestRouter(methods: Iterable<DescMethod>): RestRouter {
   }
   // Custom verbs and literal-heavy templates first: `/v1/tasks/{id}:claim` before `/v1/tasks/{id}`.
   routes.sort((a, b) => Number(b.template.verb !== undefined) - Number(a.template.verb !== undefined) || b.template.literals - a.template.literals);
-  // The routes a path can match, by its first two segments (in the same order): a template
-  // whose leading segments are literal matches only paths that start with them; a variable
-  // there makes it a candidate for every path with the literal part before it. Saves testing
-  // every template's regex on each request (every template starts with /v1).
-  const segments = (p: string) => p.split("/", 3).slice(1);
-  const prefixOf = new Map<RestRoute, string[]>();
-  for (const r of routes) {
-    const prefix: string[] = [];
-    for (const seg of segments(r.template.source)) {
-      if (/[{}*]/.test(seg)) break;
-      prefix.push(seg);
-    }
-    prefixOf.set(r, prefix);
-  }
-  const could = (r: RestRoute, s0: string | undefined, s1: string | undefined) => {
-    const p = prefixOf.get(r)!;
-    return (p.length < 1 || p[0] === s0) && (p.length < 2 || p[1] === s1);
-  };
-  const byTwo = new Map<string, RestRoute[]>();
-  const byOne = new Map<string, RestRoute[]>();
-  for (const r of routes) {
-    const [s0, s1] = prefixOf.get(r)!;
-    if (s0 === undefined) continue;
-    if (!byOne.has(s0)) byOne.set(s0, routes.filter((x) => could(x, s0, undefined)));
-    if (s1 !== undefined && !byTwo.has(`${s0}/${s1}`)) byTwo.set(`${s0}/${s1}`, routes.filter((x) => could(x, s0, s1)));
-  }
-  const anyFirst = routes.filter((r) => could(r, undefined, undefined));
-  const candidatesOf = (path: string) => {
-    const [s0, s1] = segments(path);
-    return (s0 !== undefined && s1 !== undefined ? byTwo.get(`${s0}/${s1}`) : undefined) ?? (s0 !== undefined ? byOne.get(s0) : undefined) ?? anyFirst;
-  };
+  // Every template starts with /v1: the index by leading segments saves testing each regex.
+  const candidatesOf = candidatesByPrefix(routes, (r) => literalSegments(r.template.source, (seg) => /[{}*]/.test(seg)));
   return {
     routes,
     match(httpMethod, path) {
