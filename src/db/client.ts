@@ -5,7 +5,7 @@ import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { systemClock, type Clock } from "../core/clock.ts";
 import { SRC_DIR as srcDir } from "../core/paths.ts";
-import { startCheckpointer, type Checkpointer } from "./checkpointer.ts";
+import { startCheckpointer, type Checkpointer, type CheckpointStats } from "./checkpointer.ts";
 import { createCommitter, type Committer } from "./group-commit.ts";
 import { createStorageGuard, type StorageGuard } from "./storage-guard.ts";
 import { createWalSyncer, type WalSyncer } from "./wal-sync.ts";
@@ -27,7 +27,7 @@ export interface Database extends OpDatabase {
   /** Storage faults (full, read-only, vanished) as writes and checks see them. */
   readonly storage: StorageGuard;
   /** The checkpoint worker's figures, when there is one. */
-  checkpoints(): { checkpoints: number; failed: number; ticks: number; starts: number } | undefined;
+  checkpoints(): CheckpointStats | undefined;
   close(): Promise<void>;
 }
 
@@ -60,6 +60,8 @@ export interface OpenOptions {
   maxPendingWrites?: number;
   /** Clock of the storage guard's fault times (tests inject one). */
   clock?: Clock;
+  /** WAL frames from which the checkpoint worker holds the writer to start the WAL again (default 4096: 16 MiB of 4 KiB pages). */
+  walRestartFrames?: number;
 }
 
 /** Opens (creating if needed) the database file with the durability settings Switchyard relies on. */
@@ -83,11 +85,17 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     // the loop; checkpoints (which fsync the database file) move to a worker thread.
     sqlite.exec("PRAGMA synchronous = NORMAL");
     sqlite.exec("PRAGMA wal_autocheckpoint = 0");
+    // When the WAL starts again from the top after a spike, the file is cut back to 64 MiB.
+    sqlite.exec("PRAGMA journal_size_limit = 67108864");
     syncer = createWalSyncer(`${path}-wal`);
-    checkpointer = startCheckpointer(path, () => {
-      // Without the worker, SQLite's own automatic checkpoint (on this thread) keeps the WAL bounded.
-      if (open) sqlite.exec("PRAGMA wal_autocheckpoint = 1000");
-    });
+    checkpointer = startCheckpointer(
+      path,
+      () => {
+        // Without the worker, SQLite's own automatic checkpoint (on this thread) keeps the WAL bounded.
+        if (open) sqlite.exec("PRAGMA wal_autocheckpoint = 1000");
+      },
+      { hold: () => inner.hold(), restartFrames: options.walRestartFrames },
+    );
   }
   const storage = createStorageGuard({ path, clock: options.clock ?? systemClock, maxPending: options.maxPendingWrites ?? 100_000 });
   // The committer calls `committed` only for groups that changed something, so a periodic sweep

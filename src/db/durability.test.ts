@@ -223,6 +223,77 @@ describe("checkpoints", () => {
   }, 30_000);
 });
 
+describe("holding the writer", () => {
+  it("starts no group while held, commits what queued once released, and never outlasts close", async () => {
+    const sqlite = new Sqlite(join(freshDir(), "h.db"));
+    sqlite.exec("PRAGMA journal_mode = WAL");
+    sqlite.exec("CREATE TABLE t (v TEXT NOT NULL)");
+    const committer = createCommitter(sqlite);
+    const insert = sqlite.prepare("INSERT INTO t (v) VALUES (?)");
+    const count = () => (sqlite.query("SELECT count(*) AS n FROM t").get() as { n: number }).n;
+    const release = committer.hold();
+    let answered = 0;
+    const queued = ["a", "b"].map((v) => committer.run(() => insert.run(v)).then(() => answered++));
+    await flushed();
+    expect(count()).toBe(0);
+    expect(answered).toBe(0);
+    expect(committer.stats.groups).toBe(0);
+    release();
+    release(); // a second call does nothing
+    await Promise.all(queued);
+    expect(count()).toBe(2);
+    expect(committer.stats.groups).toBe(1); // both in one group
+
+    committer.hold(); // never released: close commits what was accepted
+    const last = committer.run(() => insert.run("c"));
+    await flushed();
+    expect(count()).toBe(2);
+    await committer.close();
+    await last;
+    expect(count()).toBe(3);
+    sqlite.close();
+  });
+});
+
+describe("the WAL under a steady stream of single commits", () => {
+  // Each commit is awaited before the next (one writer, no pause): every PASSIVE checkpoint ends
+  // behind, so without a hold the WAL never starts again and the file grows by every commit.
+  async function stream(walRestartFrames: number, ms: number) {
+    const database = openDatabase(join(freshDir(), `s-${walRestartFrames}.db`), { migrate: false, walRestartFrames });
+    database.sqlite.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c INTEGER)");
+    database.sqlite.exec("CREATE INDEX t_a ON t (a); CREATE INDEX t_b ON t (b); CREATE INDEX t_c ON t (c)");
+    const insert = database.sqlite.prepare("INSERT INTO t (a, b, c) VALUES (?, ?, ?)");
+    const wal = () => statSync(`${database.path}-wal`).size;
+    const t0 = Date.now();
+    let commits = 0;
+    let sizeAtLastSecond: number | undefined;
+    while (Date.now() - t0 < ms) {
+      const r = Math.random();
+      await database.committer.run(() => insert.run(r.toString(36), (r * 7).toString(36), Math.floor(r * 1e9)));
+      commits++;
+      if (sizeAtLastSecond === undefined && Date.now() - t0 >= ms - 1000) sizeAtLastSecond = wal();
+    }
+    const grewLastSecond = wal() - sizeAtLastSecond!;
+    const rows = (database.sqlite.query("SELECT count(*) AS n FROM t").get() as { n: number }).n;
+    const stats = database.checkpoints()!;
+    await database.close();
+    return { commits, rows, grewLastSecond, stats };
+  }
+
+  it("starts the WAL again (the file stops growing) when the worker may hold the writer, and loses no commit", async () => {
+    const held = await stream(64, 3000);
+    const never = await stream(Number.MAX_SAFE_INTEGER, 3000);
+    expect(held.rows).toBe(held.commits);
+    expect(never.rows).toBe(never.commits);
+    expect(held.stats.holds).toBeGreaterThan(0);
+    expect(held.stats.restarts).toBeGreaterThan(0);
+    expect(held.grewLastSecond).toBeLessThan(2_000_000);
+    // The control: the same stream with no hold grows the file all along.
+    expect(never.stats.holds).toBe(0);
+    expect(never.grewLastSecond).toBeGreaterThan(2_000_000);
+  }, 30_000);
+});
+
 describe("the WAL syncer", () => {
   it("notices the file at the path was replaced and syncs the new one", async () => {
     const wal = join(freshDir(), "x.db-wal");
@@ -250,7 +321,7 @@ describe("the checkpoint worker", () => {
     db.exec("CREATE TABLE t (v TEXT)");
     const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
     const lost: unknown[] = [];
-    const cp = startCheckpointer(path, (e) => lost.push(e), 20, 200);
+    const cp = startCheckpointer(path, (e) => lost.push(e), { intervalMs: 20, idleMs: 200 });
     const until = async (what: () => boolean) => {
       const deadline = Date.now() + 20_000;
       while (!what() && Date.now() < deadline) await Bun.sleep(10);

@@ -24,6 +24,18 @@ export interface Committer {
   readonly stats: { groups: number; operations: number; syncs: number; commitMs: number; unchanged: number };
 }
 
+/** The SQLite committer, which the checkpointer can also hold (see `hold`). */
+export interface SqliteCommitter extends Committer {
+  /**
+   * Starts no new group until the returned function is called (once; later calls do nothing).
+   * Writes keep queueing meanwhile and commit together afterwards; groups already committed
+   * still sync and are answered. The checkpoint worker holds the writer for the moment it needs
+   * to finish a checkpoint that a never-ending stream of commits would otherwise keep behind
+   * (checkpointer.ts); nothing blocks the event loop. `close` ends every hold.
+   */
+  hold(): () => void;
+}
+
 export interface CommitterOptions {
   /** Makes every COMMIT that returned before the call durable; resolves when it is. */
   durable?: () => Promise<void>;
@@ -66,7 +78,7 @@ export class DurabilityError extends Error {
   }
 }
 
-export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}): Committer {
+export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}): SqliteCommitter {
   const { durable, committed, syncUnchanged = false } = options;
   let queue: Pending[] = [];
   let scheduled = false;
@@ -78,6 +90,8 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
   /** The groups the sync in flight will answer (while `syncing`). */
   let inflight: Settled[] = [];
   let quiet: (() => void)[] = [];
+  /** Holds in force (hold()); no group starts while there is one. */
+  const holds = new Set<object>();
   const stats = { groups: 0, operations: 0, syncs: 0, commitMs: 0, unchanged: 0 };
   // Every operation runs in its own savepoint, and SQLite copies each page an operation first
   // touches into a sub-journal so the savepoint can be undone. Kept in a temp FILE (the
@@ -101,7 +115,7 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
 
   function flush(): void {
     scheduled = false;
-    while (queue.length > 0) {
+    while (queue.length > 0 && holds.size === 0) {
       const group = queue.length > MAX_GROUP ? queue.splice(0, MAX_GROUP) : queue;
       if (group === queue) queue = [];
       runGroup(group);
@@ -145,7 +159,7 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
   }
 
   function settleQuiet(): void {
-    if (scheduled || syncing || unsynced.length > 0) return;
+    if (scheduled || syncing || unsynced.length > 0 || queue.length > 0) return;
     const waiting = quiet;
     quiet = [];
     for (const w of waiting) w();
@@ -247,9 +261,28 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
         }
       });
     },
+    hold() {
+      const token = {};
+      holds.add(token);
+      return () => {
+        if (!holds.delete(token)) return;
+        if (holds.size === 0 && queue.length > 0 && !scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      };
+    },
     async close() {
       closed = true;
-      if (scheduled || syncing || unsynced.length > 0) await new Promise<void>((r) => quiet.push(r));
+      // What was accepted still commits: a hold does not outlast the close.
+      if (holds.size > 0) {
+        holds.clear();
+        if (queue.length > 0 && !scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      }
+      if (scheduled || syncing || unsynced.length > 0 || queue.length > 0) await new Promise<void>((r) => quiet.push(r));
     },
   };
 }

@@ -1,11 +1,13 @@
 import type { Database } from "../db/client.ts";
 import type { PgDatabase } from "../db/open.ts";
-import { Counter, type Registry } from "./prom.ts";
+import { statSync } from "node:fs";
+import { Counter, Gauge, type Registry } from "./prom.ts";
 
 /**
  * The database's own figures on /metrics, read at each scrape: group commits and the operations
  * they held, WAL syncs (SQLite; PostgreSQL syncs its own WAL), and the checkpoint worker's
- * checkpoints and starts (SQLite in WAL mode with off-loop syncs).
+ * checkpoints, starts and holds of the writer, and the WAL file's size (SQLite in WAL mode with
+ * off-loop syncs).
  */
 export function registerDatabaseMetrics(registry: Registry, database: Database): void {
   const pg = database.dialect === "postgres" ? (database as PgDatabase).pg : undefined;
@@ -38,4 +40,25 @@ export function registerDatabaseMetrics(registry: Registry, database: Database):
     },
   });
   counter("switchyard_db_checkpoint_worker_starts_total", "Starts of the checkpoint worker thread (it stops when writes stop)", () => database.checkpoints()?.starts);
+  counter("switchyard_db_wal_holds_total", "Times the checkpoint worker held the writer to copy the rest of a large WAL so that it starts again from the top", () => database.checkpoints()?.holds);
+  counter("switchyard_db_wal_hold_seconds_total", "Time writes waited in those holds", () => {
+    const ms = database.checkpoints()?.holdMs;
+    return ms === undefined ? undefined : ms / 1000;
+  });
+  counter("switchyard_db_wal_restarts_total", "Times the checkpoint worker found the WAL started again from the top", () => database.checkpoints()?.restarts);
+  if (database.path === ":memory:") return;
+  new Gauge({
+    name: "switchyard_db_wal_bytes",
+    help: "Size of the SQLite write-ahead log file",
+    registers: [registry],
+    collect() {
+      let size = 0;
+      try {
+        size = statSync(`${database.path}-wal`).size;
+      } catch {
+        // No WAL file (closed, or not in WAL mode): 0 bytes.
+      }
+      this.set(size);
+    },
+  });
 }
