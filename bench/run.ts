@@ -231,3 +231,8 @@ if (which === "all" || which === "startup") {
   const { startupBench } = await import("./startup.ts");
   await write("startup", await startupBench());
 }
+
+if (which === "all" || which === "wal") {
+  const { walBench } = await import("./wal.ts");
+  await write("wal", await walBench());
+}
