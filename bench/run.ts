@@ -236,3 +236,8 @@ if (which === "all" || which === "wal") {
   const { walBench } = await import("./wal.ts");
   await write("wal", await walBench());
 }
+
+if (which === "all" || which === "sync-hop") {
+  const { syncHopBench } = await import("./sync-hop.ts");
+  await write("sync-hop", await syncHopBench());
+}
