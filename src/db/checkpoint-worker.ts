@@ -35,7 +35,7 @@ function walSequence(): number | undefined {
   }
 }
 let lastSequence = walSequence();
-/** While the writer is asked to hold (see below): the pass to run once it does. */
+/** While the writer is asked to hold (see below): the timer that gives up waiting for it. */
 let awaitingHold: ReturnType<typeof setTimeout> | undefined;
 /** No new hold before this time (after one that did not let the WAL start again). */
 let noHoldUntil = 0;
@@ -61,8 +61,8 @@ function pass(): Pass | undefined {
 // made during it), and the WAL grows without end: measured 100 MB in 20 s of single creates.
 // So when the WAL holds `restartFrames` or more, this thread asks the writer to hold its next
 // group (the request thread only queues writes meanwhile; it never blocks), copies what is
-// left, and lets it go: the next write starts the WAL again. A hold that did not shrink the WAL
-// (another process's reader on an old snapshot) is not asked again for 5 s.
+// left, and lets it go: the next write starts the WAL again. After a hold that did not restart
+// the WAL (another process's reader on an old snapshot), none is asked for 5 s.
 function tick(): void {
   if (stopped || awaitingHold) return;
   Atomics.add(counter, 3, 1);

@@ -22,7 +22,7 @@ export interface CheckpointerOptions {
   idleMs?: number;
   /** Holds the writer (SqliteCommitter.hold); without it the WAL is never started again under steady writes. */
   hold?: () => () => void;
-  /** Frames in the WAL (4 KiB each by default) from which the worker asks for a hold (default 4096, 16 MiB). */
+  /** Frames in the WAL from which the worker asks for a hold (default 4096: 16 MiB of 4 KiB pages). */
   restartFrames?: number;
   /** Longest hold, whatever the worker does meanwhile (default 250 ms). */
   maxHoldMs?: number;

@@ -60,8 +60,8 @@ export interface OpenOptions {
   maxPendingWrites?: number;
   /** Clock of the storage guard's fault times (tests inject one). */
   clock?: Clock;
-  /** WAL frames from which the checkpoint worker holds the writer to start the WAL again (default 4096: 16 MiB of 4 KiB pages). */
-  walRestartFrames?: number;
+  /** WAL size (MiB) from which the checkpoint worker holds the writer so that the WAL starts again (default 16; 0 = never). */
+  walRestartMb?: number;
 }
 
 /** Opens (creating if needed) the database file with the durability settings Switchyard relies on. */
@@ -88,13 +88,16 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     // When the WAL starts again from the top after a spike, the file is cut back to 64 MiB.
     sqlite.exec("PRAGMA journal_size_limit = 67108864");
     syncer = createWalSyncer(`${path}-wal`);
+    const restartMb = options.walRestartMb ?? 16;
+    const pageSize = (sqlite.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     checkpointer = startCheckpointer(
       path,
       () => {
         // Without the worker, SQLite's own automatic checkpoint (on this thread) keeps the WAL bounded.
         if (open) sqlite.exec("PRAGMA wal_autocheckpoint = 1000");
       },
-      { hold: () => inner.hold(), restartFrames: options.walRestartFrames },
+      // A WAL frame is a page and its 24-byte header.
+      restartMb > 0 ? { hold: () => inner.hold(), restartFrames: Math.ceil((restartMb * 1024 * 1024) / (pageSize + 24)) } : {},
     );
   }
   const storage = createStorageGuard({ path, clock: options.clock ?? systemClock, maxPending: options.maxPendingWrites ?? 100_000 });

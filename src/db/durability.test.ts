@@ -258,8 +258,8 @@ describe("holding the writer", () => {
 describe("the WAL under a steady stream of single commits", () => {
   // Each commit is awaited before the next (one writer, no pause): every PASSIVE checkpoint ends
   // behind, so without a hold the WAL never starts again and the file grows by every commit.
-  async function stream(walRestartFrames: number, ms: number) {
-    const database = openDatabase(join(freshDir(), `s-${walRestartFrames}.db`), { migrate: false, walRestartFrames });
+  async function stream(walRestartMb: number, ms: number) {
+    const database = openDatabase(join(freshDir(), `s-${walRestartMb}.db`), { migrate: false, walRestartMb });
     database.sqlite.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c INTEGER)");
     database.sqlite.exec("CREATE INDEX t_a ON t (a); CREATE INDEX t_b ON t (b); CREATE INDEX t_c ON t (c)");
     const insert = database.sqlite.prepare("INSERT INTO t (a, b, c) VALUES (?, ?, ?)");
@@ -281,16 +281,19 @@ describe("the WAL under a steady stream of single commits", () => {
   }
 
   it("starts the WAL again (the file stops growing) when the worker may hold the writer, and loses no commit", async () => {
-    const held = await stream(64, 3000);
-    const never = await stream(Number.MAX_SAFE_INTEGER, 3000);
+    const held = await stream(0.25, 3000); // 64 frames of 4 KiB pages
+    const never = await stream(0, 3000);
     expect(held.rows).toBe(held.commits);
     expect(never.rows).toBe(never.commits);
     expect(held.stats.holds).toBeGreaterThan(0);
     expect(held.stats.restarts).toBeGreaterThan(0);
     expect(held.grewLastSecond).toBeLessThan(2_000_000);
-    // The control: the same stream with no hold grows the file all along.
+    // The control: the same stream with no hold grows the file all along — unless the writer
+    // paused long enough (a GC, a loaded machine) for a pass to catch up by itself, which the
+    // worker counts as a restart; then the file may be refilling from the top.
+    console.log(`WAL growth in the last second: held ${held.grewLastSecond} B (${held.stats.holds} holds, ${held.stats.restarts} restarts), never ${never.grewLastSecond} B (${never.stats.restarts} restarts)`);
     expect(never.stats.holds).toBe(0);
-    expect(never.grewLastSecond).toBeGreaterThan(2_000_000);
+    if (never.stats.restarts === 0) expect(never.grewLastSecond).toBeGreaterThan(2_000_000);
   }, 30_000);
 });
 

@@ -113,6 +113,13 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
   const track = durable !== undefined || committed !== undefined;
   const changeMark = (): string => `${(totalChanges.get() as { n: number }).n}/${(schemaVersion.get() as { schema_version: number }).schema_version}`;
 
+  /** Runs the queue in a later turn: setImmediate lets every request that arrived in this turn join the group. */
+  function schedule(): void {
+    if (scheduled || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(flush);
+  }
+
   function flush(): void {
     scheduled = false;
     while (queue.length > 0 && holds.size === 0) {
@@ -254,34 +261,21 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
       if (broken) return Promise.reject(broken);
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
-        if (!scheduled) {
-          scheduled = true;
-          // setImmediate lets every request that arrived in this turn of the loop join the group.
-          setImmediate(flush);
-        }
+        schedule();
       });
     },
     hold() {
       const token = {};
       holds.add(token);
       return () => {
-        if (!holds.delete(token)) return;
-        if (holds.size === 0 && queue.length > 0 && !scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+        if (holds.delete(token) && holds.size === 0) schedule();
       };
     },
     async close() {
       closed = true;
       // What was accepted still commits: a hold does not outlast the close.
-      if (holds.size > 0) {
-        holds.clear();
-        if (queue.length > 0 && !scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      }
+      holds.clear();
+      schedule();
       if (scheduled || syncing || unsynced.length > 0 || queue.length > 0) await new Promise<void>((r) => quiet.push(r));
     },
   };
