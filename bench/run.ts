@@ -241,3 +241,8 @@ if (which === "all" || which === "sync-hop") {
   const { syncHopBench } = await import("./sync-hop.ts");
   await write("sync-hop", await syncHopBench());
 }
+
+if (which === "all" || which === "writer-thread") {
+  const { writerThreadBench } = await import("./writer-thread.ts");
+  await write("writer-thread", await writerThreadBench());
+}
