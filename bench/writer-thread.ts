@@ -39,7 +39,7 @@ export function runBatch(sqlite: Sqlite): (batch: Batch) => TaskRow[] {
     let rows: TaskRow[];
     if (batch.kind === "create") {
       rows = batch.ids.map((id) =>
-        runSync(store.insert(tx, ["default", id, "bench", "", 0, batch.payload, null, now, null, 3, null, S.pending, null, now, now, null, "", "", null, null, null] as never)),
+        runSync(store.insert(tx, ["default", id, "bench", "", 0, batch.payload, null, now, null, 3, null, S.pending, null, now, now, null, "", "", null, null, null] as never))!,
       );
     } else if (batch.kind === "claim") {
       rows = runSync(store.claimFromQueue(tx, "default", "bench", "[]", batch.n, "w1", now, 60_000));
