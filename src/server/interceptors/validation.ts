@@ -35,15 +35,38 @@ export function validateMessage(desc: DescMessage, message: Message): void {
 }
 
 /** Decoding a field's options is costly (it parses them each time): answered once per field. */
-const required = new WeakMap<DescField, boolean>();
-
 function isRequired(field: DescField): boolean {
-  let r = required.get(field);
-  if (r === undefined) {
-    r = hasOption(field, field_behavior) && getOption(field, field_behavior).includes(FieldBehavior.REQUIRED);
-    required.set(field, r);
+  return hasOption(field, field_behavior) && getOption(field, field_behavior).includes(FieldBehavior.REQUIRED);
+}
+
+/**
+ * The fields of a message that can break the contract, in field order: required ones, page
+ * sizes, and those holding messages to look into. Made once per message type, so that a request
+ * (a batch of 500 tasks is 500 messages) walks only these instead of every field of every message.
+ */
+interface Watched {
+  field: DescField;
+  required: boolean;
+  pageSize: boolean;
+  descend: boolean;
+}
+const plans = new WeakMap<DescMessage, Watched[]>();
+
+function planOf(desc: DescMessage): Watched[] {
+  let plan = plans.get(desc);
+  if (plan) return plan;
+  plan = [];
+  for (const field of desc.fields) {
+    const required = isRequired(field);
+    const pageSize = field.name === "page_size" && field.fieldKind === "scalar";
+    const descend =
+      (field.fieldKind === "message" && !field.message.typeName.startsWith("google.protobuf.")) ||
+      (field.fieldKind === "list" && field.listKind === "message") ||
+      (field.fieldKind === "map" && field.mapKind === "message");
+    if (required || pageSize || descend) plan.push({ field, required, pageSize, descend });
   }
-  return r;
+  plans.set(desc, plan);
+  return plan;
 }
 
 function check(msg: ReflectMessage, prefix: string): void {
@@ -51,25 +74,24 @@ function check(msg: ReflectMessage, prefix: string): void {
   if (unknown && unknown.length > 0) {
     throw invalidArgument(`${prefix}#${unknown[0]!.no}`, `field number ${unknown[0]!.no} is unknown to ${msg.desc.typeName}`);
   }
-  for (const field of msg.fields) {
-    const path = prefix + field.name;
-    const set = msg.isSet(field);
-    if (!set) {
-      if (isRequired(field)) throw invalidArgument(path, "is required");
+  for (const { field, required, pageSize, descend } of planOf(msg.desc)) {
+    if (!msg.isSet(field)) {
+      if (required) throw invalidArgument(prefix + field.name, "is required");
       continue;
     }
-    if (field.name === "page_size" && field.fieldKind === "scalar") {
+    if (pageSize) {
       const size = Number(msg.get(field));
-      if (size < 0 || size > MAX_PAGE_SIZE) throw invalidArgument(path, `must be between 0 and ${MAX_PAGE_SIZE}`);
+      if (size < 0 || size > MAX_PAGE_SIZE) throw invalidArgument(prefix + field.name, `must be between 0 and ${MAX_PAGE_SIZE}`);
     }
+    if (!descend) continue;
+    const path = prefix + field.name;
     if (field.fieldKind === "message") {
-      if (field.message.typeName.startsWith("google.protobuf.")) continue;
       check(msg.get(field) as ReflectMessage, `${path}.`);
-    } else if (field.fieldKind === "list" && field.listKind === "message") {
+    } else if (field.fieldKind === "list") {
       const list = msg.get(field);
       let i = 0;
       for (const item of list) check(item as ReflectMessage, `${path}[${i++}].`);
-    } else if (field.fieldKind === "map" && field.mapKind === "message") {
+    } else if (field.fieldKind === "map") {
       for (const [key, value] of msg.get(field)) check(value as ReflectMessage, `${path}[${String(key)}].`);
     }
   }
