@@ -246,3 +246,8 @@ if (which === "all" || which === "writer-thread") {
   const { writerThreadBench } = await import("./writer-thread.ts");
   await write("writer-thread", await writerThreadBench());
 }
+
+if (which === "all" || which === "profile") {
+  const { profileBench } = await import("./profile.ts");
+  await write("profile", await profileBench());
+}
