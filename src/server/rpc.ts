@@ -44,7 +44,7 @@ export interface Rpc {
   /** Every method served, by fully-qualified name (`switchyard.tasks.v1.TaskService.GetTask`). */
   methods: Map<string, DescMethod>;
   /**
-   * What the lean unary gRPC path (lean-grpc.ts) needs to serve a call exactly as the Connect
+   * What the lean gRPC path (lean-grpc.ts) needs to serve a call exactly as the Connect
    * router would: the same implementation specs, the same interceptor chain, the same gate.
    */
   unary: UnaryCalls;
@@ -53,6 +53,8 @@ export interface Rpc {
 /** The unary methods by request path, with the pieces Connect's handlers are built from. */
 export interface UnaryCalls {
   specs: Map<string, MethodImplSpec & { kind: "unary" }>;
+  /** The server-streaming methods (a worker's stream of assignments), for the lean gRPC path only. */
+  streams: Map<string, MethodImplSpec & { kind: "server_streaming" }>;
   interceptors: Interceptor[];
   requestGate: ((ctx: HandlerContext) => Promise<void>) | undefined;
   maxMessageBytes: number;
@@ -79,6 +81,7 @@ export function createRpc(options: RpcOptions): Rpc {
     requestGate,
   });
   const specs: UnaryCalls["specs"] = new Map();
+  const streams: UnaryCalls["streams"] = new Map();
   // Several registrations of one service merge (a domain may serve methods of another's service).
   const impls = new Map<string, object>();
   for (const r of options.implementations) impls.set(r.service.typeName, { ...(impls.get(r.service.typeName) ?? {}), ...(r.impl as object) });
@@ -98,10 +101,12 @@ export function createRpc(options: RpcOptions): Rpc {
     for (const method of service.methods) {
       const m = spec.methods[method.localName];
       if (m?.kind === "unary") specs.set(`/${service.typeName}/${method.name}`, m);
+      else if (m?.kind === "server_streaming") streams.set(`/${service.typeName}/${method.name}`, m);
     }
   }
   const unary: UnaryCalls = {
     specs,
+    streams,
     interceptors,
     requestGate,
     maxMessageBytes: options.maxMessageBytes,

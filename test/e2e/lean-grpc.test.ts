@@ -11,8 +11,10 @@ import {
   GetSettingResponseSchema,
   SetSettingRequestSchema,
   SystemService,
+  WatchHealthRequestSchema,
+  WatchHealthResponseSchema,
 } from "../../gen/switchyard/system/v1/system_service_pb.js";
-import { CreateTaskRequestSchema } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { CreateTaskRequestSchema, TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { systemClock } from "../../src/core/clock.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import { createRequestHandler } from "../../src/server/http.ts";
@@ -235,7 +237,42 @@ describe("the lean gRPC path and Connect's path answer alike (Switchyard itself)
       expect(e?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("DEADLINE_TOO_LONG");
     }
   });
+
+  it("serves a worker stream (ConnectWorker) on the lean path: a whole dispatch round arrives, each task once", async () => {
+    for (const s of [lean, plain]) {
+      const before = await leanCalls(s.url);
+      const c = clientFor(TaskService, s.url, "grpc", TOKEN);
+      const queue = `lean-stream-${s === lean ? "a" : "b"}`;
+      const abort = new AbortController();
+      const got: string[] = [];
+      let opened!: () => void;
+      const ready = new Promise<void>((r) => (opened = r));
+      let allIn!: () => void;
+      const all = new Promise<void>((r) => (allIn = r));
+      const reading = (async () => {
+        for await (const m of c.connectWorker({ workerId: "w", queues: [queue], credits: 500 }, { signal: abort.signal })) {
+          if (m.message.case === "session") opened();
+          if (m.message.case === "assigned") {
+            got.push(m.message.value.task!.id);
+            if (got.length === 400) allIn();
+          }
+        }
+      })().catch(() => {});
+      await ready;
+      // One batch: its dispatch round pushes 400 assignments in one turn of the loop.
+      const made = await c.batchCreateTasks({ requests: Array.from({ length: 400 }, () => ({ task: { queue } })) });
+      await all;
+      expect(new Set(got).size).toBe(400);
+      expect([...got].sort()).toEqual(made.tasks.map((t) => t.id).sort());
+      abort.abort();
+      await reading;
+      if (s === lean) expect((await leanCalls(s.url))! - before!).toBeGreaterThanOrEqual(2); // the stream and the batch
+      else expect(await leanCalls(s.url)).toBeUndefined();
+    }
+  });
 });
+
+let streamCleanups = 0;
 
 describe("the lean gRPC path and Connect's path answer alike (handlers of a test service)", () => {
   // The real request handler, listener, router, auth gate and interceptors, serving SystemService
@@ -260,6 +297,38 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
     },
     listSettings() {
       throw new Error("a bug");
+    },
+    // A server stream whose request's interval (in seconds) picks what it does.
+    async *watchHealth(req: { interval?: { seconds: bigint } }, ctx: HandlerContext) {
+      const mode = Number(req.interval?.seconds ?? 0n);
+      const health = (i: number) => ({ health: { draining: i % 2 === 1, components: [{ name: `c${i}` }] } });
+      if (mode === 1) {
+        // Many messages in one turn, then more after a pause: each arrives whole, in order.
+        ctx.responseHeader.set("x-stream-header", "s1");
+        for (let i = 0; i < 300; i++) yield health(i);
+        await Bun.sleep(5);
+        for (let i = 300; i < 310; i++) yield health(i);
+        ctx.responseTrailer.set("x-stream-trailer", "t1");
+        return;
+      }
+      if (mode === 2) {
+        yield health(0);
+        throw new ConnectError("no more", Code.ResourceExhausted);
+      }
+      if (mode === 3) {
+        try {
+          for (let i = 0; !ctx.signal.aborted; i++) {
+            yield health(i);
+            await Bun.sleep(2);
+          }
+        } finally {
+          streamCleanups++;
+        }
+        return;
+      }
+      if (mode === 4) throw new Error("a bug before the first message");
+      // 5: one large message after another (the writer's backpressure), 2 MiB in all.
+      for (let i = 0; i < 64; i++) yield { health: { components: [{ name: "x".repeat(32 * 1024) }] } };
     },
   };
   beforeAll(async () => {
@@ -331,6 +400,68 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
     const [x, y] = await both(`${SYS}/DeleteSetting`, frame(new Uint8Array()));
     expect(x.trailers).toEqual(y.trailers);
     expect(statusOf(x)).toMatchObject({ code: Code.Unimplemented, reason: "NOT_IMPLEMENTED" });
+  });
+
+
+  const watch = (seconds: number) => msg(WatchHealthRequestSchema, { interval: { seconds: BigInt(seconds) } });
+  /** The length-prefixed messages of a stream's body. */
+  const messages = (data: Buffer) => {
+    const out: Buffer[] = [];
+    for (let at = 0; at < data.byteLength; ) {
+      expect(data[at]).toBe(0);
+      const n = data.readUInt32BE(at + 1);
+      out.push(data.subarray(at + 5, at + 5 + n));
+      at += 5 + n;
+    }
+    return out;
+  };
+
+  it("streams a server-streaming call's messages whole and in order, with its headers and trailers, alike", async () => {
+    const [x, y] = await both(`${SYS}/WatchHealth`, watch(1));
+    expect(x.headers).toEqual(y.headers);
+    expect(x.headers["x-stream-header"]).toBe("s1");
+    expect(x.trailers).toEqual(y.trailers);
+    expect(x.trailers).toEqual({ "grpc-status": "0", "x-stream-trailer": "t1" });
+    expect(x.data.equals(y.data)).toBe(true);
+    const names = messages(x.data).map((m) => fromBinary(WatchHealthResponseSchema, m).health!.components[0]!.name);
+    expect(names).toEqual(Array.from({ length: 310 }, (_, i) => `c${i}`));
+  });
+
+  it("ends a stream that fails after its first message with the error's status in the trailers, alike", async () => {
+    const [x, y] = await both(`${SYS}/WatchHealth`, watch(2));
+    expect(x.trailers).toEqual(y.trailers);
+    expect(statusOf(x)).toMatchObject({ code: Code.ResourceExhausted, message: "no more" });
+    expect(messages(x.data)).toHaveLength(1);
+    expect(x.data.equals(y.data)).toBe(true);
+  });
+
+  it("answers a stream that fails before its first message as internal, alike", async () => {
+    const [x, y] = await both(`${SYS}/WatchHealth`, watch(4));
+    expect(x.trailers).toEqual(y.trailers);
+    expect(x.headers).toEqual(y.headers);
+    expect(statusOf(x)).toMatchObject({ code: Code.Internal, message: "internal error" });
+    expect(x.data.byteLength).toBe(0);
+  });
+
+  it("writes large streams under backpressure without losing a byte, alike", async () => {
+    const [x, y] = await both(`${SYS}/WatchHealth`, watch(5));
+    expect(x.trailers).toEqual({ "grpc-status": "0" });
+    expect(messages(x.data)).toHaveLength(64);
+    expect(x.data.equals(y.data)).toBe(true);
+  });
+
+  it("runs a stream's cleanup when its client resets it, on both paths", async () => {
+    const before = streamCleanups;
+    for (const url of urls) {
+      const req = sessionFor(url).request({ ":method": "POST", ":path": `${SYS}/WatchHealth`, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${TOKEN}` });
+      req.on("error", () => {});
+      const got = new Promise<void>((resolve) => req.once("data", () => resolve()));
+      req.end(watch(3));
+      await got;
+      req.close(); // RST_STREAM (cancel)
+    }
+    for (let i = 0; i < 100 && streamCleanups - before < 2; i++) await Bun.sleep(10);
+    expect(streamCleanups - before).toBe(2);
   });
 
   // Last: the servers' shutdown signal aborts.
