@@ -450,6 +450,13 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
     expect(x.data.equals(y.data)).toBe(true);
   });
 
+  it("ends a stream at its grpc-timeout deadline with the same status, alike", async () => {
+    const [x, y] = await both(`${SYS}/WatchHealth`, watch(3), { "grpc-timeout": "60m" });
+    expect(x.trailers).toEqual(y.trailers);
+    expect(statusOf(x).code).toBe(statusOf(y).code);
+    expect(messages(x.data).length).toBeGreaterThan(0);
+  });
+
   it("runs a stream's cleanup when its client resets it, on both paths", async () => {
     const before = streamCleanups;
     for (const url of urls) {
