@@ -105,7 +105,7 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
       res.writeHead(200, nodeHeaders(context.responseHeader));
     };
     let it: AsyncIterator<unknown> | undefined;
-    let finished = false;
+    let ended = false;
     try {
       if (calls.requestGate) await calls.requestGate(context);
       const read = await readOneMessage(req, calls.maxMessageBytes, tooLarge);
@@ -119,7 +119,7 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
       it = transformInvokeImplementation(spec, context, calls.interceptors)(oneMessage(input))[Symbol.asyncIterator]();
       for (let r = await it.next(); ; r = await it.next()) {
         if (r.done) {
-          finished = true;
+          ended = true;
           break;
         }
         if (res.destroyed) break;
@@ -128,12 +128,12 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
         await writer.push(bytes);
       }
     } catch (e) {
-      finished = true;
       context.end(e);
       setTrailerStatus(context.responseTrailer, e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e));
     } finally {
-      // Stopped early (the client went away): the implementation's own cleanup runs now.
-      if (it && !finished) await it.return?.().catch(() => {});
+      // Stopped before its end (the client went away, an answer that could not be serialized):
+      // the implementation's own cleanup runs now (a no-op for one that threw: it is over).
+      if (it && !ended) await it.return?.().catch(() => {});
       context.end();
     }
     if (res.destroyed || res.writableEnded) return;

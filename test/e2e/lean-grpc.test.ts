@@ -273,6 +273,7 @@ describe("the lean gRPC path and Connect's path answer alike (Switchyard itself)
 });
 
 let streamCleanups = 0;
+let oversizeCleanups = 0;
 
 describe("the lean gRPC path and Connect's path answer alike (handlers of a test service)", () => {
   // The real request handler, listener, router, auth gate and interceptors, serving SystemService
@@ -327,6 +328,17 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
         return;
       }
       if (mode === 4) throw new Error("a bug before the first message");
+      if (mode === 6) {
+        // The second answer is over the 1 MiB message limit: it cannot be written.
+        try {
+          yield health(0);
+          yield { health: { components: [{ name: "x".repeat(1100 * 1024) }] } };
+          yield health(2);
+        } finally {
+          oversizeCleanups++;
+        }
+        return;
+      }
       // 5: one large message after another (the writer's backpressure), 2 MiB in all.
       for (let i = 0; i < 64; i++) yield { health: { components: [{ name: "x".repeat(32 * 1024) }] } };
     },
@@ -455,6 +467,16 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
     expect(x.trailers).toEqual(y.trailers);
     expect(statusOf(x).code).toBe(statusOf(y).code);
     expect(messages(x.data).length).toBeGreaterThan(0);
+  });
+
+  it("ends a stream whose answer is over the message limit with resource_exhausted and runs its cleanup, alike", async () => {
+    const before = oversizeCleanups;
+    const [x, y] = await both(`${SYS}/WatchHealth`, watch(6));
+    expect(x.trailers).toEqual(y.trailers);
+    expect(statusOf(x).code).toBe(Code.ResourceExhausted);
+    expect(messages(x.data)).toHaveLength(1);
+    for (let i = 0; i < 100 && oversizeCleanups - before < 2; i++) await Bun.sleep(10);
+    expect(oversizeCleanups - before).toBe(2);
   });
 
   it("runs a stream's cleanup when its client resets it, on both paths", async () => {
