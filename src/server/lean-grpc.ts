@@ -85,6 +85,28 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
     prepared.set(path, { spec, serialization: createMethodSerializationLookup(spec.method, undefined, undefined, limits) });
   }
 
+  /** A call's context; its `grpc-timeout`, if any, is well-formed (match() checked it). */
+  function contextFor(spec: LeanUnary | LeanServerStream, req: NodeRequest, contextValues: ContextValues) {
+    const timeout = req.headers["grpc-timeout"] as string | undefined;
+    const m = timeout === undefined ? null : TIMEOUT.exec(timeout);
+    return callContext(spec.method, req, m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined, live, contextValues);
+  }
+
+  /**
+   * The request gate (as in Connect, before the body is read), then the one request message;
+   * an irregular body is to be handed to Connect, with the bytes read so far.
+   */
+  async function readInput(call: Prepared, context: ReturnType<typeof callContext>, req: NodeRequest, tooLarge: (size: number) => Error): Promise<{ input: MessageShape<DescMessage> } | { fallback: AsyncIterable<Uint8Array> }> {
+    if (calls.requestGate) await calls.requestGate(context);
+    const read = await readOneMessage(req, calls.maxMessageBytes, tooLarge);
+    if ("fallback" in read) {
+      handedOn++;
+      context.end();
+      return read;
+    }
+    return { input: call.serialization.getI(true).parse(read.message) as MessageShape<DescMessage> };
+  }
+
   /**
    * A server-streaming call: the request message is read and judged as a unary one's, the
    * implementation runs under the same interceptors through Connect's own
@@ -94,9 +116,7 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
    * loop (a dispatch round pushes many assignments at once) go out in one write.
    */
   async function serveStream(call: Prepared, spec: LeanServerStream, req: NodeRequest, res: NodeResponse, contextValues: ContextValues, tooLarge: (size: number) => Error, fallback: Fallback): Promise<void> {
-    const timeout = req.headers["grpc-timeout"] as string | undefined;
-    const m = timeout === undefined ? null : TIMEOUT.exec(timeout);
-    const context = callContext(spec.method, req, m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined, live, contextValues);
+    const context = contextFor(spec, req, contextValues);
     const writer = coalescingWriter(res);
     let headersSent = false;
     const sendHeaders = () => {
@@ -107,16 +127,10 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
     let it: AsyncIterator<unknown> | undefined;
     let ended = false;
     try {
-      if (calls.requestGate) await calls.requestGate(context);
-      const read = await readOneMessage(req, calls.maxMessageBytes, tooLarge);
-      if ("fallback" in read) {
-        handedOn++;
-        context.end();
-        return fallback(read.fallback);
-      }
-      const input = call.serialization.getI(true).parse(read.message);
+      const read = await readInput(call, context, req, tooLarge);
+      if ("fallback" in read) return fallback(read.fallback);
       const serialize = call.serialization.getO(true);
-      it = transformInvokeImplementation(spec, context, calls.interceptors)(oneMessage(input))[Symbol.asyncIterator]();
+      it = transformInvokeImplementation(spec, context, calls.interceptors)(oneMessage(read.input))[Symbol.asyncIterator]();
       for (let r = await it.next(); ; r = await it.next()) {
         if (r.done) {
           ended = true;
@@ -165,22 +179,12 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
       const { spec } = call;
       served++;
       if (spec.kind === "server_streaming") return serveStream(call, spec, req, res, contextValues, tooLarge, fallback);
-      const method = spec.method;
-      const timeout = req.headers["grpc-timeout"] as string | undefined;
-      const m = timeout === undefined ? null : TIMEOUT.exec(timeout);
-      const context = callContext(method, req, m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined, live, contextValues);
+      const context = contextFor(spec, req, contextValues);
       let out: Uint8Array | undefined;
       try {
-        // As in Connect: the gate runs before the body is read.
-        if (calls.requestGate) await calls.requestGate(context);
-        const read = await readOneMessage(req, calls.maxMessageBytes, tooLarge);
-        if ("fallback" in read) {
-          handedOn++;
-          context.end();
-          return fallback(read.fallback);
-        }
-        const input = call.serialization.getI(true).parse(read.message) as MessageShape<DescMessage>;
-        const output = await invokeUnaryImplementation(spec, context, input, calls.interceptors);
+        const read = await readInput(call, context, req, tooLarge);
+        if ("fallback" in read) return fallback(read.fallback);
+        const output = await invokeUnaryImplementation(spec, context, read.input, calls.interceptors);
         out = frame(call.serialization.getO(true).serialize(output));
       } catch (e) {
         out = undefined;

@@ -462,6 +462,18 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
     expect(x.data.equals(y.data)).toBe(true);
   });
 
+  it("hands an irregular stream request to Connect (a compressed flag, two messages), alike", async () => {
+    const body = Buffer.from(watch(1));
+    const compressed = Buffer.from(body);
+    compressed[0] = 1;
+    for (const request of [compressed, Buffer.concat([body, body])]) {
+      const [x, y] = await both(`${SYS}/WatchHealth`, request);
+      expect(x.trailers).toEqual(y.trailers);
+      expect(statusOf(x).code).not.toBe(0);
+      expect(x.data.equals(y.data)).toBe(true);
+    }
+  });
+
   it("ends a stream at its grpc-timeout deadline with the same status, alike", async () => {
     const [x, y] = await both(`${SYS}/WatchHealth`, watch(3), { "grpc-timeout": "60m" });
     expect(x.trailers).toEqual(y.trailers);
