@@ -79,6 +79,34 @@ describe("answers after the sync", () => {
     sqlite.close();
   });
 
+  it("counts the time spent running groups, in COMMIT and waiting for syncs (the /metrics counters)", async () => {
+    const { sqlite, committer, sync, insert } = setup();
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    const done = committer.run(() => (busy(20), insert.run("slow")));
+    await flushed();
+    expect(committer.stats.runMs).toBeGreaterThanOrEqual(20);
+    expect(committer.stats.runMs).toBeLessThan(1_000);
+    expect(committer.stats.commitMs).toBeGreaterThan(0);
+    expect(committer.stats.syncMs).toBe(0); // still in flight
+    await Bun.sleep(30);
+    sync.calls[0]!.release();
+    await done;
+    expect(committer.stats.syncMs).toBeGreaterThanOrEqual(29);
+    const runMs = committer.stats.runMs;
+    // A failed sync counts its time too.
+    const failing = committer.run(() => insert.run("lost"));
+    await flushed();
+    await Bun.sleep(10);
+    sync.calls[1]!.fail(new Error("EIO"));
+    await expect(failing).rejects.toBeInstanceOf(DurabilityError);
+    expect(committer.stats.syncMs).toBeGreaterThanOrEqual(38);
+    expect(committer.stats.runMs).toBeGreaterThanOrEqual(runMs);
+    sqlite.close();
+  });
+
   it("answers several groups committed during one sync with the next single sync", async () => {
     const { sqlite, committer, sync, insert } = setup();
     const p0 = committer.run(() => insert.run("x0"));

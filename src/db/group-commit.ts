@@ -18,10 +18,22 @@ export interface Committer {
   /** Waits for pending groups and their syncs, then refuses new work. */
   close(): Promise<void>;
   /**
-   * Figures for benchmarks: groups committed, operations they held, syncs issued, ms spent in
-   * COMMIT on this thread, and groups that changed nothing (so needed no sync of their own).
+   * Figures for benchmarks and /metrics: groups committed, operations they held, syncs issued,
+   * ms spent on this thread running groups' operations (`runMs`) and in their COMMIT
+   * (`commitMs`), ms from each sync's start to its answer (`syncMs`: off this thread, summed),
+   * and groups that changed nothing (so needed no sync of their own).
    */
-  readonly stats: { groups: number; operations: number; syncs: number; commitMs: number; unchanged: number };
+  readonly stats: CommitterStats;
+}
+
+export interface CommitterStats {
+  groups: number;
+  operations: number;
+  syncs: number;
+  runMs: number;
+  commitMs: number;
+  syncMs: number;
+  unchanged: number;
 }
 
 /** The SQLite committer, which the checkpointer can also hold (see `hold`). */
@@ -92,7 +104,7 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
   let quiet: (() => void)[] = [];
   /** Holds in force (hold()); no group starts while there is one. */
   const holds = new Set<object>();
-  const stats = { groups: 0, operations: 0, syncs: 0, commitMs: 0, unchanged: 0 };
+  const stats: CommitterStats = { groups: 0, operations: 0, syncs: 0, runMs: 0, commitMs: 0, syncMs: 0, unchanged: 0 };
   // Every operation runs in its own savepoint, and SQLite copies each page an operation first
   // touches into a sub-journal so the savepoint can be undone. Kept in a temp FILE (the
   // default) that copy more than doubles the cost of a row write; in memory it is cheap. The
@@ -146,8 +158,10 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
     inflight = batch;
     unsynced = [];
     stats.syncs++;
+    const began = performance.now();
     durable!().then(
       () => {
+        stats.syncMs += performance.now() - began;
         syncing = false;
         inflight = [];
         for (const s of batch) settle(s);
@@ -155,6 +169,7 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
         settleQuiet();
       },
       (error) => {
+        stats.syncMs += performance.now() - began;
         broken ??= new DurabilityError(error);
         for (const s of [...batch, ...unsynced]) for (const p of s.group) p.reject(broken);
         unsynced = [];
@@ -189,6 +204,7 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
       for (const p of group) p.reject(error);
       return;
     }
+    const ran = performance.now();
     for (let i = 0; i < group.length; i++) {
       // A savepoint per operation: one failing operation is undone alone, the group goes on.
       savepoint.run();
@@ -209,6 +225,7 @@ export function createCommitter(sqlite: Sqlite, options: CommitterOptions = {}):
       }
     }
     const t0 = performance.now();
+    stats.runMs += t0 - ran;
     try {
       // (db.sync, the slow-disk failpoint, is where the fsync is: wal-sync.ts off the loop, or this COMMIT with sync "in-commit".)
       if (!durable) failpoint("db.sync");

@@ -25,7 +25,7 @@ export async function openPostgresDatabase(url: string, options: OpenPostgresOpt
   const committer: Committer = {
     run: () => Promise.reject(new DialectError("committer.run (a synchronous SQLite closure)")),
     close: async () => {},
-    stats: { groups: 0, operations: 0, syncs: 0, commitMs: 0, unchanged: 0 },
+    stats: { groups: 0, operations: 0, syncs: 0, runMs: 0, commitMs: 0, syncMs: 0, unchanged: 0 },
   };
   // PostgreSQL's own storage faults reach the client as `unavailable` from the committer; the
   // SQLite file guard has nothing to watch here.

@@ -5,7 +5,8 @@ import { Counter, Gauge, type Registry } from "./prom.ts";
 
 /**
  * The database's own figures on /metrics, read at each scrape: group commits and the operations
- * they held, WAL syncs (SQLite; PostgreSQL syncs its own WAL), and the checkpoint worker's
+ * they held, WAL syncs and the time spent running, committing and syncing groups (SQLite;
+ * PostgreSQL syncs its own WAL), and the checkpoint worker's
  * checkpoints, starts and holds of the writer, and the WAL file's size (SQLite in WAL mode with
  * off-loop syncs).
  */
@@ -26,6 +27,11 @@ export function registerDatabaseMetrics(registry: Registry, database: Database):
   counter("switchyard_db_commit_operations_total", "Write operations committed", () => (pg ? pg.stats.operations : database.committer.stats.operations));
   if (pg) return;
   counter("switchyard_db_wal_syncs_total", "fsyncs of the SQLite WAL, each making one or more committed groups durable", () => database.committer.stats.syncs);
+  // Where a write's time goes before it is answered (÷ groups or syncs: the means).
+  const seconds = (ms: number) => ms / 1000;
+  counter("switchyard_db_group_run_seconds_total", "Time the JavaScript thread spent running the operations of write transactions", () => seconds(database.committer.stats.runMs));
+  counter("switchyard_db_commit_seconds_total", "Time the JavaScript thread spent in COMMIT (with off-loop syncs: writing the WAL)", () => seconds(database.committer.stats.commitMs));
+  counter("switchyard_db_wal_sync_seconds_total", "Time from the start of each WAL fsync (off the JavaScript thread) to its answer", () => seconds(database.committer.stats.syncMs));
   new Counter({
     name: "switchyard_db_checkpoints_total",
     help: "WAL checkpoints run by the checkpoint worker, by result (ok, busy)",

@@ -81,6 +81,13 @@ describe("the production bundle (dist/main.js)", () => {
     }
     expect(counter(text, "switchyard_db_commit_groups_total")).toBeGreaterThanOrEqual(21);
     expect(counter(text, "switchyard_db_wal_syncs_total")).toBeGreaterThan(0);
+    // Where a write's time went: running, committing, syncing (seconds, summed).
+    const seconds = (name: string) => Number(new RegExp(`^${name} ([\\d.e+-]+)`, "m").exec(text)?.[1] ?? NaN);
+    for (const name of ["switchyard_db_group_run_seconds_total", "switchyard_db_commit_seconds_total", "switchyard_db_wal_sync_seconds_total"]) {
+      expect([name, seconds(name) > 0]).toEqual([name, true]);
+    }
+    // Each of the 21+ syncs took at least a few µs and, on any disk, far less than a second.
+    expect(seconds("switchyard_db_wal_sync_seconds_total") / counter(text, "switchyard_db_wal_syncs_total")).toBeLessThan(1);
     expect(counter(text, 'switchyard_db_checkpoints_total\\{result="ok"\\}')).toBeGreaterThan(0);
     expect(counter(text, "switchyard_db_checkpoint_worker_starts_total")).toBe(1);
   });
