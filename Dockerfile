@@ -22,7 +22,8 @@ ENV NODE_ENV=production \
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json bun.lock bunfig.toml ./
 COPY gen ./gen
-# src/ stays for what is read at runtime: each domain's migrations and the checkpoint worker.
+# src/ stays for what is read at runtime: each domain's migrations and the worker threads
+# (checkpoints, WAL syncs).
 COPY src ./src
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown -R bun:bun /data

@@ -73,6 +73,8 @@ export interface Config {
   maxPendingWrites: number;
   /** WAL size (MiB) from which the checkpoint worker briefly holds the writer so the WAL starts again; 0 never holds. */
   walRestartMb: number;
+  /** fdatasync the WAL on a thread of its own (true) or on Bun's thread pool. */
+  walSyncThread: boolean;
   /** Failpoints armed for fault tests (never in production). */
   failpoints: string | undefined;
   /** Folder of the built dashboard, served at /ui. */
@@ -184,6 +186,7 @@ export const VARIABLES = {
   SWITCHYARD_MAIL_MAX_AGE_MS: "age after which mail messages are removed; 0 = forever (default 604800000, 7 days)",
   SWITCHYARD_MAIL_SUBSCRIBER_BUFFER: "live messages held for a slow mail subscriber before its stream ends with resource_exhausted (default 1000)",
   SWITCHYARD_MAX_PENDING_WRITES: "write operations waiting for the disk before new writes are refused with resource_exhausted (default 100000)",
+  SWITCHYARD_WAL_SYNC_THREAD: "1 makes the SQLite WAL durable (fdatasync) on a thread of its own, woken through Atomics; 0 on Bun's thread pool, the former path (default 1)",
   SWITCHYARD_WAL_RESTART_MB: "SQLite WAL size from which the checkpoint worker holds new writes for the moment it copies the rest back, so the WAL starts again from the top; 0 = never (the WAL then grows for as long as writes never pause) (default 16)",
   SWITCHYARD_FAILPOINTS: "fault-test failpoints, name=action;… (see src/core/failpoints.ts); refused when SWITCHYARD_ENV=production (default: none)",
   SWITCHYARD_UI_DIR: "folder of the built dashboard served at /ui (default web/dist of the repository)",
@@ -400,6 +403,7 @@ export function loadConfig(env: Env = process.env): Config {
     previousSecretKeys,
     maxPendingWrites: int("SWITCHYARD_MAX_PENDING_WRITES", 100_000, 1, 10_000_000),
     walRestartMb: int("SWITCHYARD_WAL_RESTART_MB", 16, 0, 65_536),
+    walSyncThread: int("SWITCHYARD_WAL_SYNC_THREAD", 1, 0, 1) === 1,
     failpoints,
     uiDir: resolve(text("SWITCHYARD_UI_DIR") ?? join(ROOT, "web", "dist")),
     servers: {

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   }
   configureFailpoints(config.failpoints);
   if (config.failpoints) log.warn("failpoints armed (fault testing only)", { failpoints: config.failpoints });
-  const database = await openConfiguredDatabase(config, { maxPendingWrites: config.maxPendingWrites, walRestartMb: config.walRestartMb });
+  const database = await openConfiguredDatabase(config, { maxPendingWrites: config.maxPendingWrites, walRestartMb: config.walRestartMb, walSyncThread: config.walSyncThread });
   const app = await createApp({ config, database, clock: database.clock ?? systemClock, log });
   let listener;
   try {

@@ -48,8 +48,8 @@ export interface OpenOptions {
   migrate?: boolean;
   /**
    * Where the fsync of a commit happens. "off-loop" (the default for files): COMMIT writes the
-   * WAL (synchronous=NORMAL) and each group is answered after an fdatasync of the WAL issued on
-   * the thread pool; checkpoints run on a worker thread. "in-commit": synchronous=FULL, COMMIT
+   * WAL (synchronous=NORMAL) and each group is answered after an fdatasync of the WAL issued off
+   * the JavaScript thread (wal-sync.ts); checkpoints run on a worker thread. "in-commit": synchronous=FULL, COMMIT
    * fsyncs on the JavaScript thread (the former behaviour, kept for comparison in benchmarks).
    * Both answer a write only once it is on disk; see src/db/README.md.
    */
@@ -62,6 +62,8 @@ export interface OpenOptions {
   clock?: Clock;
   /** WAL size (MiB) from which the checkpoint worker holds the writer so that the WAL starts again (default 16; 0 = never). */
   walRestartMb?: number;
+  /** fdatasync the WAL on a thread of its own (default true) or on Bun's thread pool (wal-sync.ts). */
+  walSyncThread?: boolean;
 }
 
 /** Opens (creating if needed) the database file with the durability settings Switchyard relies on. */
@@ -87,7 +89,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     sqlite.exec("PRAGMA wal_autocheckpoint = 0");
     // When the WAL starts again from the top after a spike, the file is cut back to 64 MiB.
     sqlite.exec("PRAGMA journal_size_limit = 67108864");
-    syncer = createWalSyncer(`${path}-wal`);
+    syncer = createWalSyncer(`${path}-wal`, { thread: options.walSyncThread ?? true });
     const restartMb = options.walRestartMb ?? 16;
     const pageSize = (sqlite.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     checkpointer = startCheckpointer(

@@ -326,20 +326,111 @@ describe("the WAL under a steady stream of single commits", () => {
 });
 
 describe("the WAL syncer", () => {
-  it("notices the file at the path was replaced and syncs the new one", async () => {
+  const until = async (what: () => boolean, ms = 10_000) => {
+    const deadline = Date.now() + ms;
+    while (!what() && Date.now() < deadline) await Bun.sleep(5);
+    expect(what()).toBe(true);
+  };
+  const walFile = () => {
     const wal = join(freshDir(), "x.db-wal");
     writeFileSync(wal, "first");
-    const syncer = createWalSyncer(wal);
+    return wal;
+  };
+
+  for (const thread of [false, true]) {
+    it(`notices the file at the path was replaced and syncs the new one (${thread ? "sync thread" : "thread pool"})`, async () => {
+      const wal = walFile();
+      const syncer = createWalSyncer(wal, { thread, startAfter: 1 });
+      await syncer.sync();
+      // With a thread, the next syncs are its (the replacement is then seen beside its sync).
+      if (thread) await until(() => syncer.via === "thread");
+      else expect(syncer.via).toBe("pool");
+      await syncer.sync();
+      expect(syncer.reopens).toBe(0);
+      writeFileSync(`${wal}.new`, "second");
+      renameSync(`${wal}.new`, wal); // a new inode at the same path
+      await syncer.sync();
+      expect(syncer.reopens).toBe(1);
+      await syncer.sync();
+      if (thread) {
+        // The thread that held the old file was replaced by one that holds the new file.
+        await until(() => syncer.via === "thread");
+        await syncer.sync();
+        expect(syncer.thread.starts).toBe(2);
+      }
+      expect(syncer.reopens).toBe(1);
+      await syncer.close();
+    });
+  }
+
+  it("keeps lone syncs on the pool and starts its thread once syncs come often", async () => {
+    const syncer = createWalSyncer(walFile(), { startAfter: 5 });
+    for (let i = 0; i < 4; i++) await syncer.sync();
+    await Bun.sleep(100);
+    expect(syncer.thread.starts).toBe(0); // four within a second: not yet
     await syncer.sync();
-    await syncer.sync();
-    expect(syncer.reopens).toBe(0);
-    writeFileSync(`${wal}.new`, "second");
-    renameSync(`${wal}.new`, wal); // a new inode at the same path
-    await syncer.sync();
-    expect(syncer.reopens).toBe(1);
-    await syncer.sync();
-    expect(syncer.reopens).toBe(1);
+    expect(syncer.thread.starts).toBe(1);
+    await until(() => syncer.via === "thread");
     await syncer.close();
+  });
+
+  it("answers every one of many syncs asked at once from its thread", async () => {
+    const syncer = createWalSyncer(walFile(), { startAfter: 1 });
+    await syncer.sync();
+    await until(() => syncer.via === "thread");
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 200 }, (_, i) => syncer.sync().then(() => order.push(i))));
+    expect(order).toEqual(Array.from({ length: 200 }, (_, i) => i)); // answered in the order asked
+    expect(syncer.thread).toEqual({ starts: 1, stops: 0, lost: false });
+    await syncer.close();
+  });
+
+  it("stops its thread when idle and starts one again with the next sync, answering meanwhile through the pool", async () => {
+    const syncer = createWalSyncer(walFile(), { idleMs: 40, startAfter: 1 });
+    await syncer.sync();
+    await until(() => syncer.via === "thread");
+    await syncer.sync();
+    await until(() => syncer.thread.stops === 1);
+    expect(syncer.via).toBe("pool");
+    await syncer.sync(); // through the pool; a new thread starts
+    await until(() => syncer.via === "thread");
+    await syncer.sync();
+    expect(syncer.thread.starts).toBe(2);
+    await syncer.close();
+  });
+
+  it("goes on through the pool when its thread dies, answering the sync the thread took with it", async () => {
+    const syncer = createWalSyncer(walFile(), { workerScript: join(import.meta.dir, "wal-sync-worker.faults.ts"), workerData: { fault: "die" }, startAfter: 1 });
+    await syncer.sync();
+    await until(() => syncer.via === "thread");
+    await syncer.sync(); // the thread's first: answered by it
+    await syncer.sync(); // its second: it dies with it unanswered, and the pool answers
+    expect(syncer.thread.lost).toBe(true);
+    expect(syncer.via).toBe("pool");
+    await syncer.sync();
+    await Bun.sleep(50);
+    expect(syncer.thread.starts).toBe(1); // a lost thread is not started again
+    await syncer.close();
+  });
+
+  it("fails the syncs whose fdatasync failed, and the committer stops taking writes", async () => {
+    const path = join(freshDir(), "f.db");
+    const sqlite = new Sqlite(path);
+    sqlite.exec("PRAGMA journal_mode = WAL");
+    sqlite.exec("PRAGMA synchronous = NORMAL");
+    sqlite.exec("CREATE TABLE t (v TEXT)");
+    const syncer = createWalSyncer(`${path}-wal`, { workerScript: join(import.meta.dir, "wal-sync-worker.faults.ts"), workerData: { fault: "fail" }, startAfter: 1 });
+    const committer = createCommitter(sqlite, { durable: syncer.sync });
+    const insert = sqlite.prepare("INSERT INTO t (v) VALUES (?)");
+    await committer.run(() => insert.run("through the pool"));
+    await until(() => syncer.via === "thread");
+    const failed = committer.run(() => insert.run("not durable"));
+    await expect(failed).rejects.toBeInstanceOf(DurabilityError);
+    await expect(failed).rejects.toThrow("EIO");
+    await expect(committer.run(() => insert.run("after"))).rejects.toBeInstanceOf(DurabilityError);
+    await committer.close();
+    await syncer.close();
+    sqlite.close();
   });
 });
 
