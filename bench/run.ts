@@ -242,6 +242,11 @@ if (which === "all" || which === "sync-hop") {
   await write("sync-hop", await syncHopBench());
 }
 
+if (which === "all" || which === "wal-sync") {
+  const { walSyncBench } = await import("./wal-sync.ts");
+  await write("wal-sync", await walSyncBench());
+}
+
 if (which === "all" || which === "writer-thread") {
   const { writerThreadBench } = await import("./writer-thread.ts");
   await write("writer-thread", await writerThreadBench());
