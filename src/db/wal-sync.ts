@@ -91,11 +91,15 @@ function createPoolSyncer(walPath: string, replaced: () => void) {
     return handle;
   }
 
-  /** Drops the descriptor: the next sync opens the file at the path. */
+  /**
+   * Drops the descriptor: the next sync opens the file at the path. The old one is closed only
+   * with the syncer (a replacement is rare): a sync that already holds it may not have issued
+   * its fdatasync yet, and a closed number could be reused by another file meanwhile.
+   */
+  const stale: number[] = [];
   const forget = () => {
-    const h = handle;
+    if (handle) stale.push(handle.fd);
     handle = undefined;
-    if (h) close(h.fd, () => {});
   };
 
   return {
@@ -106,17 +110,21 @@ function createPoolSyncer(walPath: string, replaced: () => void) {
       const ino = inodeOf(walPath);
       await synced;
       if (ino !== undefined && ino !== h.ino) {
-        // The file at the path is not the one synced: sync the one SQLite writes now.
-        replaced();
-        forget();
+        // The file at the path is not the one synced: sync the one SQLite writes now (the
+        // first sync to see it counts the reopen).
+        if (handle === h) {
+          replaced();
+          forget();
+        }
         const fresh = await current();
         await datasync(fresh.fd);
       }
     },
     async close() {
-      const h = handle;
+      const fds = stale.splice(0);
+      if (handle) fds.push(handle.fd);
       handle = undefined;
-      if (h) await new Promise<void>((resolve) => close(h.fd, () => resolve()));
+      await Promise.all(fds.map((fd) => new Promise<void>((resolve) => close(fd, () => resolve()))));
     },
   };
 }
@@ -134,6 +142,8 @@ interface SyncThread {
   /** The inode of the file it holds, once it is up. */
   ino: number | undefined;
   stopping: boolean;
+  /** The file at the path is no longer the one it holds. */
+  replaced: boolean;
   /** Requests not yet answered, in order. */
   waiters: Waiter[];
   exited: Promise<void>;
@@ -176,7 +186,7 @@ export function createWalSyncer(walPath: string, options: WalSyncOptions = {}): 
     const worker = new Worker(script, { workerData: { ...options.workerData, control, walPath } });
     worker.unref();
     let exited!: () => void;
-    const t: SyncThread = { worker, ctl: new Int32Array(control), ino: undefined, stopping: false, waiters: [], exited: new Promise<void>((r) => (exited = r)) };
+    const t: SyncThread = { worker, ctl: new Int32Array(control), ino: undefined, stopping: false, replaced: false, waiters: [], exited: new Promise<void>((r) => (exited = r)) };
     thread = t;
     worker.on("message", (m: ThreadMessage) => {
       if (m.kind === "ready") t.ino = m.ino;
@@ -249,12 +259,16 @@ export function createWalSyncer(walPath: string, options: WalSyncOptions = {}): 
     const answered = new Promise<void>((resolve, reject) => t.waiters.push({ n, resolve, reject }));
     // Checked here while the thread syncs (a stat of a cached entry, no disk I/O).
     const ino = inodeOf(walPath);
-    if (ino === undefined || ino === t.ino) return answered;
-    // Replaced: what the thread syncs is the old file. Sync the one at the path, with a new thread later.
+    if (!t.replaced && (ino === undefined || ino === t.ino)) return answered;
+    // Replaced: what the thread syncs is the old file. Sync the one at the path (through the
+    // pool, which opens it afresh), with a new thread later; once for all the syncs that see it.
+    if (!t.replaced) {
+      t.replaced = true;
+      reopens++;
+      void stop(t);
+      pool.forget();
+    }
     await answered;
-    reopens++;
-    void stop(t);
-    pool.forget();
     await pool.sync();
   }
 
