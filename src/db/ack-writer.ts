@@ -3,7 +3,8 @@
 import { openDatabase } from "./client.ts";
 
 const path = process.argv[2]!;
-const database = openDatabase(path, { migrate: false });
+// "pool": the WAL synced on Bun's thread pool instead of the sync thread.
+const database = openDatabase(path, { migrate: false, walSyncThread: process.argv[3] !== "pool" });
 const insert = database.sqlite.prepare("INSERT INTO t (v) VALUES (?)");
 let next = 0;
 // 32 writers, each writing its next row as soon as the previous one is acknowledged.

@@ -49,8 +49,9 @@ export interface OpenOptions {
   /**
    * Where the fsync of a commit happens. "off-loop" (the default for files): COMMIT writes the
    * WAL (synchronous=NORMAL) and each group is answered after an fdatasync of the WAL issued off
-   * the JavaScript thread (wal-sync.ts); checkpoints run on a worker thread. "in-commit": synchronous=FULL, COMMIT
-   * fsyncs on the JavaScript thread (the former behaviour, kept for comparison in benchmarks).
+   * the JavaScript thread (wal-sync.ts); checkpoints run on a worker thread. "in-commit":
+   * synchronous=FULL, COMMIT fsyncs on the JavaScript thread (the former behaviour, kept for
+   * comparison in benchmarks).
    * Both answer a write only once it is on disk; see src/db/README.md.
    */
   sync?: "off-loop" | "in-commit";
