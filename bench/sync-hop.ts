@@ -12,6 +12,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCommitter } from "../src/db/group-commit.ts";
 import { createWalSyncer } from "../src/db/wal-sync.ts";
+import { median } from "./measure.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const OPS = Number(process.env.BENCH_SYNC_OPS ?? 3000);
@@ -72,11 +73,6 @@ async function once(mode: Row["mode"], group: number): Promise<Row> {
   rmSync(dir, { recursive: true, force: true });
   return { mode, group, userUs: c.user / OPS, sysUs: c.system / OPS, wallUs: (wallMs * 1000) / OPS };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 export async function syncHopBench(): Promise<string> {
   const rows: Row[] = [];

@@ -10,10 +10,11 @@
 // `bun run bench wal-sync`. Asserts nothing.
 import { create, fromJson, toBinary } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateTaskRequestSchema } from "../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { grpcFrameFile, median, processCpuUs } from "./measure.ts";
 import { dispatchLatency, grpcPort, payloadOf, withServer } from "./tasks.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -33,11 +34,6 @@ interface Row {
   bP99: number;
 }
 
-const cpuUs = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-};
-
 function h2load(args: string[]): number {
   const out = Bun.spawnSync(["h2load", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
   const n = Number(/(\d+) succeeded/.exec(out)?.[1]);
@@ -46,19 +42,9 @@ function h2load(args: string[]): number {
   return Number(/([\d.]+) req\/s/.exec(out)![1]);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 export async function walSyncBench(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-wal-sync-"));
-  const body = join(dir, "create.bin");
-  const message = toBinary(CreateTaskRequestSchema, create(CreateTaskRequestSchema, { task: { queue: "c", payload: fromJson(ValueSchema, payloadOf(1)) } }));
-  const frame = new Uint8Array(5 + message.byteLength);
-  new DataView(frame.buffer).setUint32(1, message.byteLength);
-  frame.set(message, 5);
-  writeFileSync(body, frame);
+  const body = grpcFrameFile(dir, "create.bin", toBinary(CreateTaskRequestSchema, create(CreateTaskRequestSchema, { task: { queue: "c", payload: fromJson(ValueSchema, payloadOf(1)) } })));
   const rows: Row[] = [];
   const before = loadavg().map((l) => l.toFixed(2)).join(" ");
   try {
@@ -69,9 +55,9 @@ export async function walSyncBench(): Promise<string> {
             async (url, pid) => {
               const args = (n: number) => ["-n", String(n), "-c", "16", "-m", "1", "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers", `${url}/switchyard.tasks.v1.TaskService/CreateTask`];
               h2load(args(10_000)); // warm up (and, with the thread, start it)
-              const c0 = cpuUs(pid);
+              const c0 = processCpuUs(pid);
               const rate = h2load(args(CALLS));
-              const cpu = (cpuUs(pid) - c0) / CALLS;
+              const cpu = (processCpuUs(pid) - c0) / CALLS;
               const b = await dispatchLatency(grpcPort(url, "sdk"), "grpc", SAMPLES);
               return { mode: mode.name, round, createsPerSecond: Math.round(rate), cpuUsPerCreate: Math.round(cpu * 10) / 10, bP50: b.p50Ms, bP99: b.p99Ms };
             },

@@ -7,10 +7,11 @@
 // round. `bun run bench wal`. Asserts nothing.
 import { create, fromJson, toBinary } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateTaskRequestSchema } from "../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { grpcFrameFile, median, processCpuUs } from "./measure.ts";
 import { dispatchLatency, grpcPort, payloadOf, withServer } from "./tasks.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -32,11 +33,6 @@ interface Row {
   bP99: number;
 }
 
-const cpuUs = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-};
-
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, "m").exec(text);
   return m ? Number(m[1]) : 0;
@@ -45,14 +41,14 @@ function metric(text: string, name: string): number {
 async function once(setting: string, round: number, body: string): Promise<Row> {
   return withServer(
     async (url, pid) => {
-      const c0 = cpuUs(pid);
+      const c0 = processCpuUs(pid);
       const p = Bun.spawn(
         ["h2load", "-D", String(SECONDS), "-c", "16", "-m", "1", "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers", `${url}/switchyard.tasks.v1.TaskService/CreateTask`],
         { stdout: "pipe", stderr: "pipe" },
       );
       const out = await new Response(p.stdout).text();
       await p.exited;
-      const cpu = cpuUs(pid) - c0;
+      const cpu = processCpuUs(pid) - c0;
       const done = /(\d+) succeeded/.exec(out);
       const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
       const mean = /time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms)/.exec(out);
@@ -77,19 +73,9 @@ async function once(setting: string, round: number, body: string): Promise<Row> 
   );
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 export async function walBench(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-wal-"));
-  const body = join(dir, "create.bin");
-  const message = toBinary(CreateTaskRequestSchema, create(CreateTaskRequestSchema, { task: { queue: "wal", payload: fromJson(ValueSchema, payloadOf(1)) } }));
-  const frame = new Uint8Array(5 + message.byteLength);
-  new DataView(frame.buffer).setUint32(1, message.byteLength);
-  frame.set(message, 5);
-  writeFileSync(body, frame);
+  const body = grpcFrameFile(dir, "create.bin", toBinary(CreateTaskRequestSchema, create(CreateTaskRequestSchema, { task: { queue: "wal", payload: fromJson(ValueSchema, payloadOf(1)) } })));
   const rows: Row[] = [];
   const loads: string[] = [];
   try {

@@ -401,19 +401,25 @@ describe("the WAL syncer", () => {
     await syncer.close();
   });
 
-  it("goes on through the pool when its thread dies, answering the sync the thread took with it", async () => {
-    const syncer = createWalSyncer(walFile(), { workerScript: join(import.meta.dir, "wal-sync-worker.faults.ts"), workerData: { fault: "die" }, startAfter: 1 });
-    await syncer.sync();
-    await until(() => syncer.via === "thread");
-    await syncer.sync(); // the thread's first: answered by it
-    await syncer.sync(); // its second: it dies with it unanswered, and the pool answers
-    expect(syncer.thread.lost).toBe(true);
-    expect(syncer.via).toBe("pool");
-    await syncer.sync();
-    await Bun.sleep(50);
-    expect(syncer.thread.starts).toBe(1); // a lost thread is not started again
-    await syncer.close();
-  });
+  /** A syncer whose thread is wal-sync-worker.faults.ts with `fault`, up from its first sync. */
+  const faulty = (walPath: string, fault: "fail" | "die" | "throw") =>
+    createWalSyncer(walPath, { workerScript: join(import.meta.dir, "wal-sync-worker.faults.ts"), workerData: { fault }, startAfter: 1 });
+
+  for (const fault of ["die", "throw"] as const) {
+    it(`goes on through the pool when its thread ${fault === "die" ? "exits" : "throws"}, answering the sync the thread took with it`, async () => {
+      const syncer = faulty(walFile(), fault);
+      await syncer.sync();
+      await until(() => syncer.via === "thread");
+      await syncer.sync(); // the thread's first: answered by it
+      await syncer.sync(); // its second: it ends with it unanswered, and the pool answers
+      expect(syncer.thread.lost).toBe(true);
+      expect(syncer.via).toBe("pool");
+      await syncer.sync();
+      await Bun.sleep(50);
+      expect(syncer.thread.starts).toBe(1); // a lost thread is not started again
+      await syncer.close();
+    });
+  }
 
   it("fails the syncs whose fdatasync failed, and the committer stops taking writes", async () => {
     const path = join(freshDir(), "f.db");
@@ -421,7 +427,7 @@ describe("the WAL syncer", () => {
     sqlite.exec("PRAGMA journal_mode = WAL");
     sqlite.exec("PRAGMA synchronous = NORMAL");
     sqlite.exec("CREATE TABLE t (v TEXT)");
-    const syncer = createWalSyncer(`${path}-wal`, { workerScript: join(import.meta.dir, "wal-sync-worker.faults.ts"), workerData: { fault: "fail" }, startAfter: 1 });
+    const syncer = faulty(`${path}-wal`, "fail");
     const committer = createCommitter(sqlite, { durable: syncer.sync });
     const insert = sqlite.prepare("INSERT INTO t (v) VALUES (?)");
     await committer.run(() => insert.run("through the pool"));
