@@ -228,7 +228,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxBodyBytes: config.maxBodyBytes,
     site: createStaticSite({ root: config.uiDir, prefix: "/ui" }),
     maxDeadlineMs: config.maxDeadlineMs,
-    leanGrpc: config.leanGrpc ? createLeanGrpc(rpc.unary, metrics.registry) : undefined,
+    leanGrpc: config.leanGrpc ? createLeanGrpc(rpc.unary, metrics.registry, { trailersWithData: config.grpcTrailersWithData }) : undefined,
   });
 
   let listener: Listener | undefined;

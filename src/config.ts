@@ -35,6 +35,8 @@ export interface Config {
   maxConcurrentStreams: number;
   /** Binary unary gRPC calls take the lean path in front of Connect-ES (src/server/lean-grpc.ts). */
   leanGrpc: boolean;
+  /** Lean unary answers send their trailers in the same write as their data where Bun allows (src/server/h2-trailers.ts). */
+  grpcTrailersWithData: boolean;
   /** How long a graceful shutdown waits for streams to drain, in milliseconds. */
   shutdownGraceMs: number;
   /** NATS server URL(s); undefined uses the in-process bus. */
@@ -179,6 +181,7 @@ export const VARIABLES = {
   SWITCHYARD_MAX_DEADLINE_MS: "longest deadline a client may ask for (default 300000)",
   SWITCHYARD_MAX_CONCURRENT_STREAMS: "HTTP/2 streams per connection (default 256)",
   SWITCHYARD_LEAN_GRPC: "1 serves binary unary gRPC calls on the lean path in front of Connect-ES, 0 sends every call through Connect (default 1)",
+  SWITCHYARD_GRPC_TRAILERS_WITH_DATA: "1 sends a lean unary answer's trailers in the same write as its data when nothing waits for flow control, 0 leaves them to Bun's wantTrailers (default 1)",
   SWITCHYARD_SHUTDOWN_GRACE_MS: "time given to streams to drain on SIGTERM (default 10000)",
   SWITCHYARD_QUEUE_CONFIG: "YAML file of queue configurations (default: unset)",
   SWITCHYARD_LOG_LEVEL: "debug, info, warn or error (default info)",
@@ -382,6 +385,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxDeadlineMs: int("SWITCHYARD_MAX_DEADLINE_MS", 300_000, 1000, 24 * 3600 * 1000),
     maxConcurrentStreams: int("SWITCHYARD_MAX_CONCURRENT_STREAMS", 256, 1, 10_000),
     leanGrpc: int("SWITCHYARD_LEAN_GRPC", 1, 0, 1) === 1,
+    grpcTrailersWithData: int("SWITCHYARD_GRPC_TRAILERS_WITH_DATA", 1, 0, 1) === 1,
     shutdownGraceMs: int("SWITCHYARD_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     natsUrl: url("NATS_URL", ["nats", "tls", "ws", "wss"]),
     qdrantUrl: url("QDRANT_URL", ["http", "https"]),

@@ -3,7 +3,9 @@ import { Code, ConnectError, type ContextValues, type MethodImplSpec } from "@co
 import { createMethodSerializationLookup, invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { contentTypeProto, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { Counter, type Registry } from "../system/prom.ts";
+import type { ServerHttp2Stream } from "node:http2";
 import type { NodeRequest, NodeResponse } from "./http-io.ts";
+import { sendTrailersWithData } from "./h2-trailers.ts";
 import { CALL_DONE } from "./invoke.ts";
 import type { UnaryCalls } from "./rpc.ts";
 
@@ -15,7 +17,7 @@ import type { UnaryCalls } from "./rpc.ts";
  * the same request gate and the same interceptor array (rpc.ts) through Connect's own
  * `invokeUnaryImplementation` with the same implementation specs, (de)serializes with Connect's
  * own limited serializers, and writes the status with Connect's `setTrailerStatus`. Done here:
- * the framing (one length-prefixed message in, headers + one DATA frame + trailers out) and a
+ * the framing (one length-prefixed message in, headers + one DATA frame + trailers out, in one write where Bun lets it be: h2-trailers.ts) and a
  * HandlerContext like `createHandlerContext`'s with one AbortController instead of three.
  * Server-streaming calls (a worker's ConnectWorker stream) take the same path through Connect's
  * `transformInvokeImplementation`; their messages of one loop turn go out in one write (a
@@ -58,11 +60,14 @@ function binaryGrpc(type: string | undefined): boolean {
   return t === "application/grpc" || t === "application/grpc+proto";
 }
 
-export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc {
+export function createLeanGrpc(calls: UnaryCalls, registry?: Registry, options: { trailersWithData?: boolean } = {}): LeanGrpc {
+  const { trailersWithData: early = true } = options;
   const prepared = new Map<string, Prepared>();
   // Counted in a plain number, read by the metric only when scraped.
   let served = 0;
   let handedOn = 0;
+  let answered = 0;
+  let trailersWithData = 0;
   if (registry) {
     new Counter({
       name: "switchyard_grpc_lean_calls_total",
@@ -73,6 +78,17 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
         this.reset();
         this.inc({ path: "lean" }, served - handedOn);
         this.inc({ path: "connect" }, handedOn);
+      },
+    });
+    new Counter({
+      name: "switchyard_grpc_lean_trailers_total",
+      help: "Successful lean unary answers by how their trailers left: in the same write as the data (write=with_data, src/server/h2-trailers.ts) or when the stream asked for them (write=after_data)",
+      labelNames: ["write"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ write: "with_data" }, trailersWithData);
+        this.inc({ write: "after_data" }, answered - trailersWithData);
       },
     });
   }
@@ -195,9 +211,13 @@ export function createLeanGrpc(calls: UnaryCalls, registry?: Registry): LeanGrpc
       }
       if (res.destroyed || res.writableEnded) return;
       res.writeHead(200, nodeHeaders(context.responseHeader));
-      res.addTrailers(nodeHeaders(context.responseTrailer));
-      if (out) res.end(out);
-      else res.end();
+      const trailers = nodeHeaders(context.responseTrailer);
+      res.addTrailers(trailers);
+      if (!out) return void res.end();
+      answered++;
+      res.end(out);
+      const stream = (res as unknown as { stream?: ServerHttp2Stream }).stream;
+      if (early && stream && sendTrailersWithData(stream, trailers)) trailersWithData++;
     },
   };
 }

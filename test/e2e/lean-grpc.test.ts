@@ -14,7 +14,7 @@ import {
   WatchHealthRequestSchema,
   WatchHealthResponseSchema,
 } from "../../gen/switchyard/system/v1/system_service_pb.js";
-import { CreateTaskRequestSchema, TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
+import { CreateTaskRequestSchema, CreateTaskResponseSchema, TaskService } from "../../gen/switchyard/tasks/v1/tasks_service_pb.js";
 import { systemClock } from "../../src/core/clock.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import { createRequestHandler } from "../../src/server/http.ts";
@@ -513,5 +513,85 @@ describe("the lean gRPC path and Connect's path answer alike (handlers of a test
     const [x, y] = await calls;
     expect(x.trailers).toEqual(y.trailers);
     expect(statusOf(x)).toMatchObject({ code: Code.Unavailable, message: "server is shutting down", reason: "UNAVAILABLE" });
+  });
+});
+
+describe("a lean unary answer's trailers go in the same write as its data, unless flow control holds the data (src/server/h2-trailers.ts)", () => {
+  let early: TestServer;
+  let late: TestServer;
+  beforeAll(async () => {
+    [early, late] = await Promise.all([startTestServer(ENV), startTestServer({ ...ENV, SWITCHYARD_GRPC_TRAILERS_WITH_DATA: "0" })]);
+  });
+  afterAll(async () => {
+    await Promise.all([early?.close(), late?.close()]);
+  });
+  const trailerWrites = async (url: string) => {
+    const text = await (await fetch(`${url}/metrics/prometheus`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    const n = (write: string) => Number(new RegExp(`switchyard_grpc_lean_trailers_total\\{write="${write}"\\} (\\d+)`).exec(text)?.[1]);
+    return { withData: n("with_data"), afterData: n("after_data") };
+  };
+  const CREATE = "/switchyard.tasks.v1.TaskService/CreateTask";
+  /** A CreateTask whose answer carries a `size`-character payload back. */
+  const createBody = (size: number) => msg(CreateTaskRequestSchema, { task: { queue: "trailers", payload: { kind: { case: "stringValue", value: "p".repeat(size) } } } });
+  const payloadOf = (a: Answer) => {
+    expect(a.data.readUInt32BE(1)).toBe(a.data.byteLength - 5);
+    const task = fromBinary(CreateTaskResponseSchema, a.data.subarray(5)).task!;
+    return task.payload?.kind.case === "stringValue" ? task.payload.kind.value : undefined;
+  };
+  const windowed = (url: string, initialWindowSize: number) => {
+    const s = connect(url, { settings: { initialWindowSize } });
+    s.on("error", () => {});
+    sessions.push(s);
+    return s;
+  };
+
+  it("sends a small answer's trailers with its data, counted, and the answer is whole", async () => {
+    const before = await trailerWrites(early.url);
+    const s = sessionFor(early.url);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => call(s, CREATE, createBody(100))));
+    for (const a of answers) {
+      expect(a.trailers).toEqual({ "grpc-status": "0" });
+      expect(payloadOf(a)).toBe("p".repeat(100));
+    }
+    const after = await trailerWrites(early.url);
+    expect(after.withData - before.withData).toBe(8);
+    expect(after.afterData - before.afterData).toBe(0);
+    // The response still finishes as far as the request log is concerned (its "finish" listener).
+    expect(early.logs.filter((l) => l.msg === "request" && l.rpc === "switchyard.tasks.v1.TaskService/CreateTask" && l.code === "ok").length).toBeGreaterThanOrEqual(8);
+    // An error answer (no data) is not counted either way.
+    const bad = await call(s, CREATE, msg(CreateTaskRequestSchema, {}));
+    expect(statusOf(bad).code).toBe(Code.InvalidArgument);
+    expect(await trailerWrites(early.url)).toEqual(after);
+  });
+
+  it("leaves the trailers to the stream when the peer's window holds the data back: nothing is cut short", async () => {
+    const before = await trailerWrites(early.url);
+    // A 100-byte window: a 3 KB answer waits for window updates; trailers sent with the data
+    // would end the stream after its first 100 bytes.
+    const answer = await call(windowed(early.url, 100), CREATE, createBody(3000));
+    expect(answer.trailers).toEqual({ "grpc-status": "0" });
+    expect(payloadOf(answer)).toBe("p".repeat(3000));
+    const after = await trailerWrites(early.url);
+    expect(after.afterData - before.afterData).toBe(1);
+    expect(after.withData - before.withData).toBe(0);
+  });
+
+  it("keeps every answer whole when small and held-back answers share one connection", async () => {
+    const s = windowed(early.url, 2000);
+    const sizes = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? 6000 : 50));
+    const answers = await Promise.all(sizes.map((n) => call(s, CREATE, createBody(n))));
+    answers.forEach((a, i) => {
+      expect(a.trailers).toEqual({ "grpc-status": "0" });
+      expect(payloadOf(a)).toBe("p".repeat(sizes[i]!));
+    });
+  });
+
+  it("SWITCHYARD_GRPC_TRAILERS_WITH_DATA=0 leaves every answer's trailers to the stream", async () => {
+    const before = await trailerWrites(late.url);
+    const answers = await Promise.all(Array.from({ length: 4 }, () => call(sessionFor(late.url), CREATE, createBody(100))));
+    for (const a of answers) expect(payloadOf(a)).toBe("p".repeat(100));
+    const after = await trailerWrites(late.url);
+    expect(after.withData).toBe(0);
+    expect(after.afterData - before.afterData).toBe(4);
   });
 });
