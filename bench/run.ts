@@ -242,6 +242,11 @@ if (which === "all" || which === "sync-hop") {
   await write("sync-hop", await syncHopBench());
 }
 
+if (which === "all" || which === "h2-trailers") {
+  const { h2TrailersBench } = await import("./h2-trailers.ts");
+  await write("h2-trailers", await h2TrailersBench());
+}
+
 if (which === "all" || which === "wal-sync") {
   const { walSyncBench } = await import("./wal-sync.ts");
   await write("wal-sync", await walSyncBench());
