@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateTaskRequestSchema, GetTaskRequestSchema } from "../gen/switchyard/tasks/v1/tasks_service_pb.js";
-import { grpcFrameFile, median, processCpuUs } from "./measure.ts";
+import { grpcFrameFile, h2loadRate, median, processCpuUs } from "./measure.ts";
 import { payloadOf, taskClient, withServer } from "./tasks.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -31,13 +31,6 @@ interface Row {
   cpuUsPerCall: number;
 }
 
-function h2load(args: string[]): number {
-  const out = Bun.spawnSync(["h2load", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
-  const n = Number(/(\d+) succeeded/.exec(out)?.[1]);
-  if (n !== Number(args[args.indexOf("-n") + 1])) throw new Error(`h2load: ${out}`);
-  return Number(/([\d.]+) req\/s/.exec(out)![1]);
-}
-
 export async function h2TrailersBench(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-h2-trailers-"));
   const createBody = grpcFrameFile(dir, "create.bin", toBinary(CreateTaskRequestSchema, create(CreateTaskRequestSchema, { task: { queue: "c", payload: fromJson(ValueSchema, payloadOf(1)) } })));
@@ -54,9 +47,9 @@ export async function h2TrailersBench(): Promise<string> {
             for (const method of METHODS) {
               const body = method === "CreateTask" ? createBody : getBody;
               const args = (n: number) => ["-n", String(n), "-c", "16", "-m", "1", "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers", `${url}/switchyard.tasks.v1.TaskService/${method}`];
-              h2load(args(8_000)); // warm up
+              h2loadRate(args(8_000)); // warm up
               const c0 = processCpuUs(pid);
-              const rate = h2load(args(CALLS));
+              const rate = h2loadRate(args(CALLS));
               rows.push({ mode: mode.name, round, method, callsPerSecond: Math.round(rate), cpuUsPerCall: Math.round(((processCpuUs(pid) - c0) / CALLS) * 10) / 10 });
             }
           },

@@ -23,3 +23,11 @@ export function grpcFrameFile(dir: string, name: string, message: Uint8Array): s
   writeFileSync(path, frame);
   return path;
 }
+
+/** Runs h2load with `args` (which name `-n N`) and answers its req/s; throws unless all N calls succeeded. */
+export function h2loadRate(args: string[]): number {
+  const out = Bun.spawnSync(["h2load", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
+  const n = Number(/(\d+) succeeded/.exec(out)?.[1]);
+  if (n !== Number(args[args.indexOf("-n") + 1])) throw new Error(`h2load: ${out}`);
+  return Number(/([\d.]+) req\/s/.exec(out)![1]);
+}

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateTaskRequestSchema } from "../gen/switchyard/tasks/v1/tasks_service_pb.js";
-import { grpcFrameFile, median, processCpuUs } from "./measure.ts";
+import { grpcFrameFile, h2loadRate, median, processCpuUs } from "./measure.ts";
 import { dispatchLatency, grpcPort, payloadOf, withServer } from "./tasks.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -34,14 +34,6 @@ interface Row {
   bP99: number;
 }
 
-function h2load(args: string[]): number {
-  const out = Bun.spawnSync(["h2load", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
-  const n = Number(/(\d+) succeeded/.exec(out)?.[1]);
-  const calls = Number(args[args.indexOf("-n") + 1]);
-  if (n !== calls) throw new Error(`h2load: ${out}`);
-  return Number(/([\d.]+) req\/s/.exec(out)![1]);
-}
-
 export async function walSyncBench(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-wal-sync-"));
   const body = grpcFrameFile(dir, "create.bin", toBinary(CreateTaskRequestSchema, create(CreateTaskRequestSchema, { task: { queue: "c", payload: fromJson(ValueSchema, payloadOf(1)) } })));
@@ -54,9 +46,9 @@ export async function walSyncBench(): Promise<string> {
           await withServer(
             async (url, pid) => {
               const args = (n: number) => ["-n", String(n), "-c", "16", "-m", "1", "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers", `${url}/switchyard.tasks.v1.TaskService/CreateTask`];
-              h2load(args(10_000)); // warm up (and, with the thread, start it)
+              h2loadRate(args(10_000)); // warm up (and, with the thread, start it)
               const c0 = processCpuUs(pid);
-              const rate = h2load(args(CALLS));
+              const rate = h2loadRate(args(CALLS));
               const cpu = (processCpuUs(pid) - c0) / CALLS;
               const b = await dispatchLatency(grpcPort(url, "sdk"), "grpc", SAMPLES);
               return { mode: mode.name, round, createsPerSecond: Math.round(rate), cpuUsPerCreate: Math.round(cpu * 10) / 10, bP50: b.p50Ms, bP99: b.p99Ms };

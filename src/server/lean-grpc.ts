@@ -17,8 +17,9 @@ import type { UnaryCalls } from "./rpc.ts";
  * the same request gate and the same interceptor array (rpc.ts) through Connect's own
  * `invokeUnaryImplementation` with the same implementation specs, (de)serializes with Connect's
  * own limited serializers, and writes the status with Connect's `setTrailerStatus`. Done here:
- * the framing (one length-prefixed message in, headers + one DATA frame + trailers out, in one write where Bun lets it be: h2-trailers.ts) and a
- * HandlerContext like `createHandlerContext`'s with one AbortController instead of three.
+ * the framing (one length-prefixed message in, headers + one DATA frame + trailers out, in one
+ * write where Bun lets it be: h2-trailers.ts) and a HandlerContext like `createHandlerContext`'s
+ * with one AbortController instead of three.
  * Server-streaming calls (a worker's ConnectWorker stream) take the same path through Connect's
  * `transformInvokeImplementation`; their messages of one loop turn go out in one write (a
  * dispatch round pushes hundreds): 1.18x the tasks/s of workload A, 0.89x B's p50 (measured
